@@ -1,0 +1,8 @@
+// Every CLI command, in the order `hopper --help` lists them. A new command is a
+// new file in this folder plus one line here.
+
+import type { Command } from '../command.js';
+import { logReadCommand } from './log-read.js';
+import { logStatsCommand } from './log-stats.js';
+
+export const COMMANDS: Command[] = [logReadCommand, logStatsCommand];

@@ -1,0 +1,27 @@
+// `hopper log stats`: per stream and partition offsets, bytes, segments and group positions (public interface).
+
+import type { Command } from '../command.js';
+import { CONFIG_FLAGS } from '../command.js';
+import { openLog } from '../../log/open-log.js';
+
+export const logStatsCommand: Command = {
+  name: 'log stats',
+  summary: 'Print offsets, bytes, segments and group positions per stream and partition (JSON).',
+  usage: 'log stats [--data-dir DIR] [--stream S]',
+  flags: {
+    ...CONFIG_FLAGS,
+    stream: { type: 'string', description: 'only this stream', valueName: 'S' },
+  },
+  async run(ctx) {
+    const log = await openLog(ctx.loadConfig());
+    try {
+      const stats = await log.stats();
+      const only = ctx.values.stream as string | undefined;
+      if (only) stats.streams = stats.streams.filter((s) => s.stream === only);
+      ctx.stdout.write(JSON.stringify(stats, null, 2) + '\n');
+    } finally {
+      await log.close();
+    }
+    return 0;
+  },
+};

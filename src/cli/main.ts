@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// Entry point of the `hopper` CLI: finds the command, parses its flags strictly,
+// prints --help, and turns every failure into one line and a non-zero exit.
+
+import { parseArgs } from 'node:util';
+import { COMMANDS } from './commands/index.js';
+import type { Command, FlagSpec } from './command.js';
+import { loadConfig } from '../config/load-config.js';
+import { HopperError } from '../errors.js';
+
+function flagLines(flags: Record<string, FlagSpec>): string[] {
+  const rows = Object.entries(flags).map(([name, f]) => {
+    const left = `  ${f.short ? `-${f.short}, ` : ''}--${name}${f.type === 'string' ? ` ${f.valueName ?? 'VALUE'}` : ''}`;
+    return [left, f.description] as const;
+  });
+  rows.push(['  -h, --help', 'show this help']);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  return rows.map(([l, d]) => l.padEnd(width) + d);
+}
+
+function commandHelp(cmd: Command): string {
+  return [`Usage: hopper ${cmd.usage}`, '', cmd.summary, '', 'Options:', ...flagLines(cmd.flags), ...(cmd.details ? ['', cmd.details] : []), ''].join('\n');
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
+  return [
+    'Usage: hopper <command> [options]',
+    '',
+    'Hopper accepts HTTP writes, stores them durably in a log, and processes them later.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    "Run 'hopper <command> --help' for a command's options.",
+    '',
+  ].join('\n');
+}
+
+function findCommand(argv: string[]): { cmd: Command; rest: string[] } | null {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (cmd) return { cmd, rest: argv.slice(words) };
+  }
+  return null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(mainHelp());
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    const { VERSION } = await import('../version.js');
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name);
+    const hint = group.length > 0 ? `: use one of ${group.map((g) => `'${g}'`).join(', ')}` : ": run 'hopper --help' for the list";
+    process.stderr.write(`hopper: unknown command '${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}'${hint}\n`);
+    return 2;
+  }
+  const { cmd, rest } = found;
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, f] of Object.entries(cmd.flags)) {
+    options[name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`hopper ${cmd.name}: ${(err as Error).message.split('\n')[0]} (see 'hopper ${cmd.name} --help')\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(commandHelp(cmd));
+    return 0;
+  }
+  const overrides: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(cmd.flags)) {
+    const v = parsed.values[name];
+    if (f.configPath && v !== undefined) overrides[f.configPath] = v;
+  }
+  return cmd.run({
+    values: parsed.values,
+    positionals: parsed.positionals,
+    loadConfig: () => loadConfig({ file: parsed.values.config as string | undefined, overrides }),
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+}
+
+function reportFatal(err: unknown): number {
+  if (err instanceof HopperError) {
+    process.stderr.write(`hopper: ${err.message} (${err.code})\n`);
+    return err.code === 'HOPPER_USAGE' ? 2 : 1;
+  }
+  const e = err as Error;
+  process.stderr.write(`hopper: unexpected error: ${e?.message ?? String(err)}${process.env.HOPPER_DEBUG ? `\n${e?.stack}` : ''}\n`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = reportFatal(err);
+  },
+);

@@ -1,0 +1,191 @@
+// The configuration's shape, defaults and limits, as one JSON schema (validated
+// by ajv in load-config.ts) plus the matching TypeScript types. Every limit has
+// its unit in its name. Unknown keys are rejected.
+
+import type { AckLevel } from '../log/types.js';
+
+export interface StreamConfig {
+  /** Ack level used when the request does not ask for one. */
+  ack: AckLevel;
+  /** Weakest level a request may ask for with Hopper-Ack. */
+  minAck: AckLevel;
+  /** Bearer keys allowed to write; empty = no key needed. */
+  writeKeys: string[];
+  /** Origins allowed by CORS ("*" for any). Empty = no CORS headers. */
+  corsOrigins: string[];
+  /** Requests per second allowed per write key (or per client address without keys); 0 = unlimited. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  retentionMaxAgeMs: number;
+  retentionMaxBytes: number;
+  /** Optional JSON Schema each decoded event must satisfy (checked by workers, never at ingest). */
+  schema?: Record<string, unknown>;
+}
+
+export interface PipelineConfig {
+  name: string;
+  stream: string;
+  group: string;
+  /** "files" | "noop" | "postgres" | "statsd" | "http" for built-in sinks, or a path to a module exporting defineProcessor(). */
+  processor: string;
+  /** Options handed to the sink or processor. */
+  options: Record<string, unknown>;
+  batchMaxRecords: number;
+  batchMaxWaitMs: number;
+  concurrency: number;
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  maxDecodedBytes: number;
+}
+
+export interface HopperConfig {
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  log: {
+    backend: string;
+    embedded: {
+      segmentMaxBytes: number;
+      indexIntervalBytes: number;
+      flushIntervalMs: number;
+      maxBatchBytes: number;
+      maxPendingBytes: number;
+      maxPendingRecords: number;
+      writtenFsyncIntervalMs: number;
+      retentionCheckIntervalMs: number;
+    };
+    redis: { url: string; keyPrefix: string };
+    nats: { servers: string; replicas: number; subjectPrefix: string };
+  };
+  ingest: {
+    host: string;
+    port: number;
+    socket: string;
+    /** Processes; 0 = one per CPU. */
+    workers: number;
+    maxBodyBytes: number;
+    maxPendingBytes: number;
+    softPendingBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxHeaderBytes: number;
+    maxConnections: number;
+    /** false, true (trust every hop), or the number of trusted proxy hops. */
+    trustProxy: boolean | number;
+    autoCreateStreams: boolean;
+    maxStreams: number;
+    minFreeDiskBytes: number;
+    shutdownTimeoutMs: number;
+  };
+  /** Settings for streams created on first write. */
+  defaultStream: StreamConfig;
+  streams: Record<string, Partial<StreamConfig>>;
+  pipelines: PipelineConfig[];
+  work: { leaseTimeoutMs: number; shutdownTimeoutMs: number };
+  admin: { enabled: boolean; host: string; port: number; token: string };
+}
+
+const ackEnum = { type: 'string', enum: ['durable', 'written', 'fast'] } as const;
+const nonNegInt = { type: 'integer', minimum: 0 } as const;
+const posInt = { type: 'integer', minimum: 1 } as const;
+
+const streamProps = {
+  ack: { ...ackEnum, default: 'durable' },
+  minAck: { ...ackEnum, default: 'fast' },
+  writeKeys: { type: 'array', items: { type: 'string', minLength: 8 }, default: [] },
+  corsOrigins: { type: 'array', items: { type: 'string' }, default: [] },
+  rateLimitPerSecond: { ...nonNegInt, default: 0 },
+  rateLimitBurst: { ...nonNegInt, default: 0 },
+  retentionMaxAgeMs: { ...nonNegInt, default: 7 * 24 * 3600 * 1000 },
+  retentionMaxBytes: { ...nonNegInt, default: 0 },
+  schema: { type: 'object' },
+} as const;
+
+function obj(properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'object', additionalProperties: false, properties, default: {}, ...extra };
+}
+
+export const CONFIG_SCHEMA = obj({
+  dataDir: { type: 'string', minLength: 1, default: './data' },
+  logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  log: obj({
+    backend: { type: 'string', enum: ['embedded', 'redis', 'nats'], default: 'embedded' },
+    embedded: obj({
+      segmentMaxBytes: { type: 'integer', minimum: 4096, maximum: 2 ** 31, default: 128 * 1024 * 1024 },
+      indexIntervalBytes: { type: 'integer', minimum: 256, maximum: 1 << 20, default: 4096 },
+      flushIntervalMs: { type: 'number', minimum: 0, maximum: 1000, default: 1 },
+      maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 4 * 1024 * 1024 },
+      maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
+      maxPendingRecords: { ...posInt, default: 200_000 },
+      writtenFsyncIntervalMs: { ...posInt, default: 1000 },
+      retentionCheckIntervalMs: { ...posInt, default: 60_000 },
+    }),
+    redis: obj({
+      url: { type: 'string', default: 'redis://127.0.0.1:6379' },
+      keyPrefix: { type: 'string', default: 'hopper:' },
+    }),
+    nats: obj({
+      servers: { type: 'string', default: '127.0.0.1:4222' },
+      replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1 },
+      subjectPrefix: { type: 'string', default: 'hopper' },
+    }),
+  }),
+  ingest: obj({
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    socket: { type: 'string', default: '' },
+    workers: { ...nonNegInt, maximum: 256, default: 0 },
+    maxBodyBytes: { type: 'integer', minimum: 1, maximum: 256 * 1024 * 1024, default: 1024 * 1024 },
+    maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
+    softPendingBytes: { ...nonNegInt, default: 48 * 1024 * 1024 },
+    headersTimeoutMs: { ...posInt, default: 10_000 },
+    requestTimeoutMs: { ...posInt, default: 30_000 },
+    keepAliveTimeoutMs: { ...posInt, default: 5_000 },
+    maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024, default: 16 * 1024 },
+    maxConnections: { ...posInt, default: 10_000 },
+    trustProxy: { anyOf: [{ type: 'boolean' }, nonNegInt], default: false },
+    autoCreateStreams: { type: 'boolean', default: true },
+    maxStreams: { ...posInt, default: 1000 },
+    minFreeDiskBytes: { ...nonNegInt, default: 256 * 1024 * 1024 },
+    shutdownTimeoutMs: { ...posInt, default: 10_000 },
+  }),
+  defaultStream: obj(streamProps),
+  streams: {
+    type: 'object',
+    default: {},
+    propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$', not: { enum: ['.', '..'] } },
+    additionalProperties: { type: 'object', additionalProperties: false, properties: streamProps },
+  },
+  pipelines: {
+    type: 'array',
+    default: [],
+    items: obj(
+      {
+        name: { type: 'string', minLength: 1 },
+        stream: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+        group: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+        processor: { type: 'string', minLength: 1, default: 'files' },
+        options: { type: 'object', default: {} },
+        batchMaxRecords: { type: 'integer', minimum: 1, maximum: 100_000, default: 1000 },
+        batchMaxWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 100 },
+        concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+        initialBackoffMs: { ...posInt, default: 100 },
+        maxBackoffMs: { ...posInt, default: 30_000 },
+        maxDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
+      },
+      { required: ['stream'] },
+    ),
+  },
+  work: obj({
+    leaseTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
+    shutdownTimeoutMs: { ...posInt, default: 10_000 },
+  }),
+  admin: obj({
+    enabled: { type: 'boolean', default: true },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8081 },
+    token: { type: 'string', default: '' },
+  }),
+});

@@ -1,0 +1,128 @@
+// The one error catalog: every error Hopper reports has a stable code, an HTTP
+// status where it applies, whether retrying can help, and a message that says
+// what to do. test/errors.test.ts checks that every code is documented in README.
+
+export interface ErrorSpec {
+  status: number;
+  retriable: boolean;
+  /** Default message; call sites may pass a more specific one. */
+  message: string;
+}
+
+export const ERRORS = {
+  HOPPER_CONFIG_INVALID: { status: 500, retriable: false, message: 'The configuration is invalid: fix the named key.' },
+  HOPPER_USAGE: { status: 400, retriable: false, message: 'Invalid command line: run with --help for usage.' },
+  HOPPER_STREAM_NAME_INVALID: {
+    status: 400,
+    retriable: false,
+    message: 'Stream names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".',
+  },
+  HOPPER_GROUP_NAME_INVALID: {
+    status: 400,
+    retriable: false,
+    message: 'Group names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".',
+  },
+  HOPPER_STREAM_UNKNOWN: {
+    status: 404,
+    retriable: false,
+    message: 'No such stream: configure it under "streams" or turn on ingest.autoCreateStreams.',
+  },
+  HOPPER_STREAM_LIMIT: {
+    status: 403,
+    retriable: false,
+    message: 'The maximum number of streams is reached: raise ingest.maxStreams or reuse a stream.',
+  },
+  HOPPER_PARTITION_UNKNOWN: { status: 404, retriable: false, message: 'No such partition in this stream.' },
+  HOPPER_NOT_FOUND: { status: 404, retriable: false, message: 'No such route: write to POST /v1/streams/{stream}.' },
+  HOPPER_METHOD_NOT_ALLOWED: { status: 405, retriable: false, message: 'Method not allowed here: see the Allow header.' },
+  HOPPER_BODY_TOO_LARGE: {
+    status: 413,
+    retriable: false,
+    message: 'The body is larger than ingest.maxBodyBytes: split it or raise the limit.',
+  },
+  HOPPER_METADATA_TOO_LARGE: {
+    status: 400,
+    retriable: false,
+    message: 'A stored header (content type, encoding, request id, idempotency key) is longer than 1024 bytes.',
+  },
+  HOPPER_AUTH_MISSING: {
+    status: 401,
+    retriable: false,
+    message: 'This stream needs a write key: send Authorization: Bearer KEY or ?key=KEY.',
+  },
+  HOPPER_AUTH_INVALID: { status: 403, retriable: false, message: 'The write key is not valid for this stream.' },
+  HOPPER_ACK_INVALID: {
+    status: 400,
+    retriable: false,
+    message: 'Hopper-Ack must be durable, written or fast, and not weaker than the stream allows.',
+  },
+  HOPPER_RATE_LIMITED: { status: 429, retriable: true, message: 'Too many requests for this key: retry after the delay.' },
+  HOPPER_CORS_FORBIDDEN: { status: 403, retriable: false, message: 'This origin is not allowed to write to this stream.' },
+  HOPPER_REQUEST_TIMEOUT: { status: 408, retriable: true, message: 'The request body did not arrive in time.' },
+  HOPPER_BACKPRESSURE: {
+    status: 503,
+    retriable: true,
+    message: 'The log is behind: retry after the delay in Retry-After.',
+  },
+  HOPPER_LOG_UNAVAILABLE: {
+    status: 503,
+    retriable: true,
+    message: 'The log cannot store writes right now (disk full, I/O error or backend down): retry later.',
+  },
+  HOPPER_SHUTTING_DOWN: { status: 503, retriable: true, message: 'The server is shutting down: retry on another instance.' },
+  HOPPER_PARTITION_LOCKED: {
+    status: 500,
+    retriable: false,
+    message: 'Another process is writing this partition: stop it, or give this one another data directory.',
+  },
+  HOPPER_LOG_CLOSED: { status: 503, retriable: true, message: 'The log is closed.' },
+  HOPPER_LOG_CORRUPT: {
+    status: 500,
+    retriable: false,
+    message: 'A log file is damaged beyond what recovery handles: see the log line for the file.',
+  },
+  HOPPER_INTERNAL: { status: 500, retriable: false, message: 'Internal error: this is a bug, please report it.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class HopperError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retriable: boolean;
+  /** Seconds a client should wait before retrying, when it applies. */
+  retryAfterSeconds?: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(message ?? spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HopperError';
+    this.code = code;
+    this.status = spec.status;
+    this.retriable = spec.retriable;
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function isHopperError(err: unknown, code?: ErrorCode): err is HopperError {
+  return err instanceof HopperError && (code === undefined || err.code === code);
+}
+
+const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Stream and group names become directory names, keys and subjects: checked before anything touches storage. */
+export function isValidName(name: string): boolean {
+  return NAME_RE.test(name) && name !== '.' && name !== '..';
+}
+
+export function assertStreamName(name: string): void {
+  if (!isValidName(name)) throw new HopperError('HOPPER_STREAM_NAME_INVALID', `Invalid stream name ${JSON.stringify(name)}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`);
+}
+
+export function assertGroupName(name: string): void {
+  if (!isValidName(name)) throw new HopperError('HOPPER_GROUP_NAME_INVALID', `Invalid group name ${JSON.stringify(name)}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`);
+}

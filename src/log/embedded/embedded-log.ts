@@ -1,0 +1,283 @@
+// The embedded backend: Hopper's own segmented append-only log in a data
+// directory (format, invariants and recovery rules in DESIGN.md). This file
+// maps the Log interface onto partition writers and readers, stores consumer
+// positions atomically, and applies retention.
+
+import { promises as fsp, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HopperError, assertGroupName, assertStreamName, isValidName } from '../../errors.js';
+import type {
+  AckLevel,
+  AppendResult,
+  ConsumerOptions,
+  Log,
+  LogConsumer,
+  LogStats,
+  PartitionStats,
+  ReadOptions,
+  ReadResult,
+  RecordInput,
+  StreamOptions,
+} from '../types.js';
+import { PartitionWriter, type WriterOptions } from './partition-writer.js';
+import { PartitionReader } from './partition-reader.js';
+import { fsyncDir, listSegments, segmentPath, writeFileAtomic } from './segment-files.js';
+import type { WarnFn } from './partition-recovery.js';
+import { EmbeddedGroupConsumer } from './group-consumer.js';
+
+export interface EmbeddedLogOptions extends WriterOptions {
+  dataDir: string;
+  warn?: WarnFn;
+}
+
+const STREAM_META = 'stream.json';
+
+interface StreamMeta {
+  retentionMaxAgeMs: number;
+  retentionMaxBytes: number;
+}
+
+export class EmbeddedLog implements Log {
+  readonly backend = 'embedded';
+  readonly capabilities = { durableIsFsync: true };
+  private readonly writers = new Map<string, PartitionWriter>();
+  private readonly opening = new Map<string, Promise<PartitionWriter>>();
+  private readonly readers = new Map<string, PartitionReader>();
+  private readonly warn: WarnFn;
+  private closed = false;
+
+  constructor(private readonly opts: EmbeddedLogOptions) {
+    this.warn = opts.warn ?? (() => undefined);
+  }
+
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+
+  streamDir(stream: string): string {
+    return join(this.opts.dataDir, 'streams', stream);
+  }
+
+  partitionDir(stream: string, partition: number): string {
+    return join(this.streamDir(stream), String(partition));
+  }
+
+  groupDir(group: string, stream: string): string {
+    return join(this.opts.dataDir, 'groups', group, stream);
+  }
+
+  async ensureStream(stream: string, options: StreamOptions): Promise<void> {
+    assertStreamName(stream);
+    const dir = this.streamDir(stream);
+    await fsp.mkdir(dir, { recursive: true });
+    for (let p = 0; p < options.partitions; p++) await fsp.mkdir(this.partitionDir(stream, p), { recursive: true });
+    const meta: StreamMeta = { retentionMaxAgeMs: options.retentionMaxAgeMs, retentionMaxBytes: options.retentionMaxBytes };
+    const path = join(dir, STREAM_META);
+    const current = await fsp.readFile(path, 'utf8').catch(() => '');
+    if (current !== JSON.stringify(meta)) await writeFileAtomic(path, JSON.stringify(meta), dir);
+    await fsyncDir(join(this.opts.dataDir, 'streams'));
+  }
+
+  async listStreams(): Promise<string[]> {
+    const names = await fsp.readdir(join(this.opts.dataDir, 'streams')).catch(() => [] as string[]);
+    return names.filter(isValidName).sort();
+  }
+
+  async listPartitions(stream: string): Promise<number[]> {
+    assertStreamName(stream);
+    const names = await fsp.readdir(this.streamDir(stream)).catch(() => [] as string[]);
+    return names.filter((n) => /^\d{1,6}$/.test(n)).map(Number).sort((a, b) => a - b);
+  }
+
+  private writerFor(stream: string, partition: number): PartitionWriter | Promise<PartitionWriter> {
+    const key = `${stream}/${partition}`;
+    const w = this.writers.get(key);
+    if (w) return w;
+    let p = this.opening.get(key);
+    if (!p) {
+      p = this.openWriter(stream, partition, key);
+      this.opening.set(key, p);
+      p.catch(() => this.opening.delete(key));
+    }
+    return p;
+  }
+
+  private async openWriter(stream: string, partition: number, key: string): Promise<PartitionWriter> {
+    assertStreamName(stream);
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition > 999_999) {
+      throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Invalid partition ${partition}.`);
+    }
+    if (!existsSync(this.streamDir(stream))) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No such stream ${JSON.stringify(stream)}.`);
+    const w = await PartitionWriter.open(this.partitionDir(stream, partition), `stream ${stream} partition ${partition}`, partition, this.opts, this.warn);
+    if (this.closed) {
+      await w.close();
+      throw new HopperError('HOPPER_LOG_CLOSED');
+    }
+    this.writers.set(key, w);
+    this.opening.delete(key);
+    return w;
+  }
+
+  append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    const w = this.writerFor(stream, partition);
+    if (w instanceof PartitionWriter) return w.append(records, ack);
+    return w.then((writer) => writer.append(records, ack));
+  }
+
+  /** Opens (and recovers) a partition for writing ahead of the first append. */
+  async openForWriting(stream: string, partition: number): Promise<void> {
+    await this.writerFor(stream, partition);
+  }
+
+  reader(stream: string, partition: number): PartitionReader {
+    assertStreamName(stream);
+    const key = `${stream}/${partition}`;
+    let r = this.readers.get(key);
+    if (!r) {
+      r = new PartitionReader(this.partitionDir(stream, partition), stream, partition, this.warn, () => this.writers.get(key) ?? null);
+      this.readers.set(key, r);
+    }
+    return r;
+  }
+
+  read(stream: string, partition: number, fromOffset: number, options: ReadOptions): Promise<ReadResult> {
+    return this.reader(stream, partition).read(fromOffset, options.maxRecords, options.maxBytes);
+  }
+
+  offsetForTime(stream: string, partition: number, timeUs: number): Promise<number> {
+    return this.reader(stream, partition).offsetForTime(timeUs);
+  }
+
+  private positionPath(group: string, stream: string, partition: number): string {
+    return join(this.groupDir(group, stream), `${partition}.position`);
+  }
+
+  async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
+    assertGroupName(group);
+    assertStreamName(stream);
+    const dir = this.groupDir(group, stream);
+    await fsp.mkdir(dir, { recursive: true });
+    await writeFileAtomic(this.positionPath(group, stream, partition), JSON.stringify({ position }), dir);
+  }
+
+  async getPosition(group: string, stream: string, partition: number): Promise<number | null> {
+    assertGroupName(group);
+    assertStreamName(stream);
+    try {
+      const { position } = JSON.parse(await fsp.readFile(this.positionPath(group, stream, partition), 'utf8')) as { position: number };
+      return position;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new HopperError('HOPPER_LOG_CORRUPT', `Position file of group ${group} on ${stream}/${partition} is unreadable: commit a new position with hopper replay.`, { cause: err });
+    }
+  }
+
+  private async groupsOf(stream: string): Promise<string[]> {
+    const groups = await fsp.readdir(join(this.opts.dataDir, 'groups')).catch(() => [] as string[]);
+    return groups.filter((g) => isValidName(g) && existsSync(this.groupDir(g, stream)));
+  }
+
+  openConsumer(options: ConsumerOptions): Promise<LogConsumer> {
+    assertGroupName(options.group);
+    assertStreamName(options.stream);
+    return EmbeddedGroupConsumer.open(this, options);
+  }
+
+  pendingBytes(): number {
+    let total = 0;
+    for (const w of this.writers.values()) total += w.pendingBytes;
+    return total;
+  }
+
+  /** Records acknowledged `fast` whose write later failed (the documented loss of `fast`). */
+  lostFastRecords(): number {
+    let total = 0;
+    for (const w of this.writers.values()) total += w.lostFastRecords;
+    return total;
+  }
+
+  /** The last write error of any partition of this process, while it is not yet followed by a success. */
+  lastWriteError(): { code: string; message: string; atMs: number } | null {
+    for (const w of this.writers.values()) if (w.lastError) return w.lastError;
+    return null;
+  }
+
+  async stats(): Promise<LogStats> {
+    const streams = [];
+    for (const stream of await this.listStreams()) {
+      const groups = await this.groupsOf(stream);
+      const partitions: PartitionStats[] = [];
+      for (const partition of await this.listPartitions(stream)) {
+        const reader = this.reader(stream, partition);
+        const bases = await reader.segments();
+        let bytes = 0;
+        for (const base of bases) bytes += (await fsp.stat(segmentPath(this.partitionDir(stream, partition), base)).catch(() => ({ size: 0 }))).size;
+        const endOffset = await reader.endOffset();
+        const startOffset = bases[0] ?? 0;
+        const groupStats = [];
+        for (const group of groups) {
+          const position = await this.getPosition(group, stream, partition);
+          if (position === null) continue;
+          groupStats.push({ group, position, lag: Math.max(0, endOffset - Math.max(position, startOffset)) });
+        }
+        partitions.push({
+          partition,
+          startOffset,
+          endOffset,
+          bytes,
+          segments: bases.length,
+          quarantinedRecords: reader.quarantinedRecords,
+          quarantinedBytes: reader.quarantinedBytes,
+          groups: groupStats,
+        });
+      }
+      streams.push({ stream, partitions });
+    }
+    return { backend: this.backend, streams };
+  }
+
+  async enforceRetention(nowMs = Date.now()): Promise<void> {
+    for (const stream of await this.listStreams()) {
+      const meta = JSON.parse(await fsp.readFile(join(this.streamDir(stream), STREAM_META), 'utf8').catch(() => '{}')) as Partial<StreamMeta>;
+      const maxAgeMs = meta.retentionMaxAgeMs ?? 0;
+      const maxBytes = meta.retentionMaxBytes ?? 0;
+      if (maxAgeMs === 0 && maxBytes === 0) continue;
+      const partitions = await this.listPartitions(stream);
+      const budgetBytes = maxBytes > 0 ? Math.floor(maxBytes / Math.max(1, partitions.length)) : Infinity;
+      for (const partition of partitions) await this.retainPartition(stream, partition, nowMs, maxAgeMs, budgetBytes);
+    }
+  }
+
+  private async retainPartition(stream: string, partition: number, nowMs: number, maxAgeMs: number, budgetBytes: number): Promise<void> {
+    const dir = this.partitionDir(stream, partition);
+    const writer = this.writers.get(`${stream}/${partition}`);
+    const bases = writer ? writer.bases : await listSegments(dir);
+    const infos = [];
+    for (const base of bases) {
+      const st = await fsp.stat(segmentPath(dir, base)).catch(() => null);
+      infos.push({ base, bytes: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
+    }
+    let total = infos.reduce((s, x) => s + x.bytes, 0);
+    // The newest segment is never deleted: it is (or may be) the one being written.
+    for (const info of infos.slice(0, -1)) {
+      const tooOld = maxAgeMs > 0 && nowMs - info.mtimeMs > maxAgeMs;
+      const tooBig = total > budgetBytes;
+      if (!tooOld && !tooBig) break;
+      // Data file first: a crash in between leaves an orphan index, which recovery removes.
+      await fsp.rm(segmentPath(dir, info.base), { force: true });
+      await fsp.rm(segmentPath(dir, info.base).replace(/\.log$/, '.idx'), { force: true });
+      total -= info.bytes;
+      if (writer && writer.bases[0] === info.base) writer.bases.shift();
+    }
+    await fsyncDir(dir).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.all([...this.writers.values()].map((w) => w.close()));
+    this.writers.clear();
+  }
+}

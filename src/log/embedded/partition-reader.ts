@@ -1,0 +1,222 @@
+// Reads one partition: seeks with the sparse index, validates every frame it
+// returns, and skips (and reports) damaged ranges inside sealed segments so a
+// bad byte never blocks or crash-loops a consumer. Works from any process:
+// the writer, when it lives in this process, tells where written data ends.
+
+import { promises as fsp } from 'node:fs';
+import type { LogRecord, ReadResult } from '../types.js';
+import { decodeFrame } from './record-frame.js';
+import { scanFrames } from './frame-scanner.js';
+import { decodeIndexEntries, indexPath, INDEX_ENTRY_BYTES, listSegments, segmentName, segmentPath, type IndexEntry } from './segment-files.js';
+import type { PartitionWriter } from './partition-writer.js';
+import type { WarnFn } from './partition-recovery.js';
+
+const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
+/** Records examined per call of offsetForTime's forward scan. */
+const TIME_SCAN_BATCH = 4096;
+
+interface CachedIndex {
+  entries: IndexEntry[];
+  bytesRead: number;
+}
+
+export class PartitionReader {
+  private indexCache = new Map<number, CachedIndex>();
+  private quarantined = new Set<string>();
+  quarantinedRecords = 0;
+  quarantinedBytes = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly stream: string,
+    private readonly partition: number,
+    private readonly warn: WarnFn,
+    private readonly writer: () => PartitionWriter | null,
+  ) {}
+
+  async segments(): Promise<number[]> {
+    const w = this.writer();
+    const bases = w ? [...w.bases] : await listSegments(this.dir);
+    for (const base of this.indexCache.keys()) if (!bases.includes(base)) this.indexCache.delete(base);
+    return bases;
+  }
+
+  /** The index of a segment, extended with entries appended since it was last read. */
+  async index(base: number): Promise<IndexEntry[]> {
+    let cached = this.indexCache.get(base);
+    if (!cached) {
+      cached = { entries: [], bytesRead: 0 };
+      this.indexCache.set(base, cached);
+    }
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(indexPath(this.dir, base), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return cached.entries;
+      throw err;
+    }
+    try {
+      const { size } = await fh.stat();
+      if (size < cached.bytesRead) {
+        // Rewritten by recovery: start over.
+        cached.entries = [];
+        cached.bytesRead = 0;
+      }
+      const whole = size - (size % INDEX_ENTRY_BYTES);
+      if (whole > cached.bytesRead) {
+        const buf = Buffer.allocUnsafe(whole - cached.bytesRead);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, cached.bytesRead);
+        const fresh = decodeIndexEntries(buf.subarray(0, bytesRead - (bytesRead % INDEX_ENTRY_BYTES)));
+        cached.entries.push(...fresh);
+        cached.bytesRead += fresh.length * INDEX_ENTRY_BYTES;
+      }
+    } finally {
+      await fh.close();
+    }
+    return cached.entries;
+  }
+
+  /** Bytes of `base` that may be read, and whether a bad frame at the end is only a write in progress. */
+  private async readableEnd(base: number, isLast: boolean): Promise<{ end: number; tailMayBeTorn: boolean } | null> {
+    const w = this.writer();
+    if (w && w.writtenEnd.base === base) return { end: w.writtenEnd.position, tailMayBeTorn: false };
+    try {
+      const { size } = await fsp.stat(segmentPath(this.dir, base));
+      return { end: size, tailMayBeTorn: isLast };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async read(fromOffset: number, maxRecords: number, maxBytes = DEFAULT_READ_MAX_BYTES): Promise<ReadResult> {
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    let from = Math.max(0, fromOffset);
+    const bases = await this.segments();
+    if (bases.length === 0) return { records, nextOffset: from };
+    if (from < bases[0]!) from = bases[0]!;
+    let i = upperBound(bases, from) - 1;
+    if (i < 0) i = 0;
+    while (i < bases.length && records.length < maxRecords && bytes < maxBytes) {
+      const base = bases[i]!;
+      const isLast = i === bases.length - 1;
+      const readable = await this.readableEnd(base, isLast);
+      if (readable === null) {
+        // Deleted by retention while we looked: go on with the next segment.
+        if (isLast) break;
+        from = Math.max(from, bases[i + 1]!);
+        i++;
+        continue;
+      }
+      const entries = await this.index(base);
+      const e = entries[upperBoundBy(entries, from - base, (x) => x.relOffset) - 1];
+      const startPos = e?.position ?? 0;
+      const startOffset = base + (e?.relOffset ?? 0);
+      let fh: fsp.FileHandle;
+      try {
+        fh = await fsp.open(segmentPath(this.dir, base), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || isLast) throw err;
+        from = Math.max(from, bases[i + 1]!);
+        i++;
+        continue;
+      }
+      let scan;
+      try {
+        scan = await scanFrames(fh, startPos, readable.end, startOffset, (v) => {
+          if (v.offset < from) return true;
+          const r = decodeFrame(v.buf, v.at, this.stream, this.partition);
+          records.push(r);
+          bytes += r.body.length;
+          return records.length < maxRecords && bytes < maxBytes;
+        });
+      } finally {
+        await fh.close();
+      }
+      from = Math.max(from, scan.nextOffset);
+      if (scan.stop === 'visitor') break;
+      if (scan.stop === 'end') {
+        if (isLast) break;
+        from = Math.max(from, bases[i + 1]!);
+        i++;
+        continue;
+      }
+      if (isLast && readable.tailMayBeTorn) break; // a write in progress in another process
+      // Damage inside written data: skip to the next index entry past it (or the next segment).
+      const after = entries.find((x) => x.position > scan.position);
+      const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
+      const resumePos = after ? after.position : readable.end;
+      this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
+      from = Math.max(from, resumeOffset);
+      if (!after) {
+        if (isLast) break;
+        i++;
+      }
+    }
+    return { records, nextOffset: from };
+  }
+
+  private reportQuarantine(base: number, badPos: number, resumePos: number, badOffset: number, resumeOffset: number, reason: string): void {
+    const key = `${base}:${badPos}`;
+    if (this.quarantined.has(key)) return;
+    this.quarantined.add(key);
+    this.quarantinedRecords += Math.max(0, resumeOffset - badOffset);
+    this.quarantinedBytes += Math.max(0, resumePos - badPos);
+    this.warn(
+      { stream: this.stream, partition: this.partition, segment: segmentName(base), position: badPos, skippedOffsets: `${badOffset}..${resumeOffset - 1}`, reason },
+      'skipped a damaged range of a sealed segment (records quarantined)',
+    );
+  }
+
+  /** The first offset received at or after timeUs, or the end offset when none is. */
+  async offsetForTime(timeUs: number): Promise<number> {
+    const bases = await this.segments();
+    if (bases.length === 0) return 0;
+    let start = bases[0]!;
+    search: for (const base of bases) {
+      for (const e of await this.index(base)) {
+        if (e.maxTimeUs >= timeUs) break search;
+        start = base + e.relOffset;
+      }
+    }
+    for (;;) {
+      const { records, nextOffset } = await this.read(start, TIME_SCAN_BATCH);
+      for (const r of records) if (r.receivedAtUs >= timeUs) return r.offset;
+      if (records.length === 0) return nextOffset;
+      start = nextOffset;
+    }
+  }
+
+  /** The offset the next appended record gets, seen from any process. */
+  async endOffset(): Promise<number> {
+    const w = this.writer();
+    if (w) return w.writtenEnd.nextOffset;
+    const bases = await this.segments();
+    if (bases.length === 0) return 0;
+    const last = bases[bases.length - 1]!;
+    const entries = await this.index(last);
+    let next = entries.length > 0 ? last + entries[entries.length - 1]!.relOffset : last;
+    for (;;) {
+      const { records, nextOffset } = await this.read(next, 65536, 256 * 1024 * 1024);
+      if (records.length === 0) return nextOffset;
+      next = nextOffset;
+    }
+  }
+}
+
+/** Index of the first element greater than `value` in an ascending array. */
+function upperBound(sorted: readonly number[], value: number): number {
+  return upperBoundBy(sorted, value, (x) => x);
+}
+
+function upperBoundBy<T>(sorted: readonly T[], value: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(sorted[mid]!) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

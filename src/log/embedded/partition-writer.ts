@@ -1,0 +1,335 @@
+// Appends to one partition with group commit: appends that arrive within
+// flushIntervalMs (and while the previous write+fsync runs) go out as one
+// write(2), then one fdatasync when any of them asked for `durable`.
+// Memory is bounded by maxPendingBytes / maxPendingRecords; past them, appends
+// are refused at once (HOPPER_BACKPRESSURE), never queued without limit.
+
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { HopperError } from '../../errors.js';
+import type { AckLevel, AppendResult, RecordInput } from '../types.js';
+import { frameBytes, writeFrame } from './record-frame.js';
+import { encodeIndexEntries, fsyncDir, indexPath, segmentPath, type IndexEntry } from './segment-files.js';
+import { recoverPartition, type WarnFn } from './partition-recovery.js';
+import { WriterLock } from './writer-lock.js';
+
+export interface WriterOptions {
+  segmentMaxBytes: number;
+  indexIntervalBytes: number;
+  flushIntervalMs: number;
+  maxBatchBytes: number;
+  maxPendingBytes: number;
+  maxPendingRecords: number;
+  writtenFsyncIntervalMs: number;
+}
+
+interface PendingAppend {
+  records: RecordInput[];
+  bytes: number;
+  ack: AckLevel;
+  resolve: (r: AppendResult) => void;
+  reject: (e: Error) => void;
+}
+
+/** Where written data ends in the active segment: readers in this process never read past it. */
+export interface WrittenEnd {
+  base: number;
+  position: number;
+  nextOffset: number;
+}
+
+export class PartitionWriter {
+  private queue: PendingAppend[] = [];
+  private pendingBytesNow = 0;
+  private pendingRecordsNow = 0;
+  private flushing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private syncTimer: NodeJS.Timeout;
+  private unsynced = false;
+  private syncDue = false;
+  private closed = false;
+  private lastIndexedPosition: number;
+  private drainWaiters: (() => void)[] = [];
+  /** Records acknowledged `fast` whose write then failed: the loss `fast` accepts. */
+  lostFastRecords = 0;
+  lastError: { code: string; message: string; atMs: number } | null = null;
+  /** Bases of all segments, ascending (the last is active); retention removes from the front. */
+  readonly bases: number[];
+
+  private constructor(
+    private readonly dir: string,
+    private readonly partition: number,
+    private readonly opts: WriterOptions,
+    private readonly lock: WriterLock,
+    private fh: FileHandle,
+    private idx: FileHandle,
+    private base: number,
+    private size: number,
+    private idxSize: number,
+    private maxTimeUs: number,
+    private nextOffset: number,
+    bases: number[],
+    lastIndexedPosition: number,
+    private readonly warn: WarnFn,
+  ) {
+    this.bases = bases;
+    this.lastIndexedPosition = lastIndexedPosition;
+    this.syncTimer = setInterval(() => {
+      if (!this.unsynced) return;
+      this.syncDue = true;
+      if (!this.flushing) this.kick();
+    }, opts.writtenFsyncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  static async open(dir: string, what: string, partition: number, opts: WriterOptions, warn: WarnFn): Promise<PartitionWriter> {
+    await fsp.mkdir(dir, { recursive: true });
+    const lock = await WriterLock.acquire(dir, what);
+    try {
+      const r = await recoverPartition(dir, opts.indexIntervalBytes, warn);
+      const fh = await fsp.open(segmentPath(dir, r.activeBase), 'r+');
+      const idx = await fsp.open(indexPath(dir, r.activeBase), 'a+');
+      const idxSize = (await idx.stat()).size;
+      const lastIndexed = r.activeIndex.length > 0 ? r.activeIndex[r.activeIndex.length - 1]!.position : -Infinity;
+      return new PartitionWriter(dir, partition, opts, lock, fh, idx, r.activeBase, r.activeSizeBytes, idxSize, r.activeMaxTimeUs, r.nextOffset, r.bases, lastIndexed, warn);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  get pendingBytes(): number {
+    return this.pendingBytesNow;
+  }
+
+  get writtenEnd(): WrittenEnd {
+    return { base: this.base, position: this.size, nextOffset: this.nextOffset };
+  }
+
+  append(records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    let bytes = 0;
+    for (const r of records) {
+      const b = frameBytes(r);
+      if (b < 0) return Promise.reject(new HopperError('HOPPER_METADATA_TOO_LARGE'));
+      bytes += b;
+    }
+    if (this.pendingBytesNow + bytes > this.opts.maxPendingBytes || this.pendingRecordsNow + records.length > this.opts.maxPendingRecords) {
+      return Promise.reject(new HopperError('HOPPER_BACKPRESSURE', 'The log writer queue is full: retry shortly.', { retryAfterSeconds: 1 }));
+    }
+    this.pendingBytesNow += bytes;
+    this.pendingRecordsNow += records.length;
+    const result = new Promise<AppendResult>((resolve, reject) => {
+      this.queue.push({ records, bytes, ack, resolve, reject });
+    });
+    this.schedule();
+    if (ack === 'fast') {
+      result.catch(() => undefined); // a failed fast write is counted in lostFastRecords, not reported
+      return Promise.resolve({ partition: this.partition, firstOffset: -1, ack: 'fast' });
+    }
+    return result;
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.timer !== null || this.immediate !== null) return;
+    if (this.pendingBytesNow >= this.opts.maxBatchBytes || this.opts.flushIntervalMs === 0) {
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.kick();
+      });
+    } else {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.kick();
+      }, this.opts.flushIntervalMs);
+    }
+  }
+
+  private kick(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    this.flushLoop()
+      .catch((err: unknown) => {
+        // Only a bug gets here: every I/O error is handled per batch below.
+        this.warn({ err: String(err) }, 'log writer loop failed');
+      })
+      .finally(() => {
+        this.flushing = false;
+        if (this.queue.length > 0) this.schedule();
+        else for (const w of this.drainWaiters.splice(0)) w();
+      });
+  }
+
+  private takeBatch(): PendingAppend[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.bytes <= this.opts.maxBatchBytes)) {
+      bytes += this.queue[n]!.bytes;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      await this.writeBatch(this.takeBatch());
+      if (this.size >= this.opts.segmentMaxBytes) await this.roll();
+    }
+    if (this.syncDue && this.unsynced) {
+      this.syncDue = false;
+      await this.sync(null);
+    }
+  }
+
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    let bytes = 0;
+    let count = 0;
+    for (const p of batch) {
+      bytes += p.bytes;
+      count += p.records.length;
+    }
+    const buf = Buffer.allocUnsafe(bytes);
+    const newIndex: IndexEntry[] = [];
+    let pos = 0;
+    let offset = this.nextOffset;
+    let maxTimeUs = this.maxTimeUs;
+    for (const p of batch) {
+      for (const r of p.records) {
+        if (r.receivedAtUs > maxTimeUs) maxTimeUs = r.receivedAtUs;
+        const filePosition = this.size + pos;
+        if (filePosition - this.lastIndexedPosition >= this.opts.indexIntervalBytes) {
+          newIndex.push({ relOffset: offset - this.base, position: filePosition, maxTimeUs });
+          this.lastIndexedPosition = filePosition;
+        }
+        pos = writeFrame(buf, pos, r, offset);
+        offset++;
+      }
+    }
+    this.pendingBytesNow -= bytes;
+    this.pendingRecordsNow -= count;
+    const firstOffset = this.nextOffset;
+    try {
+      let written = 0;
+      while (written < bytes) {
+        const { bytesWritten } = await this.fh.write(buf, written, bytes - written, this.size + written);
+        written += bytesWritten;
+      }
+    } catch (err) {
+      this.failBatch(batch, err, 'write');
+      // Drop the partial frame so the next write lands right after the last good one.
+      await this.fh.truncate(this.size).catch(() => undefined);
+      if (newIndex.length > 0) this.lastIndexedPosition = -Infinity;
+      return;
+    }
+    this.size += bytes;
+    this.nextOffset = offset;
+    this.maxTimeUs = maxTimeUs;
+    this.unsynced = true;
+    this.lastError = null;
+    if (newIndex.length > 0) {
+      // The index is a hint rebuilt by recovery, so it is not fsync'd on the hot path.
+      const entries = encodeIndexEntries(newIndex);
+      await this.idx.write(entries, 0, entries.length, this.idxSize).then(
+        () => {
+          this.idxSize += entries.length;
+        },
+        (err: unknown) => this.warn({ err: String(err) }, 'could not extend a segment index (recovery will rebuild it)'),
+      );
+    }
+    let wantsDurable = false;
+    let rel = 0;
+    for (const p of batch) {
+      if (p.ack === 'durable') wantsDurable = true;
+      else p.resolve({ partition: this.partition, firstOffset: firstOffset + rel, ack: 'written' });
+      rel += p.records.length;
+    }
+    if (wantsDurable) await this.sync(batch, firstOffset);
+  }
+
+  /** fdatasync; resolves the durable appends of `batch` (when given) or rejects them if it fails. */
+  private async sync(batch: PendingAppend[] | null, firstOffset = 0): Promise<void> {
+    try {
+      this.unsynced = false;
+      await this.fh.datasync();
+    } catch (err) {
+      // After a failed fsync the kernel may have dropped the dirty pages: nothing is promised durable.
+      this.unsynced = true;
+      if (batch) this.failBatch(batch.filter((p) => p.ack === 'durable'), err, 'fsync');
+      return;
+    }
+    if (!batch) return;
+    let rel = 0;
+    for (const p of batch) {
+      if (p.ack === 'durable') p.resolve({ partition: this.partition, firstOffset: firstOffset + rel, ack: 'durable' });
+      rel += p.records.length;
+    }
+  }
+
+  private failBatch(batch: PendingAppend[], err: unknown, op: string): void {
+    const e = err as NodeJS.ErrnoException;
+    this.lastError = { code: e.code ?? 'EIO', message: e.message, atMs: Date.now() };
+    this.warn({ op, code: e.code, err: e.message, partition: this.partition }, 'log write failed; the affected appends are refused');
+    const error = new HopperError('HOPPER_LOG_UNAVAILABLE', `The log could not ${op} (${e.code ?? e.message}): retry later.`, {
+      cause: err,
+      retryAfterSeconds: 1,
+    });
+    for (const p of batch) {
+      if (p.ack === 'fast') this.lostFastRecords += p.records.length;
+      p.reject(error);
+    }
+  }
+
+  /** Seals the active segment (data and index on disk) and starts a new one at nextOffset. */
+  private async roll(): Promise<void> {
+    try {
+      await this.fh.datasync();
+      this.unsynced = false;
+      await this.idx.datasync();
+      const nextBase = this.nextOffset;
+      const fh = await fsp.open(segmentPath(this.dir, nextBase), 'wx+');
+      const idx = await fsp.open(indexPath(this.dir, nextBase), 'a+');
+      await fsyncDir(this.dir);
+      await this.fh.close();
+      await this.idx.close();
+      this.fh = fh;
+      this.idx = idx;
+      this.base = nextBase;
+      this.size = 0;
+      this.idxSize = 0;
+      this.maxTimeUs = 0;
+      this.lastIndexedPosition = -Infinity;
+      this.bases.push(nextBase);
+    } catch (err) {
+      // Stay on the current segment; the next batch tries again.
+      this.warn({ err: String(err) }, 'could not roll to a new segment');
+    }
+  }
+
+  /** Resolves when everything queued so far has been written (or failed). */
+  flush(): Promise<void> {
+    if (!this.flushing && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainWaiters.push(resolve);
+      if (!this.flushing) {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        this.kick();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    clearInterval(this.syncTimer);
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    await this.fh.datasync().catch(() => undefined);
+    await this.idx.datasync().catch(() => undefined);
+    await this.fh.close();
+    await this.idx.close();
+    await this.lock.release();
+  }
+}
