@@ -1,0 +1,84 @@
+// The public types of the worker runtime: what a processor (user module or
+// built-in sink) receives and returns. Shipped in the package's .d.ts so a
+// user's editor completes them. Implementations live beside this file.
+
+import type { Logger } from 'pino';
+import type { LogRecord } from '../log/types.js';
+
+/** One stored record as a processor sees it. */
+export interface BatchItem {
+  stream: string;
+  partition: number;
+  offset: number;
+  /** Microseconds since the Unix epoch, as stored at ingest. */
+  receivedAtUs: number;
+  receivedAt: Date;
+  contentType: string;
+  contentEncoding: string;
+  remoteAddress: string;
+  requestId: string;
+  /** Empty string when the client sent none. */
+  idempotencyKey: string;
+  /** The raw body bytes exactly as received. */
+  body: Buffer;
+  /**
+   * The decoded events (decoded on first call, then cached): JSON object or array,
+   * NDJSON lines, form fields, or text, after gzip/deflate/br decompression.
+   * Throws a DecodeError for bodies that cannot be decoded (the runtime sends
+   * those to the dead-letter stream without retries).
+   */
+  events(): unknown[];
+  /** The record as stored in the log. */
+  readonly record: LogRecord;
+}
+
+export interface Batch {
+  stream: string;
+  partition: number;
+  items: BatchItem[];
+  /** 1 on the first attempt. */
+  attempt: number;
+}
+
+/** Counters, gauges and histograms a processor or sink reports; they show in /metrics. */
+export interface MetricsHandle {
+  increment(name: string, value?: number, labels?: Record<string, string>): void;
+  gauge(name: string, value: number, labels?: Record<string, string>): void;
+  observe(name: string, value: number, labels?: Record<string, string>): void;
+}
+
+export interface ProcessContext {
+  logger: Logger;
+  metrics: MetricsHandle;
+  /** Fires when the worker shuts down: stop early, the batch will be redelivered. */
+  signal: AbortSignal;
+  pipeline: string;
+  /** Options from the pipeline's config. */
+  options: Record<string, unknown>;
+}
+
+/**
+ * What a processor reports back. Returning nothing (or { failed: [] }) means the
+ * whole batch is done. A processor may name items that failed for good (a bad
+ * row, an invalid metric): those go to the dead-letter stream with the reason,
+ * and the rest of the batch is committed. Throwing means "retry the whole batch".
+ */
+export interface ProcessResult {
+  failed?: { item: BatchItem; reason: string }[];
+}
+
+export interface Processor {
+  /** Called once before the first batch (open pools, create tables). */
+  start?(ctx: ProcessContext): Promise<void> | void;
+  process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult | void> | ProcessResult | void;
+  /** Called once at shutdown, after the last batch. */
+  stop?(ctx: ProcessContext): Promise<void> | void;
+}
+
+/** Declares a processor module: `export default defineProcessor({ async process(batch, ctx) { ... } })`. */
+export function defineProcessor<P extends Processor>(processor: P): P {
+  return processor;
+}
+
+/** A built-in sink is a processor made from its options. */
+export type SinkFactory = (options: Record<string, unknown>) => Processor;
