@@ -142,9 +142,11 @@ export class PartitionReader {
         i++;
         continue;
       }
-      if (isLast && readable.tailMayBeTorn) break; // a write in progress in another process
       // Damage inside written data: skip to the next index entry past it (or the next segment).
+      // An index entry is only written after the data before it, so one past the bad frame proves
+      // the frame is damage, not a write still in progress in another process.
       const after = entries.find((x) => x.position > scan.position);
+      if (!after && isLast && readable.tailMayBeTorn) break;
       const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
       const resumePos = after ? after.position : readable.end;
       this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');

@@ -1,0 +1,51 @@
+// Damage inside an older, sealed segment must not block the partition or crash
+// the process: the bad range is skipped, counted in stats, and reading goes on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { makeRecord } from './conformance.js';
+
+test('a bad checksum in a sealed segment is quarantined and reading continues after it', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const warnings: string[] = [];
+  let log = openEmbedded(dir, { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 });
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  for (let i = 0; i < 300; i += 10) await log.append('s', 0, Array.from({ length: 10 }, (_, j) => makeRecord(i + j, 200)), 'durable');
+  await log.close();
+
+  const pdir = join(dir, 'streams', 's', '0');
+  const segs = readdirSync(pdir).filter((n) => n.endsWith('.log')).sort();
+  assert.ok(segs.length >= 4, 'the test needs several sealed segments');
+  const victim = join(pdir, segs[1]!);
+  const buf = readFileSync(victim);
+  buf[Math.floor(buf.length / 2)] ^= 0x5a;
+  writeFileSync(victim, buf);
+
+  log = openEmbedded(dir, { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512, warn: (_f, m) => warnings.push(m) });
+  t.after(() => log.close());
+  const seen: number[] = [];
+  let offset = 0;
+  for (let guard = 0; guard < 1000; guard++) {
+    const { records, nextOffset } = await log.read('s', 0, offset, { maxRecords: 37 });
+    for (const r of records) {
+      assert.ok(r.body.equals(makeRecord(r.offset, 200).body), `record ${r.offset} must be the one written`);
+      seen.push(r.offset);
+    }
+    if (records.length === 0 && nextOffset === offset) break;
+    offset = nextOffset;
+  }
+  assert.equal(seen[seen.length - 1], 299, 'reading reaches the end of the partition');
+  const lost = 300 - seen.length;
+  assert.ok(lost > 0 && lost < 40, `a small damaged range is skipped (skipped ${lost})`);
+  const stats = await log.stats();
+  const p = stats.streams[0]!.partitions[0]!;
+  assert.equal(p.quarantinedRecords, lost);
+  assert.ok(p.quarantinedBytes > 0);
+  assert.ok(warnings.some((w) => w.includes('quarantined')));
+  // Appends go on.
+  const r = await log.append('s', 0, [makeRecord(300, 200)], 'durable');
+  assert.equal(r.firstOffset, 300);
+});
