@@ -23,9 +23,11 @@ export interface StreamConfig {
 }
 
 export interface PipelineConfig {
-  name: string;
+  /** Default: "{stream}.{processor}" (processor = sink name or module file name). */
+  name?: string;
   stream: string;
-  group: string;
+  /** Default: the processor's name ("files", or the module file name). */
+  group?: string;
   /** "files" | "noop" | "postgres" | "statsd" | "http" for built-in sinks, or a path to a module exporting defineProcessor(). */
   processor: string;
   /** Options handed to the sink or processor. */
@@ -54,8 +56,25 @@ export interface HopperConfig {
       writtenFsyncIntervalMs: number;
       retentionCheckIntervalMs: number;
     };
-    redis: { url: string; keyPrefix: string };
-    nats: { servers: string; replicas: number; subjectPrefix: string };
+    redis: {
+      url: string;
+      keyPrefix: string;
+      connectTimeoutMs: number;
+      commandTimeoutMs: number;
+      maxBatchBytes: number;
+      maxPendingBytes: number;
+      maxPendingRecords: number;
+      retentionCheckIntervalMs: number;
+    };
+    nats: {
+      servers: string;
+      replicas: number;
+      subjectPrefix: string;
+      connectTimeoutMs: number;
+      requestTimeoutMs: number;
+      maxPendingBytes: number;
+      maxPendingRecords: number;
+    };
   };
   ingest: {
     host: string;
@@ -82,7 +101,12 @@ export interface HopperConfig {
   defaultStream: StreamConfig;
   streams: Record<string, Partial<StreamConfig>>;
   pipelines: PipelineConfig[];
-  work: { leaseTimeoutMs: number; shutdownTimeoutMs: number };
+  work: {
+    leaseTimeoutMs: number;
+    shutdownTimeoutMs: number;
+    /** With no pipelines configured, how often new streams are looked for (each gets the default files pipeline). */
+    streamDiscoveryIntervalMs: number;
+  };
   admin: { enabled: boolean; host: string; port: number; token: string };
 }
 
@@ -114,7 +138,7 @@ export const CONFIG_SCHEMA = obj({
     embedded: obj({
       segmentMaxBytes: { type: 'integer', minimum: 4096, maximum: 2 ** 31, default: 128 * 1024 * 1024 },
       indexIntervalBytes: { type: 'integer', minimum: 256, maximum: 1 << 20, default: 4096 },
-      flushIntervalMs: { type: 'number', minimum: 0, maximum: 1000, default: 1 },
+      flushIntervalMs: { type: 'number', minimum: 0, maximum: 1000, default: 0 },
       maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 4 * 1024 * 1024 },
       maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
       maxPendingRecords: { ...posInt, default: 200_000 },
@@ -124,11 +148,21 @@ export const CONFIG_SCHEMA = obj({
     redis: obj({
       url: { type: 'string', default: 'redis://127.0.0.1:6379' },
       keyPrefix: { type: 'string', default: 'hopper:' },
+      connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+      commandTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+      maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 4 * 1024 * 1024 },
+      maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
+      maxPendingRecords: { ...posInt, default: 200_000 },
+      retentionCheckIntervalMs: { ...posInt, default: 60_000 },
     }),
     nats: obj({
       servers: { type: 'string', default: '127.0.0.1:4222' },
       replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1 },
-      subjectPrefix: { type: 'string', default: 'hopper' },
+      subjectPrefix: { type: 'string', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', default: 'hopper' },
+      connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+      requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+      maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
+      maxPendingRecords: { ...posInt, default: 200_000 },
     }),
   }),
   ingest: obj({
@@ -181,6 +215,7 @@ export const CONFIG_SCHEMA = obj({
   work: obj({
     leaseTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
     shutdownTimeoutMs: { ...posInt, default: 10_000 },
+    streamDiscoveryIntervalMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 1000 },
   }),
   admin: obj({
     enabled: { type: 'boolean', default: true },
