@@ -81,6 +81,16 @@ export const ERRORS = {
     retriable: false,
     message: 'A log file is damaged beyond what recovery handles: see the log line for the file.',
   },
+  HOPPER_BENCH_UNREACHABLE: {
+    status: 502,
+    retriable: true,
+    message: 'hopper bench cannot connect to the target: check the URL and that the server is running.',
+  },
+  HOPPER_BENCH_TARGET_FAILED: {
+    status: 502,
+    retriable: true,
+    message: 'The target closed or refused every connection without answering: check that it speaks HTTP/1.1 on that port.',
+  },
   HOPPER_INTERNAL: { status: 500, retriable: false, message: 'Internal error: this is a bug, please report it.' },
 } as const satisfies Record<string, ErrorSpec>;
 

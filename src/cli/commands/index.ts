@@ -4,5 +4,6 @@
 import type { Command } from '../command.js';
 import { logReadCommand } from './log-read.js';
 import { logStatsCommand } from './log-stats.js';
+import { benchCommand } from './bench.js';
 
-export const COMMANDS: Command[] = [logReadCommand, logStatsCommand];
+export const COMMANDS: Command[] = [logReadCommand, logStatsCommand, benchCommand];

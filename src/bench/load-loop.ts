@@ -1,0 +1,402 @@
+// The load engine of one thread: raw keep-alive HTTP/1.1 over node:net, one
+// request in flight per connection (no pipelining). Closed loop: a connection
+// sends again as soon as it is answered. Open loop (--rate): requests are due on
+// a fixed schedule and latency runs from the time a request was due, not from
+// when it went out, so a stalled server cannot hide its stall by slowing the
+// generator down (coordinated omission).
+//
+// This is the generator's hot path: no allocation per request beyond the
+// socket's own, request bytes rewritten in place (body-factory.ts).
+
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { RequestFactory } from './body-factory.js';
+import { EventBitmap } from './event-bitmap.js';
+import { Http1ResponseParser, ResponseProtocolError, type ParsedResponse } from './http1-response-parser.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import type { FromThread, LoadThreadPlan, LoadThreadResult, SocketErrorCounts } from './load-protocol.js';
+
+/** Giving up on a connect attempt after this long counts a connect error. */
+export const CONNECT_TIMEOUT_MS = 5000;
+/** Reconnect delays grow from this ... */
+const RECONNECT_MIN_MS = 5;
+/** ... up to this. */
+const RECONNECT_MAX_MS = 1000;
+/** How often busy and connecting sockets are checked against their timeouts. */
+const SWEEP_INTERVAL_MS = 100;
+
+type ConnState = 'connecting' | 'idle' | 'busy' | 'down';
+
+interface Conn {
+  id: number;
+  socket: Socket | null;
+  state: ConnState;
+  parser: Http1ResponseParser;
+  factory: RequestFactory;
+  /** performance.now() at connect start or request write. */
+  since: number;
+  /** Open loop: when the outstanding request was due. */
+  dueAt: number;
+  firstSeq: number;
+  connected: boolean;
+  timedOut: boolean;
+  failures: number;
+  reconnectTimer: NodeJS.Timeout | null;
+}
+
+export class LoadLoop {
+  private readonly conns: Conn[] = [];
+  private readonly idle: Conn[] = [];
+  private readonly latency = new LatencyHistogram();
+  private readonly interval = new LatencyHistogram();
+  private readonly acked: EventBitmap | null;
+  private readonly errors: SocketErrorCounts = { connect: 0, closed: 0, timeout: 0, protocol: 0 };
+  private readonly statuses = new Map<number, number>();
+  private readonly failFastErrors: number;
+  private readonly intervalMs: number;
+  private requestsSent = 0;
+  private responses = 0;
+  private nonSuccess = 0;
+  private bytesSent = 0;
+  private eventsAcknowledged = 0;
+  private nextSeq = 0;
+  private busy = 0;
+  private t0 = 0;
+  private lastResponseAt = 0;
+  private deadline = Infinity;
+  private started = false;
+  private stopping = false;
+  private finished = false;
+  private lastError: string | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private progressTimer: NodeJS.Timeout | null = null;
+  private inFlightAtStop = 0;
+
+  constructor(
+    private readonly plan: LoadThreadPlan,
+    private readonly emit: (msg: FromThread) => void,
+  ) {
+    this.acked = plan.trackAcks ? new EventBitmap() : null;
+    this.failFastErrors = Math.max(10, 2 * plan.connections);
+    this.intervalMs = plan.ratePerSec > 0 ? 1000 / plan.ratePerSec : 0;
+    for (let i = 0; i < plan.connections; i++) {
+      this.conns.push({
+        id: i,
+        socket: null,
+        state: 'down',
+        parser: new Http1ResponseParser(),
+        factory: new RequestFactory(plan.target, plan.body, plan.runId, plan.thread),
+        since: 0,
+        dueAt: 0,
+        firstSeq: 0,
+        connected: false,
+        timedOut: false,
+        failures: 0,
+        reconnectTimer: null,
+      });
+    }
+  }
+
+  /** Connects every connection, then starts the clock and the load. */
+  start(): void {
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.progressTimer = setInterval(() => this.progress(), this.plan.progressIntervalMs);
+    let pending = this.conns.length;
+    const settled = (): void => {
+      if (--pending === 0) this.begin();
+    };
+    for (const c of this.conns) this.connect(c, settled);
+  }
+
+  /** Stops sending at once and reports (the hard cap or Ctrl-C). */
+  stop(): void {
+    if (this.finished) return;
+    this.stopping = true;
+    this.inFlightAtStop = this.busy;
+    if (!this.started) this.begin();
+    this.finish();
+  }
+
+  private begin(): void {
+    if (this.started) return;
+    this.started = true;
+    this.t0 = performance.now();
+    this.lastResponseAt = this.t0;
+    if (this.plan.durationMs !== null) {
+      this.deadline = this.t0 + this.plan.durationMs;
+      this.deadlineTimer = setTimeout(() => this.maybeFinish(), this.plan.durationMs + 1);
+    }
+    for (const c of this.idle.splice(0)) this.onIdle(c);
+    if (this.intervalMs > 0) this.tick();
+    this.maybeFinish();
+  }
+
+  private mayIssueMore(now: number): boolean {
+    if (this.stopping || now >= this.deadline) return false;
+    return this.plan.maxRequests === null || this.requestsSent < this.plan.maxRequests;
+  }
+
+  private isDue(now: number): boolean {
+    return this.intervalMs === 0 || this.requestsSent * this.intervalMs <= now - this.t0;
+  }
+
+  private tick(): void {
+    this.tickTimer = null;
+    if (this.finished) return;
+    const now = performance.now();
+    while (this.idle.length > 0 && this.mayIssueMore(now) && this.isDue(now)) this.send(this.idle.pop()!, now);
+    this.armTick(now);
+    this.maybeFinish();
+  }
+
+  /** Open loop: wakes up when the next request is due, if a connection is free to send it (else the next response sends it). */
+  private armTick(now: number): void {
+    if (this.intervalMs === 0 || this.tickTimer || this.idle.length === 0 || !this.mayIssueMore(now)) return;
+    const nextDue = this.t0 + this.requestsSent * this.intervalMs;
+    this.tickTimer = setTimeout(() => this.tick(), Math.max(0, nextDue - now));
+  }
+
+  private onIdle(c: Conn): void {
+    c.state = 'idle';
+    if (!this.started) {
+      this.idle.push(c);
+      return;
+    }
+    const now = performance.now();
+    if (this.mayIssueMore(now) && this.isDue(now)) this.send(c, now);
+    else {
+      this.idle.push(c);
+      this.armTick(now);
+      this.maybeFinish();
+    }
+  }
+
+  private send(c: Conn, now: number): void {
+    const socket = c.socket!;
+    const seq = this.nextSeq;
+    this.nextSeq += c.factory.events;
+    c.dueAt = this.intervalMs > 0 ? this.t0 + this.requestsSent * this.intervalMs : now;
+    this.requestsSent++;
+    // A request buffer still queued in the socket (the server answered before reading it all) must not be rewritten.
+    if (socket.writableLength > 0) c.factory.detach();
+    const bytes = c.factory.build(seq);
+    this.bytesSent += bytes.length;
+    c.firstSeq = seq;
+    c.since = now;
+    c.state = 'busy';
+    this.busy++;
+    socket.write(bytes);
+  }
+
+  private connect(c: Conn, settled?: () => void): void {
+    c.reconnectTimer = null;
+    c.state = 'connecting';
+    c.connected = false;
+    c.timedOut = false;
+    c.since = performance.now();
+    c.parser.reset();
+    let settle = settled;
+    const socket = connect({ host: this.plan.host, port: this.plan.port, noDelay: true });
+    c.socket = socket;
+    socket.on('connect', () => {
+      if (c.socket !== socket) return;
+      c.connected = true;
+      settle?.();
+      settle = undefined;
+      this.onIdle(c);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (c.socket !== socket) return;
+      try {
+        c.parser.feed(chunk, (r) => this.onResponse(c, r));
+      } catch (err) {
+        if (!(err instanceof ResponseProtocolError)) throw err;
+        this.errors.protocol++;
+        this.lastError = `invalid response: ${err.message}`;
+        this.drop(c, true);
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (c.socket === socket) this.lastError = err.code ? `${err.code} (${err.message})` : err.message;
+    });
+    socket.on('close', () => {
+      if (c.socket !== socket) return;
+      settle?.();
+      settle = undefined;
+      this.onClose(c, socket);
+    });
+  }
+
+  private onClose(c: Conn, socket: Socket): void {
+    let failed = true;
+    if (c.timedOut) {
+      this.errors.timeout++;
+    } else if (!c.connected) {
+      this.errors.connect++;
+      this.lastError ??= 'connection failed';
+    } else if (c.state === 'busy') {
+      // A body framed by the end of the connection (RFC 9112 §6.3) completes here; onResponse then owns the connection.
+      c.parser.end((r) => this.onResponse(c, r));
+      if (c.socket !== socket) return;
+      if (c.state === 'busy') {
+        this.errors.closed++;
+        this.lastError = 'the server closed the connection before answering';
+      }
+    } else {
+      failed = false; // an idle keep-alive connection closed by the server: normal, reconnect quietly
+    }
+    if (c.state === 'busy') this.busy--;
+    this.idleRemove(c);
+    c.socket = null;
+    c.state = 'down';
+    if (failed) c.failures++;
+    if (this.finished) return;
+    if (this.responses === 0 && this.totalErrors() >= this.failFastErrors) {
+      this.emit({ type: 'fatal', thread: this.plan.thread, message: this.failureSummary() });
+      this.stopping = true;
+      this.finish();
+      return;
+    }
+    this.scheduleReconnect(c);
+    this.maybeFinish();
+  }
+
+  private scheduleReconnect(c: Conn): void {
+    if (c.reconnectTimer || this.finished || !this.mayIssueMore(performance.now())) return;
+    if (c.failures === 0) {
+      this.connect(c);
+      return;
+    }
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(c.failures, 10));
+    c.reconnectTimer = setTimeout(() => this.connect(c), delay);
+  }
+
+  private onResponse(c: Conn, r: ParsedResponse): void {
+    if (c.state !== 'busy') {
+      this.errors.protocol++;
+      this.lastError = 'the server sent a response nobody asked for';
+      this.drop(c, true);
+      return;
+    }
+    const now = performance.now();
+    this.busy--;
+    const latencyUs = (now - (this.intervalMs > 0 ? c.dueAt : c.since)) * 1000;
+    this.latency.record(latencyUs);
+    this.interval.record(latencyUs);
+    this.responses++;
+    this.lastResponseAt = now;
+    this.statuses.set(r.status, (this.statuses.get(r.status) ?? 0) + 1);
+    const events = c.factory.events;
+    if (r.status >= 200 && r.status < 300) {
+      this.eventsAcknowledged += events;
+      if (this.acked) for (let e = 0; e < events; e++) this.acked.set(c.firstSeq + e);
+    } else {
+      this.nonSuccess++;
+    }
+    c.failures = 0;
+    c.state = 'idle';
+    if (!r.keepAlive) {
+      this.drop(c, false);
+      return;
+    }
+    this.onIdle(c);
+  }
+
+  /** Closes a connection on our side; counted by the caller when it is an error. */
+  private drop(c: Conn, failed: boolean): void {
+    const socket = c.socket;
+    if (c.state === 'busy') this.busy--;
+    this.idleRemove(c);
+    c.socket = null;
+    c.state = 'down';
+    if (failed) c.failures++;
+    socket?.destroy();
+    if (this.finished) return;
+    this.scheduleReconnect(c);
+    this.maybeFinish();
+  }
+
+  private idleRemove(c: Conn): void {
+    const at = this.idle.indexOf(c);
+    if (at !== -1) this.idle.splice(at, 1);
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    for (const c of this.conns) {
+      if (c.state === 'busy' && now - c.since > this.plan.requestTimeoutMs) {
+        c.timedOut = true;
+        this.lastError = `no response within ${this.plan.requestTimeoutMs} ms`;
+        c.socket?.destroy();
+      } else if (c.state === 'connecting' && now - c.since > CONNECT_TIMEOUT_MS) {
+        this.lastError = `connect timed out after ${CONNECT_TIMEOUT_MS} ms`;
+        c.socket?.destroy();
+      }
+    }
+  }
+
+  private maybeFinish(): void {
+    if (this.finished || !this.started) return;
+    if (this.mayIssueMore(performance.now())) return;
+    if (this.busy > 0) return;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const t of [this.tickTimer, this.deadlineTimer]) if (t) clearTimeout(t);
+    for (const t of [this.sweepTimer, this.progressTimer]) if (t) clearInterval(t);
+    const end = this.busy > 0 || this.responses === 0 ? performance.now() : this.lastResponseAt;
+    for (const c of this.conns) {
+      if (c.reconnectTimer) clearTimeout(c.reconnectTimer);
+      const s = c.socket;
+      c.socket = null;
+      s?.destroy();
+    }
+    // Requests are due at t0, t0 + interval, ... strictly before the deadline.
+    const behind = this.intervalMs > 0 && this.plan.durationMs !== null ? Math.max(0, Math.ceil(this.plan.durationMs / this.intervalMs) - this.requestsSent) : 0;
+    const result: LoadThreadResult = {
+      thread: this.plan.thread,
+      requestsSent: this.requestsSent,
+      responses: this.responses,
+      statuses: Object.fromEntries([...this.statuses].map(([k, v]) => [String(k), v])),
+      socketErrors: { ...this.errors },
+      bytesSent: this.bytesSent,
+      eventsSent: this.nextSeq,
+      eventsAcknowledged: this.eventsAcknowledged,
+      behindSchedule: this.stopping ? 0 : behind,
+      inFlightAtStop: this.inFlightAtStop,
+      elapsedMs: Math.max(0, end - this.t0),
+      latency: this.latency.toTransfer(),
+      acknowledged: this.acked ? this.acked.bytes() : null,
+      eventSeqLimit: this.nextSeq,
+      lastError: this.lastError,
+    };
+    this.emit({ type: 'done', result });
+  }
+
+  private progress(): void {
+    this.emit({
+      type: 'progress',
+      thread: this.plan.thread,
+      responses: this.responses,
+      errors: this.totalErrors(),
+      nonSuccess: this.nonSuccess,
+      interval: { ...this.interval.toTransfer(), counts: this.interval.counts.slice() },
+    });
+    this.interval.reset();
+  }
+
+  private totalErrors(): number {
+    return this.errors.connect + this.errors.closed + this.errors.timeout + this.errors.protocol;
+  }
+
+  private failureSummary(): string {
+    const e = this.errors;
+    const what = e.connect >= e.closed + e.timeout + e.protocol ? `${e.connect} connection attempts failed` : `${this.totalErrors()} requests got no answer`;
+    return `${what} and no response arrived (last: ${this.lastError ?? 'unknown'})`;
+  }
+}

@@ -1,0 +1,75 @@
+// What the coordinator (load-run.ts) and each load thread (load-worker.ts) tell
+// each other: the thread's share of the plan going in, progress every second,
+// and one result (or one fatal reason) coming out.
+
+import type { BodySpec, RequestTarget } from './body-factory.js';
+import type { HistogramTransfer } from './latency-histogram.js';
+
+export interface LoadThreadPlan {
+  thread: number;
+  /** Address to connect to: always the one given on the command line. */
+  host: string;
+  port: number;
+  target: RequestTarget;
+  body: BodySpec;
+  runId: string;
+  connections: number;
+  /** Open loop: requests per second for this thread. 0 = closed loop (each connection sends again on each response). */
+  ratePerSec: number;
+  /** Requests this thread sends at most, or null when the run is bounded by duration. */
+  maxRequests: number | null;
+  /** Stop sending after this long, or null when bounded by maxRequests. */
+  durationMs: number | null;
+  /** A request unanswered this long is counted as a timeout and its connection replaced. */
+  requestTimeoutMs: number;
+  /** Keep one bit per acknowledged event for the audit. */
+  trackAcks: boolean;
+  progressIntervalMs: number;
+}
+
+export interface SocketErrorCounts {
+  /** Could not connect (refused, unreachable, connect timeout). */
+  connect: number;
+  /** The server closed or reset the connection while a request was outstanding. */
+  closed: number;
+  /** No complete response within the request timeout. */
+  timeout: number;
+  /** The response was not valid HTTP/1.1. */
+  protocol: number;
+}
+
+export interface LoadThreadResult {
+  thread: number;
+  /** Requests written to a socket. */
+  requestsSent: number;
+  /** Complete responses, any status. */
+  responses: number;
+  /** Responses by status code. */
+  statuses: Record<string, number>;
+  socketErrors: SocketErrorCounts;
+  /** Request bytes written (heads and bodies, after gzip). */
+  bytesSent: number;
+  /** Events in requests written. */
+  eventsSent: number;
+  /** Events in requests answered 2xx. */
+  eventsAcknowledged: number;
+  /** Open loop only: requests due by the schedule that never went out (the generator or the server fell behind). */
+  behindSchedule: number;
+  /** Requests still unanswered when the thread was told to stop. */
+  inFlightAtStop: number;
+  /** From the start of the load (after the first connects) to the last response. */
+  elapsedMs: number;
+  latency: HistogramTransfer;
+  /** Acknowledged events, one bit per sequence number (null unless trackAcks). */
+  acknowledged: Uint8Array | null;
+  /** One past the highest event sequence number sent. */
+  eventSeqLimit: number;
+  lastError: string | null;
+}
+
+export type ToThread = { type: 'stop' };
+
+export type FromThread =
+  | { type: 'progress'; thread: number; responses: number; errors: number; nonSuccess: number; interval: HistogramTransfer }
+  | { type: 'fatal'; thread: number; message: string }
+  | { type: 'done'; result: LoadThreadResult };

@@ -1,0 +1,256 @@
+// Runs one load against one target: checks the address answers a TCP connect,
+// splits connections, requests and rate across worker threads, relays their
+// progress, bounds the whole run in time, and merges their results.
+
+import { connect } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
+import { HopperError } from '../errors.js';
+import type { BodySpec } from './body-factory.js';
+import { EventBitmap } from './event-bitmap.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import { CONNECT_TIMEOUT_MS } from './load-loop.js';
+import type { FromThread, LoadThreadPlan, LoadThreadResult, SocketErrorCounts, ToThread } from './load-protocol.js';
+import type { BenchTarget } from './bench-target.js';
+
+/** Longest run the generator accepts (and the bound of a --requests run). */
+export const MAX_RUN_MS = 24 * 3600 * 1000;
+/** The run is stopped this long after its planned end, whatever happens (drain, timeouts, a stuck server). */
+export const HARD_CAP_GRACE_MS = 30_000;
+/** A thread told to stop that has not reported after this long is terminated. */
+const STOP_REPORT_TIMEOUT_MS = 5000;
+const PROGRESS_INTERVAL_MS = 1000;
+
+export interface LoadPlan {
+  target: BenchTarget;
+  connections: number;
+  threads: number;
+  /** Exactly one of durationMs and requests is set. */
+  durationMs: number | null;
+  requests: number | null;
+  /** Requests per second over all connections (open loop); 0 = closed loop. */
+  ratePerSec: number;
+  body: BodySpec;
+  requestTimeoutMs: number;
+  /** Keep the acknowledged ids for an audit. */
+  trackAcks: boolean;
+}
+
+export interface ProgressSnapshot {
+  elapsedMs: number;
+  responses: number;
+  /** Responses per second over the last interval. */
+  recentPerSec: number;
+  /** p99 of the last interval, µs. */
+  recentP99Us: number;
+  nonSuccess: number;
+  socketErrors: number;
+}
+
+export interface LoadResult {
+  runId: string;
+  target: BenchTarget;
+  plan: Omit<LoadPlan, 'target'>;
+  threads: number;
+  elapsedMs: number;
+  requestsSent: number;
+  responses: number;
+  statuses: Record<string, number>;
+  socketErrors: SocketErrorCounts;
+  bytesSent: number;
+  eventsSent: number;
+  eventsAcknowledged: number;
+  behindSchedule: number;
+  inFlightAtStop: number;
+  latency: LatencyHistogram;
+  /** Per thread: the acknowledged events (null unless trackAcks), and one past the highest sequence number sent. */
+  acknowledged: { bitmap: EventBitmap | null; seqLimit: number }[];
+  /** Why the run ended before its plan, if it did. */
+  stopped: 'hard-cap' | 'interrupted' | null;
+  lastError: string | null;
+}
+
+export interface RunHooks {
+  onProgress?: (p: ProgressSnapshot) => void;
+  /** Aborting stops the load at once; what was measured so far is still reported. */
+  signal?: AbortSignal;
+}
+
+/** Fails fast, with the reason, when nothing listens at the target. */
+export async function probeTarget(target: BenchTarget): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: target.host, port: target.port });
+    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new HopperError('HOPPER_BENCH_UNREACHABLE', `Cannot connect to ${target.href}: ${err.code ?? err.message}. Check the URL and that the server is running.`, {
+          cause: err,
+        }),
+      );
+    });
+  });
+}
+
+function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+function workerUrl(): URL {
+  // Under tsx (tests) this module is the .ts source; built, it is dist/bench/load-run.js.
+  return new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url);
+}
+
+export function newRunId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<LoadResult> {
+  await probeTarget(plan.target);
+  const runId = newRunId();
+  const threads = Math.max(1, Math.min(plan.threads, plan.connections));
+  const conns = split(plan.connections, threads);
+  const requests = plan.requests === null ? null : split(plan.requests, threads);
+  const workers: Worker[] = [];
+  const results: (LoadThreadResult | null)[] = new Array<LoadThreadResult | null>(threads).fill(null);
+  const latest = Array.from({ length: threads }, () => ({ responses: 0, errors: 0, nonSuccess: 0 }));
+  const recent = new LatencyHistogram();
+  let fatal: string | null = null;
+  let stopped: LoadResult['stopped'] = null;
+  const startedAt = Date.now();
+
+  const outcome = new Promise<void>((resolve, reject) => {
+    let pending = threads;
+    const stopAll = (): void => {
+      for (const w of workers) w.postMessage({ type: 'stop' } satisfies ToThread);
+      const kill = setTimeout(() => {
+        for (const w of workers) void w.terminate();
+        reject(new HopperError('HOPPER_INTERNAL', 'A load thread did not stop when told to.'));
+      }, STOP_REPORT_TIMEOUT_MS);
+      kill.unref();
+    };
+    const hardCap = setTimeout(
+      () => {
+        stopped = 'hard-cap';
+        stopAll();
+      },
+      (plan.durationMs ?? MAX_RUN_MS) + HARD_CAP_GRACE_MS,
+    );
+    const onAbort = (): void => {
+      stopped ??= 'interrupted';
+      stopAll();
+    };
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    const progressTimer = hooks.onProgress
+      ? setInterval(() => {
+          const snap: ProgressSnapshot = {
+            elapsedMs: Date.now() - startedAt,
+            responses: latest.reduce((s, l) => s + l.responses, 0),
+            recentPerSec: (recent.count * 1000) / PROGRESS_INTERVAL_MS,
+            recentP99Us: recent.valueAtPercentile(99),
+            nonSuccess: latest.reduce((s, l) => s + l.nonSuccess, 0),
+            socketErrors: latest.reduce((s, l) => s + l.errors, 0),
+          };
+          recent.reset();
+          hooks.onProgress!(snap);
+        }, PROGRESS_INTERVAL_MS)
+      : null;
+    const cleanup = (): void => {
+      clearTimeout(hardCap);
+      if (progressTimer) clearInterval(progressTimer);
+      hooks.signal?.removeEventListener('abort', onAbort);
+    };
+    for (let t = 0; t < threads; t++) {
+      const threadPlan: LoadThreadPlan = {
+        thread: t,
+        host: plan.target.host,
+        port: plan.target.port,
+        target: { path: plan.target.path, host: plan.target.hostHeader },
+        body: plan.body,
+        runId,
+        connections: conns[t]!,
+        ratePerSec: (plan.ratePerSec * conns[t]!) / plan.connections,
+        maxRequests: requests ? requests[t]! : null,
+        durationMs: plan.durationMs,
+        requestTimeoutMs: plan.requestTimeoutMs,
+        trackAcks: plan.trackAcks,
+        progressIntervalMs: PROGRESS_INTERVAL_MS,
+      };
+      const w = new Worker(workerUrl(), { workerData: threadPlan });
+      workers.push(w);
+      w.on('message', (msg: FromThread) => {
+        if (msg.type === 'progress') {
+          latest[msg.thread] = { responses: msg.responses, errors: msg.errors, nonSuccess: msg.nonSuccess };
+          recent.add(LatencyHistogram.fromTransfer(msg.interval));
+        } else if (msg.type === 'fatal') {
+          if (fatal === null) {
+            fatal = msg.message;
+            stopAll();
+          }
+        } else if (msg.type === 'done') {
+          results[msg.result.thread] = msg.result;
+          if (--pending === 0) {
+            cleanup();
+            resolve();
+          }
+        }
+      });
+      w.on('error', (err) => {
+        cleanup();
+        for (const other of workers) void other.terminate();
+        reject(new HopperError('HOPPER_INTERNAL', `A load thread failed: ${err.message}`, { cause: err }));
+      });
+      w.on('exit', (code) => {
+        // Its last message is delivered before 'exit'; look again after the queue drains all the same.
+        setImmediate(() => {
+          if (results[t] !== null) return;
+          cleanup();
+          reject(new HopperError('HOPPER_INTERNAL', `A load thread exited (code ${code}) before reporting.`));
+        });
+      });
+    }
+  });
+  await outcome;
+  if (fatal !== null) throw new HopperError('HOPPER_BENCH_TARGET_FAILED', `${plan.target.href}: ${fatal}.`);
+  return merge(runId, plan, threads, results as LoadThreadResult[], stopped);
+}
+
+function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThreadResult[], stopped: LoadResult['stopped']): LoadResult {
+  const latency = new LatencyHistogram();
+  const statuses: Record<string, number> = {};
+  const socketErrors: SocketErrorCounts = { connect: 0, closed: 0, timeout: 0, protocol: 0 };
+  let lastError: string | null = null;
+  for (const r of results) {
+    latency.add(LatencyHistogram.fromTransfer(r.latency));
+    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    for (const k of Object.keys(socketErrors) as (keyof SocketErrorCounts)[]) socketErrors[k] += r.socketErrors[k];
+    lastError ??= r.lastError;
+  }
+  const sum = (f: (r: LoadThreadResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  const { target, ...rest } = plan;
+  return {
+    runId,
+    target,
+    plan: rest,
+    threads,
+    elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
+    requestsSent: sum((r) => r.requestsSent),
+    responses: sum((r) => r.responses),
+    statuses,
+    socketErrors,
+    bytesSent: sum((r) => r.bytesSent),
+    eventsSent: sum((r) => r.eventsSent),
+    eventsAcknowledged: sum((r) => r.eventsAcknowledged),
+    behindSchedule: sum((r) => r.behindSchedule),
+    inFlightAtStop: sum((r) => r.inFlightAtStop),
+    latency,
+    acknowledged: results.map((r) => ({ bitmap: r.acknowledged ? new EventBitmap(r.acknowledged, r.eventSeqLimit) : null, seqLimit: r.eventSeqLimit })),
+    stopped,
+    lastError,
+  };
+}

@@ -1,0 +1,121 @@
+// `hopper bench`: drives HTTP/1.1 load at a server, reports rates and latency
+// percentiles, and with --audit reads back what the server stored to prove that
+// nothing acknowledged was lost (the verdict is the last line of output).
+
+import { existsSync } from 'node:fs';
+import type { Command } from '../command.js';
+import { CONFIG_FLAGS } from '../command.js';
+import { HopperError } from '../../errors.js';
+import { openLog } from '../../log/open-log.js';
+import { parseBenchOptions, DEFAULTS, MAX_CONNECTIONS } from '../../bench/bench-options.js';
+import { audit, type AuditResult } from '../../bench/audit.js';
+import { runLoad, type RunHooks } from '../../bench/load-run.js';
+import { runVs } from '../../bench/vs-run.js';
+import { LogBodySource, type StoredBodySource } from '../../bench/stored-body-source.js';
+import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, resultJson } from '../../bench/report.js';
+
+/** The audit reads records received from this long before the run started (clock steps, slow first requests). */
+const AUDIT_SINCE_MARGIN_MS = 60_000;
+
+async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<StoredBodySource> {
+  const config = ctx.loadConfig();
+  if (config.log.backend === 'embedded' && !existsSync(config.dataDir)) {
+    throw new HopperError('HOPPER_USAGE', `--audit reads the server's data directory, and ${config.dataDir} does not exist: pass --data-dir DIR of the server under test.`);
+  }
+  const log = await openLog(config);
+  const where = config.log.backend === 'embedded' ? `the embedded log in ${config.dataDir}` : `the ${config.log.backend} log`;
+  return new LogBodySource(log, where);
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'Load-test a server; with --audit, prove nothing acknowledged was lost.',
+  usage:
+    'bench --url URL [--stream S] [--connections C] [--duration 30s | --requests N] [--rate R] [--body-bytes B | --body-file F] [--batch K] [--gzip] [--audit [--data-dir DIR]] [--json] [--vs URL2]',
+  flags: {
+    url: { type: 'string', description: 'server to load; without a path, events go to /v1/streams/{stream}', valueName: 'URL' },
+    stream: { type: 'string', description: 'stream to write to and audit (default bench)', valueName: 'S' },
+    connections: { type: 'string', description: `keep-alive connections, one request in flight each (default ${DEFAULTS.connections}, at most ${MAX_CONNECTIONS})`, valueName: 'C' },
+    threads: { type: 'string', description: 'load threads (default: one per CPU, at most one per connection)', valueName: 'T' },
+    duration: { type: 'string', description: `how long to send (default ${DEFAULTS.durationMs / 1000}s)`, valueName: 'DURATION' },
+    requests: { type: 'string', description: 'send exactly N requests instead of running for a duration', valueName: 'N' },
+    rate: { type: 'string', description: 'open loop: R requests/s in all, latency measured from the scheduled send time', valueName: 'R' },
+    'body-bytes': { type: 'string', description: `bytes of each event: {"id":...,"pad":...} (default ${DEFAULTS.eventBytes})`, valueName: 'B' },
+    'body-file': { type: 'string', description: 'each event is this JSON object plus a unique "id"', valueName: 'F' },
+    batch: { type: 'string', description: 'events per request, sent as NDJSON (default 1: one JSON object)', valueName: 'K' },
+    gzip: { type: 'boolean', description: 'gzip each request body (Content-Encoding: gzip)' },
+    timeout: { type: 'string', description: `a request unanswered this long counts as a timeout (default ${DEFAULTS.requestTimeoutMs / 1000}s)`, valueName: 'DURATION' },
+    audit: { type: 'boolean', description: 'after the load, read back the stream and report acknowledged, stored, missing, duplicated ids' },
+    'audit-wait': { type: 'string', description: `re-read for up to this long while acknowledged ids are missing (default ${DEFAULTS.auditWaitMs / 1000}s)`, valueName: 'DURATION' },
+    ...CONFIG_FLAGS,
+    json: { type: 'boolean', description: 'print one JSON object instead of the text report' },
+    vs: { type: 'string', description: 'run the same load against URL2 too, alternating A, B, A, B, and print B/A per figure', valueName: 'URL2' },
+    rounds: { type: 'string', description: `rounds per server with --vs (default ${DEFAULTS.rounds}); each gets the whole load in that many slices`, valueName: 'N' },
+  },
+  details: [
+    'The audit reads the log the server writes: --data-dir DIR (or --config FILE) of the server under test.',
+    'Exit status: 0 when done; 1 when an acknowledged id is missing, no request got a 2xx, or the target failed;',
+    '2 on invalid flags. Each run is bounded: its duration (or 24 h for --requests) plus 30 s, and at most',
+    `${MAX_CONNECTIONS} connections, all to the address in --url (and --vs).`,
+  ].join('\n'),
+  async run(ctx) {
+    const opts = parseBenchOptions(ctx.values, ctx.positionals);
+    const source = opts.audit ? await openAuditSource(ctx) : null;
+    const controller = new AbortController();
+    const onSigint = (): void => controller.abort();
+    process.once('SIGINT', onSigint);
+    const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true && !opts.json;
+    let progressShown = false;
+    const hooks: RunHooks = { signal: controller.signal };
+    if (tty) {
+      hooks.onProgress = (p) => {
+        progressShown = true;
+        ctx.stdout.write(`\r\x1b[2K${progressLine(p, opts.plan.durationMs)}`);
+      };
+    }
+    const clearProgress = (): void => {
+      if (progressShown) ctx.stdout.write('\r\x1b[2K');
+      progressShown = false;
+    };
+    const print = (lines: string[]): void => {
+      ctx.stdout.write(lines.join('\n') + '\n');
+    };
+    try {
+      if (opts.vs) {
+        const both = await runVs(opts.plan, opts.vs, opts.rounds, hooks);
+        clearProgress();
+        if (!both) {
+          ctx.stderr.write('hopper bench: interrupted before both servers ran: no comparison.\n');
+          return 1;
+        }
+        if (opts.json) print([JSON.stringify(comparisonJson(both.a, both.b, opts.rounds))]);
+        else print([...loadLines(both.a), ...loadLines(both.b), ...comparisonLines(both.a, both.b, opts.rounds)]);
+        return 0;
+      }
+      const sinceUs = (Date.now() - AUDIT_SINCE_MARGIN_MS) * 1000;
+      const result = await runLoad(opts.plan, hooks);
+      clearProgress();
+      let verdict: AuditResult | null = null;
+      if (source) {
+        if (!opts.json) print(loadLines(result));
+        verdict = await audit(source, {
+          runId: result.runId,
+          stream: opts.plan.target.stream!,
+          threads: result.acknowledged.map((a) => ({ bitmap: a.bitmap!, seqLimit: a.seqLimit })),
+          sinceUs,
+          waitMs: opts.auditWaitMs,
+        });
+        if (opts.json) print([JSON.stringify(resultJson(result, verdict))]);
+        else print(auditLines(verdict));
+      } else if (opts.json) print([JSON.stringify(resultJson(result, null))]);
+      else print(loadLines(result));
+      const acked = Object.entries(result.statuses).some(([k, v]) => k.startsWith('2') && v > 0);
+      if (!acked) ctx.stderr.write(`hopper bench: no request was answered 2xx by ${result.target.href}: check the URL path and the server's log.\n`);
+      return (verdict !== null && verdict.missing > 0) || !acked ? 1 : 0;
+    } finally {
+      clearProgress();
+      process.off('SIGINT', onSigint);
+      await source?.close();
+    }
+  },
+};
