@@ -91,6 +91,31 @@ export const ERRORS = {
     retriable: true,
     message: 'The target closed or refused every connection without answering: check that it speaks HTTP/1.1 on that port.',
   },
+  HOPPER_DECODE_FAILED: {
+    status: 422,
+    retriable: false,
+    message: 'A stored body could not be decoded (malformed JSON, NDJSON, form data, text or compressed data): it went to the dead-letter stream.',
+  },
+  HOPPER_DECODE_UNSUPPORTED: {
+    status: 415,
+    retriable: false,
+    message: 'No decoder for this content type or content encoding (see the decoding table): the record went to the dead-letter stream.',
+  },
+  HOPPER_DECODED_TOO_LARGE: {
+    status: 413,
+    retriable: false,
+    message: "The body decompresses to more than the pipeline's maxDecodedBytes (a compression bomb?): it went to the dead-letter stream.",
+  },
+  HOPPER_SCHEMA_INVALID: {
+    status: 422,
+    retriable: false,
+    message: "A decoded event does not match the stream's JSON Schema: the record went to the dead-letter stream with the schema error.",
+  },
+  HOPPER_PROCESSOR_INVALID: {
+    status: 500,
+    retriable: false,
+    message: 'A pipeline processor cannot be loaded: name a built-in sink or a module whose default export is defineProcessor({...}).',
+  },
   HOPPER_INTERNAL: { status: 500, retriable: false, message: 'Internal error: this is a bug, please report it.' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -23,7 +23,8 @@ export interface BatchItem {
   body: Buffer;
   /**
    * The decoded events (decoded on first call, then cached): JSON object or array,
-   * NDJSON lines, form fields, or text, after gzip/deflate/br decompression.
+   * NDJSON lines, form fields, or text lines, after gzip/deflate/br decompression,
+   * each checked against the stream's JSON Schema when one is configured.
    * Throws a DecodeError for bodies that cannot be decoded (the runtime sends
    * those to the dead-letter stream without retries).
    */
@@ -50,7 +51,10 @@ export interface MetricsHandle {
 export interface ProcessContext {
   logger: Logger;
   metrics: MetricsHandle;
-  /** Fires when the worker shuts down: stop early, the batch will be redelivered. */
+  /**
+   * Fires when the worker shuts down and the shutdown deadline (work.shutdownTimeoutMs)
+   * is reached: stop early, the batch is not committed and will be redelivered.
+   */
   signal: AbortSignal;
   pipeline: string;
   /** Options from the pipeline's config. */
@@ -61,7 +65,10 @@ export interface ProcessContext {
  * What a processor reports back. Returning nothing (or { failed: [] }) means the
  * whole batch is done. A processor may name items that failed for good (a bad
  * row, an invalid metric): those go to the dead-letter stream with the reason,
- * and the rest of the batch is committed. Throwing means "retry the whole batch".
+ * and the rest of the batch is committed. Throwing means "retry the whole batch";
+ * throw an error with `retriable: true` (see RetriableError) when the records are
+ * not at fault (a database down): such errors are retried until they stop, and
+ * never send records to the dead-letter stream.
  */
 export interface ProcessResult {
   failed?: { item: BatchItem; reason: string }[];
@@ -80,5 +87,17 @@ export function defineProcessor<P extends Processor>(processor: P): P {
   return processor;
 }
 
-/** A built-in sink is a processor made from its options. */
-export type SinkFactory = (options: Record<string, unknown>) => Processor;
+/** What a built-in sink learns about where it runs, besides its options. */
+export interface SinkContext {
+  /** The data directory of this Hopper (the files sink writes under it by default). */
+  dataDir: string;
+  pipeline: string;
+  stream: string;
+  group: string;
+}
+
+/**
+ * A built-in sink is a processor made from its options. It validates them at
+ * once and throws HopperError('HOPPER_CONFIG_INVALID', ...) naming the bad key.
+ */
+export type SinkFactory = (options: Record<string, unknown>, context: SinkContext) => Processor;

@@ -1,53 +1,122 @@
 // A consumer-group member on the embedded log. Members of a group share the
-// partitions through lease files (one per partition) in the data directory;
-// a member that stops renewing (killed) loses them after leaseTimeoutMs.
-// Lease changes happen under a short group mutex so two members never both
-// believe they own a partition. Positions are committed in delivery order.
+// partitions through lease files (one per partition) in the data directory:
+//
+//   groups/{group}/{stream}/members/{name}   {"expiresAtMs","host","pid"}  one per live member
+//   groups/{group}/{stream}/{p}.lease        {"owner","expiresAtMs","host","pid"}
+//   groups/{group}/{stream}/lease.mutex      held while leases change (broken when stale)
+//   groups/{group}/{stream}/{p}.position     the committed position (EmbeddedLog)
+//
+// Invariants and rules:
+// - A member renews its leases every leaseTimeoutMs/3 from a timer (not only when
+//   fetching, so a long batch does not lose its partition). A lease is free when it
+//   expired, or its owner is a dead process on this host (pid check: a SIGKILLed
+//   worker's partitions are taken over at once when it restarts).
+// - Each member takes up to ceil(partitions / live members); a member over its share
+//   stops fetching from the extra partitions, and releases them once their in-flight
+//   deliveries are committed (rebalancing without double delivery).
+// - Commits are in delivery order per partition: a position moves only past a
+//   contiguous run of committed deliveries. Position writes are coalesced (one
+//   write in progress per partition; commits arriving meanwhile ride on the next),
+//   and made only while our lease is valid with a margin, so a member that lost its
+//   partition never moves the new owner's position.
+// - A position changed by someone else while we own the partition (hopper replay)
+//   is noticed at the next renewal: fetching restarts from it.
 
 import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ConsumerOptions, Delivery, LogConsumer } from '../types.js';
 import type { EmbeddedLog } from './embedded-log.js';
 
 /** A mutex file older than this was left by a dead process and is broken. */
 const MUTEX_STALE_MS = 5_000;
-const POLL_INTERVAL_MS = 10;
+/** Mutex acquisition attempts (2-7 ms apart) before giving up. */
+const MUTEX_MAX_ATTEMPTS = 2000;
+const POLL_MIN_MS = 5;
+const POLL_MAX_MS = 50;
 
-interface Lease {
+interface LeaseFile {
   owner: string;
   expiresAtMs: number;
+  host?: string;
+  pid?: number;
+}
+
+interface InFlight {
+  end: number;
+  done: boolean;
 }
 
 interface OwnedPartition {
   fetchPosition: number;
   /** Deliveries not yet committed, in fetch order. */
-  inFlight: { end: number; done: boolean }[];
+  inFlight: InFlight[];
+  /** The position stored (by us, or found when we took the partition). */
+  stored: number;
+  /** The position all committed deliveries allow (>= stored). */
+  wanted: number;
+  writing: Promise<void> | null;
+  /** Our lease's expiry as we last wrote it. */
+  leaseUntilMs: number;
+  /** Over our share: no more fetches; released once drained. */
+  releasing: boolean;
+}
+
+const HOST = hostname();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** A lease or member entry whose process is gone (same host only; pid reuse errs on the side of "alive"). */
+function ownerDead(entry: { host?: string; pid?: number }): boolean {
+  return entry.host === HOST && typeof entry.pid === 'number' && entry.pid !== process.pid && !processAlive(entry.pid);
 }
 
 export class EmbeddedGroupConsumer implements LogConsumer {
   private owned = new Map<number, OwnedPartition>();
+  private readonly deliveries = new WeakMap<Delivery, { owned: OwnedPartition; entry: InFlight }>();
   private nextLeaseCheckMs = 0;
   private rr = 0;
   private closed = false;
+  private refreshing: Promise<void> | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
   private readonly dir: string;
+  private readonly marginMs: number;
 
   private constructor(
     private readonly log: EmbeddedLog,
     private readonly opts: ConsumerOptions,
   ) {
     this.dir = log.groupDir(opts.group, opts.stream);
+    this.marginMs = Math.min(1000, Math.floor(opts.leaseTimeoutMs / 4));
   }
 
   static async open(log: EmbeddedLog, opts: ConsumerOptions): Promise<EmbeddedGroupConsumer> {
     const c = new EmbeddedGroupConsumer(log, opts);
     await fsp.mkdir(join(c.dir, 'members'), { recursive: true });
-    await c.refreshLeases();
+    await c.refresh();
+    c.heartbeat = setInterval(() => {
+      c.refresh().catch(() => undefined); // a failed renewal is retried at the next beat; leases expire if it keeps failing
+    }, Math.max(10, Math.floor(opts.leaseTimeoutMs / 3)));
+    c.heartbeat.unref();
     return c;
   }
 
   /** Partitions this member owns now. */
   partitions(): number[] {
     return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  /** Stops renewing leases without releasing them, as a killed process would (for tests). */
+  simulateCrash(): void {
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
   }
 
   private async withMutex<T>(fn: () => Promise<T>): Promise<T> {
@@ -60,7 +129,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const st = await fsp.stat(path).catch(() => null);
         if (st && Date.now() - st.mtimeMs > MUTEX_STALE_MS) await fsp.rm(path, { force: true });
-        if (attempt > 1000) throw new Error('lease mutex contended for too long');
+        if (attempt > MUTEX_MAX_ATTEMPTS) throw new Error(`lease mutex ${path} contended for too long`);
         await sleep(2 + Math.random() * 5);
       }
     }
@@ -75,12 +144,26 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     return join(this.dir, `${partition}.lease`);
   }
 
-  private async readLease(partition: number): Promise<Lease | null> {
+  private async readLease(partition: number): Promise<LeaseFile | null> {
     try {
-      return JSON.parse(await fsp.readFile(this.leasePath(partition), 'utf8')) as Lease;
+      return JSON.parse(await fsp.readFile(this.leasePath(partition), 'utf8')) as LeaseFile;
     } catch {
       return null;
     }
+  }
+
+  private leaseText(expiresAtMs: number): string {
+    return JSON.stringify({ owner: this.opts.consumerName, expiresAtMs, host: HOST, pid: process.pid });
+  }
+
+  private drained(o: OwnedPartition): boolean {
+    return o.inFlight.length === 0 && o.writing === null && o.wanted <= o.stored;
+  }
+
+  private refresh(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.refreshing ??= this.refreshLeases().finally(() => (this.refreshing = null));
+    return this.refreshing;
   }
 
   private async refreshLeases(): Promise<void> {
@@ -89,86 +172,151 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     const me = this.opts.consumerName;
     const partitions = await this.log.listPartitions(this.opts.stream);
     const acquired: number[] = [];
+    const kept: number[] = [];
     await this.withMutex(async () => {
       const membersDir = join(this.dir, 'members');
-      await fsp.writeFile(join(membersDir, encodeURIComponent(me)), String(expiresAtMs));
+      await fsp.writeFile(join(membersDir, encodeURIComponent(me)), JSON.stringify({ expiresAtMs, host: HOST, pid: process.pid }));
       let alive = 0;
       for (const name of await fsp.readdir(membersDir)) {
-        const until = Number(await fsp.readFile(join(membersDir, name), 'utf8').catch(() => '0'));
-        if (until > now) alive++;
+        const text = await fsp.readFile(join(membersDir, name), 'utf8').catch(() => '0');
+        let entry: { expiresAtMs?: number; host?: string; pid?: number };
+        try {
+          const parsed: unknown = JSON.parse(text);
+          entry = typeof parsed === 'number' ? { expiresAtMs: parsed } : (parsed as typeof entry);
+        } catch {
+          entry = {};
+        }
+        if ((entry.expiresAtMs ?? 0) > now && !ownerDead(entry)) alive++;
         else await fsp.rm(join(membersDir, name), { force: true });
       }
       const share = Math.ceil(partitions.length / Math.max(1, alive));
       let mine = 0;
       for (const p of partitions) {
+        const o = this.owned.get(p);
+        if (!o) continue;
         const lease = await this.readLease(p);
-        if (lease?.owner === me && lease.expiresAtMs > now) {
-          const idle = this.owned.get(p)?.inFlight.length === 0;
-          if (mine >= share && idle) {
+        // Still our name on it: nobody else took it (even if it expired meanwhile), our state is valid.
+        if (lease?.owner !== me) {
+          this.owned.delete(p);
+          continue;
+        }
+        if (mine >= share) {
+          o.releasing = true;
+          if (this.drained(o)) {
             await fsp.rm(this.leasePath(p), { force: true });
             this.owned.delete(p);
             continue;
           }
-          await fsp.writeFile(this.leasePath(p), JSON.stringify({ owner: me, expiresAtMs }));
-          mine++;
-        } else if (lease?.owner === me || (lease && lease.expiresAtMs > now)) {
-          this.owned.delete(p); // expired while we held it, or someone else's
+        } else {
+          o.releasing = false;
         }
+        await fsp.writeFile(this.leasePath(p), this.leaseText(expiresAtMs));
+        o.leaseUntilMs = expiresAtMs;
+        kept.push(p);
+        mine++;
       }
       for (const p of partitions) {
         if (mine >= share) break;
+        if (this.owned.has(p)) continue;
         const lease = await this.readLease(p);
-        if (lease && lease.expiresAtMs > now) continue;
-        await fsp.writeFile(this.leasePath(p), JSON.stringify({ owner: me, expiresAtMs }));
+        if (lease && lease.owner !== me && lease.expiresAtMs > now && !ownerDead(lease)) continue;
+        await fsp.writeFile(this.leasePath(p), this.leaseText(expiresAtMs));
         acquired.push(p);
         mine++;
       }
     });
     for (const p of acquired) {
       const position = (await this.log.getPosition(this.opts.group, this.opts.stream, p)) ?? 0;
-      this.owned.set(p, { fetchPosition: position, inFlight: [] });
+      this.owned.set(p, { fetchPosition: position, inFlight: [], stored: position, wanted: position, writing: null, leaseUntilMs: expiresAtMs, releasing: false });
+    }
+    for (const p of kept) {
+      const o = this.owned.get(p);
+      if (!o || o.writing !== null || o.wanted !== o.stored) continue;
+      const stored = await this.log.getPosition(this.opts.group, this.opts.stream, p);
+      if (stored !== null && stored !== o.stored && o.writing === null && o.wanted === o.stored) {
+        // Moved by someone else (hopper replay): deliveries in flight are void, fetching restarts there.
+        o.inFlight = [];
+        o.fetchPosition = o.stored = o.wanted = stored;
+      }
     }
     this.nextLeaseCheckMs = Date.now() + this.opts.leaseTimeoutMs / 3;
   }
 
   async fetch(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<Delivery | null> {
     const deadline = Date.now() + maxWaitMs;
+    let pollMs = POLL_MIN_MS;
     for (;;) {
       if (this.closed || signal?.aborted) return null;
-      if (Date.now() >= this.nextLeaseCheckMs) await this.refreshLeases();
-      const parts = this.partitions();
+      if (Date.now() >= this.nextLeaseCheckMs) await this.refresh();
+      const now = Date.now();
+      const parts = this.partitions().filter((p) => {
+        const o = this.owned.get(p)!;
+        return !o.releasing && o.leaseUntilMs - this.marginMs > now;
+      });
       for (let k = 0; k < parts.length; k++) {
         const p = parts[(this.rr + k) % parts.length]!;
-        const owned = this.owned.get(p)!;
+        const owned = this.owned.get(p);
+        if (!owned) continue;
         const { records, nextOffset } = await this.log.read(this.opts.stream, p, owned.fetchPosition, { maxRecords });
+        if (this.owned.get(p) !== owned) continue; // lost or reset while reading
         if (records.length === 0) {
-          owned.fetchPosition = nextOffset;
+          // Past a quarantined range or retention: nothing to deliver, but the position may move.
+          if (nextOffset > owned.fetchPosition && owned.inFlight.length === 0 && owned.wanted === owned.fetchPosition) {
+            owned.wanted = nextOffset;
+            this.flush(p, owned, nextOffset).catch(() => undefined); // retried by the next commit
+          }
+          owned.fetchPosition = Math.max(owned.fetchPosition, nextOffset);
           continue;
         }
         this.rr = (this.rr + k + 1) % Math.max(1, parts.length);
         owned.fetchPosition = nextOffset;
-        owned.inFlight.push({ end: nextOffset, done: false });
-        return { stream: this.opts.stream, partition: p, records, redeliveries: 0 };
+        const entry = { end: nextOffset, done: false };
+        owned.inFlight.push(entry);
+        const delivery: Delivery = { stream: this.opts.stream, partition: p, records, redeliveries: 0 };
+        this.deliveries.set(delivery, { owned, entry });
+        return delivery;
       }
       if (Date.now() >= deadline) return null;
-      await sleep(Math.min(POLL_INTERVAL_MS, Math.max(1, deadline - Date.now())));
+      await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
+      pollMs = Math.min(POLL_MAX_MS, pollMs * 2);
     }
   }
 
   async commit(delivery: Delivery): Promise<void> {
-    const owned = this.owned.get(delivery.partition);
-    if (!owned) return; // the lease was lost: the new owner redelivers from the last commit
-    const last = delivery.records[delivery.records.length - 1];
-    const entry = owned.inFlight.find((d) => !d.done && last !== undefined && d.end > last.offset);
-    if (entry) entry.done = true;
-    let position = -1;
-    while (owned.inFlight.length > 0 && owned.inFlight[0]!.done) position = owned.inFlight.shift()!.end;
-    if (position >= 0) await this.log.commitPosition(this.opts.group, this.opts.stream, delivery.partition, position);
+    const found = this.deliveries.get(delivery);
+    if (!found) return;
+    this.deliveries.delete(delivery);
+    const { owned, entry } = found;
+    // Lost (another member may own it now) or reset by a replay: the new owner redelivers from the stored position.
+    if (this.owned.get(delivery.partition) !== owned || !owned.inFlight.includes(entry)) return;
+    entry.done = true;
+    while (owned.inFlight.length > 0 && owned.inFlight[0]!.done) owned.wanted = owned.inFlight.shift()!.end;
+    await this.flush(delivery.partition, owned, owned.wanted);
+  }
+
+  /** Stores the partition's position until it is at least `target` (coalescing concurrent commits). */
+  private async flush(partition: number, owned: OwnedPartition, target: number): Promise<void> {
+    while (owned.stored < target) {
+      if (owned.writing) {
+        await owned.writing.catch(() => undefined);
+        continue;
+      }
+      if (this.owned.get(partition) !== owned || Date.now() >= owned.leaseUntilMs - this.marginMs) return;
+      const to = owned.wanted;
+      const write = this.log.commitPosition(this.opts.group, this.opts.stream, partition, to).then(() => {
+        owned.stored = Math.max(owned.stored, to);
+      });
+      owned.writing = write.finally(() => (owned.writing = null));
+      await owned.writing;
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.refreshing?.catch(() => undefined);
+    await Promise.allSettled([...this.owned.values()].map((o) => o.writing));
     const me = this.opts.consumerName;
     await this.withMutex(async () => {
       for (const p of this.owned.keys()) {

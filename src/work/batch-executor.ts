@@ -1,0 +1,153 @@
+// Runs one delivery through a processor until every record is either processed
+// or settled as a dead letter, or shutdown makes us abandon it (uncommitted).
+//
+//   1. call process(batch); success => done (items it names in `failed` => dead letters)
+//   2. it threw and some items failed to decode => those are dead letters at once,
+//      the rest is retried immediately (not counted as an attempt)
+//   3. it threw a retriable error (RetriableError, network errors) => retry after
+//      backoff, without counting: the records are not at fault
+//   4. any other error => retry after backoff, up to maxAttempts calls; then bisect:
+//      each half gets one call, halving again on failure, and a single record gets
+//      maxAttempts calls of its own. So a record becomes a dead letter only after it
+//      failed maxAttempts times alone, and a batch with k poison records costs
+//      about k * log2(n) extra calls.
+
+import type { Logger } from 'pino';
+import type { Batch, ProcessContext, Processor } from './types.js';
+import type { Clock } from './clock.js';
+import { backoffMs, type BackoffPolicy } from './backoff.js';
+import { isRetriable } from './retriable-error.js';
+import type { RecordItem } from './batch-item.js';
+import type { DeadLetterKind } from './dead-letter.js';
+import type { PipelineCounters } from './worker-metrics.js';
+
+export interface RetryPolicy extends BackoffPolicy {
+  maxAttempts: number;
+}
+
+export interface ExecutorEnv {
+  processor: Processor;
+  ctx: ProcessContext;
+  policy: RetryPolicy;
+  clock: Clock;
+  random: () => number;
+  /** Aborted when shutdown starts: retries stop and the delivery is abandoned. */
+  stopping: AbortSignal;
+  counters: PipelineCounters;
+  logger: Logger;
+}
+
+export interface SettledDeadLetter {
+  item: RecordItem;
+  kind: DeadLetterKind;
+  code?: string;
+  reason: string;
+}
+
+export type BatchOutcome = { settled: true; deadLetters: SettledDeadLetter[] } | { settled: false };
+
+interface TryResult {
+  ok: boolean;
+  error?: unknown;
+  /** The processor threw and items that failed to decode were taken out: retry the rest at once. */
+  decodeFailures: boolean;
+  remaining: RecordItem[];
+}
+
+function message(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+export class BatchRun {
+  readonly deadLetters: SettledDeadLetter[] = [];
+  private readonly dead = new Set<RecordItem>();
+
+  constructor(
+    private readonly stream: string,
+    private readonly partition: number,
+    private readonly env: ExecutorEnv,
+  ) {}
+
+  async run(items: RecordItem[]): Promise<BatchOutcome> {
+    const ok = await this.settle(items, this.env.policy.maxAttempts);
+    return ok ? { settled: true, deadLetters: this.deadLetters } : { settled: false };
+  }
+
+  private addDead(item: RecordItem, kind: DeadLetterKind, reason: string, code?: string): void {
+    if (this.dead.has(item)) return;
+    this.dead.add(item);
+    if (item.firstFailureAtMs === 0) item.noteFailure(this.env.clock.nowMs(), reason);
+    this.deadLetters.push(code === undefined ? { item, kind, reason } : { item, kind, reason, code });
+  }
+
+  private addDecodeDead(item: RecordItem, reason?: string): void {
+    const err = item.decodeError!;
+    this.addDead(item, err.code === 'HOPPER_SCHEMA_INVALID' ? 'schema' : 'decode', reason ?? err.message, err.code);
+  }
+
+  /** Returns false when shutdown interrupted it. */
+  private async settle(initial: RecordItem[], attemptsAllowed: number): Promise<boolean> {
+    const { policy, clock, stopping, random } = this.env;
+    let items = initial;
+    let counted = 0;
+    let retriableStreak = 0;
+    for (;;) {
+      if (stopping.aborted) return false;
+      const r = await this.tryOnce(items, counted + retriableStreak + 1);
+      items = r.remaining;
+      if (r.ok || items.length === 0) return true;
+      if (r.decodeFailures) continue;
+      if (isRetriable(r.error)) {
+        retriableStreak++;
+        this.env.logger.warn({ err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
+        await clock.sleep(backoffMs(retriableStreak, policy, random), stopping);
+        continue;
+      }
+      counted++;
+      if (counted >= attemptsAllowed) break;
+      await clock.sleep(backoffMs(counted, policy, random), stopping);
+    }
+    if (items.length === 1) {
+      const item = items[0]!;
+      this.addDead(item, 'processor', item.lastError);
+      return true;
+    }
+    const mid = items.length >>> 1;
+    for (const half of [items.slice(0, mid), items.slice(mid)]) {
+      if (!(await this.settle(half, half.length === 1 ? policy.maxAttempts : 1))) return false;
+    }
+    return true;
+  }
+
+  private async tryOnce(items: RecordItem[], attempt: number): Promise<TryResult> {
+    const batch: Batch = { stream: this.stream, partition: this.partition, items, attempt };
+    for (const item of items) item.calls++;
+    try {
+      const result = await this.env.processor.process(batch, this.env.ctx);
+      const inBatch = new Set(items);
+      for (const f of result?.failed ?? []) {
+        const item = f.item as RecordItem;
+        if (!inBatch.has(item)) {
+          this.env.logger.warn({ offset: f.item?.offset }, 'processor named a failed item that is not in the batch: ignored');
+          continue;
+        }
+        const reason = typeof f.reason === 'string' && f.reason !== '' ? f.reason : 'rejected by the processor';
+        if (item.decodeError) this.addDecodeDead(item, reason);
+        else this.addDead(item, 'rejected', reason);
+      }
+      return { ok: true, decodeFailures: false, remaining: items };
+    } catch (error) {
+      this.env.counters.failures++;
+      const undecodable = items.filter((i) => i.decodeError !== null);
+      if (undecodable.length > 0) {
+        for (const item of undecodable) this.addDecodeDead(item);
+        return { ok: false, error, decodeFailures: true, remaining: items.filter((i) => i.decodeError === null) };
+      }
+      const now = this.env.clock.nowMs();
+      const text = message(error);
+      for (const item of items) item.noteFailure(now, text);
+      return { ok: false, error, decodeFailures: false, remaining: items };
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// The BatchItem a processor sees: a thin view over a LogRecord that decodes its
+// body only when events() is first called, and remembers the outcome (events or
+// the DecodeError) so the runtime can tell decoding failures from processing ones.
+
+import type { LogRecord } from '../log/types.js';
+import type { BatchItem } from './types.js';
+import { decodeRecord, type DecodeSettings } from './decode/decode-record.js';
+import { DecodeError } from './decode/decode-error.js';
+
+export class RecordItem implements BatchItem {
+  private decoded: unknown[] | null = null;
+  /** Set when events() failed: the record goes to the dead-letter stream whatever the processor did. */
+  decodeError: DecodeError | null = null;
+  /** Processor calls whose batch held this item, and failures among them (for the dead-letter metadata). */
+  calls = 0;
+  failures = 0;
+  firstFailureAtMs = 0;
+  lastFailureAtMs = 0;
+  lastError = '';
+
+  constructor(
+    readonly record: LogRecord,
+    private readonly settings: DecodeSettings,
+  ) {}
+
+  get stream(): string {
+    return this.record.stream;
+  }
+  get partition(): number {
+    return this.record.partition;
+  }
+  get offset(): number {
+    return this.record.offset;
+  }
+  get receivedAtUs(): number {
+    return this.record.receivedAtUs;
+  }
+  get receivedAt(): Date {
+    return new Date(Math.floor(this.record.receivedAtUs / 1000));
+  }
+  get contentType(): string {
+    return this.record.contentType;
+  }
+  get contentEncoding(): string {
+    return this.record.contentEncoding;
+  }
+  get remoteAddress(): string {
+    return this.record.remoteAddress;
+  }
+  get requestId(): string {
+    return this.record.requestId;
+  }
+  get idempotencyKey(): string {
+    return this.record.idempotencyKey;
+  }
+  get body(): Buffer {
+    return this.record.body;
+  }
+
+  events(): unknown[] {
+    if (this.decoded) return this.decoded;
+    if (this.decodeError) throw this.decodeError;
+    try {
+      this.decoded = decodeRecord(this.record, this.settings);
+      return this.decoded;
+    } catch (err) {
+      this.decodeError =
+        err instanceof DecodeError ? err : new DecodeError('HOPPER_DECODE_FAILED', `decoding failed: ${(err as Error).message}`, { cause: err });
+      throw this.decodeError;
+    }
+  }
+
+  noteFailure(nowMs: number, message: string): void {
+    this.failures++;
+    if (this.firstFailureAtMs === 0) this.firstFailureAtMs = nowMs;
+    this.lastFailureAtMs = nowMs;
+    this.lastError = message;
+  }
+}

@@ -1,0 +1,102 @@
+// Turns one stored record into zero or more events: decompress (Content-Encoding),
+// decode the text (charset), pick the format from the media type, then check each
+// event against the stream's JSON Schema. Runs in workers only, never at ingest.
+//
+//   content type                                   events
+//   application/json, */*+json                     the value, or each element of an array
+//   application/x-ndjson, application/jsonl, ...   one per non-blank line
+//   application/x-www-form-urlencoded              one object of fields (JSON-looking bodies as JSON)
+//   text/plain                                     one string per non-blank line
+//   (none)                                         JSON if it starts with { or [, else text lines
+//   anything else                                  HOPPER_DECODE_UNSUPPORTED
+
+import type { LogRecord } from '../../log/types.js';
+import { DecodeError } from './decode-error.js';
+import { decompress } from './decompress.js';
+import { decodeJson } from './json-decoder.js';
+import { decodeNdjson } from './ndjson-decoder.js';
+import { decodeForm } from './form-decoder.js';
+import { decodeText } from './text-decoder.js';
+
+/** Checks one decoded event; returns an error message, or null when it is valid. */
+export type EventValidator = (event: unknown) => string | null;
+
+export interface DecodeSettings {
+  maxDecodedBytes: number;
+  /** The stream's JSON Schema check, when one is configured. */
+  validate: EventValidator | null;
+}
+
+type FormatDecoder = (text: string) => unknown[];
+
+const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines', 'application/json-lines']);
+
+function decodeSniffed(text: string): unknown[] {
+  const head = text.trimStart()[0];
+  if (head !== '{' && head !== '[') return decodeText(text);
+  try {
+    return decodeJson(text);
+  } catch (jsonErr) {
+    try {
+      return decodeNdjson(text);
+    } catch {
+      throw jsonErr;
+    }
+  }
+}
+
+function formatFor(mediaType: string): FormatDecoder | null {
+  if (mediaType === 'application/json' || mediaType === 'text/json' || mediaType.endsWith('+json')) return decodeJson;
+  if (NDJSON_TYPES.has(mediaType)) return decodeNdjson;
+  if (mediaType === 'application/x-www-form-urlencoded') return decodeForm;
+  if (mediaType === 'text/plain') return decodeText;
+  if (mediaType === '') return decodeSniffed;
+  return null;
+}
+
+/** Media type (lowercase, without parameters) and charset of a Content-Type value. */
+export function parseContentType(value: string): { mediaType: string; charset: string } {
+  const semi = value.indexOf(';');
+  const mediaType = (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase();
+  let charset = 'utf-8';
+  if (semi !== -1) {
+    const m = /(?:^|;)\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(value.slice(semi));
+    if (m) charset = m[1]!.toLowerCase();
+  }
+  return { mediaType, charset };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function toText(bytes: Buffer, charset: string): string {
+  let decoder = utf8;
+  if (charset !== 'utf-8' && charset !== 'utf8') {
+    try {
+      decoder = new TextDecoder(charset, { fatal: true });
+    } catch (err) {
+      throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `charset ${JSON.stringify(charset)} is not supported`, { cause: err });
+    }
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch (err) {
+    throw new DecodeError('HOPPER_DECODE_FAILED', `body is not valid ${charset} text`, { cause: err });
+  }
+}
+
+export function decodeRecord(record: LogRecord, settings: DecodeSettings): unknown[] {
+  const { mediaType, charset } = parseContentType(record.contentType);
+  const format = formatFor(mediaType);
+  if (!format) {
+    throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `no decoder for content type ${JSON.stringify(mediaType)}: read item.body in a processor instead`);
+  }
+  const bytes = decompress(record.body, record.contentEncoding, settings.maxDecodedBytes);
+  const events = format(toText(bytes, charset));
+  if (settings.validate) {
+    for (let i = 0; i < events.length; i++) {
+      const problem = settings.validate(events[i]);
+      if (problem !== null) throw new DecodeError('HOPPER_SCHEMA_INVALID', `event ${i} fails the stream schema: ${problem}`);
+    }
+  }
+  return events;
+}

@@ -1,0 +1,68 @@
+// Resolves the configured pipelines into complete, checked settings: a name and
+// a group when the config gave none, unique names, stream names short enough for
+// their .dlq stream. With no pipelines configured, defaultPipeline() gives every
+// stream the files sink (what `npm start` runs), with the schema's defaults.
+
+import { CONFIG_SCHEMA, type HopperConfig, type PipelineConfig } from '../config/schema.js';
+import { HopperError, isValidName } from '../errors.js';
+import { DEAD_LETTER_SUFFIX } from './dead-letter.js';
+import { builtinSinkNames } from '../sinks/registry.js';
+
+/** Group of the default pipelines, and the processor they run. */
+export const DEFAULT_PROCESSOR = 'files';
+/** A stream name plus ".dlq" must stay a valid name (64 characters at most). */
+export const MAX_PIPELINE_STREAM_CHARS = 64 - DEAD_LETTER_SUFFIX.length;
+
+type PipelineDefaults = Omit<PipelineConfig, 'name' | 'stream' | 'group'>;
+
+/** A pipeline with every setting known. */
+export type ResolvedPipeline = PipelineConfig & { name: string; group: string };
+
+function schemaDefaults(): PipelineDefaults {
+  const props = (CONFIG_SCHEMA as { properties: { pipelines: { items: { properties: Record<string, { default?: unknown }> } } } }).properties.pipelines.items
+    .properties;
+  const out: Record<string, unknown> = {};
+  for (const [key, node] of Object.entries(props)) if (node.default !== undefined) out[key] = structuredClone(node.default);
+  return out as unknown as PipelineDefaults;
+}
+
+/** "files", "noop", ... for built-in sinks; the module's file name (without extension) for user modules. */
+export function processorKey(processor: string): string {
+  if (builtinSinkNames().includes(processor)) return processor;
+  const base = processor.split(/[\\/]/).pop() ?? processor;
+  const key = base.replace(/\.(?:[cm]?[jt]s)$/, '').replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 40);
+  return key === '' || key === '.' || key === '..' ? 'processor' : key;
+}
+
+function checkStream(stream: string, where: string): void {
+  if (stream.length > MAX_PIPELINE_STREAM_CHARS) {
+    throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.stream ${JSON.stringify(stream)} is too long: pipelines read streams of at most ${MAX_PIPELINE_STREAM_CHARS} characters (the dead-letter stream adds ${DEAD_LETTER_SUFFIX}).`);
+  }
+}
+
+export function resolvePipelines(config: HopperConfig): ResolvedPipeline[] {
+  const defaults = schemaDefaults();
+  const names = new Set<string>();
+  return config.pipelines.map((p, i) => {
+    const where = `pipelines.${i}`;
+    const merged = { ...defaults, ...p };
+    checkStream(merged.stream, where);
+    const key = processorKey(merged.processor);
+    const full: ResolvedPipeline = { ...merged, group: merged.group ?? key, name: merged.name ?? `${merged.stream}.${key}` };
+    if (!isValidName(full.group)) throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.group ${JSON.stringify(full.group)} is not a valid group name.`);
+    if (names.has(full.name)) {
+      throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.name ${JSON.stringify(full.name)} is used by two pipelines: give each a distinct name.`);
+    }
+    if (full.initialBackoffMs > full.maxBackoffMs) {
+      throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.initialBackoffMs (${full.initialBackoffMs}) is larger than maxBackoffMs (${full.maxBackoffMs}).`);
+    }
+    names.add(full.name);
+    return full;
+  });
+}
+
+/** The pipeline run for `stream` when none are configured: decoded events into NDJSON files. */
+export function defaultPipeline(stream: string): ResolvedPipeline {
+  checkStream(stream, `(default pipeline of stream ${stream})`);
+  return { ...schemaDefaults(), name: `${stream}.${DEFAULT_PROCESSOR}`, stream, group: DEFAULT_PROCESSOR, processor: DEFAULT_PROCESSOR, options: {} };
+}

@@ -1,0 +1,246 @@
+// Runs one pipeline: a consumer-group member fetching deliveries, up to
+// `concurrency` batches processing at once (and as many committing), each batch
+// settled by BatchRun, dead letters written before the commit. At least once:
+// a delivery is committed only after it is processed or dead-lettered, so after
+// a crash at most the in-flight batches (2 x concurrency x batchMaxRecords
+// records) are processed again.
+//
+// Shutdown (stop): no more fetches; batches waiting for a retry are abandoned at
+// once; running batches get until shutdownTimeoutMs, then ctx.signal fires and
+// they are abandoned; abandoned batches are never committed (redelivered later).
+
+import type { Logger } from 'pino';
+import type { Delivery, Log, LogConsumer } from '../log/types.js';
+import type { ProcessContext, Processor } from './types.js';
+import type { Clock } from './clock.js';
+import type { ResolvedPipeline } from './pipeline-config.js';
+import type { DecodeSettings } from './decode/decode-record.js';
+import type { DeadLetterWriter } from './dead-letter-writer.js';
+import type { WorkerMetrics, PipelineCounters } from './worker-metrics.js';
+import { RecordItem } from './batch-item.js';
+import { BatchRun, type SettledDeadLetter } from './batch-executor.js';
+import { encodeDeadLetter, type DeadLetterInfo } from './dead-letter.js';
+import { backoffMs } from './backoff.js';
+
+/** How long one fetch waits for records before the loop looks at its stop flag again. */
+const FETCH_WAIT_MS = 500;
+/** Pause after a failed fetch (backend down), so the loop does not spin. */
+const FETCH_ERROR_PAUSE_MS = 1000;
+
+export interface RunnerDeps {
+  log: Log;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  clock: Clock;
+  random: () => number;
+  deadLetters: DeadLetterWriter;
+  decode: DecodeSettings;
+  consumerName: string;
+  leaseTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  /** Called once when the pipeline stops for good because of a bug or an unrecoverable error. */
+  onFatal: (err: Error) => void;
+}
+
+export class PipelineRunner {
+  private readonly stopping = new AbortController();
+  private readonly deadline = new AbortController();
+  private readonly processing = new Set<Promise<void>>();
+  private readonly committing = new Set<Promise<void>>();
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private abandonAll = false;
+  private readonly counters: PipelineCounters;
+  readonly ctx: ProcessContext;
+  private readonly logger: Logger;
+
+  private constructor(
+    readonly pipeline: ResolvedPipeline,
+    private readonly processor: Processor,
+    private readonly consumer: LogConsumer,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.logger = deps.logger.child({ pipeline: pipeline.name });
+    this.counters = deps.metrics.pipeline(pipeline.name);
+    this.ctx = {
+      logger: this.logger,
+      metrics: deps.metrics.handle(pipeline.name),
+      signal: this.deadline.signal,
+      pipeline: pipeline.name,
+      options: pipeline.options,
+    };
+  }
+
+  static async start(pipeline: ResolvedPipeline, processor: Processor, deps: RunnerDeps): Promise<PipelineRunner> {
+    const consumer = await deps.log.openConsumer({
+      group: pipeline.group,
+      stream: pipeline.stream,
+      consumerName: deps.consumerName,
+      leaseTimeoutMs: deps.leaseTimeoutMs,
+    });
+    const runner = new PipelineRunner(pipeline, processor, consumer, deps);
+    try {
+      await processor.start?.(runner.ctx);
+    } catch (err) {
+      await consumer.close().catch(() => undefined);
+      throw err;
+    }
+    runner.loop = runner.fetchLoop().catch((err: Error) => runner.fatal(err));
+    runner.logger.info({ stream: pipeline.stream, group: pipeline.group, processor: pipeline.processor }, 'pipeline started');
+    return runner;
+  }
+
+  private fatal(err: Error): void {
+    this.logger.fatal({ err }, 'pipeline stopped by an unexpected error');
+    this.stopping.abort();
+    this.notify();
+    this.deps.onFatal(err);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async waitForSlot(): Promise<void> {
+    const { concurrency } = this.pipeline;
+    while ((this.processing.size >= concurrency || this.committing.size >= concurrency) && !this.stopping.signal.aborted) {
+      // stop() and fatal() call notify() after aborting, so no abort listener is needed here.
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private track(set: Set<Promise<void>>, task: Promise<void>): void {
+    set.add(task);
+    void task.finally(() => {
+      set.delete(task);
+      this.notify();
+    });
+  }
+
+  private async fetchLoop(): Promise<void> {
+    const { batchMaxRecords, batchMaxWaitMs } = this.pipeline;
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      await this.waitForSlot();
+      if (signal.aborted) break;
+      let delivery: Delivery | null;
+      try {
+        delivery = await this.consumer.fetch(batchMaxRecords, FETCH_WAIT_MS, signal);
+      } catch (err) {
+        this.logger.error({ err }, 'fetch failed: retrying');
+        await this.deps.clock.sleep(FETCH_ERROR_PAUSE_MS, signal);
+        continue;
+      }
+      // A delivery fetched while stopping is left uncommitted: it is redelivered.
+      if (!delivery || signal.aborted) continue;
+      this.track(
+        this.processing,
+        this.handle(delivery).catch((err: Error) => this.fatal(err)),
+      );
+      // A short batch means the log is nearly drained: let records gather for the next one.
+      if (delivery.records.length < batchMaxRecords && batchMaxWaitMs > 0) await this.deps.clock.sleep(batchMaxWaitMs, signal);
+    }
+  }
+
+  private async handle(delivery: Delivery): Promise<void> {
+    const started = performance.now();
+    const items = delivery.records.map((r) => new RecordItem(r, this.deps.decode));
+    const run = new BatchRun(delivery.stream, delivery.partition, {
+      processor: this.processor,
+      ctx: this.ctx,
+      policy: this.pipeline,
+      clock: this.deps.clock,
+      random: this.deps.random,
+      stopping: this.stopping.signal,
+      counters: this.counters,
+      logger: this.logger,
+    });
+    const outcome = await run.run(items);
+    if (!outcome.settled || !(await this.writeDeadLetters(delivery.stream, outcome.deadLetters)) || this.abandonAll) {
+      this.counters.abandoned++;
+      return;
+    }
+    this.deps.metrics.observeBatch(this.pipeline.name, delivery.records.length, performance.now() - started);
+    this.track(
+      this.committing,
+      this.consumer.commit(delivery).catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch will be redelivered')),
+    );
+  }
+
+  /** Returns false when shutdown came before the dead letters could be stored. */
+  private async writeDeadLetters(stream: string, letters: SettledDeadLetter[]): Promise<boolean> {
+    if (letters.length === 0) return true;
+    const nowUs = this.deps.clock.nowMs() * 1000;
+    const records = letters.map((d) => encodeDeadLetter(this.deadLetterInfo(d), d.item.body, nowUs));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.deadLetters.write(stream, records);
+        break;
+      } catch (err) {
+        this.logger.error({ err, attempt }, 'cannot write dead letters: retrying (the batch stays uncommitted)');
+        if (this.stopping.signal.aborted) return false;
+        await this.deps.clock.sleep(backoffMs(attempt, this.pipeline, this.deps.random), this.stopping.signal);
+        if (this.stopping.signal.aborted) return false;
+      }
+    }
+    this.counters.deadLetters += letters.length;
+    for (const d of letters) {
+      this.logger.warn({ partition: d.item.partition, offset: d.item.offset, kind: d.kind, reason: d.reason }, 'record sent to the dead-letter stream');
+    }
+    return true;
+  }
+
+  private deadLetterInfo(d: SettledDeadLetter): DeadLetterInfo {
+    const r = d.item.record;
+    const info: DeadLetterInfo = {
+      v: 1,
+      stream: r.stream,
+      partition: r.partition,
+      offset: r.offset,
+      receivedAtUs: r.receivedAtUs,
+      contentType: r.contentType,
+      contentEncoding: r.contentEncoding,
+      remoteAddress: r.remoteAddress,
+      requestId: r.requestId,
+      idempotencyKey: r.idempotencyKey,
+      pipeline: this.pipeline.name,
+      group: this.pipeline.group,
+      kind: d.kind,
+      reason: d.reason,
+      attempts: d.item.calls,
+      firstFailureAtMs: d.item.firstFailureAtMs,
+      lastFailureAtMs: d.item.lastFailureAtMs,
+    };
+    if (d.code !== undefined) info.code = d.code;
+    return info;
+  }
+
+  /** Stops fetching, lets running batches finish until the deadline, commits what finished, closes. */
+  async stop(): Promise<void> {
+    if (this.stopping.signal.aborted && this.abandonAll) return;
+    this.stopping.abort();
+    this.notify();
+    await this.loop;
+    if (this.processing.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.shutdownTimeoutMs)));
+      await Promise.race([Promise.allSettled([...this.processing]), deadline]);
+      clearTimeout(timer);
+    }
+    if (this.processing.size > 0) {
+      this.logger.warn({ batches: this.processing.size }, 'shutdown deadline reached: abandoning running batches (they will be redelivered)');
+    }
+    this.abandonAll = true;
+    this.deadline.abort();
+    await Promise.allSettled([...this.committing]);
+    try {
+      await this.processor.stop?.(this.ctx);
+    } catch (err) {
+      this.logger.error({ err }, 'processor stop() failed');
+    }
+    await this.consumer.close();
+    this.logger.info('pipeline stopped');
+  }
+}

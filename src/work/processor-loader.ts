@@ -1,0 +1,65 @@
+// Turns a pipeline's `processor` setting into a Processor: a built-in sink name
+// ("files", "noop", ...) or a path (relative to the working directory) to a
+// module whose default export is defineProcessor({...}) or a factory
+// (options, context) => Processor. .js/.mjs/.cjs load with import(); .ts/.mts
+// load through tsx's tsImport when tsx is installed (else: compile to .js).
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HopperError } from '../errors.js';
+import { builtinSinkNames, loadSink } from '../sinks/registry.js';
+import type { Processor, SinkContext } from './types.js';
+import type { ResolvedPipeline } from './pipeline-config.js';
+
+const TS_MODULE = /\.(?:ts|mts|cts)$/;
+
+function invalid(pipeline: ResolvedPipeline, why: string, cause?: unknown): HopperError {
+  return new HopperError('HOPPER_PROCESSOR_INVALID', `pipeline ${pipeline.name}: processor ${JSON.stringify(pipeline.processor)} ${why}`, cause === undefined ? undefined : { cause });
+}
+
+async function importModule(pipeline: ResolvedPipeline, path: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(path).href;
+  try {
+    if (!TS_MODULE.test(path)) return (await import(url)) as Record<string, unknown>;
+    const tsxApi = 'tsx/esm/api';
+    let api: { tsImport(specifier: string, parentURL: string): Promise<unknown> };
+    try {
+      api = (await import(tsxApi)) as typeof api;
+    } catch (cause) {
+      throw invalid(pipeline, 'is TypeScript and tsx is not installed: run `npm install tsx`, or compile it to .js', cause);
+    }
+    return (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof HopperError) throw err;
+    throw invalid(pipeline, `failed to load: ${(err as Error).message}`, err);
+  }
+}
+
+function isProcessor(value: unknown): value is Processor {
+  return typeof value === 'object' && value !== null && typeof (value as Processor).process === 'function';
+}
+
+export async function loadProcessor(pipeline: ResolvedPipeline, context: SinkContext): Promise<Processor> {
+  const sink = await loadSink(pipeline.processor);
+  if (sink) return sink(pipeline.options, context);
+  const path = resolve(process.cwd(), pipeline.processor);
+  if (!existsSync(path)) {
+    throw invalid(pipeline, `is neither a built-in sink (${builtinSinkNames().join(', ')}) nor an existing file (looked for ${path})`);
+  }
+  const mod = await importModule(pipeline, path);
+  // tsImport of a CommonJS-looking module nests the exports one level down.
+  let exported = mod.default ?? mod.processor;
+  if (!isProcessor(exported) && typeof exported !== 'function' && isProcessor((exported as { default?: unknown } | undefined)?.default)) {
+    exported = (exported as { default: unknown }).default;
+  }
+  if (typeof exported === 'function') {
+    try {
+      exported = await (exported as (o: Record<string, unknown>, c: SinkContext) => unknown)(pipeline.options, context);
+    } catch (err) {
+      throw invalid(pipeline, `factory threw: ${(err as Error).message}`, err);
+    }
+  }
+  if (!isProcessor(exported)) throw invalid(pipeline, 'must export default defineProcessor({ async process(batch, ctx) { ... } })');
+  return exported;
+}

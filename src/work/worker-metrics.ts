@@ -1,0 +1,108 @@
+// In-process counters of the worker runtime, per pipeline: batches, records,
+// failed attempts, retries, dead letters, batch duration; plus whatever processors
+// report through their MetricsHandle. A snapshot is plain data, so /metrics
+// (prom-client) can read it later without the runtime knowing about Prometheus.
+
+import type { MetricsHandle } from './types.js';
+
+export interface DurationStats {
+  count: number;
+  sumMs: number;
+  maxMs: number;
+}
+
+export interface PipelineCounters {
+  /** Batches committed (processed, or settled through dead letters). */
+  batches: number;
+  /** Records committed. */
+  records: number;
+  /** Processor calls that threw. */
+  failures: number;
+  /** Records sent to the dead-letter stream. */
+  deadLetters: number;
+  /** Batches given up at shutdown without commit (redelivered later). */
+  abandoned: number;
+  batchDuration: DurationStats;
+}
+
+export interface CustomMetric {
+  kind: 'counter' | 'gauge' | 'histogram';
+  name: string;
+  labels: Record<string, string>;
+  /** Counter total, last gauge value, or histogram sum. */
+  value: number;
+  /** Histogram observations. */
+  count: number;
+}
+
+/** Distinct custom series kept per pipeline; past it new series are dropped (a label with unbounded values is a bug). */
+export const MAX_CUSTOM_SERIES = 1000;
+
+export class WorkerMetrics {
+  private readonly pipelines = new Map<string, PipelineCounters>();
+  private readonly custom = new Map<string, Map<string, CustomMetric>>();
+  droppedSeries = 0;
+
+  pipeline(name: string): PipelineCounters {
+    let c = this.pipelines.get(name);
+    if (!c) {
+      c = { batches: 0, records: 0, failures: 0, deadLetters: 0, abandoned: 0, batchDuration: { count: 0, sumMs: 0, maxMs: 0 } };
+      this.pipelines.set(name, c);
+    }
+    return c;
+  }
+
+  observeBatch(pipeline: string, records: number, durationMs: number): void {
+    const c = this.pipeline(pipeline);
+    c.batches++;
+    c.records += records;
+    c.batchDuration.count++;
+    c.batchDuration.sumMs += durationMs;
+    if (durationMs > c.batchDuration.maxMs) c.batchDuration.maxMs = durationMs;
+  }
+
+  /** The handle given to a pipeline's processor: every series gets a `pipeline` label. */
+  handle(pipeline: string): MetricsHandle {
+    const series = this.custom.get(pipeline) ?? new Map<string, CustomMetric>();
+    this.custom.set(pipeline, series);
+    const at = (kind: CustomMetric['kind'], name: string, labels: Record<string, string> = {}): CustomMetric | null => {
+      const all = { ...labels, pipeline };
+      const key = `${kind}\u0000${name}\u0000${JSON.stringify(Object.entries(all).sort())}`;
+      let m = series.get(key);
+      if (!m) {
+        if (series.size >= MAX_CUSTOM_SERIES) {
+          this.droppedSeries++;
+          return null;
+        }
+        m = { kind, name, labels: all, value: 0, count: 0 };
+        series.set(key, m);
+      }
+      return m;
+    };
+    return {
+      increment(name, value = 1, labels) {
+        const m = at('counter', name, labels);
+        if (m) m.value += value;
+      },
+      gauge(name, value, labels) {
+        const m = at('gauge', name, labels);
+        if (m) m.value = value;
+      },
+      observe(name, value, labels) {
+        const m = at('histogram', name, labels);
+        if (m) {
+          m.value += value;
+          m.count++;
+        }
+      },
+    };
+  }
+
+  snapshot(): { pipelines: Record<string, PipelineCounters>; custom: CustomMetric[] } {
+    const pipelines: Record<string, PipelineCounters> = {};
+    for (const [name, c] of this.pipelines) pipelines[name] = { ...c, batchDuration: { ...c.batchDuration } };
+    const custom: CustomMetric[] = [];
+    for (const series of this.custom.values()) for (const m of series.values()) custom.push({ ...m, labels: { ...m.labels } });
+    return { pipelines, custom };
+  }
+}
