@@ -1,0 +1,73 @@
+// Opens ioredis connections the way every Hopper Redis call needs them: no
+// offline queue and no resend after a reconnect, so a command sent while Redis
+// is down or lost with a dropped connection fails at once (the caller answers
+// 503) instead of waiting or being replayed later; reconnects with capped backoff.
+
+import { Redis, type RedisOptions } from 'ioredis';
+import { HopperError, isHopperError } from '../../errors.js';
+import type { WarnFn } from '../embedded/partition-recovery.js';
+
+export interface RedisConnectionOptions {
+  url: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+/** Reconnect delays grow from 50 ms and stay at this cap while Redis is down. */
+const RECONNECT_MAX_DELAY_MS = 1000;
+/** While Redis stays down, one warning per this interval (per connection). */
+const WARN_INTERVAL_MS = 10_000;
+
+export async function connectRedis(opts: RedisConnectionOptions, name: string, warn: WarnFn): Promise<Redis> {
+  const options: RedisOptions = {
+    lazyConnect: true,
+    connectionName: name,
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: opts.connectTimeoutMs,
+    commandTimeout: opts.commandTimeoutMs,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), RECONNECT_MAX_DELAY_MS),
+  };
+  const redis = new Redis(opts.url, options);
+  let lastWarnMs = 0;
+  redis.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - lastWarnMs < WARN_INTERVAL_MS) return;
+    lastWarnMs = now;
+    warn({ err: err.message, url: redactUrl(opts.url) }, 'redis connection error (reconnecting)');
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new HopperError(
+      'HOPPER_LOG_UNAVAILABLE',
+      `Cannot connect to Redis at ${redactUrl(opts.url)} (${(err as Error).message}): start Redis or set log.redis.url.`,
+      { cause: err },
+    );
+  }
+  return redis;
+}
+
+/** Closes a connection, waiting for replies to commands already sent when it is up. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+}
+
+/** Wraps a failed Redis call as the retriable error ingest turns into 503. */
+export function redisUnavailable(err: unknown, what: string): HopperError {
+  if (isHopperError(err)) return err;
+  const message = (err as Error)?.message ?? String(err);
+  return new HopperError('HOPPER_LOG_UNAVAILABLE', `Redis could not ${what} (${message}): retry later.`, { cause: err, retryAfterSeconds: 1 });
+}
+
+/** True when the error is a Redis reply of the given kind (BUSYGROUP, NOGROUP, NOSCRIPT...). */
+export function isReplyError(err: unknown, prefix: string): boolean {
+  return err instanceof Error && err.message.startsWith(prefix);
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,413 @@
+// The Redis Streams backend. Each Hopper partition is one Redis stream (keys and
+// the offset <-> entry ID mapping in redis-keys.ts); appends are group-committed
+// by partition-appender.ts; consumer groups are Redis consumer groups
+// (redis-group-consumer.ts). Durability is Redis's own:
+//   - an append resolves when Redis answered the XADDs (`written`);
+//   - it is on stable storage only when Redis runs with appendonly yes and
+//     appendfsync always (Redis then fsyncs before it answers): checked at open,
+//     reported in capabilities.durableIsFsync, warned about when missing.
+// Connection loss: every call fails at once with HOPPER_LOG_UNAVAILABLE while
+// Redis is unreachable; the client reconnects by itself and calls succeed again.
+
+import type { Redis } from 'ioredis';
+import { HopperError, assertGroupName, assertStreamName } from '../../errors.js';
+import type {
+  AckLevel,
+  AppendResult,
+  ConsumerOptions,
+  Log,
+  LogConsumer,
+  LogRecord,
+  LogStats,
+  PartitionStats,
+  ReadOptions,
+  ReadResult,
+  RecordInput,
+  StreamOptions,
+} from '../types.js';
+import type { WarnFn } from '../embedded/partition-recovery.js';
+import { PendingBudget } from '../pending-budget.js';
+import { searchOffsetForTime } from '../offset-for-time.js';
+import { PartitionAppender } from './partition-appender.js';
+import { closeRedis, connectRedis, isReplyError, redisUnavailable, type RedisConnectionOptions } from './redis-connection.js';
+import { entryId, idSequence, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
+import { decodeEntry } from './redis-record-codec.js';
+import { RedisGroupConsumer } from './redis-group-consumer.js';
+
+export interface RedisLogOptions extends RedisConnectionOptions {
+  keyPrefix: string;
+  maxBatchBytes: number;
+  maxPendingBytes: number;
+  maxPendingRecords: number;
+  retentionCheckIntervalMs: number;
+  warn?: WarnFn;
+}
+
+interface StreamMeta {
+  partitions: number;
+  retentionMaxAgeMs: number;
+  retentionMaxBytes: number;
+}
+
+const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
+/** Entries asked for by the first XRANGE of a read; later ones are sized from the bytes seen. */
+const READ_FIRST_CHUNK = 256;
+/** Pending entries acknowledged per XACK when a position is set by hand (replay). */
+const ACK_CHUNK = 1000;
+/** Upper bound on XPENDING pages walked by commitPosition (ACK_CHUNK each). */
+const MAX_ACK_PAGES = 100_000;
+
+export class RedisLog implements Log {
+  readonly backend = 'redis';
+  readonly capabilities = { durableIsFsync: false };
+  private readonly appenders = new Map<string, PartitionAppender>();
+  private readonly metas = new Map<string, StreamMeta>();
+  private readonly consumers = new Set<RedisGroupConsumer>();
+  private readonly budget: PendingBudget;
+  private readonly warn: WarnFn;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly redis: Redis,
+    readonly opts: RedisLogOptions,
+  ) {
+    this.warn = opts.warn ?? (() => undefined);
+    this.budget = new PendingBudget(opts.maxPendingBytes, opts.maxPendingRecords);
+  }
+
+  static async open(opts: RedisLogOptions): Promise<RedisLog> {
+    const warn = opts.warn ?? (() => undefined);
+    const redis = await connectRedis(opts, 'hopper-log', warn);
+    const log = new RedisLog(redis, opts);
+    log.capabilities.durableIsFsync = await probeFsyncAlways(redis, warn);
+    log.retentionTimer = setInterval(() => {
+      log.enforceRetention().catch((err: unknown) => warn({ err: String(err) }, 'redis retention check failed'));
+    }, opts.retentionCheckIntervalMs);
+    log.retentionTimer.unref();
+    return log;
+  }
+
+  /** Another connection with the same settings (consumers block on their own). */
+  connectAgain(name: string): Promise<Redis> {
+    return connectRedis(this.opts, name, this.warn);
+  }
+
+  get keyPrefix(): string {
+    return this.opts.keyPrefix;
+  }
+
+  key(stream: string, partition: number): string {
+    return partitionKey(this.opts.keyPrefix, stream, partition);
+  }
+
+  private async loadMeta(stream: string): Promise<StreamMeta | null> {
+    let raw: string | null;
+    try {
+      raw = await this.redis.hget(metaKey(this.opts.keyPrefix), stream);
+    } catch (err) {
+      throw redisUnavailable(err, 'read stream settings');
+    }
+    if (raw === null) return null;
+    const meta = JSON.parse(raw) as StreamMeta;
+    this.metas.set(stream, meta);
+    return meta;
+  }
+
+  async ensureStream(stream: string, options: StreamOptions): Promise<void> {
+    assertStreamName(stream);
+    const current = await this.loadMeta(stream);
+    const meta: StreamMeta = {
+      partitions: Math.max(current?.partitions ?? 0, options.partitions),
+      retentionMaxAgeMs: options.retentionMaxAgeMs,
+      retentionMaxBytes: options.retentionMaxBytes,
+    };
+    if (JSON.stringify(current) !== JSON.stringify(meta)) {
+      try {
+        await this.redis.hset(metaKey(this.opts.keyPrefix), stream, JSON.stringify(meta));
+      } catch (err) {
+        throw redisUnavailable(err, 'store stream settings');
+      }
+    }
+    this.metas.set(stream, meta);
+  }
+
+  async listStreams(): Promise<string[]> {
+    try {
+      return (await this.redis.hkeys(metaKey(this.opts.keyPrefix))).sort();
+    } catch (err) {
+      throw redisUnavailable(err, 'list streams');
+    }
+  }
+
+  async listPartitions(stream: string): Promise<number[]> {
+    assertStreamName(stream);
+    const meta = await this.loadMeta(stream);
+    return Array.from({ length: meta?.partitions ?? 0 }, (_, i) => i);
+  }
+
+  append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    const appender = this.appenders.get(`${stream}/${partition}`);
+    if (appender) return appender.append(records, ack);
+    return this.appenderFor(stream, partition).then((a) => a.append(records, ack));
+  }
+
+  private async appenderFor(stream: string, partition: number): Promise<PartitionAppender> {
+    assertStreamName(stream);
+    let meta = this.metas.get(stream);
+    // Another process may have created the stream or added partitions since this one looked.
+    if (!meta || partition >= meta.partitions) meta = (await this.loadMeta(stream)) ?? undefined;
+    if (!meta) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No such stream ${JSON.stringify(stream)}.`);
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= meta.partitions) {
+      throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${partition}.`);
+    }
+    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    const id = `${stream}/${partition}`;
+    let appender = this.appenders.get(id);
+    if (!appender) {
+      appender = new PartitionAppender(this.key(stream, partition), partition, {
+        redis: this.redis,
+        budget: this.budget,
+        maxBatchBytes: this.opts.maxBatchBytes,
+        durableIsFsync: () => this.capabilities.durableIsFsync,
+        warn: this.warn,
+      });
+      this.appenders.set(id, appender);
+    }
+    return appender;
+  }
+
+  async read(stream: string, partition: number, fromOffset: number, options: ReadOptions): Promise<ReadResult> {
+    assertStreamName(stream);
+    const key = this.key(stream, partition);
+    const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
+    const records: LogRecord[] = [];
+    let from = Math.max(0, fromOffset);
+    let bytes = 0;
+    let chunk = Math.min(options.maxRecords, READ_FIRST_CHUNK);
+    while (records.length < options.maxRecords && bytes < maxBytes) {
+      let entries: [Buffer, Buffer[]][];
+      try {
+        entries = (await this.redis.callBuffer('XRANGE', key, entryId(from), '+', 'COUNT', chunk)) as [Buffer, Buffer[]][];
+      } catch (err) {
+        throw redisUnavailable(err, 'read');
+      }
+      for (const [id, fields] of entries) {
+        const rec = decodeEntry(fields, stream, partition, offsetOfId(id));
+        records.push(rec);
+        bytes += rec.body.length;
+        from = rec.offset + 1;
+        if (bytes >= maxBytes || records.length >= options.maxRecords) break;
+      }
+      if (entries.length < chunk) break;
+      const avg = Math.max(1, bytes / records.length);
+      chunk = Math.max(1, Math.min(options.maxRecords - records.length, Math.floor((maxBytes - bytes) / avg)));
+    }
+    return { records, nextOffset: from };
+  }
+
+  /** First stored offset and the offset the next append gets (0, 0 for a partition never written). */
+  async bounds(stream: string, partition: number): Promise<{ start: number; end: number; length: number }> {
+    let info: unknown[];
+    try {
+      info = (await this.redis.call('XINFO', 'STREAM', this.key(stream, partition))) as unknown[];
+    } catch (err) {
+      if (isReplyError(err, 'ERR no such key')) return { start: 0, end: 0, length: 0 };
+      throw redisUnavailable(err, 'read stream info');
+    }
+    const field = (name: string): unknown => info[info.indexOf(name) + 1];
+    const length = Number(field('length'));
+    const end = idSequence(String(field('last-generated-id')));
+    const first = field('first-entry') as [string, unknown] | null;
+    return { start: length > 0 && first ? offsetOfId(first[0]) : end, end, length };
+  }
+
+  async offsetForTime(stream: string, partition: number, timeUs: number): Promise<number> {
+    assertStreamName(stream);
+    const { start, end } = await this.bounds(stream, partition);
+    return searchOffsetForTime(start, end, timeUs, async (offset, maxRecords) => {
+      const { records } = await this.read(stream, partition, offset, { maxRecords });
+      return records;
+    });
+  }
+
+  async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
+    assertGroupName(group);
+    assertStreamName(stream);
+    const key = this.key(stream, partition);
+    try {
+      try {
+        await this.redis.xgroup('CREATE', key, group, positionId(position), 'MKSTREAM');
+        return;
+      } catch (err) {
+        if (!isReplyError(err, 'BUSYGROUP')) throw err;
+      }
+      await this.redis.xgroup('SETID', key, group, positionId(position));
+      // Deliveries still pending were either before the new position (done, by this call) or
+      // after it (they will be delivered again from the position): none stays pending.
+      for (let page = 0; page < MAX_ACK_PAGES; page++) {
+        const pending = (await this.redis.xpending(key, group, '-', '+', ACK_CHUNK)) as [string, string, number, number][];
+        if (pending.length === 0) break;
+        await this.redis.xack(key, group, ...pending.map((p) => p[0]));
+      }
+    } catch (err) {
+      throw redisUnavailable(err, 'store a group position');
+    }
+  }
+
+  async getPosition(group: string, stream: string, partition: number): Promise<number | null> {
+    assertGroupName(group);
+    assertStreamName(stream);
+    const groups = await this.groupPositions(this.key(stream, partition));
+    return groups.get(group) ?? null;
+  }
+
+  /**
+   * A group's position is the first offset it has not finished: its oldest
+   * pending (delivered, not acknowledged) entry, else the entry after the last
+   * one delivered.
+   */
+  private async groupPositions(key: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    let groups: unknown[][];
+    try {
+      groups = (await this.redis.call('XINFO', 'GROUPS', key)) as unknown[][];
+    } catch (err) {
+      if (isReplyError(err, 'ERR no such key')) return out;
+      throw redisUnavailable(err, 'read consumer groups');
+    }
+    for (const g of groups) {
+      const field = (name: string): unknown => g[g.indexOf(name) + 1];
+      const name = String(field('name'));
+      let position = idSequence(String(field('last-delivered-id')));
+      if (Number(field('pending')) > 0) {
+        try {
+          const summary = (await this.redis.xpending(key, name)) as [number, string | null, string | null, unknown];
+          if (summary[1]) position = Math.min(position, offsetOfId(summary[1]));
+        } catch (err) {
+          throw redisUnavailable(err, 'read pending deliveries');
+        }
+      }
+      out.set(name, position);
+    }
+    return out;
+  }
+
+  async openConsumer(options: ConsumerOptions): Promise<LogConsumer> {
+    assertGroupName(options.group);
+    assertStreamName(options.stream);
+    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    const consumer = await RedisGroupConsumer.open(this, options, this.warn, () => this.consumers.delete(consumer));
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  pendingBytes(): number {
+    return this.budget.bytes;
+  }
+
+  /** Records acknowledged `fast` whose write later failed (the documented loss of `fast`). */
+  lostFastRecords(): number {
+    let total = 0;
+    for (const a of this.appenders.values()) total += a.lostFastRecords;
+    return total;
+  }
+
+  /** Approximate memory Redis uses for a partition (MEMORY USAGE), 0 when unknown. */
+  private async memoryBytes(key: string): Promise<number> {
+    try {
+      return Number((await this.redis.call('MEMORY', 'USAGE', key)) ?? 0);
+    } catch {
+      return 0; // MEMORY is disabled on some managed Redis services
+    }
+  }
+
+  async stats(): Promise<LogStats> {
+    const streams = [];
+    for (const stream of await this.listStreams()) {
+      const partitions: PartitionStats[] = [];
+      for (const partition of await this.listPartitions(stream)) {
+        const key = this.key(stream, partition);
+        const { start, end } = await this.bounds(stream, partition);
+        const groups = [...(await this.groupPositions(key))].map(([group, position]) => ({
+          group,
+          position,
+          lag: Math.max(0, end - Math.max(position, start)),
+        }));
+        partitions.push({
+          partition,
+          startOffset: start,
+          endOffset: end,
+          bytes: await this.memoryBytes(key),
+          segments: 0,
+          quarantinedRecords: 0,
+          quarantinedBytes: 0,
+          groups,
+        });
+      }
+      streams.push({ stream, partitions });
+    }
+    return { backend: this.backend, streams };
+  }
+
+  /**
+   * Trims by age (MINID at the first offset received after the cutoff) and by
+   * bytes (MAXLEN sized from MEMORY USAGE / XLEN). Both trims are approximate
+   * (`~`): Redis removes whole internal nodes only, so a little more than the
+   * limit may stay, never less.
+   */
+  async enforceRetention(nowMs = Date.now()): Promise<void> {
+    for (const stream of await this.listStreams()) {
+      const meta = await this.loadMeta(stream);
+      if (!meta || (meta.retentionMaxAgeMs === 0 && meta.retentionMaxBytes === 0)) continue;
+      const budgetBytes = meta.retentionMaxBytes > 0 ? Math.floor(meta.retentionMaxBytes / Math.max(1, meta.partitions)) : 0;
+      for (let partition = 0; partition < meta.partitions; partition++) {
+        const key = this.key(stream, partition);
+        try {
+          if (meta.retentionMaxAgeMs > 0) {
+            const cutoff = await this.offsetForTime(stream, partition, (nowMs - meta.retentionMaxAgeMs) * 1000);
+            if (cutoff > 0) await this.redis.xtrim(key, 'MINID', '~', entryId(cutoff));
+          }
+          if (budgetBytes > 0) {
+            const memory = await this.memoryBytes(key);
+            const length = await this.redis.xlen(key);
+            if (memory > 0 && length > 0) {
+              const keep = Math.max(1, Math.floor((length * budgetBytes) / memory));
+              const appender = this.appenders.get(`${stream}/${partition}`);
+              if (appender) appender.maxLen = keep;
+              if (memory > budgetBytes) await this.redis.xtrim(key, 'MAXLEN', '~', keep);
+            }
+          }
+        } catch (err) {
+          throw redisUnavailable(err, 'apply retention');
+        }
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...this.appenders.values()].map((a) => a.flush()));
+    await closeRedis(this.redis);
+  }
+}
+
+/** True when Redis fsyncs every write before answering; warns otherwise. */
+async function probeFsyncAlways(redis: Redis, warn: WarnFn): Promise<boolean> {
+  try {
+    const appendonly = ((await redis.call('CONFIG', 'GET', 'appendonly')) as string[])[1];
+    const appendfsync = ((await redis.call('CONFIG', 'GET', 'appendfsync')) as string[])[1];
+    if (appendonly === 'yes' && appendfsync === 'always') return true;
+    warn(
+      { appendonly, appendfsync },
+      'Redis does not fsync every write (needs appendonly yes and appendfsync always): acknowledged writes can be lost if the Redis host loses power',
+    );
+  } catch (err) {
+    warn({ err: String(err) }, 'cannot read the Redis persistence settings (CONFIG GET refused): durable is not known to mean fsync');
+  }
+  return false;
+}

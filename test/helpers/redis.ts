@@ -1,0 +1,55 @@
+// Test access to Redis: the shared server (HOPPER_TEST_REDIS_URL or 127.0.0.1:6379),
+// a probe that says how to start it when absent, and key cleanup by prefix.
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { RedisLog, type RedisLogOptions } from '../../src/log/redis/redis-log.js';
+
+export const REDIS_TEST_URL = process.env.HOPPER_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const TEST_REDIS_OPTIONS = {
+  connectTimeoutMs: 1000,
+  commandTimeoutMs: 5000,
+  maxBatchBytes: 1024 * 1024,
+  maxPendingBytes: 64 * 1024 * 1024,
+  maxPendingRecords: 200_000,
+  retentionCheckIntervalMs: 3_600_000,
+};
+
+/** null when Redis answers PING, else the reason to skip with. */
+export async function redisSkipReason(url = REDIS_TEST_URL): Promise<string | null> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+    return null;
+  } catch (err) {
+    return `Redis is not reachable at ${url} (${(err as Error).message}): start it with \`redis-server --daemonize yes\` or set HOPPER_TEST_REDIS_URL`;
+  } finally {
+    r.disconnect();
+  }
+}
+
+export function uniqueRedisPrefix(): string {
+  return `hopper-test-${process.pid}-${randomBytes(4).toString('hex')}:`;
+}
+
+export function openRedisLog(keyPrefix: string, overrides: Partial<RedisLogOptions> = {}): Promise<RedisLog> {
+  return RedisLog.open({ url: REDIS_TEST_URL, keyPrefix, ...TEST_REDIS_OPTIONS, ...overrides });
+}
+
+/** Deletes every key under the prefix. */
+export async function deleteRedisPrefix(keyPrefix: string, url = REDIS_TEST_URL): Promise<void> {
+  const r = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
