@@ -20,6 +20,9 @@ export function ackRank(level: AckLevel): number {
   return ACK_LEVELS.indexOf(level);
 }
 
+/** Longest stored metadata string (content type, encoding, address, request id, idempotency key), in UTF-8 bytes. */
+export const MAX_METADATA_BYTES = 1024;
+
 /** What the ingest path stores for one request: raw bytes plus a little metadata. */
 export interface RecordInput {
   body: Buffer;
