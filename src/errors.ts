@@ -59,6 +59,12 @@ export const ERRORS = {
   HOPPER_RATE_LIMITED: { status: 429, retriable: true, message: 'Too many requests for this key: retry after the delay.' },
   HOPPER_CORS_FORBIDDEN: { status: 403, retriable: false, message: 'This origin is not allowed to write to this stream.' },
   HOPPER_REQUEST_TIMEOUT: { status: 408, retriable: true, message: 'The request body did not arrive in time.' },
+  HOPPER_HEADERS_TOO_LARGE: {
+    status: 431,
+    retriable: false,
+    message: 'The request headers are larger than ingest.maxHeaderBytes: send fewer or shorter headers.',
+  },
+  HOPPER_BAD_REQUEST: { status: 400, retriable: false, message: 'The request is not valid HTTP/1.1: check the client.' },
   HOPPER_BACKPRESSURE: {
     status: 503,
     retriable: true,
@@ -70,6 +76,12 @@ export const ERRORS = {
     message: 'The log cannot store writes right now (disk full, I/O error or backend down): retry later.',
   },
   HOPPER_SHUTTING_DOWN: { status: 503, retriable: true, message: 'The server is shutting down: retry on another instance.' },
+  HOPPER_NOT_READY: { status: 503, retriable: true, message: 'This ingest process is not ready to take writes: see the reasons.' },
+  HOPPER_LISTEN_FAILED: {
+    status: 500,
+    retriable: false,
+    message: 'Cannot listen on the configured address: pick a free port or socket path (--port, --socket).',
+  },
   HOPPER_PARTITION_LOCKED: {
     status: 500,
     retriable: false,
@@ -80,16 +92,6 @@ export const ERRORS = {
     status: 500,
     retriable: false,
     message: 'A log file is damaged beyond what recovery handles: see the log line for the file.',
-  },
-  HOPPER_BENCH_UNREACHABLE: {
-    status: 502,
-    retriable: true,
-    message: 'hopper bench cannot connect to the target: check the URL and that the server is running.',
-  },
-  HOPPER_BENCH_TARGET_FAILED: {
-    status: 502,
-    retriable: true,
-    message: 'The target closed or refused every connection without answering: check that it speaks HTTP/1.1 on that port.',
   },
   HOPPER_DECODE_FAILED: {
     status: 422,
@@ -115,6 +117,21 @@ export const ERRORS = {
     status: 500,
     retriable: false,
     message: 'A pipeline processor cannot be loaded: name a built-in sink or a module whose default export is defineProcessor({...}).',
+  },
+  HOPPER_BENCH_UNREACHABLE: {
+    status: 502,
+    retriable: true,
+    message: 'hopper bench cannot connect to the target: check the URL and that the server is running.',
+  },
+  HOPPER_BENCH_TARGET_FAILED: {
+    status: 502,
+    retriable: true,
+    message: 'The target closed or refused every connection without answering: check that it speaks HTTP/1.1 on that port.',
+  },
+  HOPPER_SINK_UNAVAILABLE: {
+    status: 503,
+    retriable: true,
+    message: "A sink's destination (database, HTTP endpoint, statsd socket) is unreachable or failing for now: the batch is retried with backoff until it recovers.",
   },
   HOPPER_INTERNAL: { status: 500, retriable: false, message: 'Internal error: this is a bug, please report it.' },
 } as const satisfies Record<string, ErrorSpec>;

@@ -2,8 +2,9 @@
 // new file in this folder plus one line here.
 
 import type { Command } from '../command.js';
+import { serveCommand } from './serve.js';
 import { logReadCommand } from './log-read.js';
 import { logStatsCommand } from './log-stats.js';
 import { benchCommand } from './bench.js';
 
-export const COMMANDS: Command[] = [logReadCommand, logStatsCommand, benchCommand];
+export const COMMANDS: Command[] = [serveCommand, logReadCommand, logStatsCommand, benchCommand];

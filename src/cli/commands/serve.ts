@@ -1,0 +1,214 @@
+// `hopper serve`: the ingest server. The primary process supervises N ingest
+// children (node:cluster, one partition each) and, with --with-workers, runs the
+// worker runtime itself; each child serves HTTP and appends to the log.
+// Flags --host --port --socket --data-dir --workers --config --with-workers are public interface.
+
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command, CommandContext } from '../command.js';
+import { CONFIG_FLAGS } from '../command.js';
+import type { HopperConfig } from '../../config/schema.js';
+import { HopperError, isHopperError } from '../../errors.js';
+import { openLog } from '../../log/open-log.js';
+import type { Log } from '../../log/types.js';
+import { createLogger, warnTo, type Logger } from '../../observe/logger.js';
+import {
+  CHILD_PARTITION_ENV,
+  CHILD_PARTITIONS_ENV,
+  ClusterSupervisor,
+  type ChildMessage,
+  type PrimaryMessage,
+} from '../../ingest/cluster-supervisor.js';
+import { removeStaleSocket } from '../../ingest/http-server.js';
+import { runIngestProcess } from '../../ingest/ingest-process.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Run the ingest server (and, with --with-workers, the pipelines).',
+  usage: 'serve [--host H] [--port P] [--socket PATH] [--data-dir DIR] [--workers N] [--config FILE] [--with-workers]',
+  flags: {
+    ...CONFIG_FLAGS,
+    host: { type: 'string', description: 'TCP address to listen on (default 127.0.0.1; env HOPPER_INGEST_HOST)', valueName: 'H', configPath: 'ingest.host' },
+    port: { type: 'string', description: 'TCP port, 0 = any free port (default 8080; env HOPPER_INGEST_PORT)', valueName: 'P', configPath: 'ingest.port' },
+    socket: {
+      type: 'string',
+      description: 'listen on this unix socket instead of TCP (add --host/--port for both)',
+      valueName: 'PATH',
+      configPath: 'ingest.socket',
+    },
+    workers: {
+      type: 'string',
+      description: 'ingest processes, one partition each (default: one per CPU; env HOPPER_INGEST_WORKERS)',
+      valueName: 'N',
+      configPath: 'ingest.workers',
+    },
+    'with-workers': { type: 'boolean', description: 'also run the worker runtime (pipelines) in the primary process' },
+  },
+  details: [
+    'Signals: SIGTERM/SIGINT stop gracefully within ingest.shutdownTimeoutMs (a second one kills at once);',
+    'SIGHUP restarts the ingest processes one at a time (re-reading the config) without refusing writes.',
+  ].join('\n'),
+  run: (ctx) => (cluster.isWorker ? runChild(ctx) : runPrimary(ctx)),
+};
+
+/** TCP is listened on unless only a socket was asked for (--socket without --host/--port). */
+function wantsTcp(ctx: CommandContext, config: HopperConfig): boolean {
+  if (config.ingest.socket === '') return true;
+  return ctx.values.port !== undefined || ctx.values.host !== undefined || process.env.HOPPER_INGEST_PORT !== undefined;
+}
+
+async function runChild(ctx: CommandContext): Promise<number> {
+  const send = (m: ChildMessage): void => {
+    process.send?.(m);
+  };
+  let config: HopperConfig;
+  try {
+    config = ctx.loadConfig();
+  } catch (err) {
+    send({ hopper: 'failed', code: isHopperError(err) ? err.code : 'HOPPER_INTERNAL', message: (err as Error).message });
+    process.exit(1);
+  }
+  const partition = Number(process.env[CHILD_PARTITION_ENV] ?? 0);
+  const logger = createLogger(config.logLevel, { partition });
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((r) => {
+    requestStop = r;
+  });
+  process.on('message', (m: PrimaryMessage) => {
+    if (m?.hopper === 'stop') requestStop();
+  });
+  process.on('SIGTERM', () => requestStop());
+  process.on('SIGINT', () => requestStop());
+  process.on('SIGHUP', () => undefined); // the primary orchestrates restarts
+  let clean: boolean;
+  try {
+    clean = await runIngestProcess({
+      config,
+      logger,
+      partition,
+      partitions: Number(process.env[CHILD_PARTITIONS_ENV] ?? 1),
+      tcp: wantsTcp(ctx, config),
+      onReady: (addresses) => send({ hopper: 'ready', addresses }),
+      stopRequested,
+    });
+  } catch (err) {
+    send({ hopper: 'failed', code: isHopperError(err) ? err.code : 'HOPPER_INTERNAL', message: (err as Error).message });
+    logger.flush();
+    process.exit(1);
+  }
+  logger.flush();
+  // The IPC channel would keep this process alive; exiting is the last step of the stop.
+  process.exit(clean ? 0 : 1);
+}
+
+interface WorkerRuntime {
+  stop(): Promise<void>;
+}
+
+interface WorkerRuntimeModule {
+  startWorkers(config: HopperConfig, log: Log, logger: Logger): Promise<WorkerRuntime>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --with-workers: the worker runtime (src/work/worker-runtime.ts) runs in the primary process.
+// The workers only read the log and commit positions, so they need no partition of their own,
+// and the ingest children stay pure hot path. The import is dynamic so that serving works (with
+// one warning line) in a build without the worker runtime.
+// ---------------------------------------------------------------------------------------------
+async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise<WorkerRuntime | null> {
+  const specifier = '../../work/worker-runtime.js';
+  let mod: WorkerRuntimeModule;
+  try {
+    mod = (await import(specifier)) as WorkerRuntimeModule;
+    if (typeof mod.startWorkers !== 'function') throw new Error('it exports no startWorkers()');
+  } catch (err) {
+    logger.warn({ err: (err as Error).message.split('\n')[0] }, 'workers not started: the worker runtime is not available; serving without workers');
+    return null;
+  }
+  const log = await openLog(config, warnTo(logger));
+  try {
+    const runtime = await mod.startWorkers(config, log, logger);
+    return {
+      stop: async () => {
+        await runtime.stop();
+        await log.close();
+      },
+    };
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function runPrimary(ctx: CommandContext): Promise<number> {
+  const config = ctx.loadConfig();
+  const logger = createLogger(config.logLevel);
+  const processes = config.ingest.workers > 0 ? config.ingest.workers : availableParallelism();
+  if (config.ingest.socket !== '') await removeStaleSocket(resolve(config.ingest.socket));
+  const supervisor = new ClusterSupervisor({ processes, shutdownTimeoutMs: config.ingest.shutdownTimeoutMs, logger });
+  const addresses = await supervisor.start();
+
+  let workers: WorkerRuntime | null = null;
+  if (ctx.values['with-workers'] === true) {
+    try {
+      workers = await startWorkerRuntime(config, logger);
+    } catch (err) {
+      await supervisor.stop();
+      if (err instanceof HopperError) throw err;
+      throw new HopperError('HOPPER_INTERNAL', `The worker runtime failed to start: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  const tcp = addresses.find((a) => a.port !== undefined);
+  logger.info(
+    {
+      listen: addresses.map((a) => a.url),
+      port: tcp?.port ?? null,
+      socket: addresses.find((a) => a.socket !== undefined)?.socket ?? null,
+      processes,
+      backend: config.log.backend,
+      ack: config.defaultStream.ack,
+      dataDir: resolve(config.dataDir),
+      workers: ctx.values['with-workers'] === true ? (workers ? 'running' : 'unavailable') : 'off',
+    },
+    'hopper serve listening',
+  );
+
+  await new Promise<void>((resolveStop) => {
+    let signals = 0;
+    const onStop = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals === 1) {
+        logger.info({ signal, timeoutMs: config.ingest.shutdownTimeoutMs }, 'stopping');
+        resolveStop();
+      } else {
+        logger.warn({ signal }, 'second stop signal: killing the ingest processes now');
+        supervisor.kill();
+        logger.flush();
+        process.exit(1);
+      }
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: rolling restart of the ingest processes');
+      void supervisor.rollingRestart();
+    });
+  });
+
+  const [ingestClean, workersClean] = await Promise.all([
+    supervisor.stop(),
+    workers?.stop().then(
+      () => true,
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'the worker runtime did not stop cleanly');
+        return false;
+      },
+    ) ?? true,
+  ]);
+  const clean = ingestClean && workersClean;
+  logger.info({ clean }, 'hopper serve stopped');
+  logger.flush();
+  return clean ? 0 : 1;
+}

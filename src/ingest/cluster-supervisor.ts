@@ -1,0 +1,191 @@
+// Runs N ingest processes with node:cluster. Child i owns partition i of every
+// stream, so no two processes ever append to the same partition and no lock sits
+// on the hot path. The primary only supervises:
+// - a child that dies is restarted (at once, then with a growing delay while it
+//   keeps dying young, up to MAX_RESTART_DELAY_MS);
+// - stop(): every child stops gracefully (finish in-flight writes, flush, close
+//   the log) within shutdownTimeoutMs; a child that overruns is killed;
+// - rollingRestart() (SIGHUP): one child at a time, the replacement starts and
+//   listens first, then the old one stops. The replacement's appends wait for the
+//   old one to release the partition (see append-batcher.ts), so no write is refused.
+
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
+import type { ListenAddress } from './http-server.js';
+
+export const CHILD_PARTITION_ENV = 'HOPPER__INGEST_PARTITION';
+export const CHILD_PARTITIONS_ENV = 'HOPPER__INGEST_PARTITIONS';
+
+/** Child to primary. */
+export type ChildMessage = { hopper: 'ready'; addresses: ListenAddress[] } | { hopper: 'failed'; code: string; message: string };
+/** Primary to child. */
+export type PrimaryMessage = { hopper: 'stop' };
+
+export const MAX_RESTART_DELAY_MS = 5_000;
+const FIRST_RESTART_DELAY_MS = 100;
+/** A child that lived less than this after starting counts as dying young (its next restart waits longer). */
+const YOUNG_DEATH_MS = 10_000;
+/** Extra time a stopping child gets beyond its own shutdown timeout before it is killed. */
+const KILL_GRACE_MS = 2_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  spawnedAtMs: number;
+  youngDeaths: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+export interface SupervisorOptions {
+  processes: number;
+  shutdownTimeoutMs: number;
+  logger: Logger;
+}
+
+export function isChildMessage(m: unknown): m is ChildMessage {
+  return typeof m === 'object' && m !== null && ((m as ChildMessage).hopper === 'ready' || (m as ChildMessage).hopper === 'failed');
+}
+
+export class ClusterSupervisor {
+  private readonly slots: Slot[];
+  private stopping = false;
+  private restarting = false;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.slots = Array.from({ length: opts.processes }, (_, index) => ({ index, worker: null, spawnedAtMs: 0, youngDeaths: 0, restartTimer: null }));
+  }
+
+  /** Starts every child; resolves with the listening addresses, or throws the first child's start failure (after stopping the others). */
+  async start(): Promise<ListenAddress[]> {
+    const started = this.slots.map((slot) => {
+      const { worker, ready } = this.spawn(slot.index);
+      this.attach(slot, worker);
+      return ready;
+    });
+    const results = await Promise.allSettled(started);
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      await this.stop();
+      throw failure.reason;
+    }
+    return (results[0] as PromiseFulfilledResult<ListenAddress[]>).value;
+  }
+
+  /** PIDs of the running children, by partition (for logs and tests). */
+  pids(): (number | null)[] {
+    return this.slots.map((s) => s.worker?.process.pid ?? null);
+  }
+
+  private spawn(index: number): { worker: Worker; ready: Promise<ListenAddress[]> } {
+    const worker = cluster.fork({ [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
+    const ready = new Promise<ListenAddress[]>((resolve, reject) => {
+      const onMessage = (m: unknown): void => {
+        if (!isChildMessage(m)) return;
+        if (m.hopper === 'ready') resolve(m.addresses);
+        else reject(new HopperError(m.code in ERRORS ? (m.code as ErrorCode) : 'HOPPER_INTERNAL', m.message));
+      };
+      worker.on('message', onMessage);
+      worker.once('exit', (code, signal) => {
+        reject(new HopperError('HOPPER_INTERNAL', `Ingest process ${index} exited (${signal ?? `code ${code}`}) before it was ready.`));
+      });
+    });
+    ready.catch(() => undefined);
+    return { worker, ready };
+  }
+
+  private attach(slot: Slot, worker: Worker): void {
+    if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
+    slot.restartTimer = null;
+    slot.worker = worker;
+    slot.spawnedAtMs = performance.now();
+    worker.once('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number, signal: string | null): void {
+    if (slot.worker !== worker) return; // replaced by a rolling restart
+    slot.worker = null;
+    if (this.stopping) return;
+    if (performance.now() - slot.spawnedAtMs < YOUNG_DEATH_MS) slot.youngDeaths++;
+    else slot.youngDeaths = 0;
+    const delayMs = slot.youngDeaths <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (slot.youngDeaths - 2));
+    this.opts.logger.warn({ partition: slot.index, pid: worker.process.pid, code, signal, restartInMs: delayMs }, 'ingest process died; restarting it');
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      if (this.stopping || slot.worker !== null) return;
+      const { worker: fresh, ready } = this.spawn(slot.index);
+      this.attach(slot, fresh);
+      ready.catch((err: unknown) => this.opts.logger.error({ partition: slot.index, err: (err as Error).message }, 'restarted ingest process failed to start'));
+    }, delayMs);
+  }
+
+  /** Replaces the children one at a time; the old child stops only once its replacement listens. */
+  async rollingRestart(): Promise<void> {
+    if (this.restarting || this.stopping) return;
+    this.restarting = true;
+    const { logger } = this.opts;
+    try {
+      for (const slot of this.slots) {
+        if (this.stopping) return;
+        const old = slot.worker;
+        const { worker, ready } = this.spawn(slot.index);
+        const timeout = this.opts.shutdownTimeoutMs + YOUNG_DEATH_MS;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            ready,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`not ready after ${timeout} ms`)), timeout);
+            }),
+          ]);
+        } catch (err) {
+          logger.error({ partition: slot.index, err: (err as Error).message }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
+          worker.process.kill('SIGKILL');
+          return;
+        } finally {
+          clearTimeout(timer);
+        }
+        this.attach(slot, worker);
+        if (old !== null) await this.retire(old);
+      }
+      logger.info({ pids: this.pids() }, 'rolling restart done');
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  /** Asks a child to stop gracefully; kills it when it overruns. Resolves true when it exited 0 in time. */
+  private retire(worker: Worker): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (worker.process.exitCode !== null || worker.process.signalCode !== null) return resolve(worker.process.exitCode === 0);
+      const timer = setTimeout(() => {
+        this.opts.logger.warn({ pid: worker.process.pid }, 'ingest process did not stop in time: killing it');
+        worker.process.kill('SIGKILL');
+      }, this.opts.shutdownTimeoutMs + KILL_GRACE_MS);
+      worker.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code === 0);
+      });
+      try {
+        worker.send({ hopper: 'stop' } satisfies PrimaryMessage);
+      } catch {
+        worker.process.kill('SIGTERM'); // IPC already gone: the signal does the same
+      }
+    });
+  }
+
+  /** Stops every child gracefully. Resolves true when all stopped cleanly in time. */
+  async stop(): Promise<boolean> {
+    this.stopping = true;
+    for (const slot of this.slots) if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const results = await Promise.all(workers.map((w) => this.retire(w)));
+    return results.every(Boolean);
+  }
+
+  /** Kills every child at once (a second Ctrl-C). */
+  kill(): void {
+    this.stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,241 @@
+// The ingest HTTP server of one process, on node:http rather than a framework:
+// this is the hot path, and node:http with a hand-written router allocates the
+// least per request. It takes a Log instance (so tests can hand it a slowed or
+// failing one), listens on TCP and/or a unix socket, bounds what node lets it
+// bound (header bytes, header and request time, connections), answers parser
+// errors as JSON, and stops gracefully: stop accepting, finish in-flight
+// writes, then close what is left.
+
+import cluster from 'node:cluster';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { promises as fsp } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { HopperConfig } from '../config/schema.js';
+import { HopperError, type ErrorCode } from '../errors.js';
+import type { Log } from '../log/types.js';
+import { AppendBatcher } from './append-batcher.js';
+import { Backpressure } from './backpressure.js';
+import { IngestStats } from './ingest-stats.js';
+import { Readiness } from './readiness.js';
+import { RequestHandler } from './request-handler.js';
+import { rawErrorResponse } from './responses.js';
+import { StreamRegistry } from './stream-registry.js';
+
+/** How long a socket that got a raw parser-error answer may linger before it is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+/** Extra wait for a partition still locked by the process this one replaces, beyond the shutdown timeout. */
+const LOCK_WAIT_EXTRA_MS = 5000;
+
+export interface IngestServerOptions {
+  config: HopperConfig;
+  log: Log;
+  logger: Logger;
+  /** The partition this process appends to (its index among the ingest processes). */
+  partition?: number;
+  /** Ingest processes in all = partitions per stream. */
+  partitions?: number;
+  /** Listen on TCP ingest.host:ingest.port (default true). ingest.socket, when set, is listened on as well. */
+  tcp?: boolean;
+}
+
+export interface ListenAddress {
+  /** http://host:port, or unix:PATH. */
+  url: string;
+  host?: string;
+  port?: number;
+  socket?: string;
+}
+
+interface HttpParserError extends Error {
+  code?: string;
+}
+
+export class IngestServer {
+  readonly stats = new IngestStats();
+  readonly backpressure: Backpressure;
+  readonly registry: StreamRegistry;
+  readonly readiness: Readiness;
+  readonly handler: RequestHandler;
+  private readonly batcher: AppendBatcher;
+  private readonly servers: Server[] = [];
+  private lastUnexpectedLogMs = 0;
+
+  private constructor(private readonly opts: IngestServerOptions) {
+    const { config, log } = opts;
+    const partition = opts.partition ?? 0;
+    this.backpressure = new Backpressure(log, config.ingest.softPendingBytes, config.ingest.maxPendingBytes);
+    this.registry = new StreamRegistry({ log, config, partitions: opts.partitions ?? 1 });
+    this.batcher = new AppendBatcher({
+      log,
+      partition,
+      stats: this.stats,
+      backpressure: this.backpressure,
+      lockWaitMs: config.ingest.shutdownTimeoutMs + LOCK_WAIT_EXTRA_MS,
+      onUnexpectedError: (err) => this.unexpected(err, 'log append failed with an unexpected error'),
+    });
+    this.readiness = new Readiness({
+      dataDir: resolve(config.dataDir),
+      minFreeDiskBytes: config.ingest.minFreeDiskBytes,
+      backpressure: this.backpressure,
+      stats: this.stats,
+      isStopping: () => this.handler.stopping,
+    });
+    this.handler = new RequestHandler({
+      registry: this.registry,
+      batcher: this.batcher,
+      backpressure: this.backpressure,
+      readiness: this.readiness,
+      stats: this.stats,
+      maxBodyBytes: config.ingest.maxBodyBytes,
+      trustProxy: config.ingest.trustProxy,
+      partition,
+    });
+  }
+
+  /** Creates the server and the configured streams (nothing listens yet). */
+  static async create(opts: IngestServerOptions): Promise<IngestServer> {
+    const server = new IngestServer(opts);
+    try {
+      await server.registry.init();
+    } catch (err) {
+      server.backpressure.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  private unexpected(err: unknown, message: string): void {
+    const now = Date.now();
+    if (now - this.lastUnexpectedLogMs < 1000) return; // at most one line a second, whatever the rate
+    this.lastUnexpectedLogMs = now;
+    this.opts.logger.error({ err: err instanceof Error ? err.message : String(err), code: (err as HopperError)?.code }, message);
+  }
+
+  private newHttpServer(): Server {
+    const { ingest } = this.opts.config;
+    const requestTimeout = ingest.requestTimeoutMs;
+    const headersTimeout = Math.min(ingest.headersTimeoutMs, requestTimeout);
+    const server = createServer({
+      maxHeaderSize: ingest.maxHeaderBytes,
+      requestTimeout,
+      headersTimeout,
+      keepAliveTimeout: ingest.keepAliveTimeoutMs,
+      // Node checks header/request deadlines on this interval (default 30 s, far too coarse for small timeouts).
+      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(headersTimeout / 4))),
+      // We answer a missing Host ourselves, as JSON like every other error.
+      requireHostHeader: false,
+      noDelay: true,
+    });
+    server.maxConnections = ingest.maxConnections;
+    server.on('request', this.handler.handle);
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
+    server.on('clientError', (err: HttpParserError, socket: Duplex) => this.onClientError(err, socket));
+    return server;
+  }
+
+  /** Node's parser refused the request (bad framing, headers too large, timeout): answer as JSON, then close. */
+  private onClientError(err: HttpParserError, socket: Duplex): void {
+    const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || (res && res.headersSent)) {
+      socket.destroy();
+      return;
+    }
+    let code: ErrorCode = 'HOPPER_BAD_REQUEST';
+    let message: string | null = `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): check the client.`;
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      code = 'HOPPER_HEADERS_TOO_LARGE';
+      message = `The request headers are larger than ingest.maxHeaderBytes (${this.opts.config.ingest.maxHeaderBytes}).`;
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      code = 'HOPPER_REQUEST_TIMEOUT';
+      message = 'The request did not arrive within ingest.headersTimeoutMs (headers) or ingest.requestTimeoutMs (whole request).';
+    }
+    const raw = rawErrorResponse(code, message);
+    this.stats.countStatus(Number(raw.slice(9, 12)));
+    socket.end(raw);
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  }
+
+  /** Listens on the configured addresses; throws HOPPER_LISTEN_FAILED naming the address and the cause. */
+  async listen(): Promise<ListenAddress[]> {
+    const { ingest } = this.opts.config;
+    const out: ListenAddress[] = [];
+    if (this.opts.tcp !== false) {
+      const server = this.newHttpServer();
+      this.servers.push(server);
+      await listenOn(server, { host: ingest.host, port: ingest.port }, `${ingest.host}:${ingest.port}`);
+      const a = server.address();
+      const port = typeof a === 'object' && a !== null ? a.port : ingest.port;
+      const host = ingest.host.includes(':') ? `[${ingest.host}]` : ingest.host;
+      out.push({ url: `http://${host}:${port}`, host: ingest.host, port });
+    }
+    if (ingest.socket !== '') {
+      const path = resolve(ingest.socket);
+      // In a cluster worker the primary owns the socket file; only a lone process cleans up after a crash.
+      if (cluster.isPrimary) await removeStaleSocket(path);
+      const server = this.newHttpServer();
+      this.servers.push(server);
+      await listenOn(server, { path }, path);
+      out.push({ url: `unix:${path}`, socket: path });
+    }
+    return out;
+  }
+
+  /**
+   * Graceful stop: stop accepting, let accepted writes reach the log and be answered (answers now
+   * carry Connection: close), wait for connections to end, and close the rest at the deadline.
+   * Resolves true when everything finished in time. The log is the caller's to close.
+   */
+  async stop(timeoutMs: number): Promise<boolean> {
+    this.handler.stopping = true;
+    const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    const clean = await Promise.race([
+      this.handler
+        .idle()
+        .then(() => Promise.all(closed))
+        .then(() => true as const),
+      deadline,
+    ]);
+    clearTimeout(timer);
+    for (const s of this.servers) s.closeAllConnections();
+    this.backpressure.stop();
+    return clean;
+  }
+}
+
+function listenOn(server: Server, target: { host: string; port: number } | { path: string }, what: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new HopperError('HOPPER_LISTEN_FAILED', `Cannot listen on ${what}: ${err.code ?? err.message}: pick a free port or socket path (--port, --socket).`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(target, () => {
+      server.off('error', onError);
+      resolvePromise();
+    });
+  });
+}
+
+/** Removes a unix socket file left by a crashed server (nothing answers on it); a live one is left alone. */
+export async function removeStaleSocket(path: string): Promise<void> {
+  try {
+    await fsp.lstat(path);
+  } catch {
+    return;
+  }
+  const alive = await new Promise<boolean>((r) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      r(true);
+    });
+    c.once('error', () => r(false));
+  });
+  if (!alive) await fsp.rm(path, { force: true });
+}

@@ -1,0 +1,420 @@
+// The ingest hot path: route a request, check it, read the raw body, hand it to
+// the append batcher, answer. No body parsing, no URL library, no per-request
+// closures: the body listeners are shared functions that find their write
+// through a symbol on the request, and headers go out as flat arrays.
+// Every refusal happens before the log is touched, and a 2xx is sent only after
+// the log reached the ack level it reports.
+//
+// Routes:  POST|PUT /v1/streams/{stream}   store the body       -> 202 {"ok":true}
+//          OPTIONS  /v1/streams/{stream}   CORS preflight       -> 204
+//          GET      /v1/streams/{stream}/pixel.gif?QUERY  store QUERY -> 200 GIF
+//          GET|HEAD /healthz, /readyz
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HopperError, type ErrorCode } from '../errors.js';
+import { MAX_METADATA_BYTES, type AckLevel, type RecordInput } from '../log/types.js';
+import type { AppendBatcher, AppendWaiter } from './append-batcher.js';
+import type { Backpressure } from './backpressure.js';
+import { clientAddress, type TrustProxy } from './client-address.js';
+import type { IngestStats } from './ingest-stats.js';
+import { PIXEL_CONTENT_TYPE, PIXEL_GIF, PIXEL_HEADERS } from './pixel.js';
+import type { Readiness } from './readiness.js';
+import { receivedAtUs } from './received-at.js';
+import { requestIdFrom } from './request-id.js';
+import { ACCEPTED_BODY, ACCEPTED_LENGTH, JSON_TYPE, sendError, sendHopperError, sendJson, type ErrorExtras } from './responses.js';
+import type { StreamEntry, StreamRegistry } from './stream-registry.js';
+import { presentedKey, withoutQueryParam } from './write-keys.js';
+
+const STREAMS_PREFIX = '/v1/streams/';
+const PIXEL_SUFFIX = 'pixel.gif';
+const WRITE_ALLOW = 'POST, PUT, OPTIONS';
+const PIXEL_ALLOW = 'GET';
+const PROBE_ALLOW = 'GET, HEAD';
+const EMPTY = Buffer.alloc(0);
+const kWrite = Symbol('hopper.pendingWrite');
+
+const READING = 0;
+const WAITING = 1;
+const DONE = 2;
+
+export interface RequestHandlerOptions {
+  registry: StreamRegistry;
+  batcher: AppendBatcher;
+  backpressure: Backpressure;
+  readiness: Readiness;
+  stats: IngestStats;
+  maxBodyBytes: number;
+  trustProxy: TrustProxy;
+  /** For /healthz: which process answers. */
+  partition: number;
+}
+
+interface WriteRequest extends IncomingMessage {
+  [kWrite]?: PendingWrite;
+}
+
+function ackRankOf(value: string): number {
+  switch (value) {
+    case 'durable':
+      return 2;
+    case 'written':
+      return 1;
+    case 'fast':
+      return 0;
+    default:
+      return -1;
+  }
+}
+
+const RANK_NAMES: readonly AckLevel[] = ['fast', 'written', 'durable'];
+
+/** UTF-8 length over the limit, computed only when the UTF-16 length cannot decide it. */
+function tooLong(s: string): boolean {
+  if (s.length <= MAX_METADATA_BYTES / 3) return false;
+  return s.length > MAX_METADATA_BYTES || Buffer.byteLength(s, 'utf8') > MAX_METADATA_BYTES;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  return req.headers[name] as string | undefined;
+}
+
+export class RequestHandler {
+  /** Set by stop(): answers then carry Connection: close. */
+  stopping = false;
+  /** Writes accepted and not answered yet. */
+  inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly healthBody: Buffer;
+
+  constructor(readonly opts: RequestHandlerOptions) {
+    this.healthBody = Buffer.from(JSON.stringify({ ok: true, pid: process.pid, partition: opts.partition }));
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const requestId = requestIdFrom(header(req, 'x-request-id'));
+    const method = req.method;
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      // RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+      return this.refuse(res, 'HOPPER_BAD_REQUEST', 'HTTP/1.1 requests need a Host header (RFC 9112 section 3.2).', requestId, { close: true });
+    }
+    if (path.startsWith(STREAMS_PREFIX)) {
+      const rest = path.slice(STREAMS_PREFIX.length);
+      const slash = rest.indexOf('/');
+      const query = q === -1 ? '' : url.slice(q + 1);
+      if (slash === -1) {
+        if (method === 'POST' || method === 'PUT') return this.write(req, res, rest, query, requestId, false);
+        if (method === 'OPTIONS') return this.preflight(req, res, rest, requestId);
+        return this.refuse(res, 'HOPPER_METHOD_NOT_ALLOWED', `${method} is not allowed on ${STREAMS_PREFIX}{stream}: use POST or PUT.`, requestId, {
+          allow: WRITE_ALLOW,
+        });
+      }
+      if (rest.slice(slash + 1) === PIXEL_SUFFIX) {
+        if (method === 'GET') return this.write(req, res, rest.slice(0, slash), query, requestId, true);
+        return this.refuse(res, 'HOPPER_METHOD_NOT_ALLOWED', `${method} is not allowed on the pixel: use GET.`, requestId, { allow: PIXEL_ALLOW });
+      }
+    } else if (path === '/healthz' || path === '/readyz') {
+      if (method !== 'GET' && method !== 'HEAD') {
+        return this.refuse(res, 'HOPPER_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use GET.`, requestId, { allow: PROBE_ALLOW });
+      }
+      if (path === '/healthz') return sendJson(res, this.opts.stats, 200, this.healthBody, requestId, method === 'HEAD');
+      return this.ready(res, requestId, method === 'HEAD');
+    }
+    this.refuse(res, 'HOPPER_NOT_FOUND', null, requestId);
+  };
+
+  private refuse(res: ServerResponse, code: ErrorCode, message: string | null, requestId: string, extras?: ErrorExtras): void {
+    if (this.stopping) extras = { ...extras, close: true };
+    sendError(res, this.opts.stats, code, message, requestId, extras);
+  }
+
+  private refuseWith(res: ServerResponse, err: unknown, requestId: string, extras?: ErrorExtras): void {
+    const e = err instanceof HopperError ? err : new HopperError('HOPPER_INTERNAL', undefined, { cause: err });
+    sendHopperError(res, this.opts.stats, e, requestId, this.stopping ? { ...extras, close: true } : extras);
+  }
+
+  private ready(res: ServerResponse, requestId: string, head: boolean): void {
+    this.opts.readiness.reasons().then(
+      (reasons) => {
+        if (reasons.length === 0) return sendJson(res, this.opts.stats, 200, Buffer.from('{"ready":true}'), requestId, head);
+        this.refuse(res, 'HOPPER_NOT_READY', `Not ready: ${reasons.join('; ')}.`, requestId);
+      },
+      (err: unknown) => this.refuseWith(res, err, requestId),
+    );
+  }
+
+  private preflight(req: IncomingMessage, res: ServerResponse, name: string, requestId: string): void {
+    let settings;
+    try {
+      settings = this.opts.registry.settingsFor(name);
+    } catch (err) {
+      return this.refuseWith(res, err, requestId);
+    }
+    const origin = header(req, 'origin');
+    if (origin === undefined) {
+      this.opts.stats.countStatus(204);
+      res.writeHead(204, ['Allow', WRITE_ALLOW, 'X-Request-Id', requestId]);
+      res.end();
+      return;
+    }
+    if (settings.cors === null || !settings.cors.allows(origin)) {
+      return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId);
+    }
+    const headers = settings.cors.preflightHeaders(origin, WRITE_ALLOW, header(req, 'access-control-request-headers'));
+    headers.push('X-Request-Id', requestId, 'Content-Length', '0');
+    this.opts.stats.countStatus(204);
+    res.writeHead(204, headers);
+    res.end();
+  }
+
+  /** Checks a write (POST/PUT body, or a pixel's query) and starts it; every refusal happens here, before the log. */
+  private write(req: IncomingMessage, res: ServerResponse, name: string, query: string, requestId: string, pixel: boolean): void {
+    const { registry, stats, backpressure, maxBodyBytes } = this.opts;
+    let entry = registry.get(name);
+    if (entry === undefined) {
+      try {
+        entry = registry.resolve(name);
+      } catch (err) {
+        return this.refuseWith(res, err, requestId);
+      }
+    }
+    const s = entry.settings;
+    // A refused request's body (at most maxBodyBytes when its length is declared) is read and dropped by node,
+    // which keeps the connection open; only an oversized body closes it.
+
+    let cors: string[] | null = null;
+    const origin = header(req, 'origin');
+    if (origin !== undefined && s.cors !== null) {
+      if (!s.cors.allows(origin)) {
+        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, undefined);
+      }
+      cors = s.cors.responseHeaders(origin);
+    }
+
+    let key: string | null = null;
+    if (s.writeKeys !== null) {
+      key = presentedKey(header(req, 'authorization'), query);
+      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { cors });
+      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { cors });
+    }
+
+    let rank = s.ackRank;
+    const ackHeader = header(req, 'hopper-ack');
+    if (ackHeader !== undefined) {
+      rank = ackRankOf(ackHeader);
+      if (rank < 0) {
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { cors });
+      }
+      if (rank < s.minAckRank) {
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { cors });
+      }
+    }
+
+    const socket = req.socket;
+    const trustProxy = this.opts.trustProxy;
+    const remote = trustProxy === false ? (socket.remoteAddress ?? '') : clientAddress(socket.remoteAddress, header(req, 'x-forwarded-for'), trustProxy);
+
+    if (s.rateLimiter !== null) {
+      const wait = s.rateLimiter.take(key ?? remote, Date.now());
+      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, cors });
+    }
+
+    const contentType = pixel ? PIXEL_CONTENT_TYPE : (header(req, 'content-type') ?? '');
+    const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
+    const idempotencyKey = header(req, 'idempotency-key') ?? '';
+    if (tooLong(contentType) || tooLong(contentEncoding) || tooLong(idempotencyKey) || tooLong(remote)) {
+      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { cors });
+    }
+
+    let declared = 0;
+    let pixelBody: Buffer | null = null;
+    if (pixel) {
+      pixelBody = Buffer.from(s.writeKeys !== null ? withoutQueryParam(query, 'key') : query, 'latin1');
+      declared = pixelBody.length;
+    } else {
+      const cl = req.headers['content-length'];
+      if (cl !== undefined) declared = Number(cl);
+    }
+    if (declared > maxBodyBytes) {
+      return this.refuse(res, 'HOPPER_BODY_TOO_LARGE', `The body (${declared} bytes) is larger than ingest.maxBodyBytes (${maxBodyBytes}).`, requestId, {
+        close: true,
+        cors,
+      });
+    }
+
+    const retryAfter = backpressure.admit(declared);
+    if (retryAfter > 0) {
+      stats.backpressureRefusals++;
+      return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors });
+    }
+
+    const w = new PendingWrite(this, res, entry, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, pixel);
+    this.inFlight++;
+    if (pixelBody !== null) return w.complete(pixelBody);
+    (req as WriteRequest)[kWrite] = w;
+    if (req.headers.expect !== undefined) res.writeContinue();
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+  }
+
+  /** Called once per accepted write when it is answered (or abandoned). */
+  finished(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Resolves when no accepted write is waiting for an answer. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+function onData(this: WriteRequest, chunk: Buffer): void {
+  this[kWrite]?.chunk(chunk);
+}
+
+function onEnd(this: WriteRequest): void {
+  const w = this[kWrite];
+  if (w === undefined || w.phase !== READING) return;
+  w.complete(w.body());
+}
+
+function onClose(this: WriteRequest): void {
+  const w = this[kWrite];
+  this[kWrite] = undefined;
+  // Closed before the body ended: the client went away or the request timed out (answered by clientError).
+  if (w !== undefined && w.phase === READING) w.abandon();
+}
+
+/** One accepted write, from its first body byte to its answer. */
+class PendingWrite implements AppendWaiter {
+  phase = READING;
+  private bytes = 0;
+  private first: Buffer | null = null;
+  private chunks: Buffer[] | null = null;
+  private readonly receivedAtUs = receivedAtUs();
+
+  constructor(
+    private readonly h: RequestHandler,
+    private readonly res: ServerResponse,
+    private readonly entry: StreamEntry,
+    private readonly rank: number,
+    private readonly requestId: string,
+    private readonly cors: string[] | null,
+    private readonly contentType: string,
+    private readonly contentEncoding: string,
+    private readonly idempotencyKey: string,
+    private readonly remoteAddress: string,
+    /** Bytes reserved with backpressure (from Content-Length, then grown chunk by chunk). */
+    private reserved: number,
+    private readonly pixel: boolean,
+  ) {}
+
+  chunk(chunk: Buffer): void {
+    if (this.phase !== READING) return;
+    const n = this.bytes + chunk.length;
+    const { maxBodyBytes, backpressure, stats } = this.h.opts;
+    if (n > maxBodyBytes) {
+      // A chunked body (no Content-Length) ran past the limit: cut it off here.
+      return this.cutOff('HOPPER_BODY_TOO_LARGE', `The body is larger than ingest.maxBodyBytes (${maxBodyBytes}).`, undefined);
+    }
+    if (n > this.reserved) {
+      if (!backpressure.grow(n - this.reserved)) {
+        stats.backpressureRefusals++;
+        return this.cutOff('HOPPER_BACKPRESSURE', null, backpressure.retryAfterSeconds());
+      }
+      this.reserved = n;
+    }
+    this.bytes = n;
+    if (this.first === null) this.first = chunk;
+    else if (this.chunks === null) this.chunks = [this.first, chunk];
+    else this.chunks.push(chunk);
+  }
+
+  body(): Buffer {
+    if (this.chunks !== null) return Buffer.concat(this.chunks, this.bytes);
+    return this.first ?? EMPTY;
+  }
+
+  complete(body: Buffer): void {
+    this.phase = WAITING;
+    this.first = null;
+    this.chunks = null;
+    const { stats, batcher } = this.h.opts;
+    stats.bytesIn += body.length;
+    const record: RecordInput = {
+      body,
+      receivedAtUs: this.receivedAtUs,
+      contentType: this.contentType,
+      contentEncoding: this.contentEncoding,
+      remoteAddress: this.remoteAddress,
+      requestId: this.requestId,
+      idempotencyKey: this.idempotencyKey,
+    };
+    const entry = this.entry;
+    if (entry.ready) {
+      batcher.add(entry, this.rank, record, this);
+    } else if (entry.readyPromise !== null) {
+      entry.readyPromise.then(
+        () => batcher.add(entry, this.rank, record, this),
+        (err: unknown) => this.failed(err instanceof HopperError ? err : new HopperError('HOPPER_INTERNAL', undefined, { cause: err })),
+      );
+    } else {
+      this.failed(new HopperError('HOPPER_INTERNAL', 'Stream entry neither ready nor being created.'));
+    }
+  }
+
+  private end(): void {
+    this.phase = DONE;
+    this.h.opts.backpressure.release(this.reserved);
+    this.reserved = 0;
+    this.h.finished();
+  }
+
+  private cutOff(code: ErrorCode, message: string | null, retryAfterSeconds: number | undefined): void {
+    this.first = null;
+    this.chunks = null;
+    this.end();
+    const extras: ErrorExtras = { close: true, cors: this.cors };
+    if (retryAfterSeconds !== undefined) extras.retryAfterSeconds = retryAfterSeconds;
+    sendError(this.res, this.h.opts.stats, code, message, this.requestId, extras);
+  }
+
+  abandon(): void {
+    this.first = null;
+    this.chunks = null;
+    this.end();
+  }
+
+  appended(partition: number, offset: number, ack: AckLevel): void {
+    this.end();
+    const res = this.res;
+    let headers: string[];
+    if (this.pixel) {
+      headers = PIXEL_HEADERS.slice();
+      headers.push('Hopper-Ack', ack, 'X-Request-Id', this.requestId);
+    } else {
+      headers = ['Content-Type', JSON_TYPE, 'Content-Length', ACCEPTED_LENGTH, 'Hopper-Ack', ack, 'X-Request-Id', this.requestId];
+    }
+    if (offset >= 0) headers.push('Hopper-Offset', partition + ':' + offset);
+    const cors = this.cors;
+    if (cors !== null) for (let i = 0; i < cors.length; i++) headers.push(cors[i]!);
+    if (this.h.stopping) headers.push('Connection', 'close');
+    const status = this.pixel ? 200 : 202;
+    this.h.opts.stats.countStatus(status);
+    res.writeHead(status, headers);
+    res.end(this.pixel ? PIXEL_GIF : ACCEPTED_BODY);
+  }
+
+  failed(err: HopperError): void {
+    this.end();
+    if (err.code === 'HOPPER_BACKPRESSURE') this.h.opts.stats.backpressureRefusals++;
+    const extras: ErrorExtras = { cors: this.cors };
+    if (this.h.stopping) extras.close = true;
+    sendHopperError(this.res, this.h.opts.stats, err, this.requestId, extras);
+  }
+}

@@ -1,0 +1,169 @@
+// Which streams this process accepts writes for, with their resolved settings:
+// the configured ones (streams[name] over defaultStream), and, with
+// ingest.autoCreateStreams, any valid name up to ingest.maxStreams streams in
+// all. A stream is created in the log (log.ensureStream) the first time this
+// process writes to it; requests for it wait for that, once.
+// Several processes may create streams at once: the count is re-read from the
+// log at each creation, so the limit can be passed by at most one stream per process.
+
+import { HopperError, isValidName } from '../errors.js';
+import type { HopperConfig, StreamConfig } from '../config/schema.js';
+import { ackRank, type AckLevel, type Log } from '../log/types.js';
+import { CorsPolicy } from './cors.js';
+import { RateLimiter } from './rate-limiter.js';
+import { WriteKeys } from './write-keys.js';
+import type { AppendBatch } from './append-batcher.js';
+
+export interface StreamSettings {
+  ack: AckLevel;
+  ackRank: number;
+  minAckRank: number;
+  writeKeys: WriteKeys | null;
+  cors: CorsPolicy | null;
+  rateLimiter: RateLimiter | null;
+  retentionMaxAgeMs: number;
+  retentionMaxBytes: number;
+}
+
+export interface StreamEntry {
+  readonly name: string;
+  readonly settings: StreamSettings;
+  /** True once this process made sure the stream exists in the log. */
+  ready: boolean;
+  /** While not ready: settles when the stream is created (or could not be). */
+  readyPromise: Promise<void> | null;
+  /** The batch being filled this event-loop turn, per ack rank (owned by AppendBatcher). */
+  readonly batches: (AppendBatch | null)[];
+}
+
+export function resolveSettings(c: StreamConfig): StreamSettings {
+  return {
+    ack: c.ack,
+    ackRank: ackRank(c.ack),
+    minAckRank: ackRank(c.minAck),
+    writeKeys: c.writeKeys.length > 0 ? new WriteKeys(c.writeKeys) : null,
+    cors: c.corsOrigins.length > 0 ? new CorsPolicy(c.corsOrigins) : null,
+    rateLimiter: c.rateLimitPerSecond > 0 ? new RateLimiter(c.rateLimitPerSecond, c.rateLimitBurst) : null,
+    retentionMaxAgeMs: c.retentionMaxAgeMs,
+    retentionMaxBytes: c.retentionMaxBytes,
+  };
+}
+
+export interface StreamRegistryOptions {
+  log: Log;
+  config: HopperConfig;
+  /** Partitions every stream gets (one per ingest process). */
+  partitions: number;
+}
+
+export class StreamRegistry {
+  private readonly entries = new Map<string, StreamEntry>();
+  /** Names of every stream known to exist (or being created): bounded by maxStreams plus the configured ones. */
+  private readonly known = new Set<string>();
+  private readonly defaults: StreamSettings;
+  private readonly configured: Set<string>;
+
+  constructor(private readonly opts: StreamRegistryOptions) {
+    this.defaults = resolveSettings(opts.config.defaultStream);
+    this.configured = new Set(Object.keys(opts.config.streams));
+  }
+
+  /** Creates the configured streams and learns which streams exist. */
+  async init(): Promise<void> {
+    for (const name of this.configured) {
+      const entry = this.newEntry(name, resolveSettings({ ...this.opts.config.defaultStream, ...this.opts.config.streams[name] }));
+      await this.create(entry, false);
+      entry.ready = true;
+      entry.readyPromise = null;
+    }
+    for (const name of await this.opts.log.listStreams()) this.known.add(name);
+  }
+
+  /** The entry of a stream already accepted by this process (the hot path: one map lookup). */
+  get(name: string): StreamEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  /** The settings a write to `name` would get, without creating anything (for CORS preflights). */
+  settingsFor(name: string): StreamSettings {
+    const entry = this.entries.get(name);
+    if (entry !== undefined) return entry.settings;
+    this.checkCreatable(name);
+    return this.defaults;
+  }
+
+  private checkCreatable(name: string): void {
+    if (!isValidName(name)) {
+      throw new HopperError(
+        'HOPPER_STREAM_NAME_INVALID',
+        `Invalid stream name ${JSON.stringify(name.slice(0, 80))}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`,
+      );
+    }
+    if (!this.opts.config.ingest.autoCreateStreams) {
+      throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(name)}: configure it under "streams" or turn on ingest.autoCreateStreams.`);
+    }
+  }
+
+  /** For a name `get` does not know: a new entry being created, or a HopperError (400, 404, 403). */
+  resolve(name: string): StreamEntry {
+    this.checkCreatable(name);
+    const { ingest } = this.opts.config;
+    if (!this.known.has(name) && this.known.size >= ingest.maxStreams) throw this.limitError();
+    const entry = this.newEntry(name, this.defaults);
+    this.known.add(name);
+    entry.readyPromise = this.create(entry, true).then(
+      () => {
+        entry.ready = true;
+        entry.readyPromise = null;
+      },
+      (err: unknown) => {
+        // Forget it, so a later request tries again (the cause may be temporary).
+        this.entries.delete(name);
+        this.known.delete(name);
+        throw err;
+      },
+    );
+    entry.readyPromise.catch(() => undefined);
+    return entry;
+  }
+
+  private limitError(): HopperError {
+    return new HopperError(
+      'HOPPER_STREAM_LIMIT',
+      `The maximum of ${this.opts.config.ingest.maxStreams} streams is reached: raise ingest.maxStreams or reuse a stream.`,
+    );
+  }
+
+  private newEntry(name: string, settings: StreamSettings): StreamEntry {
+    const entry: StreamEntry = { name, settings, ready: false, readyPromise: null, batches: [null, null, null] };
+    this.entries.set(name, entry);
+    return entry;
+  }
+
+  private async create(entry: StreamEntry, checkLimit: boolean): Promise<void> {
+    const { log } = this.opts;
+    if (checkLimit) {
+      const existing = await log.listStreams();
+      for (const n of existing) this.known.add(n);
+      if (!existing.includes(entry.name) && existing.length >= this.opts.config.ingest.maxStreams) throw this.limitError();
+    }
+    try {
+      await log.ensureStream(entry.name, {
+        partitions: this.opts.partitions,
+        retentionMaxAgeMs: entry.settings.retentionMaxAgeMs,
+        retentionMaxBytes: entry.settings.retentionMaxBytes,
+      });
+    } catch (err) {
+      if (err instanceof HopperError) throw err;
+      throw new HopperError('HOPPER_LOG_UNAVAILABLE', `Could not create stream ${entry.name} (${(err as Error).message}): retry later.`, {
+        cause: err,
+        retryAfterSeconds: 1,
+      });
+    }
+  }
+
+  /** Streams this process accepts writes for now. */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+}
