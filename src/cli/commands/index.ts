@@ -6,5 +6,9 @@ import { serveCommand } from './serve.js';
 import { logReadCommand } from './log-read.js';
 import { logStatsCommand } from './log-stats.js';
 import { benchCommand } from './bench.js';
+import { workCommand } from './work.js';
+import { dlqDropCommand, dlqListCommand, dlqRequeueCommand, dlqShowCommand } from './dlq.js';
+import { replayCommand } from './replay.js';
+import { lagCommand } from './lag.js';
 
-export const COMMANDS: Command[] = [serveCommand, logReadCommand, logStatsCommand, benchCommand];
+export const COMMANDS: Command[] = [serveCommand, logReadCommand, logStatsCommand, benchCommand, workCommand, dlqListCommand, dlqShowCommand, dlqRequeueCommand, dlqDropCommand, replayCommand, lagCommand];

@@ -1,0 +1,196 @@
+// `hopper dlq list|show|requeue|drop --stream S`: the dead letters of stream S
+// (records of S.dlq, see src/work/dead-letter.ts), with why they failed; put
+// them back into S, or drop them (public interface). Requeue and drop handle
+// pending letters oldest first and move the `dlq-handled` watermark past them.
+
+import type { Command, CommandContext, FlagSpec } from '../command.js';
+import { CONFIG_FLAGS } from '../command.js';
+import { openLog } from '../../log/open-log.js';
+import { assertStreamName, HopperError } from '../../errors.js';
+import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
+import type { Log } from '../../log/types.js';
+import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
+import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const STREAM_FLAG: FlagSpec = { type: 'string', description: 'the stream whose dead letters (S.dlq) to use', valueName: 'S' };
+const SELECT_FLAGS: Record<string, FlagSpec> = {
+  partition: { type: 'string', description: 'only this partition of S.dlq', valueName: 'P' },
+  limit: { type: 'string', description: 'at most N dead letters (oldest first)', valueName: 'N' },
+};
+
+function streamOf(ctx: CommandContext, command: string): string {
+  const stream = ctx.values.stream as string | undefined;
+  if (!stream) throw new HopperError('HOPPER_USAGE', `dlq ${command} needs --stream S.`);
+  assertStreamName(stream);
+  return stream;
+}
+
+function selection(ctx: CommandContext): Omit<ScanOptions, 'all'> {
+  const out: Omit<ScanOptions, 'all'> = {};
+  if (ctx.values.partition !== undefined) out.partition = parseNonNegativeInt(ctx.values.partition as string, '--partition');
+  if (ctx.values.limit !== undefined) out.limit = parseNonNegativeInt(ctx.values.limit as string, '--limit');
+  return out;
+}
+
+async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Promise<T> {
+  const log = await openLog(ctx.loadConfig());
+  try {
+    return await fn(log);
+  } finally {
+    await log.close();
+  }
+}
+
+const iso = (ms: number): string => (ms > 0 ? new Date(ms).toISOString() : '-');
+const oneLine = (s: string): string => s.replace(/\s+/g, ' ');
+
+function summaryLine(e: DeadLetterEntry): string {
+  const where = `${e.partition}:${e.offset}`;
+  if (!e.letter) return `${where}  (not a dead letter: ${e.record.contentType || 'no content type'}, ${e.record.body.length} bytes)`;
+  const i = e.letter.info;
+  return [where, iso(i.lastFailureAtMs), i.kind, `attempts=${i.attempts}`, `${i.stream}/${i.partition}@${i.offset}`, e.handled ? '[handled] ' + oneLine(i.reason) : oneLine(i.reason)].join('  ');
+}
+
+function detail(e: DeadLetterEntry): Record<string, unknown> {
+  const out: Record<string, unknown> = { dlqPartition: e.partition, dlqOffset: e.offset, handled: e.handled };
+  if (!e.letter) {
+    out.notADeadLetter = true;
+    out.contentType = e.record.contentType;
+    out.bodyBase64 = e.record.body.toString('base64');
+    return out;
+  }
+  const { info, body } = e.letter;
+  Object.assign(out, {
+    stream: info.stream,
+    partition: info.partition,
+    offset: info.offset,
+    pipeline: info.pipeline,
+    group: info.group,
+    kind: info.kind,
+    ...(info.code ? { code: info.code } : {}),
+    reason: info.reason,
+    attempts: info.attempts,
+    firstFailureAt: iso(info.firstFailureAtMs),
+    lastFailureAt: iso(info.lastFailureAtMs),
+    receivedAt: formatTimeUs(info.receivedAtUs),
+    contentType: info.contentType,
+    contentEncoding: info.contentEncoding,
+    remoteAddress: info.remoteAddress,
+    requestId: info.requestId,
+  });
+  if (info.idempotencyKey !== '') out.idempotencyKey = info.idempotencyKey;
+  try {
+    out.body = utf8.decode(body);
+  } catch {
+    out.bodyBase64 = body.toString('base64');
+  }
+  return out;
+}
+
+async function write(ctx: CommandContext, text: string): Promise<void> {
+  if (!ctx.stdout.write(text)) await new Promise((r) => ctx.stdout.once('drain', r));
+}
+
+export const dlqListCommand: Command = {
+  name: 'dlq list',
+  summary: 'List dead letters with their reasons (all .dlq streams with counts when --stream is not given).',
+  usage: 'dlq list [--stream S] [--all] [--partition P] [--limit N] [--data-dir DIR]',
+  flags: { ...CONFIG_FLAGS, stream: STREAM_FLAG, all: { type: 'boolean', description: 'include handled (requeued or dropped) ones' }, ...SELECT_FLAGS },
+  details: 'Columns: S.dlq partition:offset, last failure time, kind (decode, schema, processor, rejected), attempts,\noriginal stream/partition@offset, reason.',
+  async run(ctx) {
+    if (!ctx.values.stream) {
+      return withLog(ctx, async (log) => {
+        const streams = (await log.listStreams()).filter((s) => s.endsWith(DEAD_LETTER_SUFFIX));
+        if (streams.length === 0) await write(ctx, 'no dead letters\n');
+        for (const dlq of streams) {
+          const stream = dlq.slice(0, -DEAD_LETTER_SUFFIX.length);
+          const stats = (await log.stats()).streams.find((s) => s.stream === dlq);
+          let pending = 0;
+          for (const p of stats?.partitions ?? []) pending += Math.max(0, p.endOffset - Math.max(p.startOffset, await handledPosition(log, stream, p.partition)));
+          await write(ctx, `${stream}: ${pending} pending dead letters (hopper dlq list --stream ${stream})\n`);
+        }
+        return 0;
+      });
+    }
+    const stream = streamOf(ctx, 'list');
+    return withLog(ctx, async (log) => {
+      let count = 0;
+      await scanDeadLetters(log, stream, { ...selection(ctx), all: ctx.values.all === true }, async (chunk) => {
+        count += chunk.length;
+        await write(ctx, chunk.map((e) => summaryLine(e) + '\n').join(''));
+      });
+      if (count === 0) await write(ctx, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
+      return 0;
+    });
+  },
+};
+
+export const dlqShowCommand: Command = {
+  name: 'dlq show',
+  summary: 'Print dead letters in full (reason, attempts, times, original metadata and body), one JSON object per line.',
+  usage: 'dlq show --stream S [--offset O --partition P] [--all] [--limit N] [--data-dir DIR]',
+  flags: {
+    ...CONFIG_FLAGS,
+    stream: STREAM_FLAG,
+    offset: { type: 'string', description: 'only the dead letter at this offset of S.dlq (with --partition, default 0)', valueName: 'O' },
+    all: { type: 'boolean', description: 'include handled (requeued or dropped) ones' },
+    ...SELECT_FLAGS,
+  },
+  details: 'body is the original body as UTF-8 text, or bodyBase64 for other bytes.',
+  async run(ctx) {
+    const stream = streamOf(ctx, 'show');
+    const sel = selection(ctx);
+    const offset = ctx.values.offset === undefined ? undefined : parseNonNegativeInt(ctx.values.offset as string, '--offset');
+    return withLog(ctx, async (log) => {
+      let count = 0;
+      const options: ScanOptions = offset === undefined ? { ...sel, all: ctx.values.all === true } : { partition: sel.partition ?? 0, all: true };
+      await scanDeadLetters(log, stream, options, async (chunk) => {
+        const picked = offset === undefined ? chunk : chunk.filter((e) => e.offset === offset);
+        count += picked.length;
+        await write(ctx, picked.map((e) => JSON.stringify(detail(e)) + '\n').join(''));
+        return offset === undefined || chunk[chunk.length - 1]!.offset < offset;
+      });
+      if (count === 0) {
+        if (offset !== undefined) throw new HopperError('HOPPER_USAGE', `no dead letter at ${sel.partition ?? 0}:${offset} of ${stream}${DEAD_LETTER_SUFFIX}.`);
+        await write(ctx, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
+      }
+      return 0;
+    });
+  },
+};
+
+function handleCommand(action: 'requeue' | 'drop'): Command {
+  return {
+    name: `dlq ${action}`,
+    summary:
+      action === 'requeue'
+        ? 'Append pending dead letters (original bytes and metadata) back to their stream, and mark them handled.'
+        : 'Mark pending dead letters handled without requeueing them (they stay readable with --all until retention).',
+    usage: `dlq ${action} --stream S [--partition P] [--limit N] [--data-dir DIR]`,
+    flags: { ...CONFIG_FLAGS, stream: STREAM_FLAG, ...SELECT_FLAGS },
+    details:
+      action === 'requeue'
+        ? 'Requeued records go to their original partition when this process may write it. On the embedded log a\n' +
+          'partition is written by one process at a time: if hopper serve holds every partition of S, stop it first.'
+        : undefined,
+    async run(ctx) {
+      const stream = streamOf(ctx, action);
+      return withLog(ctx, async (log) => {
+        if ((await dlqPartitions(log, stream)).length === 0) {
+          await write(ctx, `no dead letters for ${stream}\n`);
+          return 0;
+        }
+        const r = await handleDeadLetters(log, stream, action, selection(ctx));
+        const n = action === 'requeue' ? r.requeued : r.dropped;
+        const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
+        await write(ctx, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);
+        return 0;
+      });
+    },
+  };
+}
+
+export const dlqRequeueCommand = handleCommand('requeue');
+export const dlqDropCommand = handleCommand('drop');

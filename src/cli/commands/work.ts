@@ -1,0 +1,56 @@
+// `hopper work`: runs the configured pipelines (or, with none, the files sink for
+// every stream) until SIGTERM or SIGINT, then shuts down within
+// work.shutdownTimeoutMs and exits 0. Exits 1 when a pipeline dies of a bug.
+
+import type { Command } from '../command.js';
+import { CONFIG_FLAGS } from '../command.js';
+import { openLog } from '../../log/open-log.js';
+import { createLogger, warnTo } from '../../observe/logger.js';
+import { startWorkers } from '../../work/worker-runtime.js';
+
+/** After shutdown, a processor that ignores ctx.signal may keep the event loop alive: exit anyway after this. */
+const EXIT_GRACE_MS = 2000;
+
+export const workCommand: Command = {
+  name: 'work',
+  summary: 'Run the worker pipelines: decode, process and deliver what was stored.',
+  usage: 'work [--pipeline NAME]... [--config FILE] [--data-dir DIR]',
+  flags: {
+    ...CONFIG_FLAGS,
+    pipeline: { type: 'string', description: 'run only this pipeline (repeatable; default: all)', valueName: 'NAME', multiple: true },
+  },
+  details:
+    'With no "pipelines" in the config, every stream gets the files sink: decoded events as NDJSON in\n' +
+    '{dataDir}/out/{stream}/{yyyy-mm-ddThh}.ndjson (new streams are picked up every work.streamDiscoveryIntervalMs).\n' +
+    'SIGTERM/SIGINT: stop fetching, finish running batches within work.shutdownTimeoutMs, commit, exit 0.',
+  async run(ctx) {
+    const config = ctx.loadConfig();
+    const logger = createLogger(config.logLevel, { role: 'work' });
+    const log = await openLog(config, warnTo(logger));
+    const only = ctx.values.pipeline as string[] | undefined;
+    let workers;
+    try {
+      workers = await startWorkers(config, log, logger, only && only.length > 0 ? { only } : {});
+    } catch (err) {
+      await log.close().catch(() => undefined);
+      throw err;
+    }
+    logger.info({ pipelines: workers.pipelines(), dataDir: config.dataDir, backend: log.backend }, 'workers running');
+    const outcome = await new Promise<'signal' | Error>((resolve) => {
+      const onSignal = (): void => resolve('signal');
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      workers.failed.catch((err: Error) => resolve(err));
+    });
+    logger.info({ reason: outcome === 'signal' ? 'signal' : outcome.message }, 'workers stopping');
+    await workers.stop();
+    await log.close();
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
+    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
+    if (outcome !== 'signal') {
+      ctx.stderr.write(`hopper work: a pipeline stopped on an unexpected error: ${outcome.message}\n`);
+      return 1;
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,12 @@
+// The public entry of the hopper package: what a processor module imports.
+// Everything else under src/ is internal and may change between versions.
+//
+//   import { defineProcessor } from 'hopper';
+//   export default defineProcessor({ async process(batch, ctx) { ... } });
+
+export { defineProcessor } from './work/types.js';
+export type { Batch, BatchItem, MetricsHandle, ProcessContext, ProcessResult, Processor, SinkContext, SinkFactory } from './work/types.js';
+export { RetriableError, isRetriable } from './work/retriable-error.js';
+export { DecodeError, isDecodeError } from './work/decode/decode-error.js';
+export { HopperError, isHopperError, type ErrorCode } from './errors.js';
+export type { LogRecord } from './log/types.js';

@@ -1,0 +1,108 @@
+// Reading and handling the dead letters of a stream (what `hopper dlq` does),
+// through the Log interface only. "Handled" is a watermark: the position of the
+// consumer group DLQ_HANDLED_GROUP on each partition of {stream}.dlq; entries
+// before it were requeued or dropped, entries from it on are pending. So dead
+// letters are handled oldest first (per partition), and `hopper lag` shows the
+// pending ones as that group's lag.
+
+import type { Log, LogRecord } from '../log/types.js';
+import { HopperError } from '../errors.js';
+import { DLQ_HANDLED_GROUP, deadLetterStream, originalRecord, parseDeadLetter, type DeadLetterInfo } from './dead-letter.js';
+import { appendWithFallback } from './append-with-fallback.js';
+
+/** Records read from the .dlq stream per call. */
+const READ_BATCH = 1000;
+
+export interface DeadLetterEntry {
+  /** Place of the dead letter in {stream}.dlq. */
+  partition: number;
+  offset: number;
+  record: LogRecord;
+  /** null when the record is not in the dead-letter format (written there by something else). */
+  letter: { info: DeadLetterInfo; body: Buffer } | null;
+  handled: boolean;
+}
+
+export interface ScanOptions {
+  /** Include handled entries too. */
+  all?: boolean;
+  /** Only this partition of the .dlq stream. */
+  partition?: number;
+  /** Stop after this many entries. */
+  limit?: number;
+}
+
+export async function dlqPartitions(log: Log, stream: string): Promise<number[]> {
+  const dlq = deadLetterStream(stream);
+  return (await log.listStreams()).includes(dlq) ? log.listPartitions(dlq) : [];
+}
+
+export async function handledPosition(log: Log, stream: string, partition: number): Promise<number> {
+  return (await log.getPosition(DLQ_HANDLED_GROUP, deadLetterStream(stream), partition)) ?? 0;
+}
+
+/** Visits dead letters in partition then offset order; `visit` gets them in chunks (same partition) and may stop. */
+export async function scanDeadLetters(
+  log: Log,
+  stream: string,
+  options: ScanOptions,
+  visit: (chunk: DeadLetterEntry[], nextOffset: number) => Promise<boolean | void>,
+): Promise<void> {
+  const dlq = deadLetterStream(stream);
+  let remaining = options.limit ?? Infinity;
+  for (const p of await dlqPartitions(log, stream)) {
+    if (options.partition !== undefined && p !== options.partition) continue;
+    const handled = await handledPosition(log, stream, p);
+    let offset = options.all ? 0 : handled;
+    while (remaining > 0) {
+      const { records, nextOffset } = await log.read(dlq, p, offset, { maxRecords: Math.min(READ_BATCH, remaining) });
+      if (records.length === 0) break;
+      const chunk = records.map((record) => ({ partition: p, offset: record.offset, record, letter: parseDeadLetter(record), handled: record.offset < handled }));
+      remaining -= chunk.length;
+      offset = nextOffset;
+      if ((await visit(chunk, nextOffset)) === false) return;
+    }
+  }
+}
+
+export interface HandleResult {
+  requeued: number;
+  dropped: number;
+  /** Records of the .dlq stream that were not dead letters (marked handled, not requeued). */
+  foreign: number;
+}
+
+/**
+ * Requeues (appends the original bytes and metadata back to the stream) or drops
+ * pending dead letters, then moves the handled watermark past them. A crash between
+ * the append and the watermark requeues those letters again on the next run.
+ */
+export async function handleDeadLetters(log: Log, stream: string, action: 'requeue' | 'drop', options: Omit<ScanOptions, 'all'>): Promise<HandleResult> {
+  const result: HandleResult = { requeued: 0, dropped: 0, foreign: 0 };
+  const dlq = deadLetterStream(stream);
+  if (action === 'requeue' && !(await log.listStreams()).includes(stream)) {
+    throw new HopperError('HOPPER_STREAM_UNKNOWN', `Stream ${JSON.stringify(stream)} does not exist any more: nothing to requeue into.`);
+  }
+  await scanDeadLetters(log, stream, options, async (chunk, nextOffset) => {
+    if (action === 'requeue') {
+      const byPartition = new Map<number, DeadLetterEntry[]>();
+      for (const e of chunk) {
+        if (!e.letter) continue;
+        const list = byPartition.get(e.letter.info.partition) ?? [];
+        list.push(e);
+        byPartition.set(e.letter.info.partition, list);
+      }
+      for (const [preferred, entries] of byPartition) {
+        const records = entries.map((e) => originalRecord(e.letter!.info, e.letter!.body));
+        await appendWithFallback(log, stream, records, { preferred, ack: 'durable' });
+        result.requeued += records.length;
+      }
+    } else {
+      result.dropped += chunk.filter((e) => e.letter).length;
+    }
+    result.foreign += chunk.filter((e) => !e.letter).length;
+    const last = chunk[chunk.length - 1]!;
+    await log.commitPosition(DLQ_HANDLED_GROUP, dlq, last.partition, Math.min(nextOffset, last.offset + 1));
+  });
+  return result;
+}
