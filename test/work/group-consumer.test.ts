@@ -1,0 +1,120 @@
+// The embedded log's consumer group (src/log/embedded/group-consumer.ts), as the
+// worker runtime relies on it: members share partitions, a killed member's
+// partitions are taken over after the lease timeout (and not before), a member
+// that lost its lease cannot move the position, and a replayed position is noticed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import type { EmbeddedGroupConsumer } from '../../src/log/embedded/group-consumer.js';
+import type { Delivery, LogConsumer } from '../../src/log/types.js';
+import { record, waitFor } from './work-helpers.js';
+
+const LEASE_MS = 600;
+const STREAM_OPTS = { partitions: 4, retentionMaxAgeMs: 0, retentionMaxBytes: 0 };
+
+async function setup(t: { after(fn: () => unknown): void }, perPartition: number) {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', STREAM_OPTS);
+  for (let p = 0; p < 4; p++) await log.append('s', p, Array.from({ length: perPartition }, (_, i) => record(`{"p":${p},"i":${i}}`)), 'durable');
+  const open = async (name: string) => (await log.openConsumer({ group: 'g', stream: 's', consumerName: name, leaseTimeoutMs: LEASE_MS })) as EmbeddedGroupConsumer;
+  return { log, open };
+}
+
+async function drain(c: LogConsumer, seen: Map<string, string>, name: string, maxIdle = 4): Promise<void> {
+  for (let idle = 0; idle < maxIdle; ) {
+    const d = await c.fetch(7, 50);
+    if (!d) {
+      idle++;
+      continue;
+    }
+    idle = 0;
+    for (const r of d.records) {
+      const key = `${d.partition}:${r.offset}`;
+      assert.ok(!seen.has(key), `${key} delivered to ${seen.get(key)} and to ${name}`);
+      seen.set(key, name);
+    }
+    await c.commit(d);
+  }
+}
+
+test('two members rebalance to two partitions each and never deliver a record twice', async (t) => {
+  const { log, open } = await setup(t, 40);
+  const a = await open('a');
+  t.after(() => a.close());
+  assert.deepEqual(a.partitions(), [0, 1, 2, 3]);
+  const b = await open('b');
+  t.after(() => b.close());
+  await waitFor('the partitions to be split 2/2', async () => {
+    await a.fetch(0, 1).catch(() => null);
+    await b.fetch(0, 1).catch(() => null);
+    return a.partitions().length === 2 && b.partitions().length === 2;
+  });
+  assert.deepEqual([...a.partitions(), ...b.partitions()].sort(), [0, 1, 2, 3]);
+  const seen = new Map<string, string>();
+  await Promise.all([drain(a, seen, 'a'), drain(b, seen, 'b')]);
+  assert.equal(seen.size, 160);
+  for (let p = 0; p < 4; p++) assert.equal(await log.getPosition('g', 's', p), 40);
+});
+
+test("a killed member's partitions are taken over after the lease timeout, from its last commit", async (t) => {
+  const { log, open } = await setup(t, 10);
+  const a = await open('a');
+  const first = await a.fetch(5, 100);
+  assert.ok(first);
+  await a.commit(first); // partition first.partition: position 5
+  const uncommitted = await a.fetch(5, 100); // fetched, never committed
+  assert.ok(uncommitted);
+  a.simulateCrash();
+  const killedAt = Date.now();
+  const b = await open('b');
+  t.after(() => b.close());
+  assert.deepEqual(b.partitions(), [], 'leases of a live-looking owner are respected');
+  const got = new Map<string, number>();
+  while (got.size < 40 - 5) {
+    const d = await b.fetch(100, 100);
+    if (!d) {
+      assert.ok(Date.now() - killedAt < LEASE_MS * 5, 'takeover took too long');
+      continue;
+    }
+    if (got.size === 0) assert.ok(Date.now() - killedAt >= LEASE_MS - 50, `took over after ${Date.now() - killedAt} ms, before the lease expired`);
+    for (const r of d.records) got.set(`${d.partition}:${r.offset}`, (got.get(`${d.partition}:${r.offset}`) ?? 0) + 1);
+    await b.commit(d);
+  }
+  assert.deepEqual(b.partitions(), [0, 1, 2, 3]);
+  for (const r of first.records) assert.ok(!got.has(`${first.partition}:${r.offset}`), 'committed records are not redelivered');
+  for (const r of uncommitted.records) assert.equal(got.get(`${uncommitted.partition}:${r.offset}`), 1, 'uncommitted records are redelivered');
+  // The dead member cannot move the position any more.
+  await b.close();
+  await log.commitPosition('g', 's', uncommitted.partition, 3);
+  await a.commit(uncommitted);
+  assert.equal(await log.getPosition('g', 's', uncommitted.partition), 3);
+});
+
+test('a position moved by hopper replay is noticed by the running member', async (t) => {
+  const { log, open } = await setup(t, 10);
+  const a = await open('a');
+  t.after(() => a.close());
+  let delivered = 0;
+  while (delivered < 40) {
+    const d: Delivery | null = await a.fetch(100, 100);
+    if (!d) continue;
+    delivered += d.records.length;
+    await a.commit(d);
+  }
+  await log.commitPosition('g', 's', 2, 4);
+  const again: number[] = [];
+  await waitFor('partition 2 to be delivered again from offset 4', async () => {
+    const d = await a.fetch(100, 50);
+    if (d) {
+      assert.equal(d.partition, 2);
+      again.push(...d.records.map((r) => r.offset));
+      await a.commit(d);
+    }
+    return again.length >= 6;
+  }, LEASE_MS * 5);
+  assert.deepEqual(again, [4, 5, 6, 7, 8, 9]);
+  assert.equal(await log.getPosition('g', 's', 2), 10);
+});
