@@ -1,0 +1,74 @@
+// Where each column's value comes from: the record's metadata ($stream,
+// $partition, $offset, $index, $receivedAt, $requestId, $idempotencyKey,
+// $remoteAddress), the whole event as JSON ($event), or a dotted path into the
+// event ("user.id"). The default mapping is the default table's shape.
+
+import type { BatchItem } from '../work/types.js';
+import { copyField, copyText, isoMicros } from './postgres-copy.js';
+
+/** Gives one COPY text field for an event (the index-th of its record). */
+type FieldSource = (item: BatchItem, event: unknown, index: number) => string;
+
+export const METADATA_SOURCES: Record<string, FieldSource> = {
+  $stream: (item) => copyText(item.stream),
+  $partition: (item) => String(item.partition),
+  $offset: (item) => String(item.offset),
+  $index: (_item, _event, index) => String(index),
+  $receivedAt: (item) => isoMicros(item.receivedAtUs),
+  $requestId: (item) => copyText(item.requestId),
+  $idempotencyKey: (item) => (item.idempotencyKey === '' ? '\\N' : copyText(item.idempotencyKey)),
+  $remoteAddress: (item) => copyText(item.remoteAddress),
+  $event: (_item, event) => (event === undefined ? '\\N' : copyText(JSON.stringify(event))),
+};
+
+/** The default table: one row per event, keyed by where the event sits in the log. */
+export const DEFAULT_COLUMNS: Record<string, string> = {
+  stream: '$stream',
+  partition: '$partition',
+  offset: '$offset',
+  idx: '$index',
+  received_at: '$receivedAt',
+  data: '$event',
+};
+
+export function defaultTableDdl(quotedTable: string): string {
+  return (
+    `CREATE TABLE IF NOT EXISTS ${quotedTable} (stream text NOT NULL, partition integer NOT NULL, "offset" bigint NOT NULL, ` +
+    `idx integer NOT NULL, received_at timestamptz NOT NULL, data jsonb, PRIMARY KEY (stream, partition, "offset", idx))`
+  );
+}
+
+/** A source string is a metadata name or a dotted path of event field names. */
+export function isValidSource(source: string): boolean {
+  if (source.startsWith('$')) return Object.hasOwn(METADATA_SOURCES, source);
+  return source.length > 0 && source.split('.').every((part) => part.length > 0);
+}
+
+function pathSource(path: string): FieldSource {
+  const parts = path.split('.');
+  return (_item, event) => {
+    let at: unknown = event;
+    for (const part of parts) {
+      if (typeof at !== 'object' || at === null || !Object.hasOwn(at, part)) return '\\N';
+      at = (at as Record<string, unknown>)[part];
+    }
+    return copyField(at);
+  };
+}
+
+/** Builds the COPY text of one record's events: one line per event, fields in `sources` order. */
+export function rowEncoder(sources: string[]): (item: BatchItem, events: unknown[]) => string {
+  const fields = sources.map((s) => (s.startsWith('$') ? METADATA_SOURCES[s]! : pathSource(s)));
+  return (item, events) => {
+    let out = '';
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      for (let f = 0; f < fields.length; f++) {
+        if (f > 0) out += '\t';
+        out += fields[f]!(item, event, i);
+      }
+      out += '\n';
+    }
+    return out;
+  };
+}

@@ -1,0 +1,55 @@
+// Sorts PostgreSQL failures into what the sink does with them, by SQLSTATE
+// (https://www.postgresql.org/docs/current/errcodes-appendix.html):
+//   transient  the server or the connection is at fault; retry the batch later
+//   data       a row is at fault (bad value, constraint); find it, dead-letter it
+//   statement  the statement itself cannot work (missing column or table, bad
+//              type): every row of the batch fails the same way
+//   unknown    anything else: thrown as is (the runtime retries, then bisects)
+
+export type PgFailure = 'transient' | 'data' | 'statement' | 'unknown';
+
+/** SQLSTATE classes and codes that say "try again", whatever the rows hold. */
+const TRANSIENT_CLASSES = new Set(['08', '53', '57', '58']);
+const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006']);
+/** Class 57 holds 57014 query_canceled: statement_timeout, so it is transient too (the server was slow). */
+
+/** Messages of node-postgres for a connection that died (they carry no SQLSTATE). */
+const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Client was closed/i;
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
+export function sqlState(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : '';
+}
+
+export function classifyPgError(err: unknown): PgFailure {
+  const state = sqlState(err);
+  if (state !== '') {
+    if (TRANSIENT_CODES.has(state) || TRANSIENT_CLASSES.has(state.slice(0, 2))) return 'transient';
+    const cls = state.slice(0, 2);
+    if (cls === '22' || cls === '23') return 'data';
+    if (cls === '42') return 'statement';
+    return 'unknown';
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return 'transient';
+  if (err instanceof Error && CONNECTION_MESSAGES.test(err.message)) return 'transient';
+  return 'unknown';
+}
+
+/** "COPY stage, line 12, column data: ..." => 12 (1-based line of the COPY data), or 0 when absent. */
+export function copyLineOf(err: unknown): number {
+  const where = (err as { where?: unknown } | null)?.where;
+  if (typeof where !== 'string') return 0;
+  const m = /^COPY [^,]+, line (\d+)/m.exec(where);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Postgres's own words for a dead letter: "SQLSTATE 22P02: invalid input syntax ... (column rating)". */
+export function pgReason(err: unknown): string {
+  const e = err as { message?: unknown; detail?: unknown; column?: unknown; where?: unknown };
+  let text = typeof e.message === 'string' ? e.message : String(err);
+  if (typeof e.detail === 'string' && e.detail !== '') text += ` (${e.detail})`;
+  const state = sqlState(err);
+  return state === '' ? `postgres: ${text}` : `postgres ${state}: ${text}`;
+}

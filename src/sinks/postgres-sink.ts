@@ -1,0 +1,316 @@
+// The `postgres` sink: decoded events as rows, written with COPY through a pg.Pool
+// (never a connection per batch). Each batch, in one transaction on one pooled
+// connection:
+//
+//   COPY hopper_stage_x (cols) FROM STDIN      -- a temp table of this connection
+//   INSERT INTO target (cols) SELECT cols FROM hopper_stage_x ON CONFLICT DO NOTHING
+//   COMMIT                                     -- ON COMMIT DELETE ROWS empties the stage
+//
+// Delivery guarantee: exactly one row per event in the default table, even when a
+// batch is redelivered (a crash between COMMIT and the worker's commit of its
+// position, a retry): its key is (stream, partition, "offset", idx), idx being the
+// event's index within its record (an NDJSON record or a JSON array gives several
+// events; decoding is deterministic, so idx is stable across redeliveries). With a
+// user column mapping the same holds when the table has a unique key over the
+// columns fed by $stream, $partition, $offset, $index; without one it is at least once.
+//
+// Failures: connection lost, serialization failure, deadlock, server shutting down
+// (SQLSTATE classes 08, 53, 57, 58, 40001, 40P01) are thrown as HOPPER_SINK_UNAVAILABLE
+// and retried by the runtime with backoff. A row at fault (class 22 data exception,
+// 23 constraint) is found (the COPY error names its line; otherwise bisection, each
+// half in its own transaction) and its record is returned in `failed` with
+// Postgres's message; the other records are written. A statement that cannot work
+// at all (class 42: missing column or table) fails every record of the batch with
+// that message. A record's events are written all together or not at all.
+
+import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { createHash } from 'node:crypto';
+import { HopperError } from '../errors.js';
+import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { classifyPgError, copyLineOf, pgReason, sqlState } from './postgres-errors.js';
+import { copyIn, quoteIdent } from './postgres-copy.js';
+import { DEFAULT_COLUMNS, defaultTableDdl, isValidSource, rowEncoder } from './postgres-columns.js';
+import { optionError, optionsChecker } from './sink-options.js';
+import { SinkMetrics } from './sink-metrics.js';
+
+export interface PostgresSinkOptions {
+  /** postgres://user@host:port/db; when absent the PG* environment variables apply (PGHOST, PGDATABASE, ...). */
+  url?: string;
+  /** Target table, optionally schema-qualified ("public.events"). */
+  table: string;
+  /** Create the default table when missing (only without `columns`). */
+  createTable: boolean;
+  /** Column name => source ("$event", "$offset", "user.id", ...). Default: the default table's columns. */
+  columns?: Record<string, string>;
+  poolMax: number;
+  connectTimeoutMs: number;
+  /** Server-side statement_timeout of the sink's sessions. */
+  statementTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+const IDENT = '^[A-Za-z_][A-Za-z0-9_$]{0,62}$';
+const SINK = 'postgres';
+
+const checkOptions = optionsChecker<PostgresSinkOptions>(SINK, {
+  properties: {
+    url: { type: 'string', minLength: 1 },
+    table: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_$]{0,62}(\\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$', default: 'hopper_events' },
+    createTable: { type: 'boolean', default: true },
+    columns: {
+      type: 'object',
+      minProperties: 1,
+      maxProperties: 200,
+      propertyNames: { pattern: IDENT },
+      additionalProperties: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+    poolMax: { type: 'integer', minimum: 1, maximum: 100, default: 4 },
+    connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000 },
+    statementTimeoutMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 60_000 },
+    idleTimeoutMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30_000 },
+  },
+});
+
+/** Text of one record's rows, and where its lines start in the batch's COPY data. */
+interface RecordRows {
+  item: BatchItem;
+  text: string;
+  rows: number;
+}
+
+type Failed = NonNullable<ProcessResult['failed']>;
+
+/** COPY data is handed to the socket in pieces of about this size, so one write never copies the whole batch. */
+const COPY_CHUNK_CHARS = 256 * 1024;
+
+function unavailable(err: unknown): HopperError {
+  return new HopperError('HOPPER_SINK_UNAVAILABLE', `postgres sink: ${pgReason(err)}; retrying`, { cause: err });
+}
+
+export class PostgresWriter {
+  readonly pool: Pool;
+  private readonly table: string;
+  private readonly columns: string;
+  private readonly stage: string;
+  private readonly encode: (item: BatchItem, events: unknown[]) => string;
+  private tableReady: Promise<void> | null = null;
+  /** Connections whose temp stage table exists (a destroyed connection takes its table with it). */
+  private readonly staged = new WeakSet<PoolClient>();
+  private logger: ProcessContext['logger'] | null = null;
+  private readonly metrics = new SinkMetrics(SINK);
+
+  constructor(
+    private readonly opts: PostgresSinkOptions,
+    pipeline: string,
+  ) {
+    const mapping = opts.columns ?? DEFAULT_COLUMNS;
+    this.table = quoteIdent(opts.table);
+    this.columns = Object.keys(mapping).map(quoteIdent).join(', ');
+    this.encode = rowEncoder(Object.values(mapping));
+    // One stage per target table and column list, so two sinks sharing a session could not mix rows.
+    const tag = createHash('sha1').update(`${opts.table}\0${this.columns}`).digest('hex').slice(0, 12);
+    this.stage = `hopper_stage_${tag}`;
+    const config: pg.PoolConfig = {
+      max: opts.poolMax,
+      connectionTimeoutMillis: opts.connectTimeoutMs,
+      idleTimeoutMillis: opts.idleTimeoutMs,
+      statement_timeout: opts.statementTimeoutMs,
+      application_name: `hopper:${pipeline}`.slice(0, 63),
+      keepAlive: true,
+    };
+    if (opts.url !== undefined) config.connectionString = opts.url;
+    this.pool = new pg.Pool(config);
+    // A pooled connection that dies while idle (server restart, pg_terminate_backend) is reported here;
+    // without a listener it would crash the process. The pool drops it and opens a new one on demand.
+    this.pool.on('error', (err) => this.logger?.warn({ err: err.message }, 'postgres sink: idle connection lost'));
+  }
+
+  async process(items: BatchItem[], ctx: ProcessContext): Promise<ProcessResult> {
+    this.logger = ctx.logger;
+    const started = performance.now();
+    const failed: Failed = [];
+    const records: RecordRows[] = [];
+    let events = 0;
+    for (const item of items) {
+      let decoded: unknown[];
+      try {
+        decoded = item.events();
+      } catch (err) {
+        failed.push({ item, reason: (err as Error).message });
+        continue;
+      }
+      if (decoded.length === 0) continue;
+      records.push({ item, text: this.encode(item, decoded), rows: decoded.length });
+      events += decoded.length;
+    }
+    let failedEvents = 0;
+    try {
+      await this.ensureTable();
+      for (const f of await this.writeIsolating(records)) {
+        failed.push(f.failure);
+        failedEvents += f.rows;
+      }
+    } catch (err) {
+      if (err instanceof HopperError && err.code === 'HOPPER_SINK_UNAVAILABLE') this.metrics.transientError(ctx.metrics);
+      throw err;
+    }
+    this.metrics.written(ctx.metrics, events - failedEvents, failedEvents, started);
+    return { failed };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private ensureTable(): Promise<void> {
+    if (this.opts.columns !== undefined || !this.opts.createTable) return Promise.resolve();
+    this.tableReady ??= this.createTable().catch((err: unknown) => {
+      this.tableReady = null;
+      throw classifyPgError(err) === 'transient' ? unavailable(err) : err;
+    });
+    return this.tableReady;
+  }
+
+  private async createTable(): Promise<void> {
+    try {
+      await this.pool.query(defaultTableDdl(this.table));
+    } catch (err) {
+      // Two workers creating the table at once: one of them loses the race on the catalog, the table is there.
+      if (sqlState(err) !== '23505' && sqlState(err) !== '42P07') throw err;
+    }
+  }
+
+  /**
+   * Writes every record it can; returns the records at fault. A work list (not
+   * recursion) keeps it bounded: each failed try either removes one record (the
+   * COPY error named its line) or splits a list in two, so a batch of n records
+   * costs at most 3n transactions, and usually one.
+   */
+  private async writeIsolating(records: RecordRows[]): Promise<{ failure: Failed[number]; rows: number }[]> {
+    const out: { failure: Failed[number]; rows: number }[] = [];
+    const work: RecordRows[][] = records.length > 0 ? [records] : [];
+    let statementRetried = false;
+    while (work.length > 0) {
+      const part = work.pop()!;
+      let err: unknown;
+      try {
+        await this.writeOnce(part);
+        continue;
+      } catch (e) {
+        err = e;
+      }
+      const kind = classifyPgError(err);
+      if (kind === 'transient') throw unavailable(err);
+      if (kind === 'statement') {
+        // The stage may predate an ALTER TABLE: writeOnce dropped that connection, so try once more with a fresh one.
+        if (!statementRetried) {
+          statementRetried = true;
+          work.push(part);
+          continue;
+        }
+        for (const r of [part, ...work].flat()) out.push({ failure: { item: r.item, reason: pgReason(err) }, rows: r.rows });
+        return out;
+      }
+      if (kind !== 'data') throw err;
+      const bad = recordAtLine(part, copyLineOf(err));
+      if (bad !== -1) {
+        out.push({ failure: { item: part[bad]!.item, reason: pgReason(err) }, rows: part[bad]!.rows });
+        const rest = part.filter((_, i) => i !== bad);
+        if (rest.length > 0) work.push(rest);
+      } else if (part.length === 1) {
+        out.push({ failure: { item: part[0]!.item, reason: pgReason(err) }, rows: part[0]!.rows });
+      } else {
+        const mid = part.length >>> 1;
+        work.push(part.slice(mid), part.slice(0, mid));
+      }
+    }
+    return out;
+  }
+
+  /** One transaction: COPY the records into the stage, move them to the table skipping keys already there. */
+  private async writeOnce(part: RecordRows[]): Promise<void> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err);
+    }
+    let destroy = false;
+    let inTransaction = false;
+    // While checked out, a connection error that arrives between two queries is emitted on the client,
+    // and an 'error' event without a listener would crash the worker. The next query fails anyway.
+    const onError = (): void => {
+      destroy = true;
+    };
+    client.on('error', onError);
+    try {
+      if (!this.staged.has(client)) {
+        await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${this.stage} ON COMMIT DELETE ROWS AS SELECT ${this.columns} FROM ${this.table} WITH NO DATA`);
+        this.staged.add(client);
+      }
+      await client.query('BEGIN');
+      inTransaction = true;
+      await copyIn(client, `COPY ${this.stage} (${this.columns}) FROM STDIN`, chunks(part));
+      await client.query(`INSERT INTO ${this.table} (${this.columns}) SELECT ${this.columns} FROM ${this.stage} ON CONFLICT DO NOTHING`);
+      await client.query('COMMIT');
+      inTransaction = false;
+    } catch (err) {
+      const kind = classifyPgError(err);
+      // A broken or possibly stale session is not given back to the pool.
+      destroy ||= kind === 'transient' || kind === 'statement' || kind === 'unknown';
+      if (inTransaction && !destroy) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          destroy = true;
+        }
+      }
+      throw err;
+    } finally {
+      client.removeListener('error', onError);
+      client.release(destroy);
+    }
+  }
+}
+
+function* chunks(part: RecordRows[]): Generator<string> {
+  let buf = '';
+  for (const r of part) {
+    buf += r.text;
+    if (buf.length >= COPY_CHUNK_CHARS) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf !== '') yield buf;
+}
+
+/** Index in `part` of the record holding COPY line `line` (1-based), or -1. */
+function recordAtLine(part: RecordRows[], line: number): number {
+  if (line <= 0) return -1;
+  let seen = 0;
+  for (let i = 0; i < part.length; i++) {
+    seen += part[i]!.rows;
+    if (line <= seen) return i;
+  }
+  return -1;
+}
+
+const postgresSink: SinkFactory = (options, context) => {
+  const opts = checkOptions(options, context);
+  if (opts.columns !== undefined) {
+    for (const [column, source] of Object.entries(opts.columns)) {
+      if (!isValidSource(source)) {
+        throw optionError(SINK, context, `columns.${column}`, `has source ${JSON.stringify(source)}: use $event, $stream, $partition, $offset, $index, $receivedAt, $requestId, $idempotencyKey, $remoteAddress or a dotted event field path`);
+      }
+    }
+  }
+  const writer = new PostgresWriter(opts, context.pipeline);
+  return defineProcessor({
+    process: (batch, ctx) => writer.process(batch.items, ctx),
+    stop: () => writer.close(),
+  });
+};
+
+export default postgresSink;

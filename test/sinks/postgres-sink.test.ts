@@ -1,0 +1,194 @@
+// The postgres sink against the real PostgreSQL: rows land once per event even
+// when a batch is redelivered or connections are killed under load, bad rows
+// become dead letters with Postgres's message, the rest of the batch is written.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import postgresSink from '../../src/sinks/postgres-sink.js';
+import { isHopperError } from '../../src/errors.js';
+import { isRetriable } from '../../src/work/retriable-error.js';
+import type { Processor } from '../../src/work/types.js';
+import { makeBatch, makeCtx, makeItem, processWithRetries, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
+
+const pgTarget = await testPgUrl();
+const skip = pgTarget.skip ?? false;
+const url = pgTarget.url ?? '';
+
+async function withDb<T>(fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+function sinkFor(t: { after(fn: () => Promise<void> | void): void }, options: Record<string, unknown>, pipeline = uniqueName('pipe')): Processor {
+  const sink = postgresSink({ url, ...options }, { ...sinkContext('events'), pipeline });
+  t.after(() => sink.stop?.(makeCtx()));
+  return sink;
+}
+
+function dropAfter(t: { after(fn: () => Promise<void> | void): void }, table: string): void {
+  t.after(() => withDb((db) => db.query(`DROP TABLE IF EXISTS ${table}`)).then(() => undefined));
+}
+
+test('events land as rows of the default table, created on demand, with the event index of NDJSON records', { skip }, async (t) => {
+  const table = uniqueName('hopper_t');
+  dropAfter(t, table);
+  const sink = sinkFor(t, { table });
+  const ctx = makeCtx();
+  const items = [
+    makeItem(0, '{"a":1}'),
+    makeItem(1, '{"b":"x"}\n{"b":"y\\ttab \\\\ back"}\n', 'application/x-ndjson'),
+    makeItem(2, '[{"c":1},{"c":2},{"c":3}]'),
+    makeItem(3, '[]'),
+  ];
+  const result = await sink.process(makeBatch(items), ctx);
+  assert.deepEqual(result?.failed ?? [], []);
+  const rows = await withDb((db) => db.query(`SELECT stream, partition, "offset", idx, received_at, data FROM ${table} ORDER BY "offset", idx`));
+  assert.deepEqual(
+    rows.rows.map((r) => [r.stream, r.partition, Number(r.offset), r.idx, r.data]),
+    [
+      ['events', 0, 0, 0, { a: 1 }],
+      ['events', 0, 1, 0, { b: 'x' }],
+      ['events', 0, 1, 1, { b: 'y\ttab \\ back' }],
+      ['events', 0, 2, 0, { c: 1 }],
+      ['events', 0, 2, 1, { c: 2 }],
+      ['events', 0, 2, 2, { c: 3 }],
+    ],
+  );
+  assert.equal((rows.rows[0].received_at as Date).getTime(), Math.floor(items[0]!.receivedAtUs / 1000));
+  assert.equal(ctx.metrics.counter('sink_events_written_total', 'postgres'), 6);
+  assert.equal(ctx.metrics.counter('sink_batches_total', 'postgres'), 1);
+});
+
+test('a redelivered batch (whole, or overlapping the next) does not duplicate rows', { skip }, async (t) => {
+  const table = uniqueName('hopper_t');
+  dropAfter(t, table);
+  const sink = sinkFor(t, { table });
+  const items = Array.from({ length: 50 }, (_, i) => makeItem(i, `{"n":${i}}\n{"n":${i},"second":true}`, 'application/x-ndjson'));
+  await sink.process(makeBatch(items.slice(0, 30)), makeCtx());
+  // The worker died before committing its position: the same records come again, with new ones after them.
+  await sink.process(makeBatch(items.slice(0, 30), 1), makeCtx());
+  await sink.process(makeBatch(items.slice(20, 50), 2), makeCtx());
+  const { rows } = await withDb((db) => db.query(`SELECT count(*)::int AS n, count(DISTINCT ("offset", idx))::int AS keys FROM ${table}`));
+  assert.deepEqual(rows[0], { n: 100, keys: 100 });
+});
+
+test('a bad row becomes a dead letter with Postgres\'s message; the rest of the batch is written', { skip }, async (t) => {
+  const table = uniqueName('hopper_t');
+  dropAfter(t, table);
+  const sink = sinkFor(t, { table });
+  const ctx = makeCtx();
+  const items = Array.from({ length: 20 }, (_, i) => makeItem(i, i === 7 || i === 13 ? '{"bad":"nul \\u0000 here"}' : `{"n":${i}}`));
+  const result = await sink.process(makeBatch(items), ctx);
+  const failed = result?.failed ?? [];
+  assert.deepEqual(failed.map((f) => f.item.offset).sort((a, b) => a - b), [7, 13]);
+  for (const f of failed) assert.match(f.reason, /^postgres 22P05: unsupported Unicode escape sequence/);
+  const { rows } = await withDb((db) => db.query(`SELECT "offset" FROM ${table} ORDER BY "offset"`));
+  assert.deepEqual(rows.map((r) => Number(r.offset)), [...Array(20).keys()].filter((i) => i !== 7 && i !== 13));
+  assert.equal(ctx.metrics.counter('sink_failed_events_total', 'postgres'), 2);
+  assert.equal(ctx.metrics.counter('sink_events_written_total', 'postgres'), 18);
+});
+
+test('mapped columns: type errors (named by COPY line) and NOT NULL violations (found by bisection) are dead letters', { skip }, async (t) => {
+  const table = uniqueName('hopper_m');
+  dropAfter(t, table);
+  await withDb((db) =>
+    db.query(`CREATE TABLE ${table} (part int, off bigint, idx int, device text NOT NULL, speed int, payload jsonb, PRIMARY KEY (part, off, idx))`),
+  );
+  const sink = sinkFor(t, { table, columns: { part: '$partition', off: '$offset', idx: '$index', device: 'device.id', speed: 'speed', payload: '$event' } });
+  const body = (i: number): string => {
+    if (i === 3) return '{"device":{"id":"d3"},"speed":"fast"}';
+    if (i === 9) return '{"speed":5}';
+    return `{"device":{"id":"d${i}"},"speed":${i}}`;
+  };
+  const items = Array.from({ length: 16 }, (_, i) => makeItem(i, body(i)));
+  const result = await sink.process(makeBatch(items), makeCtx());
+  const reasons = new Map((result?.failed ?? []).map((f) => [f.item.offset, f.reason]));
+  assert.deepEqual([...reasons.keys()].sort((a, b) => a - b), [3, 9]);
+  assert.match(reasons.get(3)!, /^postgres 22P02: invalid input syntax for type integer: "fast"/);
+  assert.match(reasons.get(9)!, /^postgres 23502: null value in column "device"/);
+  const { rows } = await withDb((db) => db.query(`SELECT off, device, speed FROM ${table} ORDER BY off`));
+  assert.equal(rows.length, 14);
+  assert.deepEqual(rows[0], { off: '0', device: 'd0', speed: 0 });
+  // Redelivery of the same batch adds nothing and dead-letters the same records again.
+  const again = await sink.process(makeBatch(items, 2), makeCtx());
+  assert.deepEqual((again?.failed ?? []).map((f) => f.item.offset).sort((a, b) => a - b), [3, 9]);
+  const count = await withDb((db) => db.query(`SELECT count(*)::int AS n FROM ${table}`));
+  assert.equal(count.rows[0].n, 14);
+});
+
+test('a column the table lacks fails every record with the undefined-column message', { skip }, async (t) => {
+  const table = uniqueName('hopper_m');
+  dropAfter(t, table);
+  await withDb((db) => db.query(`CREATE TABLE ${table} (a int)`));
+  const sink = sinkFor(t, { table, columns: { a: 'a', nope: 'b' } });
+  const result = await sink.process(makeBatch([makeItem(0, '{"a":1}'), makeItem(1, '{"a":2}')]), makeCtx());
+  assert.equal(result?.failed?.length, 2);
+  for (const f of result!.failed!) assert.match(f.reason, /^postgres 42703: column "nope" does not exist/);
+});
+
+test('connections killed under load (pg_terminate_backend) are retried; every row lands exactly once', { skip }, async (t) => {
+  // Restarting the shared PostgreSQL would break other suites running at the same time. Terminating the
+  // sink's backends takes the same path a server restart does on the client side (the socket closes with
+  // 57P01 admin shutdown or "Connection terminated"), so this exercises the reconnect-and-retry path.
+  const table = uniqueName('hopper_t');
+  dropAfter(t, table);
+  const pipeline = uniqueName('kill');
+  const sink = sinkFor(t, { table, poolMax: 3 }, pipeline);
+  const ctx = makeCtx();
+  const batches = 60;
+  const perBatch = 200;
+  let done = false;
+  let killed = 0;
+  const killer = withDb(async (db) => {
+    while (!done) {
+      const r = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND state <> 'idle'`, [`hopper:${pipeline}`]);
+      killed += r.rowCount ?? 0;
+      await new Promise((res) => setTimeout(res, 150));
+    }
+  });
+  let retries = 0;
+  try {
+    // Three partitions written concurrently, like a pipeline with concurrency 3.
+    await Promise.all(
+      [0, 1, 2].map(async (partition) => {
+        for (let b = 0; b < batches / 3; b++) {
+          const items = Array.from({ length: perBatch }, (_, i) =>
+            makeItem(b * perBatch + i, JSON.stringify({ p: partition, n: b * perBatch + i, pad: 'x'.repeat(200) }), 'application/json', { partition }),
+          );
+          const r = await processWithRetries(sink, makeBatch(items), ctx, { delayMs: 10 });
+          assert.deepEqual(r.result.failed ?? [], []);
+          retries += r.retries;
+        }
+      }),
+    );
+  } finally {
+    done = true;
+    await killer;
+  }
+  const { rows } = await withDb((db) => db.query(`SELECT count(*)::int AS n, count(DISTINCT (partition, "offset"))::int AS keys FROM ${table}`));
+  assert.deepEqual(rows[0], { n: batches * perBatch, keys: batches * perBatch });
+  assert.ok(killed > 0, 'the killer terminated no connection');
+  assert.ok(retries > 0, `no batch had to be retried (${killed} connections killed)`);
+  assert.ok(ctx.metrics.counter('sink_errors_total', 'postgres') >= retries);
+});
+
+test('an unreachable server is a retriable HOPPER_SINK_UNAVAILABLE, not a dead letter', async (t) => {
+  const sink = postgresSink({ url: 'postgres://root@127.0.0.1:1/test', connectTimeoutMs: 500 }, sinkContext());
+  t.after(() => sink.stop?.(makeCtx()));
+  await assert.rejects(Promise.resolve(sink.process(makeBatch([makeItem(0, '{"a":1}')]), makeCtx())), (err: unknown) => {
+    assert.ok(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), String(err));
+    assert.equal(isRetriable(err), true);
+    return true;
+  });
+});
+
+test('bad options are rejected at once, naming the key', () => {
+  assert.throws(() => postgresSink({ tabel: 'x' }, sinkContext()), /options\.tabel of pipeline events\.test \(postgres sink\) is not a known option/);
+  assert.throws(() => postgresSink({ table: 'a; drop' }, sinkContext()), /options\.table .* must match pattern/);
+  assert.throws(() => postgresSink({ columns: { a: '$nope' } }, sinkContext()), /options\.columns\.a .* has source "\$nope"/);
+});
