@@ -252,6 +252,11 @@ export class LoadLoop {
     c.socket = null;
     c.state = 'down';
     if (failed) c.failures++;
+    this.afterDown(c);
+  }
+
+  /** A connection is down: give up when the target never answered anything, else reconnect. */
+  private afterDown(c: Conn): void {
     if (this.finished) return;
     if (this.responses === 0 && this.totalErrors() >= this.failFastErrors) {
       this.emit({ type: 'fatal', thread: this.plan.thread, message: this.failureSummary() });
@@ -313,9 +318,7 @@ export class LoadLoop {
     c.state = 'down';
     if (failed) c.failures++;
     socket?.destroy();
-    if (this.finished) return;
-    this.scheduleReconnect(c);
-    this.maybeFinish();
+    this.afterDown(c);
   }
 
   private idleRemove(c: Conn): void {

@@ -101,9 +101,13 @@ function split(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
-function workerUrl(): URL {
-  // Under tsx (tests) this module is the .ts source; built, it is dist/bench/load-run.js.
-  return new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url);
+/** A load thread; run from the TypeScript sources (tests, under tsx), the thread registers tsx before loading its entry. */
+function startWorker(threadPlan: LoadThreadPlan): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./load-worker.js', import.meta.url), { workerData: threadPlan });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./load-worker.ts', import.meta.url).href;
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(code, { eval: true, workerData: threadPlan });
 }
 
 export function newRunId(): string {
@@ -181,7 +185,7 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
         trackAcks: plan.trackAcks,
         progressIntervalMs: PROGRESS_INTERVAL_MS,
       };
-      const w = new Worker(workerUrl(), { workerData: threadPlan });
+      const w = startWorker(threadPlan);
       workers.push(w);
       w.on('message', (msg: FromThread) => {
         if (msg.type === 'progress') {

@@ -1,0 +1,117 @@
+// The audit catches loss: a test server answers 202 to everything but drops every hundredth body and
+// stores the rest in a real embedded log; `hopper bench --audit` must name exactly the dropped ids and exit non-zero.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { AddressInfo } from 'node:net';
+import { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
+import { lastLine, runCli } from './run-cli.js';
+
+const STREAM = 'lossy';
+const LOG_OPTIONS = {
+  segmentMaxBytes: 1024 * 1024,
+  indexIntervalBytes: 4096,
+  flushIntervalMs: 0,
+  maxBatchBytes: 1024 * 1024,
+  maxPendingBytes: 16 * 1024 * 1024,
+  maxPendingRecords: 100_000,
+  writtenFsyncIntervalMs: 200,
+};
+
+interface LossyServer {
+  url: string;
+  dropped: string[];
+  stored: () => number;
+}
+
+async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => void }, dataDir: string): Promise<LossyServer> {
+  const log = new EmbeddedLog({ dataDir, ...LOG_OPTIONS });
+  await log.ensureStream(STREAM, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const dropped: string[] = [];
+  let received = 0;
+  let stored = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const n = received++;
+      const reply = (): void => {
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.end('{"ack":"durable"}');
+      };
+      if (n % 100 === 99) {
+        const plain = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
+        for (const line of plain.toString().split('\n')) if (line !== '') dropped.push((JSON.parse(line) as { id: string }).id);
+        reply(); // the lie under test: acknowledged, never stored
+        return;
+      }
+      const record = {
+        body,
+        receivedAtUs: Date.now() * 1000,
+        contentType: req.headers['content-type'] ?? '',
+        contentEncoding: req.headers['content-encoding'] ?? '',
+        remoteAddress: req.socket.remoteAddress ?? '',
+        requestId: '',
+        idempotencyKey: '',
+      };
+      log.append(STREAM, 0, [record], 'durable').then(
+        () => {
+          stored++;
+          reply();
+        },
+        () => {
+          res.writeHead(503);
+          res.end();
+        },
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await log.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/streams/${STREAM}`, dropped, stored: () => stored };
+}
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hopper-bench-lossy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('the audit names every dropped id and exits non-zero', async (t) => {
+  const dataDir = tempDir(t);
+  const server = await startLossyServer(t, dataDir);
+  const r = await runCli(['bench', '--url', server.url, '--requests', '500', '--connections', '4', '--audit', '--data-dir', dataDir, '--audit-wait', '0s']);
+  assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
+  assert.equal(server.dropped.length, 5);
+  assert.equal(lastLine(r.stdout), 'audit: acknowledged 500, stored 495, missing 5, duplicated 0');
+  const named = [...r.stdout.matchAll(/^audit: missing (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(named.sort(), [...server.dropped].sort());
+  assert.equal(server.stored(), 495, 'the stored count matches what the server wrote to the log');
+  assert.match(r.stdout, /^ {2}responses {6}202: 500$/m);
+});
+
+test('NDJSON batches, gzip and --json: every line of a dropped body is missing', async (t) => {
+  const dataDir = tempDir(t);
+  const server = await startLossyServer(t, dataDir);
+  const r = await runCli(['bench', '--url', server.url, '--requests', '300', '--connections', '3', '--batch', '4', '--gzip', '--audit', '--data-dir', dataDir, '--audit-wait', '0s', '--json']);
+  assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'one JSON object, nothing else');
+  const out = JSON.parse(lines[0]!) as { events: { acknowledged: number }; audit: { acknowledged: number; stored: number; missing: number; duplicated: number; missingIds: string[] } };
+  assert.equal(server.dropped.length, 12, '3 dropped bodies of 4 events');
+  assert.equal(out.events.acknowledged, 1200);
+  assert.deepEqual(
+    { acknowledged: out.audit.acknowledged, stored: out.audit.stored, missing: out.audit.missing, duplicated: out.audit.duplicated },
+    { acknowledged: 1200, stored: 1188, missing: 12, duplicated: 0 },
+  );
+  assert.deepEqual([...out.audit.missingIds].sort(), [...server.dropped].sort());
+});
