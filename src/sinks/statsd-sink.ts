@@ -1,0 +1,173 @@
+// The `statsd` sink: a REST-to-statsd gateway. Metric events (JSON objects, or raw
+// statsd lines posted as text/plain) become statsd or DogStatsD lines, packed
+// into UDP datagrams of at most maxDatagramBytes and sent with node:dgram.
+//
+// Delivery guarantee: at most once past the socket, at least once up to it. UDP
+// has no acknowledgement, so a datagram the network or the daemon drops is lost;
+// a batch is committed once every datagram was handed to the kernel, and a batch
+// retried after a local send error may send some of its metrics twice.
+// A record holding an event that is not a valid metric is returned in `failed`
+// with the reason; none of that record's metrics are sent (a record is all or nothing).
+
+import dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { HopperError } from '../errors.js';
+import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { DatagramPacker, formatMetric, metricFromEvent, type FormatOptions, type StatsdFlavor } from './statsd-format.js';
+import { optionsChecker } from './sink-options.js';
+import { SinkMetrics } from './sink-metrics.js';
+
+export interface StatsdSinkOptions {
+  host: string;
+  port: number;
+  flavor: StatsdFlavor;
+  prefix: string;
+  globalTags: string[];
+  maxDatagramBytes: number;
+}
+
+/** A host name is looked up again after this long, so a moved statsd daemon is found. */
+export const DNS_REFRESH_MS = 60_000;
+/** IPv6 minimum MTU (1280) is the floor; an IPv4 UDP datagram's maximum payload is the ceiling. */
+const MIN_DATAGRAM_BYTES = 512;
+const MAX_DATAGRAM_BYTES = 65_507;
+
+const SINK = 'statsd';
+
+const checkOptions = optionsChecker<StatsdSinkOptions>(SINK, {
+  properties: {
+    host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    port: { type: 'integer', minimum: 1, maximum: 65535, default: 8125 },
+    flavor: { type: 'string', enum: ['statsd', 'dogstatsd'], default: 'statsd' },
+    prefix: { type: 'string', pattern: '^[^:|@#\\s]*$', maxLength: 100, default: '' },
+    globalTags: { type: 'array', maxItems: 32, items: { type: 'string', pattern: '^[^|,#\\s]{1,200}$' }, default: [] },
+    maxDatagramBytes: { type: 'integer', minimum: MIN_DATAGRAM_BYTES, maximum: MAX_DATAGRAM_BYTES, default: 1432 },
+  },
+});
+
+type Failed = NonNullable<ProcessResult['failed']>;
+
+export class StatsdWriter {
+  private socket: dgram.Socket | null = null;
+  private address: { host: string; family: 4 | 6; resolvedAtMs: number } | null = null;
+  private readonly format: FormatOptions;
+  private readonly metrics = new SinkMetrics(SINK);
+
+  constructor(private readonly opts: StatsdSinkOptions) {
+    this.format = { flavor: opts.flavor, prefix: opts.prefix, globalTags: opts.globalTags };
+  }
+
+  /** The datagrams for these items, and the items holding an invalid metric. */
+  encode(items: BatchItem[]): { datagrams: Buffer[]; failed: Failed; metrics: number } {
+    const packer = new DatagramPacker(this.opts.maxDatagramBytes);
+    const datagrams: Buffer[] = [];
+    const failed: Failed = [];
+    let metrics = 0;
+    const lines: string[] = [];
+    for (const item of items) {
+      let events: unknown[];
+      try {
+        events = item.events();
+      } catch (err) {
+        failed.push({ item, reason: (err as Error).message });
+        continue;
+      }
+      lines.length = 0;
+      let reason = '';
+      for (let i = 0; i < events.length && reason === ''; i++) {
+        const parsed = metricFromEvent(events[i]);
+        if (!parsed.ok) {
+          reason = `event ${i}: invalid metric: ${parsed.reason}`;
+          break;
+        }
+        const text = formatMetric(parsed.metric, this.format, typeof events[i] !== 'string');
+        if (!packer.fits(text)) reason = `event ${i}: the metric line is ${Buffer.byteLength(text)} bytes, more than maxDatagramBytes (${this.opts.maxDatagramBytes})`;
+        else lines.push(text);
+      }
+      if (reason !== '') {
+        failed.push({ item, reason });
+        continue;
+      }
+      for (const text of lines) packer.add(text, datagrams);
+      metrics += lines.length;
+    }
+    packer.flush(datagrams);
+    return { datagrams, failed, metrics };
+  }
+
+  async process(items: BatchItem[], ctx: ProcessContext): Promise<ProcessResult> {
+    const started = performance.now();
+    const { datagrams, failed, metrics } = this.encode(items);
+    if (datagrams.length > 0) {
+      try {
+        await this.send(datagrams);
+      } catch (err) {
+        this.metrics.transientError(ctx.metrics);
+        throw new HopperError('HOPPER_SINK_UNAVAILABLE', `statsd sink: cannot send to ${this.opts.host}:${this.opts.port}: ${(err as Error).message}; retrying`, { cause: err });
+      }
+      ctx.metrics.increment('sink_datagrams_total', datagrams.length, { sink: SINK });
+    }
+    this.metrics.written(ctx.metrics, metrics, failed.length, started);
+    return { failed };
+  }
+
+  private async resolve(): Promise<{ host: string; family: 4 | 6 }> {
+    const now = Date.now();
+    if (this.address && now - this.address.resolvedAtMs < DNS_REFRESH_MS) return this.address;
+    const literal = isIP(this.opts.host);
+    const found = literal !== 0 ? { address: this.opts.host, family: literal } : await lookup(this.opts.host);
+    const family = found.family === 6 ? 6 : 4;
+    if (this.socket && this.address && this.address.family !== family) {
+      this.socket.close();
+      this.socket = null;
+    }
+    this.address = { host: found.address, family, resolvedAtMs: now };
+    return this.address;
+  }
+
+  /** Hands every datagram to the kernel; resolves when the last send completed, rejects on the first error. */
+  private async send(datagrams: Buffer[]): Promise<void> {
+    const { host, family } = await this.resolve();
+    if (!this.socket) {
+      const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+      // Asynchronous socket errors (ICMP reports on some systems) must not crash the worker: the next send fails instead.
+      socket.on('error', () => {
+        if (this.socket === socket) this.socket = null;
+        socket.close();
+      });
+      socket.unref();
+      this.socket = socket;
+    }
+    const socket = this.socket;
+    await new Promise<void>((resolve, reject) => {
+      let pending = datagrams.length;
+      let failed = false;
+      const done = (err: Error | null): void => {
+        if (failed) return;
+        if (err) {
+          failed = true;
+          reject(err);
+          return;
+        }
+        if (--pending === 0) resolve();
+      };
+      for (const d of datagrams) socket.send(d, this.opts.port, host, done);
+    });
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = null;
+  }
+}
+
+const statsdSink: SinkFactory = (options, context) => {
+  const writer = new StatsdWriter(checkOptions(options, context));
+  return defineProcessor({
+    process: (batch, ctx) => writer.process(batch.items, ctx),
+    stop: () => writer.close(),
+  });
+};
+
+export default statsdSink;
