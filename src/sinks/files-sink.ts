@@ -44,9 +44,18 @@ interface OpenFile {
   index: number;
 }
 
-/** "2026-11-25T10" for a time in microseconds (UTC). */
+const US_PER_HOUR = 3_600_000_000;
+let lastHourBucket = -1;
+let lastHour = '';
+
+/** "2026-11-25T10" for a time in microseconds (UTC). Records come in time order: the last hour is cached. */
 export function hourOf(timeUs: number): string {
-  return new Date(Math.floor(timeUs / 1000)).toISOString().slice(0, 13);
+  const bucket = Math.floor(timeUs / US_PER_HOUR);
+  if (bucket !== lastHourBucket) {
+    lastHour = new Date(bucket * (US_PER_HOUR / 1000)).toISOString().slice(0, 13);
+    lastHourBucket = bucket;
+  }
+  return lastHour;
 }
 
 function fileName(hour: string, index: number): string {
@@ -56,6 +65,9 @@ function fileName(hour: string, index: number): string {
 class FilesWriter {
   private readonly open = new Map<string, OpenFile>();
   private madeDir = false;
+  /** Written since their last fdatasync. */
+  private readonly dirty = new Set<FileHandle>();
+  private syncing: Promise<void> | null = null;
   /** Batches of one pipeline may run concurrently: their writes go one at a time. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -65,10 +77,12 @@ class FilesWriter {
     private readonly sync: boolean,
   ) {}
 
-  write(chunks: Map<string, string[]>): Promise<void> {
-    const next = this.tail.then(() => this.writeNow(chunks));
-    this.tail = next.catch(() => undefined);
-    return next;
+  /** Appends the batch's lines; resolves once they are written (and, with `sync`, on disk). */
+  async write(chunks: Map<string, string[]>): Promise<void> {
+    const written = this.tail.then(() => this.writeNow(chunks));
+    this.tail = written.catch(() => undefined);
+    await written;
+    if (this.sync) await this.syncDirty();
   }
 
   private async writeNow(chunks: Map<string, string[]>): Promise<void> {
@@ -76,15 +90,35 @@ class FilesWriter {
       await fsp.mkdir(this.dir, { recursive: true });
       this.madeDir = true;
     }
-    const touched: FileHandle[] = [];
     for (const [hour, parts] of chunks) {
       const data = Buffer.from(parts.join(''));
       const file = await this.fileFor(hour, data.length);
       let at = 0;
       while (at < data.length) at += (await file.fh.write(data, at, data.length - at)).bytesWritten;
-      touched.push(file.fh);
+      this.dirty.add(file.fh);
     }
-    if (this.sync) await Promise.all(touched.map((fh) => fh.datasync()));
+  }
+
+  /**
+   * Group commit: one fdatasync covers every write made before it started, so
+   * batches written while a sync runs share the next one instead of queueing one each.
+   */
+  private async syncDirty(): Promise<void> {
+    while (this.syncing) await this.syncing.catch(() => undefined);
+    if (this.dirty.size === 0) return; // a sync that started after our write covered it
+    const files = [...this.dirty];
+    this.dirty.clear();
+    this.syncing = Promise.all(files.map((fh) => fh.datasync())).then(() => undefined);
+    try {
+      await this.syncing;
+    } finally {
+      this.syncing = null;
+    }
+  }
+
+  private async closeFile(fh: FileHandle): Promise<void> {
+    if (this.dirty.delete(fh)) await fh.datasync();
+    await fh.close();
   }
 
   private async fileFor(hour: string, incomingBytes: number): Promise<OpenFile> {
@@ -96,13 +130,13 @@ class FilesWriter {
       while (this.open.size > MAX_OPEN_FILES) {
         const [oldest, f] = this.open.entries().next().value as [string, OpenFile];
         this.open.delete(oldest);
-        await f.fh.close();
+        await this.closeFile(f.fh);
       }
     }
     // The size comes from the file, not from what this process wrote: another worker may append too.
     const { size } = await file.fh.stat();
     if (size > 0 && size + incomingBytes > this.maxFileBytes) {
-      await file.fh.close();
+      await this.closeFile(file.fh);
       const index = Math.max(file.index, await this.lastIndex(hour)) + 1;
       file = { fh: await fsp.open(join(this.dir, fileName(hour, index)), 'a'), index };
       this.open.set(hour, file);
@@ -122,7 +156,8 @@ class FilesWriter {
 
   async close(): Promise<void> {
     await this.tail;
-    for (const f of this.open.values()) await f.fh.close().catch(() => undefined);
+    await this.syncing?.catch(() => undefined);
+    for (const f of this.open.values()) await this.closeFile(f.fh).catch(() => undefined);
     this.open.clear();
   }
 }

@@ -1,5 +1,5 @@
 // Runs one pipeline: a consumer-group member fetching deliveries, up to
-// `concurrency` batches processing at once (and as many committing), each batch
+// `concurrency` batches processing at once (and a few more committing), each batch
 // settled by BatchRun, dead letters written before the commit. At least once:
 // a delivery is committed only after it is processed or dead-lettered, so after
 // a crash at most the in-flight batches (2 x concurrency x batchMaxRecords
@@ -26,6 +26,12 @@ import { backoffMs } from './backoff.js';
 const FETCH_WAIT_MS = 500;
 /** Pause after a failed fetch (backend down), so the loop does not spin. */
 const FETCH_ERROR_PAUSE_MS = 1000;
+/**
+ * Processed batches that may wait for their position write at once, besides the
+ * `concurrency` being processed. Position writes are coalesced and cost a few ms
+ * (two fsyncs on the embedded log): a window keeps fetching while one is in progress.
+ */
+export const COMMIT_WINDOW_BATCHES = 8;
 
 export interface RunnerDeps {
   log: Log;
@@ -105,7 +111,7 @@ export class PipelineRunner {
 
   private async waitForSlot(): Promise<void> {
     const { concurrency } = this.pipeline;
-    while ((this.processing.size >= concurrency || this.committing.size >= concurrency) && !this.stopping.signal.aborted) {
+    while ((this.processing.size >= concurrency || this.committing.size >= COMMIT_WINDOW_BATCHES) && !this.stopping.signal.aborted) {
       // stop() and fatal() call notify() after aborting, so no abort listener is needed here.
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
