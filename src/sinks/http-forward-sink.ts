@@ -1,0 +1,288 @@
+// The `http` sink: forwards decoded events to a URL, for webhooks and chat
+// notifications. Events go out in requests of at most maxEventsPerRequest events
+// and about maxRequestBytes, as a JSON array, NDJSON, or one JSON event per request
+// (`single`, for endpoints such as chat webhooks that take one object), through an
+// undici keep-alive Pool.
+//
+// Responses: 2xx delivered. 408, 429 and 5xx (but 501, 505) and network errors or
+// timeouts are retried in the sink, up to maxAttempts per request and maxRetryTimeMs,
+// waiting what Retry-After asks (capped at maxRetryDelayMs) or exponential backoff
+// with jitter; past that the batch is thrown back as HOPPER_SINK_UNAVAILABLE and the
+// runtime retries it later, skipping the records this process already delivered.
+// 413 splits the request in two. Any other status (4xx, 3xx) is permanent: the
+// records of that request are returned in `failed` with the status and the start
+// of the response body.
+//
+// Delivery guarantee: at least once. A request whose response is lost (timeout,
+// connection reset) is sent again, and a batch redelivered after a crash is sent
+// again: each request carries an Idempotency-Key built from the positions of its
+// first and last events, so a receiver can drop what it already has.
+
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HopperError } from '../errors.js';
+import { backoffMs } from '../work/backoff.js';
+import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { optionError, optionsChecker } from './sink-options.js';
+import { SinkMetrics } from './sink-metrics.js';
+import { retryAfterMs } from './retry-after.js';
+
+export type HttpForwardFormat = 'json' | 'ndjson' | 'single';
+
+export interface HttpForwardSinkOptions {
+  url: string;
+  method: 'POST' | 'PUT';
+  format: HttpForwardFormat;
+  headers: Record<string, string>;
+  /** Send {stream, partition, offset, index, receivedAt, event} instead of the bare event. */
+  includeMetadata: boolean;
+  maxEventsPerRequest: number;
+  maxRequestBytes: number;
+  connections: number;
+  connectTimeoutMs: number;
+  /** Limit on waiting for the response headers, and between two pieces of its body. */
+  timeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Tries of one request inside one process() call, the first included. */
+  maxAttempts: number;
+  initialBackoffMs: number;
+  /** No single wait (backoff or Retry-After) is longer than this. */
+  maxRetryDelayMs: number;
+  /** Time budget of one request's retries; a Retry-After past it ends them at once. */
+  maxRetryTimeMs: number;
+}
+
+const SINK = 'http';
+/** Bytes of an error response kept in a dead letter's reason. */
+export const RESPONSE_SNIPPET_BYTES = 300;
+/** A response body past this is not read to the end: the connection is closed instead. */
+const MAX_DRAIN_BYTES = 64 * 1024;
+
+const checkOptions = optionsChecker<HttpForwardSinkOptions>(SINK, {
+  required: ['url'],
+  properties: {
+    url: { type: 'string', pattern: '^https?://' },
+    method: { type: 'string', enum: ['POST', 'PUT'], default: 'POST' },
+    format: { type: 'string', enum: ['json', 'ndjson', 'single'], default: 'json' },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, maxProperties: 50, default: {} },
+    includeMetadata: { type: 'boolean', default: false },
+    maxEventsPerRequest: { type: 'integer', minimum: 1, maximum: 100_000, default: 500 },
+    maxRequestBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
+    connections: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+    connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+    timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 10_000 },
+    keepAliveTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000 },
+    maxAttempts: { type: 'integer', minimum: 1, maximum: 20, default: 5 },
+    initialBackoffMs: { type: 'integer', minimum: 1, maximum: 60_000, default: 200 },
+    maxRetryDelayMs: { type: 'integer', minimum: 1, maximum: 600_000, default: 30_000 },
+    maxRetryTimeMs: { type: 'integer', minimum: 1, maximum: 3_600_000, default: 60_000 },
+  },
+});
+
+/** One event, serialized, with where it came from. */
+interface Unit {
+  item: BatchItem;
+  index: number;
+  text: string;
+}
+
+type Outcome = { kind: 'ok' } | { kind: 'split' } | { kind: 'permanent'; reason: string } | { kind: 'unavailable'; reason: string; cause?: unknown };
+
+type Failed = NonNullable<ProcessResult['failed']>;
+
+function statusClass(status: number): string {
+  return `${Math.floor(status / 100)}xx`;
+}
+
+function isRetriableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+async function readSnippet(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (keptBytes < RESPONSE_SNIPPET_BYTES) {
+      const piece = chunk.subarray(0, RESPONSE_SNIPPET_BYTES - keptBytes);
+      kept.push(piece);
+      keptBytes += piece.length;
+    }
+    if (total > MAX_DRAIN_BYTES) break;
+  }
+  const text = Buffer.concat(kept).toString('utf8').replace(/\s+/g, ' ').trim();
+  return total > keptBytes ? `${text}...` : text;
+}
+
+export class HttpForwarder {
+  private readonly pool: Pool;
+  private readonly origin: string;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+  private readonly metrics = new SinkMetrics(SINK);
+  /** Records whose every event this process delivered: a retried batch skips them. */
+  private readonly delivered = new WeakSet<BatchItem>();
+
+  constructor(private readonly opts: HttpForwardSinkOptions) {
+    const url = new URL(opts.url);
+    this.origin = url.origin;
+    this.path = `${url.pathname}${url.search}`;
+    const contentType = opts.format === 'ndjson' ? 'application/x-ndjson' : 'application/json';
+    this.headers = { 'content-type': contentType, ...Object.fromEntries(Object.entries(opts.headers).map(([k, v]) => [k.toLowerCase(), v])) };
+    this.pool = new Pool(this.origin, {
+      connections: opts.connections,
+      connect: { timeout: opts.connectTimeoutMs },
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      keepAliveTimeout: opts.keepAliveTimeoutMs,
+    });
+  }
+
+  async process(items: BatchItem[], ctx: ProcessContext): Promise<ProcessResult> {
+    const started = performance.now();
+    const failed: Failed = [];
+    const units: Unit[] = [];
+    for (const item of items) {
+      if (this.delivered.has(item)) continue;
+      let events: unknown[];
+      try {
+        events = item.events();
+      } catch (err) {
+        failed.push({ item, reason: (err as Error).message });
+        continue;
+      }
+      for (let i = 0; i < events.length; i++) units.push({ item, index: i, text: this.serialize(item, i, events[i]) });
+    }
+    const requests = this.chunk(units);
+    const badItems = new Map<BatchItem, string>();
+    let sent = 0;
+    let failedEvents = 0;
+    // A work list, not recursion: a 413 puts two halves back, and a request of one event cannot split.
+    while (requests.length > 0) {
+      const request = requests.shift()!;
+      const outcome = await this.send(request, ctx);
+      if (outcome.kind === 'ok') {
+        sent += request.length;
+        continue;
+      }
+      if (outcome.kind === 'split') {
+        const mid = request.length >>> 1;
+        requests.unshift(request.slice(0, mid), request.slice(mid));
+        continue;
+      }
+      if (outcome.kind === 'permanent') {
+        failedEvents += request.length;
+        for (const u of request) if (!badItems.has(u.item)) badItems.set(u.item, outcome.reason);
+        continue;
+      }
+      this.rememberDelivered(units, requests, request, badItems);
+      this.metrics.transientError(ctx.metrics);
+      throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.opts.url}: ${outcome.reason}; retrying later`, { cause: outcome.cause });
+    }
+    for (const [item, reason] of badItems) failed.push({ item, reason });
+    for (const u of units) if (!badItems.has(u.item)) this.delivered.add(u.item);
+    this.metrics.written(ctx.metrics, sent, failedEvents, started);
+    return { failed };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private serialize(item: BatchItem, index: number, event: unknown): string {
+    if (!this.opts.includeMetadata) return JSON.stringify(event) ?? 'null';
+    return JSON.stringify({ stream: item.stream, partition: item.partition, offset: item.offset, index, receivedAt: item.receivedAt.toISOString(), event });
+  }
+
+  private chunk(units: Unit[]): Unit[][] {
+    const out: Unit[][] = [];
+    if (this.opts.format === 'single') return units.map((u) => [u]);
+    let current: Unit[] = [];
+    let bytes = 2;
+    for (const u of units) {
+      const size = Buffer.byteLength(u.text) + 1;
+      if (current.length > 0 && (current.length >= this.opts.maxEventsPerRequest || bytes + size > this.opts.maxRequestBytes)) {
+        out.push(current);
+        current = [];
+        bytes = 2;
+      }
+      current.push(u);
+      bytes += size;
+    }
+    if (current.length > 0) out.push(current);
+    return out;
+  }
+
+  private body(request: Unit[]): string {
+    if (this.opts.format === 'ndjson') return request.map((u) => u.text).join('\n') + '\n';
+    if (this.opts.format === 'single') return request[0]!.text;
+    return `[${request.map((u) => u.text).join(',')}]`;
+  }
+
+  private idempotencyKey(request: Unit[]): string {
+    const first = request[0]!;
+    const last = request[request.length - 1]!;
+    return `${first.item.stream}:${first.item.partition}:${first.item.offset}.${first.index}-${last.item.offset}.${last.index}`;
+  }
+
+  /** One request, retried for retriable answers within its attempt and time budget. */
+  private async send(request: Unit[], ctx: ProcessContext): Promise<Outcome> {
+    const body = this.body(request);
+    const headers = { ...this.headers, 'idempotency-key': this.idempotencyKey(request) };
+    const startedMs = Date.now();
+    let last: Outcome = { kind: 'unavailable', reason: 'not sent' };
+    for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
+      let waitMs: number | null = null;
+      try {
+        const res = await this.pool.request({ path: this.path, method: this.opts.method, headers, body, signal: ctx.signal });
+        ctx.metrics.increment('sink_http_responses_total', 1, { sink: SINK, status: statusClass(res.statusCode) });
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          await res.body.dump({ limit: MAX_DRAIN_BYTES });
+          return { kind: 'ok' };
+        }
+        const snippet = await readSnippet(res.body);
+        const reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.opts.url}${snippet === '' ? '' : `: ${snippet}`}`;
+        if (res.statusCode === 413 && request.length > 1) return { kind: 'split' };
+        if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', reason };
+        last = { kind: 'unavailable', reason };
+        waitMs = retryAfterMs(res.headers['retry-after'], Date.now());
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        ctx.metrics.increment('sink_http_responses_total', 1, { sink: SINK, status: 'error' });
+        const code = (err as { code?: string }).code;
+        last = { kind: 'unavailable', reason: `${code ?? (err as Error).name}: ${(err as Error).message}`, cause: err };
+      }
+      if (attempt === this.opts.maxAttempts) break;
+      const delay = Math.min(waitMs ?? backoffMs(attempt, { initialBackoffMs: this.opts.initialBackoffMs, maxBackoffMs: this.opts.maxRetryDelayMs }), this.opts.maxRetryDelayMs);
+      if (Date.now() + delay - startedMs > this.opts.maxRetryTimeMs) break;
+      await sleep(delay, undefined, { signal: ctx.signal });
+    }
+    return last;
+  }
+
+  /** Before giving up on a batch: records whose events all went out are not sent again on the retry. */
+  private rememberDelivered(units: Unit[], unsent: Unit[][], current: Unit[], bad: Map<BatchItem, string>): void {
+    const pending = new Set<BatchItem>(bad.keys());
+    for (const u of current) pending.add(u.item);
+    for (const r of unsent) for (const u of r) pending.add(u.item);
+    for (const u of units) if (!pending.has(u.item)) this.delivered.add(u.item);
+  }
+}
+
+const httpForwardSink: SinkFactory = (options, context) => {
+  const opts = checkOptions(options, context);
+  try {
+    new URL(opts.url);
+  } catch {
+    throw optionError(SINK, context, 'url', `${JSON.stringify(opts.url)} is not a valid URL`);
+  }
+  const forwarder = new HttpForwarder(opts);
+  return defineProcessor({
+    process: (batch, ctx) => forwarder.process(batch.items, ctx),
+    stop: () => forwarder.close(),
+  });
+};
+
+export default httpForwardSink;

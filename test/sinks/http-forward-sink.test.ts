@@ -1,0 +1,154 @@
+// The http sink against a local node:http server that fails, rate-limits and
+// recovers: retries honour Retry-After, 4xx answers make dead letters with the
+// status and the response's start, an endpoint down for long is a retriable
+// error, and records already delivered are not sent again on the retry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import httpForwardSink from '../../src/sinks/http-forward-sink.js';
+import { retryAfterMs } from '../../src/sinks/retry-after.js';
+import { isHopperError } from '../../src/errors.js';
+import { isRetriable } from '../../src/work/retriable-error.js';
+import type { Processor } from '../../src/work/types.js';
+import { makeBatch, makeCtx, makeItem, processWithRetries, sinkContext } from './sink-harness.js';
+
+interface Received {
+  body: string;
+  headers: http.IncomingHttpHeaders;
+  atMs: number;
+}
+
+type Responder = (req: Received, n: number) => { status: number; headers?: Record<string, string>; body?: string };
+
+async function server(t: { after(fn: () => Promise<void> | void): void }, respond: Responder) {
+  const requests: Received[] = [];
+  let connections = 0;
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const r = { body: Buffer.concat(chunks).toString(), headers: req.headers, atMs: Date.now() };
+      requests.push(r);
+      const out = respond(r, requests.length);
+      res.writeHead(out.status, out.headers ?? {});
+      res.end(out.body ?? '');
+    });
+  });
+  srv.on('connection', () => connections++);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  t.after(() => srv.closeAllConnections());
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook?x=1`, requests, connections: () => connections };
+}
+
+function sink(t: { after(fn: () => Promise<void> | void): void }, options: Record<string, unknown>): Processor {
+  const s = httpForwardSink(options, sinkContext('alerts'));
+  t.after(() => s.stop?.(makeCtx()));
+  return s;
+}
+
+const okBodies = (requests: Received[], ok: Set<number>): unknown[] => requests.filter((_, i) => ok.has(i + 1)).flatMap((r) => JSON.parse(r.body) as unknown[]);
+
+test('5xx then 429 with Retry-After, then success: one delivery, the wait honoured, one kept-alive connection', async (t) => {
+  const ok = new Set<number>();
+  const srv = await server(t, (_r, n) => {
+    if (n === 1) return { status: 503, body: 'down for a moment' };
+    if (n === 2) return { status: 429, headers: { 'retry-after': '1' }, body: 'slow down' };
+    ok.add(n);
+    return { status: 200 };
+  });
+  const s = sink(t, { url: srv.url, initialBackoffMs: 10, headers: { Authorization: 'Bearer k' } });
+  const ctx = makeCtx();
+  const result = await s.process(makeBatch([makeItem(0, '{"a":1}'), makeItem(1, '[{"b":2},{"b":3}]')]), ctx);
+  assert.deepEqual(result?.failed ?? [], []);
+  assert.equal(srv.requests.length, 3);
+  assert.deepEqual(okBodies(srv.requests, ok), [{ a: 1 }, { b: 2 }, { b: 3 }]);
+  assert.ok(srv.requests[2]!.atMs - srv.requests[1]!.atMs >= 950, 'Retry-After: 1 was not waited for');
+  const keys = new Set(srv.requests.map((r) => r.headers['idempotency-key']));
+  assert.deepEqual([...keys], ['events:0:0.0-1.1'], 'a retried request keeps its Idempotency-Key');
+  assert.equal(srv.requests[0]!.headers['content-type'], 'application/json');
+  assert.equal(srv.requests[0]!.headers.authorization, 'Bearer k');
+  assert.equal(srv.connections(), 1, 'the pool kept one connection alive across requests');
+  assert.equal(ctx.metrics.counter('sink_events_written_total', 'http'), 3);
+});
+
+test('a 4xx answer sends the records of that request to dead letters with the status and the response start', async (t) => {
+  const srv = await server(t, (r) => (r.body.includes('"bad"') ? { status: 422, body: `{"error":"field bad is not allowed"}${' pad'.repeat(200)}` } : { status: 204 }));
+  const s = sink(t, { url: srv.url, format: 'ndjson', maxEventsPerRequest: 2 });
+  const ctx = makeCtx();
+  const items = [makeItem(0, '{"n":0}'), makeItem(1, '{"n":1}'), makeItem(2, '{"bad":true}'), makeItem(3, '{"n":3}'), makeItem(4, '{"n":4}')];
+  const result = await s.process(makeBatch(items), ctx);
+  // Requests: [0,1] [2,3] [4]; the second is refused, so records 2 and 3 are dead letters.
+  const failed = result?.failed ?? [];
+  assert.deepEqual(failed.map((f) => f.item.offset), [2, 3]);
+  assert.match(failed[0]!.reason, /^HTTP 422 from POST http:\/\/127\.0\.0\.1:\d+\/hook\?x=1: \{"error":"field bad is not allowed"\} pad pad/);
+  assert.ok(failed[0]!.reason.length < 500, 'the reason holds a snippet, not the whole response');
+  assert.equal(srv.requests.length, 3, '4xx is not retried');
+  assert.equal(srv.requests[0]!.body, '{"n":0}\n{"n":1}\n');
+  assert.equal(srv.requests[0]!.headers['content-type'], 'application/x-ndjson');
+  assert.equal(ctx.metrics.counter('sink_failed_events_total', 'http'), 2);
+});
+
+test('an endpoint down past the retry budget is a retriable error; after recovery only undelivered records are sent', async (t) => {
+  let down = true;
+  const ok: string[] = [];
+  // The first request is accepted, then the endpoint fails until the test says it recovered.
+  const srv = await server(t, (r, n) => {
+    if (n > 1 && down) return { status: 502, body: 'bad gateway' };
+    ok.push(r.body);
+    return { status: 200 };
+  });
+  const s = sink(t, { url: srv.url, format: 'single', maxAttempts: 3, initialBackoffMs: 5, maxRetryDelayMs: 20 });
+  const items = [makeItem(0, '{"n":0}'), makeItem(1, '{"n":1}'), makeItem(2, '{"n":2}')];
+  const ctx = makeCtx();
+  await assert.rejects(Promise.resolve(s.process(makeBatch(items), ctx)), (err: unknown) => {
+    assert.ok(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), String(err));
+    assert.equal(isRetriable(err), true);
+    assert.match((err as Error).message, /HTTP 502 from POST .*: bad gateway; retrying later/);
+    return true;
+  });
+  assert.equal(srv.requests.length, 4, 'one accepted request, then maxAttempts tries of the next');
+  down = false;
+  const { result } = await processWithRetries(s, makeBatch(items, 2), ctx);
+  assert.deepEqual(result.failed ?? [], []);
+  assert.deepEqual(ok, ['{"n":0}', '{"n":1}', '{"n":2}'], 'each event accepted once: record 0 was not sent again');
+  assert.equal(ctx.metrics.counter('sink_errors_total', 'http'), 1);
+});
+
+test('a Retry-After beyond the retry budget ends the retries at once', async (t) => {
+  const srv = await server(t, () => ({ status: 503, headers: { 'retry-after': '3600' } }));
+  const s = sink(t, { url: srv.url, maxRetryTimeMs: 5000 });
+  const started = Date.now();
+  await assert.rejects(Promise.resolve(s.process(makeBatch([makeItem(0, '{}')]), makeCtx())), /HTTP 503/);
+  assert.equal(srv.requests.length, 1);
+  assert.ok(Date.now() - started < 3000);
+});
+
+test('413 splits a request until each part is accepted; a single event still too large is a dead letter', async (t) => {
+  const srv = await server(t, (r) => (r.body.length > 120 ? { status: 413, body: 'too large' } : { status: 200 }));
+  const s = sink(t, { url: srv.url });
+  const items = Array.from({ length: 8 }, (_, i) => makeItem(i, JSON.stringify({ n: i, pad: i === 5 ? 'x'.repeat(200) : 'y' })));
+  const result = await s.process(makeBatch(items), makeCtx());
+  assert.deepEqual((result?.failed ?? []).map((f) => [f.item.offset, f.reason.slice(0, 8)]), [[5, 'HTTP 413']]);
+  const accepted = srv.requests.filter((r) => r.body.length <= 120).flatMap((r) => JSON.parse(r.body) as { n: number }[]);
+  assert.deepEqual(accepted.map((e) => e.n).sort(), [0, 1, 2, 3, 4, 6, 7]);
+});
+
+test('connection refused is retriable; Retry-After parses seconds and HTTP dates; bad options are rejected', async () => {
+  const s = httpForwardSink({ url: 'http://127.0.0.1:1/x', maxAttempts: 2, initialBackoffMs: 1 }, sinkContext());
+  try {
+    await assert.rejects(Promise.resolve(s.process(makeBatch([makeItem(0, '{}')]), makeCtx())), (err: unknown) => isRetriable(err) && /ECONNREFUSED/.test((err as Error).message));
+  } finally {
+    await s.stop?.(makeCtx());
+  }
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(retryAfterMs('120', now), 120_000);
+  assert.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:30 GMT', now), 30_000);
+  assert.equal(retryAfterMs('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+  assert.equal(retryAfterMs('soon', now), null);
+  assert.equal(retryAfterMs(undefined, now), null);
+  assert.throws(() => httpForwardSink({}, sinkContext()), /options\.url .* \(http sink\) must have required property 'url'/);
+  assert.throws(() => httpForwardSink({ url: 'ftp://x' }, sinkContext()), /options\.url/);
+  assert.throws(() => httpForwardSink({ url: 'http://x', format: 'xml' }, sinkContext()), /options\.format/);
+});
