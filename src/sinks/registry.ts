@@ -10,6 +10,9 @@ type SinkModule = () => Promise<{ default: SinkFactory }>;
 const BUILTIN_SINKS: Record<string, SinkModule> = {
   files: () => import('./files-sink.js'),
   noop: () => import('./noop-sink.js'),
+  postgres: () => import('./postgres-sink.js'),
+  statsd: () => import('./statsd-sink.js'),
+  http: () => import('./http-forward-sink.js'),
 };
 
 export function builtinSinkNames(): string[] {
