@@ -1,0 +1,62 @@
+// hopper lag, replay and dlq drop/list as a person runs them: exact output,
+// positions moved, one-line errors with exit code 2 for bad usage.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { encodeDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
+import { formatTimeUs } from '../../src/cli/parse-duration.js';
+import { record, runCli } from './work-helpers.js';
+
+const BASE_US = Date.UTC(2026, 0, 1) * 1000;
+
+function letter(offset: number, reason: string): DeadLetterInfo {
+  return {
+    v: 1, stream: 's', partition: 0, offset, receivedAtUs: BASE_US, contentType: 'application/json', contentEncoding: '',
+    remoteAddress: '10.0.0.1', requestId: `r${offset}`, idempotencyKey: '', pipeline: 's.files', group: 'files',
+    kind: 'decode', code: 'HOPPER_DECODE_FAILED', reason, attempts: 1, firstFailureAtMs: 1, lastFailureAtMs: 2,
+  };
+}
+
+test('lag, replay and dlq drop from the command line', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  await log.ensureStream('s', { partitions: 2, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  for (let p = 0; p < 2; p++) {
+    await log.append('s', p, Array.from({ length: 10 }, (_, i) => record(`{"i":${i}}`, { receivedAtUs: BASE_US + i * 1_000_000 })), 'durable');
+    await log.commitPosition('g', 's', p, 10);
+  }
+  await log.ensureStream('s.dlq', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s.dlq', 0, [encodeDeadLetter(letter(4, 'malformed JSON: x'), Buffer.from('{x'), BASE_US), encodeDeadLetter(letter(6, 'malformed JSON: y'), Buffer.from('{y'), BASE_US)], 'durable');
+  await log.close();
+  const dd = ['--data-dir', dir];
+
+  const lag = runCli(['lag', ...dd, '--stream', 's']);
+  assert.equal(lag.code, 0, lag.stderr);
+  assert.equal(lag.stdout, ['STREAM  GROUP  PARTITION  POSITION  END  LAG', 's       g              0        10   10    0', 's       g              1        10   10    0', ''].join('\n'));
+
+  const back = runCli(['replay', ...dd, '--stream', 's', '--group', 'g', '--from', '3']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(back.stdout, 's partition 0: group g position 10 -> 3\ns partition 1: group g position 10 -> 3\n');
+  const byTime = runCli(['replay', ...dd, '--stream', 's', '--group', 'g', '--partition', '1', '--from', formatTimeUs(BASE_US + 5_000_000)]);
+  assert.equal(byTime.stdout, 's partition 1: group g position 3 -> 5\n');
+  assert.equal(runCli(['replay', ...dd, '--stream', 's', '--group', 'new', '--from', '99']).stdout.split('\n')[0], 's partition 0: group new position (none) -> 10');
+  const rows = runCli(['lag', ...dd, '--json', '--group', 'g']).stdout.trim().split('\n').map((l) => JSON.parse(l) as { partition: number; lag: number });
+  assert.deepEqual(rows.map((r) => [r.partition, r.lag]), [[0, 7], [1, 5]]);
+
+  const usage = runCli(['replay', ...dd, '--stream', 's', '--from', '3']);
+  assert.equal(usage.code, 2);
+  assert.equal(usage.stderr, 'hopper: replay needs --stream S, --group G and --from OFFSET|ISO-TIME. (HOPPER_USAGE)\n');
+  const unknown = runCli(['replay', ...dd, '--stream', 'nope', '--group', 'g', '--from', '0']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /^hopper: No stream "nope" in this log\. \(HOPPER_STREAM_UNKNOWN\)\n$/);
+
+  assert.equal(runCli(['dlq', 'list', ...dd]).stdout, 's: 2 pending dead letters (hopper dlq list --stream s)\n');
+  const drop = runCli(['dlq', 'drop', ...dd, '--stream', 's', '--limit', '1']);
+  assert.equal(drop.stdout, 'dropped 1 dead letters of s\n');
+  const list = runCli(['dlq', 'list', ...dd, '--stream', 's']);
+  assert.equal(list.stdout, '0:1  1970-01-01T00:00:00.002Z  decode  attempts=1  s/0@6  malformed JSON: y\n');
+  assert.match(runCli(['lag', ...dd, '--stream', 's.dlq']).stdout, /s\.dlq\s+dlq-handled\s+0\s+1\s+2\s+1/);
+  assert.equal(runCli(['dlq', 'list', ...dd, '--stream', 'nope']).stdout, 'no pending dead letters for nope\n');
+  assert.equal(runCli(['dlq', 'requeue', ...dd]).code, 2);
+});

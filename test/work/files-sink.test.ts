@@ -1,0 +1,64 @@
+// The files sink: one NDJSON line per event, a file per UTC hour of receipt,
+// rolled past maxFileBytes, optional metadata, options checked at start.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import filesSink from '../../src/sinks/files-sink.js';
+import { RecordItem } from '../../src/work/batch-item.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { WorkerMetrics } from '../../src/work/worker-metrics.js';
+import { isHopperError } from '../../src/errors.js';
+import type { LogRecord } from '../../src/log/types.js';
+import type { ProcessContext } from '../../src/work/types.js';
+import { removeDir, tempDir } from '../helpers/embedded.js';
+
+const HOUR_US = 3_600_000_000;
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0) * 1000;
+const ctx: ProcessContext = { logger: createLogger('silent'), metrics: new WorkerMetrics().handle('t'), signal: new AbortController().signal, pipeline: 't', options: {} };
+const context = (dataDir: string) => ({ dataDir, pipeline: 'p', stream: 'ev', group: 'files' });
+
+function item(offset: number, body: string, receivedAtUs: number, contentType = 'application/json'): RecordItem {
+  const record: LogRecord = { stream: 'ev', partition: 0, offset, body: Buffer.from(body), receivedAtUs, contentType, contentEncoding: '', remoteAddress: '', requestId: '', idempotencyKey: '' };
+  return new RecordItem(record, { maxDecodedBytes: 1 << 20, validate: null });
+}
+
+test('files by hour of receipt, rolled by size, undecodable records reported as failed', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({ maxFileBytes: 1024, sync: true }, context(dir));
+  const items = [item(0, '{"a":1}', T0), item(1, '[{"a":2},{"a":3}]', T0 + 5), item(2, '{"late":true}', T0 + HOUR_US), item(3, '{"bad', T0 + 7)];
+  const result = await sink.process({ stream: 'ev', partition: 0, items, attempt: 1 }, ctx);
+  assert.deepEqual(result && result.failed!.map((f) => [f.item.offset, /malformed JSON/.test(f.reason)]), [[3, true]]);
+  const out = join(dir, 'out', 'ev');
+  assert.deepEqual(readdirSync(out).sort(), ['2026-11-25T10.ndjson', '2026-11-25T11.ndjson']);
+  assert.equal(readFileSync(join(out, '2026-11-25T10.ndjson'), 'utf8'), '{"a":1}\n{"a":2}\n{"a":3}\n');
+  // 60 lines of ~50 bytes into 1 KiB files: rolls to .1, .2 ...
+  const pad = 'x'.repeat(40);
+  for (let b = 0; b < 6; b++) {
+    const batch = Array.from({ length: 10 }, (_, i) => item(10 + b * 10 + i, JSON.stringify({ i: b * 10 + i, pad }), T0 + 10));
+    await sink.process({ stream: 'ev', partition: 0, items: batch, attempt: 1 }, ctx);
+  }
+  await sink.stop!(ctx);
+  const hourFiles = readdirSync(out).filter((f) => f.startsWith('2026-11-25T10'));
+  assert.ok(hourFiles.length >= 3, `rolled into ${hourFiles.join(', ')}`);
+  const order = (f: string): number => Number(/T10(?:\.(\d+))?\.ndjson$/.exec(f)![1] ?? 0);
+  const lines = hourFiles.sort((a, b) => order(a) - order(b)).flatMap((f) => readFileSync(join(out, f), 'utf8').split('\n').filter(Boolean));
+  assert.equal(lines.length, 3 + 60);
+  assert.deepEqual(lines.slice(3).map((l) => (JSON.parse(l) as { i: number }).i), [...Array(60).keys()]);
+  for (const f of hourFiles.filter((f) => order(f) < order(hourFiles[hourFiles.length - 1]!))) {
+    assert.ok(readFileSync(join(out, f)).length <= 1024, `${f} is over maxFileBytes`);
+  }
+});
+
+test('includeMetadata wraps each event; a bad option stops the pipeline at start', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({ dir: join(dir, 'elsewhere'), includeMetadata: true }, context(dir));
+  await sink.process({ stream: 'ev', partition: 0, items: [item(7, 'a=1', T0, 'application/x-www-form-urlencoded')], attempt: 1 }, ctx);
+  await sink.stop!(ctx);
+  const line = JSON.parse(readFileSync(join(dir, 'elsewhere', 'ev', '2026-11-25T10.ndjson'), 'utf8'));
+  assert.deepEqual(line, { partition: 0, offset: 7, receivedAt: '2026-11-25T10:00:00.000Z', event: { a: '1' } });
+  assert.throws(() => filesSink({ maxFileBytes: 10 }, context(dir)), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /options\.maxFileBytes/.test(e.message));
+  assert.throws(() => filesSink({ colour: 'red' }, context(dir)), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /colour/.test(e.message));
+});

@@ -1,0 +1,61 @@
+// Shutdown: a running batch may finish within work.shutdownTimeoutMs and is
+// committed; one that outlives the deadline sees ctx.signal fire and is not
+// committed (it is delivered again by the next run).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { startWorkers } from '../../src/work/worker-runtime.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { defineProcessor } from '../../src/work/types.js';
+import { record, testConfig, waitFor } from './work-helpers.js';
+
+async function run(t: { after(fn: () => unknown): void }, batchMs: number, shutdownTimeoutMs: number) {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, Array.from({ length: 5 }, (_, i) => record(`{"i":${i}}`)), 'durable');
+  const config = testConfig(dir, { 'work.shutdownTimeoutMs': shutdownTimeoutMs, pipelines: [{ name: 'slow', stream: 's', group: 'g', batchMaxRecords: 5 }] });
+  let started = false;
+  let sawAbort = false;
+  const processor = defineProcessor({
+    async process(_batch, ctx) {
+      started = true;
+      await new Promise<void>((resolve) => {
+        const onAbort = (): void => {
+          sawAbort = true;
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          ctx.signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, batchMs);
+        ctx.signal.addEventListener('abort', onAbort);
+      });
+      if (ctx.signal.aborted) throw new Error('aborted');
+    },
+  });
+  const workers = await startWorkers(config, log, createLogger('silent'), { processors: { slow: processor } });
+  await waitFor('the batch to start', () => started);
+  const t0 = Date.now();
+  await workers.stop();
+  return { log, stopMs: Date.now() - t0, sawAbort, snapshot: workers.metrics.snapshot().pipelines.slow! };
+}
+
+test('a batch that finishes before the deadline is committed', async (t) => {
+  const r = await run(t, 300, 5000);
+  assert.equal(await r.log.getPosition('g', 's', 0), 5);
+  assert.equal(r.sawAbort, false);
+  assert.equal(r.snapshot.batches, 1);
+});
+
+test('a batch still running at the deadline is abandoned uncommitted, after ctx.signal fired', async (t) => {
+  const r = await run(t, 60_000, 300);
+  assert.equal(await r.log.getPosition('g', 's', 0), null);
+  assert.ok(r.sawAbort);
+  assert.ok(r.stopMs < 5000, `stop took ${r.stopMs} ms`);
+  assert.equal(r.snapshot.batches, 0);
+  assert.equal(r.snapshot.abandoned, 1);
+});
