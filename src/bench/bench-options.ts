@@ -84,7 +84,7 @@ function templateFields(path: string): string {
 
 export function parseBenchOptions(values: Values, positionals: string[]): BenchOptions {
   if (positionals.length > 0) throw usage(`unexpected argument ${JSON.stringify(positionals[0])}: hopper bench takes only flags.`);
-  if (typeof values.url !== 'string') throw usage('hopper bench needs --url URL (e.g. --url http://127.0.0.1:8080).');
+  if (typeof values.url !== 'string') throw usage('bench needs --url URL (e.g. --url http://127.0.0.1:8080).');
   const stream = values.stream as string | undefined;
   const target = parseBenchTarget(values.url, stream);
   const vs = typeof values.vs === 'string' ? parseBenchTarget(values.vs, stream, '--vs') : null;

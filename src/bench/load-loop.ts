@@ -79,7 +79,7 @@ export class LoadLoop {
     private readonly emit: (msg: FromThread) => void,
   ) {
     this.acked = plan.trackAcks ? new EventBitmap() : null;
-    this.failFastErrors = Math.max(10, 2 * plan.connections);
+    this.failFastErrors = Math.max(5, 2 * plan.connections);
     this.intervalMs = plan.ratePerSec > 0 ? 1000 / plan.ratePerSec : 0;
     for (let i = 0; i < plan.connections; i++) {
       this.conns.push({

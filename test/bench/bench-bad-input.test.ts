@@ -3,6 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { HopperError } from '../../src/errors.js';
+import { parseBenchOptions } from '../../src/bench/bench-options.js';
 import { runCli } from './run-cli.js';
 
 function assertOneLine(stderr: string, pattern: RegExp): void {
@@ -27,7 +30,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('invalid flags and durations: one line, exit 2', async () => {
+test('invalid flags and durations are refused with a message naming the flag', () => {
   const url = 'http://127.0.0.1:1';
   const cases: [string[], RegExp][] = [
     [[], /needs --url/],
@@ -39,17 +42,45 @@ test('invalid flags and durations: one line, exit 2', async () => {
     [['--url', url, '--duration', '5s', '--requests', '10'], /not both/],
     [['--url', url, '--connections', '0'], /--connections 0 is out of range/],
     [['--url', url, '--connections', '20000'], /--connections 20000 is out of range/],
+    [['--url', url, '--threads', '65'], /--threads 65 is out of range/],
     [['--url', url, '--rate', '-5'], /--rate/],
+    [['--url', url, '--rate', '0'], /--rate/],
     [['--url', url, '--body-bytes', '10'], /--body-bytes 10 is out of range/],
     [['--url', url, '--body-bytes', '512', '--body-file', 'x.json'], /not both/],
     [['--url', url, '--body-file', '/nonexistent/body.json'], /--body-file .* cannot be read: ENOENT/],
+    [['--url', url, '--body-file', fileURLToPath(import.meta.url)], /--body-file .* is not JSON/],
     [['--url', url, '--batch', '0'], /--batch 0 is out of range/],
+    [['--url', url, '--batch', '10000', '--body-bytes', '100000'], /per request: use a smaller batch/],
+    [['--url', url, '--timeout', '1x'], /--timeout "1x" is not a duration/],
     [['--url', url, '--audit', '--vs', 'http://127.0.0.1:2'], /cannot be combined/],
     [['--url', 'http://127.0.0.1:1/custom', '--audit'], /give --stream NAME/],
+    [['--url', 'http://127.0.0.1:1/v1/streams/a', '--stream', 'b'], /disagrees/],
     [['--url', url, '--stream', '../etc'], /not a valid stream name/],
     [['--url', url, '--rounds', '3'], /--rounds goes with --vs/],
-    [['--url', url, '--bogus'], /Unknown option '--bogus'/],
     [['--url', url, 'extra'], /unexpected argument/],
+  ];
+  for (const [args, pattern] of cases) {
+    const values: Record<string, string | boolean> = {};
+    const positionals: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (!a.startsWith('--')) positionals.push(a);
+      else if (['--audit', '--gzip', '--json'].includes(a)) values[a.slice(2)] = true;
+      else values[a.slice(2)] = args[++i]!;
+    }
+    assert.throws(
+      () => parseBenchOptions(values, positionals),
+      (err: unknown) => err instanceof HopperError && err.code === 'HOPPER_USAGE' && pattern.test(err.message),
+      `${args.join(' ')} should fail with ${pattern}`,
+    );
+  }
+});
+
+test('through the CLI, a bad flag is one line and exit 2', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--url', 'http://127.0.0.1:1', '--duration', 'soon'], /^hopper: --duration "soon" is not a duration.*\(HOPPER_USAGE\)$/],
+    [['--url', 'http://127.0.0.1:1', '--bogus'], /^hopper bench: Unknown option '--bogus'/],
+    [[], /^hopper: bench needs --url/],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(['bench', ...args]);
@@ -94,4 +125,17 @@ test('a server that answers but never 2xx: report printed, one line on stderr, e
   assert.equal(r.code, 1);
   assertOneLine(r.stderr, /no request was answered 2xx/);
   assert.match(r.stdout, /responses {6}404: 20/);
+});
+
+test('a server that never answers: requests time out, the run still ends on time, exit 1', async (t) => {
+  const port = await listen(t, (socket) => {
+    socket.resume();
+    socket.on('error', () => undefined);
+  });
+  const r = await runCli(['bench', '--url', `http://127.0.0.1:${port}`, '--duration', '1s', '--timeout', '500ms', '--connections', '2', '--json']);
+  assert.equal(r.code, 1);
+  const out = JSON.parse(r.stdout) as { requests: { completed: number }; socketErrors: { timeout: number } };
+  assert.equal(out.requests.completed, 0);
+  assert.ok(out.socketErrors.timeout >= 2, `timeouts counted (${out.socketErrors.timeout})`);
+  assert.ok(r.ms < 15_000, `bounded (${r.ms} ms)`);
 });
