@@ -6,12 +6,14 @@ import type { Log } from './types.js';
 import type { WarnFn } from './embedded/partition-recovery.js';
 import { EmbeddedLog } from './embedded/embedded-log.js';
 import { RedisLog } from './redis/redis-log.js';
+import { NatsLog } from './nats/nats-log.js';
 
 export type LogFactory = (config: HopperConfig, warn: WarnFn) => Promise<Log>;
 
 const BACKENDS: Record<string, LogFactory> = {
   embedded: async (config, warn) => new EmbeddedLog({ dataDir: config.dataDir, ...config.log.embedded, warn }),
   redis: (config, warn) => RedisLog.open({ ...config.log.redis, warn }),
+  nats: (config, warn) => NatsLog.open({ ...config.log.nats, warn }),
 };
 
 export function registerBackend(name: string, factory: LogFactory): void {

@@ -1,0 +1,283 @@
+// A consumer-group member on NATS: a Hopper group is one durable pull consumer
+// (explicit acks, ack_wait = leaseTimeoutMs) on each partition stream, so
+// JetStream shares messages among members and redelivers what a member did not
+// acknowledge in time; Delivery.redeliveries is JetStream's delivery count - 1.
+//
+// Pulls are raw JetStream pull requests ($JS.API.CONSUMER.MSG.NEXT) answered
+// on this member's inbox: at most one outstanding per partition, each for at
+// most the batch asked for, so what is buffered here is bounded by
+// partitions x maxRecords. A commit acknowledges every message of the delivery
+// and waits for the server to confirm the last acknowledgement (acks of one
+// connection are processed in order), so a committed record is never delivered again.
+
+import { createInbox, nanos, type Msg, type Subscription } from '@nats-io/transport-node';
+import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types.js';
+import type { WarnFn } from '../embedded/partition-recovery.js';
+import { groupConsumerConfig, type NatsLog } from './nats-log.js';
+import { JS_CONSUMER_NOT_FOUND, isJsApiError, natsUnavailable } from './nats-connection.js';
+import { durableName } from './nats-names.js';
+import { decodeMessage } from './nats-record-codec.js';
+
+/** Longest pull request; fetch() issues shorter ones when it waits less. */
+const MAX_PULL_EXPIRES_MS = 5_000;
+/** How often the member looks for partitions added to the stream. */
+const PARTITION_REFRESH_MS = 5_000;
+/** close() waits this long at most for its outstanding pulls to end before handing messages back. */
+const CLOSE_DRAIN_MS = 2_000;
+
+const ACK = '+ACK';
+const NAK = '-NAK';
+const WORKING = '+WPI';
+
+interface Pulled {
+  msg: Msg;
+  record: LogRecord;
+  deliveryCount: number;
+  receivedAtMs: number;
+}
+
+interface PartitionState {
+  partition: number;
+  stream: string;
+  buffer: Pulled[];
+  pull: { id: number; remaining: number; expiresAtMs: number } | null;
+}
+
+interface Held {
+  msgs: Msg[];
+  renewedAtMs: number;
+}
+
+export class NatsGroupConsumer implements LogConsumer {
+  private readonly parts = new Map<number, PartitionState>();
+  private readonly byStreamName = new Map<string, PartitionState>();
+  private readonly held = new Map<Delivery, Held>();
+  private readonly inbox = createInbox();
+  private sub: Subscription | null = null;
+  private wake: (() => void) | null = null;
+  private pullSeq = 0;
+  private rr = 0;
+  private nextRefreshMs = 0;
+  private closed = false;
+  /** fetch() calls run one at a time (they share the buffers and the wake-up slot). */
+  private fetching: Promise<unknown> = Promise.resolve();
+  private readonly durable: string;
+
+  private constructor(
+    private readonly log: NatsLog,
+    private readonly opts: ConsumerOptions,
+    private readonly warn: WarnFn,
+    private readonly onClose: () => void,
+  ) {
+    this.durable = durableName(opts.group);
+  }
+
+  static async open(log: NatsLog, opts: ConsumerOptions, warn: WarnFn, onClose: () => void): Promise<NatsGroupConsumer> {
+    const c = new NatsGroupConsumer(log, opts, warn, onClose);
+    await c.refreshPartitions();
+    c.sub = log.link.nc.subscribe(`${c.inbox}.>`, { callback: (err, msg) => (err ? undefined : c.onMessage(msg)) });
+    return c;
+  }
+
+  private async refreshPartitions(): Promise<void> {
+    this.nextRefreshMs = Date.now() + PARTITION_REFRESH_MS;
+    for (const p of await this.log.listPartitions(this.opts.stream)) {
+      if (this.parts.has(p)) continue;
+      const stream = this.log.streamName(this.opts.stream, p);
+      await this.ensureConsumer(stream);
+      const state: PartitionState = { partition: p, stream, buffer: [], pull: null };
+      this.parts.set(p, state);
+      this.byStreamName.set(stream, state);
+    }
+  }
+
+  /** Creates the group's durable consumer on a partition, or aligns its ack_wait with this member's lease. */
+  private async ensureConsumer(stream: string): Promise<void> {
+    const ackWaitNs = nanos(this.opts.leaseTimeoutMs);
+    const jsm = this.log.jsm;
+    try {
+      try {
+        const info = await jsm.consumers.info(stream, this.durable);
+        if (info.config.ack_wait !== ackWaitNs) await jsm.consumers.update(stream, this.durable, { ...info.config, ack_wait: ackWaitNs });
+        return;
+      } catch (err) {
+        if (!isJsApiError(err, JS_CONSUMER_NOT_FOUND)) throw err;
+      }
+      await jsm.consumers.add(stream, groupConsumerConfig(this.durable, ackWaitNs));
+    } catch (err) {
+      throw natsUnavailable(err, 'create a consumer group');
+    }
+  }
+
+  /**
+   * Statuses come on the pull's reply subject ({inbox}.{partition}.{pullId});
+   * messages keep their stream subject, and their ack subject names the stream.
+   */
+  private onMessage(msg: Msg): void {
+    if (!msg.reply) {
+      // A status: 404 no messages, 408 pull expired, 409 pull ended (consumer deleted, leader change...), 100 heartbeat.
+      const [partition, pullId] = msg.subject.slice(this.inbox.length + 1).split('.').map(Number);
+      const state = this.parts.get(partition!);
+      const code = msg.headers?.code ?? 0;
+      if (state && code !== 100 && state.pull?.id === pullId) state.pull = null;
+      if (code === 409 || code === 503) this.nextRefreshMs = 0;
+    } else {
+      const meta = parseAckSubject(msg.reply);
+      const state = meta ? this.byStreamName.get(meta.stream) : undefined;
+      if (!meta || !state) return;
+      if (this.closed) {
+        msg.respond(NAK);
+        return;
+      }
+      const record = decodeMessage(msg.headers, msg.data, this.opts.stream, state.partition, meta.streamSeq - 1);
+      state.buffer.push({ msg, record, deliveryCount: meta.deliveryCount, receivedAtMs: Date.now() });
+      if (state.pull && --state.pull.remaining <= 0) state.pull = null;
+    }
+    this.wake?.();
+  }
+
+  fetch(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<Delivery | null> {
+    const run = this.fetching.then(() => this.fetchNow(maxRecords, maxWaitMs, signal));
+    this.fetching = run.catch(() => undefined);
+    return run;
+  }
+
+  private async fetchNow(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<Delivery | null> {
+    const deadline = Date.now() + Math.max(0, maxWaitMs);
+    for (let round = 0; ; round++) {
+      if (this.closed || signal?.aborted) return null;
+      this.renewHeld();
+      if (Date.now() >= this.nextRefreshMs) await this.refreshPartitions();
+      const ready = this.takeBuffered(maxRecords);
+      if (ready) return ready;
+      const remainingMs = deadline - Date.now();
+      if (round > 0 && remainingMs <= 0) return null;
+      this.pullAll(maxRecords, remainingMs);
+      // With no time left, still wait for the answers to the no-wait pulls just sent.
+      const waitMs = remainingMs > 0 ? remainingMs : this.log.opts.requestTimeoutMs;
+      await this.waitForMessages(waitMs, signal, remainingMs <= 0);
+      const got = this.takeBuffered(maxRecords);
+      if (got) return got;
+      if (Date.now() >= deadline) return null;
+    }
+  }
+
+  private pullAll(maxRecords: number, waitMs: number): void {
+    const now = Date.now();
+    for (const state of this.parts.values()) {
+      // A pull whose end was never seen (lost with a reconnect) is given up after its expiry plus a grace period.
+      if (state.pull && now > state.pull.expiresAtMs + this.log.opts.requestTimeoutMs) state.pull = null;
+      if (state.pull || state.buffer.length > 0) continue;
+      const id = ++this.pullSeq;
+      const expiresMs = Math.min(MAX_PULL_EXPIRES_MS, Math.max(1, waitMs));
+      const request = waitMs > 0 ? { batch: maxRecords, expires: nanos(expiresMs) } : { batch: maxRecords, no_wait: true };
+      state.pull = { id, remaining: maxRecords, expiresAtMs: now + (waitMs > 0 ? expiresMs : 0) };
+      try {
+        this.log.link.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${this.durable}`, JSON.stringify(request), {
+          reply: `${this.inbox}.${state.partition}.${id}`,
+        });
+      } catch (err) {
+        state.pull = null;
+        throw natsUnavailable(err, 'pull from a consumer group');
+      }
+    }
+  }
+
+  private waitForMessages(ms: number, signal: AbortSignal | undefined, untilPullsEnd: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done);
+      this.wake = () => {
+        const buffered = [...this.parts.values()].some((s) => s.buffer.length > 0);
+        const pulling = [...this.parts.values()].some((s) => s.pull !== null);
+        if (buffered || (untilPullsEnd && !pulling) || this.closed) done();
+      };
+    });
+  }
+
+  private takeBuffered(maxRecords: number): Delivery | null {
+    const states = [...this.parts.values()];
+    const staleMs = this.opts.leaseTimeoutMs * 0.8;
+    const now = Date.now();
+    for (let k = 0; k < states.length; k++) {
+      const state = states[(this.rr + k) % states.length]!;
+      // Messages buffered for most of ack_wait may already be redelivered to another member: leave them.
+      while (state.buffer.length > 0 && now - state.buffer[0]!.receivedAtMs > staleMs) state.buffer.shift();
+      if (state.buffer.length === 0) continue;
+      this.rr = (this.rr + k + 1) % states.length;
+      const taken = state.buffer.splice(0, maxRecords);
+      const delivery: Delivery = {
+        stream: this.opts.stream,
+        partition: state.partition,
+        records: taken.map((t) => t.record),
+        redeliveries: Math.max(...taken.map((t) => t.deliveryCount)) - 1,
+      };
+      this.held.set(delivery, { msgs: taken.map((t) => t.msg), renewedAtMs: now });
+      return delivery;
+    }
+    return null;
+  }
+
+  /** Tells JetStream that deliveries held for a third of the lease are still being worked on. */
+  private renewHeld(): void {
+    const now = Date.now();
+    for (const h of this.held.values()) {
+      if (now - h.renewedAtMs < this.opts.leaseTimeoutMs / 3) continue;
+      h.renewedAtMs = now;
+      for (const m of h.msgs) m.respond(WORKING);
+    }
+  }
+
+  async commit(delivery: Delivery): Promise<void> {
+    const held = this.held.get(delivery);
+    if (!held) return;
+    this.held.delete(delivery);
+    const last = held.msgs[held.msgs.length - 1];
+    if (!last) return;
+    for (let i = 0; i < held.msgs.length - 1; i++) held.msgs[i]!.respond(ACK);
+    try {
+      await this.log.link.nc.request(last.reply!, ACK, { timeout: this.log.opts.requestTimeoutMs });
+    } catch (err) {
+      throw natsUnavailable(err, 'commit');
+    }
+  }
+
+  /** Hands back buffered and uncommitted messages (NAK: redelivered at once to another member). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    const until = Date.now() + CLOSE_DRAIN_MS;
+    while (Date.now() < until && [...this.parts.values()].some((s) => s.pull !== null && s.pull.expiresAtMs + 100 > Date.now())) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const state of this.parts.values()) {
+      for (const p of state.buffer) p.msg.respond(NAK);
+      state.buffer = [];
+    }
+    for (const h of this.held.values()) for (const m of h.msgs) m.respond(NAK);
+    this.held.clear();
+    try {
+      this.sub?.unsubscribe();
+      await this.log.link.nc.flush();
+    } catch (err) {
+      this.warn({ err: String(err), group: this.opts.group }, 'nats consumer could not hand back its messages on close (they are redelivered after the lease)');
+    }
+    this.onClose();
+  }
+}
+
+/** Stream, delivery count and stream sequence from a JetStream ack subject (v1 and v2 layouts). */
+function parseAckSubject(reply: string): { stream: string; deliveryCount: number; streamSeq: number } | null {
+  const t = reply.split('.');
+  if (t[0] !== '$JS' || t[1] !== 'ACK') return null;
+  const base = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
+  if (base < 0) return null;
+  return { stream: t[base]!, deliveryCount: Number(t[base + 2]), streamSeq: Number(t[base + 3]) };
+}

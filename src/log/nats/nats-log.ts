@@ -1,0 +1,455 @@
+// The NATS JetStream backend. Each Hopper partition is one JetStream stream
+// with one subject (names in nats-names.ts), so JetStream's stream sequence is
+// the partition's offset plus one: dense, ordered, and kept by the cluster.
+//
+// Appends publish every record at once (one request each, all in flight
+// together on one connection, so one process's records of a partition keep
+// their order) and resolve on the last PubAck. A PubAck means the record is
+// stored by a quorum of the stream's replicas (log.nats.replicas): with 3, the
+// loss of any one server loses nothing acknowledged. JetStream's file store
+// writes through the OS page cache and fsyncs on its own timer (sync_interval,
+// 2 minutes by default), so a simultaneous power cut of a quorum can lose
+// acknowledged writes: capabilities.durableIsFsync is false, for `written` and
+// `durable` alike. Reads go to the stream leader (STREAM.MSG.GET), so a read
+// sees every acknowledged write. Retention is JetStream's own (max_age, max_bytes).
+
+import { jetstreamManager, AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { ConsumerInfo, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import { MsgHdrsImpl, nanos, type Msg } from '@nats-io/transport-node';
+import { HopperError, assertGroupName, assertStreamName } from '../../errors.js';
+import type {
+  AckLevel,
+  AppendResult,
+  ConsumerOptions,
+  Log,
+  LogConsumer,
+  LogRecord,
+  LogStats,
+  PartitionStats,
+  ReadOptions,
+  ReadResult,
+  RecordInput,
+  StreamOptions,
+} from '../types.js';
+import type { WarnFn } from '../embedded/partition-recovery.js';
+import { PendingBudget } from '../pending-budget.js';
+import { searchOffsetForTime } from '../offset-for-time.js';
+import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
+import { durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
+import { decodeMessage, encodeHeaders, recordBytes } from './nats-record-codec.js';
+import { NatsGroupConsumer } from './nats-group-consumer.js';
+import { InboxRequester } from './inbox-requester.js';
+
+export interface NatsLogOptions extends NatsConnectionOptions {
+  replicas: number;
+  subjectPrefix: string;
+  requestTimeoutMs: number;
+  maxPendingBytes: number;
+  maxPendingRecords: number;
+  warn?: WarnFn;
+}
+
+const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
+/** Messages asked for at once by a read (one STREAM.MSG.GET request each). */
+const READ_WINDOW = 128;
+/** Delivered and unacknowledged messages a group may hold per partition. */
+export const MAX_ACK_PENDING = 65_536;
+
+export class NatsLog implements Log {
+  readonly backend = 'nats';
+  readonly capabilities = { durableIsFsync: false };
+  /** Partitions known to exist, per Hopper stream (appends skip the lookup). */
+  private readonly known = new Map<string, Set<number>>();
+  private readonly consumers = new Set<NatsGroupConsumer>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly budget: PendingBudget;
+  private readonly warn: WarnFn;
+  private closed = false;
+  /** Records acknowledged `fast` whose publish then failed: the loss `fast` accepts. */
+  private lostFast = 0;
+  private readonly requester: InboxRequester;
+
+  private constructor(
+    readonly link: NatsLink,
+    readonly jsm: JetStreamManager,
+    readonly opts: NatsLogOptions,
+  ) {
+    this.warn = opts.warn ?? (() => undefined);
+    this.budget = new PendingBudget(opts.maxPendingBytes, opts.maxPendingRecords);
+    this.requester = new InboxRequester(link.nc, opts.requestTimeoutMs);
+  }
+
+  static async open(opts: NatsLogOptions): Promise<NatsLog> {
+    const warn = opts.warn ?? (() => undefined);
+    const link = await NatsLink.open(opts, warn);
+    try {
+      const jsm = await jetstreamManager(link.nc, { timeout: opts.requestTimeoutMs });
+      return new NatsLog(link, jsm, opts);
+    } catch (err) {
+      await link.close();
+      throw new HopperError('HOPPER_LOG_UNAVAILABLE', `NATS at ${opts.servers} has no JetStream (${(err as Error).message}): start nats-server with -js.`, {
+        cause: err,
+      });
+    }
+  }
+
+  streamName(stream: string, partition: number): string {
+    return jsStreamName(this.opts.subjectPrefix, stream, partition);
+  }
+
+  private streamConfig(stream: string, partition: number, options: StreamOptions): Partial<StreamConfig> {
+    const maxBytes = options.retentionMaxBytes > 0 ? Math.max(1, Math.floor(options.retentionMaxBytes / options.partitions)) : -1;
+    return {
+      name: this.streamName(stream, partition),
+      description: `Hopper stream ${stream}, partition ${partition}`,
+      subjects: [partitionSubject(this.opts.subjectPrefix, stream, partition)],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: this.opts.replicas,
+      max_age: options.retentionMaxAgeMs > 0 ? nanos(options.retentionMaxAgeMs) : 0,
+      max_bytes: maxBytes,
+    };
+  }
+
+  async ensureStream(stream: string, options: StreamOptions): Promise<void> {
+    assertStreamName(stream);
+    const existing = await this.listPartitions(stream);
+    const partitions = Math.max(options.partitions, existing.length);
+    const sized = { ...options, partitions };
+    const known = this.known.get(stream) ?? new Set<number>();
+    for (let p = 0; p < partitions; p++) {
+      const want = this.streamConfig(stream, p, sized);
+      try {
+        try {
+          const info = await this.jsm.streams.info(want.name!);
+          const cfg = info.config;
+          if (cfg.max_age !== want.max_age || cfg.max_bytes !== want.max_bytes || cfg.num_replicas !== want.num_replicas) {
+            await this.jsm.streams.update(want.name!, { ...cfg, max_age: want.max_age!, max_bytes: want.max_bytes!, num_replicas: want.num_replicas! });
+          }
+        } catch (err) {
+          if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw err;
+          await this.jsm.streams.add({ ...want, name: want.name! });
+        }
+      } catch (err) {
+        throw natsUnavailable(err, `create stream ${stream} partition ${p}`);
+      }
+      known.add(p);
+    }
+    this.known.set(stream, known);
+  }
+
+  async listStreams(): Promise<string[]> {
+    const names = new Set<string>();
+    try {
+      for await (const info of this.jsm.streams.list(`${this.opts.subjectPrefix}.>`)) {
+        for (const subject of info.config.subjects ?? []) {
+          const parsed = parseSubject(this.opts.subjectPrefix, subject);
+          if (parsed && info.config.name === this.streamName(parsed.stream, parsed.partition)) names.add(parsed.stream);
+        }
+      }
+    } catch (err) {
+      throw natsUnavailable(err, 'list streams');
+    }
+    return [...names].sort();
+  }
+
+  async listPartitions(stream: string): Promise<number[]> {
+    assertStreamName(stream);
+    const prefix = this.streamName(stream, 0).slice(0, -1);
+    const partitions: number[] = [];
+    try {
+      for await (const name of this.jsm.streams.names(partitionSubject(this.opts.subjectPrefix, stream, 0).slice(0, -1) + '*')) {
+        const p = name.startsWith(prefix) ? name.slice(prefix.length) : '';
+        if (/^\d{1,6}$/.test(p)) partitions.push(Number(p));
+      }
+    } catch (err) {
+      throw natsUnavailable(err, 'list partitions');
+    }
+    return partitions.sort((a, b) => a - b);
+  }
+
+  append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    if (this.known.get(stream)?.has(partition)) return this.publish(stream, partition, records, ack);
+    return this.checkPartition(stream, partition).then(() => this.publish(stream, partition, records, ack));
+  }
+
+  private async checkPartition(stream: string, partition: number): Promise<void> {
+    assertStreamName(stream);
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition > 999_999) {
+      throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Invalid partition ${partition}.`);
+    }
+    try {
+      await this.jsm.streams.info(this.streamName(stream, partition));
+    } catch (err) {
+      if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw natsUnavailable(err, 'look up a stream');
+      if (partition > 0 && (await this.listPartitions(stream)).length > 0) {
+        throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${partition}.`);
+      }
+      throw new HopperError('HOPPER_STREAM_UNKNOWN', `No such stream ${JSON.stringify(stream)}.`);
+    }
+    const known = this.known.get(stream) ?? new Set<number>();
+    known.add(partition);
+    this.known.set(stream, known);
+  }
+
+  private publish(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+    let bytes = 0;
+    for (const r of records) {
+      const b = recordBytes(r);
+      if (b < 0) return Promise.reject(new HopperError('HOPPER_METADATA_TOO_LARGE'));
+      bytes += b;
+    }
+    if (!this.link.connected) {
+      return Promise.reject(new HopperError('HOPPER_LOG_UNAVAILABLE', 'NATS is unreachable (reconnecting): retry later.', { retryAfterSeconds: 1 }));
+    }
+    try {
+      this.budget.reserve(bytes, records.length);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const subject = partitionSubject(this.opts.subjectPrefix, stream, partition);
+    const acks: Promise<number>[] = [];
+    try {
+      for (const r of records) acks.push(this.requester.request(subject, r.body, encodeHeaders(r)).then(pubAckSequence));
+    } catch (err) {
+      // A synchronous throw (oversized message): records published before it may still be stored.
+      for (const a of acks) a.catch(() => undefined);
+      this.budget.release(bytes, records.length);
+      return Promise.reject(natsUnavailable(err, 'append'));
+    }
+    const done = Promise.all(acks).then(
+      (seqs): AppendResult => ({ partition, firstOffset: seqs[0]! - 1, ack: ack === 'durable' ? 'durable' : 'written' }),
+      (err: unknown) => {
+        if (ack === 'fast') {
+          this.lostFast += records.length;
+          this.warn({ err: String(err), stream, partition }, 'nats append failed; fast-acknowledged records lost');
+        }
+        throw natsUnavailable(err, 'append');
+      },
+    );
+    const tracked = done.finally(() => {
+      this.budget.release(bytes, records.length);
+      this.inFlight.delete(tracked);
+    });
+    tracked.catch(() => undefined);
+    this.inFlight.add(tracked);
+    if (ack === 'fast') return Promise.resolve({ partition, firstOffset: -1, ack: 'fast' });
+    return done;
+  }
+
+  /** First stored offset and the offset of the next append; null when the partition does not exist. */
+  async bounds(stream: string, partition: number): Promise<{ start: number; end: number; bytes: number } | null> {
+    try {
+      const { state } = await this.jsm.streams.info(this.streamName(stream, partition));
+      const end = state.last_seq;
+      return { start: state.messages > 0 ? state.first_seq - 1 : end, end, bytes: state.bytes };
+    } catch (err) {
+      if (isJsApiError(err, JS_STREAM_NOT_FOUND)) return null;
+      throw natsUnavailable(err, 'read stream info');
+    }
+  }
+
+  async read(stream: string, partition: number, fromOffset: number, options: ReadOptions): Promise<ReadResult> {
+    assertStreamName(stream);
+    const bounds = await this.bounds(stream, partition);
+    const records: LogRecord[] = [];
+    let next = Math.max(0, fromOffset);
+    if (!bounds) return { records, nextOffset: next };
+    next = Math.max(next, bounds.start);
+    const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
+    const name = this.streamName(stream, partition);
+    let bytes = 0;
+    while (next < bounds.end && records.length < options.maxRecords && bytes < maxBytes) {
+      const n = Math.min(READ_WINDOW, bounds.end - next, options.maxRecords - records.length);
+      let msgs: (StoredMessage | null)[];
+      try {
+        msgs = await Promise.all(
+          Array.from({ length: n }, (_, i) => this.requester.request(`$JS.API.STREAM.MSG.GET.${name}`, JSON.stringify({ seq: next + i + 1 })).then(storedMessage)),
+        );
+      } catch (err) {
+        throw natsUnavailable(err, 'read');
+      }
+      for (let i = 0; i < n; i++) {
+        const m = msgs[i];
+        next++;
+        if (!m) continue; // deleted by retention meanwhile
+        const rec = decodeMessage(m.headers, m.data, stream, partition, m.seq - 1);
+        records.push(rec);
+        bytes += rec.body.length;
+        if (bytes >= maxBytes) break;
+      }
+    }
+    return { records, nextOffset: next };
+  }
+
+  async offsetForTime(stream: string, partition: number, timeUs: number): Promise<number> {
+    assertStreamName(stream);
+    const bounds = await this.bounds(stream, partition);
+    if (!bounds) return 0;
+    return searchOffsetForTime(bounds.start, bounds.end, timeUs, async (offset, maxRecords) => {
+      const { records } = await this.read(stream, partition, offset, { maxRecords });
+      return records;
+    });
+  }
+
+  /**
+   * A group's stored position is its durable consumer's state. Setting it by
+   * hand (replay) recreates the consumer at that sequence: JetStream cannot
+   * move an existing consumer, so run it while the group's workers are stopped.
+   */
+  async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
+    assertGroupName(group);
+    assertStreamName(stream);
+    const name = this.streamName(stream, partition);
+    const durable = durableName(group);
+    try {
+      let ackWaitNs: number | undefined;
+      try {
+        const info = await this.jsm.consumers.info(name, durable);
+        ackWaitNs = info.config.ack_wait;
+        await this.jsm.consumers.delete(name, durable);
+      } catch (err) {
+        if (isJsApiError(err, JS_STREAM_NOT_FOUND)) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No such stream ${JSON.stringify(stream)}.`);
+        if (!isJsApiError(err, JS_CONSUMER_NOT_FOUND)) throw err;
+      }
+      await this.jsm.consumers.add(name, {
+        ...groupConsumerConfig(durable, ackWaitNs),
+        ...(position > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: position + 1 } : {}),
+      });
+    } catch (err) {
+      throw natsUnavailable(err, 'store a group position');
+    }
+  }
+
+  async getPosition(group: string, stream: string, partition: number): Promise<number | null> {
+    assertGroupName(group);
+    assertStreamName(stream);
+    try {
+      return consumerPosition(await this.jsm.consumers.info(this.streamName(stream, partition), durableName(group)));
+    } catch (err) {
+      if (isJsApiError(err, JS_CONSUMER_NOT_FOUND) || isJsApiError(err, JS_STREAM_NOT_FOUND)) return null;
+      throw natsUnavailable(err, 'read a group position');
+    }
+  }
+
+  async openConsumer(options: ConsumerOptions): Promise<LogConsumer> {
+    assertGroupName(options.group);
+    assertStreamName(options.stream);
+    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    const consumer = await NatsGroupConsumer.open(this, options, this.warn, () => this.consumers.delete(consumer));
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  pendingBytes(): number {
+    return this.budget.bytes;
+  }
+
+  /** Records acknowledged `fast` whose publish later failed (the documented loss of `fast`). */
+  lostFastRecords(): number {
+    return this.lostFast;
+  }
+
+  async stats(): Promise<LogStats> {
+    const streams = [];
+    for (const stream of await this.listStreams()) {
+      const partitions: PartitionStats[] = [];
+      for (const partition of await this.listPartitions(stream)) {
+        const bounds = await this.bounds(stream, partition);
+        if (!bounds) continue;
+        const groups = [];
+        try {
+          for await (const ci of this.jsm.consumers.list(this.streamName(stream, partition))) {
+            const group = ci.config.durable_name ? unescapeName(ci.config.durable_name) : null;
+            if (group === null) continue;
+            const position = consumerPosition(ci);
+            groups.push({ group, position, lag: Math.max(0, bounds.end - Math.max(position, bounds.start)) });
+          }
+        } catch (err) {
+          throw natsUnavailable(err, 'list consumer groups');
+        }
+        partitions.push({
+          partition,
+          startOffset: bounds.start,
+          endOffset: bounds.end,
+          bytes: bounds.bytes,
+          segments: 0,
+          quarantinedRecords: 0,
+          quarantinedBytes: 0,
+          groups: groups.sort((a, b) => a.group.localeCompare(b.group)),
+        });
+      }
+      streams.push({ stream, partitions });
+    }
+    return { backend: this.backend, streams };
+  }
+
+  /** JetStream applies max_age and max_bytes by itself as it stores. */
+  async enforceRetention(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
+    await Promise.allSettled([...this.inFlight]);
+    this.requester.close(new HopperError('HOPPER_LOG_CLOSED'));
+    await this.link.close();
+  }
+}
+
+/** The sequence a PubAck gives, or the error it (or a no-responders status) reports. */
+function pubAckSequence(msg: Msg): number {
+  if (msg.headers?.code) throw new Error(`publish not stored: ${msg.headers.code} ${msg.headers.description || 'no stream answered'}`);
+  const ack = JSON.parse(msg.string()) as { seq?: number; error?: { description?: string; err_code?: number } };
+  if (ack.error || typeof ack.seq !== 'number') throw new Error(`publish not stored: ${ack.error?.description ?? 'invalid PubAck'}`);
+  return ack.seq;
+}
+
+interface StoredMessage {
+  seq: number;
+  headers: MsgHdrsImpl | undefined;
+  data: Uint8Array;
+}
+
+/** A STREAM.MSG.GET reply: the message, or null when that sequence is not stored (deleted). */
+function storedMessage(msg: Msg): StoredMessage | null {
+  if (msg.headers?.code) throw new Error(`read failed: ${msg.headers.code} ${msg.headers.description || 'no stream answered'}`);
+  const reply = JSON.parse(msg.string()) as {
+    message?: { seq: number; hdrs?: string; data?: string };
+    error?: { code: number; err_code?: number; description?: string };
+  };
+  if (reply.error) {
+    if (reply.error.code === 404) return null;
+    throw new Error(`read failed: ${reply.error.description ?? reply.error.code}`);
+  }
+  const m = reply.message!;
+  return {
+    seq: m.seq,
+    headers: m.hdrs ? MsgHdrsImpl.decode(Buffer.from(m.hdrs, 'base64')) : undefined,
+    data: m.data ? Buffer.from(m.data, 'base64') : Buffer.alloc(0),
+  };
+}
+
+/** The durable pull consumer of a Hopper group on one partition stream. */
+export function groupConsumerConfig(durable: string, ackWaitNs?: number): Parameters<JetStreamManager['consumers']['add']>[1] {
+  return {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: MAX_ACK_PENDING,
+    ...(ackWaitNs ? { ack_wait: ackWaitNs } : {}),
+  };
+}
+
+/**
+ * The next offset a group has not finished: with nothing awaiting an ack, the
+ * one after the last delivered; otherwise the one after the ack floor (never
+ * before the sequence the consumer was created at).
+ */
+export function consumerPosition(ci: ConsumerInfo): number {
+  const start = Math.max(0, (ci.config.opt_start_seq ?? 1) - 1);
+  const done = ci.num_ack_pending === 0 ? ci.delivered.stream_seq : ci.ack_floor.stream_seq;
+  return Math.max(done, start);
+}

@@ -1,0 +1,75 @@
+// One Hopper record as one NATS message: the body is the payload, metadata
+// rides in headers (absent when empty):
+//   Hopper-Received-At-Us, Content-Type, Content-Encoding,
+//   Hopper-Remote-Address, Hopper-Request-Id, Idempotency-Key.
+// NATS header values cannot hold CR/LF and lose surrounding spaces, so '%',
+// control characters and edge spaces are %XX-escaped (ASCII only: any other
+// character, UTF-8 included, passes through unchanged).
+
+import { headers as createHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
+
+const H_AT = 'Hopper-Received-At-Us';
+const H_CT = 'Content-Type';
+const H_CE = 'Content-Encoding';
+const H_RA = 'Hopper-Remote-Address';
+const H_RQ = 'Hopper-Request-Id';
+const H_IK = 'Idempotency-Key';
+
+/** Bytes a record adds to what is in flight (for backpressure), or -1 when metadata is too long. */
+export function recordBytes(r: RecordInput): number {
+  const ct = Buffer.byteLength(r.contentType);
+  const ce = Buffer.byteLength(r.contentEncoding);
+  const ra = Buffer.byteLength(r.remoteAddress);
+  const rq = Buffer.byteLength(r.requestId);
+  const ik = Buffer.byteLength(r.idempotencyKey);
+  if (ct > MAX_METADATA_BYTES || ce > MAX_METADATA_BYTES || ra > MAX_METADATA_BYTES || rq > MAX_METADATA_BYTES || ik > MAX_METADATA_BYTES) {
+    return -1;
+  }
+  return 160 + ct + ce + ra + rq + ik + r.body.length;
+}
+
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[%\x00-\x1f\x7f]|^ | $/;
+
+function escapeValue(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
+  let out = '';
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    const edgeSpace = c === 0x20 && (i === 0 || i === v.length - 1);
+    out += c === 0x25 || c < 0x20 || c === 0x7f || edgeSpace ? `%${c.toString(16).toUpperCase().padStart(2, '0')}` : v[i];
+  }
+  return out;
+}
+
+function unescapeValue(v: string): string {
+  return v.indexOf('%') < 0 ? v : v.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+export function encodeHeaders(r: RecordInput): MsgHdrs {
+  const h = createHeaders();
+  h.set(H_AT, String(r.receivedAtUs));
+  if (r.contentType) h.set(H_CT, escapeValue(r.contentType));
+  if (r.contentEncoding) h.set(H_CE, escapeValue(r.contentEncoding));
+  if (r.remoteAddress) h.set(H_RA, escapeValue(r.remoteAddress));
+  if (r.requestId) h.set(H_RQ, escapeValue(r.requestId));
+  if (r.idempotencyKey) h.set(H_IK, escapeValue(r.idempotencyKey));
+  return h;
+}
+
+export function decodeMessage(h: MsgHdrs | undefined, data: Uint8Array, stream: string, partition: number, offset: number): LogRecord {
+  const get = (k: string): string => (h?.has(k) ? unescapeValue(h.get(k)) : '');
+  return {
+    stream,
+    partition,
+    offset,
+    body: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    receivedAtUs: Number(h?.get(H_AT) ?? 0),
+    contentType: get(H_CT),
+    contentEncoding: get(H_CE),
+    remoteAddress: get(H_RA),
+    requestId: get(H_RQ),
+    idempotencyKey: get(H_IK),
+  };
+}
