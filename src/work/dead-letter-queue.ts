@@ -46,7 +46,7 @@ export async function scanDeadLetters(
   log: Log,
   stream: string,
   options: ScanOptions,
-  visit: (chunk: DeadLetterEntry[], nextOffset: number) => Promise<boolean | void>,
+  visit: (chunk: DeadLetterEntry[]) => Promise<boolean | void>,
 ): Promise<void> {
   const dlq = deadLetterStream(stream);
   let remaining = options.limit ?? Infinity;
@@ -60,7 +60,7 @@ export async function scanDeadLetters(
       const chunk = records.map((record) => ({ partition: p, offset: record.offset, record, letter: parseDeadLetter(record), handled: record.offset < handled }));
       remaining -= chunk.length;
       offset = nextOffset;
-      if ((await visit(chunk, nextOffset)) === false) return;
+      if ((await visit(chunk)) === false) return;
     }
   }
 }
@@ -83,7 +83,7 @@ export async function handleDeadLetters(log: Log, stream: string, action: 'reque
   if (action === 'requeue' && !(await log.listStreams()).includes(stream)) {
     throw new HopperError('HOPPER_STREAM_UNKNOWN', `Stream ${JSON.stringify(stream)} does not exist any more: nothing to requeue into.`);
   }
-  await scanDeadLetters(log, stream, options, async (chunk, nextOffset) => {
+  await scanDeadLetters(log, stream, options, async (chunk) => {
     if (action === 'requeue') {
       const byPartition = new Map<number, DeadLetterEntry[]>();
       for (const e of chunk) {
@@ -102,7 +102,7 @@ export async function handleDeadLetters(log: Log, stream: string, action: 'reque
     }
     result.foreign += chunk.filter((e) => !e.letter).length;
     const last = chunk[chunk.length - 1]!;
-    await log.commitPosition(DLQ_HANDLED_GROUP, dlq, last.partition, Math.min(nextOffset, last.offset + 1));
+    await log.commitPosition(DLQ_HANDLED_GROUP, dlq, last.partition, last.offset + 1);
   });
   return result;
 }

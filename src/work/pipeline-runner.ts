@@ -192,9 +192,12 @@ export class PipelineRunner {
       }
     }
     this.counters.deadLetters += letters.length;
-    for (const d of letters) {
-      this.logger.warn({ partition: d.item.partition, offset: d.item.offset, kind: d.kind, reason: d.reason }, 'record sent to the dead-letter stream');
-    }
+    // One line per batch, not per record: a flood of bad input must not flood the log.
+    const first = letters[0]!;
+    this.logger.warn(
+      { count: letters.length, partition: first.item.partition, firstOffset: first.item.offset, kind: first.kind, reason: first.reason },
+      'records sent to the dead-letter stream (hopper dlq list --stream ' + stream + ')',
+    );
     return true;
   }
 
