@@ -36,12 +36,15 @@ export const workCommand: Command = {
       throw err;
     }
     logger.info({ pipelines: workers.pipelines(), dataDir: config.dataDir, backend: log.backend }, 'workers running');
+    // With no stream yet, nothing else keeps the event loop alive while we wait for one.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     const outcome = await new Promise<'signal' | Error>((resolve) => {
       const onSignal = (): void => resolve('signal');
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       workers.failed.catch((err: Error) => resolve(err));
     });
+    clearInterval(keepAlive);
     logger.info({ reason: outcome === 'signal' ? 'signal' : outcome.message }, 'workers stopping');
     await workers.stop();
     await log.close();
