@@ -99,18 +99,25 @@ export function parseBenchOptions(values: Values, positionals: string[]): BenchO
   if (values.rate !== undefined) {
     const raw = String(values.rate).trim();
     ratePerSec = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-    if (!(ratePerSec > 0 && ratePerSec <= MAX_RATE_PER_SEC)) throw usage(`--rate ${JSON.stringify(values.rate)} must be a number of requests per second, above 0 and at most ${MAX_RATE_PER_SEC}.`);
+    if (!(ratePerSec > 0 && ratePerSec <= MAX_RATE_PER_SEC)) {
+      throw usage(`--rate ${JSON.stringify(values.rate)} must be a number of requests per second, above 0 and at most ${MAX_RATE_PER_SEC}.`);
+    }
   }
 
   if (values['body-bytes'] !== undefined && values['body-file'] !== undefined) throw usage('give --body-bytes or --body-file, not both.');
   const batch = intFlag(values, 'batch', 1, MAX_BATCH) ?? DEFAULTS.batch;
   const maxThread = Math.min(threads, connections) - 1;
-  const eventBytes = intFlag(values, 'body-bytes', minEventBytes(maxThread), MAX_REQUEST_BODY_BYTES) ?? Math.max(DEFAULTS.eventBytes, minEventBytes(maxThread));
+  const minBytes = minEventBytes(maxThread);
+  const eventBytes = intFlag(values, 'body-bytes', minBytes, MAX_REQUEST_BODY_BYTES) ?? Math.max(DEFAULTS.eventBytes, minBytes);
   const fields = typeof values['body-file'] === 'string' ? templateFields(values['body-file']) : null;
   const body: BodySpec = { eventBytes, templateFields: fields, batch, gzip: values.gzip === true };
   const oneEvent = fields === null ? eventBytes : Buffer.byteLength(fields) + 64;
-  if ((oneEvent + 1) * batch > MAX_REQUEST_BODY_BYTES) throw usage(`--batch ${batch} of ${oneEvent}-byte events is over ${MAX_REQUEST_BODY_BYTES} bytes per request: use a smaller batch.`);
-  if (requests !== null && Math.ceil(requests / Math.min(threads, connections)) * batch > MAX_EVENT_SEQ) throw usage('--requests x --batch is too large for the event ids: use fewer.');
+  if ((oneEvent + 1) * batch > MAX_REQUEST_BODY_BYTES) {
+    throw usage(`--batch ${batch} of ${oneEvent}-byte events is over ${MAX_REQUEST_BODY_BYTES} bytes per request: use a smaller batch.`);
+  }
+  if (requests !== null && Math.ceil(requests / Math.min(threads, connections)) * batch > MAX_EVENT_SEQ) {
+    throw usage('--requests x --batch is too large for the event ids: use fewer.');
+  }
 
   const requestTimeoutMs = durationFlag(values, 'timeout', 1, 600_000) ?? DEFAULTS.requestTimeoutMs;
   const audit = values.audit === true;

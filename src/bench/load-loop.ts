@@ -360,7 +360,8 @@ export class LoadLoop {
       s?.destroy();
     }
     // Requests are due at t0, t0 + interval, ... strictly before the deadline.
-    const behind = this.intervalMs > 0 && this.plan.durationMs !== null ? Math.max(0, Math.ceil(this.plan.durationMs / this.intervalMs) - this.requestsSent) : 0;
+    const due = this.intervalMs > 0 && this.plan.durationMs !== null ? Math.ceil(this.plan.durationMs / this.intervalMs) : 0;
+    const behind = Math.max(0, due - this.requestsSent);
     const result: LoadThreadResult = {
       thread: this.plan.thread,
       requestsSent: this.requestsSent,
@@ -399,7 +400,8 @@ export class LoadLoop {
 
   private failureSummary(): string {
     const e = this.errors;
-    const what = e.connect >= e.closed + e.timeout + e.protocol ? `${e.connect} connection attempts failed` : `${this.totalErrors()} requests got no answer`;
+    const what =
+      e.connect >= e.closed + e.timeout + e.protocol ? `${e.connect} connection attempts failed` : `${this.totalErrors()} requests got no answer`;
     return `${what} and no response arrived (last: ${this.lastError ?? 'unknown'})`;
   }
 }

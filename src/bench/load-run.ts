@@ -83,7 +83,8 @@ export interface RunHooks {
 export async function probeTarget(target: BenchTarget): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const socket = connect({ host: target.host, port: target.port });
-    const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
+    const timeout = Object.assign(new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' });
+    const timer = setTimeout(() => socket.destroy(timeout), CONNECT_TIMEOUT_MS);
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.destroy();
@@ -260,7 +261,10 @@ function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThre
     behindSchedule: sum((r) => r.behindSchedule),
     inFlightAtStop: sum((r) => r.inFlightAtStop),
     latency,
-    acknowledged: results.map((r) => ({ bitmap: r.acknowledged ? new EventBitmap(r.acknowledged, r.eventSeqLimit) : null, seqLimit: r.eventSeqLimit })),
+    acknowledged: results.map((r) => ({
+      bitmap: r.acknowledged ? new EventBitmap(r.acknowledged, r.eventSeqLimit) : null,
+      seqLimit: r.eventSeqLimit,
+    })),
     stopped,
     lastError,
   };

@@ -54,7 +54,8 @@ function describePlan(r: LoadResult): string {
   const p = r.plan;
   const mode = p.ratePerSec > 0 ? `open loop at ${int(p.ratePerSec)} req/s` : 'closed loop';
   const bound = p.durationMs !== null ? `${(p.durationMs / 1000).toFixed(1)} s` : `${int(p.requests ?? 0)} requests`;
-  const body = `${p.body.batch > 1 ? `${p.body.batch} events of ` : ''}${p.body.templateFields !== null ? '--body-file' : `${p.body.eventBytes} B`}${p.body.gzip ? ', gzip' : ''}`;
+  const event = p.body.templateFields !== null ? '--body-file' : `${p.body.eventBytes} B`;
+  const body = `${p.body.batch > 1 ? `${p.body.batch} events of ` : ''}${event}${p.body.gzip ? ', gzip' : ''}`;
   return `${p.connections} connections, ${r.threads} thread${r.threads === 1 ? '' : 's'}, ${mode}, ${bound}, ${body}`;
 }
 
@@ -158,7 +159,8 @@ export function comparisonLines(a: LoadResult, b: LoadResult, rounds: number): s
     return [name, fmt(get(fa)), fmt(get(fb)), r === null ? '-' : r.toFixed(3)];
   });
   const w = [14, Math.max(1, ...rows.map((r) => r[1]!.length)) + 2, Math.max(1, ...rows.map((r) => r[2]!.length)) + 2, 7];
-  const line = (cells: string[]): string => `  ${cells[0]!.padEnd(w[0]!)}${cells[1]!.padStart(w[1]!)}${cells[2]!.padStart(w[2]!)}${cells[3]!.padStart(w[3]! + 2)}`;
+  const line = (cells: string[]): string =>
+    `  ${cells[0]!.padEnd(w[0]!)}${cells[1]!.padStart(w[1]!)}${cells[2]!.padStart(w[2]!)}${cells[3]!.padStart(w[3]! + 2)}`;
   return [
     `hopper bench --vs: ${rounds} rounds each, alternating A, B, A, B ...`,
     `  A = ${a.target.href}`,
