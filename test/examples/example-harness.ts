@@ -24,13 +24,22 @@ export interface RunningExample {
   cli(args: string[]): string;
 }
 
-/** The example's config as JSON, edited by `edit`, written to a temporary file. */
-export function exampleConfig(name: string, edit: (config: Record<string, any>) => void): { path: string; dir: string } {
+/** Stops of the servers started on each temporary directory: the directory is removed after them. */
+const running = new Map<string, (() => Promise<void>)[]>();
+
+/** The example's config as JSON, edited by `edit`, written to a temporary directory removed after the test. */
+export function exampleConfig(t: After, name: string, edit: (config: Record<string, any>) => void): { path: string; dir: string } {
   const config = JSON.parse(readFileSync(join(ROOT, 'examples', name, 'hopper.config.json'), 'utf8')) as Record<string, any>;
   edit(config);
   const dir = mkdtempSync(join(tmpdir(), `hopper-example-${name}-`));
   const path = join(dir, 'hopper.config.json');
   writeFileSync(path, JSON.stringify(config, null, 2));
+  running.set(dir, []);
+  t.after(async () => {
+    for (const stop of running.get(dir) ?? []) await stop();
+    running.delete(dir);
+    rmSync(dir, { recursive: true, force: true });
+  });
   return { path, dir };
 }
 
@@ -57,10 +66,8 @@ export async function runExample(t: After, configPath: string, tmp: string, time
     await exited;
     clearTimeout(timer);
   };
-  t.after(async () => {
-    await stop();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  t.after(stop);
+  running.get(tmp)?.push(stop);
   let buffered = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hopper serve did not start in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);

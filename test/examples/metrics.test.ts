@@ -13,7 +13,7 @@ test('metrics example: HTTP in, statsd datagrams out', async (t) => {
   udp.on('message', (m) => lines.push(...m.toString().split('\n')));
   await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
   t.after(() => udp.close());
-  const { path, dir } = exampleConfig('metrics', (c) => {
+  const { path, dir } = exampleConfig(t, 'metrics', (c) => {
     c.pipelines[0].options.port = (udp.address() as AddressInfo).port;
   });
   const hopper = await runExample(t, path, dir);
