@@ -24,12 +24,25 @@ function startTicksOf(pid: number): string | null {
   }
 }
 
+/** True for a zombie: it exited (its writes are over, its files closed) but its parent has not reaped it yet. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
+  }
+}
+
 function isAlive(owner: LockOwner): boolean {
   try {
     process.kill(owner.pid, 0);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
+  // An orphaned writer killed with SIGKILL stays a zombie until init reaps it, which some container inits do late.
+  if (isZombie(owner.pid)) return false;
   if (owner.startTicks === null) return true;
   const now = startTicksOf(owner.pid);
   return now === null || now === owner.startTicks;

@@ -1,0 +1,107 @@
+// Runs the real `hopper serve` (compiled CLI, dist/) as a child process in its
+// own process group, finds its port from the start line, and kills it for real.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'node:http';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface ServeProcess {
+  child: ChildProcess;
+  port: number;
+  /** Every stderr line so far (pino JSON lines). */
+  lines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Every server started and not yet exited: killed when the test process exits, whatever happened. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+export async function startServe(args: string[], env: Record<string, string> = {}, cwd?: string, timeoutMs = 20_000): Promise<ServeProcess> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json)`);
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, HOPPER_LOG_LEVEL: 'info', ...env },
+  });
+  running.add(child);
+  const lines: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  let buffered = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      reject(new Error(`hopper serve did not start in ${timeoutMs} ms:\n${lines.join('\n')}`));
+    }, timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        lines.push(line);
+        if (line.includes('"hopper serve listening"')) {
+          clearTimeout(timer);
+          resolve((JSON.parse(line) as { port: number }).port);
+        }
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`hopper serve exited (${signal ?? code}) before listening:\n${lines.join('\n')}${buffered}`));
+    });
+  });
+  return { child, port, lines, exited };
+}
+
+/** Signals the whole process group (the primary and its ingest children). */
+export function signalGroup(p: ServeProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-p.child.pid!, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export interface PostResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export function postWith(agent: Agent | false, port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<PostResult> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
