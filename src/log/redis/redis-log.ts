@@ -396,18 +396,22 @@ export class RedisLog implements Log {
   }
 }
 
-/** True when Redis fsyncs every write before answering; warns otherwise. */
+/** True when Redis fsyncs every write before answering; warns otherwise, saying what can be lost. */
 async function probeFsyncAlways(redis: Redis, warn: WarnFn): Promise<boolean> {
+  let appendonly: string | undefined;
+  let appendfsync: string | undefined;
   try {
-    const appendonly = ((await redis.call('CONFIG', 'GET', 'appendonly')) as string[])[1];
-    const appendfsync = ((await redis.call('CONFIG', 'GET', 'appendfsync')) as string[])[1];
-    if (appendonly === 'yes' && appendfsync === 'always') return true;
-    warn(
-      { appendonly, appendfsync },
-      'Redis does not fsync every write (needs appendonly yes and appendfsync always): acknowledged writes can be lost if the Redis host loses power',
-    );
+    appendonly = ((await redis.call('CONFIG', 'GET', 'appendonly')) as string[])[1];
+    appendfsync = ((await redis.call('CONFIG', 'GET', 'appendfsync')) as string[])[1];
   } catch (err) {
     warn({ err: String(err) }, 'cannot read the Redis persistence settings (CONFIG GET refused): durable is not known to mean fsync');
+    return false;
   }
+  if (appendonly === 'yes' && appendfsync === 'always') return true;
+  const loss =
+    appendonly !== 'yes'
+      ? 'Redis has no append-only file (appendonly no): a Redis restart loses every write newer than its last snapshot'
+      : `Redis fsyncs its append-only file ${appendfsync === 'everysec' ? 'once a second' : 'when the OS decides'} (appendfsync ${appendfsync}): a power cut of the Redis host loses the writes not yet fsynced`;
+  warn({ appendonly, appendfsync }, `${loss}; set appendonly yes and appendfsync always for durable to mean on disk`);
   return false;
 }
