@@ -115,6 +115,7 @@ export class EmbeddedLog implements Log {
     }
     this.writers.set(key, w);
     this.opening.delete(key);
+    this.readers.get(key)?.invalidate();
     return w;
   }
 
@@ -158,7 +159,7 @@ export class EmbeddedLog implements Log {
     assertStreamName(stream);
     const dir = this.groupDir(group, stream);
     await fsp.mkdir(dir, { recursive: true });
-    await writeFileAtomic(this.positionPath(group, stream, partition), JSON.stringify({ position }), dir);
+    await writeFileAtomic(this.positionPath(group, stream, partition), JSON.stringify({ position }), dir, false);
   }
 
   async getPosition(group: string, stream: string, partition: number): Promise<number | null> {
@@ -279,5 +280,7 @@ export class EmbeddedLog implements Log {
     await Promise.allSettled([...this.opening.values()]);
     await Promise.all([...this.writers.values()].map((w) => w.close()));
     this.writers.clear();
+    await Promise.all([...this.readers.values()].map((r) => r.close()));
+    this.readers.clear();
   }
 }

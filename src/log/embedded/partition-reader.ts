@@ -18,11 +18,25 @@ const TIME_SCAN_BATCH = 4096;
 interface CachedIndex {
   entries: IndexEntry[];
   bytesRead: number;
+  /** Read while the segment was already sealed: it will not change. */
+  complete: boolean;
+  /** The newest segment's index grew behind our back (a read had to scan far): re-read it. */
+  stale: boolean;
 }
+
+/** Segment files kept open per partition reader; older ones are closed. */
+const MAX_OPEN_SEGMENTS = 4;
+const MIN_CHUNK_BYTES = 64 * 1024;
+const MAX_CHUNK_BYTES = 1024 * 1024;
+/** A read that scans more than this from its index entry to the wanted offset refreshes the index. */
+const STALE_INDEX_SCAN_BYTES = 256 * 1024;
 
 export class PartitionReader {
   private indexCache = new Map<number, CachedIndex>();
   private quarantined = new Set<string>();
+  private handles = new Map<number, fsp.FileHandle>();
+  /** Running average of frame sizes, to size reads to what maxRecords needs. */
+  private avgFrameBytes = 512;
   quarantinedRecords = 0;
   quarantinedBytes = 0;
 
@@ -38,16 +52,61 @@ export class PartitionReader {
     const w = this.writer();
     const bases = w ? [...w.bases] : await listSegments(this.dir);
     for (const base of this.indexCache.keys()) if (!bases.includes(base)) this.indexCache.delete(base);
+    for (const [base, fh] of this.handles) {
+      if (!bases.includes(base)) {
+        this.handles.delete(base);
+        await fh.close().catch(() => undefined);
+      }
+    }
     return bases;
   }
 
+  /** An open handle on a segment (kept for the next read), or null when the file is gone. */
+  private async handle(base: number): Promise<fsp.FileHandle | null> {
+    const open = this.handles.get(base);
+    if (open) return open;
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(segmentPath(this.dir, base), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const raced = this.handles.get(base);
+    if (raced) {
+      await fh.close();
+      return raced;
+    }
+    this.handles.set(base, fh);
+    if (this.handles.size > MAX_OPEN_SEGMENTS) {
+      const [oldest, old] = this.handles.entries().next().value as [number, fsp.FileHandle];
+      this.handles.delete(oldest);
+      await old.close().catch(() => undefined);
+    }
+    return fh;
+  }
+
+  /** Forgets cached indexes (a writer's recovery may have rewritten the newest one). */
+  invalidate(): void {
+    this.indexCache.clear();
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(all.map((fh) => fh.close().catch(() => undefined)));
+  }
+
   /** The index of a segment, extended with entries appended since it was last read. */
-  async index(base: number): Promise<IndexEntry[]> {
+  async index(base: number, isLast = true): Promise<IndexEntry[]> {
     let cached = this.indexCache.get(base);
     if (!cached) {
-      cached = { entries: [], bytesRead: 0 };
+      cached = { entries: [], bytesRead: 0, complete: false, stale: true };
       this.indexCache.set(base, cached);
     }
+    if (cached.complete || (isLast && !cached.stale)) return cached.entries;
+    cached.stale = false;
+    if (!isLast) cached.complete = true;
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(indexPath(this.dir, base), 'r');
@@ -80,13 +139,10 @@ export class PartitionReader {
   private async readableEnd(base: number, isLast: boolean): Promise<{ end: number; tailMayBeTorn: boolean } | null> {
     const w = this.writer();
     if (w && w.writtenEnd.base === base) return { end: w.writtenEnd.position, tailMayBeTorn: false };
-    try {
-      const { size } = await fsp.stat(segmentPath(this.dir, base));
-      return { end: size, tailMayBeTorn: isLast };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+    const fh = await this.handle(base);
+    if (!fh) return null;
+    const { size } = await fh.stat();
+    return { end: size, tailMayBeTorn: isLast };
   }
 
   async read(fromOffset: number, maxRecords: number, maxBytes = DEFAULT_READ_MAX_BYTES): Promise<ReadResult> {
@@ -109,31 +165,43 @@ export class PartitionReader {
         i++;
         continue;
       }
-      const entries = await this.index(base);
-      const e = entries[upperBoundBy(entries, from - base, (x) => x.relOffset) - 1];
+      const entries = await this.index(base, isLast);
+      let k = upperBoundBy(entries, from - base, (x) => x.relOffset) - 1;
+      while (k >= 0 && entries[k]!.position > readable.end) k--; // entries of a tail that recovery cut off
+      const e = entries[k];
       const startPos = e?.position ?? 0;
       const startOffset = base + (e?.relOffset ?? 0);
-      let fh: fsp.FileHandle;
-      try {
-        fh = await fsp.open(segmentPath(this.dir, base), 'r');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || isLast) throw err;
+      const fh = await this.handle(base);
+      if (!fh) {
+        if (isLast) break;
         from = Math.max(from, bases[i + 1]!);
         i++;
         continue;
       }
-      let scan;
-      try {
-        scan = await scanFrames(fh, startPos, readable.end, startOffset, (v) => {
+      const wantBytes = (maxRecords - records.length) * this.avgFrameBytes * 1.25 + (from - startOffset) * this.avgFrameBytes;
+      const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, wantBytes));
+      let firstWanted = -1;
+      let framesBytes = 0;
+      const before = records.length;
+      const scan = await scanFrames(
+        fh,
+        startPos,
+        readable.end,
+        startOffset,
+        (v) => {
           if (v.offset < from) return true;
+          if (firstWanted < 0) firstWanted = v.filePosition;
+          framesBytes += v.frameBytes;
           const r = decodeFrame(v.buf, v.at, this.stream, this.partition);
           records.push(r);
           bytes += r.body.length;
           return records.length < maxRecords && bytes < maxBytes;
-        });
-      } finally {
-        await fh.close();
-      }
+        },
+        chunkBytes,
+      );
+      const decoded = records.length - before;
+      if (decoded > 0) this.avgFrameBytes = this.avgFrameBytes * 0.5 + (framesBytes / decoded) * 0.5;
+      if (isLast && firstWanted - startPos > STALE_INDEX_SCAN_BYTES) this.indexCache.get(base)!.stale = true;
       from = Math.max(from, scan.nextOffset);
       if (scan.stop === 'visitor') break;
       if (scan.stop === 'end') {

@@ -88,8 +88,12 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `path` with `data` so that a crash leaves either the old or the new content, never a mix. */
-export async function writeFileAtomic(path: string, data: Buffer | string, dir: string): Promise<void> {
+/**
+ * Replaces `path` with `data` so that a crash leaves either the old or the new content, never a mix.
+ * With syncDir false the rename itself may be lost in a power cut (the old content comes back), which
+ * suits consumer positions: an older position only means redelivery.
+ */
+export async function writeFileAtomic(path: string, data: Buffer | string, dir: string, syncDir = true): Promise<void> {
   const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
   const fh = await fsp.open(tmp, 'w');
   try {
@@ -99,5 +103,5 @@ export async function writeFileAtomic(path: string, data: Buffer | string, dir: 
     await fh.close();
   }
   await fsp.rename(tmp, path);
-  await fsyncDir(dir);
+  if (syncDir) await fsyncDir(dir);
 }
