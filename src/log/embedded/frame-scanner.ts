@@ -49,7 +49,7 @@ export async function scanFrames(
   while (pos < endPosition) {
     let check = checkFrame(buf, pos - bufStart, bufEnd - bufStart);
     if (check.kind === 'short') {
-      const want = Math.min(Math.max(chunkBytes, check.needBytes), endPosition - pos);
+      const want = Math.floor(Math.min(Math.max(chunkBytes, check.needBytes), endPosition - pos));
       if (want < check.needBytes) {
         return { position: pos, nextOffset: next ?? 0, stop: 'torn', reason: 'frame runs past the end of the data' };
       }

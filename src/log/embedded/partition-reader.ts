@@ -179,7 +179,7 @@ export class PartitionReader {
         continue;
       }
       const wantBytes = (maxRecords - records.length) * this.avgFrameBytes * 1.25 + (from - startOffset) * this.avgFrameBytes;
-      const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, wantBytes));
+      const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.ceil(wantBytes)));
       let firstWanted = -1;
       let framesBytes = 0;
       const before = records.length;
