@@ -19,6 +19,7 @@ export function natsServerMissing(): string | false {
 interface Node {
   name: string;
   port: number;
+  conf: string;
   proc: ChildProcess;
 }
 
@@ -56,8 +57,7 @@ export class NatsCluster {
             `cluster { name: hopper-test, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
           ].join('\n'),
         );
-        const proc = spawn(NATS_SERVER_BIN, ['-c', conf], { stdio: 'ignore' });
-        nodes.push({ name, port: clientPorts[i]!, proc });
+        nodes.push({ name, port: clientPorts[i]!, conf, proc: spawn(NATS_SERVER_BIN, ['-c', conf], { stdio: 'ignore' }) });
       }
       await cluster.waitReady();
       return cluster;
@@ -99,6 +99,14 @@ export class NatsCluster {
     const gone = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGKILL');
     await gone;
+  }
+
+  /** Starts a killed node again on its port and store directory (it rejoins and catches up). */
+  restart(name: string): void {
+    const node = this.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`no node ${name}`);
+    if (node.proc.exitCode === null && node.proc.signalCode === null) throw new Error(`node ${name} is running`);
+    node.proc = spawn(NATS_SERVER_BIN, ['-c', node.conf], { stdio: 'ignore' });
   }
 
   async stop(): Promise<void> {

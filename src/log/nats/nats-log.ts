@@ -171,6 +171,7 @@ export class NatsLog implements Log {
 
   append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
     if (this.known.get(stream)?.has(partition)) return this.publish(stream, partition, records, ack);
     return this.checkPartition(stream, partition).then(() => this.publish(stream, partition, records, ack));
   }

@@ -148,6 +148,7 @@ export class RedisLog implements Log {
 
   append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
     const appender = this.appenders.get(`${stream}/${partition}`);
     if (appender) return appender.append(records, ack);
     return this.appenderFor(stream, partition).then((a) => a.append(records, ack));
