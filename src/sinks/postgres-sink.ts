@@ -22,6 +22,8 @@
 // Postgres's message; the other records are written. A statement that cannot work
 // at all (class 42: missing column or table) fails every record of the batch with
 // that message. A record's events are written all together or not at all.
+// The stage is a temp table of the session: use direct connections or session pooling
+// (PgBouncer's transaction pooling would hand the next transaction another session).
 
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
