@@ -5,7 +5,6 @@
 // Env: BENCH_RECORDS (default 1,000,000), BENCH_APPENDERS (default 2000), BENCH_DIR.
 
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedLog } from '../src/log/embedded/embedded-log.js';
 import type { AckLevel, RecordInput } from '../src/log/types.js';
