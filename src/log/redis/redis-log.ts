@@ -361,10 +361,13 @@ export class RedisLog implements Log {
   async enforceRetention(nowMs = Date.now()): Promise<void> {
     for (const stream of await this.listStreams()) {
       const meta = await this.loadMeta(stream);
-      if (!meta || (meta.retentionMaxAgeMs === 0 && meta.retentionMaxBytes === 0)) continue;
+      if (!meta) continue;
       const budgetBytes = meta.retentionMaxBytes > 0 ? Math.floor(meta.retentionMaxBytes / Math.max(1, meta.partitions)) : 0;
       for (let partition = 0; partition < meta.partitions; partition++) {
         const key = this.key(stream, partition);
+        const appender = this.appenders.get(`${stream}/${partition}`);
+        if (appender && budgetBytes === 0) appender.maxLen = 0; // the byte limit was lifted
+        if (meta.retentionMaxAgeMs === 0 && budgetBytes === 0) continue;
         try {
           if (meta.retentionMaxAgeMs > 0) {
             const cutoff = await this.offsetForTime(stream, partition, (nowMs - meta.retentionMaxAgeMs) * 1000);
@@ -375,7 +378,6 @@ export class RedisLog implements Log {
             const length = await this.redis.xlen(key);
             if (memory > 0 && length > 0) {
               const keep = Math.max(1, Math.floor((length * budgetBytes) / memory));
-              const appender = this.appenders.get(`${stream}/${partition}`);
               if (appender) appender.maxLen = keep;
               if (memory > budgetBytes) await this.redis.xtrim(key, 'MAXLEN', '~', keep);
             }
