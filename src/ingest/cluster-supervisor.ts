@@ -1,6 +1,6 @@
 // Runs N ingest processes with node:cluster. Child i owns partition i of every
 // stream, so no two processes ever append to the same partition and no lock sits
-// on the hot path. The primary only supervises:
+// on the hot path. The children share the listening socket; the primary only supervises:
 // - a child that dies is restarted (at once, then with a growing delay while it
 //   keeps dying young, up to MAX_RESTART_DELAY_MS);
 // - stop(): every child stops gracefully (finish in-flight writes, flush, close
@@ -53,6 +53,10 @@ export class ClusterSupervisor {
   private restarting = false;
 
   constructor(private readonly opts: SupervisorOptions) {
+    // The children accept from the shared listening socket themselves (SCHED_NONE) rather than the primary
+    // accepting and passing each connection over IPC (round-robin): no per-connection hop through the
+    // primary, and a connection is never handed to a child that is dying (it would hang, unanswered).
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     this.slots = Array.from({ length: opts.processes }, (_, index) => ({ index, worker: null, spawnedAtMs: 0, youngDeaths: 0, restartTimer: null }));
   }
 

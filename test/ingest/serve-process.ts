@@ -89,7 +89,15 @@ export interface PostResult {
   body: string;
 }
 
-export function postWith(agent: Agent | false, port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<PostResult> {
+/** A POST that gives up after `timeoutMs` (a connection handed to a child as it is killed is never answered). */
+export function postWith(
+  agent: Agent | false,
+  port: number,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<PostResult> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', ...headers } },
@@ -102,6 +110,7 @@ export function postWith(agent: Agent | false, port: number, path: string, body:
       },
     );
     req.on('error', reject);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     req.end(body);
   });
 }
