@@ -51,6 +51,8 @@ interface Held {
 export class NatsGroupConsumer implements LogConsumer {
   private readonly parts = new Map<number, PartitionState>();
   private readonly byStreamName = new Map<string, PartitionState>();
+  /** Partitions whose pulls ended with 409/503: their consumer is checked (recreated if deleted) before the next pull. */
+  private readonly recheck = new Set<number>();
   private readonly held = new Map<Delivery, Held>();
   private readonly inbox = createInbox();
   private sub: Subscription | null = null;
@@ -81,6 +83,11 @@ export class NatsGroupConsumer implements LogConsumer {
 
   private async refreshPartitions(): Promise<void> {
     this.nextRefreshMs = Date.now() + PARTITION_REFRESH_MS;
+    for (const p of this.recheck) {
+      const state = this.parts.get(p);
+      if (state) await this.ensureConsumer(state.stream);
+      this.recheck.delete(p);
+    }
     for (const p of await this.log.listPartitions(this.opts.stream)) {
       if (this.parts.has(p)) continue;
       const stream = this.log.streamName(this.opts.stream, p);
@@ -120,7 +127,11 @@ export class NatsGroupConsumer implements LogConsumer {
       const state = this.parts.get(partition!);
       const code = msg.headers?.code ?? 0;
       if (state && code !== 100 && state.pull?.id === pullId) state.pull = null;
-      if (code === 409 || code === 503) this.nextRefreshMs = 0;
+      if (state && (code === 409 || code === 503)) {
+        // The consumer was deleted (or is leaderless): look at it again before the next pull.
+        this.recheck.add(state.partition);
+        this.nextRefreshMs = 0;
+      }
     } else {
       const meta = parseAckSubject(msg.reply);
       const state = meta ? this.byStreamName.get(meta.stream) : undefined;
