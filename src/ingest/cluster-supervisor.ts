@@ -51,6 +51,8 @@ export class ClusterSupervisor {
   private readonly slots: Slot[];
   private stopping = false;
   private restarting = false;
+  /** Until start() settles, a child that dies is a start failure, not something to restart. */
+  private starting = false;
 
   constructor(private readonly opts: SupervisorOptions) {
     // The children accept from the shared listening socket themselves (SCHED_NONE) rather than the primary
@@ -62,12 +64,14 @@ export class ClusterSupervisor {
 
   /** Starts every child; resolves with the listening addresses, or throws the first child's start failure (after stopping the others). */
   async start(): Promise<ListenAddress[]> {
+    this.starting = true;
     const started = this.slots.map((slot) => {
       const { worker, ready } = this.spawn(slot.index);
       this.attach(slot, worker);
       return ready;
     });
     const results = await Promise.allSettled(started);
+    this.starting = false;
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) {
       await this.stop();
@@ -109,7 +113,7 @@ export class ClusterSupervisor {
   private onExit(slot: Slot, worker: Worker, code: number, signal: string | null): void {
     if (slot.worker !== worker) return; // replaced by a rolling restart
     slot.worker = null;
-    if (this.stopping) return;
+    if (this.stopping || this.starting) return;
     if (performance.now() - slot.spawnedAtMs < YOUNG_DEATH_MS) slot.youngDeaths++;
     else slot.youngDeaths = 0;
     const delayMs = slot.youngDeaths <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (slot.youngDeaths - 2));

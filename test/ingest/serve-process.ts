@@ -9,6 +9,7 @@ export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.u
 
 export interface ServeProcess {
   child: ChildProcess;
+  /** The TCP port (null when listening on a unix socket only). */
   port: number;
   /** Every stderr line so far (pino JSON lines). */
   lines: string[];
@@ -29,7 +30,8 @@ process.once('exit', () => {
 
 export async function startServe(args: string[], env: Record<string, string> = {}, cwd?: string, timeoutMs = 20_000): Promise<ServeProcess> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json)`);
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+  const listenArgs = args.includes('--port') || args.includes('--socket') ? [] : ['--port', '0'];
+  const child = spawn(process.execPath, [CLI, 'serve', ...listenArgs, ...args], {
     cwd,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
