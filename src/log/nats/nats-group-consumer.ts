@@ -153,48 +153,67 @@ export class NatsGroupConsumer implements LogConsumer {
     return run;
   }
 
+  /**
+   * First one no-wait pull at a time, partition after partition, so that a busy
+   * stream is read only as fast as it is processed (nothing piles up here while
+   * its ack_wait runs); only when every partition came back empty, waiting pulls
+   * on all of them until data arrives or maxWaitMs is over.
+   */
   private async fetchNow(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<Delivery | null> {
     const deadline = Date.now() + Math.max(0, maxWaitMs);
-    for (let round = 0; ; round++) {
+    for (;;) {
       if (this.closed || signal?.aborted) return null;
       this.renewHeld();
       if (Date.now() >= this.nextRefreshMs) await this.refreshPartitions();
       const ready = this.takeBuffered(maxRecords);
       if (ready) return ready;
+      const states = [...this.parts.values()];
+      for (let k = 0; k < states.length; k++) {
+        const state = states[(this.rr + k) % states.length]!;
+        this.dropLostPull(state);
+        if (state.pull) continue; // a waiting pull is open: its messages land in the buffer
+        this.pull(state, maxRecords, 0);
+        await this.waitUntil(() => state.pull === null || state.buffer.length > 0, this.log.opts.requestTimeoutMs, signal);
+        const got = this.takeBuffered(maxRecords);
+        if (got) return got;
+        if (this.closed || signal?.aborted) return null;
+      }
       const remainingMs = deadline - Date.now();
-      if (round > 0 && remainingMs <= 0) return null;
-      this.pullAll(maxRecords, remainingMs);
-      // With no time left, still wait for the answers to the no-wait pulls just sent.
-      const waitMs = remainingMs > 0 ? remainingMs : this.log.opts.requestTimeoutMs;
-      await this.waitForMessages(waitMs, signal, remainingMs <= 0);
+      if (remainingMs <= 0) return null;
+      for (const state of states) {
+        this.dropLostPull(state);
+        if (!state.pull) this.pull(state, maxRecords, Math.min(MAX_PULL_EXPIRES_MS, remainingMs));
+      }
+      await this.waitUntil(() => states.some((st) => st.buffer.length > 0), remainingMs, signal);
       const got = this.takeBuffered(maxRecords);
       if (got) return got;
       if (Date.now() >= deadline) return null;
     }
   }
 
-  private pullAll(maxRecords: number, waitMs: number): void {
-    const now = Date.now();
-    for (const state of this.parts.values()) {
-      // A pull whose end was never seen (lost with a reconnect) is given up after its expiry plus a grace period.
-      if (state.pull && now > state.pull.expiresAtMs + this.log.opts.requestTimeoutMs) state.pull = null;
-      if (state.pull || state.buffer.length > 0) continue;
-      const id = ++this.pullSeq;
-      const expiresMs = Math.min(MAX_PULL_EXPIRES_MS, Math.max(1, waitMs));
-      const request = waitMs > 0 ? { batch: maxRecords, expires: nanos(expiresMs) } : { batch: maxRecords, no_wait: true };
-      state.pull = { id, remaining: maxRecords, expiresAtMs: now + (waitMs > 0 ? expiresMs : 0) };
-      try {
-        this.log.link.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${this.durable}`, JSON.stringify(request), {
-          reply: `${this.inbox}.${state.partition}.${id}`,
-        });
-      } catch (err) {
-        state.pull = null;
-        throw natsUnavailable(err, 'pull from a consumer group');
-      }
+  /** A pull whose end was never seen (lost with a reconnect) is given up after its expiry plus a grace period. */
+  private dropLostPull(state: PartitionState): void {
+    if (state.pull && Date.now() > state.pull.expiresAtMs + this.log.opts.requestTimeoutMs) state.pull = null;
+  }
+
+  /** Sends a pull request for up to `batch` messages; expiresMs 0 = answer at once with what is there. */
+  private pull(state: PartitionState, batch: number, expiresMs: number): void {
+    const id = ++this.pullSeq;
+    const request = expiresMs > 0 ? { batch, expires: nanos(expiresMs) } : { batch, no_wait: true };
+    state.pull = { id, remaining: batch, expiresAtMs: Date.now() + expiresMs };
+    try {
+      this.log.link.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${this.durable}`, JSON.stringify(request), {
+        reply: `${this.inbox}.${state.partition}.${id}`,
+      });
+    } catch (err) {
+      state.pull = null;
+      throw natsUnavailable(err, 'pull from a consumer group');
     }
   }
 
-  private waitForMessages(ms: number, signal: AbortSignal | undefined, untilPullsEnd: boolean): Promise<void> {
+  /** Resolves when `cond` holds after an inbound message or status, after `ms`, on abort, or on close. */
+  private waitUntil(cond: () => boolean, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (cond()) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -205,9 +224,7 @@ export class NatsGroupConsumer implements LogConsumer {
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done);
       this.wake = () => {
-        const buffered = [...this.parts.values()].some((s) => s.buffer.length > 0);
-        const pulling = [...this.parts.values()].some((s) => s.pull !== null);
-        if (buffered || (untilPullsEnd && !pulling) || this.closed) done();
+        if (cond() || this.closed) done();
       };
     });
   }
@@ -227,7 +244,7 @@ export class NatsGroupConsumer implements LogConsumer {
         stream: this.opts.stream,
         partition: state.partition,
         records: taken.map((t) => t.record),
-        redeliveries: Math.max(...taken.map((t) => t.deliveryCount)) - 1,
+        redeliveries: taken.reduce((max, t) => Math.max(max, t.deliveryCount), 1) - 1,
       };
       this.held.set(delivery, { msgs: taken.map((t) => t.msg), renewedAtMs: now });
       return delivery;
