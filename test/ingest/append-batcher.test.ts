@@ -1,0 +1,88 @@
+// The appends of one event-loop turn go to the log as one call per stream and ack
+// level, with consecutive offsets handed back to each waiter in order.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AppendBatcher } from '../../src/ingest/append-batcher.js';
+import { Backpressure } from '../../src/ingest/backpressure.js';
+import { IngestStats } from '../../src/ingest/ingest-stats.js';
+import type { StreamEntry } from '../../src/ingest/stream-registry.js';
+import { resolveSettings } from '../../src/ingest/stream-registry.js';
+import { HopperError } from '../../src/errors.js';
+import type { AckLevel, AppendResult, Log, RecordInput } from '../../src/log/types.js';
+import { testConfig } from './ingest-fixture.js';
+
+function fakeLog(calls: { stream: string; n: number; ack: AckLevel }[], fail: { locked: number }): Log {
+  let next = 0;
+  return {
+    append: async (stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> => {
+      calls.push({ stream, n: records.length, ack });
+      if (fail.locked > 0) {
+        fail.locked--;
+        throw new HopperError('HOPPER_PARTITION_LOCKED');
+      }
+      const firstOffset = ack === 'fast' ? -1 : next;
+      next += records.length;
+      return { partition, firstOffset, ack };
+    },
+    pendingBytes: () => 0,
+  } as unknown as Log;
+}
+
+function entry(name: string): StreamEntry {
+  return { name, settings: resolveSettings(testConfig('/tmp').defaultStream), ready: true, readyPromise: null, batches: [null, null, null] };
+}
+
+const record = (i: number): RecordInput => ({
+  body: Buffer.from(String(i)),
+  receivedAtUs: 1,
+  contentType: '',
+  contentEncoding: '',
+  remoteAddress: '',
+  requestId: String(i),
+  idempotencyKey: '',
+});
+
+test('one log.append per stream and ack level per event-loop turn', async () => {
+  const calls: { stream: string; n: number; ack: AckLevel }[] = [];
+  const log = fakeLog(calls, { locked: 0 });
+  const stats = new IngestStats();
+  const bp = new Backpressure(log, 1 << 20, 1 << 21);
+  const batcher = new AppendBatcher({ log, partition: 3, stats, backpressure: bp, lockWaitMs: 1000, onUnexpectedError: () => undefined });
+  const a = entry('a');
+  const b = entry('b');
+  const results: string[] = [];
+  const waiter = (tag: string) => ({
+    appended: (p: number, o: number, ack: AckLevel) => results.push(`${tag}:${p}:${o}:${ack}`),
+    failed: (e: HopperError) => results.push(`${tag}:${e.code}`),
+  });
+  for (let i = 0; i < 50; i++) batcher.add(a, 2, record(i), waiter(`a${i}`));
+  for (let i = 0; i < 5; i++) batcher.add(b, 2, record(i), waiter(`b${i}`));
+  batcher.add(a, 0, record(99), waiter('fast'));
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(calls, [
+    { stream: 'a', n: 50, ack: 'durable' },
+    { stream: 'b', n: 5, ack: 'durable' },
+    { stream: 'a', n: 1, ack: 'fast' },
+  ]);
+  assert.equal(results[0], 'a0:3:0:durable');
+  assert.equal(results[49], 'a49:3:49:durable');
+  assert.equal(results[50], 'b0:3:50:durable');
+  assert.equal(results[55], 'fast:3:-1:fast');
+  assert.equal(stats.appendCalls, 3);
+  assert.equal(stats.recordsAppended, 56);
+  bp.stop();
+});
+
+test('a partition still locked by the process being replaced is retried, not refused', async () => {
+  const calls: { stream: string; n: number; ack: AckLevel }[] = [];
+  const log = fakeLog(calls, { locked: 3 });
+  const bp = new Backpressure(log, 1 << 20, 1 << 21);
+  const batcher = new AppendBatcher({ log, partition: 0, stats: new IngestStats(), backpressure: bp, lockWaitMs: 5000, onUnexpectedError: () => undefined });
+  const outcome = await new Promise<string>((resolve) => {
+    batcher.add(entry('a'), 2, record(1), { appended: (_p, o) => resolve(`ok ${o}`), failed: (e) => resolve(e.code) });
+  });
+  assert.equal(outcome, 'ok 0');
+  assert.equal(calls.length, 4);
+  bp.stop();
+});

@@ -1,0 +1,30 @@
+// Write keys: where a request presents one, and the constant-time match.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WriteKeys, presentedKey, queryParam, withoutQueryParam } from '../../src/ingest/write-keys.js';
+
+test('a key is taken from Authorization: Bearer, else from ?key=', () => {
+  assert.equal(presentedKey('Bearer abc123456', ''), 'abc123456');
+  assert.equal(presentedKey('bearer   abc123456 ', ''), 'abc123456');
+  assert.equal(presentedKey('Basic xyz', 'key=fromquery'), 'fromquery');
+  assert.equal(presentedKey(undefined, 'a=1&key=k%2Fy+z&b=2'), 'k/y z');
+  assert.equal(presentedKey(undefined, 'a=1&monkey=x'), null);
+  assert.equal(presentedKey(undefined, ''), null);
+});
+
+test('matches only configured keys, whatever their lengths', () => {
+  const keys = new WriteKeys(['secret-key-1', 'a-much-longer-secret-key-2']);
+  assert.ok(keys.matches('secret-key-1'));
+  assert.ok(keys.matches('a-much-longer-secret-key-2'));
+  assert.ok(!keys.matches('secret-key-'));
+  assert.ok(!keys.matches('secret-key-12'));
+  assert.ok(!keys.matches(''));
+});
+
+test('query helpers', () => {
+  assert.equal(queryParam('x=1&y=2', 'y'), '2');
+  assert.equal(queryParam('x=%E0%A4%A', 'x'), '%E0%A4%A', 'a malformed escape is kept raw');
+  assert.equal(withoutQueryParam('a=1&key=s&b=2', 'key'), 'a=1&b=2');
+  assert.equal(withoutQueryParam('key=s', 'key'), '');
+  assert.equal(withoutQueryParam('a=1&monkey=2', 'key'), 'a=1&monkey=2');
+});
