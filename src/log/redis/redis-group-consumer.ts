@@ -32,7 +32,8 @@ interface Held {
 export class RedisGroupConsumer implements LogConsumer {
   private partitions: number[] = [];
   /** Entries read from Redis and not yet handed out (a blocking read may return several partitions). */
-  private buffered: Delivery[] = [];
+  private buffered: { delivery: Delivery; readAtMs: number }[] = [];
+  private rr = 0;
   private held = new Set<Held>();
   private nextMaintenanceMs = 0;
   private maintenanceRuns = 0;
@@ -103,12 +104,17 @@ export class RedisGroupConsumer implements LogConsumer {
   }
 
   private takeBuffered(maxRecords: number): Delivery | null {
+    if (this.closed) return null;
+    // Entries buffered for most of a lease may already be taken over by another member: leave them
+    // pending (XAUTOCLAIM hands them out again, counted).
+    const staleBeforeMs = Date.now() - this.leaseMs * 0.8;
+    while (this.buffered.length > 0 && this.buffered[0]!.readAtMs < staleBeforeMs) this.buffered.shift();
     const first = this.buffered[0];
-    if (!first || this.closed) return null;
-    let delivery = first;
-    if (first.records.length > maxRecords) {
-      delivery = { ...first, records: first.records.slice(0, maxRecords) };
-      first.records = first.records.slice(maxRecords);
+    if (!first) return null;
+    let delivery = first.delivery;
+    if (delivery.records.length > maxRecords) {
+      delivery = { ...first.delivery, records: first.delivery.records.slice(0, maxRecords) };
+      first.delivery.records = first.delivery.records.slice(maxRecords);
     } else {
       this.buffered.shift();
     }
@@ -116,14 +122,32 @@ export class RedisGroupConsumer implements LogConsumer {
     return delivery;
   }
 
+  /**
+   * Reads new entries one partition at a time, without blocking, so that a busy
+   * stream is read only as fast as it is processed; only when every partition
+   * is empty, one blocking read on all of them (which may return several).
+   */
   private async readNew(maxRecords: number, blockMs: number): Promise<void> {
-    if (this.partitions.length === 0) {
+    const n = this.partitions.length;
+    if (n === 0) {
       if (blockMs > 0) await sleep(blockMs);
       return;
     }
+    for (let k = 0; k < n; k++) {
+      const p = this.partitions[(this.rr + k) % n]!;
+      if (await this.readGroup([p], maxRecords, 0)) {
+        this.rr = (this.rr + k + 1) % n;
+        return;
+      }
+    }
+    if (blockMs > 0) await this.readGroup(this.partitions, maxRecords, blockMs);
+  }
+
+  /** One XREADGROUP of new entries; true when it returned any. */
+  private async readGroup(partitions: number[], maxRecords: number, blockMs: number): Promise<boolean> {
     const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords];
     if (blockMs > 0) args.push('BLOCK', blockMs);
-    args.push('STREAMS', ...this.partitions.map((p) => this.key(p)), ...this.partitions.map(() => '>'));
+    args.push('STREAMS', ...partitions.map((p) => this.key(p)), ...partitions.map(() => '>'));
     let reply: [Buffer, Entry[]][] | null;
     try {
       reply = (await this.conn.callBuffer('XREADGROUP', ...args)) as [Buffer, Entry[]][] | null;
@@ -132,16 +156,20 @@ export class RedisGroupConsumer implements LogConsumer {
         // The partition key was deleted and recreated: recreate the group on the next round.
         this.partitions = [];
         this.nextMaintenanceMs = 0;
-        return;
+        return false;
       }
       throw redisUnavailable(err, 'read a consumer group');
     }
-    if (!reply) return;
+    if (!reply) return false;
+    let any = false;
     for (const [key, entries] of reply) {
       const partition = this.partitionOfKey(key.toString('utf8'));
       const records = this.decode(entries, partition);
-      if (records.length > 0) this.buffered.push({ stream: this.opts.stream, partition, records, redeliveries: 0 });
+      if (records.length === 0) continue;
+      this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, readAtMs: Date.now() });
+      any = true;
     }
+    return any;
   }
 
   private partitionOfKey(key: string): number {
@@ -214,7 +242,7 @@ export class RedisGroupConsumer implements LogConsumer {
     } catch (err) {
       throw redisUnavailable(err, 'read delivery counts');
     }
-    this.buffered.unshift({ stream: this.opts.stream, partition, records, redeliveries: deliveredTimes - 1 });
+    this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: deliveredTimes - 1 }, readAtMs: Date.now() });
   }
 
   private async removeDeadMembers(): Promise<void> {
@@ -267,7 +295,7 @@ export class RedisGroupConsumer implements LogConsumer {
         if (retryCount !== null) extra.push('RETRYCOUNT', retryCount);
         await this.log.redis.xclaim(this.key(d.partition), this.opts.group, this.opts.consumerName, 0, ...ids, ...extra, 'JUSTID');
       };
-      for (const d of this.buffered) await release(d, d.redeliveries);
+      for (const b of this.buffered) await release(b.delivery, b.delivery.redeliveries);
       for (const h of this.held) await release(h.delivery, null);
       for (const p of this.partitions) {
         const mine = (await this.log.redis.xpending(this.key(p), this.opts.group, '-', '+', 1, this.opts.consumerName)) as unknown[];
