@@ -84,6 +84,12 @@ export class NatsLog implements Log {
     const link = await NatsLink.open(opts, warn);
     try {
       const jsm = await jetstreamManager(link.nc, { timeout: opts.requestTimeoutMs });
+      if (opts.replicas === 1) {
+        warn(
+          { replicas: 1 },
+          'each partition lives on one NATS server (log.nats.replicas 1): losing it loses the partition, and a power cut loses what JetStream had not fsynced; use a cluster with replicas 3',
+        );
+      }
       return new NatsLog(link, jsm, opts);
     } catch (err) {
       await link.close();
