@@ -1,7 +1,8 @@
-// Batches the appends of one event-loop turn: every write to the same stream and
-// ack level that arrives before setImmediate fires goes to the log in one
-// log.append call (the embedded log then group-commits across calls as well).
-// One call per turn instead of one per request keeps per-request overhead low.
+// Batches appends: writes to the same stream and ack level go to the log together,
+// in one log.append call per EAGER_BATCH_RECORDS records, the remainder at the end
+// of the event-loop turn (setImmediate). The embedded log then group-commits across
+// calls as well. Few calls keep per-request overhead low; small eager batches let the
+// log's write and fsync overlap the parsing of the requests that follow.
 //
 // A batch whose partition is still locked by the process this one replaces
 // (rolling restart, or a crashed predecessor not yet reaped) is retried for up
@@ -13,9 +14,16 @@ import type { Backpressure } from './backpressure.js';
 import type { IngestStats } from './ingest-stats.js';
 import type { StreamEntry } from './stream-registry.js';
 
-/** A batch is cut (and a new one started) past these, so one log.append never grows without bound. */
-export const MAX_BATCH_RECORDS = 8192;
-export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * A batch goes to the log as soon as it holds this many records, without waiting for the end of
+ * the turn: the log writes (and fsyncs) it while the rest of the turn's requests are still being
+ * parsed, instead of the whole wave waiting for one fsync after all of it was parsed. Measured
+ * with wrk -c64 on 2 cores: 8 beat 1, 4, 16, 32, 64 and one batch per turn for `durable`
+ * (1.5-2x over one batch per turn), and changed nothing measurable for `fast`.
+ */
+export const EAGER_BATCH_RECORDS = 8;
+/** Same, in body bytes: one log.append never grows without bound. */
+export const EAGER_BATCH_BYTES = 1024 * 1024;
 const LOCK_RETRY_DELAY_MS = 50;
 
 export interface AppendWaiter {
@@ -65,7 +73,13 @@ export class AppendBatcher {
     batch.records.push(record);
     batch.waiters.push(waiter);
     batch.bytes += record.body.length;
-    if (batch.records.length >= MAX_BATCH_RECORDS || batch.bytes >= MAX_BATCH_BYTES) entry.batches[rank] = null;
+    if (batch.records.length >= EAGER_BATCH_RECORDS || batch.bytes >= EAGER_BATCH_BYTES) {
+      entry.batches[rank] = null;
+      this.queued.splice(this.queued.indexOf(batch), 1);
+      batch.firstTryMs = performance.now();
+      this.send(batch);
+      return;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -105,6 +119,7 @@ export class AppendBatcher {
     const { stats } = this.opts;
     stats.recordsAppended += b.records.length;
     stats.lastAppendError = null;
+    stats.appendLatency[b.rank]!.observe((performance.now() - b.firstTryMs) / 1000);
     const w = b.waiters;
     if (r.firstOffset < 0) {
       for (let i = 0; i < w.length; i++) w[i]!.appended(r.partition, -1, r.ack);

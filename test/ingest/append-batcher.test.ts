@@ -1,8 +1,8 @@
-// The appends of one event-loop turn go to the log as one call per stream and ack
-// level, with consecutive offsets handed back to each waiter in order.
+// Appends go to the log in small eager batches per stream and ack level (the rest at the end of the
+// turn), with consecutive offsets handed back to each waiter in order; a locked partition is waited for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppendBatcher } from '../../src/ingest/append-batcher.js';
+import { AppendBatcher, EAGER_BATCH_RECORDS } from '../../src/ingest/append-batcher.js';
 import { Backpressure } from '../../src/ingest/backpressure.js';
 import { IngestStats } from '../../src/ingest/ingest-stats.js';
 import type { StreamEntry } from '../../src/ingest/stream-registry.js';
@@ -42,7 +42,7 @@ const record = (i: number): RecordInput => ({
   idempotencyKey: '',
 });
 
-test('one log.append per stream and ack level per event-loop turn', async () => {
+test('appends go to the log in eager batches of 8 per stream and ack level, the rest at the end of the turn', async () => {
   const calls: { stream: string; n: number; ack: AckLevel }[] = [];
   const log = fakeLog(calls, { locked: 0 });
   const stats = new IngestStats();
@@ -60,8 +60,10 @@ test('one log.append per stream and ack level per event-loop turn', async () => 
   batcher.add(a, 0, record(99), waiter('fast'));
   await new Promise((r) => setImmediate(r));
   await new Promise((r) => setImmediate(r));
+  assert.equal(EAGER_BATCH_RECORDS, 8);
   assert.deepEqual(calls, [
-    { stream: 'a', n: 50, ack: 'durable' },
+    ...Array.from({ length: 6 }, () => ({ stream: 'a', n: 8, ack: 'durable' })),
+    { stream: 'a', n: 2, ack: 'durable' },
     { stream: 'b', n: 5, ack: 'durable' },
     { stream: 'a', n: 1, ack: 'fast' },
   ]);
@@ -69,7 +71,7 @@ test('one log.append per stream and ack level per event-loop turn', async () => 
   assert.equal(results[49], 'a49:3:49:durable');
   assert.equal(results[50], 'b0:3:50:durable');
   assert.equal(results[55], 'fast:3:-1:fast');
-  assert.equal(stats.appendCalls, 3);
+  assert.equal(stats.appendCalls, 9);
   assert.equal(stats.recordsAppended, 56);
   bp.stop();
 });

@@ -1,0 +1,348 @@
+// npm run bench:ingest — `hopper serve` under wrk, against reference servers in
+// the same run (../shared/bench: plain node:http that reads the body and stores
+// nothing, and nginx `return 200` when installed). Protocol of ../shared/bench/run.sh:
+// server pinned to CPU 0 (one ingest process), wrk pinned to CPU 1,
+// `wrk -t1 -c64 --latency -s post.lua` (a 251-byte JSON POST), warm-up, then a measured run.
+// Prints req/s, p50, p99 per server and Hopper's ratios to NODE-RAW (targets: durable >= 0.8,
+// fast >= 0.9); then p99 at 80% of Hopper's durable peak, driven open loop by `hopper bench --rate`
+// (wrk has no rate option); then the resident memory of every Hopper process under 1000 connections.
+// Env: DURATION (s, default 10), WARMUP (s, 3), CONNS (64), SERVER_CPU (0), LOAD_CPU (1),
+//      RSS_CONNS (1000), RSS_DURATION (s, 10), ONLY (names, e.g. "NODE-RAW HOPPER-durable"), BENCH_DIR.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const SHARED = resolve(ROOT, '../shared/bench');
+const CLI = join(ROOT, 'dist/cli/main.js');
+const DURATION = Number(process.env.DURATION ?? 10);
+const WARMUP = Number(process.env.WARMUP ?? 3);
+const CONNS = Number(process.env.CONNS ?? 64);
+const SERVER_CPU = process.env.SERVER_CPU ?? '0';
+const LOAD_CPU = process.env.LOAD_CPU ?? '1';
+const RSS_CONNS = Number(process.env.RSS_CONNS ?? 1000);
+const RSS_DURATION = Number(process.env.RSS_DURATION ?? 10);
+const ONLY = (process.env.ONLY ?? '').split(/\s+/).filter(Boolean);
+const WORK = process.env.BENCH_DIR ?? mkdtempSync(join(ROOT, '.bench-ingest-'));
+const STREAM_PATH = '/v1/streams/bench';
+
+interface WrkResult {
+  rps: number;
+  p50Us: number;
+  p99Us: number;
+  requests: number;
+  non2xx: number;
+  socketErrors: string;
+}
+
+interface Row extends WrkResult {
+  name: string;
+}
+
+interface Server {
+  name: string;
+  path: string;
+  start(port: number): ChildProcess;
+}
+
+function have(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[ingest-bench] ${msg}\n`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Starts a command pinned to the server CPU (taskset execs it, so the pid is the command's). */
+function pinned(name: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const out = join(WORK, `${name}.log`);
+  const child = spawn('taskset', ['-c', SERVER_CPU, cmd, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+    cwd: WORK,
+  });
+  let text = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (text.length > 1 << 20) text = text.slice(-(1 << 19));
+  });
+  child.once('exit', () => writeFileSync(out, text));
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function post(port: number, path: string): Promise<number> {
+  return new Promise((res) => {
+    const body = readFileSync(join(SHARED, 'body.json'));
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (r) => {
+      r.resume();
+      res(r.statusCode ?? 0);
+    });
+    req.on('error', () => res(0));
+    req.setTimeout(2000, () => req.destroy());
+    req.end(body);
+  });
+}
+
+async function waitUp(port: number, path: string, child: ChildProcess): Promise<boolean> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) return false;
+    const status = await post(port, path);
+    if (status >= 200 && status < 300) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+function wrk(port: number, path: string, seconds: number, conns: number): WrkResult | null {
+  const r = spawnSync(
+    'taskset',
+    ['-c', LOAD_CPU, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-s', join(SHARED, 'post.lua'), `http://127.0.0.1:${port}${path}`],
+    { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
+  );
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT'));
+  if (!line) {
+    log(`wrk produced no result: ${(r.stderr || r.stdout || '').slice(0, 300)}`);
+    return null;
+  }
+  const kv = (k: string): number => Number(new RegExp(` ${k}=([0-9.]+)`).exec(line)?.[1] ?? NaN);
+  return {
+    rps: kv('rps'),
+    p50Us: kv('p50_us'),
+    p99Us: kv('p99_us'),
+    requests: kv('requests'),
+    non2xx: kv('non2xx'),
+    socketErrors: `${kv('connect')}/${kv('read')}/${kv('write')}/${kv('timeout')}`,
+  };
+}
+
+function hopperConfig(ack: string): string {
+  const file = join(WORK, `hopper-${ack}.json`);
+  writeFileSync(file, JSON.stringify({ logLevel: 'warn', defaultStream: { ack }, ingest: { workers: 1 } }, null, 2));
+  return file;
+}
+
+function hopper(ack: 'durable' | 'written' | 'fast'): Server {
+  return {
+    name: `HOPPER-${ack}`,
+    path: STREAM_PATH,
+    start: (port) => {
+      const dataDir = join(WORK, `data-${ack}`);
+      rmSync(dataDir, { recursive: true, force: true });
+      return pinned(`hopper-${ack}`, process.execPath, [CLI, 'serve', '--config', hopperConfig(ack), '--port', String(port), '--data-dir', dataDir]);
+    },
+  };
+}
+
+const servers: Server[] = [];
+if (have('nginx')) {
+  servers.push({
+    name: 'LIMIT',
+    path: '/',
+    start: (port) => {
+      const prefix = join(WORK, 'nginx');
+      mkdirSync(join(prefix, 'tmp'), { recursive: true });
+      const conf = join(prefix, 'nginx.conf');
+      writeFileSync(conf, readFileSync(join(SHARED, 'nginx.conf'), 'utf8').replace('127.0.0.1:18080', `127.0.0.1:${port}`));
+      return pinned('nginx', 'nginx', ['-p', `${prefix}/`, '-c', conf]);
+    },
+  });
+} else {
+  log('nginx is not installed: no LIMIT row');
+}
+servers.push({ name: 'NODE-RAW', path: '/', start: (port) => pinned('node-raw', process.execPath, [join(SHARED, 'node/node_raw.js')], { PORT: String(port) }) });
+servers.push(hopper('durable'), hopper('written'), hopper('fast'));
+
+async function measure(server: Server): Promise<Row | null> {
+  const port = await freePort();
+  const child = server.start(port);
+  try {
+    if (!(await waitUp(port, server.path, child))) {
+      log(`${server.name} did not come up (see ${WORK}/*.log)`);
+      return null;
+    }
+    log(`${server.name}: warm-up ${WARMUP}s, measure ${DURATION}s`);
+    wrk(port, server.path, WARMUP, CONNS);
+    const r = wrk(port, server.path, DURATION, CONNS);
+    return r ? { name: server.name, ...r } : null;
+  } finally {
+    await stop(child);
+  }
+}
+
+/** p99 at a fixed request rate: open loop with `hopper bench --rate` pinned to the load CPU. */
+async function p99AtRate(server: Server, rate: number): Promise<{ p99Us: number; achieved: number; non2xx: number } | null> {
+  const port = await freePort();
+  const child = server.start(port);
+  try {
+    if (!(await waitUp(port, server.path, child))) return null;
+    wrk(port, server.path, WARMUP, CONNS);
+    const r = spawnSync(
+      'taskset',
+      ['-c', LOAD_CPU, process.execPath, CLI, 'bench', '--url', `http://127.0.0.1:${port}${server.path}`, '--rate', String(Math.round(rate)),
+        '--connections', String(CONNS), '--threads', '1', '--duration', `${DURATION}s`, '--json'],
+      { encoding: 'utf8', timeout: (DURATION + 60) * 1000 },
+    );
+    try {
+      const j = JSON.parse(r.stdout) as { latencyUs: { p99: number }; requests: { perSec: number }; non2xx: number };
+      return { p99Us: j.latencyUs.p99, achieved: j.requests.perSec, non2xx: j.non2xx };
+    } catch {
+      log(`hopper bench gave no JSON: ${(r.stderr || r.stdout || '').slice(0, 300)}`);
+      return null;
+    }
+  } finally {
+    await stop(child);
+  }
+}
+
+function descendants(pid: number): number[] {
+  const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  const kids = r.stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  return kids.flatMap((k) => [k, ...descendants(k)]);
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Peak resident memory of each process of the server tree while wrk overloads it with many connections. */
+async function rssUnderConnections(server: Server): Promise<{ peaks: Map<number, number>; result: WrkResult | null } | null> {
+  const port = await freePort();
+  const child = server.start(port);
+  try {
+    if (!(await waitUp(port, server.path, child))) return null;
+    const peaks = new Map<number, number>();
+    const sampler = setInterval(() => {
+      for (const pid of [child.pid!, ...descendants(child.pid!)]) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, rssMb(pid)));
+    }, 200);
+    const wrkRun = new Promise<WrkResult | null>((res) => {
+      // spawnSync would block the sampler: run wrk asynchronously.
+      const p = spawn('taskset', ['-c', LOAD_CPU, 'wrk', '-t1', `-c${RSS_CONNS}`, `-d${RSS_DURATION}s`, '--latency', '-s', join(SHARED, 'post.lua'),
+        `http://127.0.0.1:${port}${server.path}`]);
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.once('exit', () => {
+        const line = out.split('\n').find((l) => l.startsWith('RESULT'));
+        const kv = (k: string): number => Number(new RegExp(` ${k}=([0-9.]+)`).exec(line ?? '')?.[1] ?? NaN);
+        res(line ? { rps: kv('rps'), p50Us: kv('p50_us'), p99Us: kv('p99_us'), requests: kv('requests'), non2xx: kv('non2xx'),
+          socketErrors: `${kv('connect')}/${kv('read')}/${kv('write')}/${kv('timeout')}` } : null);
+      });
+    });
+    const result = await wrkRun;
+    clearInterval(sampler);
+    return { peaks, result };
+  } finally {
+    await stop(child);
+  }
+}
+
+function ms(us: number): string {
+  return (us / 1000).toFixed(2);
+}
+
+async function main(): Promise<void> {
+  for (const tool of ['wrk', 'taskset']) {
+    if (!have(tool)) {
+      log(`missing tool: ${tool} (Debian package ${tool === 'wrk' ? 'wrk' : 'util-linux'})`);
+      process.exit(1);
+    }
+  }
+  if (!existsSync(CLI)) {
+    log('building dist/ (npx tsc)');
+    spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit', cwd: ROOT });
+  }
+  log(`work dir ${WORK}; protocol: server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU}, -t1 -c${CONNS}, warm-up ${WARMUP}s, measured ${DURATION}s`);
+  const rows: Row[] = [];
+  for (const s of servers) {
+    if (ONLY.length > 0 && !ONLY.includes(s.name)) continue;
+    const r = await measure(s);
+    if (r) rows.push(r);
+  }
+
+  const out: string[] = [];
+  out.push(`host: ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs, node ${process.version}, loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  out.push(`protocol: server on CPU ${SERVER_CPU} (one ingest process), wrk -t1 -c${CONNS} on CPU ${LOAD_CPU}, 251-byte JSON POST, warm-up ${WARMUP}s, measured ${DURATION}s`);
+  out.push('');
+  out.push('| server | req/s | p50 ms | p99 ms | non-2xx | socket errors c/r/w/t |');
+  out.push('|---|---:|---:|---:|---:|---|');
+  for (const r of rows) out.push(`| ${r.name} | ${r.rps.toFixed(0)} | ${ms(r.p50Us)} | ${ms(r.p99Us)} | ${r.non2xx} | ${r.socketErrors} |`);
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const base = byName.get('NODE-RAW');
+  const limit = byName.get('LIMIT');
+  out.push('');
+  for (const [name, target] of [['HOPPER-durable', 0.8], ['HOPPER-written', null], ['HOPPER-fast', 0.9]] as const) {
+    const r = byName.get(name);
+    if (!r || !base) continue;
+    const ratio = r.rps / base.rps;
+    const verdict = target === null ? '' : ratio >= target ? ` (target >= ${target}: met)` : ` (target >= ${target}: NOT met)`;
+    out.push(`${name} / NODE-RAW = ${ratio.toFixed(3)}${verdict}${limit ? `; / LIMIT = ${(r.rps / limit.rps).toFixed(3)}` : ''}`);
+  }
+
+  const durable = byName.get('HOPPER-durable');
+  if (durable && (ONLY.length === 0 || ONLY.includes('P99-AT-80'))) {
+    const target = durable.rps * 0.8;
+    log(`p99 at 80% of the durable peak: ${target.toFixed(0)} req/s open loop`);
+    const r = await p99AtRate(hopper('durable'), target);
+    out.push('');
+    if (r) {
+      const keptUp = r.achieved >= target * 0.95 ? '' : ' (the load generator fell behind the schedule: figure is pessimistic)';
+      out.push(
+        `HOPPER-durable p99 at 80% of peak: ${ms(r.p99Us)} ms at ${r.achieved.toFixed(0)} req/s (asked ${target.toFixed(0)}; ` +
+          `hopper bench --rate, open loop, latency from the scheduled send time; target < 5 ms: ${r.p99Us < 5000 ? 'met' : 'NOT met'})${keptUp}`,
+      );
+    } else {
+      out.push('HOPPER-durable p99 at 80% of peak: not measured (hopper bench failed; see the log above)');
+    }
+  }
+
+  if (ONLY.length === 0 || ONLY.includes('RSS')) {
+    log(`resident memory under ${RSS_CONNS} connections for ${RSS_DURATION}s`);
+    const r = await rssUnderConnections(hopper('durable'));
+    out.push('');
+    if (r) {
+      const peaks = [...r.peaks.entries()].filter(([, mb]) => mb > 0);
+      const max = Math.max(...peaks.map(([, mb]) => mb));
+      out.push(
+        `HOPPER-durable RSS under ${RSS_CONNS} connections: peak per process ${peaks.map(([pid, mb]) => `${pid}=${mb.toFixed(0)} MB`).join(', ')} ` +
+          `(target < 150 MB: ${max < 150 ? 'met' : 'NOT met'}); meanwhile ${r.result ? `${r.result.rps.toFixed(0)} req/s, p99 ${ms(r.result.p99Us)} ms, non-2xx ${r.result.non2xx}, socket errors ${r.result.socketErrors}` : 'wrk gave no result'}`,
+      );
+    } else {
+      out.push('RSS under many connections: not measured (server did not start)');
+    }
+  }
+  process.stdout.write(out.join('\n') + '\n');
+  if (!process.env.BENCH_DIR) rmSync(WORK, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  log(`failed: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
