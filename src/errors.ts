@@ -133,6 +133,23 @@ export const ERRORS = {
     retriable: true,
     message: "A sink's destination (database, HTTP endpoint, statsd socket) is unreachable or failing for now: the batch is retried with backoff until it recovers.",
   },
+  HOPPER_ADMIN_TOKEN_REQUIRED: {
+    status: 500,
+    retriable: false,
+    message:
+      'The admin server listens beyond loopback (admin.host) and needs admin.token (env HOPPER_ADMIN_TOKEN), a secret of at least 16 characters; or set admin.host to 127.0.0.1.',
+  },
+  HOPPER_ADMIN_UNAUTHORIZED: { status: 401, retriable: false, message: 'The admin API needs Authorization: Bearer <admin.token>.' },
+  HOPPER_ADMIN_UNREACHABLE: {
+    status: 502,
+    retriable: true,
+    message: 'Cannot reach the admin API: check --admin URL (default http://127.0.0.1:8081) and that the server runs with admin.enabled.',
+  },
+  HOPPER_ADMIN_BUSY: {
+    status: 503,
+    retriable: true,
+    message: 'The admin API is serving as many record reads as it allows at once: retry in a second.',
+  },
   HOPPER_INTERNAL: { status: 500, retriable: false, message: 'Internal error: this is a bug, please report it.' },
 } as const satisfies Record<string, ErrorSpec>;
 

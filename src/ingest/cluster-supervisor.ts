@@ -12,6 +12,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
+import { errorFields } from '../observe/logger.js';
 import type { ListenAddress } from './http-server.js';
 
 export const CHILD_PARTITION_ENV = 'HOPPER__INGEST_PARTITION';
@@ -123,7 +124,7 @@ export class ClusterSupervisor {
       if (this.stopping || slot.worker !== null) return;
       const { worker: fresh, ready } = this.spawn(slot.index);
       this.attach(slot, fresh);
-      ready.catch((err: unknown) => this.opts.logger.error({ partition: slot.index, err: (err as Error).message }, 'restarted ingest process failed to start'));
+      ready.catch((err: unknown) => this.opts.logger.error({ partition: slot.index, ...errorFields(err) }, 'restarted ingest process failed to start'));
     }, delayMs);
   }
 
@@ -147,7 +148,7 @@ export class ClusterSupervisor {
             }),
           ]);
         } catch (err) {
-          logger.error({ partition: slot.index, err: (err as Error).message }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
+          logger.error({ partition: slot.index, ...errorFields(err) }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
           worker.process.kill('SIGKILL');
           return;
         } finally {

@@ -6,8 +6,9 @@
 import type { Logger } from 'pino';
 import type { HopperConfig } from '../config/schema.js';
 import { openLog } from '../log/open-log.js';
-import { warnTo } from '../observe/logger.js';
+import { errorFields, warnTo } from '../observe/logger.js';
 import { IngestServer, type ListenAddress } from './http-server.js';
+import type { IngestStats } from './ingest-stats.js';
 
 /** Time kept for closing the log after the HTTP side stopped, out of the shutdown timeout. */
 const LOG_CLOSE_RESERVE_MS = 1000;
@@ -18,8 +19,8 @@ export interface IngestProcessOptions {
   partition: number;
   partitions: number;
   tcp: boolean;
-  /** Called once listening, with the bound addresses. */
-  onReady(addresses: ListenAddress[]): void;
+  /** Called once listening, with the bound addresses and the process's counters (for the metrics reporter). */
+  onReady(addresses: ListenAddress[], stats: IngestStats): void;
   /** Settles when the process should stop. */
   stopRequested: Promise<void>;
 }
@@ -44,7 +45,7 @@ export async function runIngestProcess(opts: IngestProcessOptions): Promise<bool
     throw err;
   }
   logger.debug({ partition: opts.partition, listen: addresses.map((a) => a.url) }, 'ingest process ready');
-  opts.onReady(addresses);
+  opts.onReady(addresses, server.stats);
 
   await opts.stopRequested;
   const started = performance.now();
@@ -56,7 +57,7 @@ export async function runIngestProcess(opts: IngestProcessOptions): Promise<bool
     log.close().then(
       () => true,
       (err: unknown) => {
-        logger.error({ err: (err as Error).message }, 'closing the log failed');
+        logger.error(errorFields(err), 'closing the log failed');
         return false;
       },
     ),

@@ -1,6 +1,11 @@
 // Counters of one ingest process (requests by status, refusals, bytes in), kept
 // as plain numbers so the hot path only increments fields. A metrics exporter
-// reads them; nothing here formats or ships them.
+// reads them; nothing here formats or ships them. Per stream: requests by status,
+// bytes, records, refusals and the ack latency histogram; per ack level: the
+// latency of log.append calls (one observation per batch, not per request).
+
+import { ACK_LEVELS, type AckLevel } from '../log/types.js';
+import { BucketHistogram, type HistogramSnapshot } from '../observe/bucket-histogram.js';
 
 /** Status codes are counted in a flat array: index = HTTP status. */
 const STATUS_SLOTS = 600;
@@ -9,6 +14,69 @@ export interface AppendErrorInfo {
   code: string;
   message: string;
   atMs: number;
+}
+
+/** Streams counted one by one in a process; writes to more streams count under OTHER_STREAM (the registry bounds streams anyway). */
+export const MAX_COUNTED_STREAMS = 10_000;
+export const OTHER_STREAM = '(other)';
+
+export interface StreamSnapshot {
+  requestsByStatus: Record<string, number>;
+  bytesIn: number;
+  /** Writes acknowledged (2xx). */
+  records: number;
+  backpressureRefusals: number;
+  /** Seconds from the request's headers to its acknowledgement. */
+  ackLatency: HistogramSnapshot;
+}
+
+/** Plain data: what a process reports to the cluster primary (and to /metrics). */
+export interface IngestSnapshot {
+  requestsByStatus: Record<string, number>;
+  backpressureRefusals: number;
+  bytesIn: number;
+  recordsAppended: number;
+  appendCalls: number;
+  appendFailures: number;
+  lastAppendError: AppendErrorInfo | null;
+  peakHeldBytes: number;
+  streams: Record<string, StreamSnapshot>;
+  /** Seconds per log.append call, by the ack level asked for (`durable` includes the fsync). */
+  appendLatency: Record<AckLevel, HistogramSnapshot>;
+}
+
+/** The counters of one stream in one process. Statuses are few (a write gets 202 or one of a dozen refusals): a short list. */
+export class StreamCounters {
+  private readonly statuses: number[] = [];
+  private readonly statusCounts: number[] = [];
+  bytesIn = 0;
+  records = 0;
+  backpressureRefusals = 0;
+  readonly ackLatency = new BucketHistogram();
+
+  countStatus(status: number): void {
+    const s = this.statuses;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === status) {
+        this.statusCounts[i]! += 1;
+        return;
+      }
+    }
+    s.push(status);
+    this.statusCounts.push(1);
+  }
+
+  snapshot(): StreamSnapshot {
+    const requestsByStatus: Record<string, number> = {};
+    for (let i = 0; i < this.statuses.length; i++) requestsByStatus[this.statuses[i]!] = this.statusCounts[i]!;
+    return {
+      requestsByStatus,
+      bytesIn: this.bytesIn,
+      records: this.records,
+      backpressureRefusals: this.backpressureRefusals,
+      ackLatency: this.ackLatency.snapshot(),
+    };
+  }
 }
 
 export class IngestStats {
@@ -27,6 +95,20 @@ export class IngestStats {
   lastAppendError: AppendErrorInfo | null = null;
   /** Highest number of body bytes held at once by this process while waiting for the log. */
   peakHeldBytes = 0;
+  /** Per ack rank (ACK_LEVELS order): seconds per log.append call. */
+  readonly appendLatency = ACK_LEVELS.map(() => new BucketHistogram());
+  private readonly streams = new Map<string, StreamCounters>();
+
+  /** The counters of a stream (one map lookup per write). */
+  stream(name: string): StreamCounters {
+    let c = this.streams.get(name);
+    if (c === undefined) {
+      if (this.streams.size >= MAX_COUNTED_STREAMS) name = OTHER_STREAM;
+      c = this.streams.get(name) ?? new StreamCounters();
+      this.streams.set(name, c);
+    }
+    return c;
+  }
 
   countStatus(status: number): void {
     this.byStatus[status < STATUS_SLOTS ? status : 0]! += 1;
@@ -39,7 +121,11 @@ export class IngestStats {
     return out;
   }
 
-  snapshot(): Record<string, unknown> {
+  snapshot(): IngestSnapshot {
+    const streams: Record<string, StreamSnapshot> = {};
+    for (const [name, c] of this.streams) streams[name] = c.snapshot();
+    const appendLatency = {} as Record<AckLevel, HistogramSnapshot>;
+    ACK_LEVELS.forEach((level, rank) => (appendLatency[level] = this.appendLatency[rank]!.snapshot()));
     return {
       requestsByStatus: this.requestsByStatus(),
       backpressureRefusals: this.backpressureRefusals,
@@ -49,6 +135,8 @@ export class IngestStats {
       appendFailures: this.appendFailures,
       lastAppendError: this.lastAppendError,
       peakHeldBytes: this.peakHeldBytes,
+      streams,
+      appendLatency,
     };
   }
 }

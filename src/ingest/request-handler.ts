@@ -16,7 +16,7 @@ import { MAX_METADATA_BYTES, type AckLevel, type RecordInput } from '../log/type
 import type { AppendBatcher, AppendWaiter } from './append-batcher.js';
 import type { Backpressure } from './backpressure.js';
 import { clientAddress, type TrustProxy } from './client-address.js';
-import type { IngestStats } from './ingest-stats.js';
+import type { IngestStats, StreamCounters } from './ingest-stats.js';
 import { PIXEL_CONTENT_TYPE, PIXEL_GIF, PIXEL_HEADERS } from './pixel.js';
 import type { Readiness } from './readiness.js';
 import { receivedAtUs } from './received-at.js';
@@ -181,6 +181,7 @@ export class RequestHandler {
       }
     }
     const s = entry.settings;
+    const sc = stats.stream(name);
     // A refused request's body (at most maxBodyBytes when its length is declared) is read and dropped by node,
     // which keeps the connection open; only an oversized body closes it.
 
@@ -188,7 +189,7 @@ export class RequestHandler {
     const origin = header(req, 'origin');
     if (origin !== undefined && s.cors !== null) {
       if (!s.cors.allows(origin)) {
-        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, undefined);
+        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { stream: sc });
       }
       cors = s.cors.responseHeaders(origin);
     }
@@ -196,8 +197,8 @@ export class RequestHandler {
     let key: string | null = null;
     if (s.writeKeys !== null) {
       key = presentedKey(header(req, 'authorization'), query);
-      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { cors });
-      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { cors });
+      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { cors, stream: sc });
+      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { cors, stream: sc });
     }
 
     let rank = s.ackRank;
@@ -205,10 +206,10 @@ export class RequestHandler {
     if (ackHeader !== undefined) {
       rank = ackRankOf(ackHeader);
       if (rank < 0) {
-        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { cors });
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { cors, stream: sc });
       }
       if (rank < s.minAckRank) {
-        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { cors });
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { cors, stream: sc });
       }
     }
 
@@ -218,14 +219,14 @@ export class RequestHandler {
 
     if (s.rateLimiter !== null) {
       const wait = s.rateLimiter.take(key ?? remote, Date.now());
-      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, cors });
+      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, cors, stream: sc });
     }
 
     const contentType = pixel ? PIXEL_CONTENT_TYPE : (header(req, 'content-type') ?? '');
     const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
     const idempotencyKey = header(req, 'idempotency-key') ?? '';
     if (tooLong(contentType) || tooLong(contentEncoding) || tooLong(idempotencyKey) || tooLong(remote)) {
-      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { cors });
+      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { cors, stream: sc });
     }
 
     let declared = 0;
@@ -241,16 +242,18 @@ export class RequestHandler {
       return this.refuse(res, 'HOPPER_BODY_TOO_LARGE', `The body (${declared} bytes) is larger than ingest.maxBodyBytes (${maxBodyBytes}).`, requestId, {
         close: true,
         cors,
+        stream: sc,
       });
     }
 
     const retryAfter = backpressure.admit(declared);
     if (retryAfter > 0) {
       stats.backpressureRefusals++;
-      return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors });
+      sc.backpressureRefusals++;
+      return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors, stream: sc });
     }
 
-    const w = new PendingWrite(this, res, entry, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, pixel);
+    const w = new PendingWrite(this, res, entry, sc, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, pixel);
     this.inFlight++;
     if (pixelBody !== null) return w.complete(pixelBody);
     (req as WriteRequest)[kWrite] = w;
@@ -302,6 +305,7 @@ class PendingWrite implements AppendWaiter {
     private readonly h: RequestHandler,
     private readonly res: ServerResponse,
     private readonly entry: StreamEntry,
+    private readonly sc: StreamCounters,
     private readonly rank: number,
     private readonly requestId: string,
     private readonly cors: string[] | null,
@@ -325,6 +329,7 @@ class PendingWrite implements AppendWaiter {
     if (n > this.reserved) {
       if (!backpressure.grow(n - this.reserved)) {
         stats.backpressureRefusals++;
+        this.sc.backpressureRefusals++;
         return this.cutOff('HOPPER_BACKPRESSURE', null, backpressure.retryAfterSeconds());
       }
       this.reserved = n;
@@ -346,6 +351,7 @@ class PendingWrite implements AppendWaiter {
     this.chunks = null;
     const { stats, batcher } = this.h.opts;
     stats.bytesIn += body.length;
+    this.sc.bytesIn += body.length;
     const record: RecordInput = {
       body,
       receivedAtUs: this.receivedAtUs,
@@ -379,7 +385,7 @@ class PendingWrite implements AppendWaiter {
     this.first = null;
     this.chunks = null;
     this.end();
-    const extras: ErrorExtras = { close: true, cors: this.cors };
+    const extras: ErrorExtras = { close: true, cors: this.cors, stream: this.sc };
     if (retryAfterSeconds !== undefined) extras.retryAfterSeconds = retryAfterSeconds;
     sendError(this.res, this.h.opts.stats, code, message, this.requestId, extras);
   }
@@ -406,14 +412,21 @@ class PendingWrite implements AppendWaiter {
     if (this.h.stopping) headers.push('Connection', 'close');
     const status = this.pixel ? 200 : 202;
     this.h.opts.stats.countStatus(status);
+    const sc = this.sc;
+    sc.countStatus(status);
+    sc.records++;
+    sc.ackLatency.observe((receivedAtUs() - this.receivedAtUs) / 1e6);
     res.writeHead(status, headers);
     res.end(this.pixel ? PIXEL_GIF : ACCEPTED_BODY);
   }
 
   failed(err: HopperError): void {
     this.end();
-    if (err.code === 'HOPPER_BACKPRESSURE') this.h.opts.stats.backpressureRefusals++;
-    const extras: ErrorExtras = { cors: this.cors };
+    if (err.code === 'HOPPER_BACKPRESSURE') {
+      this.h.opts.stats.backpressureRefusals++;
+      this.sc.backpressureRefusals++;
+    }
+    const extras: ErrorExtras = { cors: this.cors, stream: this.sc };
     if (this.h.stopping) extras.close = true;
     sendHopperError(this.res, this.h.opts.stats, err, this.requestId, extras);
   }

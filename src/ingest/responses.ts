@@ -5,7 +5,7 @@
 
 import type { ServerResponse } from 'node:http';
 import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
-import type { IngestStats } from './ingest-stats.js';
+import type { IngestStats, StreamCounters } from './ingest-stats.js';
 
 export const ACCEPTED_BODY = Buffer.from('{"ok":true}');
 export const ACCEPTED_LENGTH = String(ACCEPTED_BODY.length);
@@ -33,6 +33,8 @@ export interface ErrorExtras {
   close?: boolean;
   /** CORS headers for an allowed origin (flat list). */
   cors?: string[] | null;
+  /** The stream's counters, when the request named a known stream (the answer is counted there too). */
+  stream?: StreamCounters;
 }
 
 export function sendError(
@@ -45,6 +47,7 @@ export function sendError(
 ): void {
   const status = ERRORS[code].status;
   stats.countStatus(status);
+  extras?.stream?.countStatus(status);
   if (res.headersSent || res.destroyed) return;
   const body = errorBody(code, message);
   const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.length), 'Cache-Control', 'no-store', 'X-Request-Id', requestId];

@@ -4,6 +4,7 @@
 // (prom-client) can read it later without the runtime knowing about Prometheus.
 
 import type { MetricsHandle } from './types.js';
+import { BucketHistogram, type HistogramSnapshot } from '../observe/bucket-histogram.js';
 
 export interface DurationStats {
   count: number;
@@ -35,12 +36,21 @@ export interface CustomMetric {
   count: number;
 }
 
+export interface WorkerMetricsSnapshot {
+  pipelines: Record<string, PipelineCounters>;
+  custom: CustomMetric[];
+  /** Batch durations per pipeline, in seconds. */
+  batchSeconds: Record<string, HistogramSnapshot>;
+}
+
 /** Distinct custom series kept per pipeline; past it new series are dropped (a label with unbounded values is a bug). */
 export const MAX_CUSTOM_SERIES = 1000;
 
 export class WorkerMetrics {
   private readonly pipelines = new Map<string, PipelineCounters>();
   private readonly custom = new Map<string, Map<string, CustomMetric>>();
+  /** Batch durations per pipeline, in seconds, for the /metrics histogram. */
+  private readonly batchSeconds = new Map<string, BucketHistogram>();
   droppedSeries = 0;
 
   pipeline(name: string): PipelineCounters {
@@ -59,6 +69,9 @@ export class WorkerMetrics {
     c.batchDuration.count++;
     c.batchDuration.sumMs += durationMs;
     if (durationMs > c.batchDuration.maxMs) c.batchDuration.maxMs = durationMs;
+    let h = this.batchSeconds.get(pipeline);
+    if (!h) this.batchSeconds.set(pipeline, (h = new BucketHistogram()));
+    h.observe(durationMs / 1000);
   }
 
   /** The handle given to a pipeline's processor: every series gets a `pipeline` label. */
@@ -98,11 +111,13 @@ export class WorkerMetrics {
     };
   }
 
-  snapshot(): { pipelines: Record<string, PipelineCounters>; custom: CustomMetric[] } {
+  snapshot(): WorkerMetricsSnapshot {
     const pipelines: Record<string, PipelineCounters> = {};
     for (const [name, c] of this.pipelines) pipelines[name] = { ...c, batchDuration: { ...c.batchDuration } };
     const custom: CustomMetric[] = [];
     for (const series of this.custom.values()) for (const m of series.values()) custom.push({ ...m, labels: { ...m.labels } });
-    return { pipelines, custom };
+    const batchSeconds: Record<string, HistogramSnapshot> = {};
+    for (const [name, h] of this.batchSeconds) batchSeconds[name] = h.snapshot();
+    return { pipelines, custom, batchSeconds };
   }
 }

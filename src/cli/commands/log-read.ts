@@ -4,31 +4,12 @@ import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
-import { formatTimeUs, parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
-import type { LogRecord } from '../../log/types.js';
+import { parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
+import { recordToJson } from '../../observe/record-json.js';
+
+export { recordToJson };
 
 const READ_BATCH = 4096;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-export function recordToJson(r: LogRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    stream: r.stream,
-    partition: r.partition,
-    offset: r.offset,
-    receivedAt: formatTimeUs(r.receivedAtUs),
-    contentType: r.contentType,
-    contentEncoding: r.contentEncoding,
-    remoteAddress: r.remoteAddress,
-    requestId: r.requestId,
-  };
-  if (r.idempotencyKey !== '') out.idempotencyKey = r.idempotencyKey;
-  try {
-    out.body = utf8.decode(r.body);
-  } catch {
-    out.bodyBase64 = r.body.toString('base64');
-  }
-  return out;
-}
 
 export const logReadCommand: Command = {
   name: 'log read',

@@ -12,7 +12,7 @@ import type { HopperConfig } from '../../config/schema.js';
 import { HopperError, isHopperError } from '../../errors.js';
 import { openLog } from '../../log/open-log.js';
 import type { Log } from '../../log/types.js';
-import { createLogger, warnTo, type Logger } from '../../observe/logger.js';
+import { createLogger, errorFields, warnTo, type Logger } from '../../observe/logger.js';
 import {
   CHILD_PARTITION_ENV,
   CHILD_PARTITIONS_ENV,
@@ -22,6 +22,11 @@ import {
 } from '../../ingest/cluster-supervisor.js';
 import { removeStaleSocket } from '../../ingest/http-server.js';
 import { runIngestProcess } from '../../ingest/ingest-process.js';
+import { ChildReporter, processSend } from '../../observe/child-reporter.js';
+import { ClusterStats } from '../../observe/cluster-stats.js';
+import { startAdmin, type AdminRuntime } from '../../observe/admin-runtime.js';
+import { checkAdminAccess } from '../../observe/admin-auth.js';
+import type { WorkerMetricsSnapshot } from '../../work/worker-metrics.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -82,6 +87,9 @@ async function runChild(ctx: CommandContext): Promise<number> {
   process.on('SIGINT', () => requestStop());
   process.on('SIGHUP', () => undefined); // the primary orchestrates restarts
   let clean: boolean;
+  // Counters go to the primary once a second for /metrics (src/observe/child-reporter.ts).
+  let reporter = null as ChildReporter | null;
+  const sendReport = processSend();
   try {
     clean = await runIngestProcess({
       config,
@@ -89,9 +97,13 @@ async function runChild(ctx: CommandContext): Promise<number> {
       partition,
       partitions: Number(process.env[CHILD_PARTITIONS_ENV] ?? 1),
       tcp: wantsTcp(ctx, config),
-      onReady: (addresses) => send({ hopper: 'ready', addresses }),
+      onReady: (addresses, stats) => {
+        send({ hopper: 'ready', addresses });
+        if (sendReport !== null) reporter = new ChildReporter(partition, stats, sendReport);
+      },
       stopRequested,
     });
+    await reporter?.stop();
   } catch (err) {
     send({ hopper: 'failed', code: isHopperError(err) ? err.code : 'HOPPER_INTERNAL', message: (err as Error).message });
     logger.flush();
@@ -104,6 +116,8 @@ async function runChild(ctx: CommandContext): Promise<number> {
 
 interface WorkerRuntime {
   stop(): Promise<void>;
+  /** The runtime's counters, for /metrics and /api/status. */
+  metrics?: { snapshot(): WorkerMetricsSnapshot };
 }
 
 interface WorkerRuntimeModule {
@@ -130,6 +144,7 @@ async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise
   try {
     const runtime = await mod.startWorkers(config, log, logger);
     return {
+      ...(runtime.metrics ? { metrics: runtime.metrics } : {}),
       stop: async () => {
         await runtime.stop();
         await log.close();
@@ -146,15 +161,41 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   const logger = createLogger(config.logLevel);
   const processes = config.ingest.workers > 0 ? config.ingest.workers : availableParallelism();
   if (config.ingest.socket !== '') await removeStaleSocket(resolve(config.ingest.socket));
-  const supervisor = new ClusterSupervisor({ processes, shutdownTimeoutMs: config.ingest.shutdownTimeoutMs, logger });
-  const addresses = await supervisor.start();
-
+  // The admin server (metrics, status, dashboard) runs here, fed by the children's reports. A missing admin
+  // token stops the start before any child runs; the admin listener itself comes up once ingest does.
+  checkAdminAccess(config.admin);
   let workers: WorkerRuntime | null = null;
+  const clusterStats = new ClusterStats();
+  let admin: AdminRuntime | null = null;
+  const stopAdmin = async (): Promise<void> => {
+    await admin?.stop();
+    clusterStats.close();
+  };
+  const supervisor = new ClusterSupervisor({ processes, shutdownTimeoutMs: config.ingest.shutdownTimeoutMs, logger });
+  let addresses;
+  try {
+    addresses = await supervisor.start();
+    admin = await startAdmin({
+      config,
+      logger,
+      role: 'serve',
+      cluster: clusterStats,
+      expectedIngestProcesses: processes,
+      workers: () => workers?.metrics?.snapshot() ?? null,
+    });
+  } catch (err) {
+    await supervisor.stop();
+    await stopAdmin();
+    throw err;
+  }
+  admin?.observer.listen.ingest.push(...addresses.map((a) => a.url));
+
   if (ctx.values['with-workers'] === true) {
     try {
       workers = await startWorkerRuntime(config, logger);
     } catch (err) {
       await supervisor.stop();
+      await stopAdmin();
       if (err instanceof HopperError) throw err;
       throw new HopperError('HOPPER_INTERNAL', `The worker runtime failed to start: ${(err as Error).message}`, { cause: err });
     }
@@ -167,6 +208,7 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
       port: tcp?.port ?? null,
       socket: addresses.find((a) => a.socket !== undefined)?.socket ?? null,
       processes,
+      admin: admin?.url ?? null,
       backend: config.log.backend,
       ack: config.defaultStream.ack,
       dataDir: resolve(config.dataDir),
@@ -202,11 +244,12 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
     workers?.stop().then(
       () => true,
       (err: unknown) => {
-        logger.error({ err: (err as Error).message }, 'the worker runtime did not stop cleanly');
+        logger.error(errorFields(err), 'the worker runtime did not stop cleanly');
         return false;
       },
     ) ?? true,
   ]);
+  await stopAdmin();
   const clean = ingestClean && workersClean;
   logger.info({ clean }, 'hopper serve stopped');
   logger.flush();

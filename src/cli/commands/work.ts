@@ -7,6 +7,7 @@ import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
 import { createLogger, warnTo } from '../../observe/logger.js';
 import { startWorkers } from '../../work/worker-runtime.js';
+import { startAdmin } from '../../observe/admin-runtime.js';
 
 /** After shutdown, a processor that ignores ctx.signal may keep the event loop alive: exit anyway after this. */
 const EXIT_GRACE_MS = 2000;
@@ -35,7 +36,15 @@ export const workCommand: Command = {
       await log.close().catch(() => undefined);
       throw err;
     }
-    logger.info({ pipelines: workers.pipelines(), dataDir: config.dataDir, backend: log.backend }, 'workers running');
+    let admin;
+    try {
+      admin = await startAdmin({ config, logger, role: 'work', cluster: null, expectedIngestProcesses: null, workers: () => workers.metrics.snapshot() });
+    } catch (err) {
+      await workers.stop();
+      await log.close();
+      throw err;
+    }
+    logger.info({ pipelines: workers.pipelines(), admin: admin?.url ?? null, dataDir: config.dataDir, backend: log.backend }, 'workers running');
     // With no stream yet, nothing else keeps the event loop alive while we wait for one.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const outcome = await new Promise<'signal' | Error>((resolve) => {
@@ -47,6 +56,7 @@ export const workCommand: Command = {
     clearInterval(keepAlive);
     logger.info({ reason: outcome === 'signal' ? 'signal' : outcome.message }, 'workers stopping');
     await workers.stop();
+    await admin?.stop();
     await log.close();
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();

@@ -1,0 +1,81 @@
+// What the CLI and `hopper bench --audit --admin URL` read from a running server
+// through the admin API, instead of opening its log themselves:
+//   GET /api/streams                     {"streams":[{"name","partitions":[0,1]}]}
+//   GET /api/streams/{stream}            {"name","partitions":[0,1]}   (404 when unknown)
+//   GET /api/streams/{stream}/records?partition=P&from=OFFSET|ISO-TIME&limit=N
+//       the same JSON lines as `hopper log read`; with `partition`, the header
+//       Hopper-Next-Offset says where the next page starts (a page may be empty
+//       yet move on, past a damaged range; it is the end when it does not move).
+// Pages are bounded (MAX_PAGE_RECORDS records, about MAX_PAGE_BYTES of bodies).
+
+import { assertStreamName, HopperError } from '../errors.js';
+import type { Log } from '../log/types.js';
+import { parseNonNegativeInt, parseOffsetOrTime } from '../cli/parse-duration.js';
+import { recordToJson } from './record-json.js';
+
+export const DEFAULT_PAGE_RECORDS = 1000;
+export const MAX_PAGE_RECORDS = 10_000;
+export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
+export const NEXT_OFFSET_HEADER = 'Hopper-Next-Offset';
+
+export interface RecordsPage {
+  /** JSON lines, each ending in "\n". */
+  body: string;
+  records: number;
+  /** With a partition: where the next page starts. */
+  nextOffset: number | null;
+}
+
+async function partitionsOf(log: Log, stream: string): Promise<number[]> {
+  assertStreamName(stream);
+  const partitions = await log.listPartitions(stream);
+  if (partitions.length === 0) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
+  return partitions;
+}
+
+export async function listStreams(log: Log): Promise<{ streams: { name: string; partitions: number[] }[] }> {
+  const names = (await log.listStreams()).sort();
+  const streams = [];
+  for (const name of names) streams.push({ name, partitions: await log.listPartitions(name) });
+  return { streams };
+}
+
+export async function describeStream(log: Log, stream: string): Promise<{ name: string; partitions: number[] }> {
+  return { name: stream, partitions: await partitionsOf(log, stream) };
+}
+
+export async function readRecords(log: Log, stream: string, query: URLSearchParams): Promise<RecordsPage> {
+  const all = await partitionsOf(log, stream);
+  const limitText = query.get('limit');
+  const limit = limitText === null ? DEFAULT_PAGE_RECORDS : Math.min(MAX_PAGE_RECORDS, parseNonNegativeInt(limitText, 'limit'));
+  const fromText = query.get('from');
+  const from = fromText === null || fromText === '' ? { offset: 0 } : parseOffsetOrTime(fromText, 'from');
+  const partitionText = query.get('partition');
+  let partitions = all;
+  if (partitionText !== null) {
+    const p = parseNonNegativeInt(partitionText, 'partition');
+    if (!all.includes(p)) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${p} (it has ${all.join(', ')}).`);
+    partitions = [p];
+  }
+  let body = '';
+  let records = 0;
+  let bytes = 0;
+  let nextOffset = 0;
+  for (const p of partitions) {
+    let offset = 'offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs);
+    nextOffset = offset;
+    while (records < limit && bytes < MAX_PAGE_BYTES) {
+      const r = await log.read(stream, p, offset, { maxRecords: limit - records, maxBytes: MAX_PAGE_BYTES - bytes });
+      for (const rec of r.records) {
+        body += JSON.stringify(recordToJson(rec)) + '\n';
+        bytes += rec.body.length;
+      }
+      records += r.records.length;
+      nextOffset = r.nextOffset;
+      // An empty read that moves on skipped a damaged range; one that does not is the end.
+      if (r.nextOffset <= offset || (r.records.length === 0 && partitions.length === 1)) break;
+      offset = r.nextOffset;
+    }
+  }
+  return { body, records, nextOffset: partitions.length === 1 ? nextOffset : null };
+}

@@ -1,0 +1,265 @@
+// Once a second, the admin process takes a sample of everything it observes:
+// the summed ingest counters, worker counters, memory of every process, lag per
+// group and pending dead letters (from the cached log stats). The last
+// HISTORY_SAMPLES samples (ten minutes) are kept in memory: the dashboard's
+// charts, the rates and percentiles of /api/status, and the "lag growing for five
+// minutes" warning all come from them. Cost: one tick a second, whatever the
+// request rate; memory: bounded by HISTORY_SAMPLES x MAX_LAG_SERIES.
+
+import type { IngestSnapshot } from '../ingest/ingest-stats.js';
+import type { WorkerMetricsSnapshot } from '../work/worker-metrics.js';
+import { addHistogram, emptyHistogram, histogramDelta, histogramQuantile, type HistogramSnapshot } from './bucket-histogram.js';
+import { diskSpace, type DiskSpace } from './disk-space.js';
+import type { LogStatsCache } from './log-stats-cache.js';
+import { deadLetterCounts, groupLags } from './log-summary.js';
+import type { ProcessProbe, ProcessReport } from './process-probe.js';
+
+export const SAMPLE_INTERVAL_MS = 1000;
+/** Samples kept: ten minutes at one a second. */
+export const HISTORY_SAMPLES = 600;
+/** Rates and percentiles in /api/status cover this much time. */
+export const RATE_WINDOW_MS = 10_000;
+/** Lag series kept per sample (stream and group pairs); more are left out of the charts and the history. */
+export const MAX_LAG_SERIES = 20;
+/** Spacing of the lag history handed to `hopper status` (one point a minute). */
+export const LAG_HISTORY_STEP_MS = 60_000;
+
+export interface SamplerSources {
+  logStats: LogStatsCache;
+  /** The ingest children (hopper serve); null in a process without ingest (hopper work). */
+  ingest: { ingest(): IngestSnapshot; processes(): ProcessReport[] } | null;
+  /** This process. */
+  probe: ProcessProbe;
+  workers(): WorkerMetricsSnapshot | null;
+  dataDir: string;
+}
+
+interface Sample {
+  tMs: number;
+  requests: number;
+  records: number;
+  bytesIn: number;
+  backpressure: number;
+  /** Ack latency of every stream, cumulative. */
+  ackLatency: HistogramSnapshot;
+  /** Records the workers of this process committed (null without workers). */
+  processed: number | null;
+  /** null before the first log stats. */
+  deadLettersPending: number | null;
+  /** Total lag per "stream/group". */
+  lag: Map<string, number>;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export interface WindowRates {
+  windowSeconds: number;
+  requestsPerSecond: number;
+  recordsPerSecond: number;
+  bytesInPerSecond: number;
+  backpressurePerSecond: number;
+  processedPerSecond: number | null;
+  ackLatencyP50Seconds: number | null;
+  ackLatencyP99Seconds: number | null;
+}
+
+/** What the dashboard draws: one value per sample (null where there is nothing to show). */
+export interface Series {
+  intervalMs: number;
+  /** Unix time of each point, in seconds. */
+  t: number[];
+  requestsPerSecond: (number | null)[];
+  recordsPerSecond: (number | null)[];
+  processedPerSecond: (number | null)[];
+  ackP50Ms: (number | null)[];
+  ackP99Ms: (number | null)[];
+  deadLettersPending: (number | null)[];
+  rssBytes: number[];
+  heapUsedBytes: number[];
+  /** Lag per "stream/group". */
+  lag: Record<string, (number | null)[]>;
+  lagTruncated: boolean;
+}
+
+export interface LagHistory {
+  stream: string;
+  group: string;
+  /** [unix ms, total lag], oldest first, about one a minute. */
+  points: [number, number][];
+}
+
+function sum(values: Iterable<number>): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
+}
+
+export class StatusSampler {
+  private readonly samples: Sample[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private lagTruncated = false;
+  private own: ProcessReport;
+  disk: DiskSpace | null = null;
+
+  constructor(private readonly src: SamplerSources) {
+    this.own = src.probe.report();
+  }
+
+  /** Takes the first sample (so the status is complete at once), then one every SAMPLE_INTERVAL_MS. */
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), SAMPLE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One sample; a tick that finds the previous one still running (slow log stats) is skipped. */
+  tick(): Promise<void> {
+    this.ticking ??= this.takeSample().finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  private async takeSample(): Promise<void> {
+    const { src } = this;
+    await Promise.all([src.logStats.refresh(), diskSpace(src.dataDir).then((d) => (this.disk = d))]);
+    this.own = src.probe.report();
+    const ingest = src.ingest?.ingest() ?? null;
+    const ackLatency = emptyHistogram();
+    if (ingest) for (const s of Object.values(ingest.streams)) addHistogram(ackLatency, s.ackLatency);
+    const workers = src.workers();
+    const stats = src.logStats.stats;
+    const lag = new Map<string, number>();
+    let truncated = false;
+    if (stats) {
+      for (const g of groupLags(stats)) {
+        if (lag.size >= MAX_LAG_SERIES) {
+          truncated = true;
+          break;
+        }
+        lag.set(`${g.stream}/${g.group}`, g.lag);
+      }
+    }
+    this.lagTruncated = truncated;
+    const processes = this.processes();
+    this.samples.push({
+      tMs: Date.now(),
+      requests: ingest ? sum(Object.values(ingest.requestsByStatus)) : 0,
+      records: ingest?.recordsAppended ?? 0,
+      bytesIn: ingest?.bytesIn ?? 0,
+      backpressure: ingest?.backpressureRefusals ?? 0,
+      ackLatency,
+      processed: workers ? sum(Object.values(workers.pipelines).map((p) => p.records)) : null,
+      deadLettersPending: stats ? sum(deadLetterCounts(stats).map((d) => d.pending)) : null,
+      lag,
+      rssBytes: sum(processes.map((p) => p.memory.rssBytes)),
+      heapUsedBytes: sum(processes.map((p) => p.memory.heapUsedBytes)),
+    });
+    if (this.samples.length > HISTORY_SAMPLES) this.samples.splice(0, this.samples.length - HISTORY_SAMPLES);
+  }
+
+  /** The latest report of every process: the ingest children, then this one. */
+  processes(): ProcessReport[] {
+    return [...(this.src.ingest?.processes() ?? []), this.own];
+  }
+
+  /** Rates and ack-latency percentiles over the last RATE_WINDOW_MS (null before two samples exist). */
+  rates(): WindowRates | null {
+    const n = this.samples.length;
+    if (n < 2) return null;
+    const last = this.samples[n - 1]!;
+    let first = this.samples[n - 2]!;
+    for (let i = n - 2; i >= 0; i--) {
+      first = this.samples[i]!;
+      if (last.tMs - first.tMs >= RATE_WINDOW_MS) break;
+    }
+    const dt = Math.max(0.001, (last.tMs - first.tMs) / 1000);
+    const rate = (a: number, b: number): number => Math.max(0, a - b) / dt;
+    const latency = histogramDelta(last.ackLatency, first.ackLatency);
+    return {
+      windowSeconds: Math.round(dt * 10) / 10,
+      requestsPerSecond: rate(last.requests, first.requests),
+      recordsPerSecond: rate(last.records, first.records),
+      bytesInPerSecond: rate(last.bytesIn, first.bytesIn),
+      backpressurePerSecond: rate(last.backpressure, first.backpressure),
+      processedPerSecond: last.processed === null || first.processed === null ? null : rate(last.processed, first.processed),
+      ackLatencyP50Seconds: histogramQuantile(latency, 0.5),
+      ackLatencyP99Seconds: histogramQuantile(latency, 0.99),
+    };
+  }
+
+  /** The last `points` points (at most HISTORY_SAMPLES - 1), oldest first. */
+  series(points: number): Series {
+    const from = Math.max(1, this.samples.length - points);
+    const out: Series = {
+      intervalMs: SAMPLE_INTERVAL_MS,
+      t: [],
+      requestsPerSecond: [],
+      recordsPerSecond: [],
+      processedPerSecond: [],
+      ackP50Ms: [],
+      ackP99Ms: [],
+      deadLettersPending: [],
+      rssBytes: [],
+      heapUsedBytes: [],
+      lag: {},
+      lagTruncated: this.lagTruncated,
+    };
+    const keys = new Set<string>();
+    for (let i = from; i < this.samples.length; i++) for (const k of this.samples[i]!.lag.keys()) keys.add(k);
+    for (const k of [...keys].sort()) out.lag[k] = [];
+    for (let i = from; i < this.samples.length; i++) {
+      const s = this.samples[i]!;
+      const prev = this.samples[i - 1]!;
+      const dt = Math.max(0.001, (s.tMs - prev.tMs) / 1000);
+      const rate = (a: number, b: number): number => Math.max(0, a - b) / dt;
+      const latency = histogramDelta(s.ackLatency, prev.ackLatency);
+      const ms = (q: number): number | null => {
+        const v = histogramQuantile(latency, q);
+        return v === null ? null : v * 1000;
+      };
+      out.t.push(s.tMs / 1000);
+      out.requestsPerSecond.push(rate(s.requests, prev.requests));
+      out.recordsPerSecond.push(rate(s.records, prev.records));
+      out.processedPerSecond.push(s.processed === null || prev.processed === null ? null : rate(s.processed, prev.processed));
+      out.ackP50Ms.push(ms(0.5));
+      out.ackP99Ms.push(ms(0.99));
+      out.deadLettersPending.push(s.deadLettersPending);
+      out.rssBytes.push(s.rssBytes);
+      out.heapUsedBytes.push(s.heapUsedBytes);
+      for (const k of keys) out.lag[k]!.push(s.lag.get(k) ?? null);
+    }
+    return out;
+  }
+
+  /** Lag of each group about once a minute over the kept history, for the "lag growing" warning. */
+  lagHistory(): LagHistory[] {
+    const n = this.samples.length;
+    if (n === 0) return [];
+    const picked: Sample[] = [];
+    let next = this.samples[n - 1]!.tMs;
+    for (let i = n - 1; i >= 0; i--) {
+      const s = this.samples[i]!;
+      if (s.tMs <= next) {
+        picked.unshift(s);
+        next = s.tMs - LAG_HISTORY_STEP_MS;
+      }
+    }
+    const byKey = new Map<string, LagHistory>();
+    for (const s of picked) {
+      for (const [key, lag] of s.lag) {
+        let h = byKey.get(key);
+        if (!h) {
+          const slash = key.indexOf('/');
+          byKey.set(key, (h = { stream: key.slice(0, slash), group: key.slice(slash + 1), points: [] }));
+        }
+        h.points.push([s.tMs, lag]);
+      }
+    }
+    return [...byKey.values()];
+  }
+}
