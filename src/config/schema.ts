@@ -126,6 +126,14 @@ const streamProps = {
   schema: { type: 'object' },
 } as const;
 
+/** Per-stream overrides carry no defaults: a key a stream leaves out inherits defaultStream's value. */
+const streamOverrideProps: Record<string, unknown> = {};
+for (const [key, spec] of Object.entries(streamProps)) {
+  const copy: Record<string, unknown> = { ...spec };
+  delete copy.default;
+  streamOverrideProps[key] = copy;
+}
+
 function obj(properties: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { type: 'object', additionalProperties: false, properties, default: {}, ...extra };
 }
@@ -189,7 +197,7 @@ export const CONFIG_SCHEMA = obj({
     type: 'object',
     default: {},
     propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$', not: { enum: ['.', '..'] } },
-    additionalProperties: { type: 'object', additionalProperties: false, properties: streamProps },
+    additionalProperties: { type: 'object', additionalProperties: false, properties: streamOverrideProps },
   },
   pipelines: {
     type: 'array',

@@ -274,3 +274,13 @@ test('client address: the socket peer, or the trusted X-Forwarded-For hop', asyn
   await post(all.port, 'a', '{}', { 'x-forwarded-for': '1.2.3.4, 10.0.0.1' });
   assert.equal((await readAll(all.log, 'a'))[0]!.remoteAddress, '1.2.3.4');
 });
+
+test('a configured stream inherits from defaultStream what it does not set', async (t) => {
+  const f = await startIngest(t, { overrides: { defaultStream: { ack: 'written', minAck: 'written' }, streams: { own: { writeKeys: ['secret-key-1'] } } } });
+  const r = await post(f.port, 'own', '{}', { authorization: 'Bearer secret-key-1' });
+  assert.equal(r.status, 202);
+  assert.equal(r.headers['hopper-ack'], 'written', 'ack comes from defaultStream');
+  const weaker = await post(f.port, 'own', '{}', { authorization: 'Bearer secret-key-1', 'hopper-ack': 'fast' });
+  assert.equal(weaker.status, 400, 'minAck comes from defaultStream');
+  assert.equal((await post(f.port, 'auto', '{}')).headers['hopper-ack'], 'written');
+});
