@@ -12,6 +12,8 @@ import { audit, type AuditResult } from '../../bench/audit.js';
 import { runLoad, type RunHooks } from '../../bench/load-run.js';
 import { runVs } from '../../bench/vs-run.js';
 import { LogBodySource, type StoredBodySource } from '../../bench/stored-body-source.js';
+import { AdminBodySource } from '../../observe/admin-body-source.js';
+import { adminTarget } from '../../observe/admin-client.js';
 import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, resultJson } from '../../bench/report.js';
 
 /** The audit reads records received from this long before the run started (clock steps, slow first requests). */
@@ -19,6 +21,7 @@ const AUDIT_SINCE_MARGIN_MS = 60_000;
 
 async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<StoredBodySource> {
   const config = ctx.loadConfig();
+  if (typeof ctx.values.admin === 'string') return new AdminBodySource(adminTarget(config, ctx.values.admin, ctx.values['admin-token'] as string | undefined));
   if (config.log.backend === 'embedded' && !existsSync(config.dataDir)) {
     throw new HopperError('HOPPER_USAGE', `--audit reads the server's data directory, and ${config.dataDir} does not exist: pass --data-dir DIR of the server under test.`);
   }
@@ -31,7 +34,7 @@ export const benchCommand: Command = {
   name: 'bench',
   summary: 'Load-test a server; with --audit, prove nothing acknowledged was lost.',
   usage:
-    'bench --url URL [--stream S] [--connections C] [--duration 30s | --requests N] [--rate R] [--body-bytes B | --body-file F] [--batch K] [--gzip] [--audit [--data-dir DIR]] [--json] [--vs URL2]',
+    'bench --url URL [--stream S] [--connections C] [--duration 30s | --requests N] [--rate R] [--body-bytes B | --body-file F] [--batch K] [--gzip] [--audit [--data-dir DIR | --admin URL]] [--json] [--vs URL2]',
   flags: {
     url: { type: 'string', description: 'server to load; without a path, events go to /v1/streams/{stream}', valueName: 'URL' },
     stream: { type: 'string', description: 'stream to write to and audit (default bench)', valueName: 'S' },
@@ -46,6 +49,8 @@ export const benchCommand: Command = {
     gzip: { type: 'boolean', description: 'gzip each request body (Content-Encoding: gzip)' },
     timeout: { type: 'string', description: `a request unanswered this long counts as a timeout (default ${DEFAULTS.requestTimeoutMs / 1000}s)`, valueName: 'DURATION' },
     audit: { type: 'boolean', description: 'after the load, read back the stream and report acknowledged, stored, missing, duplicated ids' },
+    admin: { type: 'string', description: 'with --audit: read back through the admin API of a running server at URL instead of its log', valueName: 'URL' },
+    'admin-token': { type: 'string', description: 'bearer token of that admin API (default: admin.token, env HOPPER_ADMIN_TOKEN)', valueName: 'T' },
     'audit-wait': { type: 'string', description: `re-read for up to this long while acknowledged ids are missing (default ${DEFAULTS.auditWaitMs / 1000}s)`, valueName: 'DURATION' },
     ...CONFIG_FLAGS,
     json: { type: 'boolean', description: 'print one JSON object instead of the text report' },
@@ -53,13 +58,15 @@ export const benchCommand: Command = {
     rounds: { type: 'string', description: `rounds per server with --vs (default ${DEFAULTS.rounds}); each gets the whole load in that many slices`, valueName: 'N' },
   },
   details: [
-    'The audit reads the log the server writes: --data-dir DIR (or --config FILE) of the server under test.',
+    'The audit reads the log the server writes: --data-dir DIR (or --config FILE) of the server under test,',
+    'or, with --admin URL, what the running server serves on its admin API (no access to its data needed).',
     'Exit status: 0 when done; 1 when an acknowledged id is missing, no request got a 2xx, or the target failed;',
     '2 on invalid flags. Each run is bounded: its duration (or 24 h for --requests) plus 30 s, and at most',
     `${MAX_CONNECTIONS} connections, all to the address in --url (and --vs).`,
   ].join('\n'),
   async run(ctx) {
     const opts = parseBenchOptions(ctx.values, ctx.positionals);
+    if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');
     const source = opts.audit ? await openAuditSource(ctx) : null;
     const controller = new AbortController();
     const onSigint = (): void => controller.abort();

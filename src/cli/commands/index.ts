@@ -10,5 +10,6 @@ import { workCommand } from './work.js';
 import { dlqDropCommand, dlqListCommand, dlqRequeueCommand, dlqShowCommand } from './dlq.js';
 import { replayCommand } from './replay.js';
 import { lagCommand } from './lag.js';
+import { statusCommand } from './status.js';
 
-export const COMMANDS: Command[] = [serveCommand, logReadCommand, logStatsCommand, benchCommand, workCommand, dlqListCommand, dlqShowCommand, dlqRequeueCommand, dlqDropCommand, replayCommand, lagCommand];
+export const COMMANDS: Command[] = [serveCommand, logReadCommand, logStatsCommand, benchCommand, workCommand, dlqListCommand, dlqShowCommand, dlqRequeueCommand, dlqDropCommand, replayCommand, lagCommand, statusCommand];

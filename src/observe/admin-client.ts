@@ -1,0 +1,78 @@
+// The client side of the admin API, for the CLI (`hopper status`) and
+// `hopper bench --audit --admin URL`: where the admin server is (flag, else the
+// config's admin.host:admin.port), its token (flag, else admin.token / env
+// HOPPER_ADMIN_TOKEN), and GET requests that turn every failure into one
+// HopperError with a stable code.
+
+import type { HopperConfig } from '../config/schema.js';
+import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
+
+/** A request to the admin API that has not answered after this fails. */
+export const ADMIN_REQUEST_TIMEOUT_MS = 30_000;
+
+export interface AdminTarget {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:8081. */
+  url: string;
+  token: string;
+}
+
+/** The admin URL from --admin, else from the config (a wildcard host is reached on loopback). */
+export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: string): AdminTarget {
+  let url = flagUrl;
+  if (url === undefined || url === '') {
+    const h = config.admin.host;
+    const host = h === '0.0.0.0' || h === '' ? '127.0.0.1' : h === '::' || h === '[::]' ? '[::1]' : h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+    url = `http://${host}:${config.admin.port}`;
+  }
+  if (!/^https?:\/\//.test(url)) url = `http://${url}`;
+  try {
+    new URL(url);
+  } catch {
+    throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)} is not a URL (e.g. http://127.0.0.1:8081).`);
+  }
+  return { url: url.replace(/\/+$/, ''), token: flagToken ?? config.admin.token };
+}
+
+/** GET url+path; a 2xx response, or a HopperError (unreachable, unauthorized, or the server's own error code). */
+export async function adminGet(target: AdminTarget, path: string, timeoutMs = ADMIN_REQUEST_TIMEOUT_MS): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (target.token !== '') headers.authorization = `Bearer ${target.token}`;
+  let res: Response;
+  try {
+    res = await fetch(target.url + path, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    throw new HopperError(
+      'HOPPER_ADMIN_UNREACHABLE',
+      `Cannot reach the admin API at ${target.url} (${why}): check --admin URL and that the server runs with admin.enabled.`,
+      { cause: err },
+    );
+  }
+  if (res.ok) return res;
+  const text = await res.text().catch(() => '');
+  if (res.status === 401) {
+    throw new HopperError('HOPPER_ADMIN_UNAUTHORIZED', `The admin API at ${target.url} refused the request: pass --token T (or set HOPPER_ADMIN_TOKEN) with its admin.token.`);
+  }
+  let code: ErrorCode = 'HOPPER_ADMIN_UNREACHABLE';
+  let message = `The admin API at ${target.url} answered ${res.status} to ${path}.`;
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (body.error?.code && body.error.code in ERRORS) code = body.error.code as ErrorCode;
+    if (body.error?.message) message = body.error.message;
+  } catch {
+    // not JSON: keep the generic message
+  }
+  throw new HopperError(code, message);
+}
+
+export async function adminJson<T>(target: AdminTarget, path: string): Promise<T> {
+  const res = await adminGet(target, path);
+  try {
+    return (await res.json()) as T;
+  } catch (err) {
+    throw new HopperError('HOPPER_ADMIN_UNREACHABLE', `The admin API at ${target.url} sent something other than JSON for ${path}: is that URL a Hopper admin server?`, {
+      cause: err,
+    });
+  }
+}
