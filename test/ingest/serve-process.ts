@@ -35,7 +35,8 @@ export async function startServe(args: string[], env: Record<string, string> = {
     cwd,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, HOPPER_LOG_LEVEL: 'info', ...env },
+    // Admin on a free port: servers of tests running side by side must not compete for 8081.
+    env: { ...process.env, HOPPER_LOG_LEVEL: 'info', HOPPER_ADMIN_PORT: '0', ...env },
   });
   running.add(child);
   const lines: string[] = [];
