@@ -50,7 +50,8 @@ test('bound to 0.0.0.0, every data route needs the bearer token; the static page
 test('bound beyond loopback without a token (or with a short one), serve refuses to start', { timeout: 60_000 }, (t) => {
   const dir = tempDir();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const env of [{ HOPPER_ADMIN_HOST: '0.0.0.0' }, { HOPPER_ADMIN_HOST: '0.0.0.0', HOPPER_ADMIN_TOKEN: 'short' }]) {
+  const refusals: Record<string, string>[] = [{ HOPPER_ADMIN_HOST: '0.0.0.0' }, { HOPPER_ADMIN_HOST: '0.0.0.0', HOPPER_ADMIN_TOKEN: 'short' }];
+  for (const env of refusals) {
     const r = spawnSync(process.execPath, [CLI, 'serve', '--port', '0', '--workers', '1', '--data-dir', join(dir, 'data')], {
       encoding: 'utf8',
       env: cliEnv(env),
