@@ -124,7 +124,7 @@ export interface HttpAnswer {
   body: string;
 }
 
-export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; agent?: Agent | false } = {}): Promise<HttpAnswer> {
+export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: Agent | false } = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent ?? false }, (res) => {
       let body = '';
