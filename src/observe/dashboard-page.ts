@@ -10,6 +10,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Hopper</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/uplot.min.css">
 <link rel="stylesheet" href="/dashboard.css">
 </head>

@@ -12,6 +12,8 @@ export const DASHBOARD_JS = String.raw`(function () {
   var POINTS = 300;
   var COLORS = ['#2563eb', '#16a34a', '#d97706', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#9333ea', '#ea580c'];
   var TOKEN_KEY = 'hopperAdminToken';
+  // Tick steps of the count charts: whole numbers only (half a dead letter is no tick).
+  var COUNT_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 1e8, 1e9];
 
   var state = { updates: 0, failures: 0, lastError: null, series: null, status: null, charts: {} };
   window.hopperDashboard = state;
@@ -41,6 +43,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
   function fmtMs(ms) {
     if (ms === null || ms === undefined || !isFinite(ms)) return '-';
+    if (ms === 0) return '0 ms';
     if (ms < 1) return ms.toFixed(2) + ' ms';
     if (ms < 10) return ms.toFixed(1) + ' ms';
     if (ms < 1000) return Math.round(ms) + ' ms';
@@ -87,16 +90,16 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   // Chart definitions: which series each chart draws, from /api/series.
   var DEFS = {
-    rates: { el: 'c-rates', fmt: fmtCount, lines: function (s) {
+    rates: { el: 'c-rates', fmt: fmtCount, incrs: COUNT_INCRS, lines: function (s) {
       var out = [['requests/s', s.requestsPerSecond], ['records stored/s', s.recordsPerSecond]];
       if (s.processedPerSecond.some(function (v) { return v !== null; })) out.push(['records processed/s', s.processedPerSecond]);
       return out;
     } },
     latency: { el: 'c-latency', fmt: fmtMs, lines: function (s) { return [['p50', s.ackP50Ms], ['p99', s.ackP99Ms]]; } },
-    lag: { el: 'c-lag', fmt: fmtCount, empty: 'no consumer group has a position yet', lines: function (s) {
+    lag: { el: 'c-lag', fmt: fmtCount, incrs: COUNT_INCRS, empty: 'no consumer group has a position yet', lines: function (s) {
       return Object.keys(s.lag).map(function (k) { return [k.replace('/', ' \u2190 '), s.lag[k]]; });
     } },
-    dead: { el: 'c-dead', fmt: fmtCount, lines: function (s) { return [['pending', s.deadLettersPending]]; } },
+    dead: { el: 'c-dead', fmt: fmtCount, incrs: COUNT_INCRS, lines: function (s) { return [['pending', s.deadLettersPending]]; } },
     memory: { el: 'c-memory', fmt: function (v) { return v === null ? '-' : v.toFixed(0) + ' MB'; }, lines: function (s) {
       var mb = function (arr) { return arr.map(function (v) { return v / 1048576; }); };
       return [['RSS', mb(s.rssBytes)], ['heap used', mb(s.heapUsedBytes)]];
@@ -111,12 +114,14 @@ export const DASHBOARD_JS = String.raw`(function () {
     var series = [{}].concat(labels.map(function (label, i) {
       return { label: label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: false, value: function (u, v) { return def.fmt(v); } };
     }));
+    var yAxis = { stroke: '#888', size: 64, values: function (u, vals) { return vals.map(def.fmt); } };
+    if (def.incrs) yAxis.incrs = def.incrs;
     var opts = {
       width: Math.max(200, el.clientWidth),
       height: chartHeight(),
       series: series,
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
-      axes: [{ stroke: '#888' }, { stroke: '#888', size: 64, values: function (u, vals) { return vals.map(def.fmt); } }],
+      axes: [{ stroke: '#888' }, yAxis],
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
     };
