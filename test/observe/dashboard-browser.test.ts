@@ -20,6 +20,16 @@ const TOKEN = 'dashboard-test-token-0123456789';
 const skip = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 type ChartData = Record<string, (number | null)[][]>;
+/** What the test reads in the page (globalThis is the window there; tests typecheck without the DOM library). */
+interface PageGlobals {
+  hopperDashboard?: { updates: number; chartData(): ChartData };
+  document: {
+    getElementById(id: string): { textContent: string | null } | null;
+    documentElement: { scrollWidth: number; clientWidth: number };
+    querySelector(selector: string): { getBoundingClientRect(): { width: number } } | null;
+  };
+  getComputedStyle(el: unknown): { gridTemplateColumns: string };
+}
 
 /** Keeps writing ~200 requests/s (bursts of 4 every 20 ms) until stopped. */
 function startLoad(port: number): { stop(): Promise<number> } {
@@ -96,7 +106,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
   // No named helpers inside page functions: tsx would wrap them in __name(), which the page does not have.
   await page.waitForFunction(
     () => {
-      const d = (window as unknown as { hopperDashboard?: { updates: number; chartData(): Record<string, (number | null)[][]> } }).hopperDashboard;
+      const d = (globalThis as unknown as PageGlobals).hopperDashboard;
       if (!d || d.updates < 4) return false;
       const data = d.chartData();
       return ['rates', 'latency', 'lag', 'dead', 'memory'].every((k) => data[k] && data[k]!.slice(1).some((s) => s.some((v) => (v ?? 0) > 0)));
@@ -104,7 +114,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
     undefined,
     { timeout: 60_000, polling: 250 },
   );
-  const data = (await page.evaluate(() => (window as unknown as { hopperDashboard: { chartData(): unknown } }).hopperDashboard.chartData())) as ChartData;
+  const data = await page.evaluate(() => (globalThis as unknown as PageGlobals).hopperDashboard!.chartData());
   const [, requests, records] = data.rates!;
   assert.ok(maxOf(requests) > 10, `requests/s drawn: ${maxOf(requests)}`);
   assert.ok(maxOf(records) > 10, `records/s drawn: ${maxOf(records)}`);
@@ -120,15 +130,14 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
   const lastT = times[times.length - 1]!;
   await page.waitForFunction(
     (prev) => {
-      const d = (window as unknown as { hopperDashboard: { chartData(): Record<string, number[][]> } }).hopperDashboard.chartData();
-      const t0 = d.rates![0]!;
+      const t0 = (globalThis as unknown as PageGlobals).hopperDashboard!.chartData().rates![0]!;
       return t0[t0.length - 1]! > prev;
     },
     lastT,
     { timeout: 10_000 },
   );
 
-  const tiles = await page.evaluate(() => ['t-req', 't-p99', 't-lag', 't-dlq', 't-mem'].map((id) => document.getElementById(id)!.textContent));
+  const tiles = await page.evaluate(() => ['t-req', 't-p99', 't-lag', 't-dlq', 't-mem'].map((id) => (globalThis as unknown as PageGlobals).document.getElementById(id)!.textContent));
   for (const v of tiles) assert.ok(v && v !== '-', `tile shows a value: ${JSON.stringify(tiles)}`);
   assert.match(await page.locator('#warnings').innerText(), /1 dead letter pending for stream clicks/);
   assert.equal(await page.locator('#token-form').isVisible(), false, 'the token was accepted');
@@ -139,12 +148,15 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
   // A phone: one column, nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(1500);
-  const fit = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    client: document.documentElement.clientWidth,
-    columns: getComputedStyle(document.querySelector('.charts')!).gridTemplateColumns.split(' ').length,
-    chart: document.querySelector('#c-rates canvas')!.getBoundingClientRect().width,
-  }));
+  const fit = await page.evaluate(() => {
+    const g = globalThis as unknown as PageGlobals;
+    return {
+      scroll: g.document.documentElement.scrollWidth,
+      client: g.document.documentElement.clientWidth,
+      columns: g.getComputedStyle(g.document.querySelector('.charts')).gridTemplateColumns.split(' ').length,
+      chart: g.document.querySelector('#c-rates canvas')!.getBoundingClientRect().width,
+    };
+  });
   assert.ok(fit.scroll <= fit.client, `no horizontal scrolling on a phone: ${JSON.stringify(fit)}`);
   assert.equal(fit.columns, 1, 'one column of charts');
   assert.ok(fit.chart > 250 && fit.chart <= 390, `charts fill the phone's width: ${fit.chart}`);
@@ -168,9 +180,9 @@ test('without the token the page asks for it instead of showing data', { skip, t
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${srv.admin}/`);
   await page.locator('#token-form').waitFor({ state: 'visible', timeout: 20_000 });
-  assert.equal(await page.evaluate(() => (window as unknown as { hopperDashboard: { updates: number } }).hopperDashboard.updates), 0);
+  assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).hopperDashboard!.updates), 0);
   assert.match(await page.locator('#state').innerText(), /needs its token/);
   await page.fill('#token', TOKEN);
   await page.click('button[type=submit]');
-  await page.waitForFunction(() => (window as unknown as { hopperDashboard: { updates: number } }).hopperDashboard.updates >= 1, undefined, { timeout: 20_000 });
+  await page.waitForFunction(() => (globalThis as unknown as PageGlobals).hopperDashboard!.updates >= 1, undefined, { timeout: 20_000 });
 });
