@@ -21,7 +21,9 @@ export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: 
   let url = flagUrl;
   if (url === undefined || url === '') {
     const h = config.admin.host;
-    const host = h === '0.0.0.0' || h === '' ? '127.0.0.1' : h === '::' || h === '[::]' ? '[::1]' : h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+    let host = h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+    if (h === '0.0.0.0' || h === '') host = '127.0.0.1';
+    else if (h === '::' || h === '[::]') host = '[::1]';
     url = `http://${host}:${config.admin.port}`;
   }
   if (!/^https?:\/\//.test(url)) url = `http://${url}`;
@@ -52,7 +54,10 @@ export async function adminGet(target: AdminTarget, path: string, timeoutMs = AD
   if (res.ok) return res;
   const text = await res.text().catch(() => '');
   if (res.status === 401) {
-    throw new HopperError('HOPPER_ADMIN_UNAUTHORIZED', `The admin API at ${target.url} refused the request: pass --token T (or set HOPPER_ADMIN_TOKEN) with its admin.token.`);
+    throw new HopperError(
+      'HOPPER_ADMIN_UNAUTHORIZED',
+      `The admin API at ${target.url} refused the request: pass --token T (or set HOPPER_ADMIN_TOKEN) with its admin.token.`,
+    );
   }
   let code: ErrorCode = 'HOPPER_ADMIN_UNREACHABLE';
   let message = `The admin API at ${target.url} answered ${res.status} to ${path}.`;
@@ -71,8 +76,7 @@ export async function adminJson<T>(target: AdminTarget, path: string): Promise<T
   try {
     return (await res.json()) as T;
   } catch (err) {
-    throw new HopperError('HOPPER_ADMIN_UNREACHABLE', `The admin API at ${target.url} sent something other than JSON for ${path}: is that URL a Hopper admin server?`, {
-      cause: err,
-    });
+    const message = `The admin API at ${target.url} sent something other than JSON for ${path}: is that URL a Hopper admin server?`;
+    throw new HopperError('HOPPER_ADMIN_UNREACHABLE', message, { cause: err });
   }
 }

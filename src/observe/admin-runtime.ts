@@ -47,7 +47,7 @@ export async function startAdmin(opts: AdminRuntimeOptions): Promise<AdminRuntim
   const log = await openLog(config, warnTo(logger));
   const probe = new ProcessProbe(opts.role === 'serve' ? 'primary' : 'work');
   const logStats = new LogStatsCache(log, (err) => {
-    if (err) logger.error({ code: err.code, err: err.message }, 'admin: reading the log stats failed; status and metrics show the last figures');
+    if (err) logger.error({ code: err.code, err: err.message }, 'admin: reading the log stats failed; status and metrics keep the last figures');
     else logger.info('admin: log stats readable again');
   });
   const sampler = new StatusSampler({ logStats, ingest: opts.cluster, probe, workers: opts.workers, dataDir: resolve(config.dataDir) });
@@ -73,7 +73,8 @@ export async function startAdmin(opts: AdminRuntimeOptions): Promise<AdminRuntim
   let server: AdminServer;
   let url: string;
   try {
-    server = new AdminServer({ host: config.admin.host, port: config.admin.port, token: config.admin.token, observer, metrics: new MetricsRegistry(observer), logger });
+    const { host, port, token } = config.admin;
+    server = new AdminServer({ host, port, token, observer, metrics: new MetricsRegistry(observer), logger });
     await sampler.start();
     url = await server.listen();
   } catch (err) {

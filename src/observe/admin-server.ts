@@ -70,7 +70,8 @@ export class AdminServer {
         reject(
           new HopperError(
             'HOPPER_LISTEN_FAILED',
-            `Cannot listen on ${host}:${port} for the admin server: ${err.code ?? err.message}: pick a free port (admin.port, env HOPPER_ADMIN_PORT) or set admin.enabled false.`,
+            `Cannot listen on ${host}:${port} for the admin server: ${err.code ?? err.message}: ` +
+              'pick a free port (admin.port, env HOPPER_ADMIN_PORT) or set admin.enabled false.',
             { cause: err },
           ),
         );
@@ -96,7 +97,8 @@ export class AdminServer {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const path = url.pathname;
     if (req.method !== 'GET') {
-      return this.error(res, new HopperError('HOPPER_METHOD_NOT_ALLOWED', `${req.method} is not allowed on the admin API: use GET.`), { Allow: 'GET' });
+      const err = new HopperError('HOPPER_METHOD_NOT_ALLOWED', `${req.method} is not allowed on the admin API: use GET.`);
+      return this.error(res, err, { Allow: 'GET' });
     }
     const asset = this.assets.get(path);
     if (asset !== undefined) {
@@ -148,12 +150,14 @@ export class AdminServer {
   private send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
     if (res.headersSent || res.destroyed) return;
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
-    res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(buf.length), 'X-Content-Type-Options': 'nosniff', ...headers });
+    const all = { 'Content-Type': contentType, 'Content-Length': String(buf.length), 'X-Content-Type-Options': 'nosniff', ...headers };
+    res.writeHead(status, all);
     res.end(buf);
   }
 
   private error(res: ServerResponse, err: HopperError, headers: Record<string, string> = {}): void {
-    this.send(res, err.status, 'application/json; charset=utf-8', JSON.stringify(err.toJSON()), { 'Cache-Control': 'no-store', ...headers });
+    const body = JSON.stringify(err.toJSON());
+    this.send(res, err.status, 'application/json; charset=utf-8', body, { 'Cache-Control': 'no-store', ...headers });
   }
 
   private fail(res: ServerResponse, err: unknown): void {

@@ -31,7 +31,8 @@ export function loadDashboardAssets(): Map<string, StaticAsset> {
     try {
       assets.set(path, { contentType, body: readFileSync(require.resolve(file)) });
     } catch (err) {
-      throw new HopperError('HOPPER_INTERNAL', `The dashboard's chart library is missing (${file}): reinstall Hopper's dependencies (npm ci).`, { cause: err });
+      const message = `The dashboard's chart library is missing (${file}): reinstall Hopper's dependencies (npm ci).`;
+      throw new HopperError('HOPPER_INTERNAL', message, { cause: err });
     }
   }
   return assets;

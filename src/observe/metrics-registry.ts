@@ -9,11 +9,11 @@
 
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { ACK_LEVELS } from '../log/types.js';
-import type { IngestSnapshot } from '../ingest/ingest-stats.js';
+import type { IngestSnapshot, StreamSnapshot } from '../ingest/ingest-stats.js';
 import type { LogStats } from '../log/types.js';
-import type { WorkerMetricsSnapshot } from '../work/worker-metrics.js';
+import type { PipelineCounters, WorkerMetricsSnapshot } from '../work/worker-metrics.js';
 import { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './bucket-histogram.js';
-import { deadLetterCounts, groupLags } from './log-summary.js';
+import { deadLetterCounts, groupLags, type DeadLetterCount, type GroupLag } from './log-summary.js';
 import type { Observer } from './observer.js';
 import { processLabel, type ProcessReport } from './process-probe.js';
 
@@ -105,16 +105,19 @@ export class MetricsRegistry {
   private registerFamilies(): void {
     const v = (): ScrapeView => this.view;
     const o = this.o;
-    const perStream = (pick: (s: IngestSnapshot['streams'][string]) => number): Sample[] =>
-      Object.entries(v().ingest?.streams ?? {}).map(([stream, s]) => ({ labels: { stream }, value: pick(s) }));
+    const counter = (name: string, help: string, read: () => Sample[]): void => this.family(name, help, 'counter', read);
+    const gauge = (name: string, help: string, read: () => Sample[]): void => this.family(name, help, 'gauge', read);
+    const histogram = (name: string, help: string, read: (name: string) => Sample[]): void => this.family(name, help, 'histogram', () => read(name));
 
-    this.family('hopper_info', 'Constant 1, labelled with the version, log backend and role of the process serving /metrics.', 'gauge', () => [
+    gauge('hopper_info', 'Constant 1, labelled with the version, log backend and role of the process serving /metrics.', () => [
       { labels: { version: o.version, backend: o.log.backend, role: o.role }, value: 1 },
     ]);
-    this.family('hopper_uptime_seconds', 'Seconds since the admin server started.', 'gauge', () => [{ labels: {}, value: (Date.now() - o.startedAtMs) / 1000 }]);
+    gauge('hopper_uptime_seconds', 'Seconds since the admin server started.', () => [{ labels: {}, value: (Date.now() - o.startedAtMs) / 1000 }]);
 
     // Ingest (summed over every ingest process).
-    this.family('hopper_ingest_requests_total', `Requests answered, by stream and HTTP status (stream="${NO_STREAM_LABEL}": no known stream named).`, 'counter', () => {
+    const streams = (): [string, StreamSnapshot][] => Object.entries(v().ingest?.streams ?? {});
+    const perStream = (pick: (s: StreamSnapshot) => number): Sample[] => streams().map(([stream, s]) => ({ labels: { stream }, value: pick(s) }));
+    counter('hopper_ingest_requests_total', `Requests answered, by stream and HTTP status (stream="${NO_STREAM_LABEL}": no known stream named).`, () => {
       const ingest = v().ingest;
       if (!ingest) return [];
       const out: Sample[] = [];
@@ -128,71 +131,65 @@ export class MetricsRegistry {
       for (const [status, n] of Object.entries(rest)) if (n > 0) out.push({ labels: { stream: NO_STREAM_LABEL, status }, value: n });
       return out;
     });
-    this.family('hopper_ingest_acknowledged_total', 'Writes acknowledged (stored at their ack level), by stream.', 'counter', () => perStream((s) => s.records));
-    this.family('hopper_ingest_bytes_total', 'Body bytes received, by stream.', 'counter', () => perStream((s) => s.bytesIn));
-    this.family('hopper_ingest_backpressure_refusals_total', 'Writes refused with 503 HOPPER_BACKPRESSURE, by stream.', 'counter', () =>
+    counter('hopper_ingest_acknowledged_total', 'Writes acknowledged (stored at their ack level), by stream.', () => perStream((s) => s.records));
+    counter('hopper_ingest_bytes_total', 'Body bytes received, by stream.', () => perStream((s) => s.bytesIn));
+    counter('hopper_ingest_backpressure_refusals_total', 'Writes refused with 503 HOPPER_BACKPRESSURE, by stream.', () =>
       perStream((s) => s.backpressureRefusals),
     );
-    this.family('hopper_ingest_ack_latency_seconds', 'Seconds from a write request\'s headers to its acknowledgement, by stream.', 'histogram', () =>
-      Object.entries(v().ingest?.streams ?? {}).flatMap(([stream, s]) => histogramSamples('hopper_ingest_ack_latency_seconds', { stream }, s.ackLatency)),
+    histogram('hopper_ingest_ack_latency_seconds', "Seconds from a write request's headers to its acknowledgement, by stream.", (name) =>
+      streams().flatMap(([stream, s]) => histogramSamples(name, { stream }, s.ackLatency)),
     );
-    this.family('hopper_log_append_seconds', 'Seconds per log append call, by the ack level asked for (durable includes the fsync).', 'histogram', () => {
+    histogram('hopper_log_append_seconds', 'Seconds per log append call, by the ack level asked for (durable includes the fsync).', (name) => {
       const ingest = v().ingest;
-      return ingest ? ACK_LEVELS.flatMap((ack) => histogramSamples('hopper_log_append_seconds', { ack }, ingest.appendLatency[ack])) : [];
+      return ingest ? ACK_LEVELS.flatMap((ack) => histogramSamples(name, { ack }, ingest.appendLatency[ack])) : [];
     });
-    this.family('hopper_log_append_failures_total', 'Log append calls that failed (their writes were answered 503 or 500).', 'counter', () => {
+    counter('hopper_log_append_failures_total', 'Log append calls that failed (their writes were answered 503 or 500).', () => {
       const ingest = v().ingest;
       return ingest ? [{ labels: {}, value: ingest.appendFailures }] : [];
     });
-    this.family('hopper_ingest_processes', 'Ingest processes reporting to the primary.', 'gauge', () =>
+    gauge('hopper_ingest_processes', 'Ingest processes reporting to the primary.', () =>
       o.expectedIngestProcesses === null ? [] : [{ labels: {}, value: v().processes.filter((p) => p.role === 'ingest').length }],
     );
 
     // The log (from the cached log stats).
-    const perPartition = (pick: (p: LogStats['streams'][number]['partitions'][number]) => number): Sample[] =>
+    type Partition = LogStats['streams'][number]['partitions'][number];
+    const perPartition = (pick: (p: Partition) => number): Sample[] =>
       (v().stats?.streams ?? []).flatMap((s) => s.partitions.map((p) => ({ labels: { stream: s.stream, partition: p.partition }, value: pick(p) })));
-    this.family('hopper_log_bytes', 'Bytes stored, by stream and partition.', 'gauge', () => perPartition((p) => p.bytes));
-    this.family('hopper_log_segments', 'Segments (or storage units) holding the partition.', 'gauge', () => perPartition((p) => p.segments));
-    this.family('hopper_log_start_offset', 'First offset still stored (after retention).', 'gauge', () => perPartition((p) => p.startOffset));
-    this.family('hopper_log_end_offset', 'Offset the next record will get.', 'gauge', () => perPartition((p) => p.endOffset));
-    this.family('hopper_log_quarantined_records', 'Records skipped because they failed their checksum.', 'gauge', () => perPartition((p) => p.quarantinedRecords));
-    this.family('hopper_group_lag', 'Records a consumer group still has to process, by group, stream and partition.', 'gauge', () => {
+    gauge('hopper_log_bytes', 'Bytes stored, by stream and partition.', () => perPartition((p) => p.bytes));
+    gauge('hopper_log_segments', 'Segments (or storage units) holding the partition.', () => perPartition((p) => p.segments));
+    gauge('hopper_log_start_offset', 'First offset still stored (after retention).', () => perPartition((p) => p.startOffset));
+    gauge('hopper_log_end_offset', 'Offset the next record will get.', () => perPartition((p) => p.endOffset));
+    gauge('hopper_log_quarantined_records', 'Records skipped because they failed their checksum.', () => perPartition((p) => p.quarantinedRecords));
+    const perGroupPartition = (pick: (p: GroupLag['partitions'][number]) => number): Sample[] => {
       const stats = v().stats;
-      return stats
-        ? groupLags(stats).flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.group, stream: g.stream, partition: p.partition }, value: p.lag })))
-        : [];
-    });
-    this.family('hopper_group_position', 'Next offset a consumer group processes, by group, stream and partition.', 'gauge', () => {
+      if (!stats) return [];
+      return groupLags(stats).flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.group, stream: g.stream, partition: p.partition }, value: pick(p) })));
+    };
+    gauge('hopper_group_lag', 'Records a consumer group still has to process, by group, stream and partition.', () => perGroupPartition((p) => p.lag));
+    gauge('hopper_group_position', 'Next offset a consumer group processes, by group, stream and partition.', () => perGroupPartition((p) => p.position));
+    const perDeadLetters = (pick: (d: DeadLetterCount) => number): Sample[] => {
       const stats = v().stats;
-      return stats
-        ? groupLags(stats).flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.group, stream: g.stream, partition: p.partition }, value: p.position })))
-        : [];
-    });
-    this.family('hopper_dead_letters_pending', 'Dead letters not yet requeued or dropped, by original stream.', 'gauge', () => {
-      const stats = v().stats;
-      return stats ? deadLetterCounts(stats).map((d) => ({ labels: { stream: d.stream }, value: d.pending })) : [];
-    });
-    this.family('hopper_dead_letters_stored', 'Dead letters stored (pending or handled, after retention), by original stream.', 'gauge', () => {
-      const stats = v().stats;
-      return stats ? deadLetterCounts(stats).map((d) => ({ labels: { stream: d.stream }, value: d.stored })) : [];
-    });
+      return stats ? deadLetterCounts(stats).map((d) => ({ labels: { stream: d.stream }, value: pick(d) })) : [];
+    };
+    gauge('hopper_dead_letters_pending', 'Dead letters not yet requeued or dropped, by original stream.', () => perDeadLetters((d) => d.pending));
+    gauge('hopper_dead_letters_stored', 'Dead letters stored (pending or handled, after retention), by original stream.', () => perDeadLetters((d) => d.stored));
 
     // Workers running in this process.
-    const perPipeline = (pick: (p: WorkerMetricsSnapshot['pipelines'][string]) => number): Sample[] =>
+    const perPipeline = (pick: (p: PipelineCounters) => number): Sample[] =>
       Object.entries(v().workers?.pipelines ?? {}).map(([pipeline, p]) => ({ labels: { pipeline }, value: pick(p) }));
-    this.family('hopper_worker_batches_total', 'Batches committed, by pipeline.', 'counter', () => perPipeline((p) => p.batches));
-    this.family('hopper_worker_records_total', 'Records committed, by pipeline.', 'counter', () => perPipeline((p) => p.records));
-    this.family('hopper_worker_failures_total', 'Processor calls that threw, by pipeline.', 'counter', () => perPipeline((p) => p.failures));
-    this.family('hopper_worker_dead_letters_total', 'Records sent to the dead-letter stream, by pipeline.', 'counter', () => perPipeline((p) => p.deadLetters));
-    this.family('hopper_worker_abandoned_batches_total', 'Batches given up at shutdown without commit (redelivered later), by pipeline.', 'counter', () =>
+    counter('hopper_worker_batches_total', 'Batches committed, by pipeline.', () => perPipeline((p) => p.batches));
+    counter('hopper_worker_records_total', 'Records committed, by pipeline.', () => perPipeline((p) => p.records));
+    counter('hopper_worker_failures_total', 'Processor calls that threw, by pipeline.', () => perPipeline((p) => p.failures));
+    counter('hopper_worker_dead_letters_total', 'Records sent to the dead-letter stream, by pipeline.', () => perPipeline((p) => p.deadLetters));
+    counter('hopper_worker_abandoned_batches_total', 'Batches given up at shutdown without commit (redelivered later), by pipeline.', () =>
       perPipeline((p) => p.abandoned),
     );
-    this.family('hopper_worker_batch_duration_seconds', 'Seconds to process and settle one batch, by pipeline.', 'histogram', () =>
-      Object.entries(v().workers?.batchSeconds ?? {}).flatMap(([pipeline, h]) => histogramSamples('hopper_worker_batch_duration_seconds', { pipeline }, h)),
+    histogram('hopper_worker_batch_duration_seconds', 'Seconds to process and settle one batch, by pipeline.', (name) =>
+      Object.entries(v().workers?.batchSeconds ?? {}).flatMap(([pipeline, h]) => histogramSamples(name, { pipeline }, h)),
     );
 
     // Every process of the cluster.
-    this.family('hopper_process_memory_bytes', 'Memory of each Hopper process (type: rss, heap_used, heap_total, external).', 'gauge', () =>
+    gauge('hopper_process_memory_bytes', 'Memory of each Hopper process (type: rss, heap_used, heap_total, external).', () =>
       v().processes.flatMap((p) => {
         const proc = processLabel(p);
         const m = p.memory;
@@ -204,7 +201,7 @@ export class MetricsRegistry {
         ];
       }),
     );
-    this.family('hopper_event_loop_delay_seconds', 'Event-loop delay of each Hopper process over its last report interval (quantile 0.5, 0.99, 1 = max).', 'gauge', () =>
+    gauge('hopper_event_loop_delay_seconds', 'Event-loop delay of each Hopper process over its last report interval (quantile 1 = max).', () =>
       v().processes.flatMap((p) => {
         const proc = processLabel(p);
         const d = p.eventLoopDelay;

@@ -49,8 +49,12 @@ export class ProcessProbe {
   report(ingest: IngestSnapshot | null = null): ProcessReport {
     const m = process.memoryUsage();
     const d = this.delay;
-    const eventLoopDelay =
-      d.count > 0 ? { p50Seconds: seconds(d.percentile(50)), p99Seconds: seconds(d.percentile(99)), maxSeconds: seconds(d.max) } : { p50Seconds: 0, p99Seconds: 0, maxSeconds: 0 };
+    const eventLoopDelay = { p50Seconds: 0, p99Seconds: 0, maxSeconds: 0 };
+    if (d.count > 0) {
+      eventLoopDelay.p50Seconds = seconds(d.percentile(50));
+      eventLoopDelay.p99Seconds = seconds(d.percentile(99));
+      eventLoopDelay.maxSeconds = seconds(d.max);
+    }
     d.reset();
     return {
       role: this.role,

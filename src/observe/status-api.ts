@@ -123,7 +123,9 @@ export function buildStatus(o: Observer): AdminStatus {
     listen: { ingest: [...o.listen.ingest], admin: o.listen.admin },
     ack: { default: config.defaultStream.ack, streams: streamAcks },
     ingestProcesses:
-      o.expectedIngestProcesses === null ? null : { expected: o.expectedIngestProcesses, reporting: o.sampler.processes().filter((p) => p.role === 'ingest').length },
+      o.expectedIngestProcesses === null
+        ? null
+        : { expected: o.expectedIngestProcesses, reporting: o.sampler.processes().filter((p) => p.role === 'ingest').length },
     processes: o.sampler.processes().map((p) => ({
       process: processLabel(p),
       pid: p.pid,
@@ -149,7 +151,10 @@ export function buildStatus(o: Observer): AdminStatus {
     deadLetters: { pending: dead.reduce((n, d) => n + d.pending, 0), stored: dead.reduce((n, d) => n + d.stored, 0), streams: dead },
     workers: workers ? { pipelines: workers.pipelines } : null,
     disk: disk ? { ...disk, minFreeBytes: config.ingest.minFreeDiskBytes } : null,
-    logStats: { ageSeconds: o.logStats.atMs === 0 ? null : Math.round((Date.now() - o.logStats.atMs) / 100) / 10, error: o.logStats.lastError },
+    logStats: {
+      ageSeconds: o.logStats.atMs === 0 ? null : Math.round((Date.now() - o.logStats.atMs) / 100) / 10,
+      error: o.logStats.lastError,
+    },
     lagHistory: o.sampler.lagHistory(),
     warnings: [],
   };

@@ -76,11 +76,13 @@ export function statusLines(s: AdminStatus): string[] {
     out.push(...table([['GROUP', 'STREAM', 'LAG'], ...shown.map((g) => [g.group, g.stream, formatCount(g.lag)])], 2), ...more);
   }
   const pendingBy = s.deadLetters.streams.filter((d) => d.pending > 0).map((d) => `${d.stream}: ${formatCount(d.pending)}`);
-  out.push(`dead letters: ${formatCount(s.deadLetters.pending)} pending${pendingBy.length ? ` (${pendingBy.join(', ')})` : ''}, ${formatCount(s.deadLetters.stored)} stored`);
+  const pendingList = pendingBy.length ? ` (${pendingBy.join(', ')})` : '';
+  out.push(`dead letters: ${formatCount(s.deadLetters.pending)} pending${pendingList}, ${formatCount(s.deadLetters.stored)} stored`);
   const rss = s.processes.reduce((n, p) => n + p.rssBytes, 0);
   const loop = Math.max(0, ...s.processes.map((p) => p.eventLoopDelayP99Seconds));
   const disk = s.disk ? ` · disk ${formatBytes(s.disk.freeBytes)} free of ${formatBytes(s.disk.totalBytes)}` : '';
-  out.push(`memory: ${formatBytes(rss)} RSS in ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'} · event-loop delay p99 ${formatLatency(loop)}${disk}`);
+  const processCount = `${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}`;
+  out.push(`memory: ${formatBytes(rss)} RSS in ${processCount} · event-loop delay p99 ${formatLatency(loop)}${disk}`);
   out.push('');
 
   const warnings = statusWarnings(s);
@@ -102,7 +104,10 @@ export const statusCommand: Command = {
     json: { type: 'boolean', description: 'print the /api/status JSON instead of the summary' },
     ...CONFIG_FLAGS,
   },
-  details: 'Warnings are recomputed here from the status: lag growing for five minutes, disk almost full, durable acks\nwithout fsync, pending dead letters, backpressure, log errors, missing ingest processes, overloaded processes.',
+  details: [
+    'Warnings are recomputed here from the status: lag growing for five minutes, disk almost full, durable acks',
+    'without fsync, pending dead letters, backpressure, log errors, missing ingest processes, overloaded processes.',
+  ].join('\n'),
   async run(ctx) {
     const target = adminTarget(ctx.loadConfig(), ctx.values.admin as string | undefined, ctx.values.token as string | undefined);
     const status = await adminJson<AdminStatus>(target, '/api/status');
