@@ -102,7 +102,7 @@ export const statusCommand: Command = {
     admin: { type: 'string', description: 'admin API of the server (default: http://admin.host:admin.port from the config, 127.0.0.1:8081)', valueName: 'URL' },
     token: { type: 'string', description: 'its admin token (default: admin.token, env HOPPER_ADMIN_TOKEN)', valueName: 'T' },
     json: { type: 'boolean', description: 'print the /api/status JSON instead of the summary' },
-    ...CONFIG_FLAGS,
+    config: CONFIG_FLAGS.config!,
   },
   details: [
     'Warnings are recomputed here from the status: lag growing for five minutes, disk almost full, durable acks',
