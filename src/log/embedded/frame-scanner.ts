@@ -3,9 +3,11 @@
 // reads both use it; it stops at the first frame that is not valid.
 
 import type { FileHandle } from 'node:fs/promises';
-import { checkFrame } from './record-frame.js';
+import { FRAME_BAD, FRAME_HEADER_BYTES, FRAME_OK, FRAME_SHORT, inspectFrame, newFrameFacts } from './record-frame.js';
 
 export const SCAN_CHUNK_BYTES = 1024 * 1024;
+/** Reads for one frame: read-ahead bytes, a fresh read of its header, then of its whole length (and slack). */
+const MAX_SOURCE_TRIES = 6;
 
 export interface ScanVisit {
   buf: Buffer;
@@ -28,57 +30,90 @@ export interface ScanEnd {
   reason?: string;
 }
 
+/** File bytes [start, end) held in `buf` from index 0 (bytes below `position` asked for may be garbage). */
+export interface Chunk {
+  buf: Buffer;
+  start: number;
+  end: number;
+  /** Read from the file during this scan. A chunk read earlier (read-ahead) is re-read before a frame in it is called bad. */
+  fresh: boolean;
+}
+
+/**
+ * Supplies the bytes at `position` (at least `needBytes` when the data goes that far, never past
+ * `endPosition`). `fresh` asks for a read from the file now, not bytes read ahead earlier.
+ */
+export type ChunkSource = (position: number, needBytes: number, endPosition: number, fresh: boolean) => Promise<Chunk>;
+
+/** The plain source: a fresh buffer per read (records handed out keep views into the old one). */
+export function fileChunks(fh: FileHandle, chunkBytes = SCAN_CHUNK_BYTES): ChunkSource {
+  return async (position, needBytes, endPosition) => {
+    const want = Math.floor(Math.min(Math.max(chunkBytes, needBytes), endPosition - position));
+    const buf = Buffer.allocUnsafe(want);
+    const { bytesRead } = await fh.read(buf, 0, want, position);
+    return { buf, start: position, end: position + bytesRead, fresh: true };
+  };
+}
+
 /**
  * Visits valid frames in [position, endPosition). `expectedOffset` is the offset
  * the first frame must carry (null: accept the first as it is). The visitor
- * returns false to stop after the current frame.
+ * returns false to stop after the current frame; the ScanVisit it gets is reused
+ * for the next frame (copy what you keep). `source` is a FileHandle read in
+ * chunks of `chunkBytes`, or a ChunkSource (the reader's read-ahead).
  */
 export async function scanFrames(
-  fh: FileHandle,
+  source: FileHandle | ChunkSource,
   position: number,
   endPosition: number,
   expectedOffset: number | null,
   visit: (v: ScanVisit) => boolean,
   chunkBytes = SCAN_CHUNK_BYTES,
 ): Promise<ScanEnd> {
+  const more = typeof source === 'function' ? source : fileChunks(source, chunkBytes);
+  const facts = newFrameFacts();
+  const v: ScanVisit = { buf: Buffer.allocUnsafe(0), at: 0, filePosition: 0, offset: 0, receivedAtUs: 0, frameBytes: 0 };
   let pos = position;
   let next = expectedOffset;
-  let buf = Buffer.allocUnsafe(0);
-  let bufStart = pos;
-  let bufEnd = pos;
+  let chunk: Chunk = { buf: v.buf, start: pos, end: pos, fresh: true };
+  let limit = 0; // end of usable bytes in chunk.buf
   while (pos < endPosition) {
-    let check = checkFrame(buf, pos - bufStart, bufEnd - bufStart);
-    if (check.kind === 'short') {
-      const want = Math.floor(Math.min(Math.max(chunkBytes, check.needBytes), endPosition - pos));
-      if (want < check.needBytes) {
-        return { position: pos, nextOffset: next ?? 0, stop: 'torn', reason: 'frame runs past the end of the data' };
+    let status = inspectFrame(chunk.buf, pos - chunk.start, limit, facts);
+    if (status !== FRAME_OK || (next !== null && facts.offset !== next)) {
+      let freshNeedBytes = 0;
+      // Not a good frame with the expected offset: read on (short), or judge it (only on bytes read now:
+      // bytes read ahead may predate the end of a write in progress by another process).
+      for (let tries = 0; ; tries++) {
+        const stale = !chunk.fresh && status !== FRAME_SHORT;
+        if (status !== FRAME_SHORT && !stale) break;
+        const needBytes = status === FRAME_SHORT ? facts.needBytes : FRAME_HEADER_BYTES;
+        if (endPosition - pos < needBytes) {
+          return { position: pos, nextOffset: next ?? 0, stop: 'torn', reason: 'frame runs past the end of the data' };
+        }
+        if ((chunk.fresh && freshNeedBytes >= needBytes) || tries >= MAX_SOURCE_TRIES) {
+          return { position: pos, nextOffset: next ?? 0, stop: 'torn', reason: 'frame runs past the end of the file' };
+        }
+        chunk = await more(pos, needBytes, endPosition, stale || (tries > 0 && !chunk.fresh));
+        if (chunk.fresh) freshNeedBytes = needBytes;
+        limit = Math.min(chunk.end, endPosition) - chunk.start;
+        status = inspectFrame(chunk.buf, pos - chunk.start, limit, facts);
+        if (status === FRAME_OK && (next === null || facts.offset === next)) break;
       }
-      // A fresh buffer per read: records handed out keep views into the old one.
-      buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await fh.read(buf, 0, want, pos);
-      bufStart = pos;
-      bufEnd = pos + bytesRead;
-      check = checkFrame(buf, 0, bytesRead);
-      if (check.kind === 'short') {
-        return { position: pos, nextOffset: next ?? 0, stop: 'torn', reason: 'frame runs past the end of the file' };
+      if (status === FRAME_BAD) return { position: pos, nextOffset: next ?? 0, stop: 'bad', reason: facts.reason };
+      if (next !== null && facts.offset !== next) {
+        return { position: pos, nextOffset: next, stop: 'bad', reason: `offset ${facts.offset} where ${next} was expected` };
       }
     }
-    if (check.kind === 'bad') return { position: pos, nextOffset: next ?? 0, stop: 'bad', reason: check.reason };
-    if (next !== null && check.offset !== next) {
-      return { position: pos, nextOffset: next, stop: 'bad', reason: `offset ${check.offset} where ${next} was expected` };
-    }
-    const frameBytes = check.end - (pos - bufStart);
-    const keepGoing = visit({
-      buf,
-      at: pos - bufStart,
-      filePosition: pos,
-      offset: check.offset,
-      receivedAtUs: check.receivedAtUs,
-      frameBytes,
-    });
-    pos += frameBytes;
-    next = check.offset + 1;
-    if (!keepGoing) return { position: pos, nextOffset: next, stop: 'visitor' };
+    const at = pos - chunk.start;
+    v.buf = chunk.buf;
+    v.at = at;
+    v.filePosition = pos;
+    v.offset = facts.offset;
+    v.receivedAtUs = facts.receivedAtUs;
+    v.frameBytes = facts.end - at;
+    pos += v.frameBytes;
+    next = facts.offset + 1;
+    if (!visit(v)) return { position: pos, nextOffset: next, stop: 'visitor' };
   }
   return { position: pos, nextOffset: next ?? 0, stop: 'end' };
 }

@@ -2,11 +2,14 @@
 // returns, and skips (and reports) damaged ranges inside sealed segments so a
 // bad byte never blocks or crash-loops a consumer. Works from any process:
 // the writer, when it lives in this process, tells where written data ends.
+// A caller reading on from where its last read stopped (a consumer draining the
+// partition) continues from a read-ahead cursor instead of seeking again.
 
 import { promises as fsp } from 'node:fs';
 import type { LogRecord, ReadResult } from '../types.js';
 import { decodeFrame } from './record-frame.js';
 import { scanFrames } from './frame-scanner.js';
+import { ReadAheadCursor } from './read-ahead.js';
 import { decodeIndexEntries, indexPath, INDEX_ENTRY_BYTES, listSegments, segmentName, segmentPath, type IndexEntry } from './segment-files.js';
 import type { PartitionWriter } from './partition-writer.js';
 import type { WarnFn } from './partition-recovery.js';
@@ -30,11 +33,17 @@ const MIN_CHUNK_BYTES = 64 * 1024;
 const MAX_CHUNK_BYTES = 1024 * 1024;
 /** A read that scans more than this from its index entry to the wanted offset refreshes the index. */
 const STALE_INDEX_SCAN_BYTES = 256 * 1024;
+/** Sequential readers (consumer groups) per partition that get a read-ahead cursor; the least recent is dropped. */
+const MAX_READ_AHEAD_CURSORS = 2;
 
 export class PartitionReader {
   private indexCache = new Map<number, CachedIndex>();
   private quarantined = new Set<string>();
   private handles = new Map<number, fsp.FileHandle>();
+  /** Most recently used first. */
+  private cursors: ReadAheadCursor[] = [];
+  /** Sizes of sealed segments (they never change), so a read needs no fstat. */
+  private sealedSizes = new Map<number, number>();
   /** Running average of frame sizes, to size reads to what maxRecords needs. */
   private avgFrameBytes = 512;
   quarantinedRecords = 0;
@@ -52,6 +61,8 @@ export class PartitionReader {
     const w = this.writer();
     const bases = w ? [...w.bases] : await listSegments(this.dir);
     for (const base of this.indexCache.keys()) if (!bases.includes(base)) this.indexCache.delete(base);
+    if (this.cursors.some((c) => !bases.includes(c.base))) this.cursors = this.cursors.filter((c) => bases.includes(c.base));
+    for (const base of this.sealedSizes.keys()) if (!bases.includes(base)) this.sealedSizes.delete(base);
     for (const [base, fh] of this.handles) {
       if (!bases.includes(base)) {
         this.handles.delete(base);
@@ -89,9 +100,12 @@ export class PartitionReader {
   /** Forgets cached indexes (a writer's recovery may have rewritten the newest one). */
   invalidate(): void {
     this.indexCache.clear();
+    this.cursors = [];
+    this.sealedSizes.clear();
   }
 
   async close(): Promise<void> {
+    this.cursors = [];
     const all = [...this.handles.values()];
     this.handles.clear();
     await Promise.all(all.map((fh) => fh.close().catch(() => undefined)));
@@ -139,9 +153,12 @@ export class PartitionReader {
   private async readableEnd(base: number, isLast: boolean): Promise<{ end: number; tailMayBeTorn: boolean } | null> {
     const w = this.writer();
     if (w && w.writtenEnd.base === base) return { end: w.writtenEnd.position, tailMayBeTorn: false };
+    const sealed = isLast ? undefined : this.sealedSizes.get(base);
+    if (sealed !== undefined) return { end: sealed, tailMayBeTorn: false };
     const fh = await this.handle(base);
     if (!fh) return null;
     const { size } = await fh.stat();
+    if (!isLast) this.sealedSizes.set(base, size);
     return { end: size, tailMayBeTorn: isLast };
   }
 
@@ -165,12 +182,6 @@ export class PartitionReader {
         i++;
         continue;
       }
-      const entries = await this.index(base, isLast);
-      let k = upperBoundBy(entries, from - base, (x) => x.relOffset) - 1;
-      while (k >= 0 && entries[k]!.position > readable.end) k--; // entries of a tail that recovery cut off
-      const e = entries[k];
-      const startPos = e?.position ?? 0;
-      const startOffset = base + (e?.relOffset ?? 0);
       const fh = await this.handle(base);
       if (!fh) {
         if (isLast) break;
@@ -178,13 +189,31 @@ export class PartitionReader {
         i++;
         continue;
       }
+      // Going on where a previous read stopped: no seek, and the next chunk may already be read.
+      let cursor = this.takeCursor(from, base, readable.end);
+      const sequential = cursor !== null;
+      let entries: IndexEntry[] | null = null;
+      let startPos: number;
+      let startOffset: number;
+      if (cursor) {
+        startPos = cursor.position;
+        startOffset = from;
+      } else {
+        entries = await this.index(base, isLast);
+        let k = upperBoundBy(entries, from - base, (x) => x.relOffset) - 1;
+        while (k >= 0 && entries[k]!.position > readable.end) k--; // entries of a tail that recovery cut off
+        const e = entries[k];
+        startPos = e?.position ?? 0;
+        startOffset = base + (e?.relOffset ?? 0);
+        cursor = new ReadAheadCursor(base);
+      }
       const wantBytes = (maxRecords - records.length) * this.avgFrameBytes * 1.25 + (from - startOffset) * this.avgFrameBytes;
       const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.ceil(wantBytes)));
       let firstWanted = -1;
       let framesBytes = 0;
       const before = records.length;
       const scan = await scanFrames(
-        fh,
+        cursor.source(fh, chunkBytes, sequential),
         startPos,
         readable.end,
         startOffset,
@@ -197,12 +226,15 @@ export class PartitionReader {
           bytes += r.body.length;
           return records.length < maxRecords && bytes < maxBytes;
         },
-        chunkBytes,
       );
       const decoded = records.length - before;
       if (decoded > 0) this.avgFrameBytes = this.avgFrameBytes * 0.5 + (framesBytes / decoded) * 0.5;
-      if (isLast && firstWanted - startPos > STALE_INDEX_SCAN_BYTES) this.indexCache.get(base)!.stale = true;
+      if (isLast && !sequential && firstWanted - startPos > STALE_INDEX_SCAN_BYTES) this.indexCache.get(base)!.stale = true;
       from = Math.max(from, scan.nextOffset);
+      if (scan.stop === 'visitor' || (scan.stop === 'end' && isLast)) {
+        cursor.park(scan.position, scan.nextOffset);
+        this.keepCursor(cursor);
+      }
       if (scan.stop === 'visitor') break;
       if (scan.stop === 'end') {
         if (isLast) break;
@@ -212,8 +244,11 @@ export class PartitionReader {
       }
       // Damage inside written data: skip to the next index entry past it (or the next segment).
       // An index entry is only written after the data before it, so one past the bad frame proves
-      // the frame is damage, not a write still in progress in another process.
-      const after = entries.find((x) => x.position > scan.position);
+      // the frame is damage, not a write still in progress in another process. Entries past the
+      // readable end (a tail cut off, by recovery or anything else) prove nothing and lead nowhere:
+      // following one would seek back before it and meet the same bad frame forever.
+      entries ??= await this.index(base, isLast);
+      const after = entries.find((x) => x.position > scan.position && x.position < readable.end);
       if (!after && isLast && readable.tailMayBeTorn) break;
       const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
       const resumePos = after ? after.position : readable.end;
@@ -225,6 +260,19 @@ export class PartitionReader {
       }
     }
     return { records, nextOffset: from };
+  }
+
+  /** The cursor of a sequential reader whose next read is at `from` (taken out: concurrent reads never share one). */
+  private takeCursor(from: number, base: number, readableEnd: number): ReadAheadCursor | null {
+    const i = this.cursors.findIndex((c) => c.nextOffset === from);
+    if (i < 0) return null;
+    const [c] = this.cursors.splice(i, 1);
+    return c!.base === base && c!.position <= readableEnd ? c! : null;
+  }
+
+  private keepCursor(cursor: ReadAheadCursor): void {
+    this.cursors.unshift(cursor);
+    if (this.cursors.length > MAX_READ_AHEAD_CURSORS) this.cursors.length = MAX_READ_AHEAD_CURSORS;
   }
 
   private reportQuarantine(base: number, badPos: number, resumePos: number, badOffset: number, resumeOffset: number, reason: string): void {

@@ -85,26 +85,78 @@ export type FrameCheck =
   | { kind: 'short'; needBytes: number }
   | { kind: 'bad'; reason: string };
 
-/** Checks the frame at `pos` of `buf` (length, checksum, version) without decoding it. */
-export function checkFrame(buf: Buffer, pos: number, end: number): FrameCheck {
-  if (end - pos < FRAME_HEADER_BYTES) return { kind: 'short', needBytes: FRAME_HEADER_BYTES };
-  const payloadBytes = buf.readUInt32LE(pos);
+export const FRAME_OK = 0;
+export const FRAME_SHORT = 1;
+export const FRAME_BAD = 2;
+export type FrameStatus = typeof FRAME_OK | typeof FRAME_SHORT | typeof FRAME_BAD;
+
+/** What inspectFrame found, in fields of one object the caller reuses (scans check millions of frames). */
+export interface FrameFacts {
+  /** FRAME_OK: position after the frame, its offset and receivedAtUs. */
+  end: number;
+  offset: number;
+  receivedAtUs: number;
+  /** FRAME_SHORT: bytes from the frame's start needed to check it. */
+  needBytes: number;
+  /** FRAME_BAD: why. */
+  reason: string;
+}
+
+export function newFrameFacts(): FrameFacts {
+  return { end: 0, offset: 0, receivedAtUs: 0, needBytes: 0, reason: '' };
+}
+
+function u16(buf: Buffer, at: number): number {
+  return buf[at]! | (buf[at + 1]! << 8);
+}
+
+function u32(buf: Buffer, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+}
+
+/** Checks the frame at `pos` of `buf` (length, checksum, version) without decoding it; fills `out`. */
+export function inspectFrame(buf: Buffer, pos: number, end: number, out: FrameFacts): FrameStatus {
+  if (end - pos < FRAME_HEADER_BYTES) {
+    out.needBytes = FRAME_HEADER_BYTES;
+    return FRAME_SHORT;
+  }
+  const payloadBytes = u32(buf, pos);
   if (payloadBytes < PAYLOAD_FIXED_BYTES || payloadBytes > MAX_PAYLOAD_BYTES) {
-    return { kind: 'bad', reason: `impossible frame length ${payloadBytes}` };
+    out.reason = `impossible frame length ${payloadBytes}`;
+    return FRAME_BAD;
   }
   const frameEnd = pos + FRAME_HEADER_BYTES + payloadBytes;
-  if (frameEnd > end) return { kind: 'short', needBytes: FRAME_HEADER_BYTES + payloadBytes };
+  if (frameEnd > end) {
+    out.needBytes = FRAME_HEADER_BYTES + payloadBytes;
+    return FRAME_SHORT;
+  }
   const p = pos + FRAME_HEADER_BYTES;
-  if (crc32Range(buf, p, frameEnd) !== buf.readUInt32LE(pos + 4)) return { kind: 'bad', reason: 'checksum mismatch' };
-  if (buf[p] !== FRAME_VERSION) return { kind: 'bad', reason: `unknown frame version ${buf[p]}` };
-  const strings = buf.readUInt16LE(p + 2) + buf.readUInt16LE(p + 4) + buf.readUInt16LE(p + 6) + buf.readUInt16LE(p + 8) + buf.readUInt16LE(p + 10);
-  if (PAYLOAD_FIXED_BYTES + strings > payloadBytes) return { kind: 'bad', reason: 'metadata longer than frame' };
-  return {
-    kind: 'ok',
-    end: frameEnd,
-    offset: buf.readUInt32LE(p + 12) + buf.readUInt32LE(p + 16) * TWO_32,
-    receivedAtUs: buf.readDoubleLE(p + 20),
-  };
+  if (crc32Range(buf, p, frameEnd) !== u32(buf, pos + 4)) {
+    out.reason = 'checksum mismatch';
+    return FRAME_BAD;
+  }
+  if (buf[p] !== FRAME_VERSION) {
+    out.reason = `unknown frame version ${buf[p]}`;
+    return FRAME_BAD;
+  }
+  const strings = u16(buf, p + 2) + u16(buf, p + 4) + u16(buf, p + 6) + u16(buf, p + 8) + u16(buf, p + 10);
+  if (PAYLOAD_FIXED_BYTES + strings > payloadBytes) {
+    out.reason = 'metadata longer than frame';
+    return FRAME_BAD;
+  }
+  out.end = frameEnd;
+  out.offset = u32(buf, p + 12) + u32(buf, p + 16) * TWO_32;
+  out.receivedAtUs = buf.readDoubleLE(p + 20);
+  return FRAME_OK;
+}
+
+/** Checks the frame at `pos` of `buf` (length, checksum, version) without decoding it. */
+export function checkFrame(buf: Buffer, pos: number, end: number): FrameCheck {
+  const f = newFrameFacts();
+  const status = inspectFrame(buf, pos, end, f);
+  if (status === FRAME_OK) return { kind: 'ok', end: f.end, offset: f.offset, receivedAtUs: f.receivedAtUs };
+  if (status === FRAME_SHORT) return { kind: 'short', needBytes: f.needBytes };
+  return { kind: 'bad', reason: f.reason };
 }
 
 // Metadata values repeat from record to record (same content type, same proxy
@@ -134,12 +186,12 @@ const remoteAddresses = new RepeatedString();
 /** Decodes a frame already validated by checkFrame. The body is a view into `buf`, not a copy. */
 export function decodeFrame(buf: Buffer, pos: number, stream: string, partition: number): LogRecord {
   const p = pos + FRAME_HEADER_BYTES;
-  const end = p + buf.readUInt32LE(pos);
-  const ct = buf.readUInt16LE(p + 2);
-  const ce = buf.readUInt16LE(p + 4);
-  const ra = buf.readUInt16LE(p + 6);
-  const rid = buf.readUInt16LE(p + 8);
-  const idk = buf.readUInt16LE(p + 10);
+  const end = p + u32(buf, pos);
+  const ct = u16(buf, p + 2);
+  const ce = u16(buf, p + 4);
+  const ra = u16(buf, p + 6);
+  const rid = u16(buf, p + 8);
+  const idk = u16(buf, p + 10);
   let s = p + PAYLOAD_FIXED_BYTES;
   const contentType = contentTypes.decode(buf, s, ct);
   s += ct;
@@ -154,7 +206,7 @@ export function decodeFrame(buf: Buffer, pos: number, stream: string, partition:
   return {
     stream,
     partition,
-    offset: buf.readUInt32LE(p + 12) + buf.readUInt32LE(p + 16) * TWO_32,
+    offset: u32(buf, p + 12) + u32(buf, p + 16) * TWO_32,
     receivedAtUs: buf.readDoubleLE(p + 20),
     contentType,
     contentEncoding,
