@@ -125,8 +125,10 @@ export class BatchRun {
     for (const item of items) item.calls++;
     try {
       const result = await this.env.processor.process(batch, this.env.ctx);
-      const inBatch = new Set(items);
+      // The set of the batch's items is built only when the processor named failures (rare), not per batch.
+      let inBatch: Set<RecordItem> | null = null;
       for (const f of result?.failed ?? []) {
+        inBatch ??= new Set(items);
         const item = f.item as RecordItem;
         if (!inBatch.has(item)) {
           this.env.logger.warn({ offset: f.item?.offset }, 'processor named a failed item that is not in the batch: ignored');

@@ -43,6 +43,8 @@ export class EmbeddedLog implements Log {
   private readonly writers = new Map<string, PartitionWriter>();
   private readonly opening = new Map<string, Promise<PartitionWriter>>();
   private readonly readers = new Map<string, PartitionReader>();
+  /** Group directories made by this process: position writes skip the mkdir (redone if one vanished). */
+  private readonly groupDirsMade = new Set<string>();
   private readonly warn: WarnFn;
   private closed = false;
 
@@ -158,8 +160,20 @@ export class EmbeddedLog implements Log {
     assertGroupName(group);
     assertStreamName(stream);
     const dir = this.groupDir(group, stream);
+    const path = this.positionPath(group, stream, partition);
+    const text = JSON.stringify({ position });
+    if (this.groupDirsMade.has(dir)) {
+      try {
+        await writeFileAtomic(path, text, dir, false);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.groupDirsMade.delete(dir);
+      }
+    }
     await fsp.mkdir(dir, { recursive: true });
-    await writeFileAtomic(this.positionPath(group, stream, partition), JSON.stringify({ position }), dir, false);
+    this.groupDirsMade.add(dir);
+    await writeFileAtomic(path, text, dir, false);
   }
 
   async getPosition(group: string, stream: string, partition: number): Promise<number | null> {
