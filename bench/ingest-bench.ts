@@ -9,134 +9,22 @@
 // Env: DURATION (s, default 10), WARMUP (s, 3), CONNS (64), SERVER_CPU (0), LOAD_CPU (1),
 //      RSS_CONNS (1000), RSS_DURATION (s, 10), ONLY (names, e.g. "NODE-RAW HOPPER-durable"), BENCH_DIR.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { request } from 'node:http';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { descendants, freePort, have, startPinned, stopProcess } from './pinned-process.js';
+import { CLI, ROOT, SHARED, benchContextFromEnv, hostLine, measureServer, ms, runWrk, runWrkAsync, waitUp, type BenchServer as Server, type Row, type WrkResult } from './wrk-protocol.js';
 
-const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const SHARED = resolve(ROOT, '../shared/bench');
-const CLI = join(ROOT, 'dist/cli/main.js');
-const DURATION = Number(process.env.DURATION ?? 10);
-const WARMUP = Number(process.env.WARMUP ?? 3);
-const CONNS = Number(process.env.CONNS ?? 64);
-const SERVER_CPU = process.env.SERVER_CPU ?? '0';
-const LOAD_CPU = process.env.LOAD_CPU ?? '1';
+const CTX = benchContextFromEnv('ingest-bench', '.bench-ingest-');
+const { durationS: DURATION, warmupS: WARMUP, conns: CONNS, serverCpu: SERVER_CPU, loadCpu: LOAD_CPU, workDir: WORK } = CTX;
 const RSS_CONNS = Number(process.env.RSS_CONNS ?? 1000);
 const RSS_DURATION = Number(process.env.RSS_DURATION ?? 10);
 const ONLY = (process.env.ONLY ?? '').split(/\s+/).filter(Boolean);
-const WORK = process.env.BENCH_DIR ?? mkdtempSync(join(ROOT, '.bench-ingest-'));
 const STREAM_PATH = '/v1/streams/bench';
+const log = CTX.say;
 
-interface WrkResult {
-  rps: number;
-  p50Us: number;
-  p99Us: number;
-  requests: number;
-  non2xx: number;
-  socketErrors: string;
-}
-
-interface Row extends WrkResult {
-  name: string;
-}
-
-interface Server {
-  name: string;
-  path: string;
-  start(port: number): ChildProcess;
-}
-
-function have(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
-}
-
-function log(msg: string): void {
-  process.stderr.write(`[ingest-bench] ${msg}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
-/** Starts a command pinned to the server CPU (taskset execs it, so the pid is the command's). */
 function pinned(name: string, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const out = join(WORK, `${name}.log`);
-  const child = spawn('taskset', ['-c', SERVER_CPU, cmd, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
-    cwd: WORK,
-  });
-  let text = '';
-  child.stderr!.on('data', (d: Buffer) => {
-    text += d.toString();
-    if (text.length > 1 << 20) text = text.slice(-(1 << 19));
-  });
-  child.once('exit', () => writeFileSync(out, text));
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function post(port: number, path: string): Promise<number> {
-  return new Promise((res) => {
-    const body = readFileSync(join(SHARED, 'body.json'));
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (r) => {
-      r.resume();
-      res(r.statusCode ?? 0);
-    });
-    req.on('error', () => res(0));
-    req.setTimeout(2000, () => req.destroy());
-    req.end(body);
-  });
-}
-
-async function waitUp(port: number, path: string, child: ChildProcess): Promise<boolean> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) return false;
-    const status = await post(port, path);
-    if (status >= 200 && status < 300) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-
-function wrk(port: number, path: string, seconds: number, conns: number): WrkResult | null {
-  const r = spawnSync(
-    'taskset',
-    ['-c', LOAD_CPU, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-s', join(SHARED, 'post.lua'), `http://127.0.0.1:${port}${path}`],
-    { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
-  );
-  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT'));
-  if (!line) {
-    log(`wrk produced no result: ${(r.stderr || r.stdout || '').slice(0, 300)}`);
-    return null;
-  }
-  const kv = (k: string): number => Number(new RegExp(` ${k}=([0-9.]+)`).exec(line)?.[1] ?? NaN);
-  return {
-    rps: kv('rps'),
-    p50Us: kv('p50_us'),
-    p99Us: kv('p99_us'),
-    requests: kv('requests'),
-    non2xx: kv('non2xx'),
-    socketErrors: `${kv('connect')}/${kv('read')}/${kv('write')}/${kv('timeout')}`,
-  };
+  return startPinned(CTX, name, cmd, args, env);
 }
 
 function hopperConfig(ack: string): string {
@@ -176,30 +64,13 @@ if (have('nginx')) {
 servers.push({ name: 'NODE-RAW', path: '/', start: (port) => pinned('node-raw', process.execPath, [join(SHARED, 'node/node_raw.js')], { PORT: String(port) }) });
 servers.push(hopper('durable'), hopper('written'), hopper('fast'));
 
-async function measure(server: Server): Promise<Row | null> {
-  const port = await freePort();
-  const child = server.start(port);
-  try {
-    if (!(await waitUp(port, server.path, child))) {
-      log(`${server.name} did not come up (see ${WORK}/*.log)`);
-      return null;
-    }
-    log(`${server.name}: warm-up ${WARMUP}s, measure ${DURATION}s`);
-    wrk(port, server.path, WARMUP, CONNS);
-    const r = wrk(port, server.path, DURATION, CONNS);
-    return r ? { name: server.name, ...r } : null;
-  } finally {
-    await stop(child);
-  }
-}
-
 /** p99 at a fixed request rate: open loop with `hopper bench --rate` pinned to the load CPU. */
 async function p99AtRate(server: Server, rate: number): Promise<{ p99Us: number; achieved: number; non2xx: number } | null> {
   const port = await freePort();
-  const child = server.start(port);
+  const child = await server.start(port);
   try {
     if (!(await waitUp(port, server.path, child))) return null;
-    wrk(port, server.path, WARMUP, CONNS);
+    runWrk(CTX, port, server.path, WARMUP, CONNS);
     const r = spawnSync(
       'taskset',
       ['-c', LOAD_CPU, process.execPath, CLI, 'bench', '--url', `http://127.0.0.1:${port}${server.path}`, '--rate', String(Math.round(rate)),
@@ -214,14 +85,8 @@ async function p99AtRate(server: Server, rate: number): Promise<{ p99Us: number;
       return null;
     }
   } finally {
-    await stop(child);
+    await stopProcess(child);
   }
-}
-
-function descendants(pid: number): number[] {
-  const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-  const kids = r.stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
-  return kids.flatMap((k) => [k, ...descendants(k)]);
 }
 
 function rssMb(pid: number): number {
@@ -236,36 +101,20 @@ function rssMb(pid: number): number {
 /** Peak resident memory of each process of the server tree while wrk overloads it with many connections. */
 async function rssUnderConnections(server: Server): Promise<{ peaks: Map<number, number>; result: WrkResult | null } | null> {
   const port = await freePort();
-  const child = server.start(port);
+  const child = await server.start(port);
   try {
     if (!(await waitUp(port, server.path, child))) return null;
     const peaks = new Map<number, number>();
     const sampler = setInterval(() => {
       for (const pid of [child.pid!, ...descendants(child.pid!)]) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, rssMb(pid)));
     }, 200);
-    const wrkRun = new Promise<WrkResult | null>((res) => {
-      // spawnSync would block the sampler: run wrk asynchronously.
-      const p = spawn('taskset', ['-c', LOAD_CPU, 'wrk', '-t1', `-c${RSS_CONNS}`, `-d${RSS_DURATION}s`, '--latency', '-s', join(SHARED, 'post.lua'),
-        `http://127.0.0.1:${port}${server.path}`]);
-      let out = '';
-      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      p.once('exit', () => {
-        const line = out.split('\n').find((l) => l.startsWith('RESULT'));
-        const kv = (k: string): number => Number(new RegExp(` ${k}=([0-9.]+)`).exec(line ?? '')?.[1] ?? NaN);
-        res(line ? { rps: kv('rps'), p50Us: kv('p50_us'), p99Us: kv('p99_us'), requests: kv('requests'), non2xx: kv('non2xx'),
-          socketErrors: `${kv('connect')}/${kv('read')}/${kv('write')}/${kv('timeout')}` } : null);
-      });
-    });
-    const result = await wrkRun;
+    // spawnSync would block the sampler: run wrk asynchronously.
+    const result = await runWrkAsync(CTX, port, server.path, RSS_DURATION, RSS_CONNS);
     clearInterval(sampler);
     return { peaks, result };
   } finally {
-    await stop(child);
+    await stopProcess(child);
   }
-}
-
-function ms(us: number): string {
-  return (us / 1000).toFixed(2);
 }
 
 async function main(): Promise<void> {
@@ -283,12 +132,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const s of servers) {
     if (ONLY.length > 0 && !ONLY.includes(s.name)) continue;
-    const r = await measure(s);
+    const r = await measureServer(CTX, s);
     if (r) rows.push(r);
   }
 
   const out: string[] = [];
-  out.push(`host: ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} CPUs, node ${process.version}, loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  out.push(hostLine());
   out.push(`protocol: server on CPU ${SERVER_CPU} (one ingest process), wrk -t1 -c${CONNS} on CPU ${LOAD_CPU}, 251-byte JSON POST, warm-up ${WARMUP}s, measured ${DURATION}s`);
   out.push('');
   out.push('| server | req/s | p50 ms | p99 ms | non-2xx | socket errors c/r/w/t |');
@@ -339,7 +188,7 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(out.join('\n') + '\n');
-  if (!process.env.BENCH_DIR) rmSync(WORK, { recursive: true, force: true });
+  if (CTX.ownWorkDir) rmSync(WORK, { recursive: true, force: true });
 }
 
 main().catch((err: unknown) => {
