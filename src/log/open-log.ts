@@ -1,19 +1,20 @@
 // Chooses the log backend named in the config. Each backend registers here once;
-// nothing else in Hopper branches on the backend's name.
+// nothing else in Hopper branches on the backend's name. Backends load lazily, so
+// the embedded log never pays for the Redis and NATS clients.
 
 import type { HopperConfig } from '../config/schema.js';
 import type { Log } from './types.js';
 import type { WarnFn } from './embedded/partition-recovery.js';
-import { EmbeddedLog } from './embedded/embedded-log.js';
-import { RedisLog } from './redis/redis-log.js';
-import { NatsLog } from './nats/nats-log.js';
 
 export type LogFactory = (config: HopperConfig, warn: WarnFn) => Promise<Log>;
 
 const BACKENDS: Record<string, LogFactory> = {
-  embedded: async (config, warn) => new EmbeddedLog({ dataDir: config.dataDir, ...config.log.embedded, warn }),
-  redis: (config, warn) => RedisLog.open({ ...config.log.redis, warn }),
-  nats: (config, warn) => NatsLog.open({ ...config.log.nats, warn }),
+  embedded: async (config, warn) => {
+    const { EmbeddedLog } = await import('./embedded/embedded-log.js');
+    return new EmbeddedLog({ dataDir: config.dataDir, ...config.log.embedded, warn });
+  },
+  redis: async (config, warn) => (await import('./redis/redis-log.js')).RedisLog.open({ ...config.log.redis, warn }),
+  nats: async (config, warn) => (await import('./nats/nats-log.js')).NatsLog.open({ ...config.log.nats, warn }),
 };
 
 export function registerBackend(name: string, factory: LogFactory): void {
