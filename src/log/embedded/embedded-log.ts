@@ -21,7 +21,7 @@ import type {
 } from '../types.js';
 import { PartitionWriter, type WriterOptions } from './partition-writer.js';
 import { PartitionReader } from './partition-reader.js';
-import { fsyncDir, listSegments, segmentPath, writeFileAtomic } from './segment-files.js';
+import { fsyncDir, listSegments, prepareFileAtomic, segmentPath, writeFileAtomic, type PreparedFile } from './segment-files.js';
 import type { WarnFn } from './partition-recovery.js';
 import { EmbeddedGroupConsumer } from './group-consumer.js';
 
@@ -157,6 +157,14 @@ export class EmbeddedLog implements Log {
   }
 
   async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
+    await (await this.preparePosition(group, stream, partition, position)).install();
+  }
+
+  /**
+   * commitPosition in two steps: the position file is written and synced now, and moved into place by
+   * install(). A group member prepares the next position while the previous one is still syncing.
+   */
+  async preparePosition(group: string, stream: string, partition: number, position: number): Promise<PreparedFile> {
     assertGroupName(group);
     assertStreamName(stream);
     const dir = this.groupDir(group, stream);
@@ -164,8 +172,7 @@ export class EmbeddedLog implements Log {
     const text = JSON.stringify({ position });
     if (this.groupDirsMade.has(dir)) {
       try {
-        await writeFileAtomic(path, text, dir, false);
-        return;
+        return await prepareFileAtomic(path, text, dir, false);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         this.groupDirsMade.delete(dir);
@@ -173,7 +180,7 @@ export class EmbeddedLog implements Log {
     }
     await fsp.mkdir(dir, { recursive: true });
     this.groupDirsMade.add(dir);
-    await writeFileAtomic(path, text, dir, false);
+    return prepareFileAtomic(path, text, dir, false);
   }
 
   async getPosition(group: string, stream: string, partition: number): Promise<number | null> {

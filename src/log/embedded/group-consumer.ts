@@ -15,10 +15,13 @@
 //   stops fetching from the extra partitions, and releases them once their in-flight
 //   deliveries are committed (rebalancing without double delivery).
 // - Commits are in delivery order per partition: a position moves only past a
-//   contiguous run of committed deliveries. Position writes are coalesced (one
-//   write in progress per partition; commits arriving meanwhile ride on the next),
-//   and made only while our lease is valid with a margin, so a member that lost its
-//   partition never moves the new owner's position.
+//   contiguous run of committed deliveries. Position writes are coalesced (a commit
+//   rides on a write in flight that covers it) and pipelined: up to
+//   MAX_POSITION_WRITES_IN_FLIGHT per partition sync at once, so a commit waits about
+//   one fsync, not one and a half; they are renamed into place in the order they
+//   were started. A write is started, and renamed, only while our lease is valid
+//   with a margin, so a member that lost its partition never moves the new owner's
+//   position.
 // - A position changed by someone else while we own the partition (hopper replay)
 //   is noticed at the next renewal: fetching restarts from it.
 
@@ -27,6 +30,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ConsumerOptions, Delivery, LogConsumer } from '../types.js';
 import type { EmbeddedLog } from './embedded-log.js';
+import type { PreparedFile } from './segment-files.js';
 
 /** A mutex file older than this was left by a dead process and is broken. */
 const MUTEX_STALE_MS = 5_000;
@@ -34,6 +38,8 @@ const MUTEX_STALE_MS = 5_000;
 const MUTEX_MAX_ATTEMPTS = 2000;
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 50;
+/** Position writes of one partition syncing at once (the runtime bounds the commits waiting on them). */
+export const MAX_POSITION_WRITES_IN_FLIGHT = 4;
 
 interface LeaseFile {
   owner: string;
@@ -47,6 +53,13 @@ interface InFlight {
   done: boolean;
 }
 
+interface PositionWrite {
+  to: number;
+  /** Settles (never rejects) once the position is in place, or the write failed (`error`) or was dropped. */
+  settled: Promise<void>;
+  error: unknown;
+}
+
 interface OwnedPartition {
   fetchPosition: number;
   /** Deliveries not yet committed, in fetch order. */
@@ -55,7 +68,8 @@ interface OwnedPartition {
   stored: number;
   /** The position all committed deliveries allow (>= stored). */
   wanted: number;
-  writing: Promise<void> | null;
+  /** Position writes in flight, oldest first (renamed into place in this order). */
+  writes: PositionWrite[];
   /** Our lease's expiry as we last wrote it. */
   leaseUntilMs: number;
   /** Over our share: no more fetches; released once drained. */
@@ -157,7 +171,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   }
 
   private drained(o: OwnedPartition): boolean {
-    return o.inFlight.length === 0 && o.writing === null && o.wanted <= o.stored;
+    return o.inFlight.length === 0 && o.writes.length === 0 && o.wanted <= o.stored;
   }
 
   private refresh(): Promise<void> {
@@ -227,13 +241,13 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     });
     for (const p of acquired) {
       const position = (await this.log.getPosition(this.opts.group, this.opts.stream, p)) ?? 0;
-      this.owned.set(p, { fetchPosition: position, inFlight: [], stored: position, wanted: position, writing: null, leaseUntilMs: expiresAtMs, releasing: false });
+      this.owned.set(p, { fetchPosition: position, inFlight: [], stored: position, wanted: position, writes: [], leaseUntilMs: expiresAtMs, releasing: false });
     }
     for (const p of kept) {
       const o = this.owned.get(p);
-      if (!o || o.writing !== null || o.wanted !== o.stored) continue;
+      if (!o || o.writes.length > 0 || o.wanted !== o.stored) continue;
       const stored = await this.log.getPosition(this.opts.group, this.opts.stream, p);
-      if (stored !== null && stored !== o.stored && o.writing === null && o.wanted === o.stored) {
+      if (stored !== null && stored !== o.stored && o.writes.length === 0 && o.wanted === o.stored) {
         // Moved by someone else (hopper replay): deliveries in flight are void, fetching restarts there.
         o.inFlight = [];
         o.fetchPosition = o.stored = o.wanted = stored;
@@ -297,18 +311,55 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   /** Stores the partition's position until it is at least `target` (coalescing concurrent commits). */
   private async flush(partition: number, owned: OwnedPartition, target: number): Promise<void> {
     while (owned.stored < target) {
-      if (owned.writing) {
-        await owned.writing.catch(() => undefined);
+      if (this.owned.get(partition) !== owned) return;
+      const newest = owned.writes[owned.writes.length - 1];
+      if ((newest?.to ?? owned.stored) >= target) {
+        // A write in flight covers us; if it fails, the loop starts another.
+        await owned.writes.find((w) => w.to >= target)!.settled;
         continue;
       }
-      if (this.owned.get(partition) !== owned || Date.now() >= owned.leaseUntilMs - this.marginMs) return;
-      const to = owned.wanted;
-      const write = this.log.commitPosition(this.opts.group, this.opts.stream, partition, to).then(() => {
-        owned.stored = Math.max(owned.stored, to);
-      });
-      owned.writing = write.finally(() => (owned.writing = null));
-      await owned.writing;
+      if (owned.writes.length >= MAX_POSITION_WRITES_IN_FLIGHT) {
+        await owned.writes[0]!.settled;
+        continue;
+      }
+      if (Date.now() >= owned.leaseUntilMs - this.marginMs) return;
+      const write = this.startWrite(partition, owned, owned.wanted);
+      await write.settled;
+      if (write.error !== undefined) throw write.error;
     }
+  }
+
+  private startWrite(partition: number, owned: OwnedPartition, to: number): PositionWrite {
+    const previous = owned.writes[owned.writes.length - 1]?.settled;
+    const write: PositionWrite = { to, settled: Promise.resolve(), error: undefined };
+    const run = async (): Promise<void> => {
+      let prepared: PreparedFile | null = null;
+      try {
+        prepared = await this.log.preparePosition(this.opts.group, this.opts.stream, partition, to);
+      } catch (err) {
+        write.error = err;
+      }
+      await previous; // renames in the order the writes were started: the stored position never goes back
+      if (!prepared) return;
+      try {
+        if (this.owned.get(partition) !== owned || Date.now() >= owned.leaseUntilMs - this.marginMs) {
+          await prepared.discard().catch(() => undefined); // lost (or about to lose) the partition while syncing
+          return;
+        }
+        await prepared.install();
+        owned.stored = Math.max(owned.stored, to);
+      } catch (err) {
+        write.error = err;
+        await prepared.discard().catch(() => undefined);
+      }
+    };
+    write.settled = run()
+      .catch((err: unknown) => {
+        write.error ??= err;
+      })
+      .finally(() => owned.writes.splice(owned.writes.indexOf(write), 1));
+    owned.writes.push(write);
+    return write;
   }
 
   async close(): Promise<void> {
@@ -316,7 +367,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.refreshing?.catch(() => undefined);
-    await Promise.allSettled([...this.owned.values()].map((o) => o.writing));
+    await Promise.allSettled([...this.owned.values()].flatMap((o) => o.writes.map((w) => w.settled)));
     const me = this.opts.consumerName;
     await this.withMutex(async () => {
       for (const p of this.owned.keys()) {

@@ -88,13 +88,23 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** A file written and synced under a temporary name, waiting to replace its target. */
+export interface PreparedFile {
+  /** Renames it over the target (and fsyncs the directory when asked to). */
+  install(): Promise<void>;
+  /** Removes the temporary file instead. */
+  discard(): Promise<void>;
+}
+
+/** Tells apart the temporary files of writes prepared in the same millisecond. */
+let tmpSeq = 0;
+
 /**
- * Replaces `path` with `data` so that a crash leaves either the old or the new content, never a mix.
- * With syncDir false the rename itself may be lost in a power cut (the old content comes back), which
- * suits consumer positions: an older position only means redelivery.
+ * The first half of writeFileAtomic: `data` written and fdatasync'd under a temporary name. Several
+ * writes of one target may be prepared at once (their syncs overlap) and installed in order.
  */
-export async function writeFileAtomic(path: string, data: Buffer | string, dir: string, syncDir = true): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+export async function prepareFileAtomic(path: string, data: Buffer | string, dir: string, syncDir = true): Promise<PreparedFile> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.${tmpSeq++}.tmp`;
   const fh = await fsp.open(tmp, 'w');
   try {
     await fh.writeFile(data);
@@ -102,6 +112,20 @@ export async function writeFileAtomic(path: string, data: Buffer | string, dir: 
   } finally {
     await fh.close();
   }
-  await fsp.rename(tmp, path);
-  if (syncDir) await fsyncDir(dir);
+  return {
+    install: async () => {
+      await fsp.rename(tmp, path);
+      if (syncDir) await fsyncDir(dir);
+    },
+    discard: () => fsp.rm(tmp, { force: true }),
+  };
+}
+
+/**
+ * Replaces `path` with `data` so that a crash leaves either the old or the new content, never a mix.
+ * With syncDir false the rename itself may be lost in a power cut (the old content comes back), which
+ * suits consumer positions: an older position only means redelivery.
+ */
+export async function writeFileAtomic(path: string, data: Buffer | string, dir: string, syncDir = true): Promise<void> {
+  await (await prepareFileAtomic(path, data, dir, syncDir)).install();
 }
