@@ -313,6 +313,10 @@ export class PartitionReader {
     const bases = await this.segments();
     if (bases.length === 0) return 0;
     const last = bases[bases.length - 1]!;
+    // Another process is appending: re-read the index so the scan to the end starts near it
+    // (a stale index would make every call rescan, and decode, all that was written since).
+    const cached = this.indexCache.get(last);
+    if (cached) cached.stale = true;
     const entries = await this.index(last);
     let next = entries.length > 0 ? last + entries[entries.length - 1]!.relOffset : last;
     for (;;) {
