@@ -24,11 +24,15 @@
 //   position.
 // - A position changed by someone else while we own the partition (hopper replay)
 //   is noticed at the next renewal: fetching restarts from it.
+// - Read-ahead: after a full delivery, the next one (of the partition the next fetch
+//   tries first) is read at once, so the log is parsed while the caller processes
+//   and commits. One such read per member; it is only a cache of log.read: it is used
+//   only if the next fetch asks for that partition, at that position, of that lease.
 
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { ConsumerOptions, Delivery, LogConsumer } from '../types.js';
+import type { ConsumerOptions, Delivery, LogConsumer, ReadResult } from '../types.js';
 import type { EmbeddedLog } from './embedded-log.js';
 import type { PreparedFile } from './segment-files.js';
 
@@ -58,6 +62,15 @@ interface PositionWrite {
   /** Settles (never rejects) once the position is in place, or the write failed (`error`) or was dropped. */
   settled: Promise<void>;
   error: unknown;
+}
+
+/** A log.read started before the fetch that will want it. */
+interface ReadAhead {
+  partition: number;
+  owned: OwnedPartition;
+  from: number;
+  maxRecords: number;
+  result: Promise<ReadResult | null>;
 }
 
 interface OwnedPartition {
@@ -100,6 +113,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   private closed = false;
   private refreshing: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private readAhead: ReadAhead | null = null;
   private readonly dir: string;
   private readonly marginMs: number;
 
@@ -271,7 +285,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         const p = parts[(this.rr + k) % parts.length]!;
         const owned = this.owned.get(p);
         if (!owned) continue;
-        const { records, nextOffset } = await this.log.read(this.opts.stream, p, owned.fetchPosition, { maxRecords });
+        const { records, nextOffset } = await this.read(p, owned, maxRecords);
         if (this.owned.get(p) !== owned) continue; // lost or reset while reading
         if (records.length === 0) {
           // Past a quarantined range or retention: nothing to deliver, but the position may move.
@@ -288,12 +302,34 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         owned.inFlight.push(entry);
         const delivery: Delivery = { stream: this.opts.stream, partition: p, records, redeliveries: 0 };
         this.deliveries.set(delivery, { owned, entry });
+        // A full batch means a backlog: read the next one while this one is processed.
+        if (records.length >= maxRecords) this.startReadAhead(parts[this.rr % parts.length]!, maxRecords);
         return delivery;
       }
       if (Date.now() >= deadline) return null;
       await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
       pollMs = Math.min(POLL_MAX_MS, pollMs * 2);
     }
+  }
+
+  /** log.read at the partition's fetch position, served by the read-ahead when it read exactly that. */
+  private async read(partition: number, owned: OwnedPartition, maxRecords: number): Promise<ReadResult> {
+    const ahead = this.readAhead;
+    this.readAhead = null;
+    if (ahead && ahead.partition === partition && ahead.owned === owned && ahead.from === owned.fetchPosition && ahead.maxRecords === maxRecords) {
+      const result = await ahead.result;
+      if (result) return result;
+    }
+    return this.log.read(this.opts.stream, partition, owned.fetchPosition, { maxRecords });
+  }
+
+  private startReadAhead(partition: number, maxRecords: number): void {
+    const owned = this.owned.get(partition);
+    if (!owned || owned.releasing || this.closed) return;
+    const from = owned.fetchPosition;
+    // A failed read ahead is dropped: the fetch that wanted it reads again and sees the error itself.
+    const result = this.log.read(this.opts.stream, partition, from, { maxRecords }).catch(() => null);
+    this.readAhead = { partition, owned, from, maxRecords, result };
   }
 
   async commit(delivery: Delivery): Promise<void> {
@@ -366,6 +402,8 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     if (this.closed) return;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.readAhead?.result;
+    this.readAhead = null;
     await this.refreshing?.catch(() => undefined);
     await Promise.allSettled([...this.owned.values()].flatMap((o) => o.writes.map((w) => w.settled)));
     const me = this.opts.consumerName;
