@@ -1,7 +1,8 @@
 // The embedded log's consumer group (src/log/embedded/group-consumer.ts), as the
 // worker runtime relies on it: members share partitions, a killed member's
 // partitions are taken over after the lease timeout (and not before), a member
-// that lost its lease cannot move the position, and a replayed position is noticed.
+// that lost its lease cannot move the position, a replayed position is noticed (also
+// when the next batch was already read ahead), and commits made at once land in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
@@ -117,4 +118,47 @@ test('a position moved by hopper replay is noticed by the running member', async
   }, LEASE_MS * 5);
   assert.deepEqual(again, [4, 5, 6, 7, 8, 9]);
   assert.equal(await log.getPosition('g', 's', 2), 10);
+});
+
+test('a replay is noticed even when the next batch was already read ahead', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { ...STREAM_OPTS, partitions: 1 });
+  await log.append('s', 0, Array.from({ length: 40 }, (_, i) => record(`{"i":${i}}`)), 'durable');
+  const a = (await log.openConsumer({ group: 'g', stream: 's', consumerName: 'a', leaseTimeoutMs: LEASE_MS })) as EmbeddedGroupConsumer;
+  t.after(() => a.close());
+  for (const expected of [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]) {
+    const d = await a.fetch(5, 100); // a full batch: the next one is read ahead
+    assert.deepEqual(d?.records.map((r) => r.offset), expected);
+    await a.commit(d!);
+  }
+  await log.commitPosition('g', 's', 0, 2);
+  await new Promise((r) => setTimeout(r, LEASE_MS)); // a renewal (every LEASE_MS / 3) notices the replay
+  const d = await a.fetch(5, 100);
+  assert.deepEqual(d?.records.map((r) => r.offset), [2, 3, 4, 5, 6], 'delivered from the replayed position, not the read ahead');
+});
+
+test('commits made at once are stored in order: the position only moves forward, to the last one', async (t) => {
+  const { log, open } = await setup(t, 200);
+  const a = await open('a');
+  t.after(() => a.close());
+  const deliveries: Delivery[] = [];
+  for (let d = await a.fetch(3, 50); d; d = await a.fetch(3, 50)) deliveries.push(d);
+  assert.equal(deliveries.reduce((n, d) => n + d.records.length, 0), 800);
+  const seen: number[][] = [[], [], [], []];
+  let committing = true;
+  const watch = (async () => {
+    while (committing) {
+      for (let p = 0; p < 4; p++) seen[p]!.push((await log.getPosition('g', 's', p)) ?? 0);
+    }
+  })();
+  await Promise.all(deliveries.map((d) => a.commit(d)));
+  committing = false;
+  await watch;
+  for (let p = 0; p < 4; p++) {
+    assert.equal(await log.getPosition('g', 's', p), 200);
+    for (let i = 1; i < seen[p]!.length; i++) assert.ok(seen[p]![i]! >= seen[p]![i - 1]!, `partition ${p}: position went back to ${seen[p]![i]}`);
+  }
 });
