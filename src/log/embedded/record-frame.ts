@@ -159,6 +159,15 @@ export function checkFrame(buf: Buffer, pos: number, end: number): FrameCheck {
   return { kind: 'bad', reason: f.reason };
 }
 
+interface Utf8Slicer {
+  utf8Slice(start: number, end: number): string;
+}
+
+/** buf.toString('utf8', start, end) without its argument handling: one string per record is decoded on every read. */
+function utf8(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as Utf8Slicer).utf8Slice(start, end);
+}
+
 // Metadata values repeat from record to record (same content type, same proxy
 // address): a tiny cache turns most string decodes into one byte comparison.
 class RepeatedString {
@@ -199,9 +208,9 @@ export function decodeFrame(buf: Buffer, pos: number, stream: string, partition:
   s += ce;
   const remoteAddress = remoteAddresses.decode(buf, s, ra);
   s += ra;
-  const requestId = buf.toString('utf8', s, s + rid);
+  const requestId = rid === 0 ? '' : utf8(buf, s, s + rid);
   s += rid;
-  const idempotencyKey = idk === 0 ? '' : buf.toString('utf8', s, s + idk);
+  const idempotencyKey = idk === 0 ? '' : utf8(buf, s, s + idk);
   s += idk;
   return {
     stream,
