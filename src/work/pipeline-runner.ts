@@ -2,8 +2,8 @@
 // `concurrency` batches processing at once (and a few more committing), each batch
 // settled by BatchRun, dead letters written before the commit. At least once:
 // a delivery is committed only after it is processed or dead-lettered, so after
-// a crash at most the in-flight batches (2 x concurrency x batchMaxRecords
-// records) are processed again.
+// a crash at most the batches in flight ((concurrency + COMMIT_WINDOW_BATCHES) x
+// batchMaxRecords records) are processed again.
 //
 // Shutdown (stop): no more fetches; batches waiting for a retry are abandoned at
 // once; running batches get until shutdownTimeoutMs, then ctx.signal fires and
@@ -28,8 +28,8 @@ const FETCH_WAIT_MS = 500;
 const FETCH_ERROR_PAUSE_MS = 1000;
 /**
  * Processed batches that may wait for their position write at once, besides the
- * `concurrency` being processed. Position writes are coalesced and cost a few ms
- * (two fsyncs on the embedded log): a window keeps fetching while one is in progress.
+ * `concurrency` being processed. A position write costs an fsync (a few ms, far more
+ * on a busy disk): the window keeps fetching while writes are in progress.
  */
 export const COMMIT_WINDOW_BATCHES = 8;
 
