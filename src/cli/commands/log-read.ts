@@ -5,6 +5,7 @@ import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
 import { parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
+import { selectPartitions } from '../select-partitions.js';
 import { recordToJson } from '../../observe/record-json.js';
 
 export { recordToJson };
@@ -31,14 +32,7 @@ export const logReadCommand: Command = {
     const from = ctx.values.from === undefined ? { offset: 0 } : parseOffsetOrTime(ctx.values.from as string, '--from');
     const log = await openLog(ctx.loadConfig());
     try {
-      const all = await log.listPartitions(stream);
-      if (all.length === 0) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
-      let partitions = all;
-      if (ctx.values.partition !== undefined) {
-        const p = parseNonNegativeInt(ctx.values.partition as string, '--partition');
-        if (!all.includes(p)) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${p} (it has ${all.join(', ')}).`);
-        partitions = [p];
-      }
+      const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       let printed = 0;
       for (const p of partitions) {
         let offset = 'offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs);

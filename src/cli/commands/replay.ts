@@ -6,7 +6,8 @@ import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
 import { assertGroupName, assertStreamName, HopperError } from '../../errors.js';
-import { parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
+import { parseOffsetOrTime } from '../parse-duration.js';
+import { selectPartitions } from '../select-partitions.js';
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -33,14 +34,7 @@ export const replayCommand: Command = {
     const from = parseOffsetOrTime(fromText, '--from');
     const log = await openLog(ctx.loadConfig());
     try {
-      const all = await log.listPartitions(stream);
-      if (all.length === 0) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
-      let partitions = all;
-      if (ctx.values.partition !== undefined) {
-        const p = parseNonNegativeInt(ctx.values.partition as string, '--partition');
-        if (!all.includes(p)) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${p} (it has ${all.join(', ')}).`);
-        partitions = [p];
-      }
+      const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       const stats = (await log.stats()).streams.find((s) => s.stream === stream);
       for (const p of partitions) {
         const endOffset = stats?.partitions.find((x) => x.partition === p)?.endOffset ?? Infinity;

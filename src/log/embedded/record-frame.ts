@@ -9,6 +9,7 @@
 //           | the five strings, UTF-8, in that order | body bytes (the rest)
 
 import { crc32Range } from './crc32.js';
+import { metadataBytes } from '../record-size.js';
 import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
 
 export const FRAME_HEADER_BYTES = 8;
@@ -23,15 +24,8 @@ const TWO_32 = 0x1_0000_0000;
 
 /** Frame size of one record, or -1 when a metadata string is too long. */
 export function frameBytes(r: RecordInput): number {
-  const ct = Buffer.byteLength(r.contentType);
-  const ce = Buffer.byteLength(r.contentEncoding);
-  const ra = Buffer.byteLength(r.remoteAddress);
-  const rid = Buffer.byteLength(r.requestId);
-  const idk = Buffer.byteLength(r.idempotencyKey);
-  if (ct > MAX_METADATA_BYTES || ce > MAX_METADATA_BYTES || ra > MAX_METADATA_BYTES || rid > MAX_METADATA_BYTES || idk > MAX_METADATA_BYTES) {
-    return -1;
-  }
-  return FRAME_HEADER_BYTES + PAYLOAD_FIXED_BYTES + ct + ce + ra + rid + idk + r.body.length;
+  const meta = metadataBytes(r);
+  return meta < 0 ? -1 : FRAME_HEADER_BYTES + PAYLOAD_FIXED_BYTES + meta + r.body.length;
 }
 
 interface Latin1Writer {

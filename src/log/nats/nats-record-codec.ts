@@ -7,7 +7,8 @@
 // character, UTF-8 included, passes through unchanged).
 
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/transport-node';
-import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
+import type { LogRecord, RecordInput } from '../types.js';
+import { metadataBytes } from '../record-size.js';
 
 const H_AT = 'Hopper-Received-At-Us';
 const H_CT = 'Content-Type';
@@ -18,15 +19,8 @@ const H_IK = 'Idempotency-Key';
 
 /** Bytes a record adds to what is in flight (for backpressure), or -1 when metadata is too long. */
 export function recordBytes(r: RecordInput): number {
-  const ct = Buffer.byteLength(r.contentType);
-  const ce = Buffer.byteLength(r.contentEncoding);
-  const ra = Buffer.byteLength(r.remoteAddress);
-  const rq = Buffer.byteLength(r.requestId);
-  const ik = Buffer.byteLength(r.idempotencyKey);
-  if (ct > MAX_METADATA_BYTES || ce > MAX_METADATA_BYTES || ra > MAX_METADATA_BYTES || rq > MAX_METADATA_BYTES || ik > MAX_METADATA_BYTES) {
-    return -1;
-  }
-  return 160 + ct + ce + ra + rq + ik + r.body.length;
+  const meta = metadataBytes(r);
+  return meta < 0 ? -1 : 160 + meta + r.body.length;
 }
 
 // eslint-disable-next-line no-control-regex

@@ -4,21 +4,15 @@
 // Every entry has the same fields in the same order, which Redis stores once
 // per listpack node, so the names cost nothing per record.
 
-import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
+import type { LogRecord, RecordInput } from '../types.js';
+import { metadataBytes } from '../record-size.js';
 
 export const FIELDS_PER_RECORD = 7;
 
 /** Bytes an entry adds to a Redis request (for batching and backpressure), or -1 when metadata is too long. */
 export function recordBytes(r: RecordInput): number {
-  const ct = Buffer.byteLength(r.contentType);
-  const ce = Buffer.byteLength(r.contentEncoding);
-  const ra = Buffer.byteLength(r.remoteAddress);
-  const rq = Buffer.byteLength(r.requestId);
-  const ik = Buffer.byteLength(r.idempotencyKey);
-  if (ct > MAX_METADATA_BYTES || ce > MAX_METADATA_BYTES || ra > MAX_METADATA_BYTES || rq > MAX_METADATA_BYTES || ik > MAX_METADATA_BYTES) {
-    return -1;
-  }
-  return 64 + ct + ce + ra + rq + ik + r.body.length;
+  const meta = metadataBytes(r);
+  return meta < 0 ? -1 : 64 + meta + r.body.length;
 }
 
 /** Appends the values of one record, in field order, to a script's arguments. */

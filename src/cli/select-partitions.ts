@@ -1,0 +1,15 @@
+// The partitions a CLI command works on: all of the stream's, or the one named
+// by --partition, with one clear error for an unknown stream or partition.
+
+import { HopperError } from '../errors.js';
+import type { Log } from '../log/types.js';
+import { parseNonNegativeInt } from './parse-duration.js';
+
+export async function selectPartitions(log: Log, stream: string, partitionFlag: string | undefined): Promise<number[]> {
+  const all = await log.listPartitions(stream);
+  if (all.length === 0) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
+  if (partitionFlag === undefined) return all;
+  const p = parseNonNegativeInt(partitionFlag, '--partition');
+  if (!all.includes(p)) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${p} (it has ${all.join(', ')}).`);
+  return [p];
+}
