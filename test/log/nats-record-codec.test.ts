@@ -8,14 +8,26 @@ import { decodeMessage, encodeHeaders, recordBytes } from '../../src/log/nats/na
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
 
+function roundTrip(rec: { body: Buffer; receivedAtUs: number; contentType: string; contentEncoding: string; remoteAddress: string; requestId: string; idempotencyKey: string }) {
+  const wire = MsgHdrsImpl.decode((encodeHeaders(rec) as MsgHdrsImpl).encode());
+  const back = decodeMessage(wire, rec.body, 's', 3, 7);
+  return { ...back, body: Buffer.from(back.body) };
+}
+
+test('Unicode whitespace at either edge survives the header trim', () => {
+  for (const v of [' ', '\u00a0', '\u2028x', 'x\ufeff', '\u3000 \u00a0', '%u00A0', 'a\u00a0b']) {
+    const rec = { body: Buffer.alloc(0), receivedAtUs: 1, contentType: v, contentEncoding: v, remoteAddress: v, requestId: v, idempotencyKey: v };
+    assert.deepEqual(roundTrip(rec), { ...rec, stream: 's', partition: 3, offset: 7 }, JSON.stringify(v));
+  }
+});
+
 test('metadata round-trips through the header wire format', () => {
   fc.assert(
     fc.property(text, text, text, text, text, fc.integer({ min: 0, max: 2 ** 52 }), fc.uint8Array({ maxLength: 64 }), (ct, ce, ra, rq, ik, at, body) => {
       const rec = { body: Buffer.from(body), receivedAtUs: at, contentType: ct, contentEncoding: ce, remoteAddress: ra, requestId: rq, idempotencyKey: ik };
-      const wire = MsgHdrsImpl.decode((encodeHeaders(rec) as MsgHdrsImpl).encode());
-      const back = decodeMessage(wire, body, 's', 3, 7);
-      assert.deepEqual({ ...back, body: Buffer.from(back.body) }, { ...rec, stream: 's', partition: 3, offset: 7 });
+      assert.deepEqual(roundTrip(rec), { ...rec, stream: 's', partition: 3, offset: 7 });
     }),
+    { numRuns: 2000 },
   );
 });
 

@@ -2,9 +2,10 @@
 // rides in headers (absent when empty):
 //   Hopper-Received-At-Us, Content-Type, Content-Encoding,
 //   Hopper-Remote-Address, Hopper-Request-Id, Idempotency-Key.
-// NATS header values cannot hold CR/LF and lose surrounding spaces, so '%',
-// control characters and edge spaces are %XX-escaped (ASCII only: any other
-// character, UTF-8 included, passes through unchanged).
+// NATS header values cannot hold CR/LF and are trimmed (String.prototype.trim,
+// so any Unicode whitespace at either edge is lost): '%', control characters
+// and edge whitespace are escaped as %XX (or %uXXXX above 0xFF); every other
+// character, UTF-8 included, passes through unchanged.
 
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { LogRecord, RecordInput } from '../types.js';
@@ -24,21 +25,30 @@ export function recordBytes(r: RecordInput): number {
 }
 
 // eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /[%\x00-\x1f\x7f]|^ | $/;
+const NEEDS_ESCAPE = /[%\x00-\x1f\x7f]|^\s|\s$/;
+const WHITESPACE = /\s/;
+
+function escapeChar(c: number): string {
+  return c < 0x100 ? `%${c.toString(16).toUpperCase().padStart(2, '0')}` : `%u${c.toString(16).toUpperCase().padStart(4, '0')}`;
+}
 
 function escapeValue(v: string): string {
   if (!NEEDS_ESCAPE.test(v)) return v;
+  // Escaping the first and last character is enough: trim stops at the '%'.
   let out = '';
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    const edgeSpace = c === 0x20 && (i === 0 || i === v.length - 1);
-    out += c === 0x25 || c < 0x20 || c === 0x7f || edgeSpace ? `%${c.toString(16).toUpperCase().padStart(2, '0')}` : v[i];
+    const edgeSpace = (i === 0 || i === v.length - 1) && WHITESPACE.test(v[i]!);
+    out += c === 0x25 || c < 0x20 || c === 0x7f || edgeSpace ? escapeChar(c) : v[i];
   }
   return out;
 }
 
 function unescapeValue(v: string): string {
-  return v.indexOf('%') < 0 ? v : v.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  if (v.indexOf('%') < 0) return v;
+  return v.replace(/%(?:u([0-9A-F]{4})|([0-9A-F]{2}))/g, (_, wide: string | undefined, hex: string | undefined) =>
+    String.fromCharCode(parseInt(wide ?? hex!, 16)),
+  );
 }
 
 export function encodeHeaders(r: RecordInput): MsgHdrs {
