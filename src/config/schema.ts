@@ -90,6 +90,8 @@ export interface HopperConfig {
     keepAliveTimeoutMs: number;
     maxHeaderBytes: number;
     maxConnections: number;
+    /** The HTTP/1.1 server on the ingest path: Hopper's own engine (src/ingest/http1), or node:http. */
+    httpEngine: 'hopper' | 'node';
     /** false, true (trust every hop), or the number of trusted proxy hops. */
     trustProxy: boolean | number;
     autoCreateStreams: boolean;
@@ -186,6 +188,7 @@ export const CONFIG_SCHEMA = obj({
     keepAliveTimeoutMs: { ...posInt, default: 5_000 },
     maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024, default: 16 * 1024 },
     maxConnections: { ...posInt, default: 10_000 },
+    httpEngine: { type: 'string', enum: ['hopper', 'node'], default: 'hopper' },
     trustProxy: { anyOf: [{ type: 'boolean' }, nonNegInt], default: false },
     autoCreateStreams: { type: 'boolean', default: true },
     maxStreams: { ...posInt, default: 1000 },

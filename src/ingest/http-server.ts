@@ -7,8 +7,8 @@
 // writes, then close what is left.
 
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
@@ -23,6 +23,14 @@ import { Readiness } from './readiness.js';
 import { RequestHandler } from './request-handler.js';
 import { rawErrorResponse } from './responses.js';
 import { StreamRegistry } from './stream-registry.js';
+import { Http1Server } from './http1/http1-server.js';
+
+/** What stop() and listen() need of either engine (node:http's Server, or Hopper's Http1Server). */
+interface EngineServer {
+  listening: NetServer;
+  close(done: () => void): void;
+  closeAllConnections(): void;
+}
 
 /** How long a socket that got a raw parser-error answer may linger before it is destroyed. */
 const CLIENT_ERROR_LINGER_MS = 1000;
@@ -60,7 +68,7 @@ export class IngestServer {
   readonly readiness: Readiness;
   readonly handler: RequestHandler;
   private readonly batcher: AppendBatcher;
-  private readonly servers: Server[] = [];
+  private readonly servers: EngineServer[] = [];
   private lastUnexpectedLogMs = 0;
 
   private constructor(private readonly opts: IngestServerOptions) {
@@ -114,10 +122,22 @@ export class IngestServer {
     this.opts.logger.error({ err: err instanceof Error ? err.message : String(err), code: (err as HopperError)?.code }, message);
   }
 
-  private newHttpServer(): Server {
+  private newHttpServer(): EngineServer {
     const { ingest } = this.opts.config;
     const requestTimeout = ingest.requestTimeoutMs;
     const headersTimeout = Math.min(ingest.headersTimeoutMs, requestTimeout);
+    if (ingest.httpEngine === 'hopper') {
+      const server = new Http1Server({
+        maxHeaderBytes: ingest.maxHeaderBytes,
+        headersTimeoutMs: headersTimeout,
+        requestTimeoutMs: requestTimeout,
+        keepAliveTimeoutMs: ingest.keepAliveTimeoutMs,
+        maxConnections: ingest.maxConnections,
+        onRequest: this.handler.handle,
+        rawError: (kind, detail) => this.rawError(kind === 'header-overflow' ? 'HPE_HEADER_OVERFLOW' : kind === 'timeout' ? 'ERR_HTTP_REQUEST_TIMEOUT' : detail),
+      });
+      return { listening: server.net, close: (done) => server.close(done), closeAllConnections: () => server.closeAllConnections() };
+    }
     const server = createServer({
       maxHeaderSize: ingest.maxHeaderBytes,
       requestTimeout,
@@ -133,7 +153,7 @@ export class IngestServer {
     server.on('request', this.handler.handle);
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
     server.on('clientError', (err: HttpParserError, socket: Duplex) => this.onClientError(err, socket));
-    return server;
+    return { listening: server, close: (done) => server.close(() => done()), closeAllConnections: () => server.closeAllConnections() };
   }
 
   /** Node's parser refused the request (bad framing, headers too large, timeout): answer as JSON, then close. */
@@ -143,19 +163,24 @@ export class IngestServer {
       socket.destroy();
       return;
     }
+    socket.end(this.rawError(err.code));
+    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  }
+
+  /** The raw JSON error answer for a request the HTTP parser refused (llhttp's error code, or the timeout's), counted. */
+  private rawError(parserCode: string | undefined): string {
     let code: ErrorCode = 'HOPPER_BAD_REQUEST';
-    let message: string | null = `The request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): check the client.`;
-    if (err.code === 'HPE_HEADER_OVERFLOW') {
+    let message: string | null = `The request is not valid HTTP/1.1 (${parserCode ?? 'parse error'}): check the client.`;
+    if (parserCode === 'HPE_HEADER_OVERFLOW') {
       code = 'HOPPER_HEADERS_TOO_LARGE';
       message = `The request headers are larger than ingest.maxHeaderBytes (${this.opts.config.ingest.maxHeaderBytes}).`;
-    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    } else if (parserCode === 'ERR_HTTP_REQUEST_TIMEOUT') {
       code = 'HOPPER_REQUEST_TIMEOUT';
       message = 'The request did not arrive within ingest.headersTimeoutMs (headers) or ingest.requestTimeoutMs (whole request).';
     }
     const raw = rawErrorResponse(code, message);
     this.stats.countStatus(Number(raw.slice(9, 12)));
-    socket.end(raw);
-    setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+    return raw;
   }
 
   /** Listens on the configured addresses; throws HOPPER_LISTEN_FAILED naming the address and the cause. */
@@ -165,8 +190,8 @@ export class IngestServer {
     if (this.opts.tcp !== false) {
       const server = this.newHttpServer();
       this.servers.push(server);
-      await listenOn(server, { host: ingest.host, port: ingest.port }, `${ingest.host}:${ingest.port}`);
-      const a = server.address();
+      await listenOn(server.listening, { host: ingest.host, port: ingest.port }, `${ingest.host}:${ingest.port}`);
+      const a = server.listening.address();
       const port = typeof a === 'object' && a !== null ? a.port : ingest.port;
       const host = ingest.host.includes(':') ? `[${ingest.host}]` : ingest.host;
       out.push({ url: `http://${host}:${port}`, host: ingest.host, port });
@@ -177,7 +202,7 @@ export class IngestServer {
       if (cluster.isPrimary) await removeStaleSocket(path);
       const server = this.newHttpServer();
       this.servers.push(server);
-      await listenOn(server, { path }, path);
+      await listenOn(server.listening, { path }, path);
       out.push({ url: `unix:${path}`, socket: path });
     }
     return out;
@@ -209,7 +234,7 @@ export class IngestServer {
   }
 }
 
-function listenOn(server: Server, target: { host: string; port: number } | { path: string }, what: string): Promise<void> {
+function listenOn(server: NetServer, target: { host: string; port: number } | { path: string }, what: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new HopperError('HOPPER_LISTEN_FAILED', `Cannot listen on ${what}: ${err.code ?? err.message}: pick a free port or socket path (--port, --socket).`, { cause: err }));

@@ -10,7 +10,7 @@
 //          GET      /v1/streams/{stream}/pixel.gif?QUERY  store QUERY -> 200 GIF
 //          GET|HEAD /healthz, /readyz
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IngestRequest as IncomingMessage, IngestResponse as ServerResponse } from './http-exchange.js';
 import { HopperError, type ErrorCode } from '../errors.js';
 import { MAX_METADATA_BYTES, type AckLevel, type RecordInput } from '../log/types.js';
 import type { AppendBatcher, AppendWaiter } from './append-batcher.js';

@@ -3,7 +3,7 @@
 // precomputed where they never change. Every error is
 // {"error":{"code","message"}} from the catalog in src/errors.ts.
 
-import type { ServerResponse } from 'node:http';
+import type { IngestResponse as ServerResponse } from './http-exchange.js';
 import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
 import type { IngestStats, StreamCounters } from './ingest-stats.js';
 

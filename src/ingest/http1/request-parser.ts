@@ -1,0 +1,329 @@
+// Incremental HTTP/1.1 request parser (RFC 9112) for the ingest engine: request
+// line and headers, then the body framed by Content-Length or chunked coding,
+// handed on as zero-copy slices of the socket's buffers. Strict where framing is
+// at stake (request smuggling): Content-Length with Transfer-Encoding, differing
+// Content-Lengths, a transfer coding other than a final `chunked`, bare CR or LF,
+// obs-fold and invalid header names all end the connection with an error.
+
+/** Why a request could not be parsed; `code` follows llhttp's names where one exists. */
+export class RequestParseError extends Error {
+  constructor(
+    readonly code: 'HPE_HEADER_OVERFLOW' | 'HPE_INVALID',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestHead {
+  method: string;
+  url: string;
+  versionMinor: number;
+  /** Lower-case names; repeated headers joined with ", " (or the first kept, as node does, for single-valued ones). */
+  headers: Record<string, string>;
+  keepAlive: boolean;
+  /** The request carries a body to read (Content-Length > 0 or chunked). */
+  hasBody: boolean;
+}
+
+export interface RequestEvents {
+  /** The first byte of a request arrived. */
+  begin(): void;
+  head(head: RequestHead): void;
+  body(chunk: Buffer): void;
+  end(): void;
+}
+
+/** Longest chunk-size line (size, extensions, CRLF) accepted. */
+const MAX_CHUNK_LINE_BYTES = 1024;
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// eslint-disable-next-line no-control-regex
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex
+const BAD_TARGET = /[\x00-\x20\x7f]/;
+const DIGITS = /^[0-9]{1,15}$/;
+/** Node keeps the first of these when a request repeats them (IncomingMessage#headers). */
+const SINGLE_VALUED = new Set([
+  'age', 'authorization', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since',
+  'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
+
+interface Latin1Slicer {
+  latin1Slice(start: number, end: number): string;
+}
+
+/** buf.toString('latin1') without its argument handling (once per request head). */
+function latin1(buf: Buffer): string {
+  return (buf as unknown as Latin1Slicer).latin1Slice(0, buf.length);
+}
+
+/** Header names as sent map to lower case through this small cache (clients repeat the same spelling). */
+const lowerNames = new Map<string, string>();
+const MAX_CACHED_NAMES = 512;
+
+function lower(name: string): string {
+  let l = lowerNames.get(name);
+  if (l === undefined) {
+    l = name.toLowerCase();
+    if (lowerNames.size < MAX_CACHED_NAMES) lowerNames.set(name, l);
+  }
+  return l;
+}
+
+const IDLE = 0;
+const HEAD = 1;
+const LENGTH_BODY = 2;
+const CHUNK_SIZE = 3;
+const CHUNK_DATA = 4;
+const CHUNK_DATA_END = 5;
+const TRAILERS = 6;
+const FAILED = 7;
+
+export class RequestParser {
+  private state = IDLE;
+  /** Bytes of an incomplete head, chunk-size line or trailer section. */
+  private pending: Buffer | null = null;
+  private remaining = 0;
+  private trailerBytes = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly maxHeaderBytes: number,
+    private readonly events: RequestEvents,
+  ) {}
+
+  /** No byte of a next request has arrived (between requests). */
+  get idle(): boolean {
+    return this.state === IDLE;
+  }
+
+  /** Receiving a request's head (for the headers timeout). */
+  get inHead(): boolean {
+    return this.state === HEAD;
+  }
+
+  /** Stops delivering events (the connection is going away). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Parses what arrived; throws RequestParseError (the connection must then be answered and closed). */
+  feed(data: Buffer): void {
+    let pos = 0;
+    const n = data.length;
+    while (pos < n && !this.stopped) {
+      switch (this.state) {
+        case IDLE:
+        case HEAD:
+          pos = this.head(data, pos);
+          break;
+        case LENGTH_BODY: {
+          const take = Math.min(this.remaining, n - pos);
+          this.remaining -= take;
+          const chunk = data.subarray(pos, pos + take);
+          pos += take;
+          this.events.body(chunk);
+          if (this.remaining === 0) this.finish();
+          break;
+        }
+        case CHUNK_SIZE:
+          pos = this.chunkSize(data, pos);
+          break;
+        case CHUNK_DATA: {
+          const take = Math.min(this.remaining, n - pos);
+          this.remaining -= take;
+          const chunk = data.subarray(pos, pos + take);
+          pos += take;
+          this.events.body(chunk);
+          if (this.remaining === 0) this.state = CHUNK_DATA_END;
+          break;
+        }
+        case CHUNK_DATA_END:
+          pos = this.chunkDataEnd(data, pos);
+          break;
+        case TRAILERS:
+          pos = this.trailers(data, pos);
+          break;
+        default:
+          return;
+      }
+    }
+  }
+
+  private fail(code: RequestParseError['code'], message: string): never {
+    this.state = FAILED;
+    this.pending = null;
+    throw new RequestParseError(code, message);
+  }
+
+  private finish(): void {
+    this.state = IDLE;
+    this.events.end();
+  }
+
+  /** Collects bytes until `delimiter` (searching only the new bytes); returns the whole line or section, or null. */
+  private collect(data: Buffer, pos: number, delimiter: Buffer, limit: number, what: string, code: RequestParseError['code']): { bytes: Buffer; next: number } | null {
+    const prev = this.pending;
+    if (prev === null) {
+      const at = data.indexOf(delimiter, pos);
+      if (at !== -1 && at - pos + delimiter.length <= limit) return { bytes: data.subarray(pos, at), next: at + delimiter.length };
+      if (at !== -1 || data.length - pos > limit) this.fail(code, `${what} longer than ${limit} bytes`);
+      this.pending = Buffer.from(data.subarray(pos));
+      return null;
+    }
+    const joined = Buffer.concat([prev, data.subarray(pos)]);
+    const at = joined.indexOf(delimiter, Math.max(0, prev.length - delimiter.length + 1));
+    if (at !== -1 && at + delimiter.length <= limit) {
+      this.pending = null;
+      return { bytes: joined.subarray(0, at), next: pos + (at + delimiter.length - prev.length) };
+    }
+    if (at !== -1 || joined.length > limit) this.fail(code, `${what} longer than ${limit} bytes`);
+    this.pending = joined;
+    return null;
+  }
+
+  private head(data: Buffer, pos: number): number {
+    if (this.state === IDLE) {
+      // RFC 9112 section 2.2: ignore empty lines before a request line.
+      while (pos < data.length && (data[pos] === 0x0d || data[pos] === 0x0a)) pos++;
+      if (pos === data.length) return pos;
+      this.state = HEAD;
+      this.events.begin();
+    }
+    const found = this.collect(data, pos, CRLF_CRLF, this.maxHeaderBytes, 'request head', 'HPE_HEADER_OVERFLOW');
+    if (found === null) return data.length;
+    const head = this.parseHead(latin1(found.bytes));
+    this.events.head(head);
+    if (this.stopped) return found.next;
+    if (head.hasBody) {
+      this.state = this.remaining > 0 ? LENGTH_BODY : CHUNK_SIZE;
+    } else {
+      this.finish();
+    }
+    return found.next;
+  }
+
+  private parseHead(text: string): RequestHead {
+    const lineEnd = text.indexOf('\r\n');
+    const requestLine = lineEnd === -1 ? text : text.slice(0, lineEnd);
+    const sp1 = requestLine.indexOf(' ');
+    const sp2 = requestLine.indexOf(' ', sp1 + 1);
+    if (sp1 <= 0 || sp2 <= sp1 + 1 || requestLine.indexOf(' ', sp2 + 1) !== -1) this.fail('HPE_INVALID', 'malformed request line');
+    const method = requestLine.slice(0, sp1);
+    const url = requestLine.slice(sp1 + 1, sp2);
+    const version = requestLine.slice(sp2 + 1);
+    if (!TOKEN.test(method)) this.fail('HPE_INVALID', 'invalid method');
+    if (BAD_TARGET.test(url)) this.fail('HPE_INVALID', 'invalid request target');
+    let versionMinor: number;
+    if (version === 'HTTP/1.1') versionMinor = 1;
+    else if (version === 'HTTP/1.0') versionMinor = 0;
+    else return this.fail('HPE_INVALID', 'unsupported HTTP version');
+
+    const headers: Record<string, string> = {};
+    let contentLength = -1;
+    let transferEncoding: string | null = null;
+    let at = lineEnd === -1 ? text.length : lineEnd + 2;
+    while (at < text.length) {
+      let end = text.indexOf('\r\n', at);
+      if (end === -1) end = text.length;
+      const colon = text.indexOf(':', at);
+      if (colon === -1 || colon >= end) this.fail('HPE_INVALID', 'header line without a colon');
+      const rawName = text.slice(at, colon);
+      if (!TOKEN.test(rawName)) this.fail('HPE_INVALID', 'invalid header name (or obs-fold)');
+      let vs = colon + 1;
+      let ve = end;
+      while (vs < ve && (text.charCodeAt(vs) === 0x20 || text.charCodeAt(vs) === 0x09)) vs++;
+      while (ve > vs && (text.charCodeAt(ve - 1) === 0x20 || text.charCodeAt(ve - 1) === 0x09)) ve--;
+      const value = text.slice(vs, ve);
+      if (BAD_VALUE.test(value)) this.fail('HPE_INVALID', 'invalid character in a header value');
+      const name = lower(rawName);
+      if (name === 'content-length') {
+        if (!DIGITS.test(value)) this.fail('HPE_INVALID', 'invalid Content-Length');
+        const v = Number(value);
+        if (contentLength !== -1 && contentLength !== v) this.fail('HPE_INVALID', 'differing Content-Length headers');
+        contentLength = v;
+        headers[name] = value;
+      } else {
+        if (name === 'transfer-encoding') transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+        const prev = headers[name];
+        if (prev === undefined) headers[name] = value;
+        else if (!SINGLE_VALUED.has(name)) headers[name] = `${prev}, ${value}`;
+      }
+      at = end + 2;
+    }
+
+    let hasBody = false;
+    this.remaining = 0;
+    if (transferEncoding !== null) {
+      if (contentLength !== -1) this.fail('HPE_INVALID', 'Content-Length with Transfer-Encoding');
+      const codings = transferEncoding.toLowerCase().split(',');
+      const last = codings[codings.length - 1]!.trim();
+      if (last !== 'chunked') this.fail('HPE_INVALID', 'the final transfer coding must be chunked');
+      for (let i = 0; i < codings.length - 1; i++) if (codings[i]!.trim() === 'chunked') this.fail('HPE_INVALID', 'chunked applied twice');
+      hasBody = true;
+      this.trailerBytes = 0;
+    } else if (contentLength > 0) {
+      hasBody = true;
+      this.remaining = contentLength;
+    }
+
+    const connection = headers.connection;
+    let keepAlive = versionMinor === 1;
+    if (connection !== undefined) {
+      const c = connection.toLowerCase();
+      if (c.includes('close')) keepAlive = false;
+      else if (versionMinor === 0 && c.includes('keep-alive')) keepAlive = true;
+    }
+    return { method, url, versionMinor, headers, keepAlive, hasBody };
+  }
+
+  private chunkSize(data: Buffer, pos: number): number {
+    const found = this.collect(data, pos, CRLF_CRLF.subarray(0, 2), MAX_CHUNK_LINE_BYTES, 'chunk-size line', 'HPE_INVALID');
+    if (found === null) return data.length;
+    const line = latin1(found.bytes);
+    const semi = line.indexOf(';');
+    const hex = (semi === -1 ? line : line.slice(0, semi)).trimEnd();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) this.fail('HPE_INVALID', 'invalid chunk size');
+    if (semi !== -1 && BAD_VALUE.test(line.slice(semi))) this.fail('HPE_INVALID', 'invalid chunk extension');
+    const size = parseInt(hex, 16);
+    if (size === 0) {
+      this.state = TRAILERS;
+    } else {
+      this.remaining = size;
+      this.state = CHUNK_DATA;
+    }
+    return found.next;
+  }
+
+  private chunkDataEnd(data: Buffer, pos: number): number {
+    // The CRLF after chunk data, possibly split across reads.
+    const prev = this.pending;
+    const need = prev === null ? 2 : 1;
+    if (data.length - pos < need) {
+      if (data[pos] !== 0x0d) this.fail('HPE_INVALID', 'chunk data not followed by CRLF');
+      this.pending = Buffer.from('\r');
+      return data.length;
+    }
+    const ok = prev === null ? data[pos] === 0x0d && data[pos + 1] === 0x0a : data[pos] === 0x0a;
+    if (!ok) this.fail('HPE_INVALID', 'chunk data not followed by CRLF');
+    this.pending = null;
+    this.state = CHUNK_SIZE;
+    return pos + need;
+  }
+
+  private trailers(data: Buffer, pos: number): number {
+    // Trailer fields are read and dropped, line by line, within maxHeaderBytes in all; an empty line ends the body.
+    const found = this.collect(data, pos, CRLF_CRLF.subarray(0, 2), this.maxHeaderBytes - this.trailerBytes, 'trailer section', 'HPE_HEADER_OVERFLOW');
+    if (found === null) return data.length;
+    this.trailerBytes += found.bytes.length + 2;
+    if (found.bytes.length === 0) {
+      this.finish();
+      return found.next;
+    }
+    const line = latin1(found.bytes);
+    const colon = line.indexOf(':');
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || BAD_VALUE.test(line.slice(colon + 1))) this.fail('HPE_INVALID', 'invalid trailer field');
+    return found.next;
+  }
+}

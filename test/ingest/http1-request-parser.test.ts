@@ -1,0 +1,133 @@
+// Hopper's HTTP/1.1 request parser: the same requests however the bytes are cut
+// into reads (fast-check picks the cuts), and every framing ambiguity that
+// could smuggle a request refused (RFC 9112 sections 6 and 7).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { RequestParseError, RequestParser, type RequestHead } from '../../src/ingest/http1/request-parser.js';
+
+interface Parsed {
+  head: RequestHead;
+  body: string;
+  ended: boolean;
+}
+
+function parseAll(chunks: Buffer[], maxHeaderBytes = 4096): Parsed[] {
+  const out: Parsed[] = [];
+  const parser = new RequestParser(maxHeaderBytes, {
+    begin: () => undefined,
+    head: (head) => out.push({ head, body: '', ended: false }),
+    body: (chunk) => {
+      out[out.length - 1]!.body += chunk.toString('latin1');
+    },
+    end: () => {
+      out[out.length - 1]!.ended = true;
+    },
+  });
+  for (const c of chunks) parser.feed(c);
+  return out;
+}
+
+function cut(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(prev, p));
+    prev = p;
+  }
+  chunks.push(bytes.subarray(prev));
+  return chunks.filter((c) => c.length > 0);
+}
+
+const PIPELINE = Buffer.from(
+  'POST /v1/streams/a?x=1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 11\r\nX-Request-Id: r1\r\n\r\n{"ok":true}' +
+    'PUT /v1/streams/b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n' +
+    'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' +
+    'GET /v1/streams/c/pixel.gif?a=b HTTP/1.1\r\nHost: h\r\nconnection: close\r\n\r\n',
+  'latin1',
+);
+
+test('a pipeline parses the same whatever the read boundaries', () => {
+  const whole = parseAll([PIPELINE]);
+  assert.equal(whole.length, 4);
+  assert.deepEqual(
+    whole.map((p) => [p.head.method, p.head.url, p.body, p.ended, p.head.keepAlive]),
+    [
+      ['POST', '/v1/streams/a?x=1', '{"ok":true}', true, true],
+      ['PUT', '/v1/streams/b', 'hello world', true, true],
+      ['GET', '/healthz', '', true, true],
+      ['GET', '/v1/streams/c/pixel.gif?a=b', '', true, false],
+    ],
+  );
+  assert.equal(whole[0]!.head.headers['content-type'], 'application/json');
+  assert.equal(whole[0]!.head.headers['x-request-id'], 'r1');
+  assert.equal(whole[2]!.head.versionMinor, 0);
+  fc.assert(
+    fc.property(fc.array(fc.nat(), { maxLength: 40 }), (cuts) => {
+      assert.deepEqual(parseAll(cut(PIPELINE, cuts)), whole);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('any body bytes survive chunked and length framing, cut anywhere', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 64 }), fc.array(fc.nat(), { maxLength: 10 }), (body, chunkSize, cuts) => {
+      const b = Buffer.from(body);
+      let chunked = '';
+      for (let i = 0; i < b.length; i += chunkSize) {
+        const part = b.subarray(i, i + chunkSize);
+        chunked += `${part.length.toString(16)}\r\n${part.toString('latin1')}\r\n`;
+      }
+      const wire = Buffer.from(
+        `POST /a HTTP/1.1\r\nContent-Length: ${b.length}\r\n\r\n${b.toString('latin1')}POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}0\r\n\r\n`,
+        'latin1',
+      );
+      const got = parseAll(cut(wire, cuts));
+      assert.equal(got.length, 2);
+      assert.equal(got[0]!.body, b.toString('latin1'));
+      assert.equal(got[1]!.body, b.toString('latin1'));
+      assert.ok(got[0]!.ended && got[1]!.ended);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+function refused(wire: string, maxHeaderBytes = 4096): RequestParseError {
+  try {
+    parseAll([Buffer.from(wire, 'latin1')], maxHeaderBytes);
+  } catch (err) {
+    assert.ok(err instanceof RequestParseError, String(err));
+    return err;
+  }
+  assert.fail(`accepted: ${JSON.stringify(wire)}`);
+}
+
+test('ambiguous framing and malformed heads are refused', () => {
+  const cases: [string, string][] = [
+    ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['differing Content-Lengths', 'POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'],
+    ['a signed Content-Length', 'POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc'],
+    ['a final coding other than chunked', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'],
+    ['chunked twice', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['obs-fold', 'POST / HTTP/1.1\r\nX-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n'],
+    ['space before the colon', 'POST / HTTP/1.1\r\nContent-Length : 0\r\n\r\n'],
+    ['a bare LF inside the head', 'POST / HTTP/1.1\r\nX-A: 1\nContent-Length: 5\r\n\r\n'],
+    ['a bare CR in a value', 'POST / HTTP/1.1\r\nX-A: a\rb\r\n\r\n'],
+    ['HTTP/2.0', 'POST / HTTP/2.0\r\n\r\n'],
+    ['a request line with an extra space', 'POST / x HTTP/1.1\r\n\r\n'],
+    ['a bad chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+    ['chunk data longer than announced', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n'],
+  ];
+  for (const [what, wire] of cases) assert.equal(refused(wire).code, 'HPE_INVALID', what);
+  assert.equal(refused(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`, 1024).code, 'HPE_HEADER_OVERFLOW');
+  assert.equal(refused(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}`, 1024).code, 'HPE_HEADER_OVERFLOW', 'overflow seen before the head ends');
+});
+
+test('repeated headers: joined, or the first kept for single-valued ones, as node:http does', () => {
+  const [p] = parseAll([Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nAccept: x\r\naccept: y\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n')]);
+  assert.equal(p!.head.headers.host, 'a');
+  assert.equal(p!.head.headers.accept, 'x, y');
+  assert.equal(p!.head.headers['content-length'], '0');
+});
