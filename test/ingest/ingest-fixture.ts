@@ -25,8 +25,11 @@ export interface FixtureOptions {
   dataDir?: string;
 }
 
+/** Overrides applied to every fixture started while set (a test file sets them to run its tests on each HTTP engine). */
+export const fixtureDefaults: Record<string, unknown> = {};
+
 export function testConfig(dataDir: string, overrides: Record<string, unknown> = {}): HopperConfig {
-  return loadConfig({ env: {}, cwd: dataDir, overrides: { dataDir, 'ingest.port': 0, logLevel: 'silent', ...overrides } });
+  return loadConfig({ env: {}, cwd: dataDir, overrides: { dataDir, 'ingest.port': 0, logLevel: 'silent', ...fixtureDefaults, ...overrides } });
 }
 
 export async function startIngest(t: TestContext, opts: FixtureOptions = {}): Promise<Fixture> {

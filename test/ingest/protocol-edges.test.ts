@@ -1,10 +1,24 @@
 // HTTP/1.1 framing edge cases over raw sockets: the exact status, a JSON error,
 // and nothing stored for every refused request (RFC 9112 sections 6 and 7 for
-// Content-Length and chunked framing).
-import { test } from 'node:test';
+// Content-Length and chunked framing). Each test runs on both HTTP engines
+// (Hopper's own and node:http).
+import { test as nodeTest, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { readAll, startIngest, type Fixture } from './ingest-fixture.js';
+import { fixtureDefaults, readAll, startIngest, type Fixture } from './ingest-fixture.js';
+
+function test(name: string, fn: (t: TestContext) => Promise<void>): void {
+  for (const engine of ['hopper', 'node']) {
+    nodeTest(`${name} (${engine} engine)`, async (t) => {
+      fixtureDefaults['ingest.httpEngine'] = engine;
+      try {
+        await fn(t);
+      } finally {
+        delete fixtureDefaults['ingest.httpEngine'];
+      }
+    });
+  }
+}
 
 interface RawResult {
   text: string;
