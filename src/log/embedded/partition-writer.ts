@@ -4,7 +4,7 @@
 // Memory is bounded by maxPendingBytes / maxPendingRecords; past them, appends
 // are refused at once (HOPPER_BACKPRESSURE), never queued without limit.
 
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
@@ -217,11 +217,11 @@ export class PartitionWriter {
     this.pendingRecordsNow -= count;
     const firstOffset = this.nextOffset;
     try {
+      // write(2) into the page cache synchronously: it takes microseconds, while a thread-pool round trip
+      // costs two context switches per batch on the core the event loop shares with it (bench:ingest,
+      // durable: +6%). Only fdatasync, which waits for the device, goes to the thread pool.
       let written = 0;
-      while (written < bytes) {
-        const { bytesWritten } = await this.fh.write(buf, written, bytes - written, this.size + written);
-        written += bytesWritten;
-      }
+      while (written < bytes) written += writeSync(this.fh.fd, buf, written, bytes - written, this.size + written);
     } catch (err) {
       this.failBatch(batch, err, 'write');
       // Drop the partial frame so the next write lands right after the last good one.
@@ -239,12 +239,11 @@ export class PartitionWriter {
     if (newIndex.length > 0) {
       // The index is a hint rebuilt by recovery, so it is not fsync'd on the hot path.
       const entries = encodeIndexEntries(newIndex);
-      await this.idx.write(entries, 0, entries.length, this.idxSize).then(
-        () => {
-          this.idxSize += entries.length;
-        },
-        (err: unknown) => this.warn({ err: String(err) }, 'could not extend a segment index (recovery will rebuild it)'),
-      );
+      try {
+        this.idxSize += writeSync(this.idx.fd, entries, 0, entries.length, this.idxSize);
+      } catch (err) {
+        this.warn({ err: String(err) }, 'could not extend a segment index (recovery will rebuild it)');
+      }
     }
     let rel = 0;
     let wantsDurable = false;
