@@ -43,6 +43,9 @@ async function pidsByPartition(port: number, partitions: number): Promise<number
 }
 
 /** Writes on a new connection each, from `clients` loops, until stopped; records every outcome. */
+/** Load loops still running: stopped when a test ends, even by a failed assertion (else they spin on a dead server). */
+const runningLoads = new Set<{ stop(): Promise<void> }>();
+
 function load(srv: ServeProcess, clients: number, prefix: string) {
   const acked = new Map<string, string>();
   const failures: string[] = [];
@@ -61,14 +64,17 @@ function load(srv: ServeProcess, clients: number, prefix: string) {
       }
     }
   });
-  return {
+  const handle = {
     acked,
     failures,
     stop: async () => {
       running = false;
+      runningLoads.delete(handle);
       await Promise.all(loops);
     },
   };
+  runningLoads.add(handle);
+  return handle;
 }
 
 function storedBodies(dataDir: string): Map<string, { partition: number; body: string }> {
@@ -86,6 +92,7 @@ test('two ingest processes: own partitions, restart on death, rolling SIGHUP, cl
   t.after(() => removeDir(dataDir));
   const srv = await startServe(['--workers', '2', '--data-dir', dataDir], { HOPPER_INGEST_SHUTDOWN_TIMEOUT_MS: '5000' });
   t.after(() => signalGroup(srv, 'SIGKILL'));
+  t.after(() => Promise.all([...runningLoads].map((l) => l.stop())));
 
   // Each process appends to its own partition.
   const first = load(srv, 4, 'a');
