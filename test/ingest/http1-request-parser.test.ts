@@ -71,6 +71,24 @@ test('a pipeline parses the same whatever the read boundaries', () => {
   );
 });
 
+test('a pipeline fed one byte at a time parses the same (the head is searched at the seams only)', () => {
+  const bytes = [...PIPELINE].map((b) => Buffer.from([b]));
+  assert.deepEqual(parseAll(bytes), parseAll([PIPELINE]));
+});
+
+test('a parser stopped by the handler of a bodyless head is idle, never left "in a head"', () => {
+  let parser: RequestParser | null = null;
+  parser = new RequestParser(4096, {
+    begin: () => undefined,
+    head: () => parser!.stop(),
+    body: () => undefined,
+    end: () => undefined,
+  });
+  parser.feed(Buffer.from('GET /v1/streams/s/pixel.gif?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+  assert.equal(parser.inHead, false);
+  assert.equal(parser.idle, true);
+});
+
 test('any body bytes survive chunked and length framing, cut anywhere', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 64 }), fc.array(fc.nat(), { maxLength: 10 }), (body, chunkSize, cuts) => {
@@ -119,6 +137,11 @@ test('ambiguous framing and malformed heads are refused', () => {
     ['a request line with an extra space', 'POST / x HTTP/1.1\r\n\r\n'],
     ['a bad chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
     ['chunk data longer than announced', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n'],
+    ['a bare LF ending a chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\n\r\nhello\r\n0\r\n\r\n'],
+    ['a bare CR after a chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\r\nhello\r\n0\r\n\r\n'],
+    ['NBSP after a chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\xa0\r\nhello\r\n0\r\n\r\n'],
+    ['VT after a chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\x0b\r\nhello\r\n0\r\n\r\n'],
+    ['chunk extensions past 16 KiB in one body', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${`1;e=${'x'.repeat(900)}\r\na\r\n`.repeat(20)}0\r\n\r\n`],
   ];
   for (const [what, wire] of cases) assert.equal(refused(wire).code, 'HPE_INVALID', what);
   assert.equal(refused(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`, 1024).code, 'HPE_HEADER_OVERFLOW');

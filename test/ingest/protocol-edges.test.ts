@@ -213,3 +213,25 @@ test('connections beyond maxConnections are closed at once; the others keep work
   assert.equal(statusOf((await collect(a, 2000)).text), 202);
   b.destroy();
 });
+
+test('HEAD gets headers only, so the next answer on the connection is read right', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS });
+  const s = await open(f.port);
+  s.write('HEAD /v1/streams/s HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  const r = await collect(s, 2000);
+  const first = r.text.indexOf('\r\n\r\n');
+  assert.equal(statusOf(r.text), 405);
+  assert.match(r.text.slice(0, first), /Content-Length: \d+/);
+  assert.equal(statusOf(r.text.slice(first + 4)), 200, 'the second answer follows the first one\'s headers directly');
+});
+
+test('a request refused before 100 Continue was sent closes the connection (its body will never be read)', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS });
+  const s = await open(f.port);
+  s.write('POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 36\r\nExpect: 100-continue\r\nHopper-Ack: never\r\n\r\n');
+  const r = await collect(s, 2000);
+  assert.equal(statusOf(r.text), 400);
+  assert.match(r.text, /Connection: close/i);
+  assert.ok(r.closed, 'the connection is closed');
+  await nothingStored(f);
+});

@@ -109,6 +109,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
       const d = (globalThis as unknown as PageGlobals).hopperDashboard;
       if (!d || d.updates < 4) return false;
       const data = d.chartData();
+      if (!data.rates || data.rates[0]!.length < 4) return false; // four samples on the time axis (one a second)
       return ['rates', 'latency', 'lag', 'dead', 'memory'].every((k) => data[k] && data[k]!.slice(1).some((s) => s.some((v) => (v ?? 0) > 0)));
     },
     undefined,
@@ -124,7 +125,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
   assert.equal(maxOf(data.dead![1]), 1, 'one dead letter pending');
   assert.ok(maxOf(data.memory![1]) > 50, 'RSS of all processes in MB');
   const times = data.rates![0]!;
-  assert.ok(times.length >= 4 && times.every((v, i) => i === 0 || v! > times[i - 1]!), 'time axis in order');
+  assert.ok(times.length >= 4 && times.every((v, i) => i === 0 || v! > times[i - 1]!), `time axis in order: ${JSON.stringify(times)}`);
 
   // Charts keep moving: another second brings a later point.
   const lastT = times[times.length - 1]!;

@@ -7,6 +7,11 @@ import { fileURLToPath } from 'node:url';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/log-lines.ts', import.meta.url));
 
+/**
+ * The lines a child logged at `level`. Their order on stderr is not asserted: pino's asynchronous
+ * destination may put a line written synchronously (fatal, the exit flush) ahead of one whose write to
+ * the pipe is still in flight, and this test is about levels and codes, not that race.
+ */
 function linesAt(level: string): Record<string, unknown>[] {
   const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, level], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
@@ -20,8 +25,8 @@ function linesAt(level: string): Record<string, unknown>[] {
 test('every line at level error or above has a code; lower levels are left alone', () => {
   const lines = linesAt('info');
   assert.deepEqual(
-    lines.map((l) => l.msg),
-    ['an info line', 'a warning keeps its fields', 'hopper error', 'node error', 'error fields', 'string error', 'explicit code', 'no fields at all', 'an error object first'],
+    lines.map((l) => l.msg).sort(),
+    ['an info line', 'a warning keeps its fields', 'hopper error', 'node error', 'error fields', 'string error', 'explicit code', 'no fields at all', 'an error object first'].sort(),
     'info and above, nothing below',
   );
   const code = (msg: string): unknown => lines.find((l) => l.msg === msg)!.code;
@@ -41,9 +46,13 @@ test('every line at level error or above has a code; lower levels are left alone
 });
 
 test('the level is configurable', () => {
-  assert.equal(linesAt('debug')[0]!.msg, 'a debug line');
+  const debug = linesAt('debug');
+  assert.equal(debug.length, 10);
+  assert.ok(debug.some((l) => l.msg === 'a debug line'));
   assert.deepEqual(
-    linesAt('error').map((l) => l.level),
+    linesAt('error')
+      .map((l) => l.level as number)
+      .sort((a, b) => a - b),
     [50, 50, 50, 50, 50, 50, 60],
   );
   assert.deepEqual(linesAt('silent'), []);

@@ -6,6 +6,7 @@
 // header bytes, header and request time, idle keep-alive time, connections,
 // pipelined requests per connection. The admin server stays on node:http.
 
+import { STATUS_CODES } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { IngestRequest, IngestResponse } from '../http-exchange.js';
 import { RequestParseError, RequestParser, type RequestHead } from './request-parser.js';
@@ -28,23 +29,6 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
 /** How long a connection that got a raw error answer may linger before it is destroyed. */
 const ERROR_LINGER_MS = 1000;
 
-const REASONS: Record<number, string> = {
-  200: 'OK',
-  202: 'Accepted',
-  204: 'No Content',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
 
 let dateText = '';
 let dateSecond = -1;
@@ -75,6 +59,9 @@ class Http1Request implements IngestRequest {
   onClose: Listener | null = null;
   /** Body fully received (or no body). */
   complete = false;
+  /** The client sent Expect: 100-continue and waits for our go before sending the body. */
+  readonly expectsContinue: boolean;
+  continued = false;
 
   constructor(head: RequestHead, socket: Socket) {
     this.url = head.url;
@@ -82,6 +69,8 @@ class Http1Request implements IngestRequest {
     this.headers = head.headers;
     this.httpVersionMinor = head.versionMinor;
     this.socket = socket;
+    const expect = head.headers.expect;
+    this.expectsContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
   }
 
   on(event: 'data' | 'end' | 'close', listener: Listener): this {
@@ -119,8 +108,8 @@ class Http1Response implements IngestResponse {
 
   constructor(
     private readonly conn: Connection,
+    private readonly req: Http1Request,
     readonly keepAlive: boolean,
-    readonly versionMinor: number,
   ) {
     this.closeAfter = !keepAlive;
   }
@@ -138,8 +127,13 @@ class Http1Response implements IngestResponse {
   end(body?: Buffer): this {
     if (this.headersSent || this.destroyed) return this;
     this.headersSent = true;
+    const req = this.req;
+    // A refused client that was never told to go on will not send its body, or would send it as if it were
+    // the next request: the connection cannot be reused (node:http closes too). So does a stopping server.
+    if ((req.expectsContinue && !req.continued && !req.complete) || this.conn.serverClosing) this.closeAfter = true;
+    if (req.method === 'HEAD') body = undefined;
     const h = this.headerList;
-    let head = `HTTP/1.1 ${this.status} ${REASONS[this.status] ?? 'Unknown'}\r\n`;
+    let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? 'Unknown'}\r\n`;
     for (let i = 0; i + 1 < h.length; i += 2) {
       const name = h[i]!;
       if (name === 'Connection' && h[i + 1] === 'close') this.closeAfter = true;
@@ -149,7 +143,7 @@ class Http1Response implements IngestResponse {
     if (this.closeAfter) {
       head += 'Connection: close\r\n\r\n';
     } else {
-      head += this.versionMinor === 0 ? 'Connection: keep-alive\r\n\r\n' : this.conn.server.keepAliveLines;
+      head += this.req.httpVersionMinor === 0 ? 'Connection: keep-alive\r\n\r\n' : this.conn.server.keepAliveLines;
     }
     const headBytes = Buffer.byteLength(head, 'latin1');
     const bodyBytes = body === undefined ? 0 : body.length;
@@ -218,7 +212,7 @@ class Connection {
 
   private onHead(head: RequestHead): void {
     const req = new Http1Request(head, this.socket);
-    const res = new Http1Response(this, head.keepAlive, head.versionMinor);
+    const res = new Http1Response(this, req, head.keepAlive);
     const ex = { req, res };
     this.exchanges.push(ex);
     this.reading = head.hasBody ? ex : null;
@@ -244,7 +238,9 @@ class Connection {
   }
 
   writeContinue(res: Http1Response): void {
-    if (this.dead || this.exchanges[0]?.res !== res) return; // only the request answered next may be told to go on
+    const head = this.exchanges[0];
+    if (this.dead || head?.res !== res) return; // only the request answered next may be told to go on
+    head.req.continued = true;
     this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
   }
 
@@ -264,13 +260,7 @@ class Connection {
       }
       if (!this.socket.write(out) && this.socket.writableLength >= MAX_UNSENT_BYTES) this.pauseForOutput();
     }
-    if (q.length === 0) {
-      this.idleSince = performance.now();
-      if (this.serverClosing && this.parser.idle) {
-        this.destroy();
-        return;
-      }
-    }
+    if (q.length === 0) this.idleSince = performance.now();
     this.maybeResume();
   }
 

@@ -36,6 +36,8 @@ export interface RequestEvents {
 
 /** Longest chunk-size line (size, extensions, CRLF) accepted. */
 const MAX_CHUNK_LINE_BYTES = 1024;
+/** All chunk-size lines of one body together (node:http caps extensions at 16 KiB too). */
+const MAX_CHUNK_LINES_BYTES = 16 * 1024;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex
@@ -48,6 +50,19 @@ const SINGLE_VALUED = new Set([
   'age', 'authorization', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since',
   'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
 ]);
+
+/** The last n bytes held in `chunks`. */
+function tailBytes(chunks: Buffer[], n: number): Buffer {
+  const parts: Buffer[] = [];
+  let need = n;
+  for (let i = chunks.length - 1; i >= 0 && need > 0; i--) {
+    const c = chunks[i]!;
+    const take = Math.min(need, c.length);
+    parts.unshift(c.subarray(c.length - take));
+    need -= take;
+  }
+  return Buffer.concat(parts);
+}
 
 interface Latin1Slicer {
   latin1Slice(start: number, end: number): string;
@@ -82,10 +97,15 @@ const FAILED = 7;
 
 export class RequestParser {
   private state = IDLE;
-  /** Bytes of an incomplete head, chunk-size line or trailer section. */
-  private pending: Buffer | null = null;
+  /** Bytes of an incomplete head, chunk-size line or trailer line. */
+  private pendingChunks: Buffer[] = [];
+  private pendingBytes = 0;
+  /** The CR after a chunk's data arrived, its LF not yet. */
+  private crSeen = false;
   private remaining = 0;
   private trailerBytes = 0;
+  /** Bytes of chunk-size lines in the current body (extensions are bounded per body, not only per line). */
+  private chunkLineBytes = 0;
   private stopped = false;
 
   constructor(
@@ -153,7 +173,8 @@ export class RequestParser {
 
   private fail(code: RequestParseError['code'], message: string): never {
     this.state = FAILED;
-    this.pending = null;
+    this.pendingChunks = [];
+    this.pendingBytes = 0;
     throw new RequestParseError(code, message);
   }
 
@@ -162,25 +183,44 @@ export class RequestParser {
     this.events.end();
   }
 
-  /** Collects bytes until `delimiter` (searching only the new bytes); returns the whole line or section, or null. */
+  /**
+   * Collects bytes until `delimiter` and returns what came before it (or null: wait for more). Bytes of an
+   * incomplete section are kept as a list and only the new bytes (and the seam) are searched, so a head
+   * sent one byte at a time costs linear, not quadratic, work.
+   */
   private collect(data: Buffer, pos: number, delimiter: Buffer, limit: number, what: string, code: RequestParseError['code']): { bytes: Buffer; next: number } | null {
-    const prev = this.pending;
-    if (prev === null) {
+    const dl = delimiter.length;
+    let end = -1;
+    if (this.pendingBytes === 0) {
       const at = data.indexOf(delimiter, pos);
-      if (at !== -1 && at - pos + delimiter.length <= limit) return { bytes: data.subarray(pos, at), next: at + delimiter.length };
-      if (at !== -1 || data.length - pos > limit) this.fail(code, `${what} longer than ${limit} bytes`);
-      this.pending = Buffer.from(data.subarray(pos));
+      if (at !== -1) {
+        if (at - pos + dl > limit) this.fail(code, `${what} longer than ${limit} bytes`);
+        return { bytes: data.subarray(pos, at), next: at + dl };
+      }
+    } else {
+      // The delimiter may straddle the seam between what was kept and what arrived.
+      const tail = tailBytes(this.pendingChunks, Math.min(dl - 1, this.pendingBytes));
+      const seam = Buffer.concat([tail, data.subarray(pos, pos + dl - 1)]);
+      const inSeam = seam.indexOf(delimiter);
+      if (inSeam !== -1) end = pos + inSeam + dl - tail.length;
+      else {
+        const at = data.indexOf(delimiter, pos);
+        if (at !== -1) end = at + dl;
+      }
+    }
+    if (end === -1) {
+      if (this.pendingBytes + data.length - pos > limit) this.fail(code, `${what} longer than ${limit} bytes`);
+      this.pendingChunks.push(Buffer.from(data.subarray(pos)));
+      this.pendingBytes += data.length - pos;
       return null;
     }
-    const joined = Buffer.concat([prev, data.subarray(pos)]);
-    const at = joined.indexOf(delimiter, Math.max(0, prev.length - delimiter.length + 1));
-    if (at !== -1 && at + delimiter.length <= limit) {
-      this.pending = null;
-      return { bytes: joined.subarray(0, at), next: pos + (at + delimiter.length - prev.length) };
-    }
-    if (at !== -1 || joined.length > limit) this.fail(code, `${what} longer than ${limit} bytes`);
-    this.pending = joined;
-    return null;
+    const total = this.pendingBytes + (end - pos);
+    if (total > limit) this.fail(code, `${what} longer than ${limit} bytes`);
+    this.pendingChunks.push(data.subarray(pos, end));
+    const joined = Buffer.concat(this.pendingChunks, total);
+    this.pendingChunks = [];
+    this.pendingBytes = 0;
+    return { bytes: joined.subarray(0, total - dl), next: end };
   }
 
   private head(data: Buffer, pos: number): number {
@@ -194,13 +234,11 @@ export class RequestParser {
     const found = this.collect(data, pos, CRLF_CRLF, this.maxHeaderBytes, 'request head', 'HPE_HEADER_OVERFLOW');
     if (found === null) return data.length;
     const head = this.parseHead(latin1(found.bytes));
+    // The state moves on even when the head's handler stopped the parser: a stopped parser is never "in a head".
+    if (head.hasBody) this.state = this.remaining > 0 ? LENGTH_BODY : CHUNK_SIZE;
+    else this.state = IDLE;
     this.events.head(head);
-    if (this.stopped) return found.next;
-    if (head.hasBody) {
-      this.state = this.remaining > 0 ? LENGTH_BODY : CHUNK_SIZE;
-    } else {
-      this.finish();
-    }
+    if (!head.hasBody && !this.stopped) this.events.end();
     return found.next;
   }
 
@@ -263,6 +301,7 @@ export class RequestParser {
       for (let i = 0; i < codings.length - 1; i++) if (codings[i]!.trim() === 'chunked') this.fail('HPE_INVALID', 'chunked applied twice');
       hasBody = true;
       this.trailerBytes = 0;
+      this.chunkLineBytes = 0;
     } else if (contentLength > 0) {
       hasBody = true;
       this.remaining = contentLength;
@@ -282,10 +321,13 @@ export class RequestParser {
     const found = this.collect(data, pos, CRLF_CRLF.subarray(0, 2), MAX_CHUNK_LINE_BYTES, 'chunk-size line', 'HPE_INVALID');
     if (found === null) return data.length;
     const line = latin1(found.bytes);
+    this.chunkLineBytes += line.length + 2;
+    if (this.chunkLineBytes > MAX_CHUNK_LINES_BYTES) this.fail('HPE_INVALID', `chunk-size lines longer than ${MAX_CHUNK_LINES_BYTES} bytes in one body`);
+    if (BAD_VALUE.test(line)) this.fail('HPE_INVALID', 'invalid character in a chunk-size line');
     const semi = line.indexOf(';');
-    const hex = (semi === -1 ? line : line.slice(0, semi)).trimEnd();
+    // Only SP and HTAB may follow the size (before an extension): no bare CR or LF, no other whitespace.
+    const hex = (semi === -1 ? line : line.slice(0, semi)).replace(/[ \t]+$/, '');
     if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) this.fail('HPE_INVALID', 'invalid chunk size');
-    if (semi !== -1 && BAD_VALUE.test(line.slice(semi))) this.fail('HPE_INVALID', 'invalid chunk extension');
     const size = parseInt(hex, 16);
     if (size === 0) {
       this.state = TRAILERS;
@@ -298,18 +340,16 @@ export class RequestParser {
 
   private chunkDataEnd(data: Buffer, pos: number): number {
     // The CRLF after chunk data, possibly split across reads.
-    const prev = this.pending;
-    const need = prev === null ? 2 : 1;
-    if (data.length - pos < need) {
+    if (!this.crSeen) {
       if (data[pos] !== 0x0d) this.fail('HPE_INVALID', 'chunk data not followed by CRLF');
-      this.pending = Buffer.from('\r');
-      return data.length;
+      this.crSeen = true;
+      pos++;
+      if (pos === data.length) return pos;
     }
-    const ok = prev === null ? data[pos] === 0x0d && data[pos + 1] === 0x0a : data[pos] === 0x0a;
-    if (!ok) this.fail('HPE_INVALID', 'chunk data not followed by CRLF');
-    this.pending = null;
+    if (data[pos] !== 0x0a) this.fail('HPE_INVALID', 'chunk data not followed by CRLF');
+    this.crSeen = false;
     this.state = CHUNK_SIZE;
-    return pos + need;
+    return pos + 1;
   }
 
   private trailers(data: Buffer, pos: number): number {
