@@ -1,10 +1,10 @@
-// The ingest HTTP server of one process, on node:http rather than a framework:
-// this is the hot path, and node:http with a hand-written router allocates the
-// least per request. It takes a Log instance (so tests can hand it a slowed or
-// failing one), listens on TCP and/or a unix socket, bounds what node lets it
-// bound (header bytes, header and request time, connections), answers parser
-// errors as JSON, and stops gracefully: stop accepting, finish in-flight
-// writes, then close what is left.
+// The ingest HTTP server of one process, with a hand-written router rather than
+// a framework: this is the hot path. It runs on Hopper's own HTTP/1.1 engine
+// (./http1, about half node:http's cost per request) or on node:http
+// (ingest.httpEngine). It takes a Log instance (so tests can hand it a slowed or
+// failing one), listens on TCP and/or a unix socket, bounds header bytes, header
+// and request time and connections, answers parser errors as JSON, and stops
+// gracefully: stop accepting, finish in-flight writes, then close what is left.
 
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
