@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForListening } from '../helpers/serve-listening.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/cli/main.js');
@@ -68,29 +69,9 @@ export async function runExample(t: After, configPath: string, tmp: string, time
   };
   t.after(stop);
   running.get(tmp)?.push(stop);
-  let buffered = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hopper serve did not start in ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
-    child.stderr!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        lines.push(line);
-        if (line.includes('"hopper serve listening"')) {
-          clearTimeout(timer);
-          const parsed = JSON.parse(line) as { port: number; workers: string };
-          if (parsed.workers !== 'running') reject(new Error(`workers did not start: ${line}`));
-          resolve(parsed.port);
-        }
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`hopper serve exited before listening:\n${lines.join('\n')}${buffered}`));
-    });
-  });
+  const listening = await waitForListening(child, lines, exited, timeoutMs);
+  if (listening.workers !== 'running') throw new Error(`workers did not start: ${JSON.stringify(listening)}`);
+  const port = listening.port as number;
   const cli = (more: string[]): string => {
     const r = spawnSync(process.execPath, [CLI, ...more, '--config', configPath, '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`hopper ${more.join(' ')} exited ${r.status}: ${r.stderr}`);

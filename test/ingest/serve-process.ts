@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'node:http';
+import { waitForListening } from '../helpers/serve-listening.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -46,35 +47,14 @@ export async function startServe(args: string[], env: Record<string, string> = {
       resolve({ code, signal });
     });
   });
-  let buffered = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      reject(new Error(`hopper serve did not start in ${timeoutMs} ms:\n${lines.join('\n')}`));
-    }, timeoutMs);
-    child.stderr!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        lines.push(line);
-        if (line.includes('"hopper serve listening"')) {
-          clearTimeout(timer);
-          resolve((JSON.parse(line) as { port: number }).port);
-        }
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`hopper serve exited (${signal ?? code}) before listening:\n${lines.join('\n')}${buffered}`));
-    });
+  const listening = await waitForListening(child, lines, exited, timeoutMs, () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
   });
-  return { child, port, lines, exited };
+  return { child, port: listening.port as number, lines, exited };
 }
 
 /** Signals the whole process group (the primary and its ingest children). */

@@ -7,6 +7,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForListening } from '../helpers/serve-listening.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
@@ -79,32 +80,9 @@ export async function startAdminServe(t: { after(fn: () => unknown): void }, arg
     killGroup();
     rmSync(dir, { recursive: true, force: true });
   });
-  let buffered = '';
-  const start = await new Promise<{ port: number; admin: string }>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      killGroup();
-      reject(new Error(`hopper serve did not start in ${START_TIMEOUT_MS} ms:\n${lines.join('\n')}`));
-    }, START_TIMEOUT_MS);
-    child.stderr!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        lines.push(line);
-        if (line.includes('"hopper serve listening"')) {
-          clearTimeout(timer);
-          const j = JSON.parse(line) as { port: number; admin: string | null };
-          if (j.admin === null) reject(new Error(`serve started without its admin server:\n${lines.join('\n')}`));
-          else resolve({ port: j.port, admin: j.admin });
-        }
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`hopper serve exited (${signal ?? code}) before listening:\n${lines.join('\n')}${buffered}`));
-    });
-  });
+  const listening = await waitForListening(child, lines, exited, START_TIMEOUT_MS, killGroup);
+  if (listening.admin === null) throw new Error(`serve started without its admin server:\n${lines.join('\n')}`);
+  const start = { port: listening.port as number, admin: listening.admin as string };
   return {
     child,
     ...start,

@@ -29,7 +29,6 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
 /** How long a connection that got a raw error answer may linger before it is destroyed. */
 const ERROR_LINGER_MS = 1000;
 
-
 let dateText = '';
 let dateSecond = -1;
 
@@ -145,7 +144,7 @@ class Http1Response implements IngestResponse {
     } else {
       head += this.req.httpVersionMinor === 0 ? 'Connection: keep-alive\r\n\r\n' : this.conn.server.keepAliveLines;
     }
-    const headBytes = Buffer.byteLength(head, 'latin1');
+    const headBytes = head.length; // latin1: one byte per character
     const bodyBytes = body === undefined ? 0 : body.length;
     const out = Buffer.allocUnsafe(headBytes + bodyBytes);
     (out as unknown as { latin1Write(text: string, offset: number): number }).latin1Write(head, 0);
@@ -170,7 +169,7 @@ class Connection {
   private requestStart = 0;
   /** performance.now() when the connection last finished something (for the keep-alive deadline). */
   private idleSince = performance.now();
-  /** The server is stopping: close once nothing is owed. */
+  /** The server is stopping: every answer from now on closes its connection. */
   serverClosing = false;
   /** Answers written on this connection. */
   served = 0;

@@ -138,27 +138,13 @@ export class RequestParser {
         case HEAD:
           pos = this.head(data, pos);
           break;
-        case LENGTH_BODY: {
-          const take = Math.min(this.remaining, n - pos);
-          this.remaining -= take;
-          const chunk = data.subarray(pos, pos + take);
-          pos += take;
-          this.events.body(chunk);
-          if (this.remaining === 0) this.finish();
+        case LENGTH_BODY:
+        case CHUNK_DATA:
+          pos = this.bodyBytes(data, pos);
           break;
-        }
         case CHUNK_SIZE:
           pos = this.chunkSize(data, pos);
           break;
-        case CHUNK_DATA: {
-          const take = Math.min(this.remaining, n - pos);
-          this.remaining -= take;
-          const chunk = data.subarray(pos, pos + take);
-          pos += take;
-          this.events.body(chunk);
-          if (this.remaining === 0) this.state = CHUNK_DATA_END;
-          break;
-        }
         case CHUNK_DATA_END:
           pos = this.chunkDataEnd(data, pos);
           break;
@@ -169,6 +155,18 @@ export class RequestParser {
           return;
       }
     }
+  }
+
+  /** Hands on up to `remaining` body bytes (of a Content-Length body or of one chunk). */
+  private bodyBytes(data: Buffer, pos: number): number {
+    const take = Math.min(this.remaining, data.length - pos);
+    this.remaining -= take;
+    this.events.body(data.subarray(pos, pos + take));
+    if (this.remaining === 0) {
+      if (this.state === LENGTH_BODY) this.finish();
+      else this.state = CHUNK_DATA_END;
+    }
+    return pos + take;
   }
 
   private fail(code: RequestParseError['code'], message: string): never {
