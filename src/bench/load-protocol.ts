@@ -38,8 +38,8 @@ export interface SocketErrorCounts {
   protocol: number;
 }
 
-export interface LoadThreadResult {
-  thread: number;
+/** The counts a load result adds up, whether of one thread, of a whole run, or of the rounds of a --vs run. */
+export interface LoadCounts {
   /** Requests written to a socket. */
   requestsSent: number;
   /** Complete responses, any status. */
@@ -57,6 +57,37 @@ export interface LoadThreadResult {
   behindSchedule: number;
   /** Requests still unanswered when the thread was told to stop. */
   inFlightAtStop: number;
+}
+
+/** Adds counts up (statuses and socket errors key by key). */
+export function sumCounts(parts: LoadCounts[]): LoadCounts {
+  const out: LoadCounts = {
+    requestsSent: 0,
+    responses: 0,
+    statuses: {},
+    socketErrors: { connect: 0, closed: 0, timeout: 0, protocol: 0 },
+    bytesSent: 0,
+    eventsSent: 0,
+    eventsAcknowledged: 0,
+    behindSchedule: 0,
+    inFlightAtStop: 0,
+  };
+  for (const r of parts) {
+    out.requestsSent += r.requestsSent;
+    out.responses += r.responses;
+    for (const [k, v] of Object.entries(r.statuses)) out.statuses[k] = (out.statuses[k] ?? 0) + v;
+    for (const k of Object.keys(out.socketErrors) as (keyof SocketErrorCounts)[]) out.socketErrors[k] += r.socketErrors[k];
+    out.bytesSent += r.bytesSent;
+    out.eventsSent += r.eventsSent;
+    out.eventsAcknowledged += r.eventsAcknowledged;
+    out.behindSchedule += r.behindSchedule;
+    out.inFlightAtStop += r.inFlightAtStop;
+  }
+  return out;
+}
+
+export interface LoadThreadResult extends LoadCounts {
+  thread: number;
   /** From the start of the load (after the first connects) to the last response. */
   elapsedMs: number;
   latency: HistogramTransfer;

@@ -10,7 +10,7 @@ import type { BodySpec } from './body-factory.js';
 import { EventBitmap } from './event-bitmap.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { CONNECT_TIMEOUT_MS } from './load-loop.js';
-import type { FromThread, LoadThreadPlan, LoadThreadResult, SocketErrorCounts, ToThread } from './load-protocol.js';
+import { sumCounts, type FromThread, type LoadCounts, type LoadThreadPlan, type LoadThreadResult, type ToThread } from './load-protocol.js';
 import type { BenchTarget } from './bench-target.js';
 
 /** Longest run the generator accepts (and the bound of a --requests run). */
@@ -50,21 +50,12 @@ export interface ProgressSnapshot {
   socketErrors: number;
 }
 
-export interface LoadResult {
+export interface LoadResult extends LoadCounts {
   runId: string;
   target: BenchTarget;
   plan: Omit<LoadPlan, 'target'>;
   threads: number;
   elapsedMs: number;
-  requestsSent: number;
-  responses: number;
-  statuses: Record<string, number>;
-  socketErrors: SocketErrorCounts;
-  bytesSent: number;
-  eventsSent: number;
-  eventsAcknowledged: number;
-  behindSchedule: number;
-  inFlightAtStop: number;
   latency: LatencyHistogram;
   /** Per thread: the acknowledged events (null unless trackAcks), and one past the highest sequence number sent. */
   acknowledged: { bitmap: EventBitmap | null; seqLimit: number }[];
@@ -234,16 +225,7 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
 
 function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThreadResult[], stopped: LoadResult['stopped']): LoadResult {
   const latency = new LatencyHistogram();
-  const statuses: Record<string, number> = {};
-  const socketErrors: SocketErrorCounts = { connect: 0, closed: 0, timeout: 0, protocol: 0 };
-  let lastError: string | null = null;
-  for (const r of results) {
-    latency.add(LatencyHistogram.fromTransfer(r.latency));
-    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-    for (const k of Object.keys(socketErrors) as (keyof SocketErrorCounts)[]) socketErrors[k] += r.socketErrors[k];
-    lastError ??= r.lastError;
-  }
-  const sum = (f: (r: LoadThreadResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  for (const r of results) latency.add(LatencyHistogram.fromTransfer(r.latency));
   const { target, ...rest } = plan;
   return {
     runId,
@@ -251,21 +233,13 @@ function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThre
     plan: rest,
     threads,
     elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
-    requestsSent: sum((r) => r.requestsSent),
-    responses: sum((r) => r.responses),
-    statuses,
-    socketErrors,
-    bytesSent: sum((r) => r.bytesSent),
-    eventsSent: sum((r) => r.eventsSent),
-    eventsAcknowledged: sum((r) => r.eventsAcknowledged),
-    behindSchedule: sum((r) => r.behindSchedule),
-    inFlightAtStop: sum((r) => r.inFlightAtStop),
+    ...sumCounts(results),
     latency,
     acknowledged: results.map((r) => ({
       bitmap: r.acknowledged ? new EventBitmap(r.acknowledged, r.eventSeqLimit) : null,
       seqLimit: r.eventSeqLimit,
     })),
     stopped,
-    lastError,
+    lastError: results.find((r) => r.lastError !== null)?.lastError ?? null,
   };
 }

@@ -4,6 +4,7 @@
 
 import { LatencyHistogram } from './latency-histogram.js';
 import { runLoad, type LoadPlan, type LoadResult, type RunHooks } from './load-run.js';
+import { sumCounts } from './load-protocol.js';
 import type { BenchTarget } from './bench-target.js';
 
 /** Upper bound on --rounds. */
@@ -16,30 +17,14 @@ function slice(plan: LoadPlan, target: BenchTarget, rounds: number, round: numbe
 
 /** Adds up the rounds of one target into one result (times, counts and histograms summed). */
 export function combineRounds(results: LoadResult[], plan: LoadPlan): LoadResult {
-  const first = results[0]!;
   const latency = new LatencyHistogram();
-  const statuses: Record<string, number> = {};
-  const socketErrors = { connect: 0, closed: 0, timeout: 0, protocol: 0 };
-  for (const r of results) {
-    latency.add(r.latency);
-    for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-    for (const k of Object.keys(socketErrors) as (keyof typeof socketErrors)[]) socketErrors[k] += r.socketErrors[k];
-  }
-  const sum = (f: (r: LoadResult) => number): number => results.reduce((s, r) => s + f(r), 0);
+  for (const r of results) latency.add(r.latency);
   const { target: _target, ...rest } = plan;
   return {
-    ...first,
+    ...results[0]!,
     plan: rest,
-    elapsedMs: sum((r) => r.elapsedMs),
-    requestsSent: sum((r) => r.requestsSent),
-    responses: sum((r) => r.responses),
-    statuses,
-    socketErrors,
-    bytesSent: sum((r) => r.bytesSent),
-    eventsSent: sum((r) => r.eventsSent),
-    eventsAcknowledged: sum((r) => r.eventsAcknowledged),
-    behindSchedule: sum((r) => r.behindSchedule),
-    inFlightAtStop: sum((r) => r.inFlightAtStop),
+    elapsedMs: results.reduce((s, r) => s + r.elapsedMs, 0),
+    ...sumCounts(results),
     latency,
     acknowledged: [],
     stopped: results.find((r) => r.stopped !== null)?.stopped ?? null,
