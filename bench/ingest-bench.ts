@@ -4,15 +4,17 @@
 // server pinned to CPU 0 (one ingest process), wrk pinned to CPU 1,
 // `wrk -t1 -c64 --latency -s post.lua` (a 251-byte JSON POST), warm-up, then a measured run.
 // Prints req/s, p50, p99 per server and Hopper's ratios to NODE-RAW (targets: durable >= 0.8,
-// fast >= 0.9); then p99 at 80% of Hopper's durable peak, driven open loop by `hopper bench --rate`
-// (wrk has no rate option); then the resident memory of every Hopper process under 1000 connections.
+// fast >= 0.9); then p99 at 80% of Hopper's durable peak, driven open loop by bench/open-loop.c
+// (wrk has no rate option; see bench/open-loop.ts); then the resident memory of every Hopper process under 1000 connections.
 // Env: DURATION (s, default 10), WARMUP (s, 3), CONNS (64), SERVER_CPU (0), LOAD_CPU (1),
+//      P99_ROUNDS (3: open-loop runs of the judged p99 row and its LIMIT floor, median reported),
 //      RSS_CONNS (1000), RSS_DURATION (s, 10), ONLY (names, e.g. "NODE-RAW HOPPER-durable"), BENCH_DIR.
 
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { descendants, freePort, have, startPinned, stopProcess } from './pinned-process.js';
+import { openLoopGenerator, type OpenLoopGenerator, type RateResult } from './open-loop.js';
 import { CLI, ROOT, SHARED, benchContextFromEnv, hostLine, measureServer, ms, runWrk, runWrkAsync, waitUp, type BenchServer as Server, type Row, type WrkResult } from './wrk-protocol.js';
 
 const CTX = benchContextFromEnv('ingest-bench', '.bench-ingest-');
@@ -20,6 +22,7 @@ const { durationS: DURATION, warmupS: WARMUP, conns: CONNS, serverCpu: SERVER_CP
 const RSS_CONNS = Number(process.env.RSS_CONNS ?? 1000);
 const RSS_DURATION = Number(process.env.RSS_DURATION ?? 10);
 const ONLY = (process.env.ONLY ?? '').split(/\s+/).filter(Boolean);
+const P99_ROUNDS = Math.max(1, Number(process.env.P99_ROUNDS ?? 3));
 const STREAM_PATH = '/v1/streams/bench';
 const log = CTX.say;
 
@@ -64,26 +67,21 @@ if (have('nginx')) {
 servers.push({ name: 'NODE-RAW', path: '/', start: (port) => pinned('node-raw', process.execPath, [join(SHARED, 'node/node_raw.js')], { PORT: String(port) }) });
 servers.push(hopper('durable'), hopper('written'), hopper('fast'));
 
-/** p99 at a fixed request rate: open loop with `hopper bench --rate` pinned to the load CPU. */
-async function p99AtRate(server: Server, rate: number): Promise<{ p99Us: number; achieved: number; non2xx: number } | null> {
+/** p99 at a fixed request rate, open loop, after wrk's warm-up; `rounds` runs on one server start, median p99. */
+async function p99AtRate(server: Server, rate: number, rounds: number, generator: OpenLoopGenerator): Promise<{ median: RateResult; p99sUs: number[] } | null> {
   const port = await freePort();
   const child = await server.start(port);
   try {
     if (!(await waitUp(port, server.path, child))) return null;
     runWrk(CTX, port, server.path, WARMUP, CONNS);
-    const r = spawnSync(
-      'taskset',
-      ['-c', LOAD_CPU, process.execPath, CLI, 'bench', '--url', `http://127.0.0.1:${port}${server.path}`, '--rate', String(Math.round(rate)),
-        '--connections', String(CONNS), '--threads', '1', '--duration', `${DURATION}s`, '--json'],
-      { encoding: 'utf8', timeout: (DURATION + 60) * 1000 },
-    );
-    try {
-      const j = JSON.parse(r.stdout) as { latencyUs: { p99: number }; requests: { perSec: number }; non2xx: number };
-      return { p99Us: j.latencyUs.p99, achieved: j.requests.perSec, non2xx: j.non2xx };
-    } catch {
-      log(`hopper bench gave no JSON: ${(r.stderr || r.stdout || '').slice(0, 300)}`);
-      return null;
+    const results: RateResult[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const r = generator.run(port, server.path, rate);
+      if (r) results.push(r);
     }
+    if (results.length === 0) return null;
+    const sorted = [...results].sort((a, b) => a.p99Us - b.p99Us);
+    return { median: sorted[Math.floor(sorted.length / 2)]!, p99sUs: results.map((r) => r.p99Us) };
   } finally {
     await stopProcess(child);
   }
@@ -162,26 +160,31 @@ async function main(): Promise<void> {
     // LIMIT (nginx) at Hopper's rate is the floor of the measurement itself: nginx is far from its own peak there.
     const nodeRaw = servers.find((s) => s.name === 'NODE-RAW');
     const nginx = servers.find((s) => s.name === 'LIMIT');
-    const runs: [string, Server, number, string, boolean][] = [
-      ['HOPPER-durable', hopper('durable'), durable.rps * 0.8, '80% of its peak', true],
-      ['HOPPER-durable', hopper('durable'), durable.rps * 0.5, '50% of its peak', false],
+    const generator = openLoopGenerator(CTX);
+    // [name, server, rate, what the rate is, judged against the target, rounds]
+    const runs: [string, Server, number, string, boolean, number][] = [
+      ['HOPPER-durable', hopper('durable'), durable.rps * 0.8, '80% of its peak', true, P99_ROUNDS],
+      ['HOPPER-durable', hopper('durable'), durable.rps * 0.5, '50% of its peak', false, 1],
     ];
-    if (nginx) runs.push(['LIMIT', nginx, durable.rps * 0.8, "HOPPER-durable's 80% rate", false]);
-    if (nodeRaw && base) runs.push(['NODE-RAW', nodeRaw, base.rps * 0.8, '80% of its peak', false]);
+    if (nginx) runs.push(['LIMIT', nginx, durable.rps * 0.8, "HOPPER-durable's 80% rate", false, P99_ROUNDS]);
+    if (nodeRaw && base) runs.push(['NODE-RAW', nodeRaw, base.rps * 0.8, '80% of its peak', false, 1]);
     out.push('');
-    for (const [name, server, target, at, judged] of runs) {
-      log(`p99 of ${name} at ${at}: ${target.toFixed(0)} req/s open loop`);
-      const r = await p99AtRate(server, target);
+    for (const [name, server, target, at, judged, rounds] of runs) {
+      log(`p99 of ${name} at ${at}: ${target.toFixed(0)} req/s open loop, ${rounds} round(s)`);
+      const r = await p99AtRate(server, target, rounds, generator);
       const what = `${name} p99 at ${at}`;
       if (!r) {
-        out.push(`${what}: not measured (hopper bench failed; see the log above)`);
+        out.push(`${what}: not measured (the generator failed; see the log above)`);
         continue;
       }
-      const keptUp = r.achieved >= target * 0.95 ? '' : ' (the load generator fell behind the schedule: figure is pessimistic)';
-      const verdict = judged ? `; target < 5 ms: ${r.p99Us < 5000 ? 'met' : 'NOT met'}` : '';
-      out.push(`${what}: ${ms(r.p99Us)} ms at ${r.achieved.toFixed(0)} req/s (asked ${target.toFixed(0)}${verdict})${keptUp}`);
+      const m = r.median;
+      const keptUp = m.achieved >= target * 0.95 ? '' : ' (the load generator fell behind the schedule: figure is pessimistic)';
+      const each = r.p99sUs.length > 1 ? `median of ${r.p99sUs.length} runs: ${r.p99sUs.map(ms).join(', ')} ms; ` : '';
+      const verdict = judged ? `; target < 5 ms: ${m.p99Us < 5000 ? 'met' : 'NOT met'}` : '';
+      const failed = m.non2xx + m.errors > 0 ? `; non-2xx ${m.non2xx}, errors ${m.errors}` : '';
+      out.push(`${what}: ${ms(m.p99Us)} ms at ${m.achieved.toFixed(0)} req/s (${each}asked ${target.toFixed(0)}${verdict}${failed})${keptUp}`);
     }
-    out.push('(hopper bench --rate, open loop, one load thread on the load CPU, latency from the scheduled send time)');
+    out.push(`(open loop: ${generator.name}; latency from the time each request was due)`);
   }
 
   if (ONLY.length === 0 || ONLY.includes('RSS')) {
