@@ -6,7 +6,8 @@
 // the fastify server pay for the same Redis on the same CPU. The NATS row gets a fresh nats-server -js (file
 // store in the work dir) pinned the same way. After each run the store is counted: stored >= 2xx answers.
 // Prints req/s, p50, p99, and the ratios to NODE-FASTIFY-REDIS (target: HOPPER-redis >= 2x).
-// Env: ACK (Hopper's ack mode, default durable), PEERS_DIR (node deps of ../shared/bench/node, default
+// Env: ROUNDS (3: every row once per round, in turn; the table shows each row's median round, and each ratio is
+// the median of the per-round ratios), ACK (Hopper's ack mode, default durable), PEERS_DIR (node deps of ../shared/bench/node, default
 // /tmp/peers as run.sh), ONLY (row names), and those of bench/wrk-protocol.ts: DURATION, WARMUP, CONNS,
 // SERVER_CPU, LOAD_CPU, BENCH_DIR.
 
@@ -25,6 +26,8 @@ const CTX = benchContextFromEnv('backends-bench', '.bench-backends-');
 const ACK = process.env.ACK ?? 'durable';
 const PEERS_DIR = process.env.PEERS_DIR ?? '/tmp/peers';
 const ONLY = (process.env.ONLY ?? '').split(/\s+/).filter(Boolean);
+/** Rounds of all rows in turn: the machine's speed drifts, so each ratio is taken within a round, then the median. */
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3));
 const STREAM = 'bench';
 const BASELINE = 'NODE-FASTIFY-REDIS';
 const TARGET_REDIS_RATIO = 2;
@@ -180,13 +183,26 @@ function fastify(script: string): BenchServer {
   };
 }
 
-function ratioLine(rows: Map<string, Row>, name: string, base: string, target: number | null): string | null {
-  const r = rows.get(name);
-  const b = rows.get(base);
-  if (!r || !b) return null;
-  const ratio = r.rps / b.rps;
-  const verdict = target === null ? '' : ` (target >= ${target}: ${ratio >= target ? 'met' : 'NOT met'})`;
-  return `${name} / ${base} = ${ratio.toFixed(3)} req/s${verdict}; p99 ${ms(r.p99Us)} vs ${ms(b.p99Us)} ms (x${(r.p99Us / b.p99Us).toFixed(2)})`;
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** The round whose req/s is the median of a row's rounds. */
+function medianRow(runs: Row[]): Row | null {
+  if (runs.length === 0) return null;
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+}
+
+/** `name` / `base` in req/s and p99, per round (both measured minutes apart at most), and the median of those. */
+function ratioLine(rounds: Map<string, Row>[], name: string, base: string, target: number | null): string | null {
+  const pairs = rounds.map((r) => [r.get(name), r.get(base)] as const).filter((p): p is readonly [Row, Row] => p[0] !== undefined && p[1] !== undefined);
+  if (pairs.length === 0) return null;
+  const ratio = median(pairs.map(([r, b]) => r.rps / b.rps));
+  const p99 = median(pairs.map(([r, b]) => r.p99Us / b.p99Us));
+  const each = pairs.length > 1 ? ` (per round: ${pairs.map(([r, b]) => (r.rps / b.rps).toFixed(2)).join(', ')})` : '';
+  const verdict = target === null ? '' : `; target >= ${target}: ${ratio >= target ? 'met' : 'NOT met'}`;
+  return `${name} / ${base} = ${ratio.toFixed(3)} req/s${each}${verdict}; p99 x${p99.toFixed(2)}`;
 }
 
 async function main(): Promise<void> {
@@ -210,22 +226,28 @@ async function main(): Promise<void> {
   servers.push(...(['embedded', 'redis', 'nats'] as const).map(hopper).filter((s) => wanted(s.name)));
 
   CTX.say(`work dir ${CTX.workDir}; server and its Redis/NATS on CPU ${CTX.serverCpu}, wrk on CPU ${CTX.loadCpu}, ack ${ACK}`);
-  const rows: Row[] = [];
-  for (const s of servers) {
-    try {
-      const r = await measureServer(CTX, s);
-      if (r) rows.push(r);
-    } catch (err) {
-      CTX.say(`${s.name}: ${(err as Error).message}`);
+  const rounds: Map<string, Row>[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const rows = new Map<string, Row>();
+    for (const s of servers) {
+      try {
+        CTX.say(`round ${round}/${ROUNDS}: ${s.name}`);
+        const r = await measureServer(CTX, s);
+        if (r) rows.set(r.name, r);
+      } catch (err) {
+        CTX.say(`${s.name}: ${(err as Error).message}`);
+      }
     }
+    rounds.push(rows);
   }
+  const rows = servers.map((s) => medianRow(rounds.map((r) => r.get(s.name)).filter((r): r is Row => r !== undefined))).filter((r): r is Row => r !== null);
 
   const out: string[] = [];
   out.push(hostLine());
   out.push(
     `protocol: server on CPU ${CTX.serverCpu} (one ingest process) with its own fresh Redis (unix socket, no persistence) or ` +
       `nats-server -js on the same CPU; wrk -t1 -c${CTX.conns} on CPU ${CTX.loadCpu}, 251-byte JSON POST, ` +
-      `warm-up ${CTX.warmupS}s, measured ${CTX.durationS}s; Hopper ack ${ACK}`,
+      `warm-up ${CTX.warmupS}s, measured ${CTX.durationS}s; Hopper ack ${ACK}; ${ROUNDS} round(s), each row's median round shown`,
   );
   out.push('');
   out.push('| server | req/s | p50 ms | p99 ms | non-2xx | socket errors c/r/w/t | 2xx | stored | check |');
@@ -234,14 +256,19 @@ async function main(): Promise<void> {
     const check = r.stored === null ? 'n/a' : r.stored >= r.ok2xx ? `ok (+${r.stored - r.ok2xx})` : `MISMATCH (${r.stored - r.ok2xx})`;
     out.push(`| ${r.name} | ${r.rps.toFixed(0)} | ${ms(r.p50Us)} | ${ms(r.p99Us)} | ${r.non2xx} | ${r.socketErrors} | ${r.ok2xx} | ${r.stored ?? '-'} | ${check} |`);
   }
-  const byName = new Map(rows.map((r) => [r.name, r]));
+  // The table shows one round per row: a loss in any other round must not hide behind it.
+  for (const [i, round] of rounds.entries()) {
+    for (const r of round.values()) {
+      if (r.stored !== null && r.stored < r.ok2xx) out.push(`round ${i + 1}: ${r.name} stored ${r.stored} records for ${r.ok2xx} 2xx answers: MISMATCH`);
+    }
+  }
   out.push('');
   for (const line of [
-    ratioLine(byName, 'HOPPER-redis', BASELINE, TARGET_REDIS_RATIO),
-    ratioLine(byName, 'HOPPER-embedded', BASELINE, null),
-    ratioLine(byName, 'HOPPER-nats', BASELINE, null),
-    ratioLine(byName, 'HOPPER-redis', 'HOPPER-embedded', null),
-    ratioLine(byName, 'HOPPER-nats', 'HOPPER-embedded', null),
+    ratioLine(rounds, 'HOPPER-redis', BASELINE, TARGET_REDIS_RATIO),
+    ratioLine(rounds, 'HOPPER-embedded', BASELINE, null),
+    ratioLine(rounds, 'HOPPER-nats', BASELINE, null),
+    ratioLine(rounds, 'HOPPER-redis', 'HOPPER-embedded', null),
+    ratioLine(rounds, 'HOPPER-nats', 'HOPPER-embedded', null),
   ]) {
     if (line) out.push(line);
   }

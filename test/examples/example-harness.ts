@@ -94,6 +94,20 @@ export function post(port: number, path: string, body: string, contentType: stri
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails with what `describe` says. */
+/** Records the running example's workers have dead-lettered so far (from their warn lines, one per batch). */
+export function deadLettered(example: RunningExample): number {
+  let n = 0;
+  for (const line of example.lines) {
+    if (line.includes('records sent to the dead-letter stream')) n += (JSON.parse(line) as { count: number }).count;
+  }
+  return n;
+}
+
+/** Waits until the workers have dead-lettered at least `count` records: a bad record may sit in a later batch than the good ones waited for. */
+export function waitForDeadLetters(example: RunningExample, count: number): Promise<true> {
+  return waitFor(() => (deadLettered(example) >= count ? true : undefined), () => `${deadLettered(example)} of ${count} dead letters:\n${example.lines.join('\n')}`);
+}
+
 export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, describe: () => string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import pg from 'pg';
 import { testPgUrl, uniqueName } from '../sinks/sink-harness.js';
-import { exampleConfig, runExample, waitFor } from './example-harness.js';
+import { exampleConfig, runExample, waitFor, waitForDeadLetters } from './example-harness.js';
 
 const target = await testPgUrl();
 const KEY = 'device-fleet-key-change-me';
@@ -63,6 +63,7 @@ test('gps example: HTTP in, tracks in Postgres out, impossible points to dead le
       ['truck-2', -33.8688, 151.2093, null, truck2[0]!.ts],
     ],
   );
+  await waitForDeadLetters(hopper, 2);
   await hopper.stop();
   const dlq = hopper.cli(['dlq', 'list', '--stream', 'gps']);
   assert.match(dlq, /impossible point on line 2: lat 123\.4 is not a latitude in \[-90, 90\]/);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { exampleConfig, post, runExample, waitFor } from './example-harness.js';
+import { exampleConfig, post, runExample, waitFor, waitForDeadLetters } from './example-harness.js';
 
 test('metrics example: HTTP in, statsd datagrams out', async (t) => {
   const udp = dgram.createSocket('udp4');
@@ -35,6 +35,7 @@ test('metrics example: HTTP in, statsd datagrams out', async (t) => {
     'myapp.page.views:1|c|#source:hopper',
     'myapp.queue.depth:42|g|#source:hopper,queue:emails',
   ]);
+  await waitForDeadLetters(hopper, 1);
   await hopper.stop();
   const dlq = hopper.cli(['dlq', 'list', '--stream', 'metrics']);
   assert.match(dlq, /invalid metric: value must be a number, got "NaN\?"/);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { testPgUrl, uniqueName } from '../sinks/sink-harness.js';
-import { exampleConfig, post, runExample, waitFor } from './example-harness.js';
+import { exampleConfig, post, runExample, waitFor, waitForDeadLetters } from './example-harness.js';
 
 const target = await testPgUrl();
 
@@ -39,6 +39,7 @@ test('votes example: HTTP in, idempotent counts and averages in Postgres out', {
   await waitFor(async () => ((await table()) === expected ? true : undefined), () => `item_ratings never became ${expected}`);
 
   // Redelivery: move the group back to the start and run again. Every vote is read again; none is counted twice.
+  await waitForDeadLetters(hopper, 1);
   await hopper.stop();
   assert.match(hopper.cli(['dlq', 'list', '--stream', 'votes']), /vote 0: rating must be an integer from 1 to 5, got "9"/);
   hopper.cli(['replay', '--stream', 'votes', '--group', 'votes-processor', '--from', '0']);
@@ -53,6 +54,7 @@ test('votes example: HTTP in, idempotent counts and averages in Postgres out', {
   const { rows } = await db.query(`SELECT count(*)::int AS n FROM ${seen}`);
   assert.equal(rows[0].n, 6);
   // The proof that the replay re-read everything: the bad vote was dead-lettered a second time.
+  await waitForDeadLetters(hopper, 1);
   await hopper.stop();
   const letters = hopper.cli(['dlq', 'list', '--stream', 'votes']).split('\n').filter((l) => l.includes('got "9"'));
   assert.equal(letters.length, 2, letters.join('\n'));
