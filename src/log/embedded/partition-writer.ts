@@ -3,6 +3,8 @@
 // write(2), then one fdatasync when any of them asked for `durable`.
 // Memory is bounded by maxPendingBytes / maxPendingRecords; past them, appends
 // are refused at once (HOPPER_BACKPRESSURE), never queued without limit.
+// A failed fdatasync stops the partition (see failedSync): what it covered may
+// not be on disk, and nothing written after it may be acknowledged as durable.
 
 import { promises as fsp, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -59,6 +61,11 @@ export class PartitionWriter {
   /** Records acknowledged `fast` whose write then failed: the loss `fast` accepts. */
   lostFastRecords = 0;
   lastError: { code: string; message: string; atMs: number } | null = null;
+  /** Set by a failed fdatasync: every append is refused with it until a restart. */
+  private stopped: HopperError | null = null;
+  /** End of the active segment, and the next offset there, as of the last successful fdatasync. */
+  private syncedSize: number;
+  private syncedNextOffset: number;
   /** Bases of all segments, ascending (the last is active); retention removes from the front. */
   readonly bases: number[];
 
@@ -80,6 +87,8 @@ export class PartitionWriter {
   ) {
     this.bases = bases;
     this.lastIndexedPosition = lastIndexedPosition;
+    this.syncedSize = size;
+    this.syncedNextOffset = nextOffset;
     this.syncTimer = setInterval(() => {
       if (!this.unsynced) return;
       this.syncDue = true;
@@ -114,6 +123,7 @@ export class PartitionWriter {
 
   append(records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    if (this.stopped) return Promise.reject(this.stopped);
     let bytes = 0;
     for (const r of records) {
       const b = frameBytes(r);
@@ -194,6 +204,12 @@ export class PartitionWriter {
       bytes += p.bytes;
       count += p.records.length;
     }
+    if (this.stopped) {
+      this.pendingBytesNow -= bytes;
+      this.pendingRecordsNow -= count;
+      this.rejectAll(batch, this.stopped);
+      return;
+    }
     // One scratch buffer serves every batch (the write loop is serial): no page faults or GC per batch.
     if (this.scratch.length < bytes && bytes <= this.opts.maxBatchBytes) this.scratch = Buffer.allocUnsafe(this.opts.maxBatchBytes);
     const buf = bytes <= this.scratch.length ? this.scratch : Buffer.allocUnsafe(bytes);
@@ -273,20 +289,56 @@ export class PartitionWriter {
   }
 
   private async syncLoop(force: boolean): Promise<void> {
-    while (force || this.awaitingSync.length > 0) {
+    while ((force || this.awaitingSync.length > 0) && !this.stopped) {
       force = false;
       const waiting = this.awaitingSync.splice(0);
+      const covered = { size: this.size, nextOffset: this.nextOffset };
       this.unsynced = false;
       try {
         await this.fh.datasync();
         this.counters.syncs++;
       } catch (err) {
-        // After a failed fsync the kernel may have dropped the dirty pages: nothing is promised durable.
-        this.unsynced = true;
-        this.failBatch(waiting.map((w) => w.p), err, 'fsync');
-        continue;
+        await this.failedSync(err, waiting.map((w) => w.p));
+        return;
       }
+      this.syncedSize = covered.size;
+      this.syncedNextOffset = covered.nextOffset;
       for (const w of waiting) w.p.resolve({ partition: this.partition, firstOffset: w.firstOffset, ack: 'durable' });
+    }
+  }
+
+  /**
+   * After a failed fdatasync the kernel may have dropped the dirty pages it could not write and
+   * marked them clean: the file reads fine from the cache, yet the disk may hold a hole, and a
+   * later successful fsync would not rewrite it. Acknowledging anything written after the hole
+   * would promise records that recovery cuts off after a crash. So the partition stops taking
+   * writes (as PostgreSQL stops on a failed fsync), refuses what waits, and cuts the file back to
+   * its last successful fdatasync, so that a restart recovers exactly what was made durable.
+   */
+  private async failedSync(err: unknown, waiting: PendingAppend[]): Promise<void> {
+    const e = err as NodeJS.ErrnoException;
+    this.stopped = new HopperError(
+      'HOPPER_LOG_UNAVAILABLE',
+      `fsync failed (${e.code ?? e.message}) on partition ${this.partition} in ${this.dir}: data written since the last successful fsync ` +
+        'may not be on disk, so this partition takes no more writes. Check the disk, then restart hopper: it keeps everything acknowledged as durable.',
+      { cause: err, retryAfterSeconds: 1 },
+    );
+    this.failBatch(waiting, err, 'fsync');
+    this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
+    const queued = this.queue.splice(0);
+    for (const p of queued) {
+      this.pendingBytesNow -= p.bytes;
+      this.pendingRecordsNow -= p.records.length;
+    }
+    this.rejectAll(queued, this.stopped);
+    // Readers in this process stop at the synced end too.
+    this.size = this.syncedSize;
+    this.nextOffset = this.syncedNextOffset;
+    try {
+      await this.fh.truncate(this.syncedSize);
+      await this.fh.datasync();
+    } catch (cutErr) {
+      this.warn({ err: String(cutErr), partition: this.partition }, 'could not cut the segment back to its last fsync (recovery checks it at restart)');
     }
   }
 
@@ -302,6 +354,10 @@ export class PartitionWriter {
       cause: err,
       retryAfterSeconds: 1,
     });
+    this.rejectAll(batch, error);
+  }
+
+  private rejectAll(batch: PendingAppend[], error: Error): void {
     for (const p of batch) {
       if (p.ack === 'fast') this.lostFastRecords += p.records.length;
       p.reject(error);
@@ -311,9 +367,17 @@ export class PartitionWriter {
   /** Seals the active segment (data and index on disk) and starts a new one at nextOffset. */
   private async roll(): Promise<void> {
     await this.syncIdle();
+    if (this.stopped) return;
     try {
       await this.fh.datasync();
-      this.unsynced = false;
+    } catch (err) {
+      await this.failedSync(err, []);
+      return;
+    }
+    this.syncedSize = this.size;
+    this.syncedNextOffset = this.nextOffset;
+    this.unsynced = false;
+    try {
       await this.idx.datasync();
       const nextBase = this.nextOffset;
       const fh = await fsp.open(segmentPath(this.dir, nextBase), 'wx+');
@@ -328,6 +392,8 @@ export class PartitionWriter {
       this.idxSize = 0;
       this.maxTimeUs = 0;
       this.lastIndexedPosition = -Infinity;
+      this.syncedSize = 0;
+      this.syncedNextOffset = nextBase;
       this.bases.push(nextBase);
     } catch (err) {
       // Stay on the current segment; the next batch tries again.

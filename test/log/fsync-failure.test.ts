@@ -1,0 +1,68 @@
+// A failed fdatasync may leave a hole on disk that the page cache hides and a later
+// successful fsync does not rewrite. The embedded writer must then refuse everything
+// (even once fsync works again), and a restart must find exactly the records that were
+// acknowledged durable before the failure. The failure is injected into the writer's
+// file handle: no filesystem here fails fsync on demand.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FileHandle } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { makeRecord } from './conformance.js';
+import { isHopperError } from '../../src/errors.js';
+import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
+import { frameBytes } from '../../src/log/embedded/record-frame.js';
+import { segmentPath } from '../../src/log/embedded/segment-files.js';
+
+/** Makes the partition's next fdatasync fail with EIO, once; later ones work. */
+function failNextFsync(log: EmbeddedLog, stream: string, partition: number): void {
+  const writer = (log as unknown as { writers: Map<string, { fh: FileHandle }> }).writers.get(`${stream}/${partition}`)!;
+  const fh = writer.fh;
+  const real = fh.datasync.bind(fh);
+  let armed = true;
+  fh.datasync = async () => {
+    if (!armed) return real();
+    armed = false;
+    await new Promise((r) => setTimeout(r, 20)); // a slow failure: more appends queue behind it
+    throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  };
+}
+
+function refusedForFsync(result: PromiseSettledResult<unknown>): boolean {
+  return result.status === 'rejected' && isHopperError(result.reason, 'HOPPER_LOG_UNAVAILABLE') && /fsync/.test((result.reason as Error).message);
+}
+
+test('after a failed fsync nothing more is acknowledged, and a restart keeps exactly the durable records', async (t) => {
+  const dir = tempDir('hopper-fsync-');
+  t.after(() => removeDir(dir));
+  let log = openEmbedded(dir, { segmentMaxBytes: 1024 * 1024 });
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  for (let i = 0; i < 3; i++) assert.equal((await log.append('s', 0, [makeRecord(i)], 'durable')).firstOffset, i);
+
+  failNextFsync(log, 's', 0);
+  // Appends in flight around the failing fsync: the one it covers and those behind it, in every mode that waits.
+  const first = log.append('s', 0, [makeRecord(3)], 'durable');
+  await new Promise((r) => setTimeout(r, 5));
+  const behind = [log.append('s', 0, [makeRecord(4)], 'durable'), log.append('s', 0, [makeRecord(5), makeRecord(6)], 'durable')];
+  const settled = await Promise.allSettled([first, ...behind]);
+  for (const [i, r] of settled.entries()) assert.ok(refusedForFsync(r), `append ${i} must be refused, got ${r.status === 'fulfilled' ? JSON.stringify(r.value) : String(r.reason)}`);
+
+  // fsync works again, but what the failed one covered may be a hole on disk: the partition stays stopped.
+  const later = await Promise.allSettled([log.append('s', 0, [makeRecord(7)], 'durable'), log.append('s', 0, [makeRecord(8)], 'written')]);
+  for (const r of later) assert.ok(refusedForFsync(r), `an append after the failure must be refused, got ${r.status}`);
+  const err = (later[0] as PromiseRejectedResult).reason as Error;
+  assert.match(err.message, /restart hopper/, 'the message says what to do');
+
+  const { records: before } = await log.read('s', 0, 0, { maxRecords: 100 });
+  assert.deepEqual(before.map((r) => r.requestId), ['req-0', 'req-1', 'req-2'], 'readers in this process stop at the synced end');
+  await log.close();
+  // The segment was cut back to its last successful fsync: three records' worth of frames.
+  const synced = [0, 1, 2].reduce((n, i) => n + frameBytes(makeRecord(i)), 0);
+  assert.equal(statSync(segmentPath(log.partitionDir('s', 0), 0)).size, synced);
+
+  log = openEmbedded(dir, { segmentMaxBytes: 1024 * 1024 });
+  t.after(() => log.close());
+  const { records } = await log.read('s', 0, 0, { maxRecords: 100 });
+  assert.deepEqual(records.map((r) => [r.offset, r.requestId]), [[0, 'req-0'], [1, 'req-1'], [2, 'req-2']]);
+  assert.equal((await log.append('s', 0, [makeRecord(9)], 'durable')).firstOffset, 3, 'after a restart the partition takes writes again');
+});
