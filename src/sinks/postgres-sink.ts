@@ -1,6 +1,12 @@
 // The `postgres` sink: decoded events as rows, written with COPY through a pg.Pool
 // (never a connection per batch). Each batch, in one transaction on one pooled
-// connection:
+// connection, first straight into the table, as a plain COPY would:
+//
+//   COPY target (cols) FROM STDIN; COMMIT
+//
+// A first delivery, by far the common case, costs no more than that. When a key is
+// already there (SQLSTATE 23505: a redelivered batch), the transaction is rolled
+// back and the batch goes through a stage that skips the rows already stored:
 //
 //   COPY hopper_stage_x (cols) FROM STDIN      -- a temp table of this connection
 //   INSERT INTO target (cols) SELECT cols FROM hopper_stage_x ON CONFLICT DO NOTHING
@@ -85,6 +91,8 @@ type Failed = NonNullable<ProcessResult['failed']>;
 
 /** COPY data is handed to the socket in pieces of about this size, so one write never copies the whole batch. */
 const COPY_CHUNK_CHARS = 256 * 1024;
+/** SQLSTATE of a key already in the table: the batch was (at least partly) written before. */
+const UNIQUE_VIOLATION = '23505';
 
 function unavailable(err: unknown): HopperError {
   return new HopperError('HOPPER_SINK_UNAVAILABLE', `postgres sink: ${pgReason(err)}; retrying`, { cause: err });
@@ -101,6 +109,8 @@ export class PostgresWriter {
   private readonly staged = new WeakSet<PoolClient>();
   private logger: ProcessContext['logger'] | null = null;
   private readonly metrics = new SinkMetrics(SINK);
+  /** Batches (or parts) that met a key already stored and went through the stage. */
+  redeliveries = 0;
 
   constructor(
     private readonly opts: PostgresSinkOptions,
@@ -230,7 +240,10 @@ export class PostgresWriter {
     return out;
   }
 
-  /** One transaction: COPY the records into the stage, move them to the table skipping keys already there. */
+  /**
+   * One transaction: COPY the records into the table; if one of their keys is already there, roll back
+   * and COPY them into the stage instead, then move them to the table skipping keys already there.
+   */
   private async writeOnce(part: RecordRows[]): Promise<void> {
     let client: PoolClient;
     try {
@@ -253,6 +266,17 @@ export class PostgresWriter {
       }
       await client.query('BEGIN');
       inTransaction = true;
+      try {
+        await copyIn(client, `COPY ${this.table} (${this.columns}) FROM STDIN`, chunks(part));
+        await client.query('COMMIT');
+        inTransaction = false;
+        return;
+      } catch (err) {
+        if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
+        this.redeliveries++;
+      }
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
       await copyIn(client, `COPY ${this.stage} (${this.columns}) FROM STDIN`, chunks(part));
       await client.query(`INSERT INTO ${this.table} (${this.columns}) SELECT ${this.columns} FROM ${this.stage} ON CONFLICT DO NOTHING`);
       await client.query('COMMIT');
