@@ -15,6 +15,9 @@ import { encodeIndexEntries, fsyncDir, indexPath, segmentPath, type IndexEntry }
 import { recoverPartition, type WarnFn } from './partition-recovery.js';
 import { WriterLock } from './writer-lock.js';
 
+/** Retry-After of the refusals of a stopped partition: it needs an operator and a restart, not a quick retry. */
+const STOPPED_RETRY_AFTER_S = 30;
+
 export interface WriterOptions {
   segmentMaxBytes: number;
   indexIntervalBytes: number;
@@ -63,9 +66,6 @@ export class PartitionWriter {
   lastError: { code: string; message: string; atMs: number } | null = null;
   /** Set by a failed fdatasync: every append is refused with it until a restart. */
   private stopped: HopperError | null = null;
-  /** End of the active segment, and the next offset there, as of the last successful fdatasync. */
-  private syncedSize: number;
-  private syncedNextOffset: number;
   /** Bases of all segments, ascending (the last is active); retention removes from the front. */
   readonly bases: number[];
 
@@ -87,8 +87,6 @@ export class PartitionWriter {
   ) {
     this.bases = bases;
     this.lastIndexedPosition = lastIndexedPosition;
-    this.syncedSize = size;
-    this.syncedNextOffset = nextOffset;
     this.syncTimer = setInterval(() => {
       if (!this.unsynced) return;
       this.syncDue = true;
@@ -292,17 +290,14 @@ export class PartitionWriter {
     while ((force || this.awaitingSync.length > 0) && !this.stopped) {
       force = false;
       const waiting = this.awaitingSync.splice(0);
-      const covered = { size: this.size, nextOffset: this.nextOffset };
       this.unsynced = false;
       try {
         await this.fh.datasync();
         this.counters.syncs++;
       } catch (err) {
-        await this.failedSync(err, waiting.map((w) => w.p));
+        this.failedSync(err, waiting.map((w) => w.p));
         return;
       }
-      this.syncedSize = covered.size;
-      this.syncedNextOffset = covered.nextOffset;
       for (const w of waiting) w.p.resolve({ partition: this.partition, firstOffset: w.firstOffset, ack: 'durable' });
     }
   }
@@ -312,16 +307,17 @@ export class PartitionWriter {
    * marked them clean: the file reads fine from the cache, yet the disk may hold a hole, and a
    * later successful fsync would not rewrite it. Acknowledging anything written after the hole
    * would promise records that recovery cuts off after a crash. So the partition stops taking
-   * writes (as PostgreSQL stops on a failed fsync), refuses what waits, and cuts the file back to
-   * its last successful fdatasync, so that a restart recovers exactly what was made durable.
+   * writes, as PostgreSQL stops on a failed fsync, and refuses what waits. It does not cut the file
+   * back: readers in this process may have handed out (and groups committed) offsets past the last
+   * good fsync, and a cut would give those offsets to new records that such groups would skip.
    */
-  private async failedSync(err: unknown, waiting: PendingAppend[]): Promise<void> {
+  private failedSync(err: unknown, waiting: PendingAppend[]): void {
     const e = err as NodeJS.ErrnoException;
     this.stopped = new HopperError(
       'HOPPER_LOG_UNAVAILABLE',
       `fsync failed (${e.code ?? e.message}) on partition ${this.partition} in ${this.dir}: data written since the last successful fsync ` +
-        'may not be on disk, so this partition takes no more writes. Check the disk, then restart hopper: it keeps everything acknowledged as durable.',
-      { cause: err, retryAfterSeconds: 1 },
+        'may not be on disk, so this partition takes no more writes. Check the disk, then restart hopper.',
+      { cause: err, retryAfterSeconds: STOPPED_RETRY_AFTER_S },
     );
     this.failBatch(waiting, err, 'fsync');
     this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
@@ -331,15 +327,6 @@ export class PartitionWriter {
       this.pendingRecordsNow -= p.records.length;
     }
     this.rejectAll(queued, this.stopped);
-    // Readers in this process stop at the synced end too.
-    this.size = this.syncedSize;
-    this.nextOffset = this.syncedNextOffset;
-    try {
-      await this.fh.truncate(this.syncedSize);
-      await this.fh.datasync();
-    } catch (cutErr) {
-      this.warn({ err: String(cutErr), partition: this.partition }, 'could not cut the segment back to its last fsync (recovery checks it at restart)');
-    }
   }
 
   private async syncIdle(): Promise<void> {
@@ -371,11 +358,9 @@ export class PartitionWriter {
     try {
       await this.fh.datasync();
     } catch (err) {
-      await this.failedSync(err, []);
+      this.failedSync(err, []);
       return;
     }
-    this.syncedSize = this.size;
-    this.syncedNextOffset = this.nextOffset;
     this.unsynced = false;
     try {
       await this.idx.datasync();
@@ -392,8 +377,6 @@ export class PartitionWriter {
       this.idxSize = 0;
       this.maxTimeUs = 0;
       this.lastIndexedPosition = -Infinity;
-      this.syncedSize = 0;
-      this.syncedNextOffset = nextBase;
       this.bases.push(nextBase);
     } catch (err) {
       // Stay on the current segment; the next batch tries again.
@@ -423,7 +406,10 @@ export class PartitionWriter {
     clearInterval(this.syncTimer);
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
-    await this.fh.datasync().catch(() => undefined);
+    // Every durable append was answered by the sync loop; this covers written and fast ones only.
+    await this.fh.datasync().catch((err: unknown) => {
+      if (!this.stopped) this.warn({ err: String(err), partition: this.partition }, 'fsync at close failed: written and fast appends since the last fsync may be lost');
+    });
     await this.idx.datasync().catch(() => undefined);
     await this.fh.close();
     await this.idx.close();
