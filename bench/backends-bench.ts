@@ -27,7 +27,7 @@ const ACK = process.env.ACK ?? 'durable';
 const PEERS_DIR = process.env.PEERS_DIR ?? '/tmp/peers';
 const ONLY = (process.env.ONLY ?? '').split(/\s+/).filter(Boolean);
 /** Rounds of all rows in turn: the machine's speed drifts, so each ratio is taken within a round, then the median. */
-const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.ROUNDS ?? 3)) || 1);
 const STREAM = 'bench';
 const BASELINE = 'NODE-FASTIFY-REDIS';
 const TARGET_REDIS_RATIO = 2;
@@ -183,15 +183,16 @@ function fastify(script: string): BenchServer {
   };
 }
 
+/** The median; of an even count (a round failed), the lower middle: the verdict must not flatter. */
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-/** The round whose req/s is the median of a row's rounds. */
+/** The round whose req/s is the median of a row's rounds (the lower middle of an even count). */
 function medianRow(runs: Row[]): Row | null {
   if (runs.length === 0) return null;
-  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
 }
 
 /** `name` / `base` in req/s and p99, per round (both measured minutes apart at most), and the median of those. */

@@ -133,70 +133,83 @@ int main(int argc, char **argv) {
   static char request[(1 << 20) + 4096];
   int head = snprintf(request, 4096, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                       argv[3], host, port, body_len);
+  if (head < 0 || head >= 4096) {
+    fprintf(stderr, "open-loop: PATH is too long\n");
+    return 2;
+  }
   memcpy(request + head, body, body_len);
   size_t request_len = head + body_len;
 
   histogram = calloc(MAX_LATENCY_US, sizeof *histogram);
   conn_t *conns = calloc(nconns, sizeof *conns);
+  // Idle connections in a ring, oldest first: every connection keeps being used, so none sits idle long
+  // enough for the server's keep-alive timeout to close it under the generator.
   int *idle = malloc(nconns * sizeof *idle);
   if (!histogram || !conns || !idle) die("calloc");
-  int nidle = 0;
+  int idle_head = 0, nidle = 0;
   int ep = epoll_create1(0);
   if (ep < 0) die("epoll_create1");
   for (int i = 0; i < nconns; i++) {
     conns[i].fd = open_conn(host, port);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev) != 0) die("epoll_ctl");
-    idle[nidle++] = i;
+    idle[(idle_head + nidle++) % nconns] = i;
   }
 
   const int64_t interval_ns = (int64_t)(1e9 / rate);
   const int64_t t0 = now_ns();
   const int64_t measure_from = t0 + (int64_t)(warmup_s * 1e9);
   const int64_t stop_sending = measure_from + (int64_t)(duration_s * 1e9);
-  int64_t last_send = t0;
+  // Every request due before stop_sending is sent, even late: the ones a stall held back carry its worst latencies.
+  const int64_t total = (stop_sending - t0 + interval_ns - 1) / interval_ns;
   int in_flight = 0;
   struct epoll_event events[256];
 
   for (;;) {
     int64_t now = now_ns();
     // Send every request that is due, as long as a connection is free; the rest wait (their clock runs).
-    while (nidle > 0 && now < stop_sending && t0 + sent * interval_ns <= now) {
-      conn_t *c = &conns[idle[--nidle]];
+    while (nidle > 0 && sent < total && t0 + sent * interval_ns <= now) {
+      int id = idle[idle_head];
+      idle_head = (idle_head + 1) % nconns;
+      nidle--;
+      conn_t *c = &conns[id];
       c->due_ns = t0 + sent * interval_ns;
       c->counted = c->due_ns >= measure_from;
       counted_sent += c->counted;
-      ssize_t w = write(c->fd, request, request_len);
+      sent++;
+      ssize_t w = send(c->fd, request, request_len, MSG_NOSIGNAL);
       if (w != (ssize_t)request_len) {
         // A 251-byte request fits any socket buffer: a short write means the connection is broken.
         if (c->counted) errors++;
+        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
+        c->len = 0;
         c->fd = open_conn(host, port);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(c - conns)};
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-        idle[nidle++] = (int)(c - conns);
-        sent++;
+        idle[(idle_head + nidle++) % nconns] = id;
         continue;
       }
       c->busy = 1;
       in_flight++;
-      sent++;
-      last_send = now;
     }
-    if (now >= stop_sending && (in_flight == 0 || now - last_send > DRAIN_TIMEOUT_NS)) break;
+    if (sent >= total && (in_flight == 0 || now - stop_sending > DRAIN_TIMEOUT_NS)) break;
+    if (sent < total && now - stop_sending > DRAIN_TIMEOUT_NS) break; // no connection came free for the rest
 
     // Spin (timeout 0) when the next request is due within a millisecond: a timed wait would send late.
     int64_t wait_ns = t0 + sent * interval_ns - now;
-    int timeout_ms = (nidle == 0 || now >= stop_sending) ? 10 : wait_ns > 1000000 ? (int)(wait_ns / 1000000) - 1 : 0;
+    int timeout_ms = (nidle == 0 || sent >= total) ? 10 : wait_ns > 1000000 ? (int)(wait_ns / 1000000) - 1 : 0;
     int n = epoll_wait(ep, events, 256, timeout_ms);
     if (n < 0 && errno != EINTR) die("epoll_wait");
     for (int e = 0; e < n; e++) {
-      conn_t *c = &conns[events[e].data.u32];
+      int id = (int)events[e].data.u32;
+      conn_t *c = &conns[id];
       ssize_t r = read(c->fd, c->buf + c->len, READ_BUFFER_BYTES - c->len);
       if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (r <= 0) {
-        // The server closed: the request in flight (if any) failed; reconnect.
-        if (c->busy) {
+        // The server closed: the request in flight (if any) failed; reconnect. An idle connection is in the ring already.
+        int was_busy = c->busy;
+        if (was_busy) {
           if (c->counted) errors++;
           in_flight--;
           c->busy = 0;
@@ -205,9 +218,9 @@ int main(int argc, char **argv) {
         close(c->fd);
         c->len = 0;
         c->fd = open_conn(host, port);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = events[e].data.u32};
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
-        idle[nidle++] = (int)events[e].data.u32;
+        if (was_busy) idle[(idle_head + nidle++) % nconns] = id;
         continue;
       }
       c->len += r;
@@ -227,12 +240,13 @@ int main(int argc, char **argv) {
         }
         c->busy = 0;
         in_flight--;
-        idle[nidle++] = (int)events[e].data.u32;
+        idle[(idle_head + nidle++) % nconns] = id;
       }
       memmove(c->buf, c->buf + used, c->len - used);
       c->len -= used;
     }
   }
+  errors += total - sent; // due, never sent: no connection came free before the drain timeout
   for (int i = 0; i < nconns; i++) errors += conns[i].busy && conns[i].counted; // never answered
   printf("{\"sent\":%lld,\"completed\":%lld,\"non2xx\":%lld,\"errors\":%lld,\"ratePerSec\":%.1f,\"askedRatePerSec\":%.1f,"
          "\"latencyUs\":{\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"p99.9\":%lld,\"max\":%lld}}\n",

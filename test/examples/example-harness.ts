@@ -93,7 +93,6 @@ export function post(port: number, path: string, body: string, contentType: stri
   });
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails with what `describe` says. */
 /** Records the running example's workers have dead-lettered so far (from their warn lines, one per batch). */
 export function deadLettered(example: RunningExample): number {
   let n = 0;
@@ -108,6 +107,7 @@ export function waitForDeadLetters(example: RunningExample, count: number): Prom
   return waitFor(() => (deadLettered(example) >= count ? true : undefined), () => `${deadLettered(example)} of ${count} dead letters:\n${example.lines.join('\n')}`);
 }
 
+/** Polls `check` until it returns a value other than undefined, or fails with what `describe` says. */
 export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, describe: () => string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
