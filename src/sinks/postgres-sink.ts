@@ -197,7 +197,8 @@ export class PostgresWriter {
    * Writes every record it can; returns the records at fault. A work list (not
    * recursion) keeps it bounded: each failed try either removes one record (the
    * COPY error named its line) or splits a list in two, so a batch of n records
-   * costs at most 3n transactions, and usually one.
+   * costs at most 3n tries (each one or two transactions: a try that meets a stored key
+   * is redone through the stage), and usually one.
    */
   private async writeIsolating(records: RecordRows[]): Promise<{ failure: Failed[number]; rows: number }[]> {
     const out: { failure: Failed[number]; rows: number }[] = [];
