@@ -109,8 +109,6 @@ export class PostgresWriter {
   private readonly staged = new WeakSet<PoolClient>();
   private logger: ProcessContext['logger'] | null = null;
   private readonly metrics = new SinkMetrics(SINK);
-  /** Batches (or parts) that met a key already stored and went through the stage. */
-  redeliveries = 0;
 
   constructor(
     private readonly opts: PostgresSinkOptions,
@@ -274,7 +272,6 @@ export class PostgresWriter {
         return;
       } catch (err) {
         if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
-        this.redeliveries++;
       }
       await client.query('ROLLBACK');
       await client.query('BEGIN');
