@@ -16,6 +16,12 @@ const PARTITIONS = 2;
 const PER_PARTITION = 2000;
 const BATCH = 50;
 const CONCURRENCY = 2;
+/**
+ * Time the fixture takes per batch. It sets the pace of the work: at most about
+ * CONCURRENCY x BATCH records per BATCH_DELAY_MS, so the kills (each up to 150 ms after the
+ * first progress of a run) cannot finish the whole stream before the last one, on any machine.
+ */
+const BATCH_DELAY_MS = 40;
 const FIXTURE = fileURLToPath(new URL('../work/fixtures/offset-recorder.mjs', import.meta.url));
 
 function lines(file: string): string[] {
@@ -59,7 +65,7 @@ export async function workerSurvivesSigkillMidBatch(t: TestContext, backend: Bac
   const startWorker = (): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } => {
     const child = spawn(process.execPath, [CLI, 'work', '--config', configFile], {
       cwd: dir,
-      env: { ...cleanEnv(), RECORDER_FILE: recorded, RECORDER_DELAY_MS: '15' },
+      env: { ...cleanEnv(), RECORDER_FILE: recorded, RECORDER_DELAY_MS: String(BATCH_DELAY_MS) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);
