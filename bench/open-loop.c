@@ -71,6 +71,16 @@ static int open_conn(const char *host, int port) {
   return fd;
 }
 
+/** Replaces a broken connection with a new one under the same id (its place in the idle ring is the caller's). */
+static void reconnect(int ep, conn_t *c, int id, const char *host, int port) {
+  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  c->len = 0;
+  c->fd = open_conn(host, port);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) die("epoll_ctl");
+}
+
 static void record(int64_t latency_ns) {
   int64_t us = latency_ns / 1000;
   if (us < 0) us = 0;
@@ -181,12 +191,7 @@ int main(int argc, char **argv) {
       if (w != (ssize_t)request_len) {
         // A 251-byte request fits any socket buffer: a short write means the connection is broken.
         if (c->counted) errors++;
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        c->len = 0;
-        c->fd = open_conn(host, port);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+        reconnect(ep, c, id, host, port);
         idle[(idle_head + nidle++) % nconns] = id;
         continue;
       }
@@ -214,12 +219,7 @@ int main(int argc, char **argv) {
           in_flight--;
           c->busy = 0;
         }
-        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
-        c->len = 0;
-        c->fd = open_conn(host, port);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
-        epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+        reconnect(ep, c, id, host, port);
         if (was_busy) idle[(idle_head + nidle++) % nconns] = id;
         continue;
       }
