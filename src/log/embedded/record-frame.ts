@@ -32,12 +32,35 @@ interface Latin1Writer {
   latin1Write(text: string, offset: number): number;
 }
 
-/** Metadata is nearly always ASCII, where Buffer's latin1 writer is several times faster than UTF-8's. */
+/** Below this length an ASCII string is stored byte by byte in JavaScript, cheaper than a call into C++. */
+const INLINE_STRING_CHARS = 64;
+
+/** Metadata is nearly always short ASCII (content type, address, request id): stored without a native call. */
 function writeString(buf: Buffer, text: string, at: number): number {
   const n = text.length;
   if (n === 0) return 0;
+  if (n <= INLINE_STRING_CHARS) {
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) return buf.write(text, at, 'utf8');
+      buf[at + i] = c;
+    }
+    return n;
+  }
   for (let i = 0; i < n; i++) if (text.charCodeAt(i) > 0x7f) return buf.write(text, at, 'utf8');
   return (buf as unknown as Latin1Writer).latin1Write(text, at);
+}
+
+function putU16(buf: Buffer, at: number, v: number): void {
+  buf[at] = v;
+  buf[at + 1] = v >>> 8;
+}
+
+function putU32(buf: Buffer, at: number, v: number): void {
+  buf[at] = v;
+  buf[at + 1] = v >>> 8;
+  buf[at + 2] = v >>> 16;
+  buf[at + 3] = v >>> 24;
 }
 
 /** Writes one frame at `pos` (the caller sized `buf` with frameBytes). Returns the position after it. */
@@ -59,17 +82,17 @@ export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: num
   s += r.body.length;
   buf[p] = FRAME_VERSION;
   buf[p + 1] = 0;
-  buf.writeUInt16LE(ct, p + 2);
-  buf.writeUInt16LE(ce, p + 4);
-  buf.writeUInt16LE(ra, p + 6);
-  buf.writeUInt16LE(rid, p + 8);
-  buf.writeUInt16LE(idk, p + 10);
-  buf.writeUInt32LE(offset % TWO_32, p + 12);
-  buf.writeUInt32LE(Math.floor(offset / TWO_32), p + 16);
+  // Plain byte stores: Buffer's write* methods check their arguments on every call.
+  putU16(buf, p + 2, ct);
+  putU16(buf, p + 4, ce);
+  putU16(buf, p + 6, ra);
+  putU16(buf, p + 8, rid);
+  putU16(buf, p + 10, idk);
+  putU32(buf, p + 12, offset % TWO_32);
+  putU32(buf, p + 16, Math.floor(offset / TWO_32));
   buf.writeDoubleLE(r.receivedAtUs, p + 20);
-  const payloadBytes = s - p;
-  buf.writeUInt32LE(payloadBytes, pos);
-  buf.writeUInt32LE(crc32Range(buf, p, s), pos + 4);
+  putU32(buf, pos, s - p);
+  putU32(buf, pos + 4, crc32Range(buf, p, s));
   return s;
 }
 
