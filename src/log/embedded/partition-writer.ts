@@ -151,7 +151,15 @@ export class PartitionWriter {
     if (this.flushing || this.timer !== null || this.immediate !== null) return;
     // Durable appends that arrive during an fsync wait for the next one anyway: writing them when this one
     // ends, all in one write(2), saves a syscall per event-loop turn when requests trickle in one by one.
-    if (this.syncing !== null && this.queuedNotDurable === 0 && this.pendingBytesNow < this.opts.maxBatchBytes) return;
+    // Held back only well below the backpressure limits, so holding never refuses an append that writing would not.
+    if (
+      this.syncing !== null &&
+      this.queuedNotDurable === 0 &&
+      this.pendingBytesNow < Math.min(this.opts.maxBatchBytes, this.opts.maxPendingBytes / 2) &&
+      this.pendingRecordsNow < this.opts.maxPendingRecords / 2
+    ) {
+      return;
+    }
     if (this.pendingBytesNow >= this.opts.maxBatchBytes || this.opts.flushIntervalMs === 0) {
       this.immediate = setImmediate(() => {
         this.immediate = null;
@@ -291,6 +299,8 @@ export class PartitionWriter {
     if (!force && this.awaitingSync.length === 0) return;
     this.syncing = this.syncLoop(force).finally(() => {
       this.syncing = null;
+      // A write between the loop's last check and here found the loop still running: sync it now.
+      if (this.awaitingSync.length > 0 && !this.stopped) this.startSync(false);
       // Whatever schedule() held back for this sync and the loop did not write goes out now.
       if (this.queue.length > 0) this.schedule();
     });
