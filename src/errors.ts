@@ -161,8 +161,10 @@ export class HopperError extends Error {
   readonly retriable: boolean;
   /** Seconds a client should wait before retrying, when it applies. */
   retryAfterSeconds?: number;
+  /** The condition lasts until the process restarts (a partition stopped by a failed fsync): readiness stays false. */
+  readonly untilRestart: boolean;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfterSeconds?: number; untilRestart?: boolean }) {
     const spec: ErrorSpec = ERRORS[code];
     super(message ?? spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HopperError';
@@ -170,6 +172,7 @@ export class HopperError extends Error {
     this.status = spec.status;
     this.retriable = spec.retriable;
     if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    this.untilRestart = options?.untilRestart ?? false;
   }
 
   toJSON(): { error: { code: ErrorCode; message: string } } {

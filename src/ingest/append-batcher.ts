@@ -118,7 +118,7 @@ export class AppendBatcher {
     this.inFlight--;
     const { stats } = this.opts;
     stats.recordsAppended += b.records.length;
-    stats.lastAppendError = null;
+    if (stats.lastAppendError?.untilRestart !== true) stats.lastAppendError = null;
     stats.appendLatency[b.rank]!.observe((performance.now() - b.firstTryMs) / 1000);
     const w = b.waiters;
     if (r.firstOffset < 0) {
@@ -146,7 +146,9 @@ export class AppendBatcher {
       });
     }
     stats.appendFailures++;
-    stats.lastAppendError = { code: e.code, message: e.message, atMs: Date.now() };
+    if (stats.lastAppendError?.untilRestart !== true || e.untilRestart) {
+      stats.lastAppendError = { code: e.code, message: e.message, atMs: Date.now(), untilRestart: e.untilRestart };
+    }
     for (const w of b.waiters) w.failed(e);
   }
 }

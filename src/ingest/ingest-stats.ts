@@ -14,6 +14,8 @@ export interface AppendErrorInfo {
   code: string;
   message: string;
   atMs: number;
+  /** Set for a failure that lasts until a restart: later successes (other streams) do not clear it. */
+  untilRestart: boolean;
 }
 
 /** Streams counted one by one in a process; writes to more streams count under OTHER_STREAM (the registry bounds streams anyway). */

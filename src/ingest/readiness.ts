@@ -1,6 +1,7 @@
 // Honest readiness for /readyz: this process takes writes only when it is not
 // stopping, not shedding load, the log accepted its last append (or the failure
-// is older than READINESS_ERROR_WINDOW_MS, so a probe alone can bring it back),
+// is older than READINESS_ERROR_WINDOW_MS, so a probe alone can bring it back; a
+// failure that lasts until a restart, such as a partition stopped by a failed fsync, stays),
 // and the data directory is writable with at least ingest.minFreeDiskBytes free.
 // Disk checks are cached for DISK_CHECK_INTERVAL_MS, so probes stay cheap.
 
@@ -35,7 +36,8 @@ export class Readiness {
       out.push(`backpressure: ${backpressure.pressure()} bytes waiting for the log (soft limit ${backpressure.softBytes})`);
     }
     const err = stats.lastAppendError;
-    if (err !== null && Date.now() - err.atMs < READINESS_ERROR_WINDOW_MS) out.push(`log not writable: ${err.code}: ${err.message}`);
+    if (err?.untilRestart) out.push(`log not writable until hopper restarts: ${err.code}: ${err.message}`);
+    else if (err !== null && Date.now() - err.atMs < READINESS_ERROR_WINDOW_MS) out.push(`log not writable: ${err.code}: ${err.message}`);
     await this.checkDisk();
     out.push(...this.diskReasons);
     return out;

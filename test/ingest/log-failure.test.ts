@@ -52,6 +52,25 @@ test('write errors answer 503 (never 202), show in readiness, and writes resume 
   assert.deepEqual((await readAll(f.log, 'w')).map((r) => r.body.toString()), ['{"n":0}', '{"n":1}']);
 });
 
+test('a failure that lasts until a restart (a partition stopped by a failed fsync) keeps readiness false, even after other writes succeed', async (t) => {
+  const failure: { error: Error | null } = { error: null };
+  const f = await startIngest(t, { wrapLog: (inner) => failing(inner, failure) });
+  failure.error = new HopperError('HOPPER_LOG_UNAVAILABLE', 'fsync failed (EIO) on partition 0: check the disk, then restart hopper.', {
+    retryAfterSeconds: 30,
+    untilRestart: true,
+  });
+  const r = await post(f.port, 'w', '{"lost":1}');
+  assert.equal(r.status, 503);
+  assert.equal(r.headers['retry-after'], '30');
+  // Another stream (another partition) still takes writes; the stopped one still needs an operator.
+  failure.error = null;
+  assert.equal((await post(f.port, 'other', '{"n":1}')).status, 202);
+  const ready = await send(f.port, 'GET', '/readyz');
+  assert.equal(ready.status, 503);
+  assert.match(ready.text, /log not writable until hopper restarts: HOPPER_LOG_UNAVAILABLE: fsync failed/);
+  assert.equal(f.server.stats.lastAppendError?.untilRestart, true);
+});
+
 test('a real full disk (ENOSPC) answers 503 for what was not stored and recovers when space returns', async (t) => {
   const mnt = tempDir('hopper-ingest-full-');
   try {

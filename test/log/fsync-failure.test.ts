@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { FileHandle } from 'node:fs/promises';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
-import { isHopperError } from '../../src/errors.js';
+import { isHopperError, type HopperError } from '../../src/errors.js';
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 
 /** Makes the partition's next fdatasync fail with EIO, once; later ones work. */
@@ -49,6 +49,7 @@ test('after a failed fsync nothing more is acknowledged; a restart keeps the dur
   for (const r of later) assert.ok(refusedForFsync(r), `an append after the failure must be refused, got ${r.status}`);
   const err = (later[0] as PromiseRejectedResult).reason as Error;
   assert.match(err.message, /restart hopper/, 'the message says what to do');
+  assert.equal((err as HopperError).untilRestart, true, 'ingest keeps /readyz false until the restart');
 
   // Records written before the failure stay readable here: a consumer may already hold their offsets.
   const { records: before } = await log.read('s', 0, 0, { maxRecords: 100 });

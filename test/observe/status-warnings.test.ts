@@ -46,7 +46,7 @@ test('dead letters, backpressure, log errors, missing processes and a slow event
     fakeStatus({
       deadLetters: { pending: 3, stored: 5, streams: [{ stream: 'events', dlqStream: 'events.dlq', stored: 5, pending: 3 }] },
       rates: { ...fakeStatus().rates!, backpressurePerSecond: 12 },
-      totals: { ...fakeStatus().totals!, lastAppendError: { code: 'HOPPER_LOG_UNAVAILABLE', message: 'disk full', atMs: 1 } },
+      totals: { ...fakeStatus().totals!, lastAppendError: { code: 'HOPPER_LOG_UNAVAILABLE', message: 'disk full', atMs: 1, untilRestart: false } },
       ingestProcesses: { expected: 2, reporting: 1 },
       processes: [{ process: 'ingest-1', pid: 12, uptimeSeconds: 1, rssBytes: 1, heapUsedBytes: 1, eventLoopDelayP99Seconds: 0.25 }],
     }),

@@ -340,7 +340,7 @@ export class PartitionWriter {
       'HOPPER_LOG_UNAVAILABLE',
       `fsync failed (${e.code ?? e.message}) on partition ${this.partition} in ${this.dir}: data written since the last successful fsync ` +
         'may not be on disk, so this partition takes no more writes. Check the disk, then restart hopper.',
-      { cause: err, retryAfterSeconds: STOPPED_RETRY_AFTER_S },
+      { cause: err, retryAfterSeconds: STOPPED_RETRY_AFTER_S, untilRestart: true },
     );
     this.failBatch(waiting, err, 'fsync');
     this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
