@@ -187,7 +187,7 @@ export class PostgresWriter {
       await this.pool.query(defaultTableDdl(this.table));
     } catch (err) {
       // Two workers creating the table at once: one of them loses the race on the catalog, the table is there.
-      if (sqlState(err) !== '23505' && sqlState(err) !== '42P07') throw err;
+      if (sqlState(err) !== UNIQUE_VIOLATION && sqlState(err) !== '42P07') throw err;
     }
   }
 

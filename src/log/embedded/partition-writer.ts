@@ -212,17 +212,15 @@ export class PartitionWriter {
   }
 
   private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    if (this.stopped) {
+      this.refuseUnwritten(batch, this.stopped);
+      return;
+    }
     let bytes = 0;
     let count = 0;
     for (const p of batch) {
       bytes += p.bytes;
       count += p.records.length;
-    }
-    if (this.stopped) {
-      this.pendingBytesNow -= bytes;
-      this.pendingRecordsNow -= count;
-      this.rejectAll(batch, this.stopped);
-      return;
     }
     // One scratch buffer serves every batch (the write loop is serial): no page faults or GC per batch.
     if (this.scratch.length < bytes && bytes <= this.opts.maxBatchBytes) this.scratch = Buffer.allocUnsafe(this.opts.maxBatchBytes);
@@ -344,13 +342,17 @@ export class PartitionWriter {
     );
     this.failBatch(waiting, err, 'fsync');
     this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
-    const queued = this.queue.splice(0);
     this.queuedNotDurable = 0;
-    for (const p of queued) {
+    this.refuseUnwritten(this.queue.splice(0), this.stopped);
+  }
+
+  /** Refuses appends taken from the queue before their write, releasing what they held of the pending budget. */
+  private refuseUnwritten(batch: PendingAppend[], error: Error): void {
+    for (const p of batch) {
       this.pendingBytesNow -= p.bytes;
       this.pendingRecordsNow -= p.records.length;
     }
-    this.rejectAll(queued, this.stopped);
+    this.rejectAll(batch, error);
   }
 
   private async syncIdle(): Promise<void> {
