@@ -402,7 +402,7 @@ export class LoadLoop {
       responses: this.responses,
       errors: this.totalErrors(),
       nonSuccess: this.nonSuccess,
-      interval: { ...this.interval.toTransfer(), counts: this.interval.counts.slice() },
+      interval: this.interval.toTransfer(),
     });
     this.interval.reset();
   }

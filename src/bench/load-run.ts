@@ -68,6 +68,8 @@ export interface RunHooks {
   onProgress?: (p: ProgressSnapshot) => void;
   /** Aborting stops the load at once; what was measured so far is still reported. */
   signal?: AbortSignal;
+  /** Grace after the planned end before the hard cap stops the run: HARD_CAP_GRACE_MS unless a test shortens it. */
+  hardCapGraceMs?: number;
 }
 
 /** Fails fast, with the reason, when nothing listens at the target. */
@@ -138,7 +140,7 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
         stopped = 'hard-cap';
         stopAll();
       },
-      (plan.durationMs ?? MAX_RUN_MS) + HARD_CAP_GRACE_MS,
+      (plan.durationMs ?? MAX_RUN_MS) + (hooks.hardCapGraceMs ?? HARD_CAP_GRACE_MS),
     );
     const onAbort = (): void => {
       stopped ??= 'interrupted';

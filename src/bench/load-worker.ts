@@ -11,7 +11,7 @@ if (!port) throw new Error('load-worker.ts runs only as a worker thread');
 
 const loop = new LoadLoop(workerData as LoadThreadPlan, (msg: FromThread) => {
   if (msg.type === 'done') {
-    const transfer: ArrayBuffer[] = [msg.result.latency.counts.buffer as ArrayBuffer];
+    const transfer: ArrayBuffer[] = [];
     if (msg.result.acknowledged) {
       // Send only the bytes in use, as their own buffer, so the transfer does not carry the spare capacity.
       msg.result.acknowledged = msg.result.acknowledged.slice();

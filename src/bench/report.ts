@@ -179,7 +179,12 @@ export function comparisonJson(a: LoadResult, b: LoadResult, rounds: number): Re
   return { rounds, a: resultJson(a, null), b: resultJson(b, null), ratios };
 }
 
-/** The live line shown while the load runs (only on a terminal). */
+/** The live line rewrites itself with \r: only a person at a terminal wants it, never a pipe, a file or --json. */
+export function showsProgress(isTTY: boolean | undefined, json: boolean): boolean {
+  return isTTY === true && !json;
+}
+
+/** The live line shown while the load runs: rate and p99 of the last second, counts since the start. */
 export function progressLine(p: ProgressSnapshot, plannedMs: number | null): string {
   const at = `${(p.elapsedMs / 1000).toFixed(0)}s${plannedMs !== null ? `/${(plannedMs / 1000).toFixed(0)}s` : ''}`;
   return `  ${at}  ${rate(p.recentPerSec)} req/s  p99 ${formatLatency(p.recentP99Us)}  responses ${int(p.responses)}  non-2xx ${int(p.nonSuccess)}  socket errors ${int(p.socketErrors)}`;

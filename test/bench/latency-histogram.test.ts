@@ -27,6 +27,16 @@ test('uniform latencies 1 µs .. 100 ms: every percentile within the precision',
   assert.equal(h.valueAtPercentile(100), n);
 });
 
+test('below 2048 µs every value is its own bucket: percentiles are exact', () => {
+  const h = new LatencyHistogram();
+  const sorted: number[] = [];
+  for (let v = 0; v < 2048; v++) for (let k = 0; k < 1 + (v % 3); k++) {
+    h.record(v);
+    sorted.push(v);
+  }
+  for (const p of [1, 25, 50, 90, 99, 99.9]) assert.equal(h.valueAtPercentile(p), exactPercentile(sorted, p), `p${p}`);
+});
+
 test('constant latency: every percentile is the value itself', () => {
   const h = new LatencyHistogram();
   for (let i = 0; i < 10_000; i++) h.record(1234);
@@ -47,7 +57,7 @@ test('bimodal latency (90 % at 200 µs, 10 % at 50 ms): percentiles land in the 
   assert.equal(h.valueAtPercentile(90.01), 50_000, 'one rank further is the slow mode');
 });
 
-test('random log-normal samples: percentiles within the precision of the exact ones, and merging equals recording all', () => {
+test('random log-normal samples: percentiles within the precision of the exact ones, and merging equals recording all (also across a transfer)', () => {
   fc.assert(
     fc.property(fc.array(fc.double({ min: 0, max: 18, noNaN: true }), { minLength: 1, maxLength: 3000 }), (logs) => {
       const values = logs.map((l) => Math.floor(Math.exp(l)));
@@ -58,7 +68,7 @@ test('random log-normal samples: percentiles within the precision of the exact o
         whole.record(v);
         (i % 2 === 0 ? left : right).record(v);
       });
-      left.add(right);
+      left.add(LatencyHistogram.fromTransfer(structuredClone(right.toTransfer())));
       const sorted = [...values].sort((a, b) => a - b);
       for (const p of [50, 90, 99, 99.9]) {
         assertClose(whole.valueAtPercentile(p), exactPercentile(sorted, p), `p${p}`);
@@ -78,7 +88,7 @@ test('out-of-range values are clamped, not lost; a transfer round trip keeps eve
   assert.equal(h.count, 3);
   assert.equal(h.min, 0);
   assert.equal(h.max, HISTOGRAM_MAX_US);
-  const copy = LatencyHistogram.fromTransfer({ ...h.toTransfer(), counts: h.counts.slice() });
+  const copy = LatencyHistogram.fromTransfer(structuredClone(h.toTransfer())); // what postMessage does
   assert.deepEqual(copy.summary(), h.summary());
   assert.equal(new LatencyHistogram().valueAtPercentile(99), 0, 'empty histogram reports 0');
 });

@@ -1,5 +1,6 @@
-// The audit catches loss: a test server answers 202 to everything but drops every hundredth body and
-// stores the rest in a real embedded log; `hopper bench --audit` must name exactly the dropped ids and exit non-zero.
+// The audit catches loss and duplicates: a test server answers 202 to everything but drops (or stores twice)
+// every hundredth body and stores the rest once in a real embedded log; `hopper bench --audit` must name exactly
+// those ids, exit non-zero for the dropped ones and zero for duplicates alone (at least once loses nothing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -24,14 +25,18 @@ const LOG_OPTIONS = {
 
 interface LossyServer {
   url: string;
-  dropped: string[];
+  /** Ids of the bodies treated unlike the rest: dropped, or stored twice. */
+  affected: string[];
   stored: () => number;
 }
 
-async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => void }, dataDir: string): Promise<LossyServer> {
+/** What happens to every hundredth body. */
+type Fault = 'drop' | 'store-twice';
+
+async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => void }, dataDir: string, fault: Fault = 'drop'): Promise<LossyServer> {
   const log = new EmbeddedLog({ dataDir, ...LOG_OPTIONS });
   await log.ensureStream(STREAM, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  const dropped: string[] = [];
+  const affected: string[] = [];
   let received = 0;
   let stored = 0;
   const server: Server = createServer((req, res) => {
@@ -44,9 +49,12 @@ async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => 
         res.writeHead(202, { 'content-type': 'application/json' });
         res.end('{"ack":"durable"}');
       };
-      if (n % 100 === 99) {
+      const faulty = n % 100 === 99;
+      if (faulty) {
         const plain = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
-        for (const line of plain.toString().split('\n')) if (line !== '') dropped.push((JSON.parse(line) as { id: string }).id);
+        for (const line of plain.toString().split('\n')) if (line !== '') affected.push((JSON.parse(line) as { id: string }).id);
+      }
+      if (faulty && fault === 'drop') {
         reply(); // the lie under test: acknowledged, never stored
         return;
       }
@@ -59,9 +67,11 @@ async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => 
         requestId: '',
         idempotencyKey: '',
       };
-      log.append(STREAM, 0, [record], 'durable').then(
+      // A retry that was stored although its first attempt was too: what an at-least-once server may do.
+      const records = faulty && fault === 'store-twice' ? [record, record] : [record];
+      log.append(STREAM, 0, records, 'durable').then(
         () => {
-          stored++;
+          stored += records.length;
           reply();
         },
         () => {
@@ -77,7 +87,7 @@ async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => 
     await new Promise((r) => server.close(r));
     await log.close();
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/streams/${STREAM}`, dropped, stored: () => stored };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/streams/${STREAM}`, affected, stored: () => stored };
 }
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -91,10 +101,10 @@ test('the audit names every dropped id and exits non-zero', async (t) => {
   const server = await startLossyServer(t, dataDir);
   const r = await runCli(['bench', '--url', server.url, '--requests', '500', '--connections', '4', '--audit', '--data-dir', dataDir, '--audit-wait', '0s']);
   assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
-  assert.equal(server.dropped.length, 5);
+  assert.equal(server.affected.length, 5);
   assert.equal(lastLine(r.stdout), 'audit: acknowledged 500, stored 495, missing 5, duplicated 0');
   const named = [...r.stdout.matchAll(/^audit: missing (\S+)$/gm)].map((m) => m[1]);
-  assert.deepEqual(named.sort(), [...server.dropped].sort());
+  assert.deepEqual(named.sort(), [...server.affected].sort());
   assert.equal(server.stored(), 495, 'the stored count matches what the server wrote to the log');
   assert.match(r.stdout, /^ {2}responses {6}202: 500$/m);
 });
@@ -107,11 +117,25 @@ test('NDJSON batches, gzip and --json: every line of a dropped body is missing',
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'one JSON object, nothing else');
   const out = JSON.parse(lines[0]!) as { events: { acknowledged: number }; audit: { acknowledged: number; stored: number; missing: number; duplicated: number; missingIds: string[] } };
-  assert.equal(server.dropped.length, 12, '3 dropped bodies of 4 events');
+  assert.equal(server.affected.length, 12, '3 dropped bodies of 4 events');
   assert.equal(out.events.acknowledged, 1200);
   assert.deepEqual(
     { acknowledged: out.audit.acknowledged, stored: out.audit.stored, missing: out.audit.missing, duplicated: out.audit.duplicated },
     { acknowledged: 1200, stored: 1188, missing: 12, duplicated: 0 },
   );
-  assert.deepEqual([...out.audit.missingIds].sort(), [...server.dropped].sort());
+  assert.deepEqual([...out.audit.missingIds].sort(), [...server.affected].sort());
+});
+
+test('bodies stored twice: the audit names exactly those ids as duplicated, and duplicates alone exit 0', async (t) => {
+  const dataDir = tempDir(t);
+  const server = await startLossyServer(t, dataDir, 'store-twice');
+  const r = await runCli(['bench', '--url', server.url, '--requests', '400', '--connections', '4', '--batch', '2', '--audit', '--data-dir', dataDir, '--audit-wait', '0s']);
+  assert.equal(r.code, 0, `exit status\n${r.stdout}\n${r.stderr}`);
+  assert.equal(server.affected.length, 8, '4 bodies of 2 events stored twice');
+  assert.equal(server.stored(), 404, 'the log holds 4 records more than requests sent');
+  assert.equal(lastLine(r.stdout), 'audit: acknowledged 800, stored 800, missing 0, duplicated 8');
+  assert.match(r.stdout, /^audit: read 404 records of stream lossy /m);
+  const named = [...r.stdout.matchAll(/^audit: duplicated (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(named.sort(), [...server.affected].sort());
+  assert.doesNotMatch(r.stdout, /^audit: missing /m);
 });

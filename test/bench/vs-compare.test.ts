@@ -1,4 +1,5 @@
-// --vs alternates rounds between two servers (A, B, A, B) and prints B/A per figure, as text or one JSON object.
+// --vs alternates rounds between two servers (A, B, A, B) and prints B/A per figure, as text or one JSON object;
+// it exits non-zero when either server answered no request 2xx, as a single run does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -6,15 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { runCli } from './run-cli.js';
 
 /** Two servers; `order` records which one got a request each time the sender changes. */
-async function twoServers(t: { after: (fn: () => Promise<void>) => void }, delayBMs: number): Promise<{ a: string; b: string; order: string[] }> {
+async function twoServers(
+  t: { after: (fn: () => Promise<void>) => void },
+  delayBMs: number,
+  statusB = 202,
+): Promise<{ a: string; b: string; order: string[] }> {
   const order: string[] = [];
-  const make = async (name: string, delayMs: number): Promise<string> => {
+  const make = async (name: string, delayMs: number, status: number): Promise<string> => {
     const server: Server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
         if (order[order.length - 1] !== name) order.push(name);
         setTimeout(() => {
-          res.writeHead(202, { 'content-length': '2' });
+          res.writeHead(status, { 'content-length': '2' });
           res.end('{}');
         }, delayMs);
       });
@@ -26,7 +31,7 @@ async function twoServers(t: { after: (fn: () => Promise<void>) => void }, delay
     });
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   };
-  return { a: await make('A', 0), b: await make('B', delayBMs), order };
+  return { a: await make('A', 0, 202), b: await make('B', delayBMs, statusB), order };
 }
 
 test('--vs --json: rounds alternate A, B, A, B and the ratios say B is slower', async (t) => {
@@ -53,4 +58,15 @@ test('--vs text: both reports, then the comparison table with a B/A column', asy
   assert.match(r.stdout, /^ {2}requests\/s .* \d+\.\d{3}$/m);
   assert.match(r.stdout, /^ {2}latency p99\.9 .* \d+\.\d{3}$/m);
   assert.equal((r.stdout.match(/^ {2}requests {7}\s*200 /gm) ?? []).length, 2, 'each side sent the 200 requests');
+});
+
+test('--vs against a server that answers no 2xx: the comparison is printed, one line names that server, exit 1', async (t) => {
+  const s = await twoServers(t, 0, 404);
+  for (const extra of [[], ['--json']]) {
+    const r = await runCli(['bench', '--url', s.a, '--vs', s.b, '--requests', '40', '--rounds', '2', '--connections', '2', '--threads', '1', ...extra]);
+    assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [`hopper bench: no request was answered 2xx by ${s.b}/: check the URL path and the server's log.`]);
+    if (extra.length > 0) assert.deepEqual((JSON.parse(r.stdout) as { b: { statuses: Record<string, number> } }).b.statuses, { '404': 40 });
+    else assert.match(r.stdout, /^ {2}non-2xx .* -$/m, 'B/A of non-2xx against zero on A has no ratio');
+  }
 });

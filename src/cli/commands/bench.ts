@@ -9,12 +9,12 @@ import { HopperError } from '../../errors.js';
 import { openLog } from '../../log/open-log.js';
 import { parseBenchOptions, DEFAULTS, MAX_CONNECTIONS } from '../../bench/bench-options.js';
 import { audit, type AuditResult } from '../../bench/audit.js';
-import { runLoad, type RunHooks } from '../../bench/load-run.js';
+import { runLoad, type LoadResult, type RunHooks } from '../../bench/load-run.js';
 import { runVs } from '../../bench/vs-run.js';
 import { LogBodySource, type StoredBodySource } from '../../bench/stored-body-source.js';
 import { AdminBodySource } from '../../observe/admin-body-source.js';
 import { adminTarget } from '../../observe/admin-client.js';
-import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, resultJson } from '../../bench/report.js';
+import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, resultJson, showsProgress } from '../../bench/report.js';
 
 /** The audit reads records received from this long before the run started (clock steps, slow first requests). */
 const AUDIT_SINCE_MARGIN_MS = 60_000;
@@ -28,6 +28,13 @@ async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<Stor
   const log = await openLog(config);
   const where = config.log.backend === 'embedded' ? `the embedded log in ${config.dataDir}` : `the ${config.log.backend} log`;
   return new LogBodySource(log, where);
+}
+
+/** True when some request was answered 2xx; otherwise says so on stderr (a wrong path or a failing server). */
+function checkAcknowledged(result: LoadResult, stderr: NodeJS.WritableStream): boolean {
+  const acked = Object.entries(result.statuses).some(([k, v]) => k.startsWith('2') && v > 0);
+  if (!acked) stderr.write(`hopper bench: no request was answered 2xx by ${result.target.href}: check the URL path and the server's log.\n`);
+  return acked;
 }
 
 export const benchCommand: Command = {
@@ -60,7 +67,8 @@ export const benchCommand: Command = {
   details: [
     'The audit reads the log the server writes: --data-dir DIR (or --config FILE) of the server under test,',
     'or, with --admin URL, what the running server serves on its admin API (no access to its data needed).',
-    'Exit status: 0 when done; 1 when an acknowledged id is missing, no request got a 2xx, or the target failed;',
+    'Exit status: 0 when done; 1 when an acknowledged id is missing, no request got a 2xx (from either server',
+    'with --vs), or the target failed; duplicated ids are reported but do not change it;',
     '2 on invalid flags. Each run is bounded: its duration (or 24 h for --requests) plus 30 s, and at most',
     `${MAX_CONNECTIONS} connections, all to the address in --url (and --vs).`,
   ].join('\n'),
@@ -71,7 +79,7 @@ export const benchCommand: Command = {
     const controller = new AbortController();
     const onSigint = (): void => controller.abort();
     process.once('SIGINT', onSigint);
-    const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true && !opts.json;
+    const tty = showsProgress((ctx.stdout as { isTTY?: boolean }).isTTY, opts.json);
     let progressShown = false;
     const hooks: RunHooks = { signal: controller.signal };
     if (tty) {
@@ -97,7 +105,10 @@ export const benchCommand: Command = {
         }
         if (opts.json) print([JSON.stringify(comparisonJson(both.a, both.b, opts.rounds))]);
         else print([...loadLines(both.a), ...loadLines(both.b), ...comparisonLines(both.a, both.b, opts.rounds)]);
-        return 0;
+        // Both checked, so each failing side gets its line: a ratio against a server that acknowledged nothing is no result.
+        const ackedA = checkAcknowledged(both.a, ctx.stderr);
+        const ackedB = checkAcknowledged(both.b, ctx.stderr);
+        return ackedA && ackedB ? 0 : 1;
       }
       const sinceUs = (Date.now() - AUDIT_SINCE_MARGIN_MS) * 1000;
       const result = await runLoad(opts.plan, hooks);
@@ -116,8 +127,8 @@ export const benchCommand: Command = {
         else print(auditLines(verdict));
       } else if (opts.json) print([JSON.stringify(resultJson(result, null))]);
       else print(loadLines(result));
-      const acked = Object.entries(result.statuses).some(([k, v]) => k.startsWith('2') && v > 0);
-      if (!acked) ctx.stderr.write(`hopper bench: no request was answered 2xx by ${result.target.href}: check the URL path and the server's log.\n`);
+      const acked = checkAcknowledged(result, ctx.stderr);
+      // Duplicates are reported, not failed: storing a body twice loses nothing (consumers dedupe by id).
       return (verdict !== null && verdict.missing > 0) || !acked ? 1 : 0;
     } finally {
       clearProgress();
