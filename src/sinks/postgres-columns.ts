@@ -1,7 +1,8 @@
 // Where each column's value comes from: the record's metadata ($stream,
 // $partition, $offset, $index, $receivedAt, $requestId, $idempotencyKey,
 // $remoteAddress), the whole event as JSON ($event), or a dotted path into the
-// event ("user.id"). The default mapping is the default table's shape.
+// event ("user.id"). The default mapping is the default table's shape. Also which
+// unique key of a table tells a redelivered event (its redelivery key).
 
 import type { BatchItem } from '../work/types.js';
 import { copyField, copyText, isoMicros } from './postgres-copy.js';
@@ -36,6 +37,26 @@ export function defaultTableDdl(quotedTable: string): string {
     `CREATE TABLE IF NOT EXISTS ${quotedTable} (stream text NOT NULL, partition integer NOT NULL, "offset" bigint NOT NULL, ` +
     `idx integer NOT NULL, received_at timestamptz NOT NULL, data jsonb, PRIMARY KEY (stream, partition, "offset", idx))`
   );
+}
+
+/** Sources that place an event in the log, or name the request that sent it: what a redelivered event repeats. */
+const REDELIVERY_SOURCES = new Set(['$stream', '$partition', '$offset', '$index', '$idempotencyKey']);
+/** A key over these alone (no $offset, no $idempotencyKey) would not tell one record from another. */
+const RECORD_SOURCES = new Set(['$offset', '$idempotencyKey']);
+
+/**
+ * Which of the table's unique keys (each a list of column names, primary key first) tells a redelivered
+ * event: the first whose columns are all fed by REDELIVERY_SOURCES, one of them by $offset or
+ * $idempotencyKey. null when none does: a stored key is then a constraint violation like any other.
+ */
+export function redeliveryKey(mapping: Record<string, string>, uniqueKeys: string[][]): string[] | null {
+  const source = (column: string): string | undefined => (Object.hasOwn(mapping, column) ? mapping[column] : undefined);
+  for (const key of uniqueKeys) {
+    const sources = key.map(source);
+    if (key.length === 0 || !sources.every((s) => s !== undefined && REDELIVERY_SOURCES.has(s))) continue;
+    if (sources.some((s) => RECORD_SOURCES.has(s!))) return key;
+  }
+  return null;
 }
 
 /** A source string is a metadata name or a dotted path of event field names. */

@@ -15,10 +15,14 @@ const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006']);
 
 /** Messages of node-postgres for a connection that died (they carry no SQLSTATE). */
 const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Client was closed/i;
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+/** ENOENT: a unix socket (host=/var/run/postgresql) is gone while the server restarts, as a TCP port refuses. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ENOENT']);
 
 export function sqlState(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  // A Node system error (write EPIPE) names its syscall: its code is no SQLSTATE, though EPIPE looks like one.
+  if (typeof e?.syscall === 'string') return '';
+  const code = e?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : '';
 }
 

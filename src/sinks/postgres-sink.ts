@@ -9,16 +9,24 @@
 // back and the batch goes through a stage that skips the rows already stored:
 //
 //   COPY hopper_stage_x (cols) FROM STDIN      -- a temp table of this connection
-//   INSERT INTO target (cols) SELECT cols FROM hopper_stage_x ON CONFLICT DO NOTHING
+//   INSERT INTO target (cols) SELECT cols FROM hopper_stage_x
+//     ON CONFLICT (redelivery key) DO NOTHING
 //   COMMIT                                     -- ON COMMIT DELETE ROWS empties the stage
+//
+// Only the redelivery key is skipped: a row breaking another unique constraint of
+// the table makes the INSERT fail with 23505 again, and is a dead letter like any
+// row at fault (never dropped in silence). The redelivery key is the table's unique
+// key over columns fed by $stream, $partition, $offset, $index, $idempotencyKey
+// (read from the catalog once, see redeliveryKey); a table without one has no way
+// to tell a redelivered event, so a 23505 there is the row's fault, at once.
 //
 // Delivery guarantee: exactly one row per event in the default table, even when a
 // batch is redelivered (a crash between COMMIT and the worker's commit of its
 // position, a retry): its key is (stream, partition, "offset", idx), idx being the
 // event's index within its record (an NDJSON record or a JSON array gives several
 // events; decoding is deterministic, so idx is stable across redeliveries). With a
-// user column mapping the same holds when the table has a unique key over the
-// columns fed by $stream, $partition, $offset, $index; without one it is at least once.
+// user column mapping the same holds when the table has a redelivery key; without
+// one it is at least once (a redelivered event breaking a unique constraint is a dead letter).
 //
 // Failures: connection lost, serialization failure, deadlock, server shutting down
 // (SQLSTATE classes 08, 53, 57, 58, 40001, 40P01) are thrown as HOPPER_SINK_UNAVAILABLE
@@ -38,7 +46,7 @@ import { HopperError } from '../errors.js';
 import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
 import { classifyPgError, copyLineOf, pgReason, sqlState } from './postgres-errors.js';
 import { copyIn, quoteIdent } from './postgres-copy.js';
-import { DEFAULT_COLUMNS, defaultTableDdl, isValidSource, rowEncoder } from './postgres-columns.js';
+import { DEFAULT_COLUMNS, defaultTableDdl, isValidSource, redeliveryKey, rowEncoder } from './postgres-columns.js';
 import { optionError, optionsChecker } from './sink-options.js';
 import { SinkMetrics } from './sink-metrics.js';
 
@@ -93,6 +101,18 @@ type Failed = NonNullable<ProcessResult['failed']>;
 const COPY_CHUNK_CHARS = 256 * 1024;
 /** SQLSTATE of a key already in the table: the batch was (at least partly) written before. */
 const UNIQUE_VIOLATION = '23505';
+/**
+ * The table's unique keys as column lists, primary key first. Only those an ON CONFLICT can name:
+ * no expressions, no partial or deferrable index; INCLUDE columns are not part of the key.
+ */
+const UNIQUE_KEYS_SQL = `SELECT array_agg(a.attname::text ORDER BY k.n) AS cols
+  FROM pg_index i
+  CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+  WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indimmediate AND i.indisvalid
+    AND i.indpred IS NULL AND i.indexprs IS NULL AND k.n <= i.indnkeyatts
+  GROUP BY i.indexrelid, i.indisprimary
+  ORDER BY i.indisprimary DESC, i.indexrelid`;
 
 function unavailable(err: unknown): HopperError {
   return new HopperError('HOPPER_SINK_UNAVAILABLE', `postgres sink: ${pgReason(err)}; retrying`, { cause: err });
@@ -101,8 +121,11 @@ function unavailable(err: unknown): HopperError {
 export class PostgresWriter {
   readonly pool: Pool;
   private readonly table: string;
+  private readonly mapping: Record<string, string>;
   private readonly columns: string;
   private readonly stage: string;
+  /** Quoted column list of the table's redelivery key; null: none; undefined: not read yet (or the table may have changed). */
+  private conflictKey: string | null | undefined = undefined;
   private readonly encode: (item: BatchItem, events: unknown[]) => string;
   private tableReady: Promise<void> | null = null;
   /** Connections whose temp stage table exists (a destroyed connection takes its table with it). */
@@ -115,6 +138,7 @@ export class PostgresWriter {
     pipeline: string,
   ) {
     const mapping = opts.columns ?? DEFAULT_COLUMNS;
+    this.mapping = mapping;
     this.table = quoteIdent(opts.table);
     this.columns = Object.keys(mapping).map(quoteIdent).join(', ');
     this.encode = rowEncoder(Object.values(mapping));
@@ -265,6 +289,7 @@ export class PostgresWriter {
       }
       await client.query('BEGIN');
       inTransaction = true;
+      let violation: unknown;
       try {
         await copyIn(client, `COPY ${this.table} (${this.columns}) FROM STDIN`, chunks(part));
         await client.query('COMMIT');
@@ -272,15 +297,24 @@ export class PostgresWriter {
         return;
       } catch (err) {
         if (sqlState(err) !== UNIQUE_VIOLATION) throw err;
+        violation = err;
       }
       await client.query('ROLLBACK');
+      inTransaction = false;
+      const key = await this.redeliveryKeyOf(client);
+      // Nothing tells a redelivered event: the constraint broken is the row's fault, and the COPY error names its line.
+      if (key === null) throw violation;
       await client.query('BEGIN');
+      inTransaction = true;
       await copyIn(client, `COPY ${this.stage} (${this.columns}) FROM STDIN`, chunks(part));
-      await client.query(`INSERT INTO ${this.table} (${this.columns}) SELECT ${this.columns} FROM ${this.stage} ON CONFLICT DO NOTHING`);
+      // Skips rows whose redelivery key is stored, nothing else: another unique violation fails the INSERT (bisection finds the row).
+      await client.query(`INSERT INTO ${this.table} (${this.columns}) SELECT ${this.columns} FROM ${this.stage} ON CONFLICT (${key}) DO NOTHING`);
       await client.query('COMMIT');
       inTransaction = false;
     } catch (err) {
       const kind = classifyPgError(err);
+      // An ALTER TABLE may have changed the keys too (ON CONFLICT naming a key that is gone fails with 42P10).
+      if (kind === 'statement') this.conflictKey = undefined;
       // A broken or possibly stale session is not given back to the pool.
       destroy ||= kind === 'transient' || kind === 'statement' || kind === 'unknown';
       if (inTransaction && !destroy) {
@@ -295,6 +329,16 @@ export class PostgresWriter {
       client.removeListener('error', onError);
       client.release(destroy);
     }
+  }
+
+  /** The quoted column list for ON CONFLICT, or null when the table has no redelivery key; read once from the catalog. */
+  private async redeliveryKeyOf(client: PoolClient): Promise<string | null> {
+    if (this.conflictKey === undefined) {
+      const { rows } = await client.query<{ cols: string[] }>(UNIQUE_KEYS_SQL, [this.table]);
+      const key = redeliveryKey(this.mapping, rows.map((r) => r.cols));
+      this.conflictKey = key === null ? null : key.map(quoteIdent).join(', ');
+    }
+    return this.conflictKey;
   }
 }
 

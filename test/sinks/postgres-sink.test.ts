@@ -123,6 +123,52 @@ test('mapped columns: type errors (named by COPY line) and NOT NULL violations (
   assert.equal(count.rows[0].n, 14);
 });
 
+test('a unique constraint of the user\'s own is a dead letter, even in a redelivered batch; the redelivery key is skipped', { skip }, async (t) => {
+  const table = uniqueName('hopper_u');
+  dropAfter(t, table);
+  await withDb((db) => db.query(`CREATE TABLE ${table} (part int, off bigint, idx int, code text UNIQUE, payload jsonb, PRIMARY KEY (part, off, idx))`));
+  const sink = sinkFor(t, { table, columns: { part: '$partition', off: '$offset', idx: '$index', code: 'code', payload: '$event' } });
+  // Event 6 repeats event 2's code within the batch; event 12 repeats event 3's, stored by an earlier batch.
+  const code = (i: number): string => (i === 6 ? 'c2' : i === 12 ? 'c3' : `c${i}`);
+  const items = Array.from({ length: 15 }, (_, i) => makeItem(i, JSON.stringify({ code: code(i) })));
+  const stats = (): Promise<{ n: number; keys: number; codes: number }> =>
+    withDb(async (db) => (await db.query(`SELECT count(*)::int AS n, count(DISTINCT (part, off, idx))::int AS keys, count(DISTINCT code)::int AS codes FROM ${table}`)).rows[0]);
+  const failedOf = (r: Awaited<ReturnType<Processor['process']>>): Map<number, string> => new Map((r?.failed ?? []).map((f) => [f.item.offset, f.reason]));
+
+  const first = failedOf(await sink.process(makeBatch(items.slice(0, 10)), makeCtx()));
+  assert.deepEqual([...first.keys()], [6]);
+  assert.match(first.get(6)!, /^postgres 23505: duplicate key value violates unique constraint "[^"]*code[^"]*" \(Key \(code\)=\(c2\) already exists\.\)$/);
+  assert.deepEqual(await stats(), { n: 9, keys: 9, codes: 9 });
+
+  // Redelivery of 5..9 (stored, but 6) with new events 10..14: stored keys are skipped, 6 and 12 fail on the code.
+  const ctx = makeCtx();
+  const second = failedOf(await sink.process(makeBatch(items.slice(5, 15), 2), ctx));
+  assert.deepEqual([...second.keys()].sort((a, b) => a - b), [6, 12]);
+  assert.match(second.get(12)!, /^postgres 23505: duplicate key value violates unique constraint .*\(Key \(code\)=\(c3\) already exists\.\)$/);
+  assert.deepEqual(await stats(), { n: 13, keys: 13, codes: 13 });
+  assert.equal(ctx.metrics.counter('sink_failed_events_total', 'postgres'), 2);
+  assert.equal(ctx.metrics.counter('sink_events_written_total', 'postgres'), 8);
+
+  // A redelivered batch of stored events only: no dead letter, no row added.
+  const stored = items.filter((_, i) => i !== 6 && i !== 12);
+  assert.deepEqual((await sink.process(makeBatch(stored, 3), makeCtx()))?.failed ?? [], []);
+  assert.deepEqual(await stats(), { n: 13, keys: 13, codes: 13 });
+});
+
+test('a table without a redelivery key: a unique violation is the row\'s dead letter, found by its COPY line', { skip }, async (t) => {
+  const table = uniqueName('hopper_u');
+  dropAfter(t, table);
+  await withDb((db) => db.query(`CREATE TABLE ${table} (code text PRIMARY KEY, received timestamptz)`));
+  const sink = sinkFor(t, { table, columns: { code: 'code', received: '$receivedAt' } });
+  const items = Array.from({ length: 8 }, (_, i) => makeItem(i, JSON.stringify({ code: i === 5 ? 'c1' : `c${i}` })));
+  const result = await sink.process(makeBatch(items), makeCtx());
+  assert.deepEqual((result?.failed ?? []).map((f) => [f.item.offset, f.reason]), [
+    [5, `postgres 23505: duplicate key value violates unique constraint "${table}_pkey" (Key (code)=(c1) already exists.)`],
+  ]);
+  const { rows } = await withDb((db) => db.query(`SELECT code FROM ${table} ORDER BY code`));
+  assert.deepEqual(rows.map((r) => r.code), ['c0', 'c1', 'c2', 'c3', 'c4', 'c6', 'c7']);
+});
+
 test('a column the table lacks fails every record with the undefined-column message', { skip }, async (t) => {
   const table = uniqueName('hopper_m');
   dropAfter(t, table);
@@ -134,9 +180,8 @@ test('a column the table lacks fails every record with the undefined-column mess
 });
 
 test('connections killed under load (pg_terminate_backend) are retried; every row lands exactly once', { skip }, async (t) => {
-  // Restarting the shared PostgreSQL would break other suites running at the same time. Terminating the
-  // sink's backends takes the same path a server restart does on the client side (the socket closes with
-  // 57P01 admin shutdown or "Connection terminated"), so this exercises the reconnect-and-retry path.
+  // Killing sessions of the shared server, many times and at random points of a batch; a real stop and
+  // start of a server of the test's own is in postgres-restart.test.ts.
   const table = uniqueName('hopper_t');
   dropAfter(t, table);
   const pipeline = uniqueName('kill');
@@ -184,6 +229,17 @@ test('an unreachable server is a retriable HOPPER_SINK_UNAVAILABLE, not a dead l
   t.after(() => sink.stop?.(makeCtx()));
   await assert.rejects(Promise.resolve(sink.process(makeBatch([makeItem(0, '{"a":1}')]), makeCtx())), (err: unknown) => {
     assert.ok(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), String(err));
+    assert.equal(isRetriable(err), true);
+    return true;
+  });
+});
+
+test('a server restarting behind a unix socket (the socket file is gone) is retriable too', async (t) => {
+  const sink = postgresSink({ url: `postgres://root@${encodeURIComponent('/nonexistent-hopper-socket-dir')}/test`, connectTimeoutMs: 500 }, sinkContext());
+  t.after(() => sink.stop?.(makeCtx()));
+  await assert.rejects(Promise.resolve(sink.process(makeBatch([makeItem(0, '{"a":1}')]), makeCtx())), (err: unknown) => {
+    assert.ok(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), String(err));
+    assert.match((err as Error).message, /ENOENT/);
     assert.equal(isRetriable(err), true);
     return true;
   });
