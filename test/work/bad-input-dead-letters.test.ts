@@ -1,4 +1,4 @@
-// Malformed JSON, truncated gzip, a compression bomb and a schema violation each
+// Malformed JSON, truncated gzip, compression bombs (gzip, zstd) and a schema violation each
 // become one dead letter with a clear reason, without retries, and the default
 // files pipeline keeps going: the good records around them land in the files.
 import { test } from 'node:test';
@@ -29,6 +29,7 @@ test('bad bodies become dead letters with reasons, and the worker keeps going', 
       record(gzipSync('[{"item":3},{"item":4}]'), { contentEncoding: 'gzip' }),
       record(truncated.subarray(0, truncated.length - 8), { contentEncoding: 'gzip', requestId: 'truncated' }),
       record(bomb, { contentEncoding: 'gzip', requestId: 'bomb' }),
+      record(readFileSync(new URL('./fixtures/zstd/bomb-streamed.zst', import.meta.url)), { contentEncoding: 'zstd', requestId: 'zstd-bomb' }),
       record('{"item":"five"}', { requestId: 'schema' }),
       record('{"item":6}\n{"item":7}\n', { contentType: 'application/x-ndjson' }),
     ],
@@ -36,14 +37,14 @@ test('bad bodies become dead letters with reasons, and the worker keeps going', 
   );
   const config = testConfig(dir, {
     streams: { clicks: { schema: { type: 'object', required: ['item'], properties: { item: { type: 'integer' } } } } },
-    // The files sink with a 1 MiB limit on decompressed bodies, so the 8 MiB bomb trips it.
+    // The files sink with a 1 MiB limit on decompressed bodies, so the 8 MiB and 4 MiB bombs trip it.
     pipelines: [{ stream: 'clicks', processor: 'files', maxDecodedBytes: 1024 * 1024, batchMaxWaitMs: 0 }],
   });
   const clock = fakeClock();
   const workers = await startWorkers(config, log, createLogger('silent'), { clock });
   t.after(() => workers.stop());
   assert.deepEqual(workers.pipelines(), ['clicks.files']);
-  await waitFor('the files group to pass all 7 records', async () => (await log.getPosition('files', 'clicks', 0)) === 7);
+  await waitFor('the files group to pass all 8 records', async () => (await log.getPosition('files', 'clicks', 0)) === 8);
   await workers.stop();
   assert.deepEqual(clock.sleeps, [], 'no retry backoff for decode failures');
 
@@ -60,11 +61,13 @@ test('bad bodies become dead letters with reasons, and the worker keeps going', 
     ['malformed', 'decode', 'HOPPER_DECODE_FAILED'],
     ['truncated', 'decode', 'HOPPER_DECODE_FAILED'],
     ['bomb', 'decode', 'HOPPER_DECODED_TOO_LARGE'],
+    ['zstd-bomb', 'decode', 'HOPPER_DECODED_TOO_LARGE'],
     ['schema', 'schema', 'HOPPER_SCHEMA_INVALID'],
   ]);
   assert.match(letters[0]!.reason, /^malformed JSON: /);
   assert.match(letters[1]!.reason, /^gzip body is damaged or truncated: unexpected end of file/);
   assert.equal(letters[2]!.reason, 'gzip body decompresses to more than maxDecodedBytes (1048576 bytes)');
-  assert.equal(letters[3]!.reason, 'event 0 fails the stream schema: /item must be integer');
+  assert.equal(letters[3]!.reason, 'zstd body decompresses to more than maxDecodedBytes (1048576 bytes)');
+  assert.equal(letters[4]!.reason, 'event 0 fails the stream schema: /item must be integer');
   for (const l of letters) assert.equal(l.attempts, 1, 'decode failures are not retried');
 });

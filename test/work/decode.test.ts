@@ -2,9 +2,9 @@
 // malformed, unsupported, oversized and schema-violating bodies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { gzipSync, deflateSync, deflateRawSync, brotliCompressSync } from 'node:zlib';
 import { decodeRecord, parseContentType, type DecodeSettings } from '../../src/work/decode/decode-record.js';
-import { ZSTD_AVAILABLE } from '../../src/work/decode/decompress.js';
 import { compileSchema } from '../../src/work/decode/schema-check.js';
 import { isDecodeError } from '../../src/work/decode/decode-error.js';
 import type { LogRecord } from '../../src/log/types.js';
@@ -80,14 +80,53 @@ test('compressed bodies: gzip, deflate (zlib and raw), br, stacked codings', () 
   assert.deepEqual(decodeRecord(rec(body, 'application/json', 'identity'), settings), expected);
 });
 
-test('truncated gzip, a compression bomb and zstd (on Node without it) are decode failures with clear reasons', () => {
+test('truncated gzip, a compression bomb and an unknown coding are decode failures with clear reasons', () => {
   const gz = gzipSync(JSON.stringify({ a: 'x'.repeat(1000) }));
   rejects(rec(gz.subarray(0, gz.length - 10), 'application/json', 'gzip'), 'HOPPER_DECODE_FAILED', /gzip body is damaged or truncated: unexpected end of file/);
   const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024));
   assert.ok(bomb.length < 100 * 1024, 'the bomb is small on the wire');
   rejects(rec(bomb, 'application/json', 'gzip'), 'HOPPER_DECODED_TOO_LARGE', /decompresses to more than maxDecodedBytes \(1048576 bytes\)/);
   rejects(rec('x', 'application/json', 'compress'), 'HOPPER_DECODE_UNSUPPORTED', /content encoding "compress" is not supported/);
-  if (!ZSTD_AVAILABLE) rejects(rec('x', 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', /"zstd" is not supported \(zstd needs Node >= 22.15/);
+});
+
+// Made with the zstd CLI (v1.5.4), since Node 20 cannot compress zstd:
+//   events.ndjson.zst  = (zstd of a 2-line file) + (printf '{"c":[3]}\n' | zstd): two frames, the second without a content size
+//   bomb-sized.zst     = zstd -19 of a 4 MiB file of spaces (declares its 4 MiB content size)
+//   bomb-streamed.zst  = head -c 4M /dev/zero | tr '\0' ' ' | zstd -19 (no content size: only decoding finds out)
+function zstdFixture(name: string): Buffer {
+  return readFileSync(new URL(`./fixtures/zstd/${name}`, import.meta.url));
+}
+
+test('zstd: concatenated frames decode to the events; stacked with gzip too', () => {
+  const body = zstdFixture('events.ndjson.zst');
+  const expected = [{ a: 1 }, { b: 'two' }, { c: [3] }];
+  assert.deepEqual(decodeRecord(rec(body, 'application/x-ndjson', 'zstd'), settings), expected);
+  assert.deepEqual(decodeRecord(rec(gzipSync(body), 'application/x-ndjson', 'zstd, gzip'), settings), expected);
+  // Exactly at the limit still decodes: the limit is "more than", as for gzip.
+  const exact: DecodeSettings = { maxDecodedBytes: '{"a":1}\n{"b":"two"}\n{"c":[3]}\n'.length, validate: null };
+  assert.deepEqual(decodeRecord(rec(body, 'application/x-ndjson', 'zstd'), exact), expected);
+});
+
+test('zstd: bombs, truncation, huge windows and dictionaries are decode failures with clear reasons', () => {
+  const limit = /more than maxDecodedBytes \(1048576 bytes\)/;
+  rejects(rec(zstdFixture('bomb-sized.zst'), 'application/json', 'zstd'), 'HOPPER_DECODED_TOO_LARGE', /^zstd body declares 4194304 bytes, more than maxDecodedBytes \(1048576 bytes\)$/);
+  const streamed = zstdFixture('bomb-streamed.zst');
+  assert.ok(streamed.length < 1024, 'the bomb is small on the wire');
+  rejects(rec(streamed, 'application/json', 'zstd'), 'HOPPER_DECODED_TOO_LARGE', limit);
+  const body = zstdFixture('events.ndjson.zst');
+  rejects(rec(body.subarray(0, body.length - 5), 'application/x-ndjson', 'zstd'), 'HOPPER_DECODE_FAILED', /^zstd body is damaged or truncated: unexpected EOF$/);
+  rejects(rec('{"a":1}', 'application/json', 'zstd'), 'HOPPER_DECODE_FAILED', /^zstd body is damaged or truncated: invalid zstd data$/);
+  // A frame header declaring a 1 GiB window (window descriptor 0xA0) followed by one raw block "1":
+  // refused before fzstd would allocate the window.
+  const hugeWindow = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x09, 0x00, 0x00, 0x31]);
+  rejects(rec(hugeWindow, 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', /^zstd frame needs a 1073741824-byte window; Hopper decodes zstd windows up to 8388608 bytes/);
+  // The same frame with a 1 KiB window decodes, so the refusal above is about the window alone.
+  const smallWindow = Buffer.from(hugeWindow);
+  smallWindow[5] = 0x00;
+  assert.deepEqual(decodeRecord(rec(smallWindow, 'application/json', 'zstd'), settings), [1]);
+  // Dictionary ID 7 (one byte, flag 1): fzstd has no dictionaries, so say so instead of decoding garbage.
+  const withDictionary = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x00, 0x07, 0x09, 0x00, 0x00, 0x31]);
+  rejects(rec(withDictionary, 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', /zstd dictionaries are not supported/);
 });
 
 test('a stream schema makes failing events decode failures naming the path', () => {

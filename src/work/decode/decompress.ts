@@ -1,17 +1,12 @@
-// Undoes Content-Encoding with node:zlib (gzip, deflate, br; zstd when the
-// running Node has it, >= 22.15) under a hard limit on the decompressed size:
-// zlib stops at maxOutputLength, so a compression bomb costs at most that much
-// memory and becomes a dead letter (HOPPER_DECODED_TOO_LARGE).
+// Undoes Content-Encoding (gzip, deflate, br with node:zlib; zstd with fzstd)
+// under a hard limit on the decompressed size: decoding stops at the limit, so a
+// compression bomb costs at most that much memory and becomes a dead letter.
 
 import * as zlib from 'node:zlib';
 import { DecodeError } from './decode-error.js';
+import { zstdDecompress } from './zstd-decompress.js';
 
 type SyncInflate = (buf: Buffer, options: { maxOutputLength: number }) => Buffer;
-
-/** zstd arrived in node:zlib with Node 22.15 / 23.8; on Node 20 it is absent and zstd bodies are unsupported. */
-const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: SyncInflate }).zstdDecompressSync;
-
-export const ZSTD_AVAILABLE = typeof zstdDecompressSync === 'function';
 
 function inflateDeflate(buf: Buffer, options: { maxOutputLength: number }): Buffer {
   try {
@@ -31,7 +26,6 @@ const DECODERS: Record<string, SyncInflate> = {
   deflate: inflateDeflate,
   br: zlib.brotliDecompressSync,
 };
-if (zstdDecompressSync) DECODERS.zstd = zstdDecompressSync;
 
 /** The codings of a Content-Encoding value, in the order they were applied (identity removed). */
 export function parseContentEncoding(value: string): string[] {
@@ -48,10 +42,14 @@ export function decompress(body: Buffer, contentEncoding: string, maxDecodedByte
   let out = body;
   for (let i = codings.length - 1; i >= 0; i--) {
     const coding = codings[i]!;
+    if (coding === 'zstd') {
+      // zstd raises its own DecodeErrors: its limit is enforced by the header check and the output count.
+      out = zstdDecompress(out, maxDecodedBytes);
+      continue;
+    }
     const decoder = DECODERS[coding];
     if (!decoder) {
-      const hint = coding === 'zstd' ? ' (zstd needs Node >= 22.15; this is Node ' + process.versions.node + ')' : '';
-      throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `content encoding ${JSON.stringify(coding)} is not supported${hint}: use gzip, deflate or br`);
+      throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `content encoding ${JSON.stringify(coding)} is not supported: use gzip, deflate, br or zstd`);
     }
     try {
       out = decoder(out, { maxOutputLength: maxDecodedBytes });
