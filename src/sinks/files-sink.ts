@@ -5,12 +5,14 @@
 // worker processes appending to the same file never interleave inside a line;
 // with `sync` (default) the file is fdatasync'd before the batch is committed.
 // Delivery is at least once: after a crash a batch may be written twice.
+// Reports the sink_* metrics of every built-in sink (src/sinks/sink-metrics.ts).
 
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { HopperError } from '../errors.js';
+import { SinkMetrics } from './sink-metrics.js';
 import { defineProcessor, type BatchItem, type ProcessResult, type SinkFactory } from '../work/types.js';
 
 export interface FilesSinkOptions {
@@ -172,10 +174,13 @@ const filesSink: SinkFactory = (options, context) => {
   const dir = join(opts.dir ?? join(context.dataDir, 'out'), context.stream);
   const writer = new FilesWriter(dir, opts.maxFileBytes!, opts.sync!);
   const withMeta = opts.includeMetadata!;
+  const metrics = new SinkMetrics('files');
   return defineProcessor({
-    async process(batch) {
+    async process(batch, ctx) {
+      const started = performance.now();
       const failed: NonNullable<ProcessResult['failed']> = [];
       const chunks = new Map<string, string[]>();
+      let written = 0;
       for (const item of batch.items) {
         let events: unknown[];
         try {
@@ -185,12 +190,22 @@ const filesSink: SinkFactory = (options, context) => {
           continue;
         }
         if (events.length === 0) continue;
+        written += events.length;
         const hour = hourOf(item.receivedAtUs);
         let parts = chunks.get(hour);
         if (!parts) chunks.set(hour, (parts = []));
         parts.push(linesOf(item, events, withMeta));
       }
-      if (chunks.size > 0) await writer.write(chunks);
+      if (chunks.size > 0) {
+        try {
+          await writer.write(chunks);
+        } catch (err) {
+          metrics.transientError(ctx.metrics);
+          throw err;
+        }
+      }
+      // An undecodable record counts as one failed event: how many events it held is unknown.
+      metrics.written(ctx.metrics, written, failed.length, started);
       return { failed };
     },
     stop: () => writer.close(),

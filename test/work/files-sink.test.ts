@@ -1,8 +1,9 @@
 // The files sink: one NDJSON line per event, a file per UTC hour of receipt,
-// rolled past maxFileBytes, optional metadata, options checked at start.
+// rolled past maxFileBytes, optional metadata, options checked at start, and the
+// sink_* metrics every built-in sink reports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import filesSink from '../../src/sinks/files-sink.js';
 import { RecordItem } from '../../src/work/batch-item.js';
@@ -15,8 +16,19 @@ import { removeDir, tempDir } from '../helpers/embedded.js';
 
 const HOUR_US = 3_600_000_000;
 const T0 = Date.UTC(2026, 10, 25, 10, 0, 0) * 1000;
-const ctx: ProcessContext = { logger: createLogger('silent'), metrics: new WorkerMetrics().handle('t'), signal: new AbortController().signal, pipeline: 't', options: {} };
+const sharedCtx: ProcessContext = { logger: createLogger('silent'), metrics: new WorkerMetrics().handle('t'), signal: new AbortController().signal, pipeline: 't', options: {} };
 const context = (dataDir: string) => ({ dataDir, pipeline: 'p', stream: 'ev', group: 'files' });
+
+/** The sink_* series of pipeline "t": counter totals, and the histogram's observation count. */
+function sinkSeries(metrics: WorkerMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of metrics.snapshot().custom) {
+    if (!m.name.startsWith('sink_')) continue;
+    assert.deepEqual(m.labels, { sink: 'files', pipeline: 't' });
+    out[m.name] = m.kind === 'histogram' ? m.count : m.value;
+  }
+  return out;
+}
 
 function item(offset: number, body: string, receivedAtUs: number, contentType = 'application/json'): RecordItem {
   const record: LogRecord = { stream: 'ev', partition: 0, offset, body: Buffer.from(body), receivedAtUs, contentType, contentEncoding: '', remoteAddress: '', requestId: '', idempotencyKey: '' };
@@ -27,9 +39,13 @@ test('files by hour of receipt, rolled by size, undecodable records reported as 
   const dir = tempDir();
   t.after(() => removeDir(dir));
   const sink = filesSink({ maxFileBytes: 1024, sync: true }, context(dir));
+  const metrics = new WorkerMetrics();
+  const ctx = { ...sharedCtx, metrics: metrics.handle('t') };
   const items = [item(0, '{"a":1}', T0), item(1, '[{"a":2},{"a":3}]', T0 + 5), item(2, '{"late":true}', T0 + HOUR_US), item(3, '{"bad', T0 + 7)];
   const result = await sink.process({ stream: 'ev', partition: 0, items, attempt: 1 }, ctx);
   assert.deepEqual(result && result.failed!.map((f) => [f.item.offset, /malformed JSON/.test(f.reason)]), [[3, true]]);
+  // 4 events from 3 records written, the undecodable record one failed event, one batch timed.
+  assert.deepEqual(sinkSeries(metrics), { sink_batches_total: 1, sink_events_written_total: 4, sink_failed_events_total: 1, sink_write_seconds: 1 });
   const out = join(dir, 'out', 'ev');
   assert.deepEqual(readdirSync(out).sort(), ['2026-11-25T10.ndjson', '2026-11-25T11.ndjson']);
   assert.equal(readFileSync(join(out, '2026-11-25T10.ndjson'), 'utf8'), '{"a":1}\n{"a":2}\n{"a":3}\n');
@@ -40,6 +56,7 @@ test('files by hour of receipt, rolled by size, undecodable records reported as 
     await sink.process({ stream: 'ev', partition: 0, items: batch, attempt: 1 }, ctx);
   }
   await sink.stop!(ctx);
+  assert.deepEqual(sinkSeries(metrics), { sink_batches_total: 7, sink_events_written_total: 64, sink_failed_events_total: 1, sink_write_seconds: 7 });
   const hourFiles = readdirSync(out).filter((f) => f.startsWith('2026-11-25T10'));
   assert.ok(hourFiles.length >= 3, `rolled into ${hourFiles.join(', ')}`);
   const order = (f: string): number => Number(/T10(?:\.(\d+))?\.ndjson$/.exec(f)![1] ?? 0);
@@ -55,10 +72,23 @@ test('includeMetadata wraps each event; a bad option stops the pipeline at start
   const dir = tempDir();
   t.after(() => removeDir(dir));
   const sink = filesSink({ dir: join(dir, 'elsewhere'), includeMetadata: true }, context(dir));
-  await sink.process({ stream: 'ev', partition: 0, items: [item(7, 'a=1', T0, 'application/x-www-form-urlencoded')], attempt: 1 }, ctx);
-  await sink.stop!(ctx);
+  await sink.process({ stream: 'ev', partition: 0, items: [item(7, 'a=1', T0, 'application/x-www-form-urlencoded')], attempt: 1 }, sharedCtx);
+  await sink.stop!(sharedCtx);
   const line = JSON.parse(readFileSync(join(dir, 'elsewhere', 'ev', '2026-11-25T10.ndjson'), 'utf8'));
   assert.deepEqual(line, { partition: 0, offset: 7, receivedAt: '2026-11-25T10:00:00.000Z', event: { a: '1' } });
   assert.throws(() => filesSink({ maxFileBytes: 10 }, context(dir)), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /options\.maxFileBytes/.test(e.message));
   assert.throws(() => filesSink({ colour: 'red' }, context(dir)), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /colour/.test(e.message));
+});
+
+test('a write that fails counts as a sink error, not a batch, and is thrown back for a retry', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  // A regular file where the output directory should be: mkdir fails with ENOTDIR.
+  writeFileSync(join(dir, 'blocked'), '');
+  const sink = filesSink({ dir: join(dir, 'blocked') }, context(dir));
+  const metrics = new WorkerMetrics();
+  const ctx = { ...sharedCtx, metrics: metrics.handle('t') };
+  await assert.rejects(async () => sink.process({ stream: 'ev', partition: 0, items: [item(0, '{"a":1}', T0)], attempt: 1 }, ctx), /ENOTDIR/);
+  assert.deepEqual(sinkSeries(metrics), { sink_errors_total: 1 });
+  await sink.stop!(ctx);
 });
