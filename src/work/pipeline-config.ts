@@ -5,7 +5,7 @@
 
 import { CONFIG_SCHEMA, type HopperConfig, type PipelineConfig } from '../config/schema.js';
 import { HopperError, isValidName } from '../errors.js';
-import { DEAD_LETTER_SUFFIX } from './dead-letter.js';
+import { DEAD_LETTER_SUFFIX, isDeadLetterStream } from './dead-letter.js';
 import { builtinSinkNames } from '../sinks/registry.js';
 
 /** Group of the default pipelines, and the processor they run. */
@@ -65,4 +65,13 @@ export function resolvePipelines(config: HopperConfig): ResolvedPipeline[] {
 export function defaultPipeline(stream: string): ResolvedPipeline {
   checkStream(stream, `(default pipeline of stream ${stream})`);
   return { ...schemaDefaults(), name: `${stream}.${DEFAULT_PROCESSOR}`, stream, group: DEFAULT_PROCESSOR, processor: DEFAULT_PROCESSOR, options: {} };
+}
+
+/**
+ * The pipelines `hopper work` runs for these streams: the configured ones reading them, or with none
+ * configured the default pipeline of each stream (dead-letter streams and names too long get none).
+ */
+export function pipelinesOfStreams(config: HopperConfig, streams: string[]): ResolvedPipeline[] {
+  if (config.pipelines.length > 0) return resolvePipelines(config).filter((p) => streams.includes(p.stream));
+  return streams.filter((s) => !isDeadLetterStream(s) && s.length <= MAX_PIPELINE_STREAM_CHARS).map((s) => defaultPipeline(s));
 }

@@ -1,7 +1,10 @@
 // hopper lag, replay and dlq drop/list as a person runs them: exact output,
-// positions moved, one-line errors with exit code 2 for bad usage.
+// positions moved, one-line errors with exit code 2 for bad usage; lag also
+// lists the configured pipelines' groups that have not committed yet.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { encodeDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
 import { formatTimeUs } from '../../src/cli/parse-duration.js';
@@ -33,7 +36,18 @@ test('lag, replay and dlq drop from the command line', async (t) => {
 
   const lag = runCli(['lag', ...dd, '--stream', 's']);
   assert.equal(lag.code, 0, lag.stderr);
-  assert.equal(lag.stdout, ['STREAM  GROUP  PARTITION  POSITION  END  LAG', 's       g              0        10   10    0', 's       g              1        10   10    0', ''].join('\n'));
+  // With no pipelines configured, `hopper work` runs the files pipeline on s: its group is listed before its first commit.
+  assert.equal(
+    lag.stdout,
+    [
+      'STREAM  GROUP  PARTITION  POSITION  END  LAG',
+      's       files          0         0   10   10  (no commit yet)',
+      's       files          1         0   10   10  (no commit yet)',
+      's       g              0        10   10    0',
+      's       g              1        10   10    0',
+      '',
+    ].join('\n'),
+  );
 
   const back = runCli(['replay', ...dd, '--stream', 's', '--group', 'g', '--from', '3']);
   assert.equal(back.code, 0, back.stderr);
@@ -59,4 +73,50 @@ test('lag, replay and dlq drop from the command line', async (t) => {
   assert.match(runCli(['lag', ...dd, '--stream', 's.dlq']).stdout, /s\.dlq\s+dlq-handled\s+0\s+1\s+2\s+1/);
   assert.equal(runCli(['dlq', 'list', ...dd, '--stream', 'nope']).stdout, 'no pending dead letters for nope\n');
   assert.equal(runCli(['dlq', 'requeue', ...dd]).code, 2);
+});
+
+test('lag lists the groups of the configured pipelines before their first commit', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  await log.ensureStream('clicks', { partitions: 2, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.ensureStream('other', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('clicks', 0, Array.from({ length: 4 }, (_, i) => record(`{"i":${i}}`)), 'durable');
+  await log.append('clicks', 1, [record('{"i":9}')], 'durable');
+  await log.append('other', 0, [record('{"o":1}')], 'durable');
+  await log.commitPosition('loader', 'clicks', 0, 3);
+  await log.close();
+  const configFile = join(dir, 'hopper.config.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      dataDir: dir,
+      pipelines: [
+        { stream: 'clicks', processor: 'noop', group: 'loader' },
+        { stream: 'clicks', processor: 'files', group: 'archive' },
+        { stream: 'not-created-yet', processor: 'noop', group: 'later' },
+      ],
+    }),
+  );
+
+  // "loader" committed on partition 0 only; "archive" never did; "other" has no pipeline, so no row.
+  const lag = runCli(['lag', '--config', configFile]);
+  assert.equal(lag.code, 0, lag.stderr);
+  assert.equal(
+    lag.stdout,
+    [
+      'STREAM  GROUP    PARTITION  POSITION  END  LAG',
+      'clicks  archive          0         0    4    4  (no commit yet)',
+      'clicks  archive          1         0    1    1  (no commit yet)',
+      'clicks  loader           0         3    4    1',
+      'clicks  loader           1         0    1    1  (no commit yet)',
+      '',
+    ].join('\n'),
+  );
+  const rows = runCli(['lag', '--config', configFile, '--json', '--group', 'archive']).stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+  assert.deepEqual(rows, [
+    { stream: 'clicks', group: 'archive', partition: 0, position: 0, end: 4, lag: 4, committed: false },
+    { stream: 'clicks', group: 'archive', partition: 1, position: 0, end: 1, lag: 1, committed: false },
+  ]);
+  assert.equal(runCli(['lag', '--config', configFile, '--stream', 'other']).stdout, 'no consumer group has committed a position yet\n');
 });

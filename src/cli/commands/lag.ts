@@ -1,10 +1,24 @@
 // `hopper lag`: how many records each consumer group still has to process, per
-// stream and partition (public interface). The dlq-handled group's lag on a .dlq
-// stream is the number of dead letters not yet requeued or dropped.
+// stream and partition (public interface): the groups that committed, plus the
+// groups of the pipelines `hopper work` runs for this config, even before their
+// first commit. The dlq-handled group's lag on a .dlq stream is the number of
+// dead letters not yet requeued or dropped.
 
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
+import { pipelinesOfStreams } from '../../work/pipeline-config.js';
+
+interface LagRow {
+  stream: string;
+  group: string;
+  partition: number;
+  position: number;
+  end: number;
+  lag: number;
+  /** False for a configured group that has not committed on this partition: it starts at the first stored record. */
+  committed: boolean;
+}
 
 export const lagCommand: Command = {
   name: 'lag',
@@ -16,19 +30,32 @@ export const lagCommand: Command = {
     group: { type: 'string', description: 'only this group', valueName: 'G' },
     json: { type: 'boolean', description: 'one JSON object per line instead of a table' },
   },
-  details: 'Columns: stream, group, partition, position (next offset the group processes), end (next offset written), lag.',
+  details:
+    'Columns: stream, group, partition, position (next offset the group processes), end (next offset written), lag.\n' +
+    'Groups of the configured pipelines (or of the default files pipeline) are listed before their first commit,\n' +
+    'marked "(no commit yet)" (JSON: "committed": false), with the whole stored partition as their lag.',
   async run(ctx) {
     const onlyStream = ctx.values.stream as string | undefined;
     const onlyGroup = ctx.values.group as string | undefined;
-    const log = await openLog(ctx.loadConfig());
-    const rows: { stream: string; group: string; partition: number; position: number; end: number; lag: number }[] = [];
+    const config = ctx.loadConfig();
+    const log = await openLog(config);
+    const rows: LagRow[] = [];
     try {
-      for (const s of (await log.stats()).streams) {
+      const streams = (await log.stats()).streams;
+      const declared = pipelinesOfStreams(config, streams.map((s) => s.stream));
+      for (const s of streams) {
         if (onlyStream !== undefined && s.stream !== onlyStream) continue;
+        const groupsOfStream = new Set(declared.filter((p) => p.stream === s.stream).map((p) => p.group));
         for (const p of s.partitions) {
+          const uncommitted = new Set(groupsOfStream);
           for (const g of p.groups) {
+            uncommitted.delete(g.group);
             if (onlyGroup !== undefined && g.group !== onlyGroup) continue;
-            rows.push({ stream: s.stream, group: g.group, partition: p.partition, position: g.position, end: p.endOffset, lag: g.lag });
+            rows.push({ stream: s.stream, group: g.group, partition: p.partition, position: g.position, end: p.endOffset, lag: g.lag, committed: true });
+          }
+          for (const group of uncommitted) {
+            if (onlyGroup !== undefined && group !== onlyGroup) continue;
+            rows.push({ stream: s.stream, group, partition: p.partition, position: 0, end: p.endOffset, lag: Math.max(0, p.endOffset - p.startOffset), committed: false });
           }
         }
       }
@@ -46,7 +73,9 @@ export const lagCommand: Command = {
     }
     const table = [['STREAM', 'GROUP', 'PARTITION', 'POSITION', 'END', 'LAG'], ...rows.map((r) => [r.stream, r.group, String(r.partition), String(r.position), String(r.end), String(r.lag)])];
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-    ctx.stdout.write(table.map((row) => row.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd() + '\n').join(''));
+    // The note trails the LAG column so the six columns keep their meaning for scripts that split lines.
+    const notes = ['', ...rows.map((r) => (r.committed ? '' : '  (no commit yet)'))];
+    ctx.stdout.write(table.map((row, n) => row.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd() + notes[n] + '\n').join(''));
     return 0;
   },
 };
