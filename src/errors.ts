@@ -118,6 +118,11 @@ export const ERRORS = {
     retriable: false,
     message: 'A pipeline processor cannot be loaded: name a built-in sink or a module whose default export is defineProcessor({...}).',
   },
+  HOPPER_PIPELINE_FAILED: {
+    status: 500,
+    retriable: false,
+    message: 'A pipeline stopped on an unexpected error (a bug): serve --with-workers restarts it after a backoff; hopper work exits 1 for its supervisor to restart it.',
+  },
   HOPPER_BENCH_UNREACHABLE: {
     status: 502,
     retriable: true,

@@ -54,9 +54,14 @@ interface TryResult {
   remaining: RecordItem[];
 }
 
+/** What a processor threw, as text for logs and dead letters; user code may throw anything, even what cannot be printed. */
 function message(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+  try {
+    if (err instanceof Error) return err.message || err.name;
+    return String(err);
+  } catch {
+    return 'the processor threw a value that cannot be described (reading its message or converting it to text threw)';
+  }
 }
 
 export class BatchRun {

@@ -57,6 +57,11 @@ export class RecordItem implements BatchItem {
     return this.record.body;
   }
 
+  /** Events this record decoded to (0 while events() was never called, or failed). */
+  get decodedEvents(): number {
+    return this.decoded?.length ?? 0;
+  }
+
   events(): unknown[] {
     if (this.decoded) return this.decoded;
     if (this.decodeError) throw this.decodeError;

@@ -44,7 +44,7 @@ export interface RunnerDeps {
   consumerName: string;
   leaseTimeoutMs: number;
   shutdownTimeoutMs: number;
-  /** Called once when the pipeline stops for good because of a bug or an unrecoverable error. */
+  /** Called when the pipeline stops for good because of a bug (possibly more than once: one per failing batch). */
   onFatal: (err: Error) => void;
 }
 
@@ -96,8 +96,8 @@ export class PipelineRunner {
     return runner;
   }
 
+  /** The runtime logs it: at fatal level under hopper work (which exits), at error level when it restarts the pipeline. */
   private fatal(err: Error): void {
-    this.logger.fatal({ err }, 'pipeline stopped by an unexpected error');
     this.stopping.abort();
     this.notify();
     this.deps.onFatal(err);
@@ -168,7 +168,11 @@ export class PipelineRunner {
       this.counters.abandoned++;
       return;
     }
-    this.deps.metrics.observeBatch(this.pipeline.name, delivery.records.length, performance.now() - started);
+    // Events of the records processed; a dead letter's events were not (its decode failed, or the processor refused them).
+    let events = 0;
+    for (const item of items) events += item.decodedEvents;
+    for (const d of outcome.deadLetters) events -= d.item.decodedEvents;
+    this.deps.metrics.observeBatch(this.pipeline.name, delivery.records.length, events, performance.now() - started);
     this.track(
       this.committing,
       this.consumer.commit(delivery).catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch will be redelivered')),

@@ -1,6 +1,6 @@
 // In-process counters of the worker runtime, per pipeline: batches, records,
-// failed attempts, retries, dead letters, batch duration; plus whatever processors
-// report through their MetricsHandle. A snapshot is plain data, so /metrics
+// events decoded, failed attempts, retries, dead letters, batch duration; plus
+// whatever processors report through their MetricsHandle. A snapshot is plain data, so /metrics
 // (prom-client) can read it later without the runtime knowing about Prometheus.
 
 import type { MetricsHandle } from './types.js';
@@ -17,6 +17,11 @@ export interface PipelineCounters {
   batches: number;
   /** Records committed. */
   records: number;
+  /**
+   * Events decoded from the records committed, dead letters left out. Ingest never parses bodies, so this
+   * is where events are first counted; a processor that never calls item.events() adds none.
+   */
+  events: number;
   /** Processor calls that threw. */
   failures: number;
   /** Records sent to the dead-letter stream. */
@@ -24,6 +29,15 @@ export interface PipelineCounters {
   /** Batches given up at shutdown without commit (redelivered later). */
   abandoned: number;
   batchDuration: DurationStats;
+  /**
+   * After an unexpected error (a bug) stopped the pipeline: 'restarting' until serve --with-workers has started it
+   * again, 'failed' under hopper work (which then exits 1).
+   */
+  state: 'running' | 'restarting' | 'failed';
+  /** Times it was started again after such an error. */
+  restarts: number;
+  /** The last such error, or null. */
+  lastFailure: { message: string; atMs: number } | null;
 }
 
 export interface CustomMetric {
@@ -56,16 +70,17 @@ export class WorkerMetrics {
   pipeline(name: string): PipelineCounters {
     let c = this.pipelines.get(name);
     if (!c) {
-      c = { batches: 0, records: 0, failures: 0, deadLetters: 0, abandoned: 0, batchDuration: { count: 0, sumMs: 0, maxMs: 0 } };
+      c = { batches: 0, records: 0, events: 0, failures: 0, deadLetters: 0, abandoned: 0, batchDuration: { count: 0, sumMs: 0, maxMs: 0 }, state: 'running', restarts: 0, lastFailure: null };
       this.pipelines.set(name, c);
     }
     return c;
   }
 
-  observeBatch(pipeline: string, records: number, durationMs: number): void {
+  observeBatch(pipeline: string, records: number, events: number, durationMs: number): void {
     const c = this.pipeline(pipeline);
     c.batches++;
     c.records += records;
+    c.events += events;
     c.batchDuration.count++;
     c.batchDuration.sumMs += durationMs;
     if (durationMs > c.batchDuration.maxMs) c.batchDuration.maxMs = durationMs;

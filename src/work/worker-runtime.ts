@@ -3,6 +3,9 @@
 // gets the default pipeline (files sink into {dataDir}/out/{stream}/), and new
 // streams are picked up every work.streamDiscoveryIntervalMs: this is what
 // `npm start` (hopper serve --with-workers) runs. `hopper work` runs the same.
+// A pipeline that stops on an unexpected error (a bug) either fails the runtime
+// (`failed`: hopper work exits 1 for its supervisor) or, with restartFailed (serve,
+// which must keep serving), is started again after a capped, doubling backoff.
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +22,13 @@ import { WorkerMetrics } from './worker-metrics.js';
 import { isDeadLetterStream } from './dead-letter.js';
 import { compileSchema } from './decode/schema-check.js';
 import type { EventValidator } from './decode/decode-record.js';
-import { HopperError } from '../errors.js';
+import { HopperError, type ErrorCode } from '../errors.js';
+
+/** First wait before restarting a failed pipeline; it doubles with each failure in a row. */
+export const PIPELINE_RESTART_INITIAL_MS = 1000;
+export const PIPELINE_RESTART_MAX_MS = 30_000;
+/** A pipeline that ran this long before failing starts its backoff over: the failures are not in a row. */
+export const PIPELINE_STABLE_MS = 60_000;
 
 export interface WorkerOptions {
   clock?: Clock;
@@ -29,6 +38,8 @@ export interface WorkerOptions {
   /** Only these pipelines (by name) of the config. */
   only?: string[];
   metrics?: WorkerMetrics;
+  /** Restart a pipeline that stopped on an unexpected error instead of rejecting `failed` (serve --with-workers). */
+  restartFailed?: boolean;
 }
 
 export interface Workers {
@@ -37,7 +48,7 @@ export interface Workers {
   metrics: WorkerMetrics;
   /** Names of the running pipelines. */
   pipelines(): string[];
-  /** Rejects when a pipeline stopped because of an unexpected error (the process should exit non-zero). */
+  /** Rejects when a pipeline stopped because of an unexpected error (the process should exit non-zero); never with restartFailed. */
   failed: Promise<never>;
 }
 
@@ -52,6 +63,11 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
   failed.catch(() => undefined);
   let stopped = false;
+  /** Aborted by stop(): cuts short the waits before restarts. */
+  const stopping = new AbortController();
+  const restarting = new Set<Promise<void>>();
+  const failuresInRow = new Map<string, number>();
+  const startedAtMs = new Map<string, number>();
 
   const validatorFor = (stream: string): EventValidator | null => {
     if (!validators.has(stream)) {
@@ -61,7 +77,49 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     return validators.get(stream)!;
   };
 
+  const onFatal = (pipeline: ResolvedPipeline, runner: PipelineRunner, err: Error): void => {
+    const counters = metrics.pipeline(pipeline.name);
+    counters.lastFailure = { message: err.message, atMs: clock.nowMs() };
+    const fields = { code: 'HOPPER_PIPELINE_FAILED' satisfies ErrorCode, pipeline: pipeline.name, err };
+    if (!options.restartFailed) {
+      counters.state = 'failed';
+      logger.fatal(fields, 'pipeline stopped by an unexpected error');
+      rejectFailed(err);
+      return;
+    }
+    if (stopped) return;
+    const ranMs = clock.nowMs() - (startedAtMs.get(pipeline.name) ?? clock.nowMs());
+    const inRow = ranMs >= PIPELINE_STABLE_MS ? 1 : (failuresInRow.get(pipeline.name) ?? 0) + 1;
+    failuresInRow.set(pipeline.name, inRow);
+    const delayMs = Math.min(PIPELINE_RESTART_INITIAL_MS * 2 ** (inRow - 1), PIPELINE_RESTART_MAX_MS);
+    counters.state = 'restarting';
+    logger.error({ ...fields, failuresInRow: inRow, restartInMs: delayMs }, 'pipeline stopped by an unexpected error: restarting it after a backoff');
+    const task = restart(pipeline, runner, delayMs).finally(() => restarting.delete(task));
+    restarting.add(task);
+  };
+
+  const restart = async (pipeline: ResolvedPipeline, failedRunner: PipelineRunner, delayMs: number): Promise<void> => {
+    // Uncommitted batches of the failed runner are redelivered to the new one (at least once).
+    await failedRunner.stop().catch((err: unknown) => logger.error({ err, pipeline: pipeline.name }, 'stopping the failed pipeline failed'));
+    await clock.sleep(delayMs, stopping.signal);
+    if (stopped) return;
+    try {
+      await start(pipeline);
+    } catch (err) {
+      startedAtMs.delete(pipeline.name); // a failed start is a failure in a row, however long the wait was
+      onFatal(pipeline, failedRunner, err as Error);
+      return;
+    }
+    const counters = metrics.pipeline(pipeline.name);
+    counters.restarts++;
+    counters.state = 'running';
+    logger.info({ pipeline: pipeline.name, restarts: counters.restarts }, 'pipeline restarted');
+  };
+
   const start = async (pipeline: ResolvedPipeline): Promise<void> => {
+    // The runner may report several fatal errors (one per failing batch): the first one counts.
+    let reportFatal!: (err: Error) => void;
+    const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
     const processor =
       options.processors?.[pipeline.name] ??
       (await loadProcessor(pipeline, { dataDir: config.dataDir, pipeline: pipeline.name, stream: pipeline.stream, group: pipeline.group }));
@@ -76,9 +134,11 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
       consumerName,
       leaseTimeoutMs: config.work.leaseTimeoutMs,
       shutdownTimeoutMs: config.work.shutdownTimeoutMs,
-      onFatal: (err) => rejectFailed(err),
+      onFatal: (err) => reportFatal(err),
     });
     runners.set(pipeline.name, runner);
+    startedAtMs.set(pipeline.name, clock.nowMs());
+    void fatal.then((err) => onFatal(pipeline, runner, err));
     if (stopped) await runner.stop(); // stop() came while this one was starting
   };
 
@@ -141,7 +201,9 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     async stop() {
       if (discovery) clearInterval(discovery);
       stopped = true;
+      stopping.abort();
       await waitDiscovery();
+      await Promise.allSettled([...restarting]);
       await stopAll();
     },
   };

@@ -1,15 +1,17 @@
 // `hopper serve` as a user runs it: help, bad flags and values as one line,
 // the zero-config first run (./data, autoCreateStreams), a unix socket, a busy
-// port, and --with-workers.
+// port, and --with-workers (a pipeline that dies of a bug is restarted).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/embedded.js';
 import { CLI, postWith, startServe } from '../ingest/serve-process.js';
+import { waitFor } from '../work/work-helpers.js';
 
 function runCli(args: string[], cwd?: string) {
   return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 30_000, env: { ...process.env, HOPPER_LOG_LEVEL: 'info' } });
@@ -97,4 +99,50 @@ test('--with-workers serves, runs the worker runtime in the primary, and stops c
   srv.child.kill('SIGTERM');
   const { code } = await srv.exited;
   assert.equal(code, 0, srv.lines.slice(-5).join('\n'));
+});
+
+test('--with-workers restarts a pipeline that died of a bug, logs it, and keeps serving', { timeout: 90_000 }, async (t) => {
+  const cwd = tempDir('hopper-serve-restart-');
+  t.after(() => removeDir(cwd));
+  const processed = join(cwd, 'processed.txt');
+  const fixture = fileURLToPath(new URL('../work/fixtures/crash-once-processor.mjs', import.meta.url));
+  const configFile = join(cwd, 'hopper.config.json');
+  writeFileSync(configFile, JSON.stringify({ pipelines: [{ stream: 'events', processor: fixture, options: { file: processed }, batchMaxWaitMs: 0 }] }));
+  const srv = await startServe(['--workers', '1', '--with-workers', '--config', configFile, '--data-dir', join(cwd, 'data')], {}, cwd);
+  t.after(() => srv.child.exitCode === null && srv.child.kill('SIGKILL'));
+  const start = JSON.parse(srv.lines.find((l) => l.includes('hopper serve listening'))!) as { workers: string; admin: string };
+  assert.equal(start.workers, 'running');
+  const lineWith = (msg: string): Record<string, unknown> | undefined =>
+    srv.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
+
+  // The first batch kills the pipeline; ingest keeps acknowledging while it waits for its restart.
+  assert.equal((await postWith(false, srv.port, '/v1/streams/events', '{"n":0}')).status, 202);
+  const failedMsg = 'pipeline stopped by an unexpected error: restarting it after a backoff';
+  await waitFor('the failure to be logged', () => lineWith(failedMsg) !== undefined);
+  for (let n = 1; n <= 3; n++) assert.equal((await postWith(false, srv.port, '/v1/streams/events', `{"n":${n}}`)).status, 202);
+  const failed = lineWith(failedMsg)!;
+  assert.equal(failed.level, 50, 'error level');
+  assert.equal(failed.code, 'HOPPER_PIPELINE_FAILED');
+  assert.equal(failed.pipeline, 'events.crash-once-processor');
+  assert.equal(failed.restartInMs, 1000);
+  assert.match(String((failed.err as { message?: string }).message), /injected runtime fault/);
+
+  // Restarted: every record, the one of the failed batch included, is processed.
+  const lines = (): string[] => (existsSync(processed) ? readFileSync(processed, 'utf8').split('\n').filter(Boolean) : []);
+  await waitFor('all 4 records processed', () => new Set(lines()).size >= 4, 30_000);
+  // The failed batch ran before the fault and was not committed: it is the only one seen twice (at least once).
+  const seen = lines();
+  assert.deepEqual([...new Set(seen)].sort(), ['0:0', '0:1', '0:2', '0:3']);
+  assert.deepEqual(seen.filter((l, i) => seen.indexOf(l) !== i), ['0:0']);
+  assert.ok(lineWith('pipeline restarted'), 'the restart is logged');
+
+  const status = (await (await fetch(`${start.admin}/api/status`)).json()) as { workers: { pipelines: Record<string, { state: string; restarts: number; lastFailure: { message: string } }> } };
+  const pipeline = status.workers.pipelines['events.crash-once-processor']!;
+  assert.deepEqual([pipeline.state, pipeline.restarts, pipeline.lastFailure.message], ['running', 1, 'injected runtime fault']);
+  const cliStatus = runCli(['status', '--admin', start.admin]);
+  assert.equal(cliStatus.status, 0, cliStatus.stderr);
+  assert.match(cliStatus.stdout, /^pipeline events\.crash-once-processor: running · 1 restarts after unexpected errors · last: injected runtime fault$/m);
+
+  srv.child.kill('SIGTERM');
+  assert.equal((await srv.exited).code, 0, srv.lines.slice(-5).join('\n'));
 });

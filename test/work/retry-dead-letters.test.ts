@@ -140,3 +140,39 @@ test('items named in `failed` go to the DLQ with their reason; retriable errors 
     assert.equal(l.info.reason, 'vote out of range');
   }
 });
+
+test('a processor that throws what cannot be printed: retried and dead-lettered like any failure, the pipeline goes on', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('odd', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('odd', 0, [0, 1, 2, 3].map((n) => record(JSON.stringify({ n }))), 'durable');
+  const config = testConfig(dir, {
+    pipelines: [{ name: 'odd.test', stream: 'odd', group: 'g', processor: 'noop', batchMaxRecords: 4, batchMaxWaitMs: 0, maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 10 }],
+  });
+  // Record 1: a value with no toString; record 2: an Error whose message getter throws.
+  const unprintable = [
+    Object.create(null) as unknown,
+    Object.defineProperty(new Error(), 'message', {
+      get() {
+        throw new TypeError('no message');
+      },
+    }),
+  ];
+  const processor = defineProcessor({
+    process(batch) {
+      for (const item of batch.items) {
+        const { n } = item.events()[0] as { n: number };
+        if (n === 1 || n === 2) throw unprintable[n - 1];
+      }
+    },
+  });
+  const workers = await startWorkers(config, log, logger, { clock: fakeClock(), random: () => 0.5, processors: { 'odd.test': processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit all 4 records', async () => (await log.getPosition('g', 'odd', 0)) === 4);
+  const letters = (await readAll(log, 'odd.dlq')).map((r) => parseDeadLetter(r)!);
+  assert.deepEqual(letters.map((l) => l.info.offset), [1, 2]);
+  for (const l of letters) assert.match(l.info.reason, /^the processor threw a value that cannot be described/);
+  assert.equal(workers.metrics.snapshot().pipelines['odd.test']!.state, 'running');
+});

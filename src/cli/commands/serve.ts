@@ -121,14 +121,17 @@ interface WorkerRuntime {
 }
 
 interface WorkerRuntimeModule {
-  startWorkers(config: HopperConfig, log: Log, logger: Logger): Promise<WorkerRuntime>;
+  startWorkers(config: HopperConfig, log: Log, logger: Logger, options: { restartFailed: boolean }): Promise<WorkerRuntime>;
 }
 
 // ---------------------------------------------------------------------------------------------
 // --with-workers: the worker runtime (src/work/worker-runtime.ts) runs in the primary process.
 // The workers only read the log and commit positions, so they need no partition of their own,
 // and the ingest children stay pure hot path. The import is dynamic so that serving works (with
-// one warning line) in a build without the worker runtime.
+// one warning line) in a build without the worker runtime. A pipeline that dies of a bug is
+// restarted after a capped backoff (logged at error level, HOPPER_PIPELINE_FAILED, and shown in
+// /api/status) rather than ending the process: ingest must keep serving. `hopper work` exits 1
+// instead, for its supervisor to restart it.
 // ---------------------------------------------------------------------------------------------
 async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise<WorkerRuntime | null> {
   const specifier = '../../work/worker-runtime.js';
@@ -142,7 +145,7 @@ async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise
   }
   const log = await openLog(config, warnTo(logger));
   try {
-    const runtime = await mod.startWorkers(config, log, logger);
+    const runtime = await mod.startWorkers(config, log, logger, { restartFailed: true });
     return {
       ...(runtime.metrics ? { metrics: runtime.metrics } : {}),
       stop: async () => {

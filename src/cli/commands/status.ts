@@ -78,6 +78,12 @@ export function statusLines(s: AdminStatus): string[] {
   const pendingBy = s.deadLetters.streams.filter((d) => d.pending > 0).map((d) => `${d.stream}: ${formatCount(d.pending)}`);
   const pendingList = pendingBy.length ? ` (${pendingBy.join(', ')})` : '';
   out.push(`dead letters: ${formatCount(s.deadLetters.pending)} pending${pendingList}, ${formatCount(s.deadLetters.stored)} stored`);
+  // Only pipelines that died of a bug get a line (serve --with-workers restarts them); a server too old to report it has no restarts field.
+  for (const [name, p] of Object.entries(s.workers?.pipelines ?? {})) {
+    if (p.state !== 'restarting' && !(p.restarts > 0)) continue;
+    const now = p.state === 'restarting' ? 'failed, restarting' : 'running';
+    out.push(`pipeline ${name}: ${now} · ${formatCount(p.restarts)} restarts after unexpected errors · last: ${p.lastFailure?.message ?? '-'}`);
+  }
   const rss = s.processes.reduce((n, p) => n + p.rssBytes, 0);
   const loop = Math.max(0, ...s.processes.map((p) => p.eventLoopDelayP99Seconds));
   const disk = s.disk ? ` · disk ${formatBytes(s.disk.freeBytes)} free of ${formatBytes(s.disk.totalBytes)}` : '';
