@@ -16,6 +16,8 @@ import type { Logger } from 'pino';
 import type { HopperConfig } from '../config/schema.js';
 import { HopperError, type ErrorCode } from '../errors.js';
 import type { Log } from '../log/types.js';
+import { BucketHistogram } from '../observe/bucket-histogram.js';
+import { ThrottledErrorLog } from '../observe/throttled-error-log.js';
 import { AppendBatcher } from './append-batcher.js';
 import { Backpressure } from './backpressure.js';
 import { IngestStats } from './ingest-stats.js';
@@ -69,11 +71,15 @@ export class IngestServer {
   readonly handler: RequestHandler;
   private readonly batcher: AppendBatcher;
   private readonly servers: EngineServer[] = [];
-  private lastUnexpectedLogMs = 0;
+  /** Unexpected errors come per batch: a failing log must not turn into a flood of lines. */
+  private readonly errors: ThrottledErrorLog;
 
   private constructor(private readonly opts: IngestServerOptions) {
     const { config, log } = opts;
     const partition = opts.partition ?? 0;
+    this.errors = new ThrottledErrorLog(opts.logger);
+    const fsync = new BucketHistogram();
+    if (log.timeFsyncs((seconds) => fsync.observe(seconds))) this.stats.fsyncLatency = fsync;
     this.backpressure = new Backpressure(log, config.ingest.softPendingBytes, config.ingest.maxPendingBytes);
     this.registry = new StreamRegistry({ log, config, partitions: opts.partitions ?? 1 });
     this.batcher = new AppendBatcher({
@@ -116,10 +122,7 @@ export class IngestServer {
   }
 
   private unexpected(err: unknown, message: string): void {
-    const now = Date.now();
-    if (now - this.lastUnexpectedLogMs < 1000) return; // at most one line a second, whatever the rate
-    this.lastUnexpectedLogMs = now;
-    this.opts.logger.error({ err: err instanceof Error ? err.message : String(err), code: (err as HopperError)?.code }, message);
+    this.errors.error({ err: err instanceof Error ? err.message : String(err), code: (err as HopperError)?.code }, message);
   }
 
   private newHttpServer(): EngineServer {
@@ -230,6 +233,7 @@ export class IngestServer {
     clearTimeout(timer);
     for (const s of this.servers) s.closeAllConnections();
     this.backpressure.stop();
+    this.errors.flush();
     return clean;
   }
 }

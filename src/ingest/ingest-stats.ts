@@ -2,7 +2,8 @@
 // as plain numbers so the hot path only increments fields. A metrics exporter
 // reads them; nothing here formats or ships them. Per stream: requests by status,
 // bytes, records, refusals and the ack latency histogram; per ack level: the
-// latency of log.append calls (one observation per batch, not per request).
+// latency of log.append calls (one observation per batch, not per request);
+// and the log's own fsyncs, when its backend runs any (one per group commit).
 
 import { ACK_LEVELS, type AckLevel } from '../log/types.js';
 import { BucketHistogram, type HistogramSnapshot } from '../observe/bucket-histogram.js';
@@ -45,6 +46,8 @@ export interface IngestSnapshot {
   streams: Record<string, StreamSnapshot>;
   /** Seconds per log.append call, by the ack level asked for (`durable` includes the fsync). */
   appendLatency: Record<AckLevel, HistogramSnapshot>;
+  /** Seconds per fsync of the log's data; null when the backend runs no fsync of its own (Log.timeFsyncs). */
+  fsyncLatency: HistogramSnapshot | null;
 }
 
 /** The counters of one stream in one process. Statuses are few (a write gets 202 or one of a dozen refusals): a short list. */
@@ -99,6 +102,8 @@ export class IngestStats {
   peakHeldBytes = 0;
   /** Per ack rank (ACK_LEVELS order): seconds per log.append call. */
   readonly appendLatency = ACK_LEVELS.map(() => new BucketHistogram());
+  /** Seconds per fsync of the log's data, fed by the log (Log.timeFsyncs); null when it runs none. */
+  fsyncLatency: BucketHistogram | null = null;
   private readonly streams = new Map<string, StreamCounters>();
 
   /** The counters of a stream (one map lookup per write). */
@@ -139,6 +144,7 @@ export class IngestStats {
       peakHeldBytes: this.peakHeldBytes,
       streams,
       appendLatency,
+      fsyncLatency: this.fsyncLatency?.snapshot() ?? null,
     };
   }
 }

@@ -162,6 +162,13 @@ export interface Log {
   /** Bytes of backlog held in this process waiting for the backend (for backpressure). */
   pendingBytes(): number;
 
+  /**
+   * Hands `observe` the seconds of every fsync this process runs on the log's data (for metrics; one
+   * observer per log, a later call replaces it). Returns false when the backend runs no fsync of its own
+   * (redis and nats: their servers sync on their side), so there is nothing to time and nothing to report.
+   */
+  timeFsyncs(observe: (seconds: number) => void): boolean;
+
   stats(): Promise<LogStats>;
   /** Applies retention now (backends that do it themselves may no-op). */
   enforceRetention(): Promise<void>;

@@ -25,6 +25,7 @@ export function emptyIngestSnapshot(): IngestSnapshot {
     peakHeldBytes: 0,
     streams: {},
     appendLatency,
+    fsyncLatency: null,
   };
 }
 
@@ -57,6 +58,7 @@ export function addIngestSnapshot(into: IngestSnapshot, from: IngestSnapshot): v
     addHistogram(t.ackLatency, s.ackLatency);
   }
   for (const level of ACK_LEVELS) addHistogram(into.appendLatency[level], from.appendLatency[level]);
+  if (from.fsyncLatency !== null) addHistogram((into.fsyncLatency ??= emptyHistogram()), from.fsyncLatency);
 }
 
 export class ClusterStats {

@@ -27,6 +27,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </form>
 <section class="tiles" aria-label="now">
   <div class="tile"><b id="t-req">-</b><span>requests/s</span></div>
+  <div class="tile" id="tile-evt" hidden><b id="t-evt">-</b><span>events/s (decoded)</span></div>
   <div class="tile"><b id="t-rec">-</b><span>records stored/s</span></div>
   <div class="tile"><b id="t-p99">-</b><span>ack p99</span></div>
   <div class="tile"><b id="t-lag">-</b><span>lag (records)</span></div>
@@ -35,7 +36,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </section>
 <ul id="warnings" class="warnings"></ul>
 <main class="charts">
-  <figure><figcaption>Requests and records per second</figcaption><div class="chart" id="c-rates"></div></figure>
+  <figure><figcaption>Requests, events and records per second</figcaption><div class="chart" id="c-rates"></div></figure>
   <figure><figcaption>Ack latency (ms)</figcaption><div class="chart" id="c-latency"></div></figure>
   <figure><figcaption>Lag per group (records)</figcaption><div class="chart" id="c-lag"></div></figure>
   <figure><figcaption>Dead letters pending</figcaption><div class="chart" id="c-dead"></div></figure>
@@ -63,6 +64,7 @@ h1 { font-size: 20px; margin: 0; }
 #token-form { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; padding: 10px; margin-bottom: 10px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
 #token-form[hidden] { display: none; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 8px; margin-bottom: 10px; }
+.tile[hidden] { display: none; }
 .tile { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; }
 .tile b { display: block; font-size: 22px; font-variant-numeric: tabular-nums; }
 .tile span { color: var(--muted); font-size: 12px; }

@@ -1,7 +1,8 @@
 // The dashboard's browser script, served as /dashboard.js (plain ES2017, no
 // build step). Every REFRESH_MS it fetches /api/series (the last points of the
 // server's one-second samples) and /api/status, then redraws five uPlot charts
-// and the tiles. It never overlaps two refreshes. The admin token, when the
+// and the tiles (events/s only where workers run: ingest never parses bodies,
+// so events are counted as workers decode them). It never overlaps two refreshes. The admin token, when the
 // server needs one, comes from the page's #token=... fragment (never sent to the
 // server in a URL) or the form, and is kept in sessionStorage.
 // window.hopperDashboard exposes what the charts show (tests read it).
@@ -20,6 +21,11 @@ export const DASHBOARD_JS = String.raw`(function () {
   state.chartData = function () {
     var out = {};
     Object.keys(state.charts).forEach(function (k) { out[k] = state.charts[k].data; });
+    return out;
+  };
+  state.chartLabels = function () {
+    var out = {};
+    Object.keys(state.charts).forEach(function (k) { out[k] = state.charts[k].hopperLabels.split('\n'); });
     return out;
   };
 
@@ -91,8 +97,11 @@ export const DASHBOARD_JS = String.raw`(function () {
   // Chart definitions: which series each chart draws, from /api/series.
   var DEFS = {
     rates: { el: 'c-rates', fmt: fmtCount, incrs: COUNT_INCRS, lines: function (s) {
-      var out = [['requests/s', s.requestsPerSecond], ['records stored/s', s.recordsPerSecond]];
-      if (s.processedPerSecond.some(function (v) { return v !== null; })) out.push(['records processed/s', s.processedPerSecond]);
+      var workers = s.processedPerSecond.some(function (v) { return v !== null; });
+      var out = [['requests/s', s.requestsPerSecond]];
+      if (workers) out.push(['events/s', s.eventsPerSecond]);
+      out.push(['records stored/s', s.recordsPerSecond]);
+      if (workers) out.push(['records processed/s', s.processedPerSecond]);
       return out;
     } },
     latency: { el: 'c-latency', fmt: fmtMs, lines: function (s) { return [['p50', s.ackP50Ms], ['p99', s.ackP99Ms]]; } },
@@ -165,6 +174,8 @@ export const DASHBOARD_JS = String.raw`(function () {
     st.groups.forEach(function (g) { lag += g.lag; });
     var r = st.rates;
     $('t-req').textContent = r ? fmtCount(r.requestsPerSecond) : '-';
+    $('tile-evt').hidden = !r || r.eventsPerSecond === null;
+    $('t-evt').textContent = r && r.eventsPerSecond !== null ? fmtCount(r.eventsPerSecond) : '-';
     $('t-rec').textContent = r ? fmtCount(r.recordsPerSecond) : '-';
     $('t-p99').textContent = r && r.ackLatencyP99Seconds !== null ? fmtMs(r.ackLatencyP99Seconds * 1000) : '-';
     $('t-lag').textContent = st.groups.length ? fmtCount(lag) : '-';

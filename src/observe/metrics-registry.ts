@@ -143,6 +143,10 @@ export class MetricsRegistry {
       const ingest = v().ingest;
       return ingest ? ACK_LEVELS.flatMap((ack) => histogramSamples(name, { ack }, ingest.appendLatency[ack])) : [];
     });
+    histogram('hopper_log_fsync_seconds', "Seconds per fsync of the log's data run by the ingest processes (embedded: one per group commit, roll or close); absent when the backend syncs on its own server.", (name) => {
+      const fsync = v().ingest?.fsyncLatency;
+      return fsync ? histogramSamples(name, {}, fsync) : [];
+    });
     counter('hopper_log_append_failures_total', 'Log append calls that failed (their writes were answered 503 or 500).', () => {
       const ingest = v().ingest;
       return ingest ? [{ labels: {}, value: ingest.appendFailures }] : [];
@@ -179,6 +183,7 @@ export class MetricsRegistry {
       Object.entries(v().workers?.pipelines ?? {}).map(([pipeline, p]) => ({ labels: { pipeline }, value: pick(p) }));
     counter('hopper_worker_batches_total', 'Batches committed, by pipeline.', () => perPipeline((p) => p.batches));
     counter('hopper_worker_records_total', 'Records committed, by pipeline.', () => perPipeline((p) => p.records));
+    counter('hopper_worker_events_total', 'Events decoded from the records committed (dead letters not included), by pipeline.', () => perPipeline((p) => p.events));
     counter('hopper_worker_failures_total', 'Processor calls that threw, by pipeline.', () => perPipeline((p) => p.failures));
     counter('hopper_worker_dead_letters_total', 'Records sent to the dead-letter stream, by pipeline.', () => perPipeline((p) => p.deadLetters));
     counter('hopper_worker_abandoned_batches_total', 'Batches given up at shutdown without commit (redelivered later), by pipeline.', () =>

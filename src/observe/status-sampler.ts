@@ -44,6 +44,8 @@ interface Sample {
   ackLatency: HistogramSnapshot;
   /** Records the workers of this process committed (null without workers). */
   processed: number | null;
+  /** Events those records decoded to (null without workers): ingest does not parse bodies, the workers do. */
+  events: number | null;
   /** null before the first log stats. */
   deadLettersPending: number | null;
   /** Total lag per "stream/group". */
@@ -59,6 +61,7 @@ export interface WindowRates {
   bytesInPerSecond: number;
   backpressurePerSecond: number;
   processedPerSecond: number | null;
+  eventsPerSecond: number | null;
   ackLatencyP50Seconds: number | null;
   ackLatencyP99Seconds: number | null;
 }
@@ -71,6 +74,7 @@ export interface Series {
   requestsPerSecond: (number | null)[];
   recordsPerSecond: (number | null)[];
   processedPerSecond: (number | null)[];
+  eventsPerSecond: (number | null)[];
   ackP50Ms: (number | null)[];
   ackP99Ms: (number | null)[];
   deadLettersPending: (number | null)[];
@@ -154,6 +158,7 @@ export class StatusSampler {
       backpressure: ingest?.backpressureRefusals ?? 0,
       ackLatency,
       processed: workers ? sum(Object.values(workers.pipelines).map((p) => p.records)) : null,
+      events: workers ? sum(Object.values(workers.pipelines).map((p) => p.events)) : null,
       deadLettersPending: stats ? sum(deadLetterCounts(stats).map((d) => d.pending)) : null,
       lag,
       rssBytes: sum(processes.map((p) => p.memory.rssBytes)),
@@ -172,13 +177,20 @@ export class StatusSampler {
     const n = this.samples.length;
     if (n < 2) return null;
     const last = this.samples[n - 1]!;
-    let first = this.samples[n - 2]!;
-    for (let i = n - 2; i >= 0; i--) {
-      first = this.samples[i]!;
-      if (last.tMs - first.tMs >= RATE_WINDOW_MS) break;
-    }
+    let from = n - 2;
+    while (from > 0 && last.tMs - this.samples[from]!.tMs < RATE_WINDOW_MS) from--;
+    const first = this.samples[from]!;
     const dt = Math.max(0.001, (last.tMs - first.tMs) / 1000);
     const rate = (a: number, b: number): number => Math.max(0, a - b) / dt;
+    // Workers start after the admin side: their rates cover the part of the window they ran in.
+    const workerRate = (pick: (s: Sample) => number | null): number | null => {
+      const end = pick(last);
+      for (let i = from; end !== null && i < n - 1; i++) {
+        const start = pick(this.samples[i]!);
+        if (start !== null) return Math.max(0, end - start) / Math.max(0.001, (last.tMs - this.samples[i]!.tMs) / 1000);
+      }
+      return null;
+    };
     const latency = histogramDelta(last.ackLatency, first.ackLatency);
     return {
       windowSeconds: Math.round(dt * 10) / 10,
@@ -186,7 +198,8 @@ export class StatusSampler {
       recordsPerSecond: rate(last.records, first.records),
       bytesInPerSecond: rate(last.bytesIn, first.bytesIn),
       backpressurePerSecond: rate(last.backpressure, first.backpressure),
-      processedPerSecond: last.processed === null || first.processed === null ? null : rate(last.processed, first.processed),
+      processedPerSecond: workerRate((s) => s.processed),
+      eventsPerSecond: workerRate((s) => s.events),
       ackLatencyP50Seconds: histogramQuantile(latency, 0.5),
       ackLatencyP99Seconds: histogramQuantile(latency, 0.99),
     };
@@ -201,6 +214,7 @@ export class StatusSampler {
       requestsPerSecond: [],
       recordsPerSecond: [],
       processedPerSecond: [],
+      eventsPerSecond: [],
       ackP50Ms: [],
       ackP99Ms: [],
       deadLettersPending: [],
@@ -226,6 +240,7 @@ export class StatusSampler {
       out.requestsPerSecond.push(rate(s.requests, prev.requests));
       out.recordsPerSecond.push(rate(s.records, prev.records));
       out.processedPerSecond.push(s.processed === null || prev.processed === null ? null : rate(s.processed, prev.processed));
+      out.eventsPerSecond.push(s.events === null || prev.events === null ? null : rate(s.events, prev.events));
       out.ackP50Ms.push(ms(0.5));
       out.ackP99Ms.push(ms(0.99));
       out.deadLettersPending.push(s.deadLettersPending);

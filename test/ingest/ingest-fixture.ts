@@ -2,7 +2,7 @@
 // temp dir by default), plus a tiny HTTP client that returns status, headers and body.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { TestContext } from 'node:test';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { HopperConfig } from '../../src/config/schema.js';
 import { IngestServer } from '../../src/ingest/http-server.js';
@@ -23,6 +23,8 @@ export interface FixtureOptions {
   /** Wraps the embedded log (to slow it down or make it fail). */
   wrapLog?: (log: Log) => Log;
   dataDir?: string;
+  /** The server's logger (default: silent). */
+  logger?: Logger;
 }
 
 /** Overrides applied to every fixture started while set (a test file sets them to run its tests on each HTTP engine). */
@@ -37,7 +39,7 @@ export async function startIngest(t: TestContext, opts: FixtureOptions = {}): Pr
   const config = testConfig(dataDir, opts.overrides);
   const embedded = openEmbedded(dataDir);
   const log = opts.wrapLog ? opts.wrapLog(embedded) : embedded;
-  const server = await IngestServer.create({ config, log, logger: pino({ level: 'silent' }) });
+  const server = await IngestServer.create({ config, log, logger: opts.logger ?? pino({ level: 'silent' }) });
   const [address] = await server.listen();
   t.after(async () => {
     await server.stop(2000);

@@ -1,8 +1,11 @@
 // The dashboard in a real browser: headless Chromium (Debian's chromium, driven by
 // playwright-core) loads the page from a running `hopper serve --workers 2 --with-workers`
-// under load; every chart must show non-zero data (requests/s, ack latency, lag of a group
-// that does not consume, a dead letter, memory), with no script error, on a laptop and on a
-// phone screen. Screenshots go to test-artifacts/ (git-ignored) to be looked at.
+// under load; every chart must show non-zero data (requests/s, events/s decoded by the
+// workers, ack latency, lag of a group that does not consume, a dead letter, memory), with no
+// script error, on a laptop and on a phone screen. Screenshots go to test-artifacts/
+// (git-ignored) to be looked at. Without Chromium the tests skip, except under HOPPER_CI=1
+// (set by .ci/run), where they fail: CI must not go green without them.
+// HOPPER_TEST_CHROMIUM points at another Chromium binary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,15 +17,22 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import { httpRequest, sendWrites, startAdminServe } from './serve-with-admin.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.HOPPER_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const TOKEN = 'dashboard-test-token-0123456789';
-const skip = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+const IN_CI = process.env.HOPPER_CI === '1';
+const skip = missing !== null && !IN_CI ? missing : false;
+
+/** In CI a missing Chromium is a failure, not a skip. */
+function requireChromium(): void {
+  if (missing !== null) assert.fail(`${missing}; HOPPER_CI=1 requires the browser test to run`);
+}
 
 type ChartData = Record<string, (number | null)[][]>;
 /** What the test reads in the page (globalThis is the window there; tests typecheck without the DOM library). */
 interface PageGlobals {
-  hopperDashboard?: { updates: number; chartData(): ChartData };
+  hopperDashboard?: { updates: number; chartData(): ChartData; chartLabels(): Record<string, string[]> };
   document: {
     getElementById(id: string): { textContent: string | null } | null;
     documentElement: { scrollWidth: number; clientWidth: number };
@@ -63,6 +73,7 @@ function maxOf(series: (number | null)[] | undefined): number {
 }
 
 test('the dashboard draws live, non-zero charts in headless Chromium', { skip, timeout: 180_000 }, async (t) => {
+  requireChromium();
   const srv = await startAdminServe(t, ['--workers', '2', '--with-workers'], { HOPPER_ADMIN_TOKEN: TOKEN });
   assert.equal((await sendWrites(srv.port, 'clicks', 20, (i) => `{"warmup":${i}}`, 2)).get(202), 20);
   const bad = await httpRequest(`http://127.0.0.1:${srv.port}/v1/streams/clicks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{oops' });
@@ -110,14 +121,19 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
       if (!d || d.updates < 4) return false;
       const data = d.chartData();
       if (!data.rates || data.rates[0]!.length < 4) return false; // four samples on the time axis (one a second)
+      const events = d.chartLabels().rates!.indexOf('events/s');
+      if (events < 0 || !data.rates[events + 1]!.some((v) => (v ?? 0) > 0)) return false; // the workers decode the load
       return ['rates', 'latency', 'lag', 'dead', 'memory'].every((k) => data[k] && data[k]!.slice(1).some((s) => s.some((v) => (v ?? 0) > 0)));
     },
     undefined,
     { timeout: 60_000, polling: 250 },
   );
   const data = await page.evaluate(() => (globalThis as unknown as PageGlobals).hopperDashboard!.chartData());
-  const [, requests, records] = data.rates!;
+  const labels = await page.evaluate(() => (globalThis as unknown as PageGlobals).hopperDashboard!.chartLabels());
+  assert.deepEqual(labels.rates, ['requests/s', 'events/s', 'records stored/s', 'records processed/s'], 'events/s beside requests/s');
+  const [, requests, events, records] = data.rates!;
   assert.ok(maxOf(requests) > 10, `requests/s drawn: ${maxOf(requests)}`);
+  assert.ok(maxOf(events) > 10, `events/s drawn: ${maxOf(events)}`);
   assert.ok(maxOf(records) > 10, `records/s drawn: ${maxOf(records)}`);
   assert.ok(maxOf(data.latency![2]) > 0, 'ack latency p99 drawn');
   assert.ok(maxOf(data.latency![2]) >= maxOf(data.latency![1]) * 0.5, 'p99 is not below p50 (roughly)');
@@ -138,7 +154,8 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
     { timeout: 10_000 },
   );
 
-  const tiles = await page.evaluate(() => ['t-req', 't-p99', 't-lag', 't-dlq', 't-mem'].map((id) => (globalThis as unknown as PageGlobals).document.getElementById(id)!.textContent));
+  assert.equal(await page.locator('#tile-evt').isVisible(), true, 'the events/s tile shows where workers run');
+  const tiles = await page.evaluate(() => ['t-req', 't-evt', 't-p99', 't-lag', 't-dlq', 't-mem'].map((id) => (globalThis as unknown as PageGlobals).document.getElementById(id)!.textContent));
   for (const v of tiles) assert.ok(v && v !== '-', `tile shows a value: ${JSON.stringify(tiles)}`);
   assert.match(await page.locator('#warnings').innerText(), /1 dead letter pending for stream clicks/);
   assert.equal(await page.locator('#token-form').isVisible(), false, 'the token was accepted');
@@ -169,6 +186,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
 });
 
 test('without the token the page asks for it instead of showing data', { skip, timeout: 120_000 }, async (t) => {
+  requireChromium();
   const srv = await startAdminServe(t, ['--workers', '1'], { HOPPER_ADMIN_TOKEN: TOKEN });
   const profile = mkdtempSync(join(tmpdir(), 'hopper-chromium-'));
   t.after(() => rmSync(profile, { recursive: true, force: true }));
@@ -186,4 +204,5 @@ test('without the token the page asks for it instead of showing data', { skip, t
   await page.fill('#token', TOKEN);
   await page.click('button[type=submit]');
   await page.waitForFunction(() => (globalThis as unknown as PageGlobals).hopperDashboard!.updates >= 1, undefined, { timeout: 20_000 });
+  assert.equal(await page.locator('#tile-evt').isVisible(), false, 'no events/s tile where no workers run');
 });

@@ -26,6 +26,7 @@ export function fakeStatus(overrides: Partial<AdminStatus> = {}): AdminStatus {
       bytesInPerSecond: 300_000,
       backpressurePerSecond: 0,
       processedPerSecond: 1490,
+      eventsPerSecond: 1600,
       ackLatencyP50Seconds: 0.0012,
       ackLatencyP99Seconds: 0.0045,
     },

@@ -51,6 +51,7 @@ test('hopper work serves /metrics and /api/status for its pipelines', { timeout:
     () => 'the files pipeline to commit 30 records',
   );
   assert.ok(sampleValue(metrics, 'hopper_worker_batches_total', { pipeline: 'jobs.files' }) >= 1);
+  assert.equal(sampleValue(metrics, 'hopper_worker_events_total', { pipeline: 'jobs.files' }), 30, 'one event decoded per JSON record');
   assert.equal(sampleValue(metrics, 'hopper_worker_batch_duration_seconds_count', { pipeline: 'jobs.files' }), sampleValue(metrics, 'hopper_worker_batches_total', { pipeline: 'jobs.files' }));
   assert.deepEqual(
     metrics.get('hopper_process_memory_bytes')!.samples.filter((s) => s.labels.type === 'rss').map((s) => s.labels.process),

@@ -46,6 +46,8 @@ export class EmbeddedLog implements Log {
   /** Group directories made by this process: position writes skip the mkdir (redone if one vanished). */
   private readonly groupDirsMade = new Set<string>();
   private readonly warn: WarnFn;
+  /** Set by timeFsyncs(): handed to every partition writer, open now or later. */
+  private fsyncObserver: ((seconds: number) => void) | null = null;
   private closed = false;
 
   constructor(private readonly opts: EmbeddedLogOptions) {
@@ -115,6 +117,7 @@ export class EmbeddedLog implements Log {
       await w.close();
       throw new HopperError('HOPPER_LOG_CLOSED');
     }
+    w.onFsync = this.fsyncObserver;
     this.writers.set(key, w);
     this.opening.delete(key);
     this.readers.get(key)?.invalidate();
@@ -210,6 +213,12 @@ export class EmbeddedLog implements Log {
     let total = 0;
     for (const w of this.writers.values()) total += w.pendingBytes;
     return total;
+  }
+
+  timeFsyncs(observe: (seconds: number) => void): boolean {
+    this.fsyncObserver = observe;
+    for (const w of this.writers.values()) w.onFsync = observe;
+    return true;
   }
 
   /** Records acknowledged `fast` whose write later failed (the documented loss of `fast`). */

@@ -354,6 +354,11 @@ export class NatsLog implements Log {
     return this.budget.bytes;
   }
 
+  /** NATS syncs its own storage on its server: this process runs no fsync to time. */
+  timeFsyncs(): boolean {
+    return false;
+  }
+
   /** Records acknowledged `fast` whose publish later failed (the documented loss of `fast`). */
   lostFastRecords(): number {
     return this.lostFast;

@@ -308,6 +308,11 @@ export class RedisLog implements Log {
     return this.budget.bytes;
   }
 
+  /** Redis syncs its own storage on its server: this process runs no fsync to time. */
+  timeFsyncs(): boolean {
+    return false;
+  }
+
   /** Records acknowledged `fast` whose write later failed (the documented loss of `fast`). */
   lostFastRecords(): number {
     let total = 0;
