@@ -2,28 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CLI, REPO } from './run-cli.js';
+import { acceptingServer } from './accepting-server.js';
 
 test('SIGINT during a 60 s run: report of the load so far, exit 0', async (t) => {
   let received = 0;
   let onEnough: () => void = () => undefined;
   const enough = new Promise<void>((r) => (onEnough = r));
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      if (++received === 200) onEnough();
-      res.writeHead(202, { 'content-length': '2' });
-      res.end('{}');
-    });
+  const url = await acceptingServer(t, () => {
+    if (++received === 200) onEnough();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const started = Date.now();
   const child = spawn(process.execPath, [CLI, 'bench', '--url', url, '--duration', '60s', '--connections', '4', '--json'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => {

@@ -3,31 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { progressLine, showsProgress } from '../../src/bench/report.js';
 import { CLI, REPO, runCli } from './run-cli.js';
+import { acceptingServer } from './accepting-server.js';
 
 /** Long enough for the line, refreshed every second, to be drawn twice. */
 const RUN = ['--duration', '2500ms', '--connections', '2', '--threads', '1'];
 /** What the live line rewrites itself with: carriage return, then erase the line. */
 const REDRAW = '\r\x1b[2K';
-
-async function okServer(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(202, { 'content-length': '2' });
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -58,7 +41,7 @@ test('the line: elapsed of planned, rate and p99 of the last second, counts sinc
 });
 
 test('on a pseudo-terminal the line is drawn and redrawn in place, then erased before the report', async (t) => {
-  const url = await okServer(t);
+  const url = await acceptingServer(t);
   const r = await runOnTerminal(['bench', '--url', url, ...RUN]);
   assert.equal(r.code, 0, r.out);
   const drawn = r.out.split(REDRAW).slice(1, -1); // between the first redraw and the final erase
@@ -68,7 +51,7 @@ test('on a pseudo-terminal the line is drawn and redrawn in place, then erased b
 });
 
 test('piped output (not a terminal) has no progress line and no carriage return, text or --json', async (t) => {
-  const url = await okServer(t);
+  const url = await acceptingServer(t);
   for (const extra of [[], ['--json']]) {
     const r = await runCli(['bench', '--url', url, ...RUN, ...extra]);
     assert.equal(r.code, 0, r.stderr);
