@@ -24,10 +24,12 @@ export class ThrottledErrorLog {
   constructor(
     private readonly logger: Logger,
     private readonly intervalMs = ERROR_LINE_INTERVAL_MS,
+    /** Monotonic milliseconds: a wall-clock step back must not hold every line for the length of the step. */
+    private readonly nowMs: () => number = () => performance.now(),
   ) {}
 
   error(fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
+    const now = this.nowMs();
     if (now - this.lastLineMs >= this.intervalMs) {
       // The interval is over but its held line is still waiting for its timer (a busy event loop): this newer error replaces it.
       if (this.held !== null) this.suppressed++;
@@ -47,7 +49,7 @@ export class ThrottledErrorLog {
   flush(): void {
     const h = this.held;
     this.held = null;
-    if (h !== null) this.write(h.fields, h.message, Date.now());
+    if (h !== null) this.write(h.fields, h.message, this.nowMs());
     else this.clearTimer();
   }
 

@@ -75,7 +75,11 @@ export interface ProcessResult {
 }
 
 export interface Processor {
-  /** Called once before the first batch (open pools, create tables). */
+  /**
+   * Called once before the first batch (open pools, create tables). When `hopper serve --with-workers`
+   * restarts a pipeline after an unexpected error, stop() then start() run again: on the same object
+   * for a module that exports one, on a new one for a module that exports a factory.
+   */
   start?(ctx: ProcessContext): Promise<void> | void;
   process(batch: Batch, ctx: ProcessContext): Promise<ProcessResult | void> | ProcessResult | void;
   /** Called once at shutdown, after the last batch. */

@@ -26,6 +26,7 @@ import { HopperError, type ErrorCode } from '../errors.js';
 
 /** First wait before restarting a failed pipeline; it doubles with each failure in a row. */
 export const PIPELINE_RESTART_INITIAL_MS = 1000;
+/** Longest wait before restarting a failed pipeline, however many failures in a row. */
 export const PIPELINE_RESTART_MAX_MS = 30_000;
 /** A pipeline that ran this long before failing starts its backoff over: the failures are not in a row. */
 export const PIPELINE_STABLE_MS = 60_000;
@@ -50,6 +51,18 @@ export interface Workers {
   pipelines(): string[];
   /** Rejects when a pipeline stopped because of an unexpected error (the process should exit non-zero); never with restartFailed. */
   failed: Promise<never>;
+}
+
+/** What a processor or the runtime threw, as an Error: user code may throw null, strings, anything. */
+function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  let text: string;
+  try {
+    text = String(thrown);
+  } catch {
+    text = 'a value that cannot be converted to text';
+  }
+  return new Error(`non-Error thrown: ${text}`);
 }
 
 export async function startWorkers(config: HopperConfig, log: Log, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
@@ -77,7 +90,8 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     return validators.get(stream)!;
   };
 
-  const onFatal = (pipeline: ResolvedPipeline, runner: PipelineRunner, err: Error): void => {
+  const onFatal = (pipeline: ResolvedPipeline, runner: PipelineRunner, thrown: unknown): void => {
+    const err = asError(thrown);
     const counters = metrics.pipeline(pipeline.name);
     counters.lastFailure = { message: err.message, atMs: clock.nowMs() };
     const fields = { code: 'HOPPER_PIPELINE_FAILED' satisfies ErrorCode, pipeline: pipeline.name, err };
@@ -94,7 +108,10 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     const delayMs = Math.min(PIPELINE_RESTART_INITIAL_MS * 2 ** (inRow - 1), PIPELINE_RESTART_MAX_MS);
     counters.state = 'restarting';
     logger.error({ ...fields, failuresInRow: inRow, restartInMs: delayMs }, 'pipeline stopped by an unexpected error: restarting it after a backoff');
-    const task = restart(pipeline, runner, delayMs).finally(() => restarting.delete(task));
+    // restart() handles its own failures; this catch only keeps a bug in it from ending the process.
+    const task = restart(pipeline, runner, delayMs)
+      .catch((e: unknown) => logger.error({ err: asError(e), pipeline: pipeline.name }, 'restarting the pipeline failed'))
+      .finally(() => restarting.delete(task));
     restarting.add(task);
   };
 
@@ -107,9 +124,10 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
       await start(pipeline);
     } catch (err) {
       startedAtMs.delete(pipeline.name); // a failed start is a failure in a row, however long the wait was
-      onFatal(pipeline, failedRunner, err as Error);
+      onFatal(pipeline, failedRunner, err);
       return;
     }
+    if (stopped) return; // stop() came during start(): the new runner was stopped, not restarted
     const counters = metrics.pipeline(pipeline.name);
     counters.restarts++;
     counters.state = 'running';

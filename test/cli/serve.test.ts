@@ -103,13 +103,20 @@ test('--with-workers serves, runs the worker runtime in the primary, and stops c
 
 test('--with-workers restarts a pipeline that died of a bug, logs it, and keeps serving', { timeout: 90_000 }, async (t) => {
   const cwd = tempDir('hopper-serve-restart-');
-  t.after(() => removeDir(cwd));
+  let srv: Awaited<ReturnType<typeof startServe>> | undefined;
+  // One hook, in this order: the server must be gone before its data directory is removed.
+  t.after(async () => {
+    if (srv && srv.child.exitCode === null) {
+      srv.child.kill('SIGKILL');
+      await srv.exited;
+    }
+    removeDir(cwd);
+  });
   const processed = join(cwd, 'processed.txt');
   const fixture = fileURLToPath(new URL('../work/fixtures/crash-once-processor.mjs', import.meta.url));
   const configFile = join(cwd, 'hopper.config.json');
   writeFileSync(configFile, JSON.stringify({ pipelines: [{ stream: 'events', processor: fixture, options: { file: processed }, batchMaxWaitMs: 0 }] }));
-  const srv = await startServe(['--workers', '1', '--with-workers', '--config', configFile, '--data-dir', join(cwd, 'data')], {}, cwd);
-  t.after(() => srv.child.exitCode === null && srv.child.kill('SIGKILL'));
+  srv = await startServe(['--workers', '1', '--with-workers', '--config', configFile, '--data-dir', join(cwd, 'data')], {}, cwd);
   const start = JSON.parse(srv.lines.find((l) => l.includes('hopper serve listening'))!) as { workers: string; admin: string };
   assert.equal(start.workers, 'running');
   const lineWith = (msg: string): Record<string, unknown> | undefined =>
@@ -141,7 +148,7 @@ test('--with-workers restarts a pipeline that died of a bug, logs it, and keeps 
   assert.deepEqual([pipeline.state, pipeline.restarts, pipeline.lastFailure.message], ['running', 1, 'injected runtime fault']);
   const cliStatus = runCli(['status', '--admin', start.admin]);
   assert.equal(cliStatus.status, 0, cliStatus.stderr);
-  assert.match(cliStatus.stdout, /^pipeline events\.crash-once-processor: running · 1 restarts after unexpected errors · last: injected runtime fault$/m);
+  assert.match(cliStatus.stdout, /^pipeline events\.crash-once-processor: running · 1 restart after unexpected errors · last: injected runtime fault$/m);
 
   srv.child.kill('SIGTERM');
   assert.equal((await srv.exited).code, 0, srv.lines.slice(-5).join('\n'));

@@ -25,7 +25,8 @@ function capture(): { logger: Logger; lines: Line[] } {
 test('a burst logs one line at once and one at the end of the second, counting what it dropped', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   const { logger, lines } = capture();
-  const log = new ThrottledErrorLog(logger);
+  // The mocked Date stands in for the monotonic clock, so the test drives time with the timers.
+  const log = new ThrottledErrorLog(logger, ERROR_LINE_INTERVAL_MS, () => Date.now());
 
   log.error({ err: 'e0', code: 'X' }, 'append failed');
   assert.equal(lines.length, 1);
@@ -93,4 +94,19 @@ test('an ingest server whose log throws logs its failures throttled, and account
   assert.equal(accounted(), failures, `lines plus suppressed counts = the failures: ${JSON.stringify(failed().map((l) => l.suppressed ?? 0))}`);
   assert.ok(failed().every((l) => l.err === 'disk on fire'), JSON.stringify(failed()));
   assert.ok(failed().length < failures, 'throttled: fewer lines than failures');
+});
+
+test('a wall-clock step back does not hold the lines: the interval is measured on a monotonic clock', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { logger, lines } = capture();
+  let monotonicMs = 5_000;
+  const log = new ThrottledErrorLog(logger, ERROR_LINE_INTERVAL_MS, () => monotonicMs);
+  log.error({ err: 'e0', code: 'X' }, 'append failed');
+  // The wall clock jumps an hour back; the monotonic clock only moves on by the interval.
+  const realNow = Date.now;
+  Date.now = () => realNow() - 3_600_000;
+  t.after(() => (Date.now = realNow));
+  monotonicMs += ERROR_LINE_INTERVAL_MS;
+  log.error({ err: 'e1', code: 'X' }, 'append failed');
+  assert.equal(lines.length, 2, 'the second error is written at once, an interval after the first');
 });

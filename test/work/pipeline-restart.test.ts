@@ -103,3 +103,55 @@ test('without restartFailed (hopper work), `failed` rejects and the pipeline is 
   assert.deepEqual([counters.state, counters.restarts, counters.lastFailure?.message], ['failed', 0, 'injected runtime fault']);
   assert.equal(await log.getPosition('g', 's', 0), null);
 });
+
+test('restartFailed: a restart whose start() throws (even null) is one more failure in a row, never a crash', async (t) => {
+  const { log, config } = await setup(t, 2);
+  const clock = fakeClock();
+  let starts = 0;
+  const processed: number[] = [];
+  const processor = defineProcessor({
+    start() {
+      // The first restart finds the processor unable to start, and it throws what user code may throw.
+      if (++starts === 2) throw null;
+    },
+    process(batch) {
+      for (const item of batch.items) processed.push(item.offset);
+    },
+  });
+  const metrics = new FaultyMetrics((call) => call === 1);
+  const workers = await startWorkers(config, log, logger, { clock, metrics, processors: { 's.test': processor }, restartFailed: true });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit both records', async () => (await log.getPosition('g', 's', 0)) === 2);
+  assert.equal(starts, 3, 'initial start, the failed one, the good one');
+  assert.deepEqual(clock.sleeps, [1000, 2000], 'the failed start doubled the wait');
+  const counters = workers.metrics.snapshot().pipelines['s.test']!;
+  assert.deepEqual([counters.state, counters.restarts, counters.lastFailure?.message], ['running', 1, 'non-Error thrown: null']);
+  assert.deepEqual(processed, [0, 0, 1]);
+});
+
+test('restartFailed: stop() during the wait before a restart ends it at once, and nothing restarts after', async (t) => {
+  const { log, config } = await setup(t, 2);
+  // Waits last until stop() aborts them, so the restart is surely pending when stop() comes.
+  const sleeps: number[] = [];
+  const clock = {
+    nowMs: () => Date.now(),
+    sleep: (ms: number, signal?: AbortSignal) => {
+      sleeps.push(ms);
+      return new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  };
+  let starts = 0;
+  const processor = defineProcessor({
+    start() {
+      starts++;
+    },
+    process() {},
+  });
+  const metrics = new FaultyMetrics(() => true);
+  const workers = await startWorkers(config, log, logger, { clock, metrics, processors: { 's.test': processor }, restartFailed: true });
+  await waitFor('the restart to be waiting', () => sleeps.includes(1000));
+  await workers.stop();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(starts, 1, 'never started again');
+  assert.equal(workers.metrics.snapshot().pipelines['s.test']!.restarts, 0);
+});

@@ -55,7 +55,7 @@ export const lagCommand: Command = {
           }
           for (const group of uncommitted) {
             if (onlyGroup !== undefined && group !== onlyGroup) continue;
-            rows.push({ stream: s.stream, group, partition: p.partition, position: 0, end: p.endOffset, lag: Math.max(0, p.endOffset - p.startOffset), committed: false });
+            rows.push({ stream: s.stream, group, partition: p.partition, position: p.startOffset, end: p.endOffset, lag: Math.max(0, p.endOffset - p.startOffset), committed: false });
           }
         }
       }

@@ -82,7 +82,7 @@ export function statusLines(s: AdminStatus): string[] {
   for (const [name, p] of Object.entries(s.workers?.pipelines ?? {})) {
     if (p.state !== 'restarting' && !(p.restarts > 0)) continue;
     const now = p.state === 'restarting' ? 'failed, restarting' : 'running';
-    out.push(`pipeline ${name}: ${now} · ${formatCount(p.restarts)} restarts after unexpected errors · last: ${p.lastFailure?.message ?? '-'}`);
+    out.push(`pipeline ${name}: ${now} · ${p.restarts === 1 ? '1 restart' : `${formatCount(p.restarts)} restarts`} after unexpected errors · last: ${p.lastFailure?.message ?? '-'}`);
   }
   const rss = s.processes.reduce((n, p) => n + p.rssBytes, 0);
   const loop = Math.max(0, ...s.processes.map((p) => p.eventLoopDelayP99Seconds));
