@@ -39,22 +39,34 @@ export function defaultTableDdl(quotedTable: string): string {
   );
 }
 
-/** Sources that place an event in the log, or name the request that sent it: what a redelivered event repeats. */
+/** Sources a redelivered event repeats: where it sits in the log, or the request that sent it. */
 const REDELIVERY_SOURCES = new Set(['$stream', '$partition', '$offset', '$index', '$idempotencyKey']);
-/** A key over these alone (no $offset, no $idempotencyKey) would not tell one record from another. */
-const RECORD_SOURCES = new Set(['$offset', '$idempotencyKey']);
+/**
+ * Sets of sources that name one event, and only one: its place in the log, or its request's idempotency
+ * key and its index in that request's record (one request is one record). $stream is required in both:
+ * a pipeline reads one stream, but nothing stops two pipelines (of two streams) writing one table, and an
+ * event of the other stream at the same partition, offset and index must not be taken for a redelivery.
+ */
+const EVENT_IDENTITIES: ReadonlySet<string>[] = [
+  new Set(['$stream', '$partition', '$offset', '$index']),
+  new Set(['$stream', '$idempotencyKey', '$index']),
+];
 
 /**
  * Which of the table's unique keys (each a list of column names, primary key first) tells a redelivered
- * event: the first whose columns are all fed by REDELIVERY_SOURCES, one of them by $offset or
- * $idempotencyKey. null when none does: a stored key is then a constraint violation like any other.
+ * event: the first whose columns are all fed by REDELIVERY_SOURCES and together cover one of
+ * EVENT_IDENTITIES. A key short of that ((offset), (partition, offset), (idempotency key)) is shared by
+ * several events (those of one record, or of other partitions or streams), and ON CONFLICT DO NOTHING would
+ * drop all but the first in silence. null when none qualifies: a stored key is then a constraint violation
+ * like any other (a dead letter).
  */
 export function redeliveryKey(mapping: Record<string, string>, uniqueKeys: string[][]): string[] | null {
   const source = (column: string): string | undefined => (Object.hasOwn(mapping, column) ? mapping[column] : undefined);
   for (const key of uniqueKeys) {
     const sources = key.map(source);
     if (key.length === 0 || !sources.every((s) => s !== undefined && REDELIVERY_SOURCES.has(s))) continue;
-    if (sources.some((s) => RECORD_SOURCES.has(s!))) return key;
+    const fed = new Set(sources);
+    if (EVENT_IDENTITIES.some((identity) => [...identity].every((s) => fed.has(s)))) return key;
   }
   return null;
 }

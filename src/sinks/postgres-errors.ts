@@ -15,8 +15,13 @@ const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006']);
 
 /** Messages of node-postgres for a connection that died (they carry no SQLSTATE). */
 const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Client was closed/i;
-/** ENOENT: a unix socket (host=/var/run/postgresql) is gone while the server restarts, as a TCP port refuses. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ENOENT']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+/**
+ * ENOENT only from connect(): a unix socket (host=/var/run/postgresql) gone while the server restarts,
+ * as a TCP port refuses. Any other ENOENT (a missing sslrootcert or sslcert file) is a configuration
+ * error that no retry mends.
+ */
+const SOCKET_GONE = 'ENOENT';
 
 export function sqlState(err: unknown): string {
   const e = err as { code?: unknown; syscall?: unknown } | null;
@@ -35,8 +40,9 @@ export function classifyPgError(err: unknown): PgFailure {
     if (cls === '42') return 'statement';
     return 'unknown';
   }
-  const code = (err as { code?: unknown } | null)?.code;
+  const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return 'transient';
+  if (code === SOCKET_GONE && syscall === 'connect') return 'transient';
   if (err instanceof Error && CONNECTION_MESSAGES.test(err.message)) return 'transient';
   return 'unknown';
 }

@@ -16,9 +16,12 @@
 // Only the redelivery key is skipped: a row breaking another unique constraint of
 // the table makes the INSERT fail with 23505 again, and is a dead letter like any
 // row at fault (never dropped in silence). The redelivery key is the table's unique
-// key over columns fed by $stream, $partition, $offset, $index, $idempotencyKey
-// (read from the catalog once, see redeliveryKey); a table without one has no way
-// to tell a redelivered event, so a 23505 there is the row's fault, at once.
+// key that names one event: its columns are fed by $stream, $partition, $offset and
+// $index, or by $stream, $idempotencyKey and $index (see redeliveryKey; a key found
+// in the catalog is kept until a statement fails, a table without one is looked at
+// again at each 23505, so a key added later is used without a restart). A table
+// without one has no way to tell a redelivered event, so a 23505 there is the row's
+// fault, at once.
 //
 // Delivery guarantee: exactly one row per event in the default table, even when a
 // batch is redelivered (a crash between COMMIT and the worker's commit of its
@@ -30,7 +33,9 @@
 //
 // Failures: connection lost, serialization failure, deadlock, server shutting down
 // (SQLSTATE classes 08, 53, 57, 58, 40001, 40P01) are thrown as HOPPER_SINK_UNAVAILABLE
-// and retried by the runtime with backoff. A row at fault (class 22 data exception,
+// and retried by the runtime with backoff; so is any failure to connect, a missing sslrootcert
+// file included: the pipeline waits, logging the cause, rather than dead-letter every record for
+// a configuration error. A row at fault (class 22 data exception,
 // 23 constraint) is found (the COPY error names its line; otherwise bisection, each
 // half in its own transaction) and its record is returned in `failed` with
 // Postgres's message; the other records are written. A statement that cannot work
@@ -103,7 +108,9 @@ const COPY_CHUNK_CHARS = 256 * 1024;
 const UNIQUE_VIOLATION = '23505';
 /**
  * The table's unique keys as column lists, primary key first. Only those an ON CONFLICT can name:
- * no expressions, no partial or deferrable index; INCLUDE columns are not part of the key.
+ * no expressions, no partial or deferrable index; INCLUDE columns are not part of the key. Nor an index
+ * NULLS NOT DISTINCT (PostgreSQL 15+; read through to_jsonb, a column older servers lack): records sent
+ * without an Idempotency-Key have a NULL $idempotencyKey, which such a key would take for one another.
  */
 const UNIQUE_KEYS_SQL = `SELECT array_agg(a.attname::text ORDER BY k.n) AS cols
   FROM pg_index i
@@ -111,6 +118,7 @@ const UNIQUE_KEYS_SQL = `SELECT array_agg(a.attname::text ORDER BY k.n) AS cols
   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
   WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indimmediate AND i.indisvalid
     AND i.indpred IS NULL AND i.indexprs IS NULL AND k.n <= i.indnkeyatts
+    AND NOT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false)
   GROUP BY i.indexrelid, i.indisprimary
   ORDER BY i.indisprimary DESC, i.indexrelid`;
 
@@ -124,8 +132,8 @@ export class PostgresWriter {
   private readonly mapping: Record<string, string>;
   private readonly columns: string;
   private readonly stage: string;
-  /** Quoted column list of the table's redelivery key; null: none; undefined: not read yet (or the table may have changed). */
-  private conflictKey: string | null | undefined = undefined;
+  /** Quoted column list of the table's redelivery key once found; undefined: none found yet (or the table may have changed). */
+  private conflictKey: string | undefined = undefined;
   private readonly encode: (item: BatchItem, events: unknown[]) => string;
   private tableReady: Promise<void> | null = null;
   /** Connections whose temp stage table exists (a destroyed connection takes its table with it). */
@@ -201,17 +209,32 @@ export class PostgresWriter {
     if (this.opts.columns !== undefined || !this.opts.createTable) return Promise.resolve();
     this.tableReady ??= this.createTable().catch((err: unknown) => {
       this.tableReady = null;
-      throw classifyPgError(err) === 'transient' ? unavailable(err) : err;
+      throw classifyPgError(err) === 'transient' && !(err instanceof HopperError) ? unavailable(err) : err;
     });
     return this.tableReady;
   }
 
   private async createTable(): Promise<void> {
+    const client = await this.connect();
     try {
-      await this.pool.query(defaultTableDdl(this.table));
+      await client.query(defaultTableDdl(this.table));
     } catch (err) {
       // Two workers creating the table at once: one of them loses the race on the catalog, the table is there.
       if (sqlState(err) !== UNIQUE_VIOLATION && sqlState(err) !== '42P07') throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * A pooled connection. Failing to get one is never the records' fault, whatever the cause (the server
+   * down or restarting, a file of the configuration missing): the pipeline waits, retrying.
+   */
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw unavailable(err);
     }
   }
 
@@ -268,12 +291,7 @@ export class PostgresWriter {
    * and COPY them into the stage instead, then move them to the table skipping keys already there.
    */
   private async writeOnce(part: RecordRows[]): Promise<void> {
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unavailable(err);
-    }
+    const client = await this.connect();
     let destroy = false;
     let inTransaction = false;
     // While checked out, a connection error that arrives between two queries is emitted on the client,
@@ -331,12 +349,17 @@ export class PostgresWriter {
     }
   }
 
-  /** The quoted column list for ON CONFLICT, or null when the table has no redelivery key; read once from the catalog. */
+  /**
+   * The quoted column list for ON CONFLICT, or null when the table has no redelivery key. A key found is
+   * kept (until a statement fails: the table changed); "none" is not, so the catalog is read again at the
+   * next 23505 (rare without a key: a row's fault) and a key added to the table later is used at once.
+   */
   private async redeliveryKeyOf(client: PoolClient): Promise<string | null> {
     if (this.conflictKey === undefined) {
       const { rows } = await client.query<{ cols: string[] }>(UNIQUE_KEYS_SQL, [this.table]);
       const key = redeliveryKey(this.mapping, rows.map((r) => r.cols));
-      this.conflictKey = key === null ? null : key.map(quoteIdent).join(', ');
+      if (key === null) return null;
+      this.conflictKey = key.map(quoteIdent).join(', ');
     }
     return this.conflictKey;
   }

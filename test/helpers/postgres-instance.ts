@@ -2,12 +2,45 @@
 // that a test may stop (pg_ctl stop -m fast | immediate) and start again without
 // touching the shared server on 5432. Run as the `postgres` OS user: the server refuses root.
 import { execFile, spawnSync } from 'node:child_process';
-import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './free-ports.js';
 
-export const PG_BIN_DIR = process.env.HOPPER_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG_BINARIES = ['initdb', 'pg_ctl', 'postgres'];
+const DEBIAN_PG_ROOT = '/usr/lib/postgresql';
+
+const hasBinaries = (dir: string): boolean => PG_BINARIES.every((bin) => existsSync(join(dir, bin)));
+
+/**
+ * The PostgreSQL bin directory: HOPPER_TEST_PG_BIN when set (used as given, even if wrong: the skip
+ * reason names it), else `pg_config --bindir` when initdb, pg_ctl and postgres are there (pg_config may
+ * belong to a client-only package), else the highest /usr/lib/postgresql/<major>/bin that has them.
+ * null when none is found.
+ */
+function findPgBinDir(): string | null {
+  const fromEnv = process.env.HOPPER_TEST_PG_BIN;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  const bindir = pgConfig.status === 0 ? pgConfig.stdout.trim() : '';
+  if (bindir !== '' && hasBinaries(bindir)) return bindir;
+  let majors: string[] = [];
+  try {
+    majors = readdirSync(DEBIAN_PG_ROOT).filter((d) => /^\d+(\.\d+)?$/.test(d));
+  } catch {
+    // No Debian-style install.
+  }
+  majors.sort((a, b) => Number(b) - Number(a));
+  for (const major of majors) {
+    const dir = join(DEBIAN_PG_ROOT, major, 'bin');
+    if (hasBinaries(dir)) return dir;
+  }
+  return null;
+}
+
+export const PG_BIN_DIR: string | null = findPgBinDir();
+/** The CI script exports HOPPER_CI=1: there a throwaway server that cannot run is a failure, not a skip. */
+export const IN_CI = process.env.HOPPER_CI === '1';
 const RUN_AS = 'postgres';
 /** How long pg_ctl waits for the server to come up or go down (crash recovery included). */
 const PG_CTL_WAIT_S = 60;
@@ -26,7 +59,10 @@ function osUser(name: string): { uid: number; gid: number } | null {
 /** Why a throwaway server cannot be run here, or null when it can. */
 export function postgresInstanceSkipReason(): string | null {
   if (process.getuid?.() !== 0) return `not root: the throwaway PostgreSQL is run through runuser as the "${RUN_AS}" OS user`;
-  for (const bin of ['initdb', 'pg_ctl', 'postgres']) {
+  if (PG_BIN_DIR === null) {
+    return `no PostgreSQL server binaries (initdb, pg_ctl, postgres) found: not in \`pg_config --bindir\` nor in ${DEBIAN_PG_ROOT}/*/bin (set HOPPER_TEST_PG_BIN to the PostgreSQL bin directory)`;
+  }
+  for (const bin of PG_BINARIES) {
     if (!existsSync(join(PG_BIN_DIR, bin))) return `${join(PG_BIN_DIR, bin)} is missing (set HOPPER_TEST_PG_BIN to the PostgreSQL bin directory)`;
   }
   if (osUser(RUN_AS) === null) return `no "${RUN_AS}" OS user to run PostgreSQL as`;
@@ -109,6 +145,10 @@ export class TestPostgres {
   /** Runs a PostgreSQL binary as RUN_AS, in the temp directory (the test's cwd may be closed to that user). */
   private run(bin: string, args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (PG_BIN_DIR === null) {
+        reject(new Error(`${bin}: no PostgreSQL bin directory (see postgresInstanceSkipReason)`));
+        return;
+      }
       execFile('runuser', ['-u', RUN_AS, '--', join(PG_BIN_DIR, bin), ...args], { cwd: this.dir, timeout: COMMAND_TIMEOUT_MS }, (err, stdout, stderr) => {
         if (err) reject(new Error(`${bin} ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
         else resolve();

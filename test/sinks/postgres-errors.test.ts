@@ -15,6 +15,14 @@ test('socket errors are transient, EPIPE included (five capitals, but no SQLSTAT
   }
 });
 
+test('ENOENT is a transient socket error only from connect (a unix socket gone), not from any other call', () => {
+  // What node-postgres throws for sslrootcert=/missing/root.crt: fs.readFileSync's error.
+  const missingFile = systemError('ENOENT', 'open');
+  assert.equal(classifyPgError(missingFile), 'unknown');
+  // ENOENT with no syscall at all is not taken for a socket either.
+  assert.equal(classifyPgError(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })), 'unknown');
+});
+
 test('server errors are sorted by SQLSTATE: shutdown and startup are transient, constraints are the row\'s', () => {
   const pgError = (code: string): Error => Object.assign(new Error(code), { code, severity: 'ERROR' });
   assert.equal(classifyPgError(pgError('57P01')), 'transient');

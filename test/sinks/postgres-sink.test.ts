@@ -99,9 +99,9 @@ test('mapped columns: type errors (named by COPY line) and NOT NULL violations (
   const table = uniqueName('hopper_m');
   dropAfter(t, table);
   await withDb((db) =>
-    db.query(`CREATE TABLE ${table} (part int, off bigint, idx int, device text NOT NULL, speed int, payload jsonb, PRIMARY KEY (part, off, idx))`),
+    db.query(`CREATE TABLE ${table} (s text, part int, off bigint, idx int, device text NOT NULL, speed int, payload jsonb, PRIMARY KEY (s, part, off, idx))`),
   );
-  const sink = sinkFor(t, { table, columns: { part: '$partition', off: '$offset', idx: '$index', device: 'device.id', speed: 'speed', payload: '$event' } });
+  const sink = sinkFor(t, { table, columns: { s: '$stream', part: '$partition', off: '$offset', idx: '$index', device: 'device.id', speed: 'speed', payload: '$event' } });
   const body = (i: number): string => {
     if (i === 3) return '{"device":{"id":"d3"},"speed":"fast"}';
     if (i === 9) return '{"speed":5}';
@@ -126,13 +126,13 @@ test('mapped columns: type errors (named by COPY line) and NOT NULL violations (
 test('a unique constraint of the user\'s own is a dead letter, even in a redelivered batch; the redelivery key is skipped', { skip }, async (t) => {
   const table = uniqueName('hopper_u');
   dropAfter(t, table);
-  await withDb((db) => db.query(`CREATE TABLE ${table} (part int, off bigint, idx int, code text UNIQUE, payload jsonb, PRIMARY KEY (part, off, idx))`));
-  const sink = sinkFor(t, { table, columns: { part: '$partition', off: '$offset', idx: '$index', code: 'code', payload: '$event' } });
+  await withDb((db) => db.query(`CREATE TABLE ${table} (s text, part int, off bigint, idx int, code text UNIQUE, payload jsonb, PRIMARY KEY (s, part, off, idx))`));
+  const sink = sinkFor(t, { table, columns: { s: '$stream', part: '$partition', off: '$offset', idx: '$index', code: 'code', payload: '$event' } });
   // Event 6 repeats event 2's code within the batch; event 12 repeats event 3's, stored by an earlier batch.
   const code = (i: number): string => (i === 6 ? 'c2' : i === 12 ? 'c3' : `c${i}`);
   const items = Array.from({ length: 15 }, (_, i) => makeItem(i, JSON.stringify({ code: code(i) })));
   const stats = (): Promise<{ n: number; keys: number; codes: number }> =>
-    withDb(async (db) => (await db.query(`SELECT count(*)::int AS n, count(DISTINCT (part, off, idx))::int AS keys, count(DISTINCT code)::int AS codes FROM ${table}`)).rows[0]);
+    withDb(async (db) => (await db.query(`SELECT count(*)::int AS n, count(DISTINCT (s, part, off, idx))::int AS keys, count(DISTINCT code)::int AS codes FROM ${table}`)).rows[0]);
   const failedOf = (r: Awaited<ReturnType<Processor['process']>>): Map<number, string> => new Map((r?.failed ?? []).map((f) => [f.item.offset, f.reason]));
 
   const first = failedOf(await sink.process(makeBatch(items.slice(0, 10)), makeCtx()));
@@ -167,6 +167,72 @@ test('a table without a redelivery key: a unique violation is the row\'s dead le
   ]);
   const { rows } = await withDb((db) => db.query(`SELECT code FROM ${table} ORDER BY code`));
   assert.deepEqual(rows.map((r) => r.code), ['c0', 'c1', 'c2', 'c3', 'c4', 'c6', 'c7']);
+});
+
+test('a key the events of one record share ((part, off)) is no redelivery key: the events it cannot tell apart are dead letters, never dropped', { skip }, async (t) => {
+  const table = uniqueName('hopper_k');
+  dropAfter(t, table);
+  await withDb((db) => db.query(`CREATE TABLE ${table} (part int, off bigint, payload jsonb, PRIMARY KEY (part, off))`));
+  const sink = sinkFor(t, { table, columns: { part: '$partition', off: '$offset', payload: '$event' } });
+  const ctx = makeCtx();
+  // One NDJSON record of 3 events: all three at (0, 0), so the 2nd breaks the primary key.
+  const items = [makeItem(0, '{"n":1}\n{"n":2}\n{"n":3}\n', 'application/x-ndjson'), makeItem(1, '{"n":4}')];
+  const result = await sink.process(makeBatch(items), ctx);
+  assert.deepEqual((result?.failed ?? []).map((f) => [f.item.offset, f.reason]), [
+    [0, `postgres 23505: duplicate key value violates unique constraint "${table}_pkey" (Key (part, off)=(0, 0) already exists.)`],
+  ]);
+  const rows = async (): Promise<unknown[]> => (await withDb((db) => db.query(`SELECT part, off, payload FROM ${table} ORDER BY off`))).rows;
+  // A record is written whole or not at all: its 3 events are one dead letter, the other record is written.
+  assert.deepEqual(await rows(), [{ part: 0, off: '1', payload: { n: 4 } }]);
+  assert.equal(ctx.metrics.counter('sink_failed_events_total', 'postgres'), 3);
+  assert.equal(ctx.metrics.counter('sink_events_written_total', 'postgres'), 1);
+  // Without a redelivery key delivery is at least once: a redelivered event is a dead letter, not a silent skip.
+  const again = await sink.process(makeBatch([items[1]!], 2), makeCtx());
+  assert.deepEqual((again?.failed ?? []).map((f) => f.item.offset), [1]);
+  assert.match(again!.failed![0]!.reason, /^postgres 23505: duplicate key value .* \(Key \(part, off\)=\(0, 1\) already exists\.\)$/);
+  assert.deepEqual(await rows(), [{ part: 0, off: '1', payload: { n: 4 } }]);
+});
+
+test('a redelivery key added to the table later is used without a restart ("no key" is not cached)', { skip }, async (t) => {
+  const table = uniqueName('hopper_k');
+  dropAfter(t, table);
+  await withDb((db) => db.query(`CREATE TABLE ${table} (s text, part int, off bigint, idx int, payload jsonb, PRIMARY KEY (part, off))`));
+  const sink = sinkFor(t, { table, columns: { s: '$stream', part: '$partition', off: '$offset', idx: '$index', payload: '$event' } });
+  const items = Array.from({ length: 3 }, (_, i) => makeItem(i, `{"n":${i}}`));
+  assert.deepEqual((await sink.process(makeBatch(items.slice(0, 2)), makeCtx()))?.failed ?? [], []);
+  // (part, off) is no redelivery key: the redelivered records are dead letters.
+  const before = await sink.process(makeBatch(items.slice(0, 2), 2), makeCtx());
+  assert.deepEqual((before?.failed ?? []).map((f) => f.item.offset), [0, 1]);
+  await withDb((db) => db.query(`ALTER TABLE ${table} DROP CONSTRAINT ${table}_pkey, ADD PRIMARY KEY (s, part, off, idx)`));
+  // The same sink now finds the new key at the next 23505: stored events are skipped, the new one is written.
+  const after = await sink.process(makeBatch(items, 3), makeCtx());
+  assert.deepEqual(after?.failed ?? [], []);
+  const { rows } = await withDb((db) => db.query(`SELECT off FROM ${table} ORDER BY off`));
+  assert.deepEqual(rows.map((r) => Number(r.off)), [0, 1, 2]);
+});
+
+test('idempotency keys: (stream, key, idx) skips a request sent again; NULLS NOT DISTINCT is no redelivery key (records without a key are not one another)', { skip }, async (t) => {
+  const table = uniqueName('hopper_k');
+  dropAfter(t, table);
+  await withDb((db) => db.query(`CREATE TABLE ${table} (s text, ik text, idx int, off bigint, payload jsonb, UNIQUE NULLS NOT DISTINCT (s, ik, idx))`));
+  const sink = sinkFor(t, { table, columns: { s: '$stream', ik: '$idempotencyKey', idx: '$index', off: '$offset', payload: '$event' } });
+  // Two records sent without an Idempotency-Key: NULL, NULL, 0 twice. The 2nd breaks the index: a dead letter, not dropped.
+  const noKey = await sink.process(makeBatch([makeItem(0, '{"n":0}'), makeItem(1, '{"n":1}')]), makeCtx());
+  assert.deepEqual((noKey?.failed ?? []).map((f) => f.item.offset), [1]);
+  assert.match(noKey!.failed![0]!.reason, /^postgres 23505: /);
+
+  const table2 = uniqueName('hopper_k');
+  dropAfter(t, table2);
+  await withDb((db) => db.query(`CREATE TABLE ${table2} (s text, ik text, idx int, off bigint, payload jsonb, PRIMARY KEY (s, ik, idx))`));
+  const sink2 = sinkFor(t, { table: table2, columns: { s: '$stream', ik: '$idempotencyKey', idx: '$index', off: '$offset', payload: '$event' } });
+  const ndjson = 'application/x-ndjson';
+  const first = [makeItem(0, '{"n":0}\n{"n":1}\n', ndjson, { idempotencyKey: 'a' }), makeItem(1, '{"n":2}', ndjson, { idempotencyKey: 'b' })];
+  assert.deepEqual((await sink2.process(makeBatch(first), makeCtx()))?.failed ?? [], []);
+  // The client retried request "a" (a new record, a new offset) and sent "c": "a" adds nothing.
+  const retried = [makeItem(2, '{"n":0}\n{"n":1}\n', ndjson, { idempotencyKey: 'a' }), makeItem(3, '{"n":3}', ndjson, { idempotencyKey: 'c' })];
+  assert.deepEqual((await sink2.process(makeBatch(retried), makeCtx()))?.failed ?? [], []);
+  const { rows } = await withDb((db) => db.query(`SELECT ik, idx, off FROM ${table2} ORDER BY ik, idx`));
+  assert.deepEqual(rows.map((r) => [r.ik, r.idx, Number(r.off)]), [['a', 0, 0], ['a', 1, 0], ['b', 0, 1], ['c', 0, 3]]);
 });
 
 test('a column the table lacks fails every record with the undefined-column message', { skip }, async (t) => {
@@ -240,6 +306,17 @@ test('a server restarting behind a unix socket (the socket file is gone) is retr
   await assert.rejects(Promise.resolve(sink.process(makeBatch([makeItem(0, '{"a":1}')]), makeCtx())), (err: unknown) => {
     assert.ok(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), String(err));
     assert.match((err as Error).message, /ENOENT/);
+    assert.equal(isRetriable(err), true);
+    return true;
+  });
+});
+
+test('a missing sslrootcert file: the sink is unavailable (the pipeline waits, nothing is dead-lettered) and says which file', async (t) => {
+  const sink = postgresSink({ url: 'postgres://root@127.0.0.1:1/test?sslmode=verify-full&sslrootcert=/nonexistent-hopper-dir/root.crt', connectTimeoutMs: 500 }, sinkContext());
+  t.after(() => sink.stop?.(makeCtx()));
+  await assert.rejects(Promise.resolve(sink.process(makeBatch([makeItem(0, '{"a":1}')]), makeCtx())), (err: unknown) => {
+    assert.equal(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), true, String(err));
+    assert.match((err as Error).message, /ENOENT.*root\.crt/);
     assert.equal(isRetriable(err), true);
     return true;
   });
