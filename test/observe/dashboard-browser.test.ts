@@ -87,14 +87,17 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
   t.after(() => load.stop());
 
   const profile = mkdtempSync(join(tmpdir(), 'hopper-chromium-'));
-  t.after(() => rmSync(profile, { recursive: true, force: true }));
   const context: BrowserContext = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
   });
-  t.after(() => context.close());
+  // One hook, in this order: a profile removed before the browser closes is written again by it.
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -189,13 +192,16 @@ test('without the token the page asks for it instead of showing data', { skip, t
   requireChromium();
   const srv = await startAdminServe(t, ['--workers', '1'], { HOPPER_ADMIN_TOKEN: TOKEN });
   const profile = mkdtempSync(join(tmpdir(), 'hopper-chromium-'));
-  t.after(() => rmSync(profile, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  t.after(() => context.close());
+  // One hook, in this order: a profile removed before the browser closes is written again by it.
+  t.after(async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${srv.admin}/`);
   await page.locator('#token-form').waitFor({ state: 'visible', timeout: 20_000 });
