@@ -93,6 +93,7 @@ test('truncated gzip, a compression bomb and an unknown coding are decode failur
 //   events.ndjson.zst  = (zstd of a 2-line file) + (printf '{"c":[3]}\n' | zstd): two frames, the second without a content size
 //   bomb-sized.zst     = zstd -19 of a 4 MiB file of spaces (declares its 4 MiB content size)
 //   bomb-streamed.zst  = head -c 4M /dev/zero | tr '\0' ' ' | zstd -19 (no content size: only decoding finds out)
+//   blocks.ndjson.zst  = blockLines() piped to zstd -19: one streamed frame, 8 MiB window, 30 compressed blocks
 function zstdFixture(name: string): Buffer {
   return readFileSync(new URL(`./fixtures/zstd/${name}`, import.meta.url));
 }
@@ -127,6 +128,85 @@ test('zstd: bombs, truncation, huge windows and dictionaries are decode failures
   // Dictionary ID 7 (one byte, flag 1): fzstd has no dictionaries, so say so instead of decoding garbage.
   const withDictionary = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x00, 0x07, 0x09, 0x00, 0x00, 0x31]);
   rejects(rec(withDictionary, 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', /zstd dictionaries are not supported/);
+});
+
+/** The 6,320 lines (200,020 bytes) in blocks.ndjson.zst. */
+function blockLines(): string {
+  let text = '';
+  for (let i = 0; i < 6320; i++) text += JSON.stringify({ seq: i, msg: `event ${i}` }) + '\n';
+  return text;
+}
+
+// Hand-made zstd (RFC 8878): a frame header without content size or checksum, then blocks.
+// Window descriptors: 0x00 = 1 KiB, 0x38 = 128 KiB, 0x68 = 8 MiB.
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const WINDOW_1_KIB = 0x00;
+const WINDOW_128_KIB = 0x38;
+const WINDOW_8_MIB = 0x68;
+function zstdBlock(type: 'raw' | 'rle' | 'compressed', size: number, last: boolean, payload: number[]): number[] {
+  const header = (size << 3) | ({ raw: 0, rle: 1, compressed: 2 }[type] << 1) | (last ? 1 : 0);
+  return [header & 0xff, (header >> 8) & 0xff, header >> 16, ...payload];
+}
+/** One frame whose blocks are the given pieces of text, each a raw block. */
+function rawFrame(windowDescriptor: number, pieces: string[]): number[] {
+  return [...ZSTD_MAGIC, 0x00, windowDescriptor, ...pieces.flatMap((p, i) => zstdBlock('raw', p.length, i === pieces.length - 1, [...Buffer.from(p)]))];
+}
+/** One frame of `count` compressed blocks that decode to nothing (raw literals of size 0, no sequences). */
+function emptyCompressedFrame(windowDescriptor: number, count: number): number[] {
+  return [...ZSTD_MAGIC, 0x00, windowDescriptor, ...Array.from({ length: count }, (_, i) => zstdBlock('compressed', 2, i === count - 1, [0x00, 0x00])).flat()];
+}
+/** A frame declaring its content size (single segment: the window is the content), one raw block. */
+function sizedFrame(text: string): number[] {
+  return [...ZSTD_MAGIC, 0x20, text.length, ...zstdBlock('raw', text.length, true, [...Buffer.from(text)])];
+}
+const zstdBody = (...frames: number[][]): Buffer => Buffer.from(frames.flat());
+const tooCostly = (budget: string, bytes: number, fix: string): RegExp =>
+  new RegExp(`^zstd body is too costly to decode: fzstd would .* more than ${bytes} bytes \\(${budget} budget: \\d+ × max\\(maxDecodedBytes, 33554432\\)\\); ${fix}$`);
+
+test('zstd: bodies that would cost fzstd far more than their size are refused from their headers', () => {
+  // With maxDecodedBytes 1 MiB the budgets are counted from 32 MiB: 64 MiB of frame windows,
+  // 16 GiB of window moves, 256 MiB of block buffers; and 1024 frames whatever the limit.
+  // (a) Many 10-byte frames, each declaring an 8 MiB window fzstd would allocate and fill.
+  for (const frames of [100, 1000]) {
+    const body = zstdBody(...Array.from({ length: frames }, () => rawFrame(WINDOW_8_MIB, ['1'])));
+    assert.equal(body.length, frames * 10);
+    rejects(rec(body, 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', tooCostly('frame-window', 64 * 1024 * 1024, 'use fewer, larger frames'));
+  }
+  // The same frames decode when there are few of them: the refusal is about their number.
+  assert.deepEqual(decodeRecord(rec(zstdBody(rawFrame(WINDOW_8_MIB, ['1']), rawFrame(WINDOW_8_MIB, ['2'])), 'application/json', 'zstd'), settings), [12]);
+  // Tiny frames with 1 KiB windows are cheap, but more than ZSTD_MAX_FRAMES are refused (skippable ones count too).
+  const tiny = Array.from({ length: 1025 }, () => rawFrame(WINDOW_1_KIB, ['1\n']));
+  const manyFrames = /^zstd body has more than 1024 frames \(ZSTD_MAX_FRAMES\): concatenate fewer, larger frames$/;
+  rejects(rec(zstdBody(...tiny), 'application/x-ndjson', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', manyFrames);
+  const skippable = [0x50, 0x2a, 0x4d, 0x18, 0, 0, 0, 0];
+  rejects(rec(zstdBody(...Array.from({ length: 1024 }, () => skippable), tiny[0]!), 'application/x-ndjson', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED', manyFrames);
+  // (b) One frame of 4,000 one-byte raw blocks (16 KB) moving an 8 MiB window after each.
+  const digits = Array.from({ length: 4000 }, (_, i) => String(i % 10));
+  rejects(rec(zstdBody(rawFrame(WINDOW_8_MIB, digits)), 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED',
+    tooCostly('window-move', 16 * 1024 * 1024 * 1024, 'compress the body in one go instead of flushing often'));
+  assert.deepEqual(decodeRecord(rec(zstdBody(rawFrame(WINDOW_8_MIB, ['1', '2', '3', '4'])), 'application/json', 'zstd'), settings), [1234]);
+  // One frame of 20,000 empty compressed blocks (100 KB), each a fresh 128 KiB buffer in fzstd.
+  rejects(rec(zstdBody(emptyCompressedFrame(WINDOW_128_KIB, 20000), rawFrame(WINDOW_1_KIB, ['1'])), 'application/json', 'zstd'), 'HOPPER_DECODE_UNSUPPORTED',
+    tooCostly('block-buffer', 256 * 1024 * 1024, 'use fewer, larger blocks'));
+  assert.deepEqual(decodeRecord(rec(zstdBody(emptyCompressedFrame(WINDOW_128_KIB, 100), rawFrame(WINDOW_1_KIB, ['1'])), 'application/json', 'zstd'), settings), [1]);
+});
+
+test('zstd: real multi-block and multi-frame bodies under the limit still decode', () => {
+  // (c) 30 real compressed blocks with an 8 MiB window, alone and followed by more frames.
+  const lines = blockLines();
+  const expected = lines.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+  const blocks = zstdFixture('blocks.ndjson.zst');
+  assert.deepEqual(decodeRecord(rec(blocks, 'application/x-ndjson', 'zstd'), settings), expected);
+  const events = zstdFixture('events.ndjson.zst');
+  const multiFrame = Buffer.concat([blocks, events, blocks, events]);
+  const eventValues = [{ a: 1 }, { b: 'two' }, { c: [3] }];
+  assert.deepEqual(decodeRecord(rec(multiFrame, 'application/x-ndjson', 'zstd'), settings), [...expected, ...eventValues, ...expected, ...eventValues]);
+  // Exactly ZSTD_MAX_FRAMES frames declaring their sizes, and one frame of 5,000 small raw blocks and RLE blocks.
+  const sized = Array.from({ length: 1024 }, (_, i) => sizedFrame(`${i}\n`));
+  assert.deepEqual(decodeRecord(rec(zstdBody(...sized), 'application/x-ndjson', 'zstd'), settings), Array.from({ length: 1024 }, (_, i) => i));
+  const smallBlocks = [...ZSTD_MAGIC, 0x00, WINDOW_1_KIB];
+  for (let i = 0; i < 2500; i++) smallBlocks.push(...zstdBlock('raw', 2, false, [...Buffer.from(`${i % 10}\n`)]), ...zstdBlock('rle', 3, i === 2499, [0x20]));
+  assert.deepEqual(decodeRecord(rec(Buffer.from(smallBlocks), 'application/x-ndjson', 'zstd'), settings), Array.from({ length: 2500 }, (_, i) => i % 10));
 });
 
 test('a stream schema makes failing events decode failures naming the path', () => {

@@ -1,6 +1,7 @@
 // Undoes zstd Content-Encoding with fzstd (pure JS, so it works on Node 20, where
 // node:zlib has no zstd) under the same hard limit as the zlib codings: frame
-// headers are checked before fzstd allocates a window, and output stops at the limit.
+// headers are checked before fzstd allocates a window, the whole body's decoding
+// cost is checked against a budget before fzstd starts, and output stops at the limit.
 
 import { Decompress } from 'fzstd';
 import { DecodeError } from './decode-error.js';
@@ -13,11 +14,46 @@ const DICTIONARY_ID_BYTES = [0, 1, 2, 4] as const;
 const BLOCK_HEADER_BYTES = 3;
 const CHECKSUM_BYTES = 4;
 const BLOCK_TYPE_RLE = 1;
-/**
- * zstd levels 1-19 use windows of at most 8 MiB; only --long and --ultra go beyond. fzstd moves its
- * whole window once per 128 KiB block, so this also bounds the CPU a small body can cost.
- */
+const BLOCK_TYPE_COMPRESSED = 2;
+/** fzstd's output buffer for a compressed block: min(window, 128 KiB), the zstd maximum block size. */
+const MAX_BLOCK_BYTES = 128 * 1024;
+/** zstd levels 1-19 use windows of at most 8 MiB; only --long and --ultra go beyond. */
 export const ZSTD_MAX_WINDOW_BYTES = 8 * 1024 * 1024;
+
+// The per-frame window check above bounds memory, not time. fzstd's cost (node_modules/fzstd, Decompress
+// and rzfh/rzb) grows with windows and block counts, not with the body or output size:
+//   - each frame allocates a fresh zero-filled window (rzfh: new u8(window));
+//   - each block moves the whole window down by the block's output (copyWithin over the window);
+//   - each compressed block allocates a fresh zero-filled min(window, 128 KiB) output buffer;
+//   - each frame is decoded in a nested push() call.
+// So a 10-byte frame can cost an 8 MiB allocation and a 4-byte block an 8 MiB copy: a 1 MiB body could
+// hold the worker's event loop for tens of minutes while producing nothing. The headers give every
+// window and block count, so the whole body's cost is added up and refused before fzstd runs. Budgets
+// grow with maxDecodedBytes, as a legitimate body's cost grows with its output; at the default 64 MiB
+// the worst body they admit costs about what fzstd takes for a legitimate 64 MiB -19 body (~1 s).
+
+/**
+ * Most frames (zstd and skippable) in one body. fzstd recurses once per frame (about 8,000 overflow the
+ * stack); real bodies have one frame or a few concatenated ones.
+ */
+export const ZSTD_MAX_FRAMES = 1024;
+/** Budgets are computed as if maxDecodedBytes were at least this, so small limits still admit a few full-window frames. */
+export const ZSTD_BUDGET_MIN_DECODED_BYTES = 32 * 1024 * 1024;
+/**
+ * Window moves (window bytes × blocks, over all frames) per byte of maxDecodedBytes. A legitimate body
+ * moves about window / block size per output byte: 8 MiB / 128 KiB = 64 at -17..-19, but those levels
+ * split blocks smaller: up to 240 measured on 64 MB bodies. 32 GiB at 64 MiB: about 0.7 s of memmove.
+ */
+export const ZSTD_WINDOW_MOVE_BYTES_PER_DECODED_BYTE = 512;
+/**
+ * Fresh frame windows (summed over frames) per byte of maxDecodedBytes. A frame with a known size gets a
+ * window under twice that size; a streamed one gets its level's (8 MiB at -19). A fresh window costs
+ * fzstd ~100 times more per byte than a move (zero-filled, page-faulted, then garbage), hence the tight
+ * ratio: 16 full windows at 64 MiB.
+ */
+export const ZSTD_FRAME_WINDOW_BYTES_PER_DECODED_BYTE = 2;
+/** Fresh compressed-block buffers (min(window, 128 KiB) each) per byte of maxDecodedBytes; up to 4 measured (-17). */
+export const ZSTD_BLOCK_BUFFER_BYTES_PER_DECODED_BYTE = 8;
 
 /** Little-endian unsigned; bytes past the end read as 0, as fzstd reads them. */
 function readLE(body: Buffer, pos: number, bytes: number): number {
@@ -26,15 +62,51 @@ function readLE(body: Buffer, pos: number, bytes: number): number {
   return value;
 }
 
+/** One of the costs above, in bytes, for one body: refuses the body as soon as it passes its limit. */
+class CostBudget {
+  private spent = 0;
+  private readonly limit: number;
+
+  constructor(
+    private readonly name: string,
+    private readonly bytesPerDecodedByte: number,
+    base: number,
+    private readonly cost: string,
+    private readonly fix: string,
+  ) {
+    this.limit = bytesPerDecodedByte * base;
+  }
+
+  spend(bytes: number): void {
+    this.spent += bytes;
+    if (this.spent > this.limit) {
+      throw new DecodeError(
+        'HOPPER_DECODE_UNSUPPORTED',
+        `zstd body is too costly to decode: fzstd would ${this.cost} more than ${this.limit} bytes ` +
+          `(${this.name} budget: ${this.bytesPerDecodedByte} × max(maxDecodedBytes, ${ZSTD_BUDGET_MIN_DECODED_BYTES})); ${this.fix}`,
+      );
+    }
+  }
+}
+
 /**
  * fzstd allocates each frame's declared window up front (up to 2 GiB from a 6-byte header), so every
  * frame header is read here first: a declared content size over the limit or a window over
- * ZSTD_MAX_WINDOW_BYTES is refused before any allocation. Blocks are skipped by their sizes to reach
- * the next frame; a truncated or malformed structure ends the walk and fzstd reports it as damaged.
+ * ZSTD_MAX_WINDOW_BYTES is refused before any allocation. Blocks are walked by their sizes to reach
+ * the next frame, counting the frames, window moves and fresh buffers the body will cost fzstd; a body
+ * over a budget is refused before fzstd does any of that work. A truncated or malformed structure ends
+ * the walk and fzstd reports it as damaged.
  */
 function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): void {
+  const budgetBase = Math.max(maxDecodedBytes, ZSTD_BUDGET_MIN_DECODED_BYTES);
+  const windowMoves = new CostBudget('window-move', ZSTD_WINDOW_MOVE_BYTES_PER_DECODED_BYTE, budgetBase, 'move its window over', 'compress the body in one go instead of flushing often');
+  const frameWindows = new CostBudget('frame-window', ZSTD_FRAME_WINDOW_BYTES_PER_DECODED_BYTE, budgetBase, 'allocate frame windows of', 'use fewer, larger frames');
+  const blockBuffers = new CostBudget('block-buffer', ZSTD_BLOCK_BUFFER_BYTES_PER_DECODED_BYTE, budgetBase, 'allocate block buffers of', 'use fewer, larger blocks');
   let at = 0;
-  while (at + 4 < body.length) {
+  for (let frames = 1; at + 4 < body.length; frames++) {
+    if (frames > ZSTD_MAX_FRAMES) {
+      throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `zstd body has more than ${ZSTD_MAX_FRAMES} frames (ZSTD_MAX_FRAMES): concatenate fewer, larger frames`);
+    }
     const magic = readLE(body, at, 4);
     if (magic >>> 4 === SKIPPABLE_MAGIC_HIGH_BITS) {
       at += 8 + readLE(body, at + 4, 4);
@@ -70,11 +142,16 @@ function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): void {
         `zstd frame needs a ${windowBytes}-byte window; Hopper decodes zstd windows up to ${ZSTD_MAX_WINDOW_BYTES} bytes (levels 1-19 without --long)`,
       );
     }
+    frameWindows.spend(windowBytes);
+    const blockBufferBytes = Math.min(windowBytes, MAX_BLOCK_BYTES);
     for (let last = 0; !last; ) {
       if (pos + BLOCK_HEADER_BYTES > body.length) return;
       const header = readLE(body, pos, BLOCK_HEADER_BYTES);
       last = header & 1;
-      pos += BLOCK_HEADER_BYTES + (((header >> 1) & 3) === BLOCK_TYPE_RLE ? 1 : header >>> 3);
+      const blockType = (header >> 1) & 3;
+      windowMoves.spend(windowBytes);
+      if (blockType === BLOCK_TYPE_COMPRESSED) blockBuffers.spend(blockBufferBytes);
+      pos += BLOCK_HEADER_BYTES + (blockType === BLOCK_TYPE_RLE ? 1 : header >>> 3);
     }
     at = pos + (hasChecksum ? CHECKSUM_BYTES : 0);
   }
