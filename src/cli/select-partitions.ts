@@ -6,7 +6,11 @@ import type { Log } from '../log/types.js';
 import { parseNonNegativeInt } from './parse-duration.js';
 
 export async function selectPartitions(log: Log, stream: string, partitionFlag: string | undefined): Promise<number[]> {
-  const all = await log.listPartitions(stream);
+  return choosePartitions(await log.listPartitions(stream), stream, partitionFlag);
+}
+
+/** The same choice among partitions listed elsewhere (a running server's admin API). */
+export function choosePartitions(all: number[], stream: string, partitionFlag: string | undefined): number[] {
   if (all.length === 0) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
   if (partitionFlag === undefined) return all;
   const p = parseNonNegativeInt(partitionFlag, '--partition');

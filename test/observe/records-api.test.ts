@@ -79,6 +79,24 @@ test('GET /api/streams/{s}/records returns what hopper log read prints, page by 
   const post = await httpRequest(`${srv.admin}/api/status`, { method: 'POST' });
   assert.equal(post.status, 405);
   assert.equal(post.headers.allow, 'GET');
+
+  // hopper log read --admin: the same lines, read from the running server instead of its data directory.
+  const viaAdmin = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'log', 'read', '--admin', srv.admin, ...args], { encoding: 'utf8', env: cliEnv({ HOPPER_DATA_DIR: '/nonexistent-so-the-log-is-not-read' }), timeout: 30_000 });
+  const nonEmpty = (text: string): string[] => text.split('\n').filter((l) => l !== '');
+  const whole = viaAdmin(['--stream', 'r']);
+  assert.equal(whole.status, 0, whole.stderr);
+  assert.deepEqual(nonEmpty(whole.stdout), logRead(srv.dataDir, []), 'every partition, as hopper log read --data-dir prints it');
+  const window = ['--partition', String(fuller), '--from', first.receivedAt, '--limit', '2'];
+  const some = viaAdmin(['--stream', 'r', ...window]);
+  assert.equal(some.status, 0, some.stderr);
+  assert.deepEqual(nonEmpty(some.stdout), logRead(srv.dataDir, window), 'a partition, from a time, a limit');
+  assert.equal(nonEmpty(some.stdout).length, 2);
+  const unknown = viaAdmin(['--stream', 'nope']);
+  assert.equal(unknown.status, 1);
+  assert.equal(unknown.stdout, '');
+  assert.equal(nonEmpty(unknown.stderr).length, 1, unknown.stderr);
+  assert.match(unknown.stderr, /nope/);
 });
 
 test('hopper bench --audit --admin URL reads back through the admin API: nothing missing', { timeout: 120_000 }, async (t) => {

@@ -1,12 +1,16 @@
-// `hopper log read`: prints stored records as JSON lines (public interface: keep stable).
+// `hopper log read`: prints stored records as JSON lines (public interface: keep stable),
+// from the log itself or, with --admin, from a running server's admin API (no access to
+// its data directory or its Redis/NATS credentials needed).
 
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
 import { parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
-import { selectPartitions } from '../select-partitions.js';
+import { choosePartitions, selectPartitions } from '../select-partitions.js';
 import { recordToJson } from '../../observe/record-json.js';
+import { adminJson, adminTarget, type AdminTarget } from '../../observe/admin-client.js';
+import { adminRecordPages } from '../../observe/admin-record-pages.js';
 
 export { recordToJson };
 
@@ -15,13 +19,15 @@ const READ_BATCH = 4096;
 export const logReadCommand: Command = {
   name: 'log read',
   summary: 'Print stored records, one JSON object per line.',
-  usage: 'log read --stream S [--partition P] [--from OFFSET|ISO-TIME] [--limit N] [--data-dir DIR]',
+  usage: 'log read --stream S [--partition P] [--from OFFSET|ISO-TIME] [--limit N] [--data-dir DIR | --admin URL [--token T]]',
   flags: {
     ...CONFIG_FLAGS,
     stream: { type: 'string', description: 'stream to read (required)', valueName: 'S' },
     partition: { type: 'string', description: 'only this partition (default: all)', valueName: 'P' },
     from: { type: 'string', description: 'first offset, or an ISO 8601 time (default: the start)', valueName: 'OFFSET|ISO-TIME' },
     limit: { type: 'string', description: 'print at most N records in all', valueName: 'N' },
+    admin: { type: 'string', description: "read a running server's records through its admin API instead of the log", valueName: 'URL' },
+    token: { type: 'string', description: 'its admin token (default: admin.token, env HOPPER_ADMIN_TOKEN)', valueName: 'T' },
   },
   details: 'Fields: stream, partition, offset, receivedAt, contentType, contentEncoding, remoteAddress, requestId,\nidempotencyKey (when sent), and body (UTF-8) or bodyBase64 (other bytes).',
   async run(ctx) {
@@ -30,6 +36,11 @@ export const logReadCommand: Command = {
     assertStreamName(stream);
     const limit = ctx.values.limit === undefined ? Infinity : parseNonNegativeInt(ctx.values.limit as string, '--limit');
     const from = ctx.values.from === undefined ? { offset: 0 } : parseOffsetOrTime(ctx.values.from as string, '--from');
+    if (ctx.values.admin !== undefined) {
+      const target = adminTarget(ctx.loadConfig(), ctx.values.admin as string, ctx.values.token as string | undefined);
+      // The server parses --from itself: the same OFFSET|ISO-TIME syntax, checked above for a clear local error.
+      return readThroughAdmin(ctx, target, stream, ctx.values.partition as string | undefined, (ctx.values.from as string | undefined) ?? '0', limit);
+    }
     const log = await openLog(ctx.loadConfig());
     try {
       const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
@@ -52,3 +63,15 @@ export const logReadCommand: Command = {
     return 0;
   },
 };
+
+async function readThroughAdmin(ctx: CommandContext, target: AdminTarget, stream: string, partitionFlag: string | undefined, from: string, limit: number): Promise<number> {
+  const { partitions } = await adminJson<{ partitions: number[] }>(target, `/api/streams/${encodeURIComponent(stream)}`);
+  let printed = 0;
+  for (const p of choosePartitions(partitions, stream, partitionFlag)) {
+    for await (const lines of adminRecordPages(target, stream, p, from, limit - printed)) {
+      printed += lines.length;
+      if (!ctx.stdout.write(lines.join('\n') + '\n')) await new Promise((r) => ctx.stdout.once('drain', r));
+    }
+  }
+  return 0;
+}
