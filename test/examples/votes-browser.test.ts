@@ -3,21 +3,17 @@
 // `hopper serve --with-workers`, and PostgreSQL ends up with exactly those counts and averages.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { chromium } from 'playwright-core';
 import { testPgUrl, uniqueName } from '../sinks/sink-harness.js';
 import { ROOT, deadLettered, exampleConfig, runExample, waitFor } from './example-harness.js';
+import { chromiumSkip, launchChromium, requireChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.HOPPER_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
-const IN_CI = process.env.HOPPER_CI === '1';
 const target = await testPgUrl();
-const skip = target.skip ?? (missing !== null && !IN_CI ? missing : false);
+const skip = target.skip ?? chromiumSkip;
 
 /** The clicks a user makes: item and stars. Pizza's three votes average 13/3, which Postgres rounds to 4.33. */
 const CLICKS: [string, number][] = [
@@ -29,8 +25,7 @@ const CLICKS: [string, number][] = [
 ];
 
 test('votes example: stars clicked in Chromium become counts and averages in Postgres', { skip, timeout: 120_000 }, async (t) => {
-  // Without Chromium the test skips, except under HOPPER_CI=1 (as the dashboard test): CI must not go green without it.
-  if (missing !== null) assert.fail(`${missing}; HOPPER_CI=1 requires the browser test to run`);
+  requireChromium();
   const seen = uniqueName('votes_seen');
   const ratings = uniqueName('item_ratings');
   const db = new pg.Client({ connectionString: target.url });
@@ -69,17 +64,7 @@ test('votes example: stars clicked in Chromium become counts and averages in Pos
   const pageOrigin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
   assert.notEqual(pageOrigin, hopperOrigin);
 
-  const profile = mkdtempSync(join(tmpdir(), 'hopper-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  // One hook, in this order: a profile removed before the browser closes is written again by it.
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t);
   const page = context.pages()[0] ?? (await context.newPage());
   // A script error, or a beacon Hopper refused (Chromium logs a 4xx answer as a console error), shows up here.
   const problems: string[] = [];

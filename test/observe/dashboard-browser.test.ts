@@ -8,26 +8,17 @@
 // HOPPER_TEST_CHROMIUM points at another Chromium binary.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import { httpRequest, sendWrites, startAdminServe } from './serve-with-admin.js';
+import { chromiumSkip, launchChromium, requireChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.HOPPER_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const TOKEN = 'dashboard-test-token-0123456789';
-const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
-const IN_CI = process.env.HOPPER_CI === '1';
-const skip = missing !== null && !IN_CI ? missing : false;
-
-/** In CI a missing Chromium is a failure, not a skip. */
-function requireChromium(): void {
-  if (missing !== null) assert.fail(`${missing}; HOPPER_CI=1 requires the browser test to run`);
-}
+const skip = chromiumSkip;
 
 type ChartData = Record<string, (number | null)[][]>;
 /** What the test reads in the page (globalThis is the window there; tests typecheck without the DOM library). */
@@ -86,18 +77,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
   const load = startLoad(srv.port);
   t.after(() => load.stop());
 
-  const profile = mkdtempSync(join(tmpdir(), 'hopper-chromium-'));
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
-  // One hook, in this order: a profile removed before the browser closes is written again by it.
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t, { width: 1280, height: 900 });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -191,17 +171,7 @@ test('the dashboard draws live, non-zero charts in headless Chromium', { skip, t
 test('without the token the page asks for it instead of showing data', { skip, timeout: 120_000 }, async (t) => {
   requireChromium();
   const srv = await startAdminServe(t, ['--workers', '1'], { HOPPER_ADMIN_TOKEN: TOKEN });
-  const profile = mkdtempSync(join(tmpdir(), 'hopper-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  // One hook, in this order: a profile removed before the browser closes is written again by it.
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${srv.admin}/`);
   await page.locator('#token-form').waitFor({ state: 'visible', timeout: 20_000 });
