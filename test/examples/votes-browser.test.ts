@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
-import { testPgUrl, uniqueName } from '../sinks/sink-harness.js';
-import { ROOT, deadLettered, exampleConfig, runExample, waitFor } from './example-harness.js';
+import { testPgUrl } from '../sinks/sink-harness.js';
+import { votesSetup } from './votes-setup.js';
+import { ROOT, deadLettered, runExample, waitFor } from './example-harness.js';
 import { chromiumSkip, launchChromium, requireChromium } from '../helpers/chromium.js';
 
 const target = await testPgUrl();
@@ -26,18 +26,8 @@ const CLICKS: [string, number][] = [
 
 test('votes example: stars clicked in Chromium become counts and averages in Postgres', { skip, timeout: 120_000 }, async (t) => {
   requireChromium();
-  const seen = uniqueName('votes_seen');
-  const ratings = uniqueName('item_ratings');
-  const db = new pg.Client({ connectionString: target.url });
-  await db.connect();
-  t.after(async () => {
-    await db.query(`DROP TABLE IF EXISTS ${seen}, ${ratings}`);
-    await db.end();
-  });
   // The example's own config (corsOrigins ["*"], its rate limit), pointed only at the test's database and tables.
-  const { path, dir } = exampleConfig(t, 'votes', (c) => {
-    Object.assign(c.pipelines[0].options, { url: target.url, seenTable: seen, ratingsTable: ratings });
-  });
+  const { db, seen, ratings, path, dir } = await votesSetup(t, target.url!); // set: the test skips without a database
   const hopper = await runExample(t, path, dir);
   const hopperOrigin = `http://127.0.0.1:${hopper.port}`;
 

@@ -3,24 +3,14 @@
 // vote is a dead letter; replaying the whole stream counts nothing twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { testPgUrl, uniqueName } from '../sinks/sink-harness.js';
-import { exampleConfig, post, runExample, waitFor, waitForDeadLetters } from './example-harness.js';
+import { testPgUrl } from '../sinks/sink-harness.js';
+import { votesSetup } from './votes-setup.js';
+import { post, runExample, waitFor, waitForDeadLetters } from './example-harness.js';
 
 const target = await testPgUrl();
 
 test('votes example: HTTP in, idempotent counts and averages in Postgres out', { skip: target.skip ?? false, timeout: 120_000 }, async (t) => {
-  const seen = uniqueName('votes_seen');
-  const ratings = uniqueName('item_ratings');
-  const db = new pg.Client({ connectionString: target.url });
-  await db.connect();
-  t.after(async () => {
-    await db.query(`DROP TABLE IF EXISTS ${seen}, ${ratings}`);
-    await db.end();
-  });
-  const { path, dir } = exampleConfig(t, 'votes', (c) => {
-    Object.assign(c.pipelines[0].options, { url: target.url, seenTable: seen, ratingsTable: ratings });
-  });
+  const { db, seen, ratings, path, dir } = await votesSetup(t, target.url!); // set: the test skips without a database
   const table = async (): Promise<string | undefined> => {
     const r = await db.query(`SELECT item, votes::int, average::text FROM ${ratings} ORDER BY item`).catch(() => null);
     return r ? JSON.stringify(r.rows) : undefined;
