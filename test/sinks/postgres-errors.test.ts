@@ -27,6 +27,10 @@ test('server errors are sorted by SQLSTATE: shutdown and startup are transient, 
   const pgError = (code: string): Error => Object.assign(new Error(code), { code, severity: 'ERROR' });
   assert.equal(classifyPgError(pgError('57P01')), 'transient');
   assert.equal(classifyPgError(pgError('57P03')), 'transient');
+  assert.equal(classifyPgError(pgError('40P01')), 'transient', 'deadlock');
+  assert.equal(classifyPgError(pgError('40001')), 'transient', 'serialization failure');
+  assert.equal(classifyPgError(pgError('53300')), 'transient', 'too many connections');
+  assert.equal(classifyPgError(pgError('22P02')), 'data', 'bad value');
   assert.equal(classifyPgError(pgError('23505')), 'data');
   assert.equal(classifyPgError(pgError('42703')), 'statement');
   assert.equal(classifyPgError(pgError('XX000')), 'unknown');
