@@ -5,7 +5,7 @@
 // letters are handled oldest first (per partition), and `hopper lag` shows the
 // pending ones as that group's lag.
 
-import type { Log, LogRecord } from '../log/types.js';
+import type { Log, LogRecord, StreamOptions } from '../log/types.js';
 import { HopperError } from '../errors.js';
 import { DLQ_HANDLED_GROUP, deadLetterStream, originalRecord, parseDeadLetter, type DeadLetterInfo } from './dead-letter.js';
 import { appendWithFallback } from './append-with-fallback.js';
@@ -77,7 +77,18 @@ export interface HandleResult {
  * pending dead letters, then moves the handled watermark past them. A crash between
  * the append and the watermark requeues those letters again on the next run.
  */
-export async function handleDeadLetters(log: Log, stream: string, action: 'requeue' | 'drop', options: Omit<ScanOptions, 'all'>): Promise<HandleResult> {
+/**
+ * `grow`: the stream's options (retention from the config), for when a running server writes every
+ * partition of the stream (embedded log): the stream then gets one more partition, which the requeued
+ * records go to and the server's workers pick up. Without it, requeue fails with HOPPER_PARTITION_LOCKED.
+ */
+export async function handleDeadLetters(
+  log: Log,
+  stream: string,
+  action: 'requeue' | 'drop',
+  options: Omit<ScanOptions, 'all'>,
+  grow?: StreamOptions,
+): Promise<HandleResult> {
   const result: HandleResult = { requeued: 0, dropped: 0, foreign: 0 };
   const dlq = deadLetterStream(stream);
   if (action === 'requeue' && !(await log.listStreams()).includes(stream)) {
@@ -94,7 +105,7 @@ export async function handleDeadLetters(log: Log, stream: string, action: 'reque
       }
       for (const [preferred, entries] of byPartition) {
         const records = entries.map((e) => originalRecord(e.letter!.info, e.letter!.body));
-        await appendWithFallback(log, stream, records, { preferred, ack: 'durable' });
+        await appendWithFallback(log, stream, records, { preferred, ack: 'durable', ...(grow ? { grow } : {}) });
         result.requeued += records.length;
       }
     } else {

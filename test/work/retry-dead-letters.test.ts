@@ -7,7 +7,7 @@ import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { defineProcessor } from '../../src/work/types.js';
-import { parseDeadLetter } from '../../src/work/dead-letter.js';
+import { encodeDeadLetter, parseDeadLetter } from '../../src/work/dead-letter.js';
 import { RetriableError } from '../../src/work/retriable-error.js';
 import type { LogRecord } from '../../src/log/types.js';
 import type { Log } from '../../src/log/types.js';
@@ -175,4 +175,37 @@ test('a processor that throws what cannot be printed: retried and dead-lettered 
   assert.deepEqual(letters.map((l) => l.info.offset), [1, 2]);
   for (const l of letters) assert.match(l.info.reason, /^the processor threw a value that cannot be described/);
   assert.equal(workers.metrics.snapshot().pipelines['odd.test']!.state, 'running');
+});
+
+test('requeue while another process (a running hopper serve) writes every partition: the stream grows one for the requeued records', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('orders', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  // This process now holds partition 0 of orders, as an ingest child of hopper serve would.
+  await log.append('orders', 0, [record('{"live":true}')], 'durable');
+  await log.ensureStream('orders.dlq', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const originals = [0, 1].map((n) => record(`{"n":${n}}`, { requestId: `req-${n}`, idempotencyKey: `k-${n}` }));
+  const letters = originals.map((r, n) =>
+    encodeDeadLetter(
+      { v: 1, stream: 'orders', partition: 0, offset: n, receivedAtUs: r.receivedAtUs, contentType: r.contentType, contentEncoding: '', remoteAddress: r.remoteAddress,
+        requestId: r.requestId, idempotencyKey: r.idempotencyKey, pipeline: 'orders.test', group: 'g', kind: 'processor', reason: 'refused', attempts: 3,
+        firstFailureAtMs: 1, lastFailureAtMs: 2 },
+      r.body,
+      Date.now() * 1000,
+    ),
+  );
+  await log.append('orders.dlq', 0, letters, 'durable');
+
+  const requeue = runCli(['dlq', 'requeue', '--data-dir', dir, '--stream', 'orders']);
+  assert.equal(requeue.code, 0, requeue.stderr);
+  assert.match(requeue.stdout, /requeued 2 dead letters of orders/);
+  assert.deepEqual(await log.listPartitions('orders'), [0, 1], 'one partition more, written by the requeue');
+  const back = await readAll(log, 'orders', 1);
+  assert.deepEqual(back.map((r) => [r.body.toString(), r.requestId, r.idempotencyKey, r.receivedAtUs]), originals.map((r) => [r.body.toString(), r.requestId, r.idempotencyKey, r.receivedAtUs]));
+  assert.deepEqual((await readAll(log, 'orders', 0)).map((r) => r.body.toString()), ['{"live":true}'], 'the held partition is untouched');
+  assert.equal(await log.getPosition('dlq-handled', 'orders.dlq', 0), 2);
+  // The held partition is still this process's: its writes go on.
+  await log.append('orders', 0, [record('{"live":2}')], 'durable');
 });

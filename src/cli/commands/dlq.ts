@@ -173,7 +173,8 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
     details:
       action === 'requeue'
         ? 'Requeued records go to their original partition when this process may write it. On the embedded log a\n' +
-          'partition is written by one process at a time: if hopper serve holds every partition of S, stop it first.'
+          'partition is written by one process at a time: while hopper serve holds every partition of S, S gets one\n' +
+          'more partition for them (retention from the config), which the running workers pick up.'
         : undefined,
     async run(ctx) {
       const stream = streamOf(ctx, action);
@@ -182,7 +183,10 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
           await write(ctx, `no dead letters for ${stream}\n`);
           return 0;
         }
-        const r = await handleDeadLetters(log, stream, action, selection(ctx));
+        const config = ctx.loadConfig();
+        const settings = { ...config.defaultStream, ...config.streams[stream] };
+        const grow = { partitions: 1, retentionMaxAgeMs: settings.retentionMaxAgeMs, retentionMaxBytes: settings.retentionMaxBytes };
+        const r = await handleDeadLetters(log, stream, action, selection(ctx), grow);
         const n = action === 'requeue' ? r.requeued : r.dropped;
         const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
         await write(ctx, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);
