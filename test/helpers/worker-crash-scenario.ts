@@ -4,10 +4,10 @@
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, cleanEnv, record, waitFor } from '../work/work-helpers.js';
+import { CLI, cleanEnv, record, waitFor, writeConfigFile } from '../work/work-helpers.js';
 import type { Log } from '../../src/log/types.js';
 import { COMMIT_WINDOW_BATCHES } from '../../src/work/pipeline-runner.js';
 import { backendSkipReason, backendTarget, type BackendName } from './log-backend-target.js';
@@ -50,17 +50,13 @@ export async function workerSurvivesSigkillMidBatch(t: TestContext, backend: Bac
     }
   }
   await log.close();
-  const configFile = join(dir, 'hopper.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir: dir,
-      logLevel: 'warn',
-      ...(Object.keys(target.logConfig).length > 0 ? { log: target.logConfig } : {}),
-      work: { leaseTimeoutMs: 2000, shutdownTimeoutMs: 5000 },
-      pipelines: [{ name: 'jobs.recorder', stream: 'jobs', group: 'rec', processor: FIXTURE, batchMaxRecords: BATCH, batchMaxWaitMs: 0, concurrency: CONCURRENCY }],
-    }),
-  );
+  const configFile = writeConfigFile(dir, {
+    dataDir: dir,
+    logLevel: 'warn',
+    ...(Object.keys(target.logConfig).length > 0 ? { log: target.logConfig } : {}),
+    work: { leaseTimeoutMs: 2000, shutdownTimeoutMs: 5000 },
+    pipelines: [{ name: 'jobs.recorder', stream: 'jobs', group: 'rec', processor: FIXTURE, batchMaxRecords: BATCH, batchMaxWaitMs: 0, concurrency: CONCURRENCY }],
+  });
   const recorded = join(dir, 'recorded.txt');
   const startWorker = (): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } => {
     const child = spawn(process.execPath, [CLI, 'work', '--config', configFile], {

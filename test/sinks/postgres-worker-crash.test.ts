@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { testPgUrl, uniqueName } from './sink-harness.js';
+import { writeConfigFile } from '../work/work-helpers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const PARTITIONS = 2;
@@ -59,18 +59,14 @@ test('SIGKILL of hopper work mid-batch, repeatedly: every event is one row in Po
   }
   await log.close();
 
-  const configFile = join(dir, 'hopper.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir: dir,
-      logLevel: 'warn',
-      work: { leaseTimeoutMs: 1000, shutdownTimeoutMs: 5000 },
-      pipelines: [
-        { name: 'orders.pg', stream: 'orders', group: 'pg', processor: 'postgres', options: { url, table }, batchMaxRecords: 50, batchMaxWaitMs: 0, concurrency: 2 },
-      ],
-    }),
-  );
+  const configFile = writeConfigFile(dir, {
+    dataDir: dir,
+    logLevel: 'warn',
+    work: { leaseTimeoutMs: 1000, shutdownTimeoutMs: 5000 },
+    pipelines: [
+      { name: 'orders.pg', stream: 'orders', group: 'pg', processor: 'postgres', options: { url, table }, batchMaxRecords: 50, batchMaxWaitMs: 0, concurrency: 2 },
+    ],
+  });
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOPPER_') && v !== undefined) env[k] = v;
   const children: ChildProcess[] = [];

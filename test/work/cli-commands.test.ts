@@ -3,12 +3,10 @@
 // lists the configured pipelines' groups that have not committed yet.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { encodeDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
 import { formatTimeUs } from '../../src/cli/parse-duration.js';
-import { record, runCli } from './work-helpers.js';
+import { record, runCli, writeConfigFile } from './work-helpers.js';
 
 const BASE_US = Date.UTC(2026, 0, 1) * 1000;
 
@@ -86,18 +84,14 @@ test('lag lists the groups of the configured pipelines before their first commit
   await log.append('other', 0, [record('{"o":1}')], 'durable');
   await log.commitPosition('loader', 'clicks', 0, 3);
   await log.close();
-  const configFile = join(dir, 'hopper.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir: dir,
-      pipelines: [
-        { stream: 'clicks', processor: 'noop', group: 'loader' },
-        { stream: 'clicks', processor: 'files', group: 'archive' },
-        { stream: 'not-created-yet', processor: 'noop', group: 'later' },
-      ],
-    }),
-  );
+  const configFile = writeConfigFile(dir, {
+    dataDir: dir,
+    pipelines: [
+      { stream: 'clicks', processor: 'noop', group: 'loader' },
+      { stream: 'clicks', processor: 'files', group: 'archive' },
+      { stream: 'not-created-yet', processor: 'noop', group: 'later' },
+    ],
+  });
 
   // "loader" committed on partition 0 only; "archive" never did; "other" has no pipeline, so no row.
   const lag = runCli(['lag', '--config', configFile]);

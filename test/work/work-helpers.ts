@@ -1,6 +1,7 @@
 // Shared by the worker tests: a fake clock, configs on temporary data dirs,
 // records to append, polling with a deadline, and running the built CLI.
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -66,4 +67,11 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 export function runCli(args: string[], cwd = ROOT): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: cleanEnv(), timeout: 30_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Writes `config` as dir/hopper.config.json, for a CLI run with --config; returns its path. */
+export function writeConfigFile(dir: string, config: Record<string, unknown>): string {
+  const file = join(dir, 'hopper.config.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
 }

@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { CLI, cleanEnv, record, waitFor } from './work-helpers.js';
+import { CLI, cleanEnv, record, waitFor, writeConfigFile } from './work-helpers.js';
 import { workerSurvivesSigkillMidBatch } from '../helpers/worker-crash-scenario.js';
 
 const KILLS = 5;
@@ -30,16 +30,12 @@ test('two hopper work processes in one group share the partitions and process ea
   await log.ensureStream('jobs', { partitions: 4, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   for (let p = 0; p < 4; p++) await log.append('jobs', p, Array.from({ length: 500 }, (_, i) => record(`{"job":${i}}`)), 'durable');
   await log.close();
-  const configFile = join(dir, 'hopper.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir: dir,
-      logLevel: 'warn',
-      work: { leaseTimeoutMs: 600 },
-      pipelines: [{ name: 'jobs.recorder', stream: 'jobs', group: 'rec', processor: FIXTURE, batchMaxRecords: 20, batchMaxWaitMs: 0 }],
-    }),
-  );
+  const configFile = writeConfigFile(dir, {
+    dataDir: dir,
+    logLevel: 'warn',
+    work: { leaseTimeoutMs: 600 },
+    pipelines: [{ name: 'jobs.recorder', stream: 'jobs', group: 'rec', processor: FIXTURE, batchMaxRecords: 20, batchMaxWaitMs: 0 }],
+  });
   const recorded = join(dir, 'recorded.txt');
   const workers = [0, 1].map(() => {
     const child = spawn(process.execPath, [CLI, 'work', '--config', configFile], {
