@@ -59,7 +59,8 @@ test('/api/status describes the running server, and hopper status summarizes it'
   assert.deepEqual(orders.partitions.map((p) => p.partition), [0, 1]);
   assert.equal(orders.storedRecords, 121);
   assert.equal(orders.partitions.reduce((n, p) => n + p.endOffset, 0), 121);
-  for (const p of orders.partitions) assert.ok(p.startOffset === 0 && p.bytes > 0 && p.segments >= 1);
+  // The cluster may hand every connection to one child: a partition no write reached holds nothing yet.
+  for (const p of orders.partitions) assert.ok(p.startOffset === 0 && (p.endOffset === 0 || (p.bytes > 0 && p.segments >= 1)), JSON.stringify(p));
   assert.equal(orders.requests, 121);
   assert.equal(orders.acknowledged, 121);
   assert.ok(!status.streams.some((s) => s.name.endsWith('.dlq')), 'dead-letter streams are reported under deadLetters');
