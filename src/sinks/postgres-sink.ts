@@ -126,6 +126,13 @@ function unavailable(err: unknown): HopperError {
   return new HopperError('HOPPER_SINK_UNAVAILABLE', `postgres sink: ${pgReason(err)}; retrying`, { cause: err });
 }
 
+/** A pooled session on loan: `lost` once its connection reported an error; `release` drops a lost one. */
+interface CheckedOut {
+  readonly client: PoolClient;
+  lost: boolean;
+  release(destroy: boolean): void;
+}
+
 export class PostgresWriter {
   readonly pool: Pool;
   private readonly table: string;
@@ -215,27 +222,49 @@ export class PostgresWriter {
   }
 
   private async createTable(): Promise<void> {
-    const client = await this.connect();
+    const session = await this.checkout();
+    let destroy = false;
     try {
-      await client.query(defaultTableDdl(this.table));
+      await session.client.query(defaultTableDdl(this.table));
     } catch (err) {
       // Two workers creating the table at once: one of them loses the race on the catalog, the table is there.
-      if (sqlState(err) !== UNIQUE_VIOLATION && sqlState(err) !== '42P07') throw err;
+      if (sqlState(err) !== UNIQUE_VIOLATION && sqlState(err) !== '42P07') {
+        destroy = true;
+        throw err;
+      }
     } finally {
-      client.release();
+      session.release(destroy);
     }
   }
 
   /**
-   * A pooled connection. Failing to get one is never the records' fault, whatever the cause (the server
-   * down or restarting, a file of the configuration missing): the pipeline waits, retrying.
+   * A pooled connection, watched while checked out. Failing to get one is never the records' fault,
+   * whatever the cause (the server down or restarting, a file of the configuration missing): the
+   * pipeline waits, retrying.
    */
-  private async connect(): Promise<PoolClient> {
+  private async checkout(): Promise<CheckedOut> {
+    let client: PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (err) {
       throw unavailable(err);
     }
+    // pg-pool stops listening to a client while it is checked out, and a connection error that arrives
+    // between two queries (pg_terminate_backend, a server restart) is emitted on the client: unheard, that
+    // 'error' event would crash the worker. The next query fails anyway; the session is never given back.
+    const session: CheckedOut = {
+      client,
+      lost: false,
+      release: (destroy) => {
+        client.removeListener('error', onError);
+        client.release(destroy || session.lost);
+      },
+    };
+    const onError = (): void => {
+      session.lost = true;
+    };
+    client.on('error', onError);
+    return session;
   }
 
   /**
@@ -291,15 +320,10 @@ export class PostgresWriter {
    * and COPY them into the stage instead, then move them to the table skipping keys already there.
    */
   private async writeOnce(part: RecordRows[]): Promise<void> {
-    const client = await this.connect();
+    const session = await this.checkout();
+    const client = session.client;
     let destroy = false;
     let inTransaction = false;
-    // While checked out, a connection error that arrives between two queries is emitted on the client,
-    // and an 'error' event without a listener would crash the worker. The next query fails anyway.
-    const onError = (): void => {
-      destroy = true;
-    };
-    client.on('error', onError);
     try {
       if (!this.staged.has(client)) {
         await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${this.stage} ON COMMIT DELETE ROWS AS SELECT ${this.columns} FROM ${this.table} WITH NO DATA`);
@@ -334,7 +358,7 @@ export class PostgresWriter {
       // An ALTER TABLE may have changed the keys too (ON CONFLICT naming a key that is gone fails with 42P10).
       if (kind === 'statement') this.conflictKey = undefined;
       // A broken or possibly stale session is not given back to the pool.
-      destroy ||= kind === 'transient' || kind === 'statement' || kind === 'unknown';
+      destroy ||= session.lost || kind === 'transient' || kind === 'statement' || kind === 'unknown';
       if (inTransaction && !destroy) {
         try {
           await client.query('ROLLBACK');
@@ -344,8 +368,7 @@ export class PostgresWriter {
       }
       throw err;
     } finally {
-      client.removeListener('error', onError);
-      client.release(destroy);
+      session.release(destroy);
     }
   }
 
