@@ -4,7 +4,9 @@
 // same fsync cadence (the bandwidth to compare with). Each figure is the median of
 // BENCH_ROUNDS rounds, the log and the plain writes alternating, because the disk's
 // speed drifts between seconds (plain writes were seen from 0.4 to 1.4 GB/s here).
-// Env: BENCH_RECORDS (default 1,000,000), BENCH_APPENDERS (default 2000), BENCH_ROUNDS (default 3), BENCH_DIR.
+// Env: BENCH_RECORDS (default 1,000,000), BENCH_APPENDERS (records in flight, default 2000), BENCH_ROUNDS
+// (default 3), BENCH_DIR, BENCH_PER_APPEND (records per append call, default 1; the ingest path appends
+// one batch per event-loop turn, so 64 is its shape under wrk -c64).
 
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import type { PartitionWriter } from '../src/log/embedded/partition-writer.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const APPENDERS = Number(process.env.BENCH_APPENDERS ?? 2000);
+const PER_APPEND = Math.max(1, Number(process.env.BENCH_PER_APPEND ?? 1));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const BODY_BYTES = 250;
 const root = process.env.BENCH_DIR ?? mkdtempSync(join(process.cwd(), '.bench-log-'));
@@ -53,18 +56,20 @@ interface AppendRun {
   seconds: number;
 }
 
-async function appendRun(dir: string, ack: AckLevel): Promise<AppendRun> {
+async function appendRun(dir: string, ack: AckLevel, perAppend: number): Promise<AppendRun> {
   const log = openLog(dir);
   await log.ensureStream('bench', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.append('bench', 0, [record(-1)], 'durable'); // open and recover outside the timing
   const pool = Array.from({ length: 1024 }, (_, i) => record(i));
+  const batches = Array.from({ length: 1024 }, (_, i) => Array.from({ length: perAppend }, (_, j) => pool[(i * perAppend + j) & 1023]!));
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: APPENDERS }, async () => {
+    Array.from({ length: Math.max(1, Math.floor(APPENDERS / perAppend)) }, async () => {
       while (next < RECORDS) {
-        next++;
-        await log.append('bench', 0, [pool[next & 1023]!], ack);
+        const batch = batches[(next / perAppend) & 1023]!;
+        next += batch.length;
+        await log.append('bench', 0, batch, ack);
       }
     }),
   );
@@ -115,7 +120,7 @@ function median<T>(runs: T[], key: (r: T) => number): T {
 }
 
 try {
-  console.log(`embedded log bench: ${fmt(RECORDS)} records of ${BODY_BYTES} B, ${APPENDERS} concurrent appenders (one record per append), median of ${ROUNDS} rounds`);
+  console.log(`embedded log bench: ${fmt(RECORDS)} records of ${BODY_BYTES} B, ${APPENDERS} records in flight (${PER_APPEND} per append call), median of ${ROUNDS} rounds`);
   const durables: AppendRun[] = [];
   const plains: { mbPerSec: number }[] = [];
   const writtens: AppendRun[] = [];
@@ -123,9 +128,9 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     const durableDir = join(root, `durable-${round}`);
     const writtenDir = join(root, `written-${round}`);
-    const durable = await appendRun(durableDir, 'durable');
+    const durable = await appendRun(durableDir, 'durable', PER_APPEND);
     const plain = plainWriteRun(root, durable.bytes, durable.syncs);
-    const written = await appendRun(writtenDir, 'written');
+    const written = await appendRun(writtenDir, 'written', PER_APPEND);
     await readRun(durableDir); // warm-up pass: JIT and page cache, as a long-running worker would be
     const read = await readRun(durableDir);
     console.log(
