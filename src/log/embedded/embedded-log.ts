@@ -28,6 +28,8 @@ import { EmbeddedGroupConsumer } from './group-consumer.js';
 export interface EmbeddedLogOptions extends WriterOptions {
   dataDir: string;
   warn?: WarnFn;
+  /** How often the partitions this process writes are trimmed by age and bytes; 0 or absent: only when enforceRetention() is called. */
+  retentionCheckIntervalMs?: number;
 }
 
 const STREAM_META = 'stream.json';
@@ -49,6 +51,9 @@ export class EmbeddedLog implements Log {
   /** Set by timeFsyncs(): handed to every partition writer, open now or later. */
   private fsyncObserver: ((seconds: number) => void) | null = null;
   private closed = false;
+  /** Runs retention over the partitions this process writes, from the first writer opened on. */
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private retaining: Promise<void> | null = null;
 
   constructor(private readonly opts: EmbeddedLogOptions) {
     this.warn = opts.warn ?? (() => undefined);
@@ -121,7 +126,26 @@ export class EmbeddedLog implements Log {
     this.writers.set(key, w);
     this.opening.delete(key);
     this.readers.get(key)?.invalidate();
+    this.startRetention();
     return w;
+  }
+
+  /**
+   * Each partition is trimmed by the one process that writes it, so two processes never race over its
+   * segment list; a process that only reads (hopper log read, a worker) deletes nothing.
+   */
+  private startRetention(): void {
+    const everyMs = this.opts.retentionCheckIntervalMs ?? 0;
+    if (this.retentionTimer !== null || everyMs <= 0) return;
+    this.retentionTimer = setInterval(() => {
+      if (this.retaining !== null || this.closed) return;
+      this.retaining = this.enforceRetention(Date.now(), (stream, partition) => this.writers.has(`${stream}/${partition}`))
+        .catch((err: unknown) => this.warn({ err: String(err) }, 'retention check failed; the next check tries again'))
+        .finally(() => {
+          this.retaining = null;
+        });
+    }, everyMs);
+    this.retentionTimer.unref();
   }
 
   append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
@@ -268,7 +292,8 @@ export class EmbeddedLog implements Log {
     return { backend: this.backend, streams };
   }
 
-  async enforceRetention(nowMs = Date.now()): Promise<void> {
+  /** Deletes whole segments past a stream's age or byte limit (of the partitions `only` picks, by default all). */
+  async enforceRetention(nowMs = Date.now(), only: (stream: string, partition: number) => boolean = () => true): Promise<void> {
     for (const stream of await this.listStreams()) {
       const meta = JSON.parse(await fsp.readFile(join(this.streamDir(stream), STREAM_META), 'utf8').catch(() => '{}')) as Partial<StreamMeta>;
       const maxAgeMs = meta.retentionMaxAgeMs ?? 0;
@@ -276,7 +301,9 @@ export class EmbeddedLog implements Log {
       if (maxAgeMs === 0 && maxBytes === 0) continue;
       const partitions = await this.listPartitions(stream);
       const budgetBytes = maxBytes > 0 ? Math.floor(maxBytes / Math.max(1, partitions.length)) : Infinity;
-      for (const partition of partitions) await this.retainPartition(stream, partition, nowMs, maxAgeMs, budgetBytes);
+      for (const partition of partitions) {
+        if (only(stream, partition)) await this.retainPartition(stream, partition, nowMs, maxAgeMs, budgetBytes);
+      }
     }
   }
 
@@ -307,6 +334,8 @@ export class EmbeddedLog implements Log {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
+    await this.retaining;
     await Promise.allSettled([...this.opening.values()]);
     await Promise.all([...this.writers.values()].map((w) => w.close()));
     this.writers.clear();
