@@ -60,3 +60,78 @@ test('ENOSPC refuses appends, keeps acknowledged data, and recovers when space r
   assert.equal(records.length, acked.length + 1);
   records.slice(0, acked.length).forEach((r, i) => assert.ok(r.body.equals(makeRecord(i, 1000).body)));
 });
+
+test('a batch cut short by ENOSPC keeps the whole frames that landed: no offset a reader saw is given to another record', async (t) => {
+  const mnt = tempDir('hopper-full-');
+  const why = mountTmpfs(mnt, '512k');
+  if (why) {
+    removeDir(mnt);
+    t.skip(why);
+    return;
+  }
+  const dataDir = join(mnt, 'data');
+  mkdirSync(dataDir);
+  const log = openEmbedded(dataDir, { segmentMaxBytes: 1024 * 1024 });
+  // Reads without the writer, up to the file's size, as a worker in another process does.
+  const reader = openEmbedded(dataDir, { segmentMaxBytes: 1024 * 1024 });
+  t.after(async () => {
+    await log.close().catch(() => undefined);
+    await reader.close().catch(() => undefined);
+    execFileSync('umount', ['-l', mnt]);
+    removeDir(mnt);
+  });
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  writeFileSync(join(mnt, 'filler'), Buffer.alloc(300 * 1024));
+
+  const seen = new Map<number, string>(); // offset -> body, as the reader returned it
+  let readerNext = 0;
+  let writing = true;
+  const readLoop = (async () => {
+    while (writing) {
+      const { records, nextOffset } = await reader.read('s', 0, readerNext, { maxRecords: 1000 });
+      for (const r of records) seen.set(r.offset, r.body.toString());
+      readerNext = nextOffset;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+
+  const acked = new Map<number, string>(); // offset -> body
+  const refusedBodies = new Set<string>();
+  let n = 0;
+  let refusals = 0;
+  for (let round = 0; round < 200 && refusals < 5; round++) {
+    const batch = Array.from({ length: 8 }, () => makeRecord(n++, 3000 + (n % 5) * 500));
+    try {
+      const r = await log.append('s', 0, batch, 'durable');
+      batch.forEach((b, i) => acked.set(r.firstOffset + i, b.body.toString()));
+    } catch (e) {
+      assert.ok(isHopperError(e, 'HOPPER_LOG_UNAVAILABLE'), `expected HOPPER_LOG_UNAVAILABLE, got ${String(e)}`);
+      for (const b of batch) refusedBodies.add(b.body.toString());
+      refusals++;
+    }
+  }
+  assert.equal(refusals, 5, 'the disk filled');
+  rmSync(join(mnt, 'filler'));
+  const last = makeRecord(n++, 1000);
+  const after = await log.append('s', 0, [last], 'durable');
+  acked.set(after.firstOffset, last.body.toString());
+  writing = false;
+  await readLoop;
+
+  const final = new Map<number, string>();
+  for (let next = 0; ; ) {
+    const { records, nextOffset } = await log.read('s', 0, next, { maxRecords: 1000 });
+    if (records.length === 0) break;
+    for (const r of records) final.set(r.offset, r.body.toString());
+    next = nextOffset;
+  }
+  for (const [offset, body] of acked) assert.equal(final.get(offset), body, `acknowledged record at offset ${offset}`);
+  for (const [offset, body] of seen) assert.equal(final.get(offset), body, `the record a reader saw at offset ${offset} is still there`);
+  assert.deepEqual([...final.keys()], [...final.keys()].map((_, i) => i), 'offsets are dense');
+  // Records of refused appends that did land are duplicates a retry adds: allowed, never lost acks.
+  const landedRefused = [...final.values()].filter((b) => refusedBodies.has(b)).length;
+  assert.equal(final.size, acked.size + landedRefused);
+  // tmpfs takes a write in part up to its last free page, so some refused batch landed in part; cutting those
+  // frames off again is what let a reader that read in between deliver records whose offsets then went to others.
+  assert.ok(landedRefused > 0, 'the whole frames of a batch cut short stay in the log');
+});

@@ -5,8 +5,10 @@
 
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { scanFrames } from './frame-scanner.js';
+import { HopperError } from '../../errors.js';
+import { scanFrames, type ScanEnd } from './frame-scanner.js';
 import {
+  INDEX_ENTRY_BYTES,
   INDEX_SUFFIX,
   SEGMENT_SUFFIX,
   encodeIndexEntries,
@@ -30,7 +32,7 @@ export interface RecoveredPartition {
   activeBase: number;
   activeSizeBytes: number;
   activeIndex: IndexEntry[];
-  /** Largest receivedAtUs in the active segment (0 when empty). */
+  /** Largest receivedAtUs in the partition up to the active segment's end (the time index carries it across segments). */
   activeMaxTimeUs: number;
   nextOffset: number;
   truncatedBytes: number;
@@ -60,16 +62,70 @@ async function buildIndex(path: string, baseOffset: number, intervalBytes: numbe
 
 /** True when the index entry points at a valid frame carrying the offset it claims. */
 async function entryIsValid(fh: FileHandle, e: IndexEntry, baseOffset: number, size: number): Promise<boolean> {
-  if (e.position >= size) return false;
+  return (await frameOffsetAt(fh, e.position, size)) === baseOffset + e.relOffset;
+}
+
+/** The offset carried by a valid frame at `position`, or null when there is none. */
+async function frameOffsetAt(fh: FileHandle, position: number, size: number): Promise<number | null> {
+  if (position >= size) return null;
   const head = Buffer.allocUnsafe(8);
-  const { bytesRead } = await fh.read(head, 0, 8, e.position);
-  if (bytesRead < 8) return false;
+  const { bytesRead } = await fh.read(head, 0, 8, position);
+  if (bytesRead < 8) return null;
   const frameBytes = 8 + head.readUInt32LE(0);
-  if (e.position + frameBytes > size || frameBytes > MAX_PAYLOAD_BYTES + 8) return false;
+  if (position + frameBytes > size || frameBytes > MAX_PAYLOAD_BYTES + 8) return null;
   const buf = Buffer.allocUnsafe(frameBytes);
-  await fh.read(buf, 0, frameBytes, e.position);
+  await fh.read(buf, 0, frameBytes, position);
   const check = checkFrame(buf, 0, frameBytes);
-  return check.kind === 'ok' && check.offset === baseOffset + e.relOffset;
+  return check.kind === 'ok' ? check.offset : null;
+}
+
+/** Bytes of an index file, or null when it does not exist; a length that is not whole entries means a torn append. */
+async function indexFileBytes(path: string): Promise<number | null> {
+  const st = await fsp.stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  return st === null ? null : st.size;
+}
+
+interface SegmentTail {
+  /** The index's entries that point at valid frames, then entries for the frames scanned after them. */
+  index: IndexEntry[];
+  /** Entries of the stored index kept. */
+  kept: number;
+  end: ScanEnd;
+  maxTimeUs: number;
+}
+
+/** Validates a segment's tail: from its last index entry that points at a valid frame, scans to the first invalid frame. */
+async function scanTail(fh: FileHandle, base: number, size: number, stored: IndexEntry[], intervalBytes: number, seedMaxTimeUs: number): Promise<SegmentTail> {
+  let kept = stored.length;
+  while (kept > 0 && !(await entryIsValid(fh, stored[kept - 1]!, base, size))) kept--;
+  const index = stored.slice(0, kept);
+  const from = index.length > 0 ? index[index.length - 1]! : null;
+  let maxTimeUs = Math.max(from?.maxTimeUs ?? 0, seedMaxTimeUs);
+  let lastIndexed = from?.position ?? -Infinity;
+  const end = await scanFrames(fh, from?.position ?? 0, size, base + (from?.relOffset ?? 0), (v) => {
+    maxTimeUs = Math.max(maxTimeUs, v.receivedAtUs);
+    if (v.filePosition - lastIndexed >= intervalBytes) {
+      index.push({ relOffset: v.offset - base, position: v.filePosition, maxTimeUs });
+      lastIndexed = v.filePosition;
+    }
+    return true;
+  });
+  return { index, kept, end, maxTimeUs };
+}
+
+/** Where the sealed segment `base` ends (the offset after its last valid frame) and its largest receivedAt. */
+async function sealedTail(dir: string, base: number, intervalBytes: number): Promise<{ nextOffset: number; maxTimeUs: number }> {
+  const fh = await fsp.open(segmentPath(dir, base), 'r');
+  try {
+    const { size } = await fh.stat();
+    const tail = await scanTail(fh, base, size, (await readIndexFile(indexPath(dir, base))) ?? [], intervalBytes, 0);
+    return { nextOffset: tail.end.position === 0 ? base : tail.end.nextOffset, maxTimeUs: tail.maxTimeUs };
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function recoverPartition(dir: string, indexIntervalBytes: number, warn: WarnFn): Promise<RecoveredPartition> {
@@ -91,11 +147,25 @@ export async function recoverPartition(dir: string, indexIntervalBytes: number, 
   }
 
   for (const base of bases.slice(0, -1)) {
-    if ((await readIndexFile(indexPath(dir, base))) === null) {
+    const idxBytes = await indexFileBytes(indexPath(dir, base));
+    if (idxBytes === null || idxBytes % INDEX_ENTRY_BYTES !== 0) {
       const built = await buildIndex(segmentPath(dir, base), base, indexIntervalBytes);
       await writeFileAtomic(indexPath(dir, base), encodeIndexEntries(built.entries), dir);
-      warn({ segment: segmentName(base) }, 'rebuilt a missing segment index');
+      warn({ segment: segmentName(base) }, idxBytes === null ? 'rebuilt a missing segment index' : 'rebuilt a torn segment index');
     }
+  }
+
+  // The sealed segment before the newest: where it ends, and its largest stamp (the time index carries it on).
+  let previous = bases.length >= 2 ? await sealedTail(dir, bases[bases.length - 2]!, indexIntervalBytes) : null;
+  if (previous !== null && bases[bases.length - 1]! < previous.nextOffset && (await fsp.stat(segmentPath(dir, bases[bases.length - 1]!))).size === 0) {
+    // An empty newest segment whose offsets the one before it already holds: left by a roll that failed
+    // half way (appends went on into the older segment). Taken for the newest, it would give out those offsets again.
+    const leftover = bases.pop()!;
+    await fsp.rm(segmentPath(dir, leftover), { force: true });
+    await fsp.rm(indexPath(dir, leftover), { force: true });
+    await fsyncDir(dir);
+    warn({ segment: segmentName(leftover), nextOffset: previous.nextOffset }, 'removed an empty segment left by a failed roll');
+    previous = bases.length >= 2 ? await sealedTail(dir, bases[bases.length - 2]!, indexIntervalBytes) : null;
   }
 
   const activeBase = bases[bases.length - 1]!;
@@ -103,22 +173,18 @@ export async function recoverPartition(dir: string, indexIntervalBytes: number, 
   const fh = await fsp.open(path, 'r+');
   try {
     const { size } = await fh.stat();
+    const first = await frameOffsetAt(fh, 0, size);
+    if (first !== null && first !== activeBase) {
+      // A whole, valid frame with another offset than the file's name: not a torn write but a misnamed or
+      // foreign file. Cutting it would destroy good records and hand their offsets out again.
+      throw new HopperError(
+        'HOPPER_LOG_CORRUPT',
+        `Segment ${path} starts with offset ${first} but its name says ${activeBase}: move it out of ${dir} (or give it its right name), then restart.`,
+      );
+    }
+    const idxBytes = (await indexFileBytes(indexPath(dir, activeBase))) ?? 0;
     const stored = (await readIndexFile(indexPath(dir, activeBase))) ?? [];
-    let keep = stored.length;
-    while (keep > 0 && !(await entryIsValid(fh, stored[keep - 1]!, activeBase, size))) keep--;
-    const index = stored.slice(0, keep);
-    const from = index.length > 0 ? index[index.length - 1]! : null;
-    let maxTimeUs = from?.maxTimeUs ?? 0;
-    let lastIndexed = from?.position ?? -Infinity;
-    const startOffset = activeBase + (from?.relOffset ?? 0);
-    const end = await scanFrames(fh, from?.position ?? 0, size, startOffset, (v) => {
-      maxTimeUs = Math.max(maxTimeUs, v.receivedAtUs);
-      if (v.filePosition - lastIndexed >= indexIntervalBytes) {
-        index.push({ relOffset: v.offset - activeBase, position: v.filePosition, maxTimeUs });
-        lastIndexed = v.filePosition;
-      }
-      return true;
-    });
+    const { index, kept, end, maxTimeUs } = await scanTail(fh, activeBase, size, stored, indexIntervalBytes, previous?.maxTimeUs ?? 0);
     const truncatedBytes = size - end.position;
     if (truncatedBytes > 0) {
       await fh.truncate(end.position);
@@ -128,7 +194,8 @@ export async function recoverPartition(dir: string, indexIntervalBytes: number, 
         'cut a torn or damaged tail from the newest segment',
       );
     }
-    const changed = index.length !== stored.length || truncatedBytes > 0 || keep !== stored.length;
+    // A torn entry at the index's end must go too: the writer appends to the file, after it.
+    const changed = index.length !== stored.length || truncatedBytes > 0 || kept !== stored.length || idxBytes % INDEX_ENTRY_BYTES !== 0;
     if (changed) await writeFileAtomic(indexPath(dir, activeBase), encodeIndexEntries(index), dir);
     return {
       bases,

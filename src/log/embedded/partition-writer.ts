@@ -43,6 +43,28 @@ export interface WrittenEnd {
   nextOffset: number;
 }
 
+/** After a write that stopped at `written` bytes: how many appends landed whole, and the whole frames and records in it. */
+function wholeFramesIn(batch: PendingAppend[], written: number): { landed: number; keptBytes: number; keptRecords: number } {
+  let keptBytes = 0;
+  let keptRecords = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const p = batch[i]!;
+    if (keptBytes + p.bytes <= written) {
+      keptBytes += p.bytes;
+      keptRecords += p.records.length;
+      continue;
+    }
+    for (const r of p.records) {
+      const b = frameBytes(r);
+      if (keptBytes + b > written) break;
+      keptBytes += b;
+      keptRecords++;
+    }
+    return { landed: i, keptBytes, keptRecords };
+  }
+  return { landed: batch.length, keptBytes, keptRecords };
+}
+
 export class PartitionWriter {
   private queue: PendingAppend[] = [];
   private pendingBytesNow = 0;
@@ -246,34 +268,53 @@ export class PartitionWriter {
     this.pendingBytesNow -= bytes;
     this.pendingRecordsNow -= count;
     const firstOffset = this.nextOffset;
+    // write(2) into the page cache synchronously: it takes microseconds, while a thread-pool round trip
+    // costs two context switches per batch on the core the event loop shares with it (bench:ingest,
+    // durable: +6%). Only fdatasync, which waits for the device, goes to the thread pool.
+    let written = 0;
+    let failure: unknown = null;
     try {
-      // write(2) into the page cache synchronously: it takes microseconds, while a thread-pool round trip
-      // costs two context switches per batch on the core the event loop shares with it (bench:ingest,
-      // durable: +6%). Only fdatasync, which waits for the device, goes to the thread pool.
-      let written = 0;
       while (written < bytes) written += writeSync(this.fh.fd, buf, written, bytes - written, this.size + written);
     } catch (err) {
-      this.failBatch(batch, err, 'write');
-      // Drop the partial frame so the next write lands right after the last good one.
-      await this.fh.truncate(this.size).catch(() => undefined);
-      if (newIndex.length > 0) this.lastIndexedPosition = -Infinity;
-      return;
+      failure = err;
     }
-    this.counters.writes++;
-    this.counters.bytesWritten += bytes;
-    this.size += bytes;
-    this.nextOffset = offset;
-    this.maxTimeUs = maxTimeUs;
-    this.unsynced = true;
-    this.lastError = null;
-    if (newIndex.length > 0) {
+    let landed = batch.length;
+    let keptBytes = bytes;
+    let keptRecords = count;
+    if (failure !== null) {
+      // Whole frames that reached the file before the error stay in it: a reader in another process
+      // (it reads up to the file's size) may have returned them already, so cutting them off would give
+      // their offsets to other records. Only the partial frame after them is cut.
+      ({ landed, keptBytes, keptRecords } = wholeFramesIn(batch, written));
+      await this.fh.truncate(this.size + keptBytes).catch(() => undefined);
+    }
+    if (keptBytes > 0) {
+      this.counters.writes++;
+      this.counters.bytesWritten += keptBytes;
+      this.size += keptBytes;
+      this.nextOffset = firstOffset + keptRecords;
+      this.maxTimeUs = maxTimeUs;
+      this.unsynced = true;
+    }
+    if (failure === null) this.lastError = null;
+    let entries = newIndex;
+    if (keptBytes < bytes) {
+      entries = newIndex.filter((e) => e.position < this.size);
+      if (entries.length < newIndex.length) this.lastIndexedPosition = entries.length > 0 ? entries[entries.length - 1]!.position : -Infinity;
+    }
+    if (entries.length > 0) {
       // The index is a hint rebuilt by recovery, so it is not fsync'd on the hot path.
-      const entries = encodeIndexEntries(newIndex);
+      const encoded = encodeIndexEntries(entries);
       try {
-        this.idxSize += writeSync(this.idx.fd, entries, 0, entries.length, this.idxSize);
+        this.idxSize += writeSync(this.idx.fd, encoded, 0, encoded.length, this.idxSize);
       } catch (err) {
         this.warn({ err: String(err) }, 'could not extend a segment index (recovery will rebuild it)');
       }
+    }
+    if (landed < batch.length) {
+      // Refused, even the append whose first records landed: the client retries it, and at-least-once allows the duplicates.
+      this.failBatch(batch.slice(landed), failure, 'write');
+      batch = batch.slice(0, landed); // what follows acknowledges only the appends whose frames all landed
     }
     let rel = 0;
     let wantsDurable = false;
@@ -397,26 +438,35 @@ export class PartitionWriter {
       return;
     }
     this.unsynced = false;
+    const nextBase = this.nextOffset;
+    let fh: FileHandle | null = null;
+    let idx: FileHandle | null = null;
     try {
       await this.idx.datasync();
-      const nextBase = this.nextOffset;
-      const fh = await fsp.open(segmentPath(this.dir, nextBase), 'wx+');
-      const idx = await fsp.open(indexPath(this.dir, nextBase), 'a+');
+      fh = await fsp.open(segmentPath(this.dir, nextBase), 'wx+');
+      idx = await fsp.open(indexPath(this.dir, nextBase), 'a+');
       await fsyncDir(this.dir);
-      await this.fh.close();
-      await this.idx.close();
-      this.fh = fh;
-      this.idx = idx;
-      this.base = nextBase;
-      this.size = 0;
-      this.idxSize = 0;
-      this.maxTimeUs = 0;
-      this.lastIndexedPosition = -Infinity;
-      this.bases.push(nextBase);
     } catch (err) {
-      // Stay on the current segment; the next batch tries again.
+      // Stay on the current segment; the next batch tries again. The new files go: an empty segment left
+      // behind would be taken, after a restart, for the newest one, and the offsets written meanwhile into
+      // the current segment would be given out again (recovery removes such a leftover too).
+      await fh?.close().catch(() => undefined);
+      await idx?.close().catch(() => undefined);
+      if (fh !== null) await fsp.rm(segmentPath(this.dir, nextBase), { force: true }).catch(() => undefined);
+      if (idx !== null) await fsp.rm(indexPath(this.dir, nextBase), { force: true }).catch(() => undefined);
       this.warn({ err: String(err) }, 'could not roll to a new segment');
+      return;
     }
+    const sealed = [this.fh, this.idx];
+    this.fh = fh;
+    this.idx = idx;
+    this.base = nextBase;
+    this.size = 0;
+    this.idxSize = 0;
+    // maxTimeUs carries over: the time index must see a late-stamped record at the end of the sealed segment.
+    this.lastIndexedPosition = -Infinity;
+    this.bases.push(nextBase);
+    for (const h of sealed) await h.close().catch(() => undefined);
   }
 
   /** Resolves when everything queued so far has been written and every pending fsync ran (or failed). */
