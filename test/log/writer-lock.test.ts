@@ -1,14 +1,22 @@
 // Only one process may write a partition: a second writer gets a clear error,
-// and a writer killed with SIGKILL does not block the next one.
+// a writer killed with SIGKILL does not block the next one, and two processes
+// taking the lock at the same moment (fresh or stale) never both get it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
 import { isHopperError } from '../../src/errors.js';
+import { WriterLock } from '../../src/log/embedded/writer-lock.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/log-appender.ts', import.meta.url));
+const RACER = fileURLToPath(new URL('./writer-lock-racer.ts', import.meta.url));
+/** A lock left by a process that no longer exists (a pid above Linux's pid_max). */
+const DEAD_OWNER = JSON.stringify({ pid: 99_999_999, startTicks: '1' });
 
 test('a second writer of a partition is refused while the first lives, and takes over once it is killed', async (t) => {
   const dir = tempDir();
@@ -46,4 +54,73 @@ test('the same process cannot open a partition twice for writing', async (t) => 
   await a.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await a.append('s', 0, [makeRecord(1)], 'durable');
   await assert.rejects(b.append('s', 0, [makeRecord(2)], 'durable'), (e) => isHopperError(e, 'HOPPER_PARTITION_LOCKED'));
+});
+
+/** Resolves with the first stdout line of `child` that `accept` takes. */
+function lineFrom(child: ChildProcessByStdio<Writable, Readable, null>, accept: (line: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (d: Buffer): void => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      const line = lines.find(accept);
+      if (line === undefined) return;
+      child.stdout.off('data', onData);
+      resolve(line);
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`racer exited with ${code} before printing the line wanted`)));
+  });
+}
+
+test('two processes taking the writer lock at the same moment, fresh or stale: exactly one gets it', { timeout: 120_000 }, async (t) => {
+  const root = tempDir();
+  t.after(() => removeDir(root));
+  // Before link(2): a fresh lock was seen empty by the other racer and deleted as stale, and a stale lock
+  // was deleted by both racers (the second deleting the first one's new lock): both got it in ~1 of 8.
+  const dirs: string[] = [];
+  for (let k = 0; k < 120; k++) {
+    const d = join(root, String(k));
+    mkdirSync(d);
+    if (k % 2 === 1) writeFileSync(join(d, 'writer.lock'), DEAD_OWNER);
+    dirs.push(d);
+  }
+  const racers = [0, 1].map(() => spawn(process.execPath, ['--import', 'tsx', RACER, '12', ...dirs], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  t.after(() => racers.forEach((r) => r.kill('SIGKILL')));
+  await Promise.all(racers.map((r) => lineFrom(r, (l) => l === 'ready')));
+  const results = racers.map((r) => lineFrom(r, (l) => l.startsWith('[')).then((l) => JSON.parse(l) as string[]));
+  const startAtMs = Date.now() + 300;
+  for (const r of racers) r.stdin.write(`${startAtMs}\n`);
+  const [a, b] = await Promise.all(results);
+
+  for (let k = 0; k < dirs.length; k++) {
+    const what = `${k % 2 === 1 ? 'stale' : 'fresh'} lock ${k}`;
+    assert.deepEqual([a![k], b![k]].sort(), ['HOPPER_PARTITION_LOCKED', 'ok'], what);
+    const winner = racers[a![k] === 'ok' ? 0 : 1]!;
+    assert.equal((JSON.parse(readFileSync(join(dirs[k]!, 'writer.lock'), 'utf8')) as { pid: number }).pid, winner.pid, what);
+    assert.deepEqual(readdirSync(dirs[k]!), ['writer.lock'], `${what}: no temp file or takeover mutex left`);
+  }
+  for (const r of racers) r.stdin.end();
+});
+
+test('a takeover mutex left by a process that died holding it does not block the takeover of a stale lock', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  writeFileSync(join(dir, 'writer.lock'), DEAD_OWNER);
+  writeFileSync(join(dir, 'writer.lock.takeover'), DEAD_OWNER);
+  const lock = await WriterLock.acquire(dir, 'the partition');
+  assert.equal((JSON.parse(readFileSync(join(dir, 'writer.lock'), 'utf8')) as { pid: number }).pid, process.pid);
+  assert.ok(!existsSync(join(dir, 'writer.lock.takeover')));
+  await lock.release();
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('an empty lock (an older Hopper that crashed while writing it) is taken over', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  writeFileSync(join(dir, 'writer.lock'), '');
+  const lock = await WriterLock.acquire(dir, 'the partition');
+  await assert.rejects(WriterLock.acquire(dir, 'the partition'), (e) => isHopperError(e, 'HOPPER_PARTITION_LOCKED'));
+  await lock.release();
 });

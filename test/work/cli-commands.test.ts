@@ -1,8 +1,11 @@
 // hopper lag, replay and dlq drop/list as a person runs them: exact output,
 // positions moved, one-line errors with exit code 2 for bad usage; lag also
-// lists the configured pipelines' groups that have not committed yet.
+// lists the configured pipelines' groups that have not committed yet; log stats
+// and replay work past an unreadable position file (replay is its remedy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { encodeDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
 import { formatTimeUs } from '../../src/cli/parse-duration.js';
@@ -113,4 +116,36 @@ test('lag lists the groups of the configured pipelines before their first commit
     { stream: 'clicks', group: 'archive', partition: 1, position: 0, end: 1, lag: 1, committed: false },
   ]);
   assert.equal(runCli(['lag', '--config', configFile, '--stream', 'other']).stdout, 'no consumer group has committed a position yet\n');
+});
+
+test('log stats reports an unreadable position file and replay overwrites it', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  await log.ensureStream('s', { partitions: 2, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  for (let p = 0; p < 2; p++) await log.append('s', p, [record('{"i":0}'), record('{"i":1}')], 'durable');
+  await log.commitPosition('g', 's', 0, 2);
+  await log.commitPosition('g', 's', 1, 1);
+  await log.close();
+  const positionFile = join(dir, 'groups', 'g', 's', '1.position');
+  writeFileSync(positionFile, '{"posit');
+  const dd = ['--data-dir', dir];
+
+  // Both failed with HOPPER_LOG_CORRUPT, whose message names hopper replay as the remedy.
+  const stats = runCli(['log', 'stats', ...dd]);
+  assert.equal(stats.code, 0, stats.stderr);
+  const [p0, p1] = (JSON.parse(stats.stdout) as { streams: { partitions: Record<string, unknown>[] }[] }).streams[0]!.partitions;
+  assert.deepEqual(p0, { partition: 0, startOffset: 0, endOffset: 2, bytes: p0!.bytes, segments: 1, quarantinedRecords: 0, quarantinedBytes: 0, groups: [{ group: 'g', position: 2, lag: 0 }] });
+  assert.deepEqual(p1!.groups, []);
+  assert.deepEqual(p1!.unreadableGroups, [
+    { group: 'g', code: 'HOPPER_LOG_CORRUPT', message: 'Position file of group g on s/1 is unreadable: commit a new position with hopper replay --stream s --group g --partition 1 --from OFFSET|ISO-TIME.' },
+  ]);
+
+  const replay = runCli(['replay', ...dd, '--stream', 's', '--group', 'g', '--from', '0']);
+  assert.equal(replay.code, 0, replay.stderr);
+  assert.equal(replay.stdout, 's partition 0: group g position 2 -> 0\ns partition 1: group g position (unreadable, overwritten) -> 0\n');
+  assert.deepEqual(JSON.parse(readFileSync(positionFile, 'utf8')), { position: 0 });
+  const after = JSON.parse(runCli(['log', 'stats', ...dd]).stdout) as { streams: { partitions: Record<string, unknown>[] }[] };
+  assert.deepEqual(after.streams[0]!.partitions[1]!.groups, [{ group: 'g', position: 0, lag: 2 }]);
+  assert.equal(after.streams[0]!.partitions[1]!.unreadableGroups, undefined);
 });

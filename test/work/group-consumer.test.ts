@@ -2,12 +2,16 @@
 // worker runtime relies on it: members share partitions, a killed member's
 // partitions are taken over after the lease timeout (and not before), a member
 // that lost its lease cannot move the position, a replayed position is noticed (also
-// when the next batch was already read ahead), and commits made at once land in order.
+// when the next batch was already read ahead), commits made at once land in order,
+// an unreadable position file stops only its partition, and a position left past the
+// end of a partition by a power cut is moved back to the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import type { EmbeddedGroupConsumer } from '../../src/log/embedded/group-consumer.js';
-import type { Delivery, LogConsumer } from '../../src/log/types.js';
+import type { Delivery, LogConsumer, PartitionStats } from '../../src/log/types.js';
 import { record, waitFor } from './work-helpers.js';
 
 const LEASE_MS = 600;
@@ -161,4 +165,132 @@ test('commits made at once are stored in order: the position only moves forward,
     assert.equal(await log.getPosition('g', 's', p), 200);
     for (let i = 1; i < seen[p]!.length; i++) assert.ok(seen[p]![i]! >= seen[p]![i - 1]!, `partition ${p}: position went back to ${seen[p]![i]}`);
   }
+});
+
+test('an unreadable position file stops only its partition, with one warning, until a new position is committed', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+  const log = openEmbedded(dir, { warn: (fields, message) => void warnings.push({ fields, message }) });
+  t.after(() => log.close());
+  await log.ensureStream('s', { ...STREAM_OPTS, partitions: 3 });
+  for (let p = 0; p < 3; p++) await log.append('s', p, Array.from({ length: 4 }, (_, i) => record(`{"p":${p},"i":${i}}`)), 'durable');
+  await log.commitPosition('g', 's', 1, 1);
+  writeFileSync(join(dir, 'groups', 'g', 's', '1.position'), '{"posit'); // damaged: getPosition throws HOPPER_LOG_CORRUPT
+
+  // It made openConsumer throw for the whole group.
+  const a = (await log.openConsumer({ group: 'g', stream: 's', consumerName: 'a', leaseTimeoutMs: LEASE_MS })) as EmbeddedGroupConsumer;
+  t.after(() => a.close());
+  assert.deepEqual(a.partitions(), [0, 2]);
+  const seen = new Map<string, string>();
+  await drain(a, seen, 'a');
+  assert.deepEqual([...seen.keys()].sort(), ['0:0', '0:1', '0:2', '0:3', '2:0', '2:1', '2:2', '2:3']);
+  await new Promise((r) => setTimeout(r, LEASE_MS)); // renewals retry the partition: still unreadable, no second warning
+  await a.fetch(10, 10);
+  const unreadable = warnings.filter((w) => w.message.includes('position file unreadable'));
+  assert.equal(unreadable.length, 1, JSON.stringify(warnings));
+  assert.deepEqual([unreadable[0]!.fields.partition, unreadable[0]!.fields.code], [1, 'HOPPER_LOG_CORRUPT']);
+
+  // The remedy the error names (hopper replay commits a new position): the partition is taken at a renewal.
+  await log.commitPosition('g', 's', 1, 2);
+  const again: number[] = [];
+  await waitFor('partition 1 to be delivered from the new position', async () => {
+    const d = await a.fetch(10, 50);
+    if (d) {
+      assert.equal(d.partition, 1);
+      again.push(...d.records.map((r) => r.offset));
+      await a.commit(d);
+    }
+    return again.length >= 2;
+  }, LEASE_MS * 5);
+  assert.deepEqual(again, [2, 3]);
+  assert.deepEqual(a.partitions(), [0, 1, 2]);
+});
+
+test('log.stats lists an unreadable group position apart instead of failing', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { ...STREAM_OPTS, partitions: 3 });
+  for (let p = 0; p < 3; p++) {
+    await log.append('s', p, [record('{}'), record('{}')], 'durable');
+    await log.commitPosition('g', 's', p, 1);
+  }
+  writeFileSync(join(dir, 'groups', 'g', 's', '1.position'), '');
+  writeFileSync(join(dir, 'groups', 'g', 's', '2.position'), '{}'); // JSON, but no offset: not "no position"
+  const [p0, p1, p2] = (await log.stats()).streams[0]!.partitions as (PartitionStats & { unreadableGroups?: { group: string; code: string }[] })[];
+  assert.deepEqual(p0!.groups, [{ group: 'g', position: 1, lag: 1 }]);
+  assert.equal(p0!.unreadableGroups, undefined, 'no new field when every position reads');
+  for (const p of [p1!, p2!]) {
+    assert.deepEqual(p.groups, []);
+    assert.deepEqual(p.unreadableGroups?.map((u) => [u.group, u.code]), [['g', 'HOPPER_LOG_CORRUPT']]);
+  }
+  await assert.rejects(log.getPosition('g', 's', 2), /Position file of group g on s\/2 is unreadable/);
+});
+
+test('a position file damaged while a member owns the partition is rewritten with its position', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const warnings: string[] = [];
+  const log = openEmbedded(dir, { warn: (_, message) => void warnings.push(message) });
+  t.after(() => log.close());
+  await log.ensureStream('s', { ...STREAM_OPTS, partitions: 1 });
+  await log.append('s', 0, Array.from({ length: 6 }, (_, i) => record(`{"i":${i}}`)), 'durable');
+  const a = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'a', leaseTimeoutMs: LEASE_MS });
+  t.after(() => a.close());
+  const d = await a.fetch(4, 100);
+  await a.commit(d!);
+  writeFileSync(join(dir, 'groups', 'g', 's', '0.position'), 'garbage');
+  await waitFor('the position file to be rewritten', async () => {
+    await a.fetch(0, 1).catch(() => null); // a renewal must not fail the member
+    return (await log.getPosition('g', 's', 0).catch(() => null)) === 4;
+  }, LEASE_MS * 5);
+  assert.deepEqual(warnings.filter((m) => m.includes('position file unreadable')).length, 1);
+  assert.deepEqual((await a.fetch(10, 100))?.records.map((r) => r.offset), [4, 5]);
+});
+
+// The state a power cut leaves: a group in the writer's process read records written but not yet
+// fsynced and committed past them (position 20); the disk kept only the first 10 records.
+async function afterPowerCut(dir: string): Promise<void> {
+  const log = openEmbedded(dir);
+  await log.ensureStream('s', { ...STREAM_OPTS, partitions: 1 });
+  await log.append('s', 0, Array.from({ length: 10 }, (_, i) => record(`{"i":${i}}`)), 'durable');
+  await log.commitPosition('g', 's', 0, 20);
+  await log.close();
+}
+
+test('after a power cut, a position past the recovered end is moved back when the writer opens the partition', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  await afterPowerCut(dir);
+  const warnings: string[] = [];
+  const log = openEmbedded(dir, { warn: (_, message) => void warnings.push(message) });
+  t.after(() => log.close());
+  // Acknowledged after the restart, at the offsets of the records the power cut took: they were skipped.
+  const acked = await log.append('s', 0, Array.from({ length: 5 }, (_, i) => record(`{"new":${i}}`)), 'durable');
+  assert.equal(acked.firstOffset, 10);
+  const c = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: LEASE_MS });
+  t.after(() => c.close());
+  const d = await c.fetch(100, 500);
+  assert.deepEqual(d?.records.map((r) => r.offset), [10, 11, 12, 13, 14]);
+  assert.ok(warnings.some((m) => m.includes('position past the recovered end')), warnings.join('\n'));
+});
+
+test('a member taking a partition moves a stored position past its end back to the end', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  await afterPowerCut(dir);
+  const warnings: string[] = [];
+  const log = openEmbedded(dir, { warn: (_, message) => void warnings.push(message) });
+  t.after(() => log.close());
+  // No writer in this process yet (hopper work beside hopper serve): the member sees the end in the files.
+  const c = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: LEASE_MS });
+  t.after(() => c.close());
+  assert.equal(await log.getPosition('g', 's', 0), 10);
+  assert.ok(warnings.some((m) => m.includes('position past the end')), warnings.join('\n'));
+  assert.equal(JSON.parse(readFileSync(join(dir, 'groups', 'g', 's', '0.position'), 'utf8')).position, 10);
+  await log.append('s', 0, [record('{"new":0}')], 'durable');
+  const d = await c.fetch(100, 500);
+  assert.deepEqual(d?.records.map((r) => r.offset), [10]);
 });

@@ -5,7 +5,8 @@
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
-import { assertGroupName, assertStreamName, HopperError } from '../../errors.js';
+import { assertGroupName, assertStreamName, HopperError, isHopperError } from '../../errors.js';
+import type { Log } from '../../log/types.js';
 import { parseOffsetOrTime } from '../parse-duration.js';
 import { selectPartitions } from '../select-partitions.js';
 
@@ -21,9 +22,9 @@ export const replayCommand: Command = {
     partition: { type: 'string', description: 'only this partition (default: all)', valueName: 'P' },
   },
   details:
-    'An offset past the end is clamped to the end. Stop the group\'s workers first for a guaranteed effect: on the\n' +
-    'embedded log running workers notice the new position within work.leaseTimeoutMs/3, but a commit they make\n' +
-    'at that very moment can overwrite it.',
+    'An offset past the end is clamped to the end; an unreadable position (HOPPER_LOG_CORRUPT) is overwritten.\n' +
+    'Stop the group\'s workers first for a guaranteed effect: on the embedded log running workers notice the new\n' +
+    'position within work.leaseTimeoutMs/3, but a commit they make at that very moment can overwrite it.',
   async run(ctx) {
     const stream = ctx.values.stream as string | undefined;
     const group = ctx.values.group as string | undefined;
@@ -38,10 +39,10 @@ export const replayCommand: Command = {
       const stats = (await log.stats()).streams.find((s) => s.stream === stream);
       for (const p of partitions) {
         const endOffset = stats?.partitions.find((x) => x.partition === p)?.endOffset ?? Infinity;
-        const target = 'offset' in from ? Math.min(from.offset, endOffset) : await log.offsetForTime(stream, p, from.timeUs);
-        const before = await log.getPosition(group, stream, p);
+        const target = Math.min('offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs), endOffset);
+        const before = await positionText(log, group, stream, p);
         await log.commitPosition(group, stream, p, target);
-        ctx.stdout.write(`${stream} partition ${p}: group ${group} position ${before ?? '(none)'} -> ${target}\n`);
+        ctx.stdout.write(`${stream} partition ${p}: group ${group} position ${before} -> ${target}\n`);
       }
     } finally {
       await log.close();
@@ -49,3 +50,13 @@ export const replayCommand: Command = {
     return 0;
   },
 };
+
+/** The position before the replay, as printed: replay is the remedy for an unreadable one, so it is overwritten. */
+async function positionText(log: Log, group: string, stream: string, partition: number): Promise<string> {
+  try {
+    return String((await log.getPosition(group, stream, partition)) ?? '(none)');
+  } catch (err) {
+    if (!isHopperError(err, 'HOPPER_LOG_CORRUPT')) throw err;
+    return '(unreadable, overwritten)';
+  }
+}

@@ -5,7 +5,7 @@
 
 import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HopperError, assertGroupName, assertStreamName, isValidName } from '../../errors.js';
+import { HopperError, assertGroupName, assertStreamName, isHopperError, isValidName } from '../../errors.js';
 import type {
   AckLevel,
   AppendResult,
@@ -33,6 +33,18 @@ export interface EmbeddedLogOptions extends WriterOptions {
 }
 
 const STREAM_META = 'stream.json';
+
+/** A group whose position file on a partition cannot be read (hopper replay writes a new one). */
+export interface UnreadableGroupPosition {
+  group: string;
+  code: string;
+  message: string;
+}
+
+/** PartitionStats of the embedded log: groups with an unreadable position are listed apart, not in `groups`. */
+export interface EmbeddedPartitionStats extends PartitionStats {
+  unreadableGroups?: UnreadableGroupPosition[];
+}
 
 interface StreamMeta {
   retentionMaxAgeMs: number;
@@ -122,6 +134,7 @@ export class EmbeddedLog implements Log {
       await w.close();
       throw new HopperError('HOPPER_LOG_CLOSED');
     }
+    await this.clampPositionsToEnd(stream, partition, w.writtenEnd.nextOffset);
     w.onFsync = this.fsyncObserver;
     this.writers.set(key, w);
     this.opening.delete(key);
@@ -214,11 +227,45 @@ export class EmbeddedLog implements Log {
     assertGroupName(group);
     assertStreamName(stream);
     try {
-      const { position } = JSON.parse(await fsp.readFile(this.positionPath(group, stream, partition), 'utf8')) as { position: number };
+      const { position } = JSON.parse(await fsp.readFile(this.positionPath(group, stream, partition), 'utf8')) as { position: unknown };
+      // Valid JSON is not enough: '{}' would read as no position, and the group would start over from 0.
+      if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) throw new Error(`not an offset: ${JSON.stringify(position)}`);
       return position;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new HopperError('HOPPER_LOG_CORRUPT', `Position file of group ${group} on ${stream}/${partition} is unreadable: commit a new position with hopper replay.`, { cause: err });
+      throw new HopperError(
+        'HOPPER_LOG_CORRUPT',
+        `Position file of group ${group} on ${stream}/${partition} is unreadable: commit a new position with hopper replay --stream ${stream} --group ${group} --partition ${partition} --from OFFSET|ISO-TIME.`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
+   * Run when a writer opened (and recovered) a partition, before its first append: a group position past
+   * the recovered end points at records a power cut took (written and read by the group, never fsynced).
+   * Their offsets go to the next appends, which the group would skip: the position moves back to the end.
+   * Never throws: a failure is logged, and the group member checks again when it takes the partition.
+   */
+  private async clampPositionsToEnd(stream: string, partition: number, endOffset: number): Promise<void> {
+    try {
+      for (const group of await this.groupsOf(stream)) {
+        let position: number | null;
+        try {
+          position = await this.getPosition(group, stream, partition);
+        } catch (err) {
+          if (isHopperError(err, 'HOPPER_LOG_CORRUPT')) continue; // reported by stats and by the group's members
+          throw err;
+        }
+        if (position === null || position <= endOffset) continue;
+        this.warn(
+          { group, stream, partition, position, endOffset },
+          'consumer group position past the recovered end of the partition (records lost in a power cut): moved back to the end, so new records are not skipped',
+        );
+        await this.commitPosition(group, stream, partition, endOffset);
+      }
+    } catch (err) {
+      this.warn({ stream, partition, err: String(err) }, 'could not check consumer group positions against the recovered end of the partition');
     }
   }
 
@@ -230,7 +277,7 @@ export class EmbeddedLog implements Log {
   openConsumer(options: ConsumerOptions): Promise<LogConsumer> {
     assertGroupName(options.group);
     assertStreamName(options.stream);
-    return EmbeddedGroupConsumer.open(this, options);
+    return EmbeddedGroupConsumer.open(this, options, this.warn);
   }
 
   pendingBytes(): number {
@@ -271,12 +318,21 @@ export class EmbeddedLog implements Log {
         const endOffset = await reader.endOffset();
         const startOffset = bases[0] ?? 0;
         const groupStats = [];
+        const unreadableGroups: UnreadableGroupPosition[] = [];
         for (const group of groups) {
-          const position = await this.getPosition(group, stream, partition);
+          let position: number | null;
+          try {
+            position = await this.getPosition(group, stream, partition);
+          } catch (err) {
+            // One bad position file must not hide the stats of the whole log (nor block hopper replay, which reads them).
+            if (!isHopperError(err, 'HOPPER_LOG_CORRUPT')) throw err;
+            unreadableGroups.push({ group, code: err.code, message: err.message });
+            continue;
+          }
           if (position === null) continue;
           groupStats.push({ group, position, lag: Math.max(0, endOffset - Math.max(position, startOffset)) });
         }
-        partitions.push({
+        const stats: EmbeddedPartitionStats = {
           partition,
           startOffset,
           endOffset,
@@ -285,7 +341,10 @@ export class EmbeddedLog implements Log {
           quarantinedRecords: reader.quarantinedRecords,
           quarantinedBytes: reader.quarantinedBytes,
           groups: groupStats,
-        });
+        };
+        // Only when there is one: the output of `hopper log stats` is unchanged otherwise.
+        if (unreadableGroups.length > 0) stats.unreadableGroups = unreadableGroups;
+        partitions.push(stats);
       }
       streams.push({ stream, partitions });
     }

@@ -24,6 +24,14 @@
 //   position.
 // - A position changed by someone else while we own the partition (hopper replay)
 //   is noticed at the next renewal: fetching restarts from it.
+// - A partition whose position file is unreadable is not taken (warned once, retried
+//   at every renewal until hopper replay writes a new one): the group goes on with
+//   the others. One that turns unreadable while we own it is rewritten with ours.
+// - A stored position past the partition's end is moved back to the end when the
+//   partition is taken (or a replay is noticed), with a warning: a power cut loses
+//   records written but not yet fsynced, which a group may already have processed,
+//   and their offsets go to new appends. (The writer does the same when it opens the
+//   partition, before its first append: see EmbeddedLog.clampPositionsToEnd.)
 // - Read-ahead: after a full delivery, the next one (of the partition the next fetch
 //   tries first) is read at once, so the log is parsed while the caller processes
 //   and commits. One such read per member; it is only a cache of log.read: it is used
@@ -32,8 +40,10 @@
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isHopperError } from '../../errors.js';
 import type { ConsumerOptions, Delivery, LogConsumer, ReadResult } from '../types.js';
 import type { EmbeddedLog } from './embedded-log.js';
+import type { WarnFn } from './partition-recovery.js';
 import type { PreparedFile } from './segment-files.js';
 
 /** A mutex file older than this was left by a dead process and is broken. */
@@ -114,19 +124,22 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   private refreshing: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private readAhead: ReadAhead | null = null;
+  /** Partitions whose position file we found unreadable (warned once until it reads again). */
+  private readonly unreadable = new Set<number>();
   private readonly dir: string;
   private readonly marginMs: number;
 
   private constructor(
     private readonly log: EmbeddedLog,
     private readonly opts: ConsumerOptions,
+    private readonly warn: WarnFn,
   ) {
     this.dir = log.groupDir(opts.group, opts.stream);
     this.marginMs = Math.min(1000, Math.floor(opts.leaseTimeoutMs / 4));
   }
 
-  static async open(log: EmbeddedLog, opts: ConsumerOptions): Promise<EmbeddedGroupConsumer> {
-    const c = new EmbeddedGroupConsumer(log, opts);
+  static async open(log: EmbeddedLog, opts: ConsumerOptions, warn: WarnFn = () => undefined): Promise<EmbeddedGroupConsumer> {
+    const c = new EmbeddedGroupConsumer(log, opts, warn);
     await fsp.mkdir(join(c.dir, 'members'), { recursive: true });
     await c.refresh();
     c.heartbeat = setInterval(() => {
@@ -184,6 +197,39 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     return JSON.stringify({ owner: this.opts.consumerName, expiresAtMs, host: HOST, pid: process.pid });
   }
 
+  /** The stored position, null when none, or 'unreadable' (HOPPER_LOG_CORRUPT, warned once). */
+  private async storedPosition(partition: number, whenUnreadable: string): Promise<number | null | 'unreadable'> {
+    try {
+      const position = await this.log.getPosition(this.opts.group, this.opts.stream, partition);
+      this.unreadable.delete(partition);
+      return position;
+    } catch (err) {
+      if (!isHopperError(err, 'HOPPER_LOG_CORRUPT')) throw err;
+      if (!this.unreadable.has(partition)) {
+        this.unreadable.add(partition);
+        const { group, stream } = this.opts;
+        this.warn({ group, stream, partition, code: err.code, error: err.message }, `consumer group position file unreadable: ${whenUnreadable}`);
+      }
+      return 'unreadable';
+    }
+  }
+
+  /**
+   * `position`, or the partition's end when it lies past it (records lost in a power cut: their offsets
+   * go to new appends, which the group must not skip). A moved position is stored at once.
+   */
+  private async clampToEnd(partition: number, position: number): Promise<number> {
+    const endOffset = await this.log.reader(this.opts.stream, partition).endOffset();
+    if (position <= endOffset) return position;
+    const { group, stream } = this.opts;
+    this.warn(
+      { group, stream, partition, position, endOffset },
+      'consumer group position past the end of the partition (records lost in a power cut?): moved back to the end, so new records are not skipped',
+    );
+    await this.log.commitPosition(group, stream, partition, endOffset);
+    return endOffset;
+  }
+
   private drained(o: OwnedPartition): boolean {
     return o.inFlight.length === 0 && o.writes.length === 0 && o.wanted <= o.stored;
   }
@@ -199,7 +245,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     const expiresAtMs = now + this.opts.leaseTimeoutMs;
     const me = this.opts.consumerName;
     const partitions = await this.log.listPartitions(this.opts.stream);
-    const acquired: number[] = [];
+    const acquired: { partition: number; position: number }[] = [];
     const kept: number[] = [];
     await this.withMutex(async () => {
       const membersDir = join(this.dir, 'members');
@@ -248,23 +294,32 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         if (this.owned.has(p)) continue;
         const lease = await this.readLease(p);
         if (lease && lease.owner !== me && lease.expiresAtMs > now && !ownerDead(lease)) continue;
+        // Read before taking it: one bad position file must not stop the group's other partitions.
+        const position = await this.storedPosition(p, 'the partition is skipped until hopper replay commits a new position');
+        if (position === 'unreadable') continue;
         await fsp.writeFile(this.leasePath(p), this.leaseText(expiresAtMs));
-        acquired.push(p);
+        acquired.push({ partition: p, position: position ?? 0 });
         mine++;
       }
     });
-    for (const p of acquired) {
-      const position = (await this.log.getPosition(this.opts.group, this.opts.stream, p)) ?? 0;
+    for (const { partition: p, position: found } of acquired) {
+      const position = await this.clampToEnd(p, found);
       this.owned.set(p, { fetchPosition: position, inFlight: [], stored: position, wanted: position, writes: [], leaseUntilMs: expiresAtMs, releasing: false });
     }
     for (const p of kept) {
       const o = this.owned.get(p);
       if (!o || o.writes.length > 0 || o.wanted !== o.stored) continue;
-      const stored = await this.log.getPosition(this.opts.group, this.opts.stream, p);
+      const stored = await this.storedPosition(p, 'this member rewrites it with the position it holds');
+      if (stored === 'unreadable') {
+        if (o.writes.length === 0) await this.startWrite(p, o, o.stored).settled; // a failure is retried at the next renewal
+        continue;
+      }
       if (stored !== null && stored !== o.stored && o.writes.length === 0 && o.wanted === o.stored) {
         // Moved by someone else (hopper replay): deliveries in flight are void, fetching restarts there.
+        const position = await this.clampToEnd(p, stored);
+        if (this.owned.get(p) !== o || o.writes.length > 0 || o.wanted !== o.stored) continue;
         o.inFlight = [];
-        o.fetchPosition = o.stored = o.wanted = stored;
+        o.fetchPosition = o.stored = o.wanted = position;
       }
     }
     this.nextLeaseCheckMs = Date.now() + this.opts.leaseTimeoutMs / 3;

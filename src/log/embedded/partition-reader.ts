@@ -18,6 +18,15 @@ const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 /** Records examined per call of offsetForTime's forward scan. */
 const TIME_SCAN_BATCH = 4096;
 
+/** An open segment file, shared by the reads of that segment. */
+interface SegmentHandle {
+  fh: fsp.FileHandle;
+  /** Reads holding it now (between useHandle and doneWith). */
+  users: number;
+  /** Out of the map (file deleted, evicted, reader closed): closed when its last user is done. */
+  dropped: boolean;
+}
+
 interface CachedIndex {
   entries: IndexEntry[];
   bytesRead: number;
@@ -27,7 +36,11 @@ interface CachedIndex {
   stale: boolean;
 }
 
-/** Segment files kept open per partition reader; older ones are closed. */
+/**
+ * Segment files kept open per partition reader while idle; the least recently used idle ones are
+ * closed. A handle in use by a read is never closed under it: concurrent reads of more segments
+ * than this (several groups, admin record pages) keep theirs open until they are done.
+ */
 const MAX_OPEN_SEGMENTS = 4;
 const MIN_CHUNK_BYTES = 64 * 1024;
 const MAX_CHUNK_BYTES = 1024 * 1024;
@@ -39,7 +52,8 @@ const MAX_READ_AHEAD_CURSORS = 2;
 export class PartitionReader {
   private indexCache = new Map<number, CachedIndex>();
   private quarantined = new Set<string>();
-  private handles = new Map<number, fsp.FileHandle>();
+  /** Least recently used first. */
+  private handles = new Map<number, SegmentHandle>();
   /** Most recently used first. */
   private cursors: ReadAheadCursor[] = [];
   /** Sizes of sealed segments (they never change), so a read needs no fstat. */
@@ -63,38 +77,55 @@ export class PartitionReader {
     for (const base of this.indexCache.keys()) if (!bases.includes(base)) this.indexCache.delete(base);
     if (this.cursors.some((c) => !bases.includes(c.base))) this.cursors = this.cursors.filter((c) => bases.includes(c.base));
     for (const base of this.sealedSizes.keys()) if (!bases.includes(base)) this.sealedSizes.delete(base);
-    for (const [base, fh] of this.handles) {
-      if (!bases.includes(base)) {
-        this.handles.delete(base);
-        await fh.close().catch(() => undefined);
-      }
-    }
+    for (const [base, h] of this.handles) if (!bases.includes(base)) this.drop(base, h);
     return bases;
   }
 
-  /** An open handle on a segment (kept for the next read), or null when the file is gone. */
-  private async handle(base: number): Promise<fsp.FileHandle | null> {
-    const open = this.handles.get(base);
-    if (open) return open;
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(segmentPath(this.dir, base), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+  /**
+   * An open handle on a segment, held until doneWith (it is not closed while held), or null when the
+   * file is gone. Handles stay open for the next reads; only idle ones are closed, least recently used first.
+   */
+  private async useHandle(base: number): Promise<SegmentHandle | null> {
+    let h = this.handles.get(base);
+    if (!h) {
+      let fh: fsp.FileHandle;
+      try {
+        fh = await fsp.open(segmentPath(this.dir, base), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+      // Another read opened it meanwhile: share that one (no await until it is counted as used).
+      h = this.handles.get(base);
+      if (h) void fh.close().catch(() => undefined);
+      else h = { fh, users: 0, dropped: false };
     }
-    const raced = this.handles.get(base);
-    if (raced) {
-      await fh.close();
-      return raced;
+    this.handles.delete(base);
+    this.handles.set(base, h);
+    h.users++;
+    this.closeIdle();
+    return h;
+  }
+
+  private doneWith(h: SegmentHandle): void {
+    h.users--;
+    if (h.users === 0 && h.dropped) void h.fh.close().catch(() => undefined);
+    this.closeIdle();
+  }
+
+  private drop(base: number, h: SegmentHandle): void {
+    this.handles.delete(base);
+    h.dropped = true;
+    if (h.users === 0) void h.fh.close().catch(() => undefined);
+  }
+
+  /** Closes idle handles, least recently used first, while more than MAX_OPEN_SEGMENTS are open. */
+  private closeIdle(): void {
+    if (this.handles.size <= MAX_OPEN_SEGMENTS) return;
+    for (const [base, h] of this.handles) {
+      if (this.handles.size <= MAX_OPEN_SEGMENTS) break;
+      if (h.users === 0) this.drop(base, h);
     }
-    this.handles.set(base, fh);
-    if (this.handles.size > MAX_OPEN_SEGMENTS) {
-      const [oldest, old] = this.handles.entries().next().value as [number, fsp.FileHandle];
-      this.handles.delete(oldest);
-      await old.close().catch(() => undefined);
-    }
-    return fh;
   }
 
   /** Forgets cached indexes (a writer's recovery may have rewritten the newest one). */
@@ -104,11 +135,15 @@ export class PartitionReader {
     this.sealedSizes.clear();
   }
 
+  /** Closes the idle handles now, and those of reads in progress when they are done. */
   async close(): Promise<void> {
     this.cursors = [];
-    const all = [...this.handles.values()];
-    this.handles.clear();
-    await Promise.all(all.map((fh) => fh.close().catch(() => undefined)));
+    const idle = [...this.handles.values()].filter((h) => h.users === 0);
+    for (const [base, h] of this.handles) {
+      this.handles.delete(base);
+      h.dropped = true;
+    }
+    await Promise.all(idle.map((h) => h.fh.close().catch(() => undefined)));
   }
 
   /** The index of a segment, extended with entries appended since it was last read. */
@@ -150,13 +185,11 @@ export class PartitionReader {
   }
 
   /** Bytes of `base` that may be read, and whether a bad frame at the end is only a write in progress. */
-  private async readableEnd(base: number, isLast: boolean): Promise<{ end: number; tailMayBeTorn: boolean } | null> {
+  private async readableEnd(base: number, isLast: boolean, fh: fsp.FileHandle): Promise<{ end: number; tailMayBeTorn: boolean }> {
     const w = this.writer();
     if (w && w.writtenEnd.base === base) return { end: w.writtenEnd.position, tailMayBeTorn: false };
     const sealed = isLast ? undefined : this.sealedSizes.get(base);
     if (sealed !== undefined) return { end: sealed, tailMayBeTorn: false };
-    const fh = await this.handle(base);
-    if (!fh) return null;
     const { size } = await fh.stat();
     if (!isLast) this.sealedSizes.set(base, size);
     return { end: size, tailMayBeTorn: isLast };
@@ -174,89 +207,88 @@ export class PartitionReader {
     while (i < bases.length && records.length < maxRecords && bytes < maxBytes) {
       const base = bases[i]!;
       const isLast = i === bases.length - 1;
-      const readable = await this.readableEnd(base, isLast);
-      if (readable === null) {
+      const handle = await this.useHandle(base);
+      if (handle === null) {
         // Deleted by retention while we looked: go on with the next segment.
         if (isLast) break;
         from = Math.max(from, bases[i + 1]!);
         i++;
         continue;
       }
-      const fh = await this.handle(base);
-      if (!fh) {
-        if (isLast) break;
-        from = Math.max(from, bases[i + 1]!);
-        i++;
-        continue;
-      }
-      // Going on where a previous read stopped: no seek, and the next chunk may already be read.
-      let cursor = this.takeCursor(from, base, readable.end);
-      const sequential = cursor !== null;
-      let entries: IndexEntry[] | null = null;
-      let startPos: number;
-      let startOffset: number;
-      if (cursor) {
-        startPos = cursor.position;
-        startOffset = from;
-      } else {
-        entries = await this.index(base, isLast);
-        let k = upperBoundBy(entries, from - base, (x) => x.relOffset) - 1;
-        while (k >= 0 && entries[k]!.position > readable.end) k--; // entries of a tail that recovery cut off
-        const e = entries[k];
-        startPos = e?.position ?? 0;
-        startOffset = base + (e?.relOffset ?? 0);
-        cursor = new ReadAheadCursor(base);
-      }
-      const wantBytes = (maxRecords - records.length) * this.avgFrameBytes * 1.25 + (from - startOffset) * this.avgFrameBytes;
-      const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.ceil(wantBytes)));
-      let firstWanted = -1;
-      let framesBytes = 0;
-      const before = records.length;
-      const scan = await scanFrames(
-        cursor.source(fh, chunkBytes, sequential),
-        startPos,
-        readable.end,
-        startOffset,
-        (v) => {
-          if (v.offset < from) return true;
-          if (firstWanted < 0) firstWanted = v.filePosition;
-          framesBytes += v.frameBytes;
-          const r = decodeFrame(v.buf, v.at, this.stream, this.partition);
-          records.push(r);
-          bytes += r.body.length;
-          return records.length < maxRecords && bytes < maxBytes;
-        },
-      );
-      const decoded = records.length - before;
-      if (decoded > 0) this.avgFrameBytes = this.avgFrameBytes * 0.5 + (framesBytes / decoded) * 0.5;
-      if (isLast && !sequential && firstWanted - startPos > STALE_INDEX_SCAN_BYTES) this.indexCache.get(base)!.stale = true;
-      from = Math.max(from, scan.nextOffset);
-      if (scan.stop === 'visitor' || (scan.stop === 'end' && isLast)) {
-        cursor.park(scan.position, scan.nextOffset);
-        this.keepCursor(cursor);
-      }
-      if (scan.stop === 'visitor') break;
-      if (scan.stop === 'end') {
-        if (isLast) break;
-        from = Math.max(from, bases[i + 1]!);
-        i++;
-        continue;
-      }
-      // Damage inside written data: skip to the next index entry past it (or the next segment).
-      // An index entry is only written after the data before it, so one past the bad frame proves
-      // the frame is damage, not a write still in progress in another process. Entries past the
-      // readable end (a tail cut off, by recovery or anything else) prove nothing and lead nowhere:
-      // following one would seek back before it and meet the same bad frame forever.
-      entries ??= await this.index(base, isLast);
-      const after = entries.find((x) => x.position > scan.position && x.position < readable.end);
-      if (!after && isLast && readable.tailMayBeTorn) break;
-      const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
-      const resumePos = after ? after.position : readable.end;
-      this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
-      from = Math.max(from, resumeOffset);
-      if (!after) {
-        if (isLast) break;
-        i++;
+      try {
+        const fh = handle.fh;
+        const readable = await this.readableEnd(base, isLast, fh);
+        // Going on where a previous read stopped: no seek, and the next chunk may already be read.
+        let cursor = this.takeCursor(from, base, readable.end);
+        const sequential = cursor !== null;
+        let entries: IndexEntry[] | null = null;
+        let startPos: number;
+        let startOffset: number;
+        if (cursor) {
+          startPos = cursor.position;
+          startOffset = from;
+        } else {
+          entries = await this.index(base, isLast);
+          let k = upperBoundBy(entries, from - base, (x) => x.relOffset) - 1;
+          while (k >= 0 && entries[k]!.position > readable.end) k--; // entries of a tail that recovery cut off
+          const e = entries[k];
+          startPos = e?.position ?? 0;
+          startOffset = base + (e?.relOffset ?? 0);
+          cursor = new ReadAheadCursor(base);
+        }
+        const wantBytes = (maxRecords - records.length) * this.avgFrameBytes * 1.25 + (from - startOffset) * this.avgFrameBytes;
+        const chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.max(MIN_CHUNK_BYTES, Math.ceil(wantBytes)));
+        let firstWanted = -1;
+        let framesBytes = 0;
+        const before = records.length;
+        const scan = await scanFrames(
+          cursor.source(fh, chunkBytes, sequential),
+          startPos,
+          readable.end,
+          startOffset,
+          (v) => {
+            if (v.offset < from) return true;
+            if (firstWanted < 0) firstWanted = v.filePosition;
+            framesBytes += v.frameBytes;
+            const r = decodeFrame(v.buf, v.at, this.stream, this.partition);
+            records.push(r);
+            bytes += r.body.length;
+            return records.length < maxRecords && bytes < maxBytes;
+          },
+        );
+        const decoded = records.length - before;
+        if (decoded > 0) this.avgFrameBytes = this.avgFrameBytes * 0.5 + (framesBytes / decoded) * 0.5;
+        if (isLast && !sequential && firstWanted - startPos > STALE_INDEX_SCAN_BYTES) this.indexCache.get(base)!.stale = true;
+        from = Math.max(from, scan.nextOffset);
+        if (scan.stop === 'visitor' || (scan.stop === 'end' && isLast)) {
+          cursor.park(scan.position, scan.nextOffset);
+          this.keepCursor(cursor);
+        }
+        if (scan.stop === 'visitor') break;
+        if (scan.stop === 'end') {
+          if (isLast) break;
+          from = Math.max(from, bases[i + 1]!);
+          i++;
+          continue;
+        }
+        // Damage inside written data: skip to the next index entry past it (or the next segment).
+        // An index entry is only written after the data before it, so one past the bad frame proves
+        // the frame is damage, not a write still in progress in another process. Entries past the
+        // readable end (a tail cut off, by recovery or anything else) prove nothing and lead nowhere:
+        // following one would seek back before it and meet the same bad frame forever.
+        entries ??= await this.index(base, isLast);
+        const after = entries.find((x) => x.position > scan.position && x.position < readable.end);
+        if (!after && isLast && readable.tailMayBeTorn) break;
+        const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
+        const resumePos = after ? after.position : readable.end;
+        this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
+        from = Math.max(from, resumeOffset);
+        if (!after) {
+          if (isLast) break;
+          i++;
+        }
+      } finally {
+        this.doneWith(handle);
       }
     }
     return { records, nextOffset: from };

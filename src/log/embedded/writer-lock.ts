@@ -1,17 +1,48 @@
 // Makes sure only one process writes a partition. The lock is a file holding the
 // owner's pid and process start time; a lock whose owner is gone (SIGKILL, power
 // cut) is stale and taken over, so a crash never blocks a restart.
+//
+//   {partition}/writer.lock            {"pid","startTicks","nonce"} of the writer
+//   {partition}/writer.lock.takeover   same shape: held while a stale lock is replaced
+//   {partition}/writer.lock.*.tmp      an owner being written (recovery removes leftovers)
+//
+// Rules (two processes may open a partition at the same moment, e.g. a restarting
+// serve and `hopper dlq requeue`):
+// - A lock is created by writing the owner into a temp file and link(2)ing it to
+//   the lock name: atomic, fails with EEXIST when taken, and never shows an empty
+//   or half-written lock to another acquirer (writeFile with 'wx' did: the other
+//   process read '' and deleted the fresh lock as stale).
+// - A stale lock is replaced only under the takeover mutex, after re-reading it and
+//   finding the same file (inode and content): otherwise two processes that both saw
+//   the dead owner would both delete "it", the second one deleting the first one's
+//   new lock. A fresh acquirer needs no mutex: it only links where nothing is.
+// - The mutex is created the same way and records its holder: when that process is
+//   dead (a crash in the few milliseconds it is held), it is broken by renaming it
+//   away and checking that the renamed file is the dead one (a live one is linked
+//   back), so a crash never blocks a restart here either.
 
 import { promises as fsp, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HopperError } from '../../errors.js';
 
 const LOCK_FILE = 'writer.lock';
+const TAKEOVER_SUFFIX = '.takeover';
+/** Rounds of create / inspect / take over before giving up as contended (each waits 2-7 ms when it loses). */
+const MAX_ACQUIRE_ATTEMPTS = 200;
 
 interface LockOwner {
   pid: number;
   /** Linux start time of the process (clock ticks since boot), to survive pid reuse; null elsewhere. */
   startTicks: string | null;
+}
+
+/** A lock (or mutex) file as read: its inode and text, to tell it from a newer file of the same name. */
+interface LockFile {
+  ino: number;
+  text: string;
+  /** null when the text is not an owner (a lock of an older Hopper that crashed while writing it). */
+  owner: LockOwner | null;
 }
 
 function startTicksOf(pid: number): string | null {
@@ -48,27 +79,75 @@ function isAlive(owner: LockOwner): boolean {
   return now === null || now === owner.startTicks;
 }
 
+function parseOwner(text: string): LockOwner | null {
+  try {
+    const v = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof v.pid !== 'number' || !Number.isSafeInteger(v.pid)) return null;
+    return { pid: v.pid, startTicks: typeof v.startTicks === 'string' ? v.startTicks : null };
+  } catch {
+    return null;
+  }
+}
+
+/** The file at `path` (inode and text read through one descriptor), or null when there is none. */
+async function readLockFile(path: string): Promise<LockFile | null> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const { ino } = await fh.stat();
+    const text = await fh.readFile('utf8');
+    return { ino, text, owner: parseOwner(text) };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Creates `path` holding `text`, atomically and whole: false when it exists. A temp file
+ * removed under us (a writer's recovery cleans `*.tmp` files) is also false: the caller retries.
+ */
+async function createWhole(path: string, text: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await fsp.writeFile(tmp, text, { flag: 'wx' });
+  try {
+    await fsp.link(tmp, path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return false;
+    throw err;
+  } finally {
+    await fsp.rm(tmp, { force: true });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 export class WriterLock {
-  private constructor(private readonly path: string) {}
+  private constructor(
+    private readonly path: string,
+    private readonly text: string,
+  ) {}
 
   /** Takes the partition's writer lock, or throws HOPPER_PARTITION_LOCKED naming the holder. */
   static async acquire(dir: string, what: string): Promise<WriterLock> {
     const path = join(dir, LOCK_FILE);
-    const me: LockOwner = { pid: process.pid, startTicks: startTicksOf(process.pid) };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await fsp.writeFile(path, JSON.stringify(me), { flag: 'wx' });
-        return new WriterLock(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let owner: LockOwner | null = null;
-      try {
-        owner = JSON.parse(await fsp.readFile(path, 'utf8')) as LockOwner;
-      } catch {
-        owner = null; // empty or half-written lock: its writer died while creating it
-      }
-      if (owner && owner.pid === process.pid && owner.startTicks === me.startTicks) {
+    const startTicks = startTicksOf(process.pid);
+    // The nonce tells apart two acquirers of one process (two logs on one data directory).
+    const text = JSON.stringify({ pid: process.pid, startTicks, nonce: randomBytes(8).toString('hex') });
+    for (let attempt = 0; attempt < MAX_ACQUIRE_ATTEMPTS; attempt++) {
+      if (await createWhole(path, text)) return new WriterLock(path, text);
+      const found = await readLockFile(path);
+      if (found === null) continue; // released between our link and our read: try again
+      const owner = found.owner;
+      if (owner && owner.pid === process.pid && owner.startTicks === startTicks) {
         throw new HopperError('HOPPER_PARTITION_LOCKED', `${what} is already open for writing in this process.`);
       }
       if (owner && isAlive(owner)) {
@@ -77,12 +156,66 @@ export class WriterLock {
           `${what} is being written by process ${owner.pid}: stop it, or give this process another data directory or partition.`,
         );
       }
-      await fsp.rm(path, { force: true });
+      const took = await takeOver(path, found, text);
+      if (took) return new WriterLock(path, text);
+      await sleep(2 + Math.random() * 5);
     }
-    throw new HopperError('HOPPER_PARTITION_LOCKED', `${what}: could not take the writer lock (contended).`);
+    throw new HopperError('HOPPER_PARTITION_LOCKED', `${what}: could not take the writer lock (contended): retry, and check that no other process keeps opening this partition.`);
   }
 
   async release(): Promise<void> {
-    await fsp.rm(this.path, { force: true });
+    // Only our own lock: a lock file that is not ours (never expected) belongs to a writer that is alive.
+    const found = await readLockFile(this.path).catch(() => null);
+    if (found?.text === this.text) await fsp.rm(this.path, { force: true });
+  }
+}
+
+/**
+ * Replaces the stale lock `stale` with ours, under the takeover mutex: true when the lock is ours,
+ * false when the caller should look again (the lock changed, or another process holds the mutex).
+ */
+async function takeOver(path: string, stale: LockFile, text: string): Promise<boolean> {
+  const mutex = path + TAKEOVER_SUFFIX;
+  if (!(await createWhole(mutex, text))) {
+    await breakIfStale(mutex);
+    return false;
+  }
+  try {
+    const now = await readLockFile(path);
+    if (now === null) return await createWhole(path, text);
+    // Someone else replaced it (their lock is live, or at least not the one we judged): look again.
+    if (now.ino !== stale.ino || now.text !== stale.text) return false;
+    await fsp.rm(path, { force: true });
+    // A fresh acquirer may link in the instant the name is free: then it holds the lock, not us.
+    return await createWhole(path, text);
+  } finally {
+    const held = await readLockFile(mutex).catch(() => null);
+    if (held?.text === text) await fsp.rm(mutex, { force: true });
+  }
+}
+
+/** Removes the takeover mutex when its holder is dead (it crashed while holding it). */
+async function breakIfStale(mutex: string): Promise<void> {
+  const found = await readLockFile(mutex);
+  if (found === null) return;
+  if (found.owner && isAlive(found.owner)) return; // held: the holder is done in a few milliseconds
+  // Rename it away, then check that what we moved is the dead holder's file: another breaker may have
+  // removed that one already and a live process linked a new mutex, which goes back in place.
+  const aside = `${mutex}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await fsp.rename(mutex, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const moved = await readLockFile(aside);
+    if (moved && (moved.ino !== found.ino || moved.text !== found.text)) {
+      // EEXIST: a third process linked a mutex in that instant, and two hold one. That needs a crash inside
+      // the mutex and three processes opening the partition at once; it is not handled further.
+      await fsp.link(aside, mutex).catch(() => undefined);
+    }
+  } finally {
+    await fsp.rm(aside, { force: true });
   }
 }
