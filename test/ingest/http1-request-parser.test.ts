@@ -154,3 +154,51 @@ test('repeated headers: joined, or the first kept for single-valued ones, as nod
   assert.equal(p!.head.headers.accept, 'x, y');
   assert.equal(p!.head.headers['content-length'], '0');
 });
+
+test('a head that arrives one byte per read is held in one buffer of at most twice its size', () => {
+  const maxHeaderBytes = 8192;
+  const wire = Buffer.from(`POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(3000)}\r\nContent-Length: 2\r\n\r\nhi`, 'latin1');
+  const heads: RequestHead[] = [];
+  const parser = new RequestParser(maxHeaderBytes, {
+    begin: () => undefined,
+    head: (head) => heads.push(head),
+    body: () => undefined,
+    end: () => undefined,
+  });
+  const headBytes = wire.indexOf('\r\n\r\n') + 4;
+  for (let i = 0; i < headBytes - 1; i++) {
+    parser.feed(Buffer.from(wire.subarray(i, i + 1))); // a fresh buffer per read, as a socket hands them on
+    const held = i + 1;
+    assert.ok(parser.pendingCapacity <= Math.max(256, 2 * held), `${parser.pendingCapacity} bytes of buffer for ${held} bytes held`);
+  }
+  assert.ok(parser.pendingCapacity <= maxHeaderBytes, 'never more than the limit');
+  parser.feed(wire.subarray(headBytes - 1));
+  assert.equal(heads.length, 1);
+  assert.equal(heads[0]!.headers['x-pad'], 'p'.repeat(3000));
+  assert.equal(parser.pendingCapacity, 0, 'a buffer over 1 KiB is let go once the head is parsed');
+});
+
+test('a chunked body of thousands of chunks without extensions is accepted (only extensions count against 16 KiB)', () => {
+  const chunks = `a\r\n${'0123456789'}\r\n`.repeat(6000);
+  const [p] = parseAll([Buffer.from(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`, 'latin1')]);
+  assert.equal(p!.body.length, 60_000);
+  assert.ok(p!.ended);
+});
+
+test('an unfinished head or chunk-size line with a bare LF is refused at once, not left to the headers timeout', () => {
+  const cases: [string, string[]][] = [
+    ['a head with LF line endings', ['POST / HTTP/1.1\nHost: x\nContent-Length: 2\n\nhi']],
+    ['a bare LF arriving in a later read', ['POST / HTTP/1.1\r\nHost: x\r', '\nX-A: 1\n']],
+    ['a bare LF at the start of a read', ['POST / HTTP/1.1\r\nHost: x', '\nX-A: 1']],
+    ['a chunk-size line ended by LF', ['POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello']],
+  ];
+  for (const [what, reads] of cases) {
+    assert.throws(
+      () => parseAll(reads.map((r) => Buffer.from(r, 'latin1'))),
+      (err: unknown) => err instanceof RequestParseError && err.code === 'HPE_INVALID',
+      what,
+    );
+  }
+  // CRLF split across two reads is not a bare LF.
+  assert.deepEqual(parseAll([Buffer.from('GET / HTTP/1.1\r\nHost: x\r'), Buffer.from('\nX-A: 1\r'), Buffer.from('\n')]), []);
+});

@@ -1,23 +1,69 @@
 // HTTP/1.1 framing edge cases over raw sockets: the exact status, a JSON error,
 // and nothing stored for every refused request (RFC 9112 sections 6 and 7 for
 // Content-Length and chunked framing). Each test runs on both HTTP engines
-// (Hopper's own and node:http).
+// (Hopper's own and node:http), except those of what only Hopper's engine does
+// (hopperTest), with the reason given there.
 import { test as nodeTest, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import type { Log } from '../../src/log/types.js';
 import { fixtureDefaults, readAll, startIngest, type Fixture } from './ingest-fixture.js';
 
+function onEngine(engine: 'hopper' | 'node', name: string, fn: (t: TestContext) => Promise<void>): void {
+  nodeTest(`${name} (${engine} engine)`, async (t) => {
+    fixtureDefaults['ingest.httpEngine'] = engine;
+    try {
+      await fn(t);
+    } finally {
+      delete fixtureDefaults['ingest.httpEngine'];
+    }
+  });
+}
+
 function test(name: string, fn: (t: TestContext) => Promise<void>): void {
-  for (const engine of ['hopper', 'node']) {
-    nodeTest(`${name} (${engine} engine)`, async (t) => {
-      fixtureDefaults['ingest.httpEngine'] = engine;
-      try {
-        await fn(t);
-      } finally {
-        delete fixtureDefaults['ingest.httpEngine'];
-      }
+  for (const engine of ['hopper', 'node'] as const) onEngine(engine, name, fn);
+}
+
+/**
+ * Connection closing per RFC 9112 section 9.6 with pipelined requests, which node:http gets wrong: it keeps
+ * parsing (and so storing) requests after an answer that closes, writes a parse error or timeout before
+ * answers still owed, drops owed answers on a graceful stop, and sends 100 Continue to HTTP/1.0 clients.
+ */
+function hopperTest(name: string, fn: (t: TestContext) => Promise<void>): void {
+  onEngine('hopper', name, fn);
+}
+
+/** The log with every append held until `wait()` resolves (an answer is still owed when later requests arrive). */
+function delayedLog(wait: () => Promise<unknown>): (log: Log) => Log {
+  return (log) =>
+    new Proxy(log, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        const f = (v as (...a: unknown[]) => unknown).bind(target);
+        if (prop !== 'append') return f;
+        return async (...args: unknown[]) => {
+          await wait();
+          return f(...args);
+        };
+      },
     });
-  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function post(body: string, extra = ''): string {
+  return `POST /v1/streams/s HTTP/1.1\r\nHost: x\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+}
+
+/** Every final status in what the server sent, in order (100 Continue left out). */
+function statusesOf(text: string): number[] {
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])).filter((s) => s !== 100);
+}
+
+async function stored(f: Fixture): Promise<string[]> {
+  await sleep(50);
+  return (await readAll(f.log, 's')).map((x) => x.body.toString());
 }
 
 interface RawResult {
@@ -234,4 +280,153 @@ test('a request refused before 100 Continue was sent closes the connection (its 
   assert.match(r.text, /Connection: close/i);
   assert.ok(r.closed, 'the connection is closed');
   await nothingStored(f);
+});
+
+hopperTest('an answer that closes the connection ends reading: requests pipelined behind it are neither stored nor answered', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(50)) });
+  const big = 'x'.repeat(1500);
+  const cases: [string, string, number][] = [
+    ['no Host', 'POST /v1/streams/s HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc', 400],
+    ['Content-Length over maxBodyBytes, body sent anyway', post(big), 413],
+    ['chunked body cut off at maxBodyBytes', `POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`, 413],
+  ];
+  let expected: string[] = [];
+  for (const [what, closing, status] of cases) {
+    const s = await open(f.port);
+    s.write(post('one') + closing + post('three'));
+    const r = await collect(s, 2000);
+    assert.deepEqual(statusesOf(r.text), [202, status], what);
+    assert.equal(r.text.match(/Connection: close/g)?.length, 1, `${what}: only the last answer says close`);
+    assert.ok(r.closed, what);
+    expected = [...expected, 'one'];
+    assert.deepEqual(await stored(f), expected, `${what}: the request after the closing answer is not stored`);
+  }
+  assert.equal(f.server.handler.inFlight, 0);
+  assert.equal(f.server.backpressure.heldBytes, 0);
+});
+
+hopperTest('a parse error or a timeout behind a pipelined write is answered after that write, once, then the connection closes', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(500)) });
+  const cases: [string, string, number][] = [
+    ['a bad request line', 'GARBAGE\r\n\r\n', 400],
+    ['Content-Length with Transfer-Encoding', 'POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    ['headers over maxHeaderBytes', `POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(4000)}\r\n\r\n`, 431],
+    // The 500 ms append outlasts headersTimeoutMs (300): the sweep sees the timeout more than once.
+    ['an unfinished head', 'GET /heal', 408],
+    ['a stalled body', 'POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc', 408],
+  ];
+  await Promise.all(
+    cases.map(async ([what, second, status]) => {
+      const s = await open(f.port);
+      s.write(post('one') + second);
+      const r = await collect(s, 3000);
+      assert.deepEqual(statusesOf(r.text), [202, status], `${what}: the write's answer first, then the error`);
+      assert.match(r.text, /^HTTP\/1\.1 202 [^]*Hopper-Offset: 0:\d+/, what);
+      assert.ok(r.closed, what);
+    }),
+  );
+  assert.deepEqual(await stored(f), ['one', 'one', 'one', 'one', 'one']);
+  assert.equal(f.server.handler.inFlight, 0);
+  assert.equal(f.server.backpressure.heldBytes, 0, 'the stalled body\'s reservation is released');
+});
+
+hopperTest('a failed connection whose owed answer never comes is closed after requestTimeoutMs', async (t) => {
+  let release = (): void => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => gate) });
+  const s = await open(f.port);
+  s.write(post('one') + 'GARBAGE\r\n\r\n');
+  const started = performance.now();
+  const r = await collect(s, 5000);
+  assert.ok(r.closed, 'closed, not left open');
+  assert.equal(r.text, '', 'the error never overtakes the owed answer');
+  assert.ok(performance.now() - started < 3000, 'closed near requestTimeoutMs (600 ms)');
+  release(); // lets the write finish, so the fixture stops quickly
+});
+
+hopperTest('a graceful stop answers every pipelined write it read, then closes', async (t) => {
+  const f = await startIngest(t, { wrapLog: delayedLog(() => sleep(200)) });
+  const s = await open(f.port);
+  const r = collect(s, 3000);
+  s.write(post('one') + post('two') + post('three'));
+  await sleep(50); // all three read and on their way to the log
+  const clean = await f.server.stop(5000);
+  const { text, closed } = await r;
+  assert.deepEqual(statusesOf(text), [202, 202, 202]);
+  assert.equal(text.match(/Connection: close/g)?.length, 1, 'only the last answer says close');
+  assert.match(text.slice(text.lastIndexOf('HTTP/1.1 ')), /Connection: close/);
+  assert.ok(closed);
+  assert.ok(clean, 'the stop finished in time');
+  assert.deepEqual(await stored(f), ['one', 'two', 'three']);
+});
+
+hopperTest('a stopping server reads the request arriving to its end, then no more', async (t) => {
+  const f = await startIngest(t, { wrapLog: delayedLog(() => sleep(100)) });
+  const s = await open(f.port);
+  const r = collect(s, 3000);
+  s.write(post('one') + 'POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nt');
+  await sleep(50);
+  const stopped = f.server.stop(5000);
+  s.write('wo' + post('three'));
+  assert.ok(await stopped);
+  const { text, closed } = await r;
+  assert.deepEqual(statusesOf(text), [202, 202]);
+  assert.ok(closed);
+  assert.deepEqual(await stored(f), ['one', 'two']);
+});
+
+test('Expect: 100-continue pipelined behind a slow write gets its 100 once that write is answered', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(100)) });
+  const s = await open(f.port);
+  let text = '';
+  s.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+  });
+  s.write(post('A') + 'POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+  for (let i = 0; i < 200 && !text.includes('100 Continue'); i++) await sleep(10);
+  assert.match(text, /^HTTP\/1\.1 202 [^]*\r\n\r\n\{"ok":true\}HTTP\/1\.1 100 Continue\r\n\r\n$/, 'the 100 follows the first answer');
+  const r = collect(s, 2000);
+  s.write('B');
+  const { closed } = await r;
+  assert.deepEqual(statusesOf(text), [202, 202]);
+  assert.ok(closed);
+  assert.deepEqual(await stored(f), ['A', 'B']);
+});
+
+hopperTest('no 100 Continue to HTTP/1.0 (RFC 9110 section 15.2) nor for an expectation other than 100-continue', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS });
+  for (const head of [
+    'POST /v1/streams/s HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n',
+    'POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 2\r\nConnection: close\r\n\r\n',
+  ]) {
+    const s = await open(f.port);
+    s.write(head);
+    assert.equal((await collect(s, 300)).text, '', head);
+    const r = collect(s, 2000);
+    s.write('{}');
+    const { text } = await r;
+    assert.deepEqual(statusesOf(text), [202], head);
+  }
+});
+
+test('a head with bare LF line endings gets 400 at once, not a headers timeout', async (t) => {
+  const f = await startIngest(t, { overrides: { ...LIMITS, 'ingest.headersTimeoutMs': 5000, 'ingest.requestTimeoutMs': 5000 } });
+  const s = await open(f.port);
+  const started = performance.now();
+  s.write('POST /v1/streams/s HTTP/1.1\nHost: x\nContent-Length: 2\n\nhi');
+  const r = await collect(s, 4000);
+  assert.equal(statusOf(r.text), 400);
+  assert.equal(jsonCode(r.text), 'HOPPER_BAD_REQUEST');
+  assert.ok(r.closed);
+  assert.ok(performance.now() - started < 2000, 'refused before any timeout');
+  await nothingStored(f);
+});
+
+test('a chunked body of 6000 chunks without extensions is stored whole', async (t) => {
+  const f = await startIngest(t, { overrides: { ...LIMITS, 'ingest.maxBodyBytes': 100_000 } });
+  const s = await open(f.port);
+  s.write(`POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${`a\r\n${'0123456789'}\r\n`.repeat(6000)}0\r\n\r\n`);
+  const r = await collect(s, 3000);
+  assert.equal(statusOf(r.text), 202);
+  assert.deepEqual((await readAll(f.log, 's')).map((x) => x.body.length), [60_000]);
 });

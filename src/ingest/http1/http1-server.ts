@@ -5,6 +5,12 @@
 // request, which is most of what ingest spends. It bounds what node:http bounds:
 // header bytes, header and request time, idle keep-alive time, connections,
 // pipelined requests per connection. The admin server stays on node:http.
+//
+// Closing (RFC 9112 section 9.6): once a connection is to close (an answer that
+// closes it, a request that cannot be parsed or timed out, a stopping server),
+// it reads no further request, still answers every request it read, in order,
+// and ends after the last answer. A request read is possibly stored: its answer
+// is never dropped for a later one's sake.
 
 import { STATUS_CODES } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -26,8 +32,9 @@ export interface Http1ServerOptions {
 const MAX_PIPELINED_REQUESTS = 64;
 /** Unwritten answer bytes on one connection before reading pauses. */
 const MAX_UNSENT_BYTES = 1024 * 1024;
-/** How long a connection that got a raw error answer may linger before it is destroyed. */
+/** How long a connection may linger after its last answer (for the client to read it) before it is destroyed. */
 const ERROR_LINGER_MS = 1000;
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 let dateText = '';
 let dateSecond = -1;
@@ -56,10 +63,15 @@ class Http1Request implements IngestRequest {
   onData: Listener | null = null;
   onEnd: Listener | null = null;
   onClose: Listener | null = null;
-  /** Body fully received (or no body). */
+  /** Body fully received (or no body, or never to be read). */
   complete = false;
-  /** The client sent Expect: 100-continue and waits for our go before sending the body. */
+  /**
+   * An HTTP/1.1 client sent Expect: 100-continue and waits for our go before sending the body. An HTTP/1.0
+   * one never gets a 1xx (RFC 9110 sections 10.1.1 and 15.2), and other expectations are not met with 100.
+   */
   readonly expectsContinue: boolean;
+  /** The handler accepted the request: 100 Continue goes out once its answer is the next one due. */
+  continueWanted = false;
   continued = false;
 
   constructor(head: RequestHead, socket: Socket) {
@@ -69,7 +81,7 @@ class Http1Request implements IngestRequest {
     this.httpVersionMinor = head.versionMinor;
     this.socket = socket;
     const expect = head.headers.expect;
-    this.expectsContinue = expect !== undefined && expect.toLowerCase() === '100-continue';
+    this.expectsContinue = expect !== undefined && head.versionMinor === 1 && expect.toLowerCase() === '100-continue';
   }
 
   on(event: 'data' | 'end' | 'close', listener: Listener): this {
@@ -88,7 +100,7 @@ class Http1Request implements IngestRequest {
     if (this.onEnd !== null) (this.onEnd as (this: Http1Request) => void).call(this);
   }
 
-  /** The connection ended before the body did. */
+  /** The connection ended (or stopped reading) before the body did. */
   emitClose(): void {
     if (this.complete) return;
     this.complete = true;
@@ -96,22 +108,22 @@ class Http1Request implements IngestRequest {
   }
 }
 
-/** One answer: built by writeHead + end, written when every earlier answer on the connection is. */
+/**
+ * One exchange: the request, and its answer built by writeHead + end, written when every earlier answer on
+ * the connection is. The connection queues these in request order.
+ */
 class Http1Response implements IngestResponse {
   headersSent = false;
   destroyed = false;
   out: Buffer | null = null;
-  closeAfter: boolean;
   private status = 200;
   private headerList: string[] = [];
 
   constructor(
     private readonly conn: Connection,
-    private readonly req: Http1Request,
+    readonly req: Http1Request,
     readonly keepAlive: boolean,
-  ) {
-    this.closeAfter = !keepAlive;
-  }
+  ) {}
 
   writeHead(status: number, headers: string[]): this {
     this.status = status;
@@ -120,7 +132,7 @@ class Http1Response implements IngestResponse {
   }
 
   writeContinue(): void {
-    this.conn.writeContinue(this);
+    this.conn.wantContinue(this);
   }
 
   end(body?: Buffer): this {
@@ -128,21 +140,23 @@ class Http1Response implements IngestResponse {
     this.headersSent = true;
     const req = this.req;
     // A refused client that was never told to go on will not send its body, or would send it as if it were
-    // the next request: the connection cannot be reused (node:http closes too). So does a stopping server.
-    if ((req.expectsContinue && !req.continued && !req.complete) || this.conn.serverClosing) this.closeAfter = true;
+    // the next request: the connection cannot be reused (node:http closes too).
+    let close = !this.keepAlive || (req.expectsContinue && !req.continued && !req.complete);
     if (req.method === 'HEAD') body = undefined;
     const h = this.headerList;
     let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? 'Unknown'}\r\n`;
     for (let i = 0; i + 1 < h.length; i += 2) {
       const name = h[i]!;
-      if (name === 'Connection' && h[i + 1] === 'close') this.closeAfter = true;
+      if (name === 'Connection' && h[i + 1] === 'close') close = true;
       else head += `${name}: ${h[i + 1]}\r\n`;
     }
     head += `Date: ${httpDate()}\r\n`;
-    if (this.closeAfter) {
+    if (close) this.conn.closeAfter(this);
+    // Only the last answer says close: answers still owed to requests read before it follow it.
+    if (this.conn.isLastAnswer(this)) {
       head += 'Connection: close\r\n\r\n';
     } else {
-      head += this.req.httpVersionMinor === 0 ? 'Connection: keep-alive\r\n\r\n' : this.conn.server.keepAliveLines;
+      head += req.httpVersionMinor === 0 ? 'Connection: keep-alive\r\n\r\n' : this.conn.server.keepAliveLines;
     }
     const headBytes = head.length; // latin1: one byte per character
     const bodyBytes = body === undefined ? 0 : body.length;
@@ -155,22 +169,32 @@ class Http1Response implements IngestResponse {
   }
 }
 
-interface Exchange {
-  req: Http1Request;
-  res: Http1Response;
-}
-
+/**
+ * One connection: a parser feeding a queue of exchanges, answered in request order.
+ *
+ *   queue:  [ answered, waiting for ack, ... , reading (body arriving) ]
+ *             ^ flush() writes from here        ^ `reading`, always the last one
+ *
+ * Once `readingStopped`, nothing joins the queue; the socket ends after the queue (and `finalOut`, a raw
+ * error answer) is written.
+ */
 class Connection {
   readonly parser: RequestParser;
-  private readonly exchanges: Exchange[] = [];
+  private readonly queue: Http1Response[] = [];
   /** The exchange whose body is being received. */
-  private reading: Exchange | null = null;
+  private reading: Http1Response | null = null;
   /** performance.now() when the request being received began. */
   private requestStart = 0;
   /** performance.now() when the connection last finished something (for the keep-alive deadline). */
   private idleSince = performance.now();
-  /** The server is stopping: every answer from now on closes its connection. */
-  serverClosing = false;
+  /** No further request is read: the connection ends once every request read is answered. */
+  private readingStopped = false;
+  /** Stop reading once the request now arriving has been read (a stopping server, a close decided early). */
+  private stopAtBoundary = false;
+  /** A raw error answer (a request that failed to parse or timed out), written after every owed answer. */
+  private finalOut: Buffer | null = null;
+  /** performance.now() by which a failed connection must be gone, answers owed or not (0: none). */
+  private failDeadline = 0;
   /** Answers written on this connection. */
   served = 0;
   private pausedForOutput = false;
@@ -196,7 +220,7 @@ class Connection {
 
   /** Nothing is being received or answered: a keep-alive connection waiting for its next request. */
   get idle(): boolean {
-    return this.parser.idle && this.exchanges.length === 0;
+    return this.parser.idle && this.queue.length === 0;
   }
 
   private onData(chunk: Buffer): void {
@@ -212,22 +236,22 @@ class Connection {
   private onHead(head: RequestHead): void {
     const req = new Http1Request(head, this.socket);
     const res = new Http1Response(this, req, head.keepAlive);
-    const ex = { req, res };
-    this.exchanges.push(ex);
-    this.reading = head.hasBody ? ex : null;
+    this.queue.push(res);
+    this.reading = head.hasBody ? res : null;
     // Nothing after a request without keep-alive is read (RFC 9112 section 9.6).
-    if (!head.keepAlive && !head.hasBody) this.parser.stop();
+    if (!head.keepAlive && !head.hasBody) this.stopReading();
     this.server.opts.onRequest(req, res);
     if (!head.hasBody) req.emitEnd();
-    if (this.exchanges.length >= MAX_PIPELINED_REQUESTS) this.pauseForOutput();
+    if (this.queue.length >= MAX_PIPELINED_REQUESTS) this.pauseForOutput();
   }
 
+  /** A request was read to its end (bodyless ones too). */
   private onEnd(): void {
-    const ex = this.reading;
+    const res = this.reading;
     this.reading = null;
     this.idleSince = performance.now();
-    if (ex !== null && !ex.res.keepAlive) this.parser.stop();
-    ex?.req.emitEnd();
+    if ((res !== null && !res.keepAlive) || this.stopAtBoundary) this.stopReading();
+    res?.req.emitEnd();
   }
 
   private pauseForOutput(): void {
@@ -236,42 +260,91 @@ class Connection {
     this.socket.pause();
   }
 
-  writeContinue(res: Http1Response): void {
-    const head = this.exchanges[0];
-    if (this.dead || head?.res !== res) return; // only the request answered next may be told to go on
-    head.req.continued = true;
-    this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+  /** The handler accepted a request that expects 100 Continue: send it now if its answer is due next, else from flush(). */
+  wantContinue(res: Http1Response): void {
+    if (!res.req.expectsContinue) return;
+    res.req.continueWanted = true;
+    if (this.queue[0] === res) this.sendContinue(res);
   }
 
-  /** Writes every finished answer at the head of the queue, in request order. */
+  /** 100 Continue, only to the request answered next (an interim answer must not overtake earlier finals). */
+  private sendContinue(res: Http1Response): void {
+    const req = res.req;
+    if (this.dead || this.readingStopped || req.continued || req.complete || res.headersSent) return;
+    req.continued = true;
+    this.socket.write(CONTINUE);
+  }
+
+  /** An answer that closes the connection was decided for `res` (not when it is written: RFC 9112 section 9.6). */
+  closeAfter(res: Http1Response): void {
+    if (this.readingStopped) return;
+    const reading = this.reading;
+    if (reading !== null && reading !== res) {
+      // A later request's body is arriving: it was read in part and may be stored, so read it to its end.
+      this.stopAtBoundary = true;
+      return;
+    }
+    // The body of `res` (if still arriving) will not be read, nor anything after it.
+    this.reading = null;
+    this.stopReading();
+    reading?.req.emitClose();
+  }
+
+  /** The answer of `res` is the connection's last: it carries Connection: close. */
+  isLastAnswer(res: Http1Response): boolean {
+    return this.readingStopped && this.finalOut === null && this.queue[this.queue.length - 1] === res;
+  }
+
+  /** Reads no further request; the connection ends once every request read is answered. */
+  private stopReading(): void {
+    if (this.readingStopped) return;
+    this.readingStopped = true;
+    this.stopAtBoundary = false;
+    this.parser.stop();
+    this.socket.pause();
+    if (this.queue.length === 0) this.flush();
+  }
+
+  /** Writes every finished answer at the head of the queue, in request order; ends the socket after the last one. */
   flush(): void {
-    const q = this.exchanges;
-    while (q.length > 0 && q[0]!.res.out !== null) {
-      const ex = q.shift()!;
-      const out = ex.res.out!;
-      ex.res.out = null;
-      if (this.dead) continue;
+    if (this.dead) return;
+    const q = this.queue;
+    while (q.length > 0 && q[0]!.out !== null) {
+      const res = q.shift()!;
+      const out = res.out!;
+      res.out = null;
       this.served++;
-      if (ex.res.closeAfter) {
+      if (q.length === 0 && this.readingStopped && this.finalOut === null) {
         this.socket.end(out);
         this.shutdown();
         return;
       }
       if (!this.socket.write(out) && this.socket.writableLength >= MAX_UNSENT_BYTES) this.pauseForOutput();
     }
-    if (q.length === 0) this.idleSince = performance.now();
+    if (q.length > 0) {
+      if (q[0]!.req.continueWanted) this.sendContinue(q[0]!);
+    } else if (this.readingStopped) {
+      const last = this.finalOut;
+      this.finalOut = null;
+      if (last !== null) this.socket.end(last);
+      else this.socket.end();
+      this.shutdown();
+      return;
+    } else {
+      this.idleSince = performance.now();
+    }
     this.maybeResume();
   }
 
   private maybeResume(): void {
-    if (!this.pausedForOutput || this.dead) return;
-    if (this.exchanges.length < MAX_PIPELINED_REQUESTS && this.socket.writableLength < MAX_UNSENT_BYTES) {
+    if (!this.pausedForOutput || this.dead || this.readingStopped) return;
+    if (this.queue.length < MAX_PIPELINED_REQUESTS && this.socket.writableLength < MAX_UNSENT_BYTES) {
       this.pausedForOutput = false;
       this.socket.resume();
     }
   }
 
-  /** Stops reading and drops what is still owed; the request being received (if any) sees 'close'. */
+  /** After the last answer: nothing more is read or written; the client gets a moment to read it. */
   private shutdown(): void {
     if (this.dead) return;
     this.dead = true;
@@ -281,26 +354,60 @@ class Connection {
     setTimeout(() => this.socket.destroy(), ERROR_LINGER_MS).unref();
   }
 
+  /** Drops what is still owed; the request being received (if any) sees 'close'. */
   private abandonAll(): void {
     const reading = this.reading;
     this.reading = null;
-    for (const ex of this.exchanges) ex.res.destroyed = true;
-    this.exchanges.length = 0;
+    for (const res of this.queue) res.destroyed = true;
+    this.queue.length = 0;
     reading?.req.emitClose();
   }
 
-  /** Answers with a raw error and closes; answers still owed on this connection are dropped (it is broken). */
+  /**
+   * A request failed to parse or timed out: read nothing more, answer what was read before it, then that
+   * request with the raw error, and close. Its own exchange is dropped unless it was answered already (a
+   * refused request whose body was being drained): then no raw error follows, one answer per request.
+   */
   fail(kind: 'parse' | 'header-overflow' | 'timeout', detail: string): void {
-    if (this.dead) return;
-    const raw = this.server.opts.rawError(kind, detail);
-    this.abandonAll();
-    this.socket.end(raw);
-    this.shutdown();
+    if (this.dead || this.readingStopped) return;
+    const reading = this.reading;
+    this.reading = null;
+    if (reading === null || !reading.headersSent) {
+      if (reading !== null) {
+        // The request being received is the last one queued; looked up anyway, as a socket callback must not throw.
+        const at = this.queue.lastIndexOf(reading);
+        if (at !== -1) this.queue.splice(at, 1);
+        reading.destroyed = true;
+      }
+      this.finalOut = Buffer.from(this.server.opts.rawError(kind, detail));
+    }
+    // Owed answers wait for the log; a stuck one must not keep a broken connection forever.
+    this.failDeadline = performance.now() + this.server.opts.requestTimeoutMs;
+    this.stopReading();
+    reading?.req.emitClose();
   }
 
-  /** Applies the header, request and keep-alive deadlines. */
+  /** The server is stopping: read no request past the one arriving, answer every one read, then close. */
+  closeGracefully(): void {
+    if (this.dead || this.readingStopped) return;
+    if (!this.parser.idle) {
+      this.stopAtBoundary = true; // a request is arriving: read it to its end first
+    } else if (this.queue.length > 0) {
+      this.stopReading();
+    } else if (this.served > 0) {
+      this.destroy(); // idle between two requests
+    } else {
+      this.stopAtBoundary = true; // fresh (maybe handed over after close): its first request may be on the way
+    }
+  }
+
+  /** Applies the header, request and keep-alive deadlines, and the failed connection's one. */
   check(now: number): void {
     if (this.dead) return;
+    if (this.readingStopped) {
+      if (this.failDeadline !== 0 && now > this.failDeadline) this.destroy();
+      return;
+    }
     const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = this.server.opts;
     if (this.parser.inHead) {
       if (now - this.requestStart > headersTimeoutMs) this.fail('timeout', 'headers');
@@ -342,8 +449,8 @@ export class Http1Server {
     this.net = createServer({ noDelay: true }, (socket) => {
       // A connection handed over after close() (cluster) is still served, then closed, as node:http does.
       const c = new Connection(socket, this);
-      c.serverClosing = this.closed;
       this.connections.add(c);
+      if (this.closed) c.closeGracefully();
     });
     this.net.maxConnections = opts.maxConnections;
     const interval = Math.max(25, Math.min(1000, Math.floor(Math.min(opts.headersTimeoutMs, opts.requestTimeoutMs, opts.keepAliveTimeoutMs) / 4)));
@@ -358,18 +465,17 @@ export class Http1Server {
     this.connections.delete(c);
   }
 
-  /** Stops accepting; idle keep-alive connections close now, busy ones after their current answer. */
+  /**
+   * Stops accepting; idle keep-alive connections close now, busy ones once every request they read (and
+   * the one arriving) is answered.
+   */
   close(done: () => void): void {
     this.closed = true;
     this.net.close(() => {
       clearInterval(this.sweep);
       done();
     });
-    for (const c of this.connections) {
-      c.serverClosing = true;
-      // Only connections between two requests are closed now; a new one may have its request on the way.
-      if (c.idle && c.served > 0) c.destroy();
-    }
+    for (const c of this.connections) c.closeGracefully();
   }
 
   closeAllConnections(): void {

@@ -36,9 +36,17 @@ export interface RequestEvents {
 
 /** Longest chunk-size line (size, extensions, CRLF) accepted. */
 const MAX_CHUNK_LINE_BYTES = 1024;
-/** All chunk-size lines of one body together (node:http caps extensions at 16 KiB too). */
-const MAX_CHUNK_LINES_BYTES = 16 * 1024;
+/**
+ * Chunk extensions (from `;` to the line's end) of one body together, as node:http counts them (16 KiB).
+ * The size digits are not counted: a body may have any number of chunks, bounded by the body limit.
+ */
+const MAX_CHUNK_EXTENSIONS_BYTES = 16 * 1024;
+/** First capacity of the buffer that collects a split head, chunk-size line or trailer line. */
+const PENDING_INITIAL_BYTES = 256;
+/** A collect buffer up to this size is kept for the next split section; a bigger one is let go. */
+const PENDING_KEPT_BYTES = 1024;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const CRLF = CRLF_CRLF.subarray(0, 2);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -50,19 +58,6 @@ const SINGLE_VALUED = new Set([
   'age', 'authorization', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since',
   'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
 ]);
-
-/** The last n bytes held in `chunks`. */
-function tailBytes(chunks: Buffer[], n: number): Buffer {
-  const parts: Buffer[] = [];
-  let need = n;
-  for (let i = chunks.length - 1; i >= 0 && need > 0; i--) {
-    const c = chunks[i]!;
-    const take = Math.min(need, c.length);
-    parts.unshift(c.subarray(c.length - take));
-    need -= take;
-  }
-  return Buffer.concat(parts);
-}
 
 interface Latin1Slicer {
   latin1Slice(start: number, end: number): string;
@@ -97,15 +92,18 @@ const FAILED = 7;
 
 export class RequestParser {
   private state = IDLE;
-  /** Bytes of an incomplete head, chunk-size line or trailer line. */
-  private pendingChunks: Buffer[] = [];
+  /**
+   * Bytes of an incomplete head, chunk-size line or trailer line, copied into one buffer that grows by
+   * doubling up to the section's limit (allocated on the first split section; most heads arrive whole).
+   */
+  private pending: Buffer | null = null;
   private pendingBytes = 0;
   /** The CR after a chunk's data arrived, its LF not yet. */
   private crSeen = false;
   private remaining = 0;
   private trailerBytes = 0;
-  /** Bytes of chunk-size lines in the current body (extensions are bounded per body, not only per line). */
-  private chunkLineBytes = 0;
+  /** Chunk extension bytes in the current body (bounded per body, not only per line). */
+  private chunkExtensionBytes = 0;
   private stopped = false;
 
   constructor(
@@ -126,6 +124,11 @@ export class RequestParser {
   /** Stops delivering events (the connection is going away). */
   stop(): void {
     this.stopped = true;
+  }
+
+  /** Capacity of the buffer holding an incomplete section (0: none); for tests of the memory bound. */
+  get pendingCapacity(): number {
+    return this.pending === null ? 0 : this.pending.length;
   }
 
   /** Parses what arrived; throws RequestParseError (the connection must then be answered and closed). */
@@ -171,7 +174,7 @@ export class RequestParser {
 
   private fail(code: RequestParseError['code'], message: string): never {
     this.state = FAILED;
-    this.pendingChunks = [];
+    this.pending = null;
     this.pendingBytes = 0;
     throw new RequestParseError(code, message);
   }
@@ -183,42 +186,71 @@ export class RequestParser {
 
   /**
    * Collects bytes until `delimiter` and returns what came before it (or null: wait for more). Bytes of an
-   * incomplete section are kept as a list and only the new bytes (and the seam) are searched, so a head
-   * sent one byte at a time costs linear, not quadratic, work.
+   * incomplete section are copied into `pending` and only the new bytes (and the seam) are searched, so a
+   * head sent one byte at a time costs linear work and at most twice its size in memory. The bytes
+   * returned may be a view of `pending`: use them before the next call.
    */
   private collect(data: Buffer, pos: number, delimiter: Buffer, limit: number, what: string, code: RequestParseError['code']): { bytes: Buffer; next: number } | null {
     const dl = delimiter.length;
+    const kept = this.pendingBytes;
     let end = -1;
-    if (this.pendingBytes === 0) {
+    if (kept === 0) {
       const at = data.indexOf(delimiter, pos);
       if (at !== -1) {
         if (at - pos + dl > limit) this.fail(code, `${what} longer than ${limit} bytes`);
         return { bytes: data.subarray(pos, at), next: at + dl };
       }
     } else {
-      // The delimiter may straddle the seam between what was kept and what arrived.
-      const tail = tailBytes(this.pendingChunks, Math.min(dl - 1, this.pendingBytes));
-      const seam = Buffer.concat([tail, data.subarray(pos, pos + dl - 1)]);
-      const inSeam = seam.indexOf(delimiter);
-      if (inSeam !== -1) end = pos + inSeam + dl - tail.length;
-      else {
+      // The delimiter may straddle the seam: its first k bytes kept, the rest arriving now (earliest first).
+      const pending = this.pending!;
+      for (let k = Math.min(dl - 1, kept); k > 0 && end === -1; k--) {
+        if (data.length - pos < dl - k) continue;
+        let match = true;
+        for (let i = 0; i < dl && match; i++) {
+          match = (i < k ? pending[kept - k + i] : data[pos + i - k]) === delimiter[i];
+        }
+        if (match) end = pos + dl - k;
+      }
+      if (end === -1) {
         const at = data.indexOf(delimiter, pos);
         if (at !== -1) end = at + dl;
       }
     }
     if (end === -1) {
-      if (this.pendingBytes + data.length - pos > limit) this.fail(code, `${what} longer than ${limit} bytes`);
-      this.pendingChunks.push(Buffer.from(data.subarray(pos)));
-      this.pendingBytes += data.length - pos;
+      const n = data.length - pos;
+      if (kept + n > limit) this.fail(code, `${what} longer than ${limit} bytes`);
+      this.append(data, pos, data.length, limit);
+      // A bare LF can never become part of the CRLF delimiter: refuse now, not at the headers timeout.
+      const pending = this.pending!;
+      for (let i = pending.indexOf(0x0a, kept); i !== -1 && i < kept + n; i = pending.indexOf(0x0a, i + 1)) {
+        if (i === 0 || pending[i - 1] !== 0x0d) this.fail('HPE_INVALID', `bare LF in a ${what}`);
+      }
       return null;
     }
-    const total = this.pendingBytes + (end - pos);
+    const total = kept + (end - pos);
     if (total > limit) this.fail(code, `${what} longer than ${limit} bytes`);
-    this.pendingChunks.push(data.subarray(pos, end));
-    const joined = Buffer.concat(this.pendingChunks, total);
-    this.pendingChunks = [];
+    // Only the bytes before the delimiter are needed (it may have begun in what was kept).
+    if (end - dl > pos) this.append(data, pos, end - dl, limit);
+    const pending = this.pending!;
     this.pendingBytes = 0;
-    return { bytes: joined.subarray(0, total - dl), next: end };
+    if (pending.length > PENDING_KEPT_BYTES) this.pending = null;
+    return { bytes: pending.subarray(0, total - dl), next: end };
+  }
+
+  /** Copies data[from, to) after the kept bytes, growing `pending` by doubling (never past `limit`). */
+  private append(data: Buffer, from: number, to: number, limit: number): void {
+    const need = this.pendingBytes + (to - from);
+    let pending = this.pending;
+    if (pending === null || pending.length < need) {
+      let capacity = pending === null ? PENDING_INITIAL_BYTES : pending.length * 2;
+      while (capacity < need) capacity *= 2;
+      // Not from the shared pool: a pooled slice would keep its whole 8 KiB slab alive.
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, Math.min(capacity, limit)));
+      if (pending !== null) pending.copy(grown, 0, 0, this.pendingBytes);
+      this.pending = pending = grown;
+    }
+    data.copy(pending, this.pendingBytes, from, to);
+    this.pendingBytes = need;
   }
 
   private head(data: Buffer, pos: number): number {
@@ -299,7 +331,7 @@ export class RequestParser {
       for (let i = 0; i < codings.length - 1; i++) if (codings[i]!.trim() === 'chunked') this.fail('HPE_INVALID', 'chunked applied twice');
       hasBody = true;
       this.trailerBytes = 0;
-      this.chunkLineBytes = 0;
+      this.chunkExtensionBytes = 0;
     } else if (contentLength > 0) {
       hasBody = true;
       this.remaining = contentLength;
@@ -316,13 +348,15 @@ export class RequestParser {
   }
 
   private chunkSize(data: Buffer, pos: number): number {
-    const found = this.collect(data, pos, CRLF_CRLF.subarray(0, 2), MAX_CHUNK_LINE_BYTES, 'chunk-size line', 'HPE_INVALID');
+    const found = this.collect(data, pos, CRLF, MAX_CHUNK_LINE_BYTES, 'chunk-size line', 'HPE_INVALID');
     if (found === null) return data.length;
     const line = latin1(found.bytes);
-    this.chunkLineBytes += line.length + 2;
-    if (this.chunkLineBytes > MAX_CHUNK_LINES_BYTES) this.fail('HPE_INVALID', `chunk-size lines longer than ${MAX_CHUNK_LINES_BYTES} bytes in one body`);
     if (BAD_VALUE.test(line)) this.fail('HPE_INVALID', 'invalid character in a chunk-size line');
     const semi = line.indexOf(';');
+    if (semi !== -1) {
+      this.chunkExtensionBytes += line.length - semi;
+      if (this.chunkExtensionBytes > MAX_CHUNK_EXTENSIONS_BYTES) this.fail('HPE_INVALID', `chunk extensions longer than ${MAX_CHUNK_EXTENSIONS_BYTES} bytes in one body`);
+    }
     // Only SP and HTAB may follow the size (before an extension): no bare CR or LF, no other whitespace.
     const hex = (semi === -1 ? line : line.slice(0, semi)).replace(/[ \t]+$/, '');
     if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) this.fail('HPE_INVALID', 'invalid chunk size');
@@ -352,7 +386,7 @@ export class RequestParser {
 
   private trailers(data: Buffer, pos: number): number {
     // Trailer fields are read and dropped, line by line, within maxHeaderBytes in all; an empty line ends the body.
-    const found = this.collect(data, pos, CRLF_CRLF.subarray(0, 2), this.maxHeaderBytes - this.trailerBytes, 'trailer section', 'HPE_HEADER_OVERFLOW');
+    const found = this.collect(data, pos, CRLF, this.maxHeaderBytes - this.trailerBytes, 'trailer section', 'HPE_HEADER_OVERFLOW');
     if (found === null) return data.length;
     this.trailerBytes += found.bytes.length + 2;
     if (found.bytes.length === 0) {
