@@ -33,6 +33,11 @@ export interface Command {
   flags: Record<string, FlagSpec>;
   /** Extra help text shown under the flags. */
   details?: string;
+  /**
+   * The command reads ctx.positionals itself. Otherwise a word that is not a flag is refused before run():
+   * ignoring it would do something else than asked (`dlq drop --stream s 1` dropping every letter).
+   */
+  acceptsPositionals?: boolean;
   /** Returns the process exit code. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -7,6 +7,7 @@ import { COMMANDS } from './commands/index.js';
 import type { Command, FlagSpec } from './command.js';
 import { loadConfig } from '../config/load-config.js';
 import { HopperError } from '../errors.js';
+import { thrownMessage } from '../work/thrown-message.js';
 
 function flagLines(flags: Record<string, FlagSpec>): string[] {
   const rows = Object.entries(flags).map(([name, f]) => {
@@ -79,6 +80,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(cmd));
     return 0;
   }
+  if (parsed.positionals.length > 0 && cmd.acceptsPositionals !== true) {
+    process.stderr.write(`hopper ${cmd.name}: unexpected argument ${JSON.stringify(parsed.positionals[0])}: this command takes only flags (see 'hopper ${cmd.name} --help') (HOPPER_USAGE)\n`);
+    return 2;
+  }
   const overrides: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(cmd.flags)) {
     const v = parsed.values[name];
@@ -98,8 +103,14 @@ function reportFatal(err: unknown): number {
     process.stderr.write(`hopper: ${err.message} (${err.code})\n`);
     return err.code === 'HOPPER_USAGE' ? 2 : 1;
   }
-  const e = err as Error;
-  process.stderr.write(`hopper: unexpected error: ${e?.message ?? String(err)}${process.env.HOPPER_DEBUG ? `\n${e?.stack}` : ''}\n`);
+  // Processor code can throw anything up to here (null, a string): describing it must not throw in turn.
+  let stack = '';
+  try {
+    if (process.env.HOPPER_DEBUG && err instanceof Error) stack = `\n${err.stack}`;
+  } catch {
+    // a revoked Proxy: no stack to show
+  }
+  process.stderr.write(`hopper: unexpected error: ${thrownMessage(err)}${stack} (HOPPER_INTERNAL)\n`);
   return 1;
 }
 

@@ -6,10 +6,19 @@
 // with `sync` (default) the file is fdatasync'd before the batch is committed.
 // Delivery is at least once: after a crash a batch may be written twice.
 // Reports the sink_* metrics of every built-in sink (src/sinks/sink-metrics.ts).
+//
+// Torn lines: a write cut short (a crash, a full disk) leaves a partial last line,
+// whose batch was not committed and is delivered again. Appended to as it is, that
+// partial line and the first line of the next write would become one corrupt line
+// and the redelivered event would be lost in it. So before this process first writes
+// to a file, and after a write of its own failed, it ends a torn last line with "\n".
+// The fragment stays, as one line that is not JSON: cutting it off instead would race
+// with another worker appending to the same file, and could cut off its lines.
 
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { Ajv } from 'ajv';
 import { HopperError } from '../errors.js';
 import { SinkMetrics } from './sink-metrics.js';
@@ -44,7 +53,13 @@ const validate = new Ajv({ useDefaults: true, strict: false }).compile({
 interface OpenFile {
   fh: FileHandle;
   index: number;
+  path: string;
+  /** Known to end at a line boundary (checked since it was opened, and no write of ours failed since). */
+  aligned: boolean;
 }
+
+const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from('\n');
 
 const US_PER_HOUR = 3_600_000_000;
 let lastHourBucket = -1;
@@ -80,25 +95,47 @@ class FilesWriter {
   ) {}
 
   /** Appends the batch's lines; resolves once they are written (and, with `sync`, on disk). */
-  async write(chunks: Map<string, string[]>): Promise<void> {
-    const written = this.tail.then(() => this.writeNow(chunks));
+  async write(chunks: Map<string, string[]>, logger: Logger): Promise<void> {
+    const written = this.tail.then(() => this.writeNow(chunks, logger));
     this.tail = written.catch(() => undefined);
     await written;
     if (this.sync) await this.syncDirty();
   }
 
-  private async writeNow(chunks: Map<string, string[]>): Promise<void> {
+  private async writeNow(chunks: Map<string, string[]>, logger: Logger): Promise<void> {
     if (!this.madeDir) {
       await fsp.mkdir(this.dir, { recursive: true });
       this.madeDir = true;
     }
     for (const [hour, parts] of chunks) {
       const data = Buffer.from(parts.join(''));
-      const file = await this.fileFor(hour, data.length);
+      const file = await this.fileFor(hour, data.length, logger);
       let at = 0;
-      while (at < data.length) at += (await file.fh.write(data, at, data.length - at)).bytesWritten;
+      try {
+        while (at < data.length) at += (await file.fh.write(data, at, data.length - at)).bytesWritten;
+      } catch (err) {
+        // What went in (if anything) is a torn line: the next write here ends it first.
+        file.aligned = false;
+        throw err;
+      }
       this.dirty.add(file.fh);
     }
+  }
+
+  /**
+   * Ends a torn last line (a write cut short by a crash or a full disk: its batch was not committed, and
+   * comes again) with "\n", so the next line written starts a line. Returns the size after it.
+   */
+  private async alignTail(file: OpenFile, logger: Logger): Promise<number> {
+    const { size } = await file.fh.stat();
+    if (size === 0) return 0;
+    const last = Buffer.allocUnsafe(1);
+    await file.fh.read(last, 0, 1, size - 1);
+    if (last[0] === NEWLINE) return size;
+    // Appended ('a+'): atomic next to another worker's appends, which a cut could remove.
+    await file.fh.write(NEWLINE_BYTES);
+    logger.warn({ file: file.path }, 'files sink: ended a torn last line (a write cut short; its batch is written again whole)');
+    return (await file.fh.stat()).size;
   }
 
   /**
@@ -123,11 +160,17 @@ class FilesWriter {
     await fh.close();
   }
 
-  private async fileFor(hour: string, incomingBytes: number): Promise<OpenFile> {
+  /** Opened to append ('a+': the tail can be read back to find a torn line). */
+  private async openFile(hour: string, index: number): Promise<OpenFile> {
+    const path = join(this.dir, fileName(hour, index));
+    return { fh: await fsp.open(path, 'a+'), index, path, aligned: false };
+  }
+
+  /** The file to append the hour's lines to, ending at a line boundary. */
+  private async fileFor(hour: string, incomingBytes: number, logger: Logger): Promise<OpenFile> {
     let file = this.open.get(hour);
     if (!file) {
-      const index = await this.lastIndex(hour);
-      file = { fh: await fsp.open(join(this.dir, fileName(hour, index)), 'a'), index };
+      file = await this.openFile(hour, await this.lastIndex(hour));
       this.open.set(hour, file);
       while (this.open.size > MAX_OPEN_FILES) {
         const [oldest, f] = this.open.entries().next().value as [string, OpenFile];
@@ -136,14 +179,21 @@ class FilesWriter {
       }
     }
     // The size comes from the file, not from what this process wrote: another worker may append too.
-    const { size } = await file.fh.stat();
+    const size = await this.checkedSize(file, logger);
     if (size > 0 && size + incomingBytes > this.maxFileBytes) {
       await this.closeFile(file.fh);
-      const index = Math.max(file.index, await this.lastIndex(hour)) + 1;
-      file = { fh: await fsp.open(join(this.dir, fileName(hour, index)), 'a'), index };
+      file = await this.openFile(hour, Math.max(file.index, await this.lastIndex(hour)) + 1);
       this.open.set(hour, file);
+      await this.checkedSize(file, logger);
     }
     return file;
+  }
+
+  private async checkedSize(file: OpenFile, logger: Logger): Promise<number> {
+    if (file.aligned) return (await file.fh.stat()).size;
+    const size = await this.alignTail(file, logger);
+    file.aligned = true;
+    return size;
   }
 
   private async lastIndex(hour: string): Promise<number> {
@@ -198,7 +248,7 @@ const filesSink: SinkFactory = (options, context) => {
       }
       if (chunks.size > 0) {
         try {
-          await writer.write(chunks);
+          await writer.write(chunks, ctx.logger);
         } catch (err) {
           metrics.transientError(ctx.metrics);
           throw err;

@@ -43,6 +43,11 @@
 // that message. A record's events are written all together or not at all.
 // The stage is a temp table of the session: use direct connections or session pooling
 // (PgBouncer's transaction pooling would hand the next transaction another session).
+//
+// Shutdown: when ctx.signal fires (work.shutdownTimeoutMs reached), every connection the
+// batch holds is destroyed at once, so a statement stuck on a lock or a slow server ends
+// now rather than at statementTimeoutMs; an uncommitted transaction is rolled back by the
+// server, and the batch is delivered again.
 
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
@@ -126,7 +131,14 @@ function unavailable(err: unknown): HopperError {
   return new HopperError('HOPPER_SINK_UNAVAILABLE', `postgres sink: ${pgReason(err)}; retrying`, { cause: err });
 }
 
-/** A pooled session on loan: `lost` once its connection reported an error; `release` drops a lost one. */
+function abandoned(cause?: unknown): HopperError {
+  return new HopperError('HOPPER_SHUTTING_DOWN', 'postgres sink: the shutdown deadline was reached: the batch is abandoned and will be delivered again', cause === undefined ? undefined : { cause });
+}
+
+/**
+ * A pooled session on loan: `lost` once its connection reported an error or the shutdown deadline
+ * destroyed it; `release` drops a lost one, and is a no-op after the first call.
+ */
 interface CheckedOut {
   readonly client: PoolClient;
   lost: boolean;
@@ -145,6 +157,9 @@ export class PostgresWriter {
   private tableReady: Promise<void> | null = null;
   /** Connections whose temp stage table exists (a destroyed connection takes its table with it). */
   private readonly staged = new WeakSet<PoolClient>();
+  /** Sessions on loan, destroyed when the shutdown deadline fires (ctx.signal). */
+  private readonly checkedOut = new Set<CheckedOut>();
+  private readonly watched = new WeakSet<AbortSignal>();
   private logger: ProcessContext['logger'] | null = null;
   private readonly metrics = new SinkMetrics(SINK);
 
@@ -195,12 +210,14 @@ export class PostgresWriter {
     }
     let failedEvents = 0;
     try {
-      await this.ensureTable();
-      for (const f of await this.writeIsolating(records)) {
+      await this.ensureTable(ctx.signal);
+      for (const f of await this.writeIsolating(records, ctx.signal)) {
         failed.push(f.failure);
         failedEvents += f.rows;
       }
     } catch (err) {
+      // The connection was destroyed on purpose: not the database's fault, nor the records'.
+      if (ctx.signal.aborted) throw abandoned(err);
       if (err instanceof HopperError && err.code === 'HOPPER_SINK_UNAVAILABLE') this.metrics.transientError(ctx.metrics);
       throw err;
     }
@@ -212,17 +229,17 @@ export class PostgresWriter {
     await this.pool.end();
   }
 
-  private ensureTable(): Promise<void> {
+  private ensureTable(signal: AbortSignal): Promise<void> {
     if (this.opts.columns !== undefined || !this.opts.createTable) return Promise.resolve();
-    this.tableReady ??= this.createTable().catch((err: unknown) => {
+    this.tableReady ??= this.createTable(signal).catch((err: unknown) => {
       this.tableReady = null;
       throw classifyPgError(err) === 'transient' && !(err instanceof HopperError) ? unavailable(err) : err;
     });
     return this.tableReady;
   }
 
-  private async createTable(): Promise<void> {
-    const session = await this.checkout();
+  private async createTable(signal: AbortSignal): Promise<void> {
+    const session = await this.checkout(signal);
     let destroy = false;
     try {
       await session.client.query(defaultTableDdl(this.table));
@@ -240,9 +257,11 @@ export class PostgresWriter {
   /**
    * A pooled connection, watched while checked out. Failing to get one is never the records' fault,
    * whatever the cause (the server down or restarting, a file of the configuration missing): the
-   * pipeline waits, retrying.
+   * pipeline waits, retrying. When `signal` fires the connection is destroyed: the statement running
+   * on it fails at once (pg destroys the socket of a client with an active query).
    */
-  private async checkout(): Promise<CheckedOut> {
+  private async checkout(signal: AbortSignal): Promise<CheckedOut> {
+    if (signal.aborted) throw abandoned();
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -252,10 +271,14 @@ export class PostgresWriter {
     // pg-pool stops listening to a client while it is checked out, and a connection error that arrives
     // between two queries (pg_terminate_backend, a server restart) is emitted on the client: unheard, that
     // 'error' event would crash the worker. The next query fails anyway; the session is never given back.
+    let released = false;
     const session: CheckedOut = {
       client,
       lost: false,
       release: (destroy) => {
+        if (released) return; // pg-pool throws on a second release
+        released = true;
+        this.checkedOut.delete(session);
         client.removeListener('error', onError);
         client.release(destroy || session.lost);
       },
@@ -264,7 +287,25 @@ export class PostgresWriter {
       session.lost = true;
     };
     client.on('error', onError);
+    this.checkedOut.add(session);
+    if (signal.aborted) {
+      this.destroyCheckedOut();
+      throw abandoned();
+    }
+    // One listener per signal (the pipeline's), not one per checkout: batches run concurrently.
+    if (!this.watched.has(signal)) {
+      this.watched.add(signal);
+      signal.addEventListener('abort', () => this.destroyCheckedOut(), { once: true });
+    }
     return session;
+  }
+
+  /** Drops every session on loan: pg destroys the socket of a client whose query is running, which fails at once. */
+  private destroyCheckedOut(): void {
+    for (const session of [...this.checkedOut]) {
+      session.lost = true;
+      session.release(true);
+    }
   }
 
   /**
@@ -274,7 +315,7 @@ export class PostgresWriter {
    * costs at most 3n tries (each one or two transactions: a try that meets a stored key
    * is redone through the stage), and usually one.
    */
-  private async writeIsolating(records: RecordRows[]): Promise<{ failure: Failed[number]; rows: number }[]> {
+  private async writeIsolating(records: RecordRows[], signal: AbortSignal): Promise<{ failure: Failed[number]; rows: number }[]> {
     const out: { failure: Failed[number]; rows: number }[] = [];
     const work: RecordRows[][] = records.length > 0 ? [records] : [];
     let statementRetried = false;
@@ -282,11 +323,12 @@ export class PostgresWriter {
       const part = work.pop()!;
       let err: unknown;
       try {
-        await this.writeOnce(part);
+        await this.writeOnce(part, signal);
         continue;
       } catch (e) {
         err = e;
       }
+      if (signal.aborted) throw err;
       const kind = classifyPgError(err);
       if (kind === 'transient') throw unavailable(err);
       if (kind === 'statement') {
@@ -319,8 +361,8 @@ export class PostgresWriter {
    * One transaction: COPY the records into the table; if one of their keys is already there, roll back
    * and COPY them into the stage instead, then move them to the table skipping keys already there.
    */
-  private async writeOnce(part: RecordRows[]): Promise<void> {
-    const session = await this.checkout();
+  private async writeOnce(part: RecordRows[], signal: AbortSignal): Promise<void> {
+    const session = await this.checkout(signal);
     const client = session.client;
     let destroy = false;
     let inTransaction = false;

@@ -153,6 +153,9 @@ export function metricFromLine(line: string): MetricParse {
     if (value === '' || value.length > MAX_SET_VALUE_CHARS || BAD_SET_VALUE.test(value)) return fail('bad set value');
   } else if (!NUMBER.test(value)) {
     return fail(`value ${JSON.stringify(value.slice(0, 50))} is not a number`);
+  } else if (!Number.isFinite(Number(value))) {
+    // "1e999" passes the syntax but overflows to Infinity in every statsd parser: refused as a JSON metric's would be.
+    return fail(`value ${JSON.stringify(value.slice(0, 50))} must be a finite number`);
   } else if (type === 'ms' && value.startsWith('-')) {
     return fail('a timer value must be >= 0 (milliseconds)');
   }

@@ -1,7 +1,8 @@
 // Runs one delivery through a processor until every record is either processed
 // or settled as a dead letter, or shutdown makes us abandon it (uncommitted).
 //
-//   1. call process(batch); success => done (items it names in `failed` => dead letters)
+//   1. call process(batch); success => done (items it names in `failed`, and items whose
+//      events() threw even if the processor caught the error => dead letters)
 //   2. it threw and some items failed to decode => those are dead letters at once,
 //      the rest is retried immediately (not counted as an attempt)
 //   3. it threw a retriable error (RetriableError, network errors) => retry after
@@ -104,6 +105,8 @@ export class BatchRun {
       if (r.ok || items.length === 0) return true;
       if (r.decodeFailures) continue;
       if (isRetriable(r.error)) {
+        // Shutdown came while it ran (a sink aborted by ctx.signal, say): abandoned as the backoff would, without a "retrying" line.
+        if (stopping.aborted) return false;
         retriableStreak++;
         this.env.logger.warn({ err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
         await clock.sleep(backoffMs(retriableStreak, policy, random), stopping);
@@ -142,6 +145,11 @@ export class BatchRun {
         const reason = typeof f.reason === 'string' && f.reason !== '' ? f.reason : 'rejected by the processor';
         if (item.decodeError) this.addDecodeDead(item, reason);
         else this.addDead(item, 'rejected', reason);
+      }
+      // A record whose events() threw is a dead letter whatever the processor did with the error: one that
+      // caught it and returned must not get the record committed as if it had been delivered.
+      for (const item of items) {
+        if (item.decodeError !== null) this.addDecodeDead(item);
       }
       return { ok: true, decodeFailures: false, remaining: items };
     } catch (error) {

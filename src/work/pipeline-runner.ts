@@ -8,6 +8,8 @@
 // Shutdown (stop): no more fetches; batches waiting for a retry are abandoned at
 // once; running batches get until shutdownTimeoutMs, then ctx.signal fires and
 // they are abandoned; abandoned batches are never committed (redelivered later).
+// The processor's stop() gets shutdownTimeoutMs as well: past it the pipeline
+// stops without waiting for it (a pool end waiting on a stuck query, say).
 
 import type { Logger } from 'pino';
 import type { Delivery, Log, LogConsumer } from '../log/types.js';
@@ -230,6 +232,22 @@ export class PipelineRunner {
     return info;
   }
 
+  /** processor.stop(), for at most shutdownTimeoutMs: a stop() that hangs must not keep the process from exiting. */
+  private async stopProcessor(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.deps.shutdownTimeoutMs)));
+    try {
+      const stopped = Promise.resolve().then(() => this.processor.stop?.(this.ctx));
+      if ((await Promise.race([stopped, timedOut])) === 'timeout') {
+        this.logger.warn({ timeoutMs: this.deps.shutdownTimeoutMs }, 'processor stop() did not return within work.shutdownTimeoutMs: stopping without it');
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'processor stop() failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops fetching, lets running batches finish until the deadline, commits what finished, closes. */
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted && this.abandonAll) return;
@@ -248,11 +266,7 @@ export class PipelineRunner {
     this.abandonAll = true;
     this.deadline.abort();
     await Promise.allSettled([...this.committing]);
-    try {
-      await this.processor.stop?.(this.ctx);
-    } catch (err) {
-      this.logger.error({ err }, 'processor stop() failed');
-    }
+    await this.stopProcessor();
     await this.consumer.close();
     this.logger.info('pipeline stopped');
   }

@@ -11,6 +11,7 @@ import { HopperError } from '../errors.js';
 import { builtinSinkNames, loadSink } from '../sinks/registry.js';
 import type { Processor, SinkContext } from './types.js';
 import type { ResolvedPipeline } from './pipeline-config.js';
+import { thrownMessage } from './thrown-message.js';
 
 const TS_MODULE = /\.(?:ts|mts|cts)$/;
 
@@ -32,7 +33,7 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
     return (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof HopperError) throw err;
-    throw invalid(pipeline, `failed to load: ${(err as Error).message}`, err);
+    throw invalid(pipeline, `failed to load: ${thrownMessage(err)}`, err);
   }
 }
 
@@ -57,7 +58,7 @@ export async function loadProcessor(pipeline: ResolvedPipeline, context: SinkCon
     try {
       exported = await (exported as (o: Record<string, unknown>, c: SinkContext) => unknown)(pipeline.options, context);
     } catch (err) {
-      throw invalid(pipeline, `factory threw: ${(err as Error).message}`, err);
+      throw invalid(pipeline, `factory threw: ${thrownMessage(err)}`, err);
     }
   }
   if (!isProcessor(exported)) throw invalid(pipeline, 'must export default defineProcessor({ async process(batch, ctx) { ... } })');

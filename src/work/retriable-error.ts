@@ -14,10 +14,19 @@ export class RetriableError extends Error {
   }
 }
 
-/** true for errors carrying `retriable: true` (RetriableError, retriable HopperErrors) and network errors. */
+/**
+ * true for errors carrying `retriable: true` (RetriableError, retriable HopperErrors) and network errors.
+ * Processors may throw anything: a value whose properties cannot be read (a revoked Proxy, a throwing
+ * getter) is an ordinary failure of the batch, not a crash of the pipeline.
+ */
 export function isRetriable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  const e = err as { retriable?: unknown; code?: unknown };
-  if (e.retriable === true) return true;
-  return typeof e.code === 'string' && NETWORK_ERROR_CODES.has(e.code);
+  try {
+    const e = err as { retriable?: unknown; code?: unknown };
+    if (e.retriable === true) return true;
+    const code = e.code;
+    return typeof code === 'string' && NETWORK_ERROR_CODES.has(code);
+  } catch {
+    return false;
+  }
 }

@@ -23,6 +23,7 @@ import { isDeadLetterStream } from './dead-letter.js';
 import { compileSchema } from './decode/schema-check.js';
 import type { EventValidator } from './decode/decode-record.js';
 import { HopperError, type ErrorCode } from '../errors.js';
+import { thrownMessage } from './thrown-message.js';
 
 /** First wait before restarting a failed pipeline; it doubles with each failure in a row. */
 export const PIPELINE_RESTART_INITIAL_MS = 1000;
@@ -63,6 +64,19 @@ function asError(thrown: unknown): Error {
     text = 'a value that cannot be converted to text';
   }
   return new Error(`non-Error thrown: ${text}`);
+}
+
+/**
+ * A pipeline that cannot start stops the whole start with one line naming it. Hopper's own errors say what
+ * to do already; anything else came from processor code (its start() threw, even null or a string).
+ */
+function startFailure(pipeline: ResolvedPipeline, thrown: unknown): HopperError {
+  if (thrown instanceof HopperError) return thrown;
+  return new HopperError(
+    'HOPPER_PIPELINE_FAILED',
+    `pipeline ${pipeline.name} (processor ${JSON.stringify(pipeline.processor)}) failed to start: ${thrownMessage(thrown)}`,
+    { cause: thrown },
+  );
 }
 
 export async function startWorkers(config: HopperConfig, log: Log, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
@@ -171,11 +185,13 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     if (unknown.length > 0) throw new HopperError('HOPPER_USAGE', `no pipeline named ${unknown.join(', ')} in the config (pipelines: ${configured.map((p) => p.name).join(', ') || 'none'}).`);
     configured = configured.filter((p) => options.only!.includes(p.name));
   }
-  try {
-    for (const pipeline of configured) await start(pipeline);
-  } catch (err) {
-    await stopAll();
-    throw err;
+  for (const pipeline of configured) {
+    try {
+      await start(pipeline);
+    } catch (err) {
+      await stopAll();
+      throw startFailure(pipeline, err);
+    }
   }
 
   let discovery: NodeJS.Timeout | null = null;

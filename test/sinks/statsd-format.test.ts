@@ -89,3 +89,11 @@ test('packing: datagrams never exceed the limit, never split a line, and keep ev
     }),
   );
 });
+
+test('a raw line whose value overflows to Infinity is rejected like a JSON metric with one', () => {
+  assert.match(reason('latency:1e999|ms'), /must be a finite number/);
+  assert.match(reason('queue.depth:-1e999|g'), /must be a finite number/);
+  assert.match(reason('api.hits:1e400|c'), /must be a finite number/);
+  assert.match(reason({ name: 'latency', value: 1e999, type: 'timer' }), /finite/);
+  assert.equal(line('api.hits:1e3|c'), 'api.hits:1e3|c');
+});

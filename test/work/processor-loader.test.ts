@@ -34,3 +34,16 @@ test('pipeline names and groups default from the stream and processor; duplicate
   assert.throws(() => resolvePipelines(testConfig('/tmp', { pipelines: [{ stream: 'a' }, { stream: 'a' }] })), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /used by two pipelines/.test(e.message));
   assert.throws(() => resolvePipelines(testConfig('/tmp', { pipelines: [{ stream: 'x'.repeat(61) }] })), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /too long/.test(e.message));
 });
+
+test('a module or factory throwing a non-Error (null, undefined) is HOPPER_PROCESSOR_INVALID naming the pipeline and processor', async () => {
+  const cases: [string, RegExp][] = [
+    ['factory-throws-null.mjs', /factory threw: null was thrown \(not an Error\)/],
+    ['import-throws-undefined.mjs', /failed to load: undefined was thrown \(not an Error\)/],
+  ];
+  for (const [name, why] of cases) {
+    await assert.rejects(
+      loadProcessor(pipeline(fixture(name)), context),
+      (e) => isHopperError(e, 'HOPPER_PROCESSOR_INVALID') && /^pipeline orders\.files: processor ".*" /.test(e.message) && e.message.includes(name) && why.test(e.message),
+    );
+  }
+});

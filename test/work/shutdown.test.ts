@@ -59,3 +59,27 @@ test('a batch still running at the deadline is abandoned uncommitted, after ctx.
   assert.equal(r.snapshot.batches, 0);
   assert.equal(r.snapshot.abandoned, 1);
 });
+
+test('a processor stop() that never returns holds shutdown for at most work.shutdownTimeoutMs', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const config = testConfig(dir, { 'work.shutdownTimeoutMs': 300, pipelines: [{ name: 'stuck', stream: 's', group: 'g' }] });
+  let stopCalled = false;
+  const processor = defineProcessor({
+    process() {},
+    // A pool end waiting for a query that never ends.
+    stop: () => {
+      stopCalled = true;
+      return new Promise<void>(() => undefined);
+    },
+  });
+  const workers = await startWorkers(config, log, createLogger('silent'), { processors: { stuck: processor } });
+  const t0 = Date.now();
+  const stopped = await Promise.race([workers.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
+  assert.ok(stopped, 'workers.stop() returned');
+  assert.ok(stopCalled);
+  assert.ok(Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
+});

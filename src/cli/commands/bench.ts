@@ -72,6 +72,8 @@ export const benchCommand: Command = {
     '2 on invalid flags. Each run is bounded: its duration (or 24 h for --requests) plus 30 s, and at most',
     `${MAX_CONNECTIONS} connections, all to the address in --url (and --vs).`,
   ].join('\n'),
+  // parseBenchOptions refuses them with its own message.
+  acceptsPositionals: true,
   async run(ctx) {
     const opts = parseBenchOptions(ctx.values, ctx.positionals);
     if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');

@@ -11,6 +11,7 @@ import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
 import type { Log } from '../../log/types.js';
 import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
 import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
+import { choosePartitions } from '../select-partitions.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -32,6 +33,15 @@ function selection(ctx: CommandContext): Omit<ScanOptions, 'all'> {
   if (ctx.values.partition !== undefined) out.partition = parseNonNegativeInt(ctx.values.partition as string, '--partition');
   if (ctx.values.limit !== undefined) out.limit = parseNonNegativeInt(ctx.values.limit as string, '--limit');
   return out;
+}
+
+/**
+ * --partition naming a partition S.dlq does not have is an error (as in `hopper replay`), not "0 letters":
+ * a typo must not read as "nothing pending". With no S.dlq at all there is simply nothing to do.
+ */
+async function checkPartition(ctx: CommandContext, log: Log, stream: string): Promise<void> {
+  const partitions = await dlqPartitions(log, stream);
+  if (partitions.length > 0) choosePartitions(partitions, `${stream}${DEAD_LETTER_SUFFIX}`, ctx.values.partition as string | undefined);
 }
 
 async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Promise<T> {
@@ -101,6 +111,7 @@ export const dlqListCommand: Command = {
   details: 'Columns: S.dlq partition:offset, last failure time, kind (decode, schema, processor, rejected), attempts,\noriginal stream/partition@offset, reason.',
   async run(ctx) {
     if (!ctx.values.stream) {
+      if (ctx.values.partition !== undefined || ctx.values.limit !== undefined) throw new HopperError('HOPPER_USAGE', 'dlq list --partition and --limit need --stream S.');
       return withLog(ctx, async (log) => {
         const streams = (await log.listStreams()).filter((s) => s.endsWith(DEAD_LETTER_SUFFIX));
         if (streams.length === 0) await write(ctx, 'no dead letters\n');
@@ -115,9 +126,11 @@ export const dlqListCommand: Command = {
       });
     }
     const stream = streamOf(ctx, 'list');
+    const sel = selection(ctx);
     return withLog(ctx, async (log) => {
+      await checkPartition(ctx, log, stream);
       let count = 0;
-      await scanDeadLetters(log, stream, { ...selection(ctx), all: ctx.values.all === true }, async (chunk) => {
+      await scanDeadLetters(log, stream, { ...sel, all: ctx.values.all === true }, async (chunk) => {
         count += chunk.length;
         await write(ctx, chunk.map((e) => summaryLine(e) + '\n').join(''));
       });
@@ -144,6 +157,7 @@ export const dlqShowCommand: Command = {
     const sel = selection(ctx);
     const offset = ctx.values.offset === undefined ? undefined : parseNonNegativeInt(ctx.values.offset as string, '--offset');
     return withLog(ctx, async (log) => {
+      await checkPartition(ctx, log, stream);
       let count = 0;
       const options: ScanOptions = offset === undefined ? { ...sel, all: ctx.values.all === true } : { partition: sel.partition ?? 0, all: true };
       await scanDeadLetters(log, stream, options, async (chunk) => {
@@ -178,15 +192,17 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
         : undefined,
     async run(ctx) {
       const stream = streamOf(ctx, action);
+      const sel = selection(ctx);
       return withLog(ctx, async (log) => {
         if ((await dlqPartitions(log, stream)).length === 0) {
           await write(ctx, `no dead letters for ${stream}\n`);
           return 0;
         }
+        await checkPartition(ctx, log, stream);
         const config = ctx.loadConfig();
         const settings = { ...config.defaultStream, ...config.streams[stream] };
         const grow = { partitions: 1, retentionMaxAgeMs: settings.retentionMaxAgeMs, retentionMaxBytes: settings.retentionMaxBytes };
-        const r = await handleDeadLetters(log, stream, action, selection(ctx), grow);
+        const r = await handleDeadLetters(log, stream, action, sel, grow);
         const n = action === 'requeue' ? r.requeued : r.dropped;
         const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
         await write(ctx, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);

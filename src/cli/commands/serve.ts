@@ -27,6 +27,7 @@ import { ClusterStats } from '../../observe/cluster-stats.js';
 import { startAdmin, type AdminRuntime } from '../../observe/admin-runtime.js';
 import { checkAdminAccess } from '../../observe/admin-auth.js';
 import type { WorkerMetricsSnapshot } from '../../work/worker-metrics.js';
+import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -194,6 +195,8 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   admin?.observer.listen.ingest.push(...addresses.map((a) => a.url));
 
   if (ctx.values['with-workers'] === true) {
+    // Processor code runs in this process: a promise it lets float must not take ingest down with it.
+    process.on('unhandledRejection', (reason) => logger.error(unhandledRejectionFields(reason), `${UNHANDLED_REJECTION_MESSAGE}: serving goes on`));
     try {
       workers = await startWorkerRuntime(config, logger);
     } catch (err) {

@@ -8,6 +8,8 @@ import { openLog } from '../../log/open-log.js';
 import { createLogger, warnTo } from '../../observe/logger.js';
 import { startWorkers } from '../../work/worker-runtime.js';
 import { startAdmin } from '../../observe/admin-runtime.js';
+import { thrownMessage } from '../../work/thrown-message.js';
+import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
 
 /** After shutdown, a processor that ignores ctx.signal may keep the event loop alive: exit anyway after this. */
 const EXIT_GRACE_MS = 2000;
@@ -27,6 +29,14 @@ export const workCommand: Command = {
   async run(ctx) {
     const config = ctx.loadConfig();
     const logger = createLogger(config.logLevel, { role: 'work' });
+    // A promise that processor code lets float and that rejects: stop cleanly and exit 1 (the supervisor
+    // restarts us) rather than let Node end the process in the middle of writes.
+    let onUnhandled!: (err: Error) => void;
+    const unhandled = new Promise<Error>((resolve) => (onUnhandled = resolve));
+    process.on('unhandledRejection', (reason) => {
+      logger.fatal(unhandledRejectionFields(reason), `${UNHANDLED_REJECTION_MESSAGE}: stopping`);
+      onUnhandled(new Error(`unhandled promise rejection: ${thrownMessage(reason)}`));
+    });
     const log = await openLog(config, warnTo(logger));
     const only = ctx.values.pipeline as string[] | undefined;
     let workers;
@@ -52,6 +62,7 @@ export const workCommand: Command = {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       workers.failed.catch((err: Error) => resolve(err));
+      void unhandled.then(resolve);
     });
     clearInterval(keepAlive);
     logger.info({ reason: outcome === 'signal' ? 'signal' : outcome.message }, 'workers stopping');

@@ -27,7 +27,8 @@ export interface DecodeSettings {
   validate: EventValidator | null;
 }
 
-type FormatDecoder = (text: string) => unknown[];
+/** `charset` is what the text was read from (form bodies need it for their %XX escapes). */
+type FormatDecoder = (text: string, charset: string) => unknown[];
 
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines', 'application/json-lines']);
 
@@ -91,7 +92,7 @@ export function decodeRecord(record: LogRecord, settings: DecodeSettings): unkno
     throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `no decoder for content type ${JSON.stringify(mediaType)}: read item.body in a processor instead`);
   }
   const bytes = decompress(record.body, record.contentEncoding, settings.maxDecodedBytes);
-  const events = format(toText(bytes, charset));
+  const events = format(toText(bytes, charset), charset);
   if (settings.validate) {
     for (let i = 0; i < events.length; i++) {
       const problem = settings.validate(events[i]);

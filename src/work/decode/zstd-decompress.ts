@@ -2,9 +2,13 @@
 // node:zlib has no zstd) under the same hard limit as the zlib codings: frame
 // headers are checked before fzstd allocates a window, the whole body's decoding
 // cost is checked against a budget before fzstd starts, and output stops at the limit.
+// fzstd skips content checksums without checking them: frames are decoded one by one
+// and the XXH64 of each one's output is compared with its checksum (RFC 8878 section
+// 3.1.1), so a damaged body is a dead letter as a damaged gzip body is, never data.
 
 import { Decompress } from 'fzstd';
 import { DecodeError } from './decode-error.js';
+import { xxh64Low32 } from './xxh64.js';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 /** Skippable frames use the 16 magic numbers 0x184D2A50..0x184D2A5F. */
@@ -89,15 +93,31 @@ class CostBudget {
   }
 }
 
+/** A whole zstd frame of the body, as the walk of its headers and block sizes found it. */
+interface FrameSpan {
+  start: number;
+  /** Past its last block and its checksum. */
+  end: number;
+  /** Whether its last 4 bytes are the content checksum. */
+  checksum: boolean;
+}
+
+/** The body's whole zstd frames (skippable ones left out), and where the walk stopped: the rest is left to fzstd. */
+interface FrameWalk {
+  frames: FrameSpan[];
+  rest: number;
+}
+
 /**
  * fzstd allocates each frame's declared window up front (up to 2 GiB from a 6-byte header), so every
  * frame header is read here first: a declared content size over the limit or a window over
  * ZSTD_MAX_WINDOW_BYTES is refused before any allocation. Blocks are walked by their sizes to reach
  * the next frame, counting the frames, window moves and fresh buffers the body will cost fzstd; a body
  * over a budget is refused before fzstd does any of that work. A truncated or malformed structure ends
- * the walk and fzstd reports it as damaged.
+ * the walk (`rest`) and fzstd reports it as damaged.
  */
-function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): void {
+function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): FrameWalk {
+  const spans: FrameSpan[] = [];
   const budgetBase = Math.max(maxDecodedBytes, ZSTD_BUDGET_MIN_DECODED_BYTES);
   const windowMoves = new CostBudget('window-move', ZSTD_WINDOW_MOVE_BYTES_PER_DECODED_BYTE, budgetBase, 'move its window over', 'compress the body in one go instead of flushing often');
   const frameWindows = new CostBudget('frame-window', ZSTD_FRAME_WINDOW_BYTES_PER_DECODED_BYTE, budgetBase, 'allocate frame windows of', 'use fewer, larger frames');
@@ -109,10 +129,12 @@ function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): void {
     }
     const magic = readLE(body, at, 4);
     if (magic >>> 4 === SKIPPABLE_MAGIC_HIGH_BITS) {
-      at += 8 + readLE(body, at + 4, 4);
+      const end = at + 8 + readLE(body, at + 4, 4);
+      if (end > body.length) break;
+      at = end;
       continue;
     }
-    if (magic !== ZSTD_MAGIC) return;
+    if (magic !== ZSTD_MAGIC) break;
     const descriptor = body[at + 4]!;
     const singleSegment = (descriptor >> 5) & 1;
     const hasChecksum = (descriptor >> 2) & 1;
@@ -145,7 +167,7 @@ function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): void {
     frameWindows.spend(windowBytes);
     const blockBufferBytes = Math.min(windowBytes, MAX_BLOCK_BYTES);
     for (let last = 0; !last; ) {
-      if (pos + BLOCK_HEADER_BYTES > body.length) return;
+      if (pos + BLOCK_HEADER_BYTES > body.length) return { frames: spans, rest: at };
       const header = readLE(body, pos, BLOCK_HEADER_BYTES);
       last = header & 1;
       const blockType = (header >> 1) & 3;
@@ -153,8 +175,12 @@ function checkFrameHeaders(body: Buffer, maxDecodedBytes: number): void {
       if (blockType === BLOCK_TYPE_COMPRESSED) blockBuffers.spend(blockBufferBytes);
       pos += BLOCK_HEADER_BYTES + (blockType === BLOCK_TYPE_RLE ? 1 : header >>> 3);
     }
-    at = pos + (hasChecksum ? CHECKSUM_BYTES : 0);
+    const end = pos + (hasChecksum ? CHECKSUM_BYTES : 0);
+    if (end > body.length) break;
+    spans.push({ start: at, end, checksum: hasChecksum === 1 });
+    at = end;
   }
+  return { frames: spans, rest: at };
 }
 
 /** Raised from fzstd's ondata callback to stop decoding as soon as the output passes the limit. */
@@ -162,21 +188,37 @@ class OutputLimitReached extends Error {}
 
 /** The decompressed body; memory held is at most maxDecodedBytes of output plus one block and the window. */
 export function zstdDecompress(body: Buffer, maxDecodedBytes: number): Buffer {
-  checkFrameHeaders(body, maxDecodedBytes);
+  const walk = checkFrameHeaders(body, maxDecodedBytes);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const stream = new Decompress((chunk) => {
+  const ondata = (chunk: Uint8Array): void => {
     total += chunk.length;
     if (total > maxDecodedBytes) throw new OutputLimitReached();
     if (chunk.length > 0) chunks.push(chunk);
-  });
+  };
+  /** Output ranges of the frames that carry a checksum, with that checksum. */
+  const checked: { from: number; to: number; checksum: number; frame: number }[] = [];
   try {
-    stream.push(body, true);
+    // One fzstd stream per frame, so that each frame's output is known; what the walk could not make
+    // sense of (truncated, garbage after the frames) goes to fzstd as it is, which reports it.
+    for (let n = 0; n < walk.frames.length; n++) {
+      const f = walk.frames[n]!;
+      const from = total;
+      new Decompress(ondata).push(body.subarray(f.start, f.end), true);
+      if (f.checksum) checked.push({ from, to: total, checksum: body.readUInt32LE(f.end - CHECKSUM_BYTES), frame: n + 1 });
+    }
+    if (walk.rest < body.length || walk.frames.length === 0) new Decompress(ondata).push(body.subarray(walk.rest), true);
   } catch (err) {
     if (err instanceof OutputLimitReached) {
       throw new DecodeError('HOPPER_DECODED_TOO_LARGE', `zstd body decompresses to more than maxDecodedBytes (${maxDecodedBytes} bytes)`);
     }
     throw new DecodeError('HOPPER_DECODE_FAILED', `zstd body is damaged or truncated: ${(err as Error).message}`, { cause: err });
   }
-  return Buffer.concat(chunks, total);
+  const out = Buffer.concat(chunks, total);
+  for (const c of checked) {
+    if (xxh64Low32(out.subarray(c.from, c.to)) !== c.checksum) {
+      throw new DecodeError('HOPPER_DECODE_FAILED', `zstd body is damaged: the content checksum of frame ${c.frame} does not match its data`);
+    }
+  }
+  return out;
 }

@@ -1,0 +1,42 @@
+// A record whose events() threw goes to the dead-letter stream even when the processor
+// catches the DecodeError and returns normally: it is never committed as if delivered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { startWorkers } from '../../src/work/worker-runtime.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { defineProcessor } from '../../src/work/types.js';
+import { parseDeadLetter } from '../../src/work/dead-letter.js';
+import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
+
+test('a decode error the processor swallowed still makes a dead letter', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [record('{"n":0}'), record('{"n":', { requestId: 'bad' }), record('{"n":2}')], 'durable');
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0 }] });
+  const seen: unknown[] = [];
+  const processor = defineProcessor({
+    process(batch) {
+      for (const item of batch.items) {
+        try {
+          seen.push(...item.events());
+        } catch {
+          // skipped: the runtime must still dead-letter it
+        }
+      }
+    },
+  });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit the 3 records', async () => (await log.getPosition('g', 's', 0)) === 3);
+  await workers.stop();
+
+  assert.deepEqual(seen, [{ n: 0 }, { n: 2 }]);
+  const { records } = await log.read('s.dlq', 0, 0, { maxRecords: 10 });
+  const letters = records.map((r) => parseDeadLetter(r)!.info);
+  assert.deepEqual(letters.map((l) => [l.offset, l.requestId, l.kind, l.code]), [[1, 'bad', 'decode', 'HOPPER_DECODE_FAILED']]);
+  assert.equal(workers.metrics.snapshot().pipelines.p?.deadLetters, 1);
+});
