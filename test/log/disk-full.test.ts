@@ -1,12 +1,13 @@
 // A full disk is an operating condition: appends that cannot be stored are
 // refused (never acknowledged), acknowledged data stays readable, and writing
 // resumes once space is back. Uses a real, tiny tmpfs (needs root; skips otherwise).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import { makeRecord } from './conformance.js';
 import { isHopperError } from '../../src/errors.js';
 
@@ -19,24 +20,36 @@ function mountTmpfs(dir: string, size: string): string | null {
   }
 }
 
-test('ENOSPC refuses appends, keeps acknowledged data, and recovers when space returns', async (t) => {
+/**
+ * Logs (the first one writes; the others only read, as other processes do) on a data directory in a
+ * 512 KiB tmpfs already holding 300 KiB of filler; null when the test was skipped (no tmpfs here).
+ */
+function logsOnTinyDisk(t: TestContext, count: number): { mnt: string; logs: EmbeddedLog[] } | null {
   const mnt = tempDir('hopper-full-');
   const why = mountTmpfs(mnt, '512k');
   if (why) {
     removeDir(mnt);
     t.skip(why);
-    return;
+    return null;
   }
   const dataDir = join(mnt, 'data');
   mkdirSync(dataDir);
-  const log = openEmbedded(dataDir, { segmentMaxBytes: 1024 * 1024 });
+  const logs = Array.from({ length: count }, () => openEmbedded(dataDir, { segmentMaxBytes: 1024 * 1024 }));
   t.after(async () => {
-    await log.close().catch(() => undefined);
+    for (const log of logs) await log.close().catch(() => undefined);
     execFileSync('umount', ['-l', mnt]);
     removeDir(mnt);
   });
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   writeFileSync(join(mnt, 'filler'), Buffer.alloc(300 * 1024));
+  return { mnt, logs };
+}
+
+test('ENOSPC refuses appends, keeps acknowledged data, and recovers when space returns', async (t) => {
+  const disk = logsOnTinyDisk(t, 1);
+  if (disk === null) return;
+  const { mnt } = disk;
+  const log = disk.logs[0]!;
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
 
   const acked: number[] = [];
   let refused = 0;
@@ -62,26 +75,12 @@ test('ENOSPC refuses appends, keeps acknowledged data, and recovers when space r
 });
 
 test('a batch cut short by ENOSPC keeps the whole frames that landed: no offset a reader saw is given to another record', async (t) => {
-  const mnt = tempDir('hopper-full-');
-  const why = mountTmpfs(mnt, '512k');
-  if (why) {
-    removeDir(mnt);
-    t.skip(why);
-    return;
-  }
-  const dataDir = join(mnt, 'data');
-  mkdirSync(dataDir);
-  const log = openEmbedded(dataDir, { segmentMaxBytes: 1024 * 1024 });
-  // Reads without the writer, up to the file's size, as a worker in another process does.
-  const reader = openEmbedded(dataDir, { segmentMaxBytes: 1024 * 1024 });
-  t.after(async () => {
-    await log.close().catch(() => undefined);
-    await reader.close().catch(() => undefined);
-    execFileSync('umount', ['-l', mnt]);
-    removeDir(mnt);
-  });
+  // The second log reads without the writer, up to the file's size, as a worker in another process does.
+  const disk = logsOnTinyDisk(t, 2);
+  if (disk === null) return;
+  const { mnt } = disk;
+  const [log, reader] = disk.logs as [EmbeddedLog, EmbeddedLog];
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  writeFileSync(join(mnt, 'filler'), Buffer.alloc(300 * 1024));
 
   const seen = new Map<number, string>(); // offset -> body, as the reader returned it
   let readerNext = 0;

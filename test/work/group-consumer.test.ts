@@ -15,6 +15,21 @@ import type { Delivery, LogConsumer, PartitionStats } from '../../src/log/types.
 import { record, waitFor } from './work-helpers.js';
 
 const LEASE_MS = 600;
+
+/** Fetches and commits until `count` offsets of `partition` were delivered (only that partition may come). */
+async function offsetsDelivered(consumer: LogConsumer, partition: number, count: number, what: string, maxRecords: number): Promise<number[]> {
+  const offsets: number[] = [];
+  await waitFor(what, async () => {
+    const d = await consumer.fetch(maxRecords, 50);
+    if (d) {
+      assert.equal(d.partition, partition);
+      offsets.push(...d.records.map((r) => r.offset));
+      await consumer.commit(d);
+    }
+    return offsets.length >= count;
+  }, LEASE_MS * 5);
+  return offsets;
+}
 const STREAM_OPTS = { partitions: 4, retentionMaxAgeMs: 0, retentionMaxBytes: 0 };
 
 async function setup(t: { after(fn: () => unknown): void }, perPartition: number) {
@@ -110,16 +125,7 @@ test('a position moved by hopper replay is noticed by the running member', async
     await a.commit(d);
   }
   await log.commitPosition('g', 's', 2, 4);
-  const again: number[] = [];
-  await waitFor('partition 2 to be delivered again from offset 4', async () => {
-    const d = await a.fetch(100, 50);
-    if (d) {
-      assert.equal(d.partition, 2);
-      again.push(...d.records.map((r) => r.offset));
-      await a.commit(d);
-    }
-    return again.length >= 6;
-  }, LEASE_MS * 5);
+  const again = await offsetsDelivered(a, 2, 6, 'partition 2 to be delivered again from offset 4', 100);
   assert.deepEqual(again, [4, 5, 6, 7, 8, 9]);
   assert.equal(await log.getPosition('g', 's', 2), 10);
 });
@@ -193,16 +199,7 @@ test('an unreadable position file stops only its partition, with one warning, un
 
   // The remedy the error names (hopper replay commits a new position): the partition is taken at a renewal.
   await log.commitPosition('g', 's', 1, 2);
-  const again: number[] = [];
-  await waitFor('partition 1 to be delivered from the new position', async () => {
-    const d = await a.fetch(10, 50);
-    if (d) {
-      assert.equal(d.partition, 1);
-      again.push(...d.records.map((r) => r.offset));
-      await a.commit(d);
-    }
-    return again.length >= 2;
-  }, LEASE_MS * 5);
+  const again = await offsetsDelivered(a, 1, 2, 'partition 1 to be delivered from the new position', 10);
   assert.deepEqual(again, [2, 3]);
   assert.deepEqual(a.partitions(), [0, 1, 2]);
 });
