@@ -1,11 +1,15 @@
 // Loads the configuration once, at the edge: file (hopper.config.json), then
 // HOPPER_* environment variables, then CLI flags, each overriding the last.
-// A bad value stops with one line naming the key, the value and what is allowed.
+// A bad value stops with one line naming the key (its full path), the value as
+// the user gave it (secrets redacted, no defaults around it), its source (the
+// file, the HOPPER_* variable, the flag) and what is allowed. Limits that depend
+// on each other are checked last (checkIngestLimits).
 
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CONFIG_SCHEMA, type HopperConfig } from './schema.js';
+import { MAX_METADATA_BYTES } from '../log/types.js';
 import { HopperError } from '../errors.js';
 
 export const DEFAULT_CONFIG_FILE = 'hopper.config.json';
@@ -29,9 +33,13 @@ interface SchemaNode {
   maximum?: number;
   pattern?: string;
   minLength?: number;
+  items?: SchemaNode;
+  not?: { enum?: unknown[] };
+  propertyNames?: SchemaNode;
 }
 
-const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+// verbose: errors carry their schema, so an error line can say everything a key allows (all anyOf branches).
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, verbose: true });
 const validate = ajv.compile<HopperConfig>(CONFIG_SCHEMA);
 
 /** Leaf settings reachable from environment variables: HOPPER_INGEST_MAX_BODY_BYTES -> ingest.maxBodyBytes. */
@@ -79,46 +87,212 @@ function schemaAt(path: string[]): SchemaNode | undefined {
   return node;
 }
 
+/**
+ * The flag bound to a config key (loadConfig gets flags as config paths): every such flag is named after the
+ * key's last segment (ingest.port: --port, dataDir: --data-dir); test/cli/config-errors.test.ts checks it.
+ */
+export function flagFor(path: string[]): string {
+  return '--' + path[path.length - 1]!.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+/** Keys whose values are secrets: never printed in an error line. */
+const SECRET_KEY = /token|secret|password|writeKey/i;
+const REDACTED = '<redacted>';
+
+function isSecretPath(path: readonly string[]): boolean {
+  return path.some((p) => SECRET_KEY.test(p));
+}
+
+/** `value` with everything under a secret key (at `path` or below) replaced by REDACTED. */
+function redacted(value: unknown, path: readonly string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => redacted(v, [...path, String(i)]));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redacted(v, [...path, k])]));
+  }
+  return value !== undefined && isSecretPath(path) ? REDACTED : value;
+}
+
+function quoteAll(values: readonly unknown[], joiner: string): string {
+  return values.map((v) => JSON.stringify(v)).join(joiner);
+}
+
+/** What a schema allows, in words: "an integer from 0 to 65535", "true or false, or an integer >= 0". */
+function describeSchema(node: SchemaNode): string {
+  if (node.anyOf) return node.anyOf.map(describeSchema).join(', or ');
+  if (node.enum) return `one of ${quoteAll(node.enum, ', ')}`;
+  const notEnum = node.not?.enum;
+  const except = notEnum ? ` other than ${quoteAll(notEnum, ' and ')}` : '';
+  switch (node.type) {
+    case 'boolean':
+      return 'true or false';
+    case 'integer':
+    case 'number': {
+      const what = node.type === 'integer' ? 'an integer' : 'a number';
+      if (node.minimum !== undefined && node.maximum !== undefined) return `${what} from ${node.minimum} to ${node.maximum}`;
+      if (node.minimum !== undefined) return `${what} >= ${node.minimum}`;
+      if (node.maximum !== undefined) return `${what} <= ${node.maximum}`;
+      return what;
+    }
+    case 'string':
+      if (node.pattern !== undefined) return `a string matching ${node.pattern}${except}`;
+      if (node.minLength !== undefined && node.minLength > 1) return `a string of at least ${node.minLength} characters${except}`;
+      if (node.minLength === 1) return `a non-empty string${except}`;
+      return `a string${except}`;
+    case 'array':
+      return node.items ? `a list, each item ${describeSchema(node.items)}` : 'a list';
+    case 'object':
+      return 'an object';
+    default:
+      if (node.pattern !== undefined) return `a name matching ${node.pattern}${except}`;
+      return 'a valid value';
+  }
+}
+
 function describeAllowed(err: ErrorObject): string {
   const p = err.params as Record<string, unknown>;
+  const parent = err.parentSchema as SchemaNode | undefined;
   switch (err.keyword) {
-    case 'enum':
-      return `one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'additionalProperties':
-      return `no key named ${JSON.stringify(p.additionalProperty)} (check the spelling)`;
-    case 'minimum':
-      return `a number >= ${String(p.limit)}`;
-    case 'maximum':
-      return `a number <= ${String(p.limit)}`;
-    case 'type':
-      return `a value of type ${String(p.type)}`;
-    case 'pattern':
-      return `a string matching ${String(p.pattern)}`;
+    case 'anyOf':
+      return (err.schema as SchemaNode[]).map(describeSchema).join(', or ');
+    case 'additionalProperties': {
+      const known = Object.keys(parent?.properties ?? {});
+      const hint = known.length > 0 ? `known keys here: ${known.join(', ')}` : 'no other keys here';
+      return `no key named ${JSON.stringify(p.additionalProperty)} (check the spelling; ${hint})`;
+    }
+    case 'propertyNames':
+      return parent?.propertyNames ? describeSchema(parent.propertyNames) : 'a valid name';
     case 'required':
       return `a "${String(p.missingProperty)}" key`;
+    case 'type':
+    case 'minimum':
+    case 'maximum':
+    case 'enum':
+    case 'pattern':
+    case 'minLength':
+      if (parent !== undefined) return describeSchema(parent);
+      return err.message ?? 'a valid value';
     default:
       return err.message ?? 'a valid value';
   }
 }
 
-function valueAt(root: unknown, pointer: string): unknown {
+function valueAt(root: unknown, path: readonly string[]): unknown {
   let node = root;
-  for (const part of pointer.split('/').slice(1)) {
+  for (const part of path) {
     if (node === null || typeof node !== 'object') return undefined;
-    node = (node as JsonObject)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+    node = (node as JsonObject)[part];
   }
   return node;
+}
+
+function pathOf(pointer: string): string[] {
+  return pointer === '' ? [] : pointer.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** Where each setting came from: the config file, an environment variable, a flag; the rest are defaults. */
+class Sources {
+  private readonly byPath = new Map<string, string>();
+
+  set(path: readonly string[], source: string): void {
+    this.byPath.set(path.join('.'), source);
+  }
+
+  /** Records every key (and list item) of a parsed config file. */
+  setTree(node: unknown, path: string[], source: string): void {
+    if (path.length > 0) this.set(path, source);
+    if (Array.isArray(node)) node.forEach((v, i) => this.setTree(v, [...path, String(i)], source));
+    else if (typeof node === 'object' && node !== null) for (const [k, v] of Object.entries(node)) this.setTree(v, [...path, k], source);
+  }
+
+  /** The source of `path`, or of the nearest enclosing key that has one. */
+  of(path: readonly string[]): string {
+    for (let n = path.length; n > 0; n--) {
+      const s = this.byPath.get(path.slice(0, n).join('.'));
+      if (s !== undefined) return s;
+    }
+    return 'defaults';
+  }
+}
+
+/** ingest.port; streams["a b"] for a key that is not a plain name. */
+function keyName(path: readonly string[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (/^[A-Za-z0-9_-]+$/.test(p) ? (i === 0 ? p : `.${p}`) : `[${JSON.stringify(p)}]`)).join('');
+}
+
+function invalid(path: readonly string[], value: unknown, source: string, allowed: string): HopperError {
+  const key = keyName(path);
+  return new HopperError('HOPPER_CONFIG_INVALID', `config ${key} = ${JSON.stringify(redacted(value, path))} is invalid (from ${source}): expected ${allowed}`);
+}
+
+/** The error of a failed validation: the failing key's full path, only its own value (as given, secrets redacted), its source. */
+function schemaError(errors: ErrorObject[], input: unknown, sources: Sources): HopperError {
+  // An anyOf failure lists each branch's error first; the anyOf error itself says what any branch allows.
+  const err = errors.find((e) => e.keyword === 'anyOf') ?? errors.find((e) => e.keyword === 'propertyNames') ?? errors[0]!;
+  const p = err.params as Record<string, unknown>;
+  let path = pathOf(err.instancePath);
+  let value = valueAt(input, path);
+  if (err.keyword === 'additionalProperties') {
+    path = [...path, String(p.additionalProperty)];
+    value = valueAt(input, path);
+  } else if (err.keyword === 'propertyNames') {
+    path = [...path, String(p.propertyName)];
+    value = String(p.propertyName);
+  }
+  return invalid(path, value, sources.of(path), describeAllowed(err));
+}
+
+/** Most bytes a record takes in a log's pending budget beyond its body (five metadata strings at their limit, framing). */
+const MAX_RECORD_OVERHEAD_BYTES = 5 * MAX_METADATA_BYTES + 64;
+
+function isSet(input: unknown, path: readonly string[]): boolean {
+  return valueAt(input, path) !== undefined;
+}
+
+/**
+ * Limits that depend on each other. A default that conflicts with a limit the user lowered is lowered with it
+ * (setting only ingest.maxPendingBytes must not fail on keys the user never set); a value the user set that
+ * conflicts is an error naming it.
+ */
+function checkIngestLimits(config: HopperConfig, input: unknown, sources: Sources): void {
+  const ingest = config.ingest;
+  const hard = ingest.maxPendingBytes;
+  const softPath = ['ingest', 'softPendingBytes'];
+  if (isSet(input, softPath)) {
+    // soft == hard is allowed: no random early refusal, only the hard wall.
+    if (ingest.softPendingBytes > hard) {
+      throw invalid(softPath, ingest.softPendingBytes, sources.of(softPath), `a number <= ingest.maxPendingBytes (${hard})`);
+    }
+  } else if (ingest.softPendingBytes >= hard) {
+    ingest.softPendingBytes = Math.floor((hard * 3) / 4);
+  }
+  const bodyPath = ['ingest', 'maxBodyBytes'];
+  if (ingest.maxBodyBytes > hard) {
+    if (isSet(input, bodyPath)) {
+      throw invalid(bodyPath, ingest.maxBodyBytes, sources.of(bodyPath), `a number <= ingest.maxPendingBytes (${hard}): a larger body could never be admitted`);
+    }
+    ingest.maxBodyBytes = hard;
+  }
+  // The log's own queue takes a record whole or not at all: a body it can never queue would get 503 forever.
+  const backend = config.log.backend;
+  const logPending = (config.log as unknown as Record<string, { maxPendingBytes?: number } | undefined>)[backend]?.maxPendingBytes;
+  if (logPending !== undefined && ingest.maxBodyBytes > logPending - MAX_RECORD_OVERHEAD_BYTES) {
+    const room = logPending - MAX_RECORD_OVERHEAD_BYTES;
+    if (isSet(input, bodyPath)) {
+      throw invalid(bodyPath, ingest.maxBodyBytes, sources.of(bodyPath), `a number <= ${room} (log.${backend}.maxPendingBytes less ${MAX_RECORD_OVERHEAD_BYTES} bytes of record metadata): a larger body could never be queued`);
+    }
+    ingest.maxBodyBytes = room;
+  }
 }
 
 export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   let data: JsonObject = {};
+  const sources = new Sources();
   const file = options.file ?? env.HOPPER_CONFIG ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
-  let source = 'defaults';
   if (file !== undefined) {
     const path = resolve(cwd, file);
-    source = path;
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
@@ -132,25 +306,26 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
     } catch (cause) {
       throw new HopperError('HOPPER_CONFIG_INVALID', `Config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
     }
+    sources.setTree(data, [], path);
   }
   for (const [name, { path, schema }] of envVariables()) {
     const raw = env[name];
-    if (raw !== undefined && raw !== '') setPath(data, path, coerce(raw, schema));
+    if (raw !== undefined && raw !== '') {
+      setPath(data, path, coerce(raw, schema));
+      sources.set(path, `env ${name}`);
+    }
   }
   for (const [dotted, raw] of Object.entries(options.overrides ?? {})) {
     if (raw === undefined) continue;
     const path = dotted.split('.');
     const schema = schemaAt(path);
     setPath(data, path, typeof raw === 'string' && schema ? coerce(raw, schema) : raw);
+    sources.set(path, flagFor(path));
   }
-  if (!validate(data)) {
-    const err = validate.errors![0]!;
-    const key = err.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
-    const value = valueAt(data, err.instancePath);
-    throw new HopperError(
-      'HOPPER_CONFIG_INVALID',
-      `config ${key} = ${JSON.stringify(value)} is invalid (from ${source}): expected ${describeAllowed(err)}`,
-    );
-  }
-  return data as unknown as HopperConfig;
+  // What the user gave, before ajv fills in defaults: error lines show only that, and limits tell set from default.
+  const input: unknown = structuredClone(data);
+  if (!validate(data)) throw schemaError(validate.errors!, input, sources);
+  const config = data as unknown as HopperConfig;
+  checkIngestLimits(config, input, sources);
+  return config;
 }

@@ -6,11 +6,16 @@
 // A record waiting in the log's queue is counted on both sides, so pressure
 // over-estimates memory by at most 2x: a conservative bound.
 //
-// Above maxPendingBytes (hard) every write is refused; between softPendingBytes
-// and hard, a write is refused with a probability rising linearly from 0 to 1
-// (random early refusal: load sheds smoothly instead of every client hitting the
-// wall at once). Refusals are 503 HOPPER_BACKPRESSURE with Retry-After = the
-// time the backlog above the soft watermark takes to drain at the measured rate.
+// A write that would take pressure above maxPendingBytes (hard) is refused,
+// whatever the soft watermark says. While pressure already sits between
+// softPendingBytes and hard, a write is also refused with a probability rising
+// linearly from 0 to 1 (random early refusal: load sheds smoothly instead of
+// every client hitting the wall at once). The probability is that of the
+// pressure before the write, so on an idle server any write up to hard is
+// admitted (a large body is not refused forever). Refusals are 503
+// HOPPER_BACKPRESSURE with Retry-After = the time the backlog above the soft
+// watermark takes to drain at the measured rate. Config loading keeps soft <= hard
+// and maxBodyBytes <= hard; the checks here do not rely on it.
 
 import type { Log } from '../log/types.js';
 
@@ -34,12 +39,15 @@ export class Backpressure {
   /** Bytes per second leaving the backlog (exponentially weighted). */
   private drainBytesPerSecond = 0;
   private readonly timer: NodeJS.Timeout;
+  /** The soft watermark, never above the hard one (so readiness reports the pressure that refuses writes). */
+  readonly softBytes: number;
 
   constructor(
     private readonly log: Log,
-    readonly softBytes: number,
+    softBytes: number,
     readonly hardBytes: number,
   ) {
+    this.softBytes = Math.min(softBytes, hardBytes);
     this.timer = setInterval(() => this.sample(), PRESSURE_SAMPLE_INTERVAL_MS);
     this.timer.unref();
   }
@@ -59,11 +67,11 @@ export class Backpressure {
    * admitted (and reserves the bytes), else the Retry-After seconds of the refusal.
    */
   admit(bytes: number): number {
-    const after = this.heldBytes + this.logPendingBytes + bytes;
-    if (after > this.softBytes) {
-      if (after > this.hardBytes) return this.retryAfterSeconds();
+    const now = this.heldBytes + this.logPendingBytes;
+    if (now + bytes > this.hardBytes) return this.retryAfterSeconds();
+    if (now > this.softBytes) {
       const span = this.hardBytes - this.softBytes;
-      if (span <= 0 || Math.random() < (after - this.softBytes) / span) return this.retryAfterSeconds();
+      if (span <= 0 || Math.random() < (now - this.softBytes) / span) return this.retryAfterSeconds();
     }
     this.reserve(bytes);
     return 0;
@@ -88,7 +96,8 @@ export class Backpressure {
 
   /** True while writes are refused or shed (readiness reports it). */
   overSoft(): boolean {
-    return this.pressure() > this.softBytes;
+    const p = this.pressure();
+    return p > this.softBytes || p >= this.hardBytes;
   }
 
   retryAfterSeconds(): number {

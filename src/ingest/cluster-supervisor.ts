@@ -8,6 +8,12 @@
 // - rollingRestart() (SIGHUP): one child at a time, the replacement starts and
 //   listens first, then the old one stops. The replacement's appends wait for the
 //   old one to release the partition (see append-batcher.ts), so no write is refused.
+//   While a slot is being replaced its replacement is authoritative: an old child
+//   that dies meanwhile is not restarted (that would make two processes for one
+//   partition), and whatever child holds the slot when the replacement is attached
+//   is the one retired.
+// A child that dies before it reported ready during start() is a start failure
+// (start() throws it); one that dies after it reported ready is restarted like any other.
 
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -36,6 +42,8 @@ interface Slot {
   spawnedAtMs: number;
   youngDeaths: number;
   restartTimer: NodeJS.Timeout | null;
+  /** A rolling restart is starting this slot's replacement: the replacement, not onExit, refills the slot. */
+  replacing: boolean;
 }
 
 export interface SupervisorOptions {
@@ -54,13 +62,22 @@ export class ClusterSupervisor {
   private restarting = false;
   /** Until start() settles, a child that dies is a start failure, not something to restart. */
   private starting = false;
+  /** Children that reported ready at least once (a death during start() is a start failure only before that). */
+  private readonly everReady = new WeakSet<Worker>();
 
   constructor(private readonly opts: SupervisorOptions) {
     // The children accept from the shared listening socket themselves (SCHED_NONE) rather than the primary
     // accepting and passing each connection over IPC (round-robin): no per-connection hop through the
     // primary, and a connection is never handed to a child that is dying (it would hang, unanswered).
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    this.slots = Array.from({ length: opts.processes }, (_, index) => ({ index, worker: null, spawnedAtMs: 0, youngDeaths: 0, restartTimer: null }));
+    this.slots = Array.from({ length: opts.processes }, (_, index) => ({
+      index,
+      worker: null,
+      spawnedAtMs: 0,
+      youngDeaths: 0,
+      restartTimer: null,
+      replacing: false,
+    }));
   }
 
   /** Starts every child; resolves with the listening addresses, or throws the first child's start failure (after stopping the others). */
@@ -91,8 +108,12 @@ export class ClusterSupervisor {
     const ready = new Promise<ListenAddress[]>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
         if (!isChildMessage(m)) return;
-        if (m.hopper === 'ready') resolve(m.addresses);
-        else reject(new HopperError(m.code in ERRORS ? (m.code as ErrorCode) : 'HOPPER_INTERNAL', m.message));
+        if (m.hopper === 'ready') {
+          this.everReady.add(worker);
+          resolve(m.addresses);
+        } else {
+          reject(new HopperError(m.code in ERRORS ? (m.code as ErrorCode) : 'HOPPER_INTERNAL', m.message));
+        }
       };
       worker.on('message', onMessage);
       worker.once('exit', (code, signal) => {
@@ -114,14 +135,27 @@ export class ClusterSupervisor {
   private onExit(slot: Slot, worker: Worker, code: number, signal: string | null): void {
     if (slot.worker !== worker) return; // replaced by a rolling restart
     slot.worker = null;
-    if (this.stopping || this.starting) return;
+    if (this.stopping) return;
+    // Not ready yet while starting: start() fails with this child's error (its `ready` rejects).
+    if (this.starting && !this.everReady.has(worker)) return;
+    if (slot.replacing) {
+      // Restarting it too would leave two processes for one partition once the replacement is attached.
+      this.opts.logger.warn({ partition: slot.index, pid: worker.process.pid, code, signal }, 'ingest process died during the rolling restart; its replacement takes over');
+      return;
+    }
+    this.scheduleRestart(slot, 'ingest process died; restarting it', { pid: worker.process.pid, code, signal });
+  }
+
+  /** Refills an empty slot: at once, then with a growing delay while its children keep dying young. */
+  private scheduleRestart(slot: Slot, message: string, fields: Record<string, unknown>): void {
     if (performance.now() - slot.spawnedAtMs < YOUNG_DEATH_MS) slot.youngDeaths++;
     else slot.youngDeaths = 0;
     const delayMs = slot.youngDeaths <= 1 ? 0 : Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (slot.youngDeaths - 2));
-    this.opts.logger.warn({ partition: slot.index, pid: worker.process.pid, code, signal, restartInMs: delayMs }, 'ingest process died; restarting it');
+    this.opts.logger.warn({ partition: slot.index, ...fields, restartInMs: delayMs }, message);
+    if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
-      if (this.stopping || slot.worker !== null) return;
+      if (this.stopping || slot.replacing || slot.worker !== null) return;
       const { worker: fresh, ready } = this.spawn(slot.index);
       this.attach(slot, fresh);
       ready.catch((err: unknown) => this.opts.logger.error({ partition: slot.index, ...errorFields(err) }, 'restarted ingest process failed to start'));
@@ -136,8 +170,8 @@ export class ClusterSupervisor {
     try {
       for (const slot of this.slots) {
         if (this.stopping) return;
-        const old = slot.worker;
         const { worker, ready } = this.spawn(slot.index);
+        slot.replacing = true;
         const timeout = this.opts.shutdownTimeoutMs + YOUNG_DEATH_MS;
         let timer: NodeJS.Timeout | undefined;
         try {
@@ -148,14 +182,23 @@ export class ClusterSupervisor {
             }),
           ]);
         } catch (err) {
-          logger.error({ partition: slot.index, ...errorFields(err) }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
+          slot.replacing = false;
           worker.process.kill('SIGKILL');
+          if (slot.worker !== null || this.stopping) {
+            logger.error({ partition: slot.index, ...errorFields(err) }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
+          } else {
+            // The old child died while its replacement was starting: the slot is empty, refill it the usual way.
+            this.scheduleRestart(slot, 'rolling restart aborted: the replacement did not start and the old process is gone; restarting it', errorFields(err));
+          }
           return;
         } finally {
           clearTimeout(timer);
         }
+        slot.replacing = false;
+        // Whatever holds the slot now (the old child, or nothing if it died meanwhile) is what gets retired.
+        const current = slot.worker;
         this.attach(slot, worker);
-        if (old !== null) await this.retire(old);
+        if (current !== null) await this.retire(current);
       }
       logger.info({ pids: this.pids() }, 'rolling restart done');
     } finally {

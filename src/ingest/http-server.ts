@@ -92,6 +92,7 @@ export class IngestServer {
     });
     this.readiness = new Readiness({
       dataDir: resolve(config.dataDir),
+      logUsesDataDir: config.log.backend === 'embedded',
       minFreeDiskBytes: config.ingest.minFreeDiskBytes,
       backpressure: this.backpressure,
       stats: this.stats,

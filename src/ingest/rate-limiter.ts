@@ -2,15 +2,27 @@
 // rateLimitPerSecond tokens a second, up to rateLimitBurst. The map of buckets
 // is bounded: past MAX_RATE_LIMIT_KEYS the oldest bucket is dropped (that key
 // starts again with a full bucket), so a flood of addresses cannot grow memory.
+// Streams created on first write all have defaultStream's limit: each gets its
+// own buckets (scoped()) in one shared map bounded at MAX_SHARED_RATE_LIMIT_KEYS,
+// so up to ingest.maxStreams such streams cannot multiply the memory bound.
+// A limiter counts the requests of one ingest process only (see the README).
 
 export const MAX_RATE_LIMIT_KEYS = 10_000;
+/** Bound of the map shared by the streams created on first write (about 200 bytes a bucket). */
+export const MAX_SHARED_RATE_LIMIT_KEYS = 100_000;
+
+/** A stream's rate limit: takes one token for a key. */
+export interface RateLimit {
+  /** 0 when allowed, else the whole seconds until a token is available. */
+  take(key: string, nowMs: number): number;
+}
 
 interface Bucket {
   tokens: number;
   lastMs: number;
 }
 
-export class RateLimiter {
+export class RateLimiter implements RateLimit {
   private readonly buckets = new Map<string, Bucket>();
   private readonly burst: number;
 
@@ -39,6 +51,15 @@ export class RateLimiter {
       return 0;
     }
     return Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
+  }
+
+  /**
+   * A limit with buckets of its own, kept in this limiter's bounded map: `scope` is a stream name, which
+   * cannot contain the newline that separates it from the key.
+   */
+  scoped(scope: string): RateLimit {
+    const prefix = scope + '\n';
+    return { take: (key, nowMs) => this.take(prefix + key, nowMs) };
   }
 
   get size(): number {

@@ -3,9 +3,13 @@
 // is older than READINESS_ERROR_WINDOW_MS, so a probe alone can bring it back; a
 // failure that lasts until a restart, such as a partition stopped by a failed fsync, stays),
 // and the data directory is writable with at least ingest.minFreeDiskBytes free.
+// A data directory the embedded log has not created yet (nothing written) is
+// judged by its nearest existing parent: that is where it will be created, so a
+// disk below the floor is reported before the first write, not after it.
 // Disk checks are cached for DISK_CHECK_INTERVAL_MS, so probes stay cheap.
 
 import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Backpressure } from './backpressure.js';
 import type { IngestStats } from './ingest-stats.js';
 
@@ -13,7 +17,10 @@ export const READINESS_ERROR_WINDOW_MS = 5_000;
 export const DISK_CHECK_INTERVAL_MS = 1_000;
 
 export interface ReadinessOptions {
+  /** Absolute path. */
   dataDir: string;
+  /** The log keeps its data in dataDir (the embedded backend); with another backend a missing dataDir is no reason. */
+  logUsesDataDir: boolean;
   minFreeDiskBytes: number;
   backpressure: Backpressure;
   stats: IngestStats;
@@ -53,17 +60,31 @@ export class Readiness {
   }
 
   private async readDisk(): Promise<void> {
-    const { dataDir, minFreeDiskBytes } = this.opts;
+    const { dataDir, minFreeDiskBytes, logUsesDataDir } = this.opts;
     const reasons: string[] = [];
+    let dir = dataDir;
     try {
-      await fsp.access(dataDir, fsConstants.W_OK);
-      const st = await fsp.statfs(dataDir);
+      for (;;) {
+        // Bounded by the path's depth: dirname() reaches the root.
+        try {
+          await fsp.access(dir, fsConstants.W_OK);
+          break;
+        } catch (err) {
+          const parent = dirname(dir);
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw err;
+          // Another backend keeps nothing there: a missing data directory is no reason at all.
+          if (!logUsesDataDir) return;
+          dir = parent; // the directory (and any missing parents) will be created in here
+        }
+      }
+      const st = await fsp.statfs(dir);
       const free = st.bavail * st.bsize;
-      if (free < minFreeDiskBytes) reasons.push(`disk almost full: ${free} bytes free in ${dataDir}, below ingest.minFreeDiskBytes ${minFreeDiskBytes}`);
+      const where = dir === dataDir ? dataDir : `${dir} (where ${dataDir} will be created)`;
+      if (free < minFreeDiskBytes) reasons.push(`disk almost full: ${free} bytes free in ${where}, below ingest.minFreeDiskBytes ${minFreeDiskBytes}`);
     } catch (err) {
-      // No data directory yet (nothing written, or a log backend that keeps none) is not a reason.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') reasons.push(`data directory ${dataDir} not writable: ${(err as Error).message}`);
+      reasons.push(`data directory ${dataDir} not writable: ${(err as Error).message}`);
+    } finally {
+      this.diskReasons = reasons;
     }
-    this.diskReasons = reasons;
   }
 }

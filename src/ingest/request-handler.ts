@@ -85,9 +85,19 @@ export class RequestHandler {
   inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly healthBody: Buffer;
+  /**
+   * The largest body taken: ingest.maxBodyBytes, or ingest.maxPendingBytes when that is lower (config loading
+   * prevents it; a body the backpressure budget can never hold must get 413, not 503 forever).
+   */
+  readonly bodyLimitBytes: number;
+  /** The setting that sets bodyLimitBytes, for the 413 message. */
+  readonly bodyLimitKey: string;
 
   constructor(readonly opts: RequestHandlerOptions) {
     this.healthBody = Buffer.from(JSON.stringify({ ok: true, pid: process.pid, partition: opts.partition }));
+    const hard = opts.backpressure.hardBytes;
+    this.bodyLimitBytes = Math.min(opts.maxBodyBytes, hard);
+    this.bodyLimitKey = opts.maxBodyBytes <= hard ? 'ingest.maxBodyBytes' : 'ingest.maxPendingBytes';
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -171,7 +181,7 @@ export class RequestHandler {
 
   /** Checks a write (POST/PUT body, or a pixel's query) and starts it; every refusal happens here, before the log. */
   private write(req: IncomingMessage, res: ServerResponse, name: string, query: string, requestId: string, pixel: boolean): void {
-    const { registry, stats, backpressure, maxBodyBytes } = this.opts;
+    const { registry, stats, backpressure } = this.opts;
     let entry = registry.get(name);
     if (entry === undefined) {
       try {
@@ -238,8 +248,8 @@ export class RequestHandler {
       const cl = req.headers['content-length'];
       if (cl !== undefined) declared = Number(cl);
     }
-    if (declared > maxBodyBytes) {
-      return this.refuse(res, 'HOPPER_BODY_TOO_LARGE', `The body (${declared} bytes) is larger than ingest.maxBodyBytes (${maxBodyBytes}).`, requestId, {
+    if (declared > this.bodyLimitBytes) {
+      return this.refuse(res, 'HOPPER_BODY_TOO_LARGE', `The body (${declared} bytes) is larger than ${this.bodyLimitKey} (${this.bodyLimitBytes}).`, requestId, {
         close: true,
         cors,
         stream: sc,
@@ -321,10 +331,10 @@ class PendingWrite implements AppendWaiter {
   chunk(chunk: Buffer): void {
     if (this.phase !== READING) return;
     const n = this.bytes + chunk.length;
-    const { maxBodyBytes, backpressure, stats } = this.h.opts;
-    if (n > maxBodyBytes) {
+    const { backpressure, stats } = this.h.opts;
+    if (n > this.h.bodyLimitBytes) {
       // A chunked body (no Content-Length) ran past the limit: cut it off here.
-      return this.cutOff('HOPPER_BODY_TOO_LARGE', `The body is larger than ingest.maxBodyBytes (${maxBodyBytes}).`, undefined);
+      return this.cutOff('HOPPER_BODY_TOO_LARGE', `The body is larger than ${this.h.bodyLimitKey} (${this.h.bodyLimitBytes}).`, undefined);
     }
     if (n > this.reserved) {
       if (!backpressure.grow(n - this.reserved)) {

@@ -4,13 +4,18 @@
 // all. A stream is created in the log (log.ensureStream) the first time this
 // process writes to it; requests for it wait for that, once.
 // Several processes may create streams at once: the count is re-read from the
-// log at each creation, so the limit can be passed by at most one stream per process.
+// log at each creation, so the limit can be passed by at most one stream per
+// process. Within a process, creations check the limit one at a time, counting
+// the names this process is still creating, so concurrent first writes to many
+// new names cannot all pass the check before any of them exists.
+// Streams created on first write get defaultStream's settings, each with a rate
+// limit of its own (see rate-limiter.ts).
 
 import { HopperError, isValidName } from '../errors.js';
 import type { HopperConfig, StreamConfig } from '../config/schema.js';
 import { ackRank, type AckLevel, type Log } from '../log/types.js';
 import { CorsPolicy } from './cors.js';
-import { RateLimiter } from './rate-limiter.js';
+import { MAX_SHARED_RATE_LIMIT_KEYS, RateLimiter, type RateLimit } from './rate-limiter.js';
 import { WriteKeys } from './write-keys.js';
 import type { AppendBatch } from './append-batcher.js';
 
@@ -20,7 +25,7 @@ export interface StreamSettings {
   minAckRank: number;
   writeKeys: WriteKeys | null;
   cors: CorsPolicy | null;
-  rateLimiter: RateLimiter | null;
+  rateLimiter: RateLimit | null;
   retentionMaxAgeMs: number;
   retentionMaxBytes: number;
 }
@@ -62,10 +67,18 @@ export class StreamRegistry {
   private readonly known = new Set<string>();
   private readonly defaults: StreamSettings;
   private readonly configured: Set<string>;
+  /** The buckets of every stream created on first write, each stream in its own scope (null: no rate limit). */
+  private readonly autoRateLimiter: RateLimiter | null;
+  /** Names this process is creating that the log may not list yet (they count toward maxStreams). */
+  private readonly creating = new Set<string>();
+  /** The tail of this process's limit checks: each waits for the one before it. */
+  private limitCheck: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: StreamRegistryOptions) {
-    this.defaults = resolveSettings(opts.config.defaultStream);
+    const d = opts.config.defaultStream;
+    this.defaults = resolveSettings(d);
     this.configured = new Set(Object.keys(opts.config.streams));
+    this.autoRateLimiter = d.rateLimitPerSecond > 0 ? new RateLimiter(d.rateLimitPerSecond, d.rateLimitBurst, MAX_SHARED_RATE_LIMIT_KEYS) : null;
   }
 
   /** Creates the configured streams and learns which streams exist. */
@@ -109,7 +122,8 @@ export class StreamRegistry {
     this.checkCreatable(name);
     const { ingest } = this.opts.config;
     if (!this.known.has(name) && this.known.size >= ingest.maxStreams) throw this.limitError();
-    const entry = this.newEntry(name, this.defaults);
+    const settings = this.autoRateLimiter === null ? this.defaults : { ...this.defaults, rateLimiter: this.autoRateLimiter.scoped(name) };
+    const entry = this.newEntry(name, settings);
     this.known.add(name);
     entry.readyPromise = this.create(entry, true).then(
       () => {
@@ -140,13 +154,35 @@ export class StreamRegistry {
     return entry;
   }
 
-  private async create(entry: StreamEntry, checkLimit: boolean): Promise<void> {
-    const { log } = this.opts;
-    if (checkLimit) {
-      const existing = await log.listStreams();
+  /**
+   * Reserves `name` under ingest.maxStreams: the streams the log lists plus those this process is still
+   * creating. One check at a time, so two of them never both count the last free place.
+   */
+  private reserve(name: string): Promise<void> {
+    const check = this.limitCheck.then(async () => {
+      const existing = await this.opts.log.listStreams();
       for (const n of existing) this.known.add(n);
-      if (!existing.includes(entry.name) && existing.length >= this.opts.config.ingest.maxStreams) throw this.limitError();
+      const taken = new Set(existing);
+      for (const n of this.creating) taken.add(n);
+      if (!taken.has(name) && taken.size >= this.opts.config.ingest.maxStreams) throw this.limitError();
+      this.creating.add(name);
+    });
+    this.limitCheck = check.catch(() => undefined);
+    return check;
+  }
+
+  private async create(entry: StreamEntry, checkLimit: boolean): Promise<void> {
+    if (!checkLimit) return this.ensure(entry);
+    await this.reserve(entry.name);
+    try {
+      await this.ensure(entry);
+    } finally {
+      this.creating.delete(entry.name);
     }
+  }
+
+  private async ensure(entry: StreamEntry): Promise<void> {
+    const { log } = this.opts;
     try {
       await log.ensureStream(entry.name, {
         partitions: this.opts.partitions,

@@ -7,7 +7,7 @@ import { formatBytes, formatCount, formatLatency } from './format-units.js';
 
 /** A group's lag must have grown over this long (sampled about once a minute) to warn. */
 export const LAG_GROWTH_WINDOW_MS = 5 * 60_000;
-/** Warn when free disk is below this multiple of ingest.minFreeDiskBytes (writes stop at 1x)... */
+/** Warn when free disk is below this multiple of ingest.minFreeDiskBytes (/readyz fails at 1x; writes that arrive are still taken)... */
 export const DISK_WARN_FREE_FACTOR = 2;
 /** ...or when the disk is at least this full. */
 export const DISK_WARN_USED_RATIO = 0.95;
@@ -52,7 +52,8 @@ export function statusWarnings(s: AdminStatus): string[] {
     if (freeBytes < minFreeBytes * DISK_WARN_FREE_FACTOR || freeBytes < totalBytes * (1 - DISK_WARN_USED_RATIO)) {
       out.push(
         `disk almost full: ${formatBytes(freeBytes)} free of ${formatBytes(totalBytes)} at ${path}; ` +
-          `writes are refused below ${formatBytes(minFreeBytes)} (ingest.minFreeDiskBytes): free space or lower retention.`,
+          `/readyz fails below ${formatBytes(minFreeBytes)} (ingest.minFreeDiskBytes), so load balancers that check it stop sending writes here: ` +
+          'free space or lower retention.',
       );
     }
   }

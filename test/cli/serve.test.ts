@@ -153,3 +153,20 @@ test('--with-workers restarts a pipeline that died of a bug, logs it, and keeps 
   srv.child.kill('SIGTERM');
   assert.equal((await srv.exited).code, 0, srv.lines.slice(-5).join('\n'));
 });
+
+test('admin.enabled false starts whatever admin.host and admin.token say; enabled beyond loopback without a token still refuses', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('hopper-serve-noadmin-');
+  t.after(() => removeDir(dir));
+  const open = { HOPPER_ADMIN_HOST: '0.0.0.0', HOPPER_ADMIN_TOKEN: '' };
+  const refused = spawnSync(process.execPath, [CLI, 'serve', '--port', '0', '--workers', '1', '--data-dir', join(dir, 'data')], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, ...open, HOPPER_ADMIN_PORT: '0' },
+  });
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /HOPPER_ADMIN_TOKEN_REQUIRED/);
+  const srv = await startServe(['--workers', '1', '--data-dir', join(dir, 'data')], { ...open, HOPPER_ADMIN_ENABLED: 'false' });
+  assert.equal((await postWith(false, srv.port, '/v1/streams/s', '{}')).status, 202);
+  srv.child.kill('SIGTERM');
+  assert.equal((await srv.exited).code, 0);
+});

@@ -1,11 +1,16 @@
 // With a log deliberately stalled, the server refuses new writes with 503 and a
 // Retry-After instead of queueing them: what it holds stays under
 // ingest.maxPendingBytes, every request gets an answer, readiness says so, and
-// it recovers once the log drains.
+// it recovers once the log drains. The hard watermark holds whatever the soft one
+// says, and a body the budget can never hold gets 413, not 503 forever.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AckLevel, AppendResult, Log, RecordInput } from '../../src/log/types.js';
-import { errorCode, post, readAll, send, startIngest, type Reply } from './ingest-fixture.js';
+import { pino } from 'pino';
+import { Backpressure } from '../../src/ingest/backpressure.js';
+import { IngestServer } from '../../src/ingest/http-server.js';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { errorCode, post, readAll, send, startIngest, testConfig, type Reply } from './ingest-fixture.js';
 
 /** A log whose appends wait at a gate while stalled; the stalled queue counts as its pending bytes. */
 interface StallableLog extends Log {
@@ -121,4 +126,51 @@ test('between the soft and the hard watermark some writes are shed, not all', as
   const ok = results.filter((r) => r.status === 202).length;
   assert.ok(ok > 0, 'the soft zone still admits some writes');
   assert.ok(refused > 0, 'the soft zone refuses some writes');
+});
+
+const MiB = 1024 * 1024;
+const idleLog = { pendingBytes: () => 0 } as unknown as Log;
+
+test('the hard watermark holds on its own, even with the soft one at or above it', (t) => {
+  const bp = new Backpressure(idleLog, 48 * MiB, 16 * MiB); // soft above hard (a config that bypassed loading)
+  t.after(() => bp.stop());
+  let admitted = 0;
+  for (let i = 0; i < 60; i++) if (bp.admit(MiB) === 0) admitted++;
+  assert.equal(admitted, 16, 'admitted up to the hard watermark, then refused');
+  assert.ok(bp.heldBytes <= 16 * MiB);
+  assert.ok(bp.overSoft(), 'readiness sees the pressure that refuses writes');
+});
+
+test('on an idle server a write up to the hard watermark is admitted (random early refusal looks at the backlog)', (t) => {
+  const bp = new Backpressure(idleLog, 1024, 8192);
+  t.after(() => bp.stop());
+  for (let i = 0; i < 50; i++) {
+    assert.equal(bp.admit(8192), 0, 'a body of exactly maxPendingBytes fits an empty budget');
+    bp.release(8192);
+  }
+  assert.ok(bp.admit(8193) > 0, 'a byte more never fits');
+});
+
+test('a body larger than ingest.maxPendingBytes gets 413, not 503 forever; one of exactly that size is stored', async (t) => {
+  const dataDir = tempDir('hopper-bigbody-');
+  const log = openEmbedded(dataDir);
+  const config = testConfig(dataDir, { 'ingest.maxPendingBytes': 8192 });
+  assert.equal(config.ingest.maxBodyBytes, 8192, 'the default maxBodyBytes is lowered to maxPendingBytes at load');
+  config.ingest.maxBodyBytes = MiB; // a config built without loadConfig: the server still answers 413
+  const server = await IngestServer.create({ config, log, logger: pino({ level: 'silent' }) });
+  const [address] = await server.listen();
+  t.after(async () => {
+    await server.stop(2000);
+    await log.close();
+    removeDir(dataDir);
+  });
+  const port = address!.port!;
+  for (let i = 0; i < 3; i++) {
+    const r = await post(port, 'big', 'x'.repeat(10_000));
+    assert.equal(r.status, 413);
+    assert.equal(errorCode(r), 'HOPPER_BODY_TOO_LARGE');
+    assert.match(r.text, /ingest\.maxPendingBytes \(8192\)/);
+  }
+  assert.equal((await post(port, 'big', 'y'.repeat(8192))).status, 202);
+  assert.deepEqual((await readAll(log, 'big')).map((r) => r.body.length), [8192]);
 });

@@ -375,6 +375,78 @@ hopperTest('a stopping server reads the request arriving to its end, then no mor
   assert.deepEqual(await stored(f), ['one', 'two']);
 });
 
+/** Resolves with everything received once `done(text)` holds (or after `waitMs`), leaving the socket open. */
+function receiveUntil(s: Socket, done: (text: string) => boolean, waitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const finish = (): void => {
+      clearTimeout(timer);
+      s.off('data', onData);
+      resolve(text);
+    };
+    const onData = (d: Buffer): void => {
+      text += d.toString('latin1');
+      if (done(text)) finish();
+    };
+    const timer = setTimeout(finish, waitMs);
+    s.on('data', onData);
+  });
+}
+
+const answered = (n: number) => (text: string) => statusesOf(text).length >= n && text.endsWith('}');
+
+// SIGHUP/SIGTERM under keep-alive load: the client's next request may be on the wire when the stop begins.
+hopperTest('a graceful stop reads the next request of an idle keep-alive connection and answers it with Connection: close', async (t) => {
+  const f = await startIngest(t);
+  const s = await open(f.port);
+  s.write(post('one'));
+  const first = await receiveUntil(s, answered(1), 3000);
+  assert.deepEqual(statusesOf(first), [202]);
+  assert.doesNotMatch(first, /Connection: close/);
+  const stopped = f.server.stop(5000);
+  const rest = collect(s, 4000);
+  await sleep(100); // idle through the start of the stop, then the next request arrives
+  s.write(post('two'));
+  const { text, closed } = await rest;
+  assert.deepEqual(statusesOf(text), [202], 'the request in flight is answered, not dropped');
+  assert.match(text, /Connection: close/);
+  assert.ok(closed, 'then the connection closes');
+  assert.ok(await stopped, 'the stop finished in time');
+  assert.deepEqual(await stored(f), ['one', 'two']);
+});
+
+hopperTest('a graceful stop answers a bodyless request on an idle connection with Connection: close', async (t) => {
+  const f = await startIngest(t);
+  const s = await open(f.port);
+  s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  await receiveUntil(s, answered(1), 3000);
+  const stopped = f.server.stop(5000);
+  const rest = collect(s, 4000);
+  await sleep(100);
+  s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  const { text, closed } = await rest;
+  assert.deepEqual(statusesOf(text), [200]);
+  assert.match(text, /Connection: close/);
+  assert.ok(closed);
+  assert.ok(await stopped);
+});
+
+hopperTest('a graceful stop ends an idle keep-alive connection no request arrives on, with a FIN, after a short grace', async (t) => {
+  const f = await startIngest(t); // keepAliveTimeoutMs 5000: the grace is 1 s
+  const s = await open(f.port);
+  s.write(post('one'));
+  await receiveUntil(s, answered(1), 3000);
+  let ended = false;
+  s.once('end', () => (ended = true));
+  const rest = collect(s, 4000);
+  const started = performance.now();
+  const clean = await f.server.stop(5000);
+  const { closed } = await rest;
+  assert.ok(clean, 'the stop finished in time');
+  assert.ok(closed && ended, 'the server ended the connection (FIN)');
+  assert.ok(performance.now() - started < 4000, 'well before the keep-alive timeout and the stop deadline');
+});
+
 test('Expect: 100-continue pipelined behind a slow write gets its 100 once that write is answered', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(100)) });
   const s = await open(f.port);

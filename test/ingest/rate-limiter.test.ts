@@ -23,3 +23,14 @@ test('the map of keys is bounded: the oldest is dropped', () => {
   for (let i = 0; i < 1000; i++) rl.take(`k${i}`, 0);
   assert.equal(rl.size, 100);
 });
+
+test('scoped limits keep their own buckets in one bounded map', () => {
+  const shared = new RateLimiter(1, 2, 100);
+  const a = shared.scoped('a');
+  const b = shared.scoped('b');
+  assert.deepEqual([a.take('k', 0), a.take('k', 0)], [0, 0]);
+  assert.equal(a.take('k', 0), 1, 'a spent its burst');
+  assert.deepEqual([b.take('k', 0), b.take('k', 0)], [0, 0], 'the same key on another scope has its own bucket');
+  for (let i = 0; i < 1000; i++) shared.scoped(`s${i}`).take('k', 0);
+  assert.equal(shared.size, 100, 'every scope shares the one bound');
+});

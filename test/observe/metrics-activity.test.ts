@@ -17,7 +17,7 @@ import { deleteRedisPrefix, redisSkipReason, uniqueRedisPrefix } from '../helper
 const STREAM = 'metrics';
 const PIPELINE = 'metrics.statsd';
 const SEGMENT_MAX_BYTES = 4096;
-/** ingest.maxPendingBytes (its minimum): a body larger than this is always refused with 503. */
+/** ingest.maxPendingBytes (its minimum); maxBodyBytes follows it down, so a larger body is refused with 413. */
 const MAX_PENDING_BYTES = 4096;
 const WRITTEN_WRITES = 10;
 const DURABLE_WRITES = 300;
@@ -85,13 +85,13 @@ test('/metrics shows fsyncs, 503s, lag, dead letters, segments, events and sink 
   assert.equal(written.get('hopper_log_fsync_seconds')?.type, 'histogram', 'the embedded log reports its fsyncs');
   assert.equal(sampleValue(written, 'hopper_log_fsync_seconds_count'), 0, '`written` appends run no fsync');
 
-  // 2. `durable` load, with oversized bodies among it that the pending budget refuses.
+  // 2. `durable` load, with oversized bodies among it (over maxBodyBytes, which follows maxPendingBytes down).
   const [small, big] = await Promise.all([
     sendWrites(srv.port, STREAM, DURABLE_WRITES, metric, 16),
     sendWrites(srv.port, STREAM, OVERSIZED_WRITES, (i) => JSON.stringify({ name: 'big', value: i, type: 'gauge', pad: 'x'.repeat(MAX_PENDING_BYTES) }), 4),
   ]);
-  assert.deepEqual([...big], [[503, OVERSIZED_WRITES]], 'a body over ingest.maxPendingBytes is always refused');
-  const refused = OVERSIZED_WRITES + (small.get(503) ?? 0);
+  assert.deepEqual([...big], [[413, OVERSIZED_WRITES]], 'a body over ingest.maxPendingBytes is refused as too large, not as a wait');
+  const refused = small.get(503) ?? 0;
   assert.equal((small.get(202) ?? 0) + (small.get(503) ?? 0), DURABLE_WRITES, `only 202 and 503: ${JSON.stringify([...small])}`);
 
   // 3. Two dead letters: a body that is not JSON (decode) and a metric the statsd sink refuses.
@@ -127,8 +127,9 @@ test('/metrics shows fsyncs, 503s, lag, dead letters, segments, events and sink 
   assert.ok(sampleValue(m, 'hopper_log_fsync_seconds_sum') > 0, 'and took time');
   assert.equal(sampleValue(m, 'hopper_log_fsync_seconds_bucket', { le: '+Inf' }), sampleValue(m, 'hopper_log_fsync_seconds_count'));
 
-  // Backpressure: the counter is what clients saw.
+  // Backpressure and refusals: the counters are what clients saw.
   assert.equal(sampleValue(m, 'hopper_ingest_requests_total', { stream: STREAM, status: '503' }), refused);
+  assert.equal(sampleValue(m, 'hopper_ingest_requests_total', { stream: STREAM, status: '413' }), OVERSIZED_WRITES);
 
   // Lag: per partition, the reporting group lags by the partition's end offset; the pipeline's group caught up.
   for (const p of partitions) {

@@ -68,7 +68,7 @@ test('hopper status prints a one-screen summary with warnings from the server hi
   assert.match(out, /\n {2}warehouse +events +48,000\n/);
   assert.match(out, /warnings \(3\):\n/);
   assert.match(out, /\n {2}! lag of group warehouse on stream events has grown for 5 minutes \(5,000 -> 48,000 records\): its workers are not keeping up/);
-  assert.match(out, /\n {2}! disk almost full: 300 MB free of 500 GB at \/var\/lib\/hopper; writes are refused below 256 MB/);
+  assert.match(out, /\n {2}! disk almost full: 300 MB free of 500 GB at \/var\/lib\/hopper; \/readyz fails below 256 MB/);
   assert.match(out, /\n {2}! ack "durable" does not fsync here: the redis backend cannot with its current settings, so a power cut can lose acknowledged writes/);
 });
 

@@ -27,7 +27,8 @@ test('lag that grew at every minute mark for five minutes warns; a dip or a shor
 test('disk almost full: below twice ingest.minFreeDiskBytes, or 95% used', () => {
   const low = statusWarnings(fakeStatus({ disk: { path: '/data', freeBytes: 300 * 1024 ** 2, totalBytes: 1000 * GB, minFreeBytes: 256 * 1024 ** 2 } }));
   assert.equal(low.length, 1);
-  assert.match(low[0]!, /^disk almost full: 300 MB free of 1000 GB at \/data; writes are refused below 256 MB \(ingest\.minFreeDiskBytes\)/);
+  assert.match(low[0]!, /^disk almost full: 300 MB free of 1000 GB at \/data; \/readyz fails below 256 MB \(ingest\.minFreeDiskBytes\)/);
+  assert.doesNotMatch(low[0]!, /refused/, 'writes are not refused below the floor: only readiness fails');
   const full = statusWarnings(fakeStatus({ disk: { path: '/data', freeBytes: 40 * GB, totalBytes: 1000 * GB, minFreeBytes: 256 * 1024 ** 2 } }));
   assert.equal(full.length, 1, '96% used');
   assert.deepEqual(statusWarnings(fakeStatus({ disk: { path: '/data', freeBytes: 60 * GB, totalBytes: 1000 * GB, minFreeBytes: 256 * 1024 ** 2 } })), []);

@@ -167,7 +167,8 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   if (config.ingest.socket !== '') await removeStaleSocket(resolve(config.ingest.socket));
   // The admin server (metrics, status, dashboard) runs here, fed by the children's reports. A missing admin
   // token stops the start before any child runs; the admin listener itself comes up once ingest does.
-  checkAdminAccess(config.admin);
+  // With admin.enabled false nothing listens, so admin.host and admin.token do not matter.
+  if (config.admin.enabled) checkAdminAccess(config.admin);
   let workers: WorkerRuntime | null = null;
   const clusterStats = new ClusterStats();
   let admin: AdminRuntime | null = null;

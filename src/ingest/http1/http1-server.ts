@@ -11,6 +11,13 @@
 // it reads no further request, still answers every request it read, in order,
 // and ends after the last answer. A request read is possibly stored: its answer
 // is never dropped for a later one's sake.
+//
+// A stopping server does not destroy an idle keep-alive connection at once: the
+// client's next request may already be on the wire, and destroying the socket
+// under it would lose it unanswered (or reset it). The connection is marked to
+// stop at the next request boundary (a request that arrives is read and answered
+// with Connection: close) and ended with a FIN if it is still idle after
+// min(keepAliveTimeoutMs, STOP_IDLE_GRACE_MS).
 
 import { STATUS_CODES } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -34,6 +41,8 @@ const MAX_PIPELINED_REQUESTS = 64;
 const MAX_UNSENT_BYTES = 1024 * 1024;
 /** How long a connection may linger after its last answer (for the client to read it) before it is destroyed. */
 const ERROR_LINGER_MS = 1000;
+/** How long a stopping server waits for a request on an idle keep-alive connection before ending it (capped by keepAliveTimeoutMs). */
+const STOP_IDLE_GRACE_MS = 1000;
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 let dateText = '';
@@ -141,7 +150,7 @@ class Http1Response implements IngestResponse {
     const req = this.req;
     // A refused client that was never told to go on will not send its body, or would send it as if it were
     // the next request: the connection cannot be reused (node:http closes too).
-    let close = !this.keepAlive || (req.expectsContinue && !req.continued && !req.complete);
+    let close = !this.keepAlive || (req.expectsContinue && !req.continued && !req.complete) || this.conn.stopsAfter(this);
     if (req.method === 'HEAD') body = undefined;
     const h = this.headerList;
     let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? 'Unknown'}\r\n`;
@@ -191,12 +200,12 @@ class Connection {
   private readingStopped = false;
   /** Stop reading once the request now arriving has been read (a stopping server, a close decided early). */
   private stopAtBoundary = false;
+  /** Ends the connection if no request arrived during the stopping server's grace period. */
+  private graceTimer: NodeJS.Timeout | null = null;
   /** A raw error answer (a request that failed to parse or timed out), written after every owed answer. */
   private finalOut: Buffer | null = null;
   /** performance.now() by which a failed connection must be gone, answers owed or not (0: none). */
   private failDeadline = 0;
-  /** Answers written on this connection. */
-  served = 0;
   private pausedForOutput = false;
   private dead = false;
 
@@ -238,8 +247,9 @@ class Connection {
     const res = new Http1Response(this, req, head.keepAlive);
     this.queue.push(res);
     this.reading = head.hasBody ? res : null;
-    // Nothing after a request without keep-alive is read (RFC 9112 section 9.6).
-    if (!head.keepAlive && !head.hasBody) this.stopReading();
+    // Nothing after a request without keep-alive is read (RFC 9112 section 9.6); nor after a bodyless one
+    // once the connection is to stop at this boundary (so an answer given at once already says close).
+    if ((!head.keepAlive || this.stopAtBoundary) && !head.hasBody) this.stopReading();
     this.server.opts.onRequest(req, res);
     if (!head.hasBody) req.emitEnd();
     if (this.queue.length >= MAX_PIPELINED_REQUESTS) this.pauseForOutput();
@@ -290,6 +300,14 @@ class Connection {
     reading?.req.emitClose();
   }
 
+  /**
+   * The connection stops at the boundary after `res`, whose body is still arriving (it was answered early,
+   * so it was refused and its body need not be read): its answer closes the connection.
+   */
+  stopsAfter(res: Http1Response): boolean {
+    return this.stopAtBoundary && this.reading === res;
+  }
+
   /** The answer of `res` is the connection's last: it carries Connection: close. */
   isLastAnswer(res: Http1Response): boolean {
     return this.readingStopped && this.finalOut === null && this.queue[this.queue.length - 1] === res;
@@ -313,7 +331,6 @@ class Connection {
       const res = q.shift()!;
       const out = res.out!;
       res.out = null;
-      this.served++;
       if (q.length === 0 && this.readingStopped && this.finalOut === null) {
         this.socket.end(out);
         this.shutdown();
@@ -348,6 +365,7 @@ class Connection {
   private shutdown(): void {
     if (this.dead) return;
     this.dead = true;
+    this.clearGrace();
     this.parser.stop();
     this.socket.pause();
     this.abandonAll();
@@ -394,11 +412,27 @@ class Connection {
       this.stopAtBoundary = true; // a request is arriving: read it to its end first
     } else if (this.queue.length > 0) {
       this.stopReading();
-    } else if (this.served > 0) {
-      this.destroy(); // idle between two requests
     } else {
-      this.stopAtBoundary = true; // fresh (maybe handed over after close): its first request may be on the way
+      // Idle (between two requests, or fresh, maybe handed over after close): the next request may be on the
+      // wire already. Read it and answer it with Connection: close; end the connection if none comes.
+      this.stopAtBoundary = true;
+      const graceMs = Math.min(this.server.opts.keepAliveTimeoutMs, STOP_IDLE_GRACE_MS);
+      this.graceTimer = setTimeout(() => this.endIfIdle(), graceMs);
+      this.graceTimer.unref();
     }
+  }
+
+  /** The stopping server's grace period is over: a connection still waiting for a request ends (FIN, not reset). */
+  private endIfIdle(): void {
+    this.graceTimer = null;
+    if (this.dead || this.readingStopped || !this.idle) return;
+    this.stopReading();
+  }
+
+  private clearGrace(): void {
+    if (this.graceTimer === null) return;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = null;
   }
 
   /** Applies the header, request and keep-alive deadlines, and the failed connection's one. */
@@ -419,6 +453,7 @@ class Connection {
   }
 
   private onSocketClose(): void {
+    this.clearGrace();
     if (!this.dead) {
       this.dead = true;
       this.parser.stop();
@@ -428,6 +463,7 @@ class Connection {
   }
 
   destroy(): void {
+    this.clearGrace();
     if (!this.dead) {
       this.dead = true;
       this.parser.stop();
@@ -466,8 +502,8 @@ export class Http1Server {
   }
 
   /**
-   * Stops accepting; idle keep-alive connections close now, busy ones once every request they read (and
-   * the one arriving) is answered.
+   * Stops accepting; busy connections close once every request they read (and the one arriving) is answered,
+   * idle keep-alive ones after the next request that arrives, or after a short grace if none does.
    */
   close(done: () => void): void {
     this.closed = true;
