@@ -61,7 +61,18 @@ export class TestRedisServer {
     await gone;
   }
 
+  /** SIGSTOP: the server hangs with its sockets open (connections stay up, nothing is read or answered). */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -49,11 +49,17 @@ export class InboxRequester {
     return this.waiting.size;
   }
 
-  /** Sends now (in call order on the connection); resolves with the reply, rejects after timeoutMs. */
+  /**
+   * Sends now (in call order on the connection); resolves with the reply, rejects after timeoutMs.
+   * Throws when nats.js refuses the message at once (closed connection, over max_payload): the
+   * publish runs outside the Promise executor, so that the caller sees nothing was sent before it
+   * answers, rather than a rejection that arrives after it did.
+   */
   request(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<Msg> {
     const id = this.nextId++;
+    this.nc.publish(subject, data, headers ? { reply: `${this.inbox}.${id}`, headers } : { reply: `${this.inbox}.${id}` });
+    // The reply is dispatched from the socket, so never before the entry below is in place.
     return new Promise<Msg>((resolve, reject) => {
-      this.nc.publish(subject, data, headers ? { reply: `${this.inbox}.${id}`, headers } : { reply: `${this.inbox}.${id}` });
       this.waiting.set(id, { resolve, reject, deadlineMs: Date.now() + this.timeoutMs });
     });
   }

@@ -9,6 +9,16 @@
 // partitions x maxRecords. A commit acknowledges every message of the delivery
 // and waits for the server to confirm the last acknowledgement (acks of one
 // connection are processed in order), so a committed record is never delivered again.
+//
+// Lease renewal: JetStream's ack_wait clock for a message starts when it is
+// delivered and restarts at each +WPI ("working"). A timer sends +WPI, every
+// lease/3, for each held delivery whose clock is lease/6 old, independently of
+// fetch(): a worker busy with a long batch does not fetch. A delivery's clock
+// starts when its earliest message arrived here, not when fetch() handed it out,
+// since messages of a still-open pull wait in the buffer first; one handed out
+// with a clock already lease/6 old is renewed at once, and a message buffered for
+// more than STALE_BUFFER_LEASE_FRACTION of the lease is not handed out. So every
+// held delivery gets a renewal sent before its clock reaches 2/3 of the lease.
 
 import { createInbox, nanos, type Msg, type Subscription } from '@nats-io/transport-node';
 import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types.js';
@@ -24,6 +34,12 @@ const MAX_PULL_EXPIRES_MS = 5_000;
 const PARTITION_REFRESH_MS = 5_000;
 /** close() waits this long at most for its outstanding pulls to end before handing messages back. */
 const CLOSE_DRAIN_MS = 2_000;
+
+/**
+ * Buffered messages older than this fraction of the lease are left to JetStream's redelivery rather
+ * than handed out: a +WPI sent then still has a third of the lease to arrive.
+ */
+const STALE_BUFFER_LEASE_FRACTION = 2 / 3;
 
 const ACK = '+ACK';
 const NAK = '-NAK';
@@ -45,6 +61,7 @@ interface PartitionState {
 
 interface Held {
   msgs: Msg[];
+  /** When JetStream last started the ack_wait of these messages (their delivery, or the last +WPI). */
   renewedAtMs: number;
 }
 
@@ -61,9 +78,12 @@ export class NatsGroupConsumer implements LogConsumer {
   private rr = 0;
   private nextRefreshMs = 0;
   private closed = false;
+  /** simulateCrash() was called: no more renewals. */
+  private crashed = false;
   /** fetch() calls run one at a time (they share the buffers and the wake-up slot). */
   private fetching: Promise<unknown> = Promise.resolve();
   private readonly durable: string;
+  private readonly renewTimer: NodeJS.Timeout;
 
   private constructor(
     private readonly log: NatsLog,
@@ -72,11 +92,18 @@ export class NatsGroupConsumer implements LogConsumer {
     private readonly onClose: () => void,
   ) {
     this.durable = durableName(opts.group);
+    this.renewTimer = setInterval(() => this.renewHeld(), Math.max(10, Math.floor(opts.leaseTimeoutMs / 3)));
+    this.renewTimer.unref();
   }
 
   static async open(log: NatsLog, opts: ConsumerOptions, warn: WarnFn, onClose: () => void): Promise<NatsGroupConsumer> {
     const c = new NatsGroupConsumer(log, opts, warn, onClose);
-    await c.refreshPartitions();
+    try {
+      await c.refreshPartitions();
+    } catch (err) {
+      clearInterval(c.renewTimer);
+      throw err;
+    }
     c.sub = log.link.nc.subscribe(`${c.inbox}.>`, { callback: (err, msg) => (err ? undefined : c.onMessage(msg)) });
     return c;
   }
@@ -163,7 +190,6 @@ export class NatsGroupConsumer implements LogConsumer {
     const deadline = Date.now() + Math.max(0, maxWaitMs);
     for (;;) {
       if (this.closed || signal?.aborted) return null;
-      this.renewHeld();
       if (Date.now() >= this.nextRefreshMs) await this.refreshPartitions();
       const ready = this.takeBuffered(maxRecords);
       if (ready) return ready;
@@ -231,11 +257,11 @@ export class NatsGroupConsumer implements LogConsumer {
 
   private takeBuffered(maxRecords: number): Delivery | null {
     const states = [...this.parts.values()];
-    const staleMs = this.opts.leaseTimeoutMs * 0.8;
+    const staleMs = this.opts.leaseTimeoutMs * STALE_BUFFER_LEASE_FRACTION;
     const now = Date.now();
     for (let k = 0; k < states.length; k++) {
       const state = states[(this.rr + k) % states.length]!;
-      // Messages buffered for most of ack_wait may already be redelivered to another member: leave them.
+      // Messages buffered for most of ack_wait may be redelivered to another member before a +WPI arrives: leave them.
       while (state.buffer.length > 0 && now - state.buffer[0]!.receivedAtMs > staleMs) state.buffer.shift();
       if (state.buffer.length === 0) continue;
       this.rr = (this.rr + k + 1) % states.length;
@@ -246,19 +272,39 @@ export class NatsGroupConsumer implements LogConsumer {
         records: taken.map((t) => t.record),
         redeliveries: taken.reduce((max, t) => Math.max(max, t.deliveryCount), 1) - 1,
       };
-      this.held.set(delivery, { msgs: taken.map((t) => t.msg), renewedAtMs: now });
+      const held: Held = { msgs: taken.map((t) => t.msg), renewedAtMs: taken.reduce((min, t) => Math.min(min, t.receivedAtMs), now) };
+      this.held.set(delivery, held);
+      if (now - held.renewedAtMs >= this.renewAgeMs) this.renew(held, now);
       return delivery;
     }
     return null;
   }
 
-  /** Tells JetStream that deliveries held for a third of the lease are still being worked on. */
+  /** A held delivery whose ack_wait clock is this old is renewed (at the next tick of the renewal timer, or at once when handed out). */
+  private get renewAgeMs(): number {
+    return this.opts.leaseTimeoutMs / 6;
+  }
+
+  /** From the timer: tells JetStream that deliveries held for a while are still being worked on. */
   private renewHeld(): void {
     const now = Date.now();
-    for (const h of this.held.values()) {
-      if (now - h.renewedAtMs < this.opts.leaseTimeoutMs / 3) continue;
-      h.renewedAtMs = now;
+    for (const h of this.held.values()) if (now - h.renewedAtMs >= this.renewAgeMs) this.renew(h, now);
+  }
+
+  /** Stops renewing without releasing anything, as a killed process would (for tests); close() still cleans up. */
+  simulateCrash(): void {
+    this.crashed = true;
+    clearInterval(this.renewTimer);
+  }
+
+  private renew(h: Held, now: number): void {
+    if (this.closed || this.crashed) return;
+    try {
       for (const m of h.msgs) m.respond(WORKING);
+      h.renewedAtMs = now;
+    } catch (err) {
+      // The connection is closing; JetStream redelivers these after ack_wait.
+      this.warn({ err: String(err), group: this.opts.group }, 'nats consumer could not renew its held deliveries');
     }
   }
 
@@ -280,6 +326,7 @@ export class NatsGroupConsumer implements LogConsumer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.renewTimer);
     this.wake?.();
     const until = Date.now() + CLOSE_DRAIN_MS;
     while (Date.now() < until && [...this.parts.values()].some((s) => s.pull !== null && s.pull.expiresAtMs + 100 > Date.now())) {

@@ -4,18 +4,24 @@
 //
 // Appends publish every record at once (one request each, all in flight
 // together on one connection, so one process's records of a partition keep
-// their order) and resolve on the last PubAck. A PubAck means the record is
-// stored by a quorum of the stream's replicas (log.nats.replicas): with 3, the
-// loss of any one server loses nothing acknowledged. JetStream's file store
-// writes through the OS page cache and fsyncs on its own timer (sync_interval,
-// 2 minutes by default), so a simultaneous power cut of a quorum can lose
-// acknowledged writes: capabilities.durableIsFsync is false, for `written` and
-// `durable` alike. Reads go to the stream leader (STREAM.MSG.GET), so a read
-// sees every acknowledged write. Retention is JetStream's own (max_age, max_bytes).
+// their order) and resolve on the last PubAck. Every record is checked against
+// the server's max_payload before any is published, so an append holding an
+// oversized record stores nothing (413) rather than some of its records. An
+// append's bytes count against maxPendingBytes until answered; one whose PubAck
+// timed out counts until its bytes provably left (unanswered-publishes.ts).
+//
+// A PubAck means the record is stored by a quorum of the stream's replicas
+// (log.nats.replicas): with 3, the loss of any one server loses nothing
+// acknowledged. JetStream's file store writes through the OS page cache and
+// fsyncs on its own timer (sync_interval, 2 minutes by default), so a
+// simultaneous power cut of a quorum can lose acknowledged writes:
+// capabilities.durableIsFsync is false, for `written` and `durable` alike.
+// Reads go to the stream leader (STREAM.MSG.GET), so a read sees every
+// acknowledged write. Retention is JetStream's own (max_age, max_bytes).
 
 import { jetstreamManager, AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerInfo, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
-import { MsgHdrsImpl, nanos, type Msg } from '@nats-io/transport-node';
+import { MsgHdrsImpl, nanos, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { HopperError, assertGroupName, assertStreamName } from '../../errors.js';
 import type {
   AckLevel,
@@ -36,9 +42,10 @@ import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
 import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
 import { durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
-import { decodeMessage, encodeHeaders, recordBytes } from './nats-record-codec.js';
+import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats-record-codec.js';
 import { NatsGroupConsumer } from './nats-group-consumer.js';
-import { InboxRequester } from './inbox-requester.js';
+import { InboxRequester, RequestTimeoutError } from './inbox-requester.js';
+import { UnansweredPublishes } from './unanswered-publishes.js';
 
 export interface NatsLogOptions extends NatsConnectionOptions {
   replicas: number;
@@ -68,6 +75,7 @@ export class NatsLog implements Log {
   /** Records acknowledged `fast` whose publish then failed: the loss `fast` accepts. */
   private lostFast = 0;
   private readonly requester: InboxRequester;
+  private readonly unanswered: UnansweredPublishes;
 
   private constructor(
     readonly link: NatsLink,
@@ -77,6 +85,7 @@ export class NatsLog implements Log {
     this.warn = opts.warn ?? (() => undefined);
     this.budget = new PendingBudget(opts.maxPendingBytes, opts.maxPendingRecords);
     this.requester = new InboxRequester(link.nc, opts.requestTimeoutMs);
+    this.unanswered = new UnansweredPublishes(link.nc, this.budget);
   }
 
   static async open(opts: NatsLogOptions): Promise<NatsLog> {
@@ -202,11 +211,17 @@ export class NatsLog implements Log {
   }
 
   private publish(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+    const maxPayload = this.link.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const headers: MsgHdrs[] = new Array<MsgHdrs>(records.length);
     let bytes = 0;
-    for (const r of records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       const b = recordBytes(r);
       if (b < 0) return Promise.reject(new HopperError('HOPPER_METADATA_TOO_LARGE'));
       bytes += b;
+      headers[i] = encodeHeaders(r);
+      const over = oversizeBytes(r, headers[i]!, maxPayload);
+      if (over > 0) return Promise.reject(tooLarge(i, records.length, over, maxPayload));
     }
     if (!this.link.connected) {
       return Promise.reject(new HopperError('HOPPER_LOG_UNAVAILABLE', 'NATS is unreachable (reconnecting): retry later.', { retryAfterSeconds: 1 }));
@@ -219,9 +234,9 @@ export class NatsLog implements Log {
     const subject = partitionSubject(this.opts.subjectPrefix, stream, partition);
     const acks: Promise<number>[] = [];
     try {
-      for (const r of records) acks.push(this.requester.request(subject, r.body, encodeHeaders(r)).then(pubAckSequence));
+      for (let i = 0; i < records.length; i++) acks.push(this.requester.request(subject, records[i]!.body, headers[i]).then(pubAckSequence));
     } catch (err) {
-      // A synchronous throw (oversized message): records published before it may still be stored.
+      // A synchronous throw (the connection closed meanwhile): records published before it may still be stored.
       for (const a of acks) a.catch(() => undefined);
       this.budget.release(bytes, records.length);
       return Promise.reject(natsUnavailable(err, 'append'));
@@ -236,13 +251,18 @@ export class NatsLog implements Log {
         throw natsUnavailable(err, 'append');
       },
     );
-    const tracked = done.finally(() => {
-      this.budget.release(bytes, records.length);
+    // The budget is released once every publish of the append is answered (or failed); one whose
+    // answer timed out may still be queued in this process, so its share waits for proof it left.
+    const tracked = Promise.allSettled(acks).then((results) => {
+      if (results.some((x) => x.status === 'rejected' && x.reason instanceof RequestTimeoutError)) this.unanswered.hold(bytes, records.length);
+      else this.budget.release(bytes, records.length);
       this.inFlight.delete(tracked);
     });
-    tracked.catch(() => undefined);
     this.inFlight.add(tracked);
-    if (ack === 'fast') return Promise.resolve({ partition, firstOffset: -1, ack: 'fast' });
+    if (ack === 'fast') {
+      done.catch(() => undefined); // counted in lostFast, never reported to the caller
+      return Promise.resolve({ partition, firstOffset: -1, ack: 'fast' });
+    }
     return done;
   }
 
@@ -409,6 +429,15 @@ export class NatsLog implements Log {
     this.requester.close(new HopperError('HOPPER_LOG_CLOSED'));
     await this.link.close();
   }
+}
+
+/** The 413 of an append holding a record NATS would refuse: checked before anything is published, so nothing of it is stored. */
+function tooLarge(index: number, count: number, messageBytes: number, maxPayload: number): HopperError {
+  return new HopperError(
+    'HOPPER_BODY_TOO_LARGE',
+    `Record ${index + 1} of ${count} is ${messageBytes} bytes as a NATS message (body and headers), more than the server's max_payload of ${maxPayload}; ` +
+      'nothing of this append was stored: raise max_payload in the nats-server config (up to 64 MB) or lower ingest.maxBodyBytes below it.',
+  );
 }
 
 /** The sequence a PubAck gives, or the error it (or a no-responders status) reports. */

@@ -7,7 +7,7 @@
 // and edge whitespace are escaped as %XX (or %uXXXX above 0xFF); every other
 // character, UTF-8 included, passes through unchanged.
 
-import { headers as createHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { headers as createHeaders, MsgHdrsImpl, type MsgHdrs } from '@nats-io/transport-node';
 import type { LogRecord, RecordInput } from '../types.js';
 import { metadataBytes } from '../record-size.js';
 
@@ -22,6 +22,24 @@ const H_IK = 'Idempotency-Key';
 export function recordBytes(r: RecordInput): number {
   const meta = metadataBytes(r);
   return meta < 0 ? -1 : 160 + meta + r.body.length;
+}
+
+/**
+ * Encoded headers take at most this many bytes besides their values: "NATS/1.0", six names with
+ * their separators, the received-at number and the closing blank line (about 170).
+ */
+const HEADERS_FIXED_MAX_BYTES = 200;
+
+/**
+ * Size of the record's NATS message (body plus encoded headers, what nats.js compares with the
+ * server's max_payload) when it exceeds maxPayload, else 0. Exact only near the limit: escaping
+ * turns a metadata byte into at most 3, so most records are cleared without encoding their headers
+ * a second time (nats.js encodes them when it publishes).
+ */
+export function oversizeBytes(r: RecordInput, h: MsgHdrs, maxPayload: number): number {
+  if (r.body.length + HEADERS_FIXED_MAX_BYTES + 3 * metadataBytes(r) <= maxPayload) return 0;
+  const size = r.body.length + (h instanceof MsgHdrsImpl ? h.encode().length : HEADERS_FIXED_MAX_BYTES + 3 * metadataBytes(r));
+  return size > maxPayload ? size : 0;
 }
 
 // eslint-disable-next-line no-control-regex

@@ -5,6 +5,12 @@
 // round trip carries hundreds of records. Batches are pipelined on the shared
 // connection (Redis answers them in order); at most MAX_IN_FLIGHT_BATCHES per
 // partition, so a busy partition sends fewer, larger batches.
+//
+// Script arguments (7 per record) go to ioredis as one array, never spread into
+// the call: past ~100k arguments a spread overflows V8's stack (RangeError) and
+// every append of the batch fails. A script call carries at most
+// MAX_RECORDS_PER_CALL records; one append of more is sent as several script
+// calls inside one MULTI/EXEC, so it stays atomic.
 
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -13,7 +19,7 @@ import type { AckLevel, AppendResult, RecordInput } from '../types.js';
 import type { PendingBudget } from '../pending-budget.js';
 import { idSequence } from './redis-keys.js';
 import { FIELDS_PER_RECORD, pushRecordArgs, recordBytes } from './redis-record-codec.js';
-import { isReplyError, redisUnavailable } from './redis-connection.js';
+import { dropHungConnection, isCommandTimeout, isReplyError, redisNotReady, redisUnavailable } from './redis-connection.js';
 import type { WarnFn } from '../embedded/partition-recovery.js';
 
 /**
@@ -34,6 +40,14 @@ return first
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 const MAX_IN_FLIGHT_BATCHES = 2;
+/**
+ * Records per script call. Appends queued together are merged up to this many;
+ * a single larger append is split into calls of this size sent in one MULTI/EXEC.
+ * Keeps each command's argument count (and Redis's Lua ARGV table) moderate.
+ */
+export const MAX_RECORDS_PER_CALL = 10_000;
+/** Arguments of one script call: [script or SHA, numkeys, key, maxLen, ...FIELDS_PER_RECORD per record]. */
+type ScriptCall = (string | Buffer | number)[];
 
 export interface AppenderContext {
   redis: Redis;
@@ -75,6 +89,8 @@ export class PartitionAppender {
       if (b < 0) return Promise.reject(new HopperError('HOPPER_METADATA_TOO_LARGE'));
       bytes += b;
     }
+    // Without this, a `fast` append while Redis is down would be answered as queued and then lost for sure.
+    if (this.ctx.redis.status !== 'ready') return Promise.reject(redisNotReady());
     try {
       this.ctx.budget.reserve(bytes, records.length);
     } catch (err) {
@@ -114,21 +130,44 @@ export class PartitionAppender {
   private send(): void {
     while (this.queue.length > 0 && this.inFlight < MAX_IN_FLIGHT_BATCHES) {
       let bytes = 0;
+      let records = 0;
       let n = 0;
-      while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.bytes <= this.ctx.maxBatchBytes)) bytes += this.queue[n++]!.bytes;
+      for (; n < this.queue.length; n++) {
+        const next = this.queue[n]!;
+        const fits = bytes + next.bytes <= this.ctx.maxBatchBytes && records + next.records.length <= MAX_RECORDS_PER_CALL;
+        if (n > 0 && !fits) break;
+        bytes += next.bytes;
+        records += next.records.length;
+      }
       this.sendBatch(this.queue.splice(0, n), bytes);
     }
   }
 
+  /** The batch's records as script calls of at most MAX_RECORDS_PER_CALL records (more than one only for one large append). */
+  private scriptCalls(batch: PendingAppend[]): ScriptCall[] {
+    const calls: ScriptCall[] = [];
+    let call: ScriptCall | null = null;
+    let inCall = 0;
+    for (const p of batch) {
+      for (const r of p.records) {
+        if (call === null || inCall === MAX_RECORDS_PER_CALL) {
+          call = [APPEND_SHA, 1, this.key, '0'];
+          calls.push(call);
+          inCall = 0;
+        }
+        pushRecordArgs(call, r);
+        inCall++;
+      }
+    }
+    calls[calls.length - 1]![3] = String(this.maxLen); // trim once, after the last XADD
+    return calls;
+  }
+
   private sendBatch(batch: PendingAppend[], bytes: number): void {
     let count = 0;
-    const args: (string | Buffer)[] = [String(this.maxLen)];
-    for (const p of batch) {
-      count += p.records.length;
-      for (const r of p.records) pushRecordArgs(args, r);
-    }
+    for (const p of batch) count += p.records.length;
     this.inFlight++;
-    this.evalAppend(args).then(
+    this.evalAppend(this.scriptCalls(batch)).then(
       (firstId) => {
         const first = idSequence(firstId) - 1;
         const reached: AckLevel = this.ctx.durableIsFsync() ? 'durable' : 'written';
@@ -140,6 +179,7 @@ export class PartitionAppender {
         }
       },
       (err: unknown) => {
+        if (isCommandTimeout(err)) dropHungConnection(this.ctx.redis, this.ctx.warn);
         const error = redisUnavailable(err, 'append');
         for (const p of batch) {
           if (p.ack === 'fast') this.lostFastRecords += p.records.length;
@@ -155,13 +195,29 @@ export class PartitionAppender {
     });
   }
 
-  private async evalAppend(args: (string | Buffer)[]): Promise<string> {
-    try {
-      return (await this.ctx.redis.evalsha(APPEND_SHA, 1, this.key, ...args)) as string;
-    } catch (err) {
-      // After a Redis restart the script cache is empty: EVAL loads it (same atomic script, no double write).
-      if (!isReplyError(err, 'NOSCRIPT')) throw err;
-      return (await this.ctx.redis.eval(APPEND_SCRIPT, 1, this.key, ...args)) as string;
+  /** Runs the script calls of one batch; resolves with the ID of the batch's first entry. */
+  private async evalAppend(calls: ScriptCall[]): Promise<string> {
+    if (calls.length === 1) {
+      const call = calls[0]!;
+      try {
+        return (await this.ctx.redis.call('EVALSHA', call)) as string;
+      } catch (err) {
+        // After a Redis restart the script cache is empty: EVAL loads it (same atomic script, no double write).
+        if (!isReplyError(err, 'NOSCRIPT')) throw err;
+        call[0] = APPEND_SCRIPT;
+        return (await this.ctx.redis.call('EVAL', call)) as string;
+      }
     }
+    // One append larger than a script call: MULTI/EXEC keeps its records consecutive with other
+    // writers. EVAL rather than EVALSHA, as a NOSCRIPT inside EXEC could not be retried alone.
+    const tx = this.ctx.redis.multi();
+    for (const call of calls) {
+      call[0] = APPEND_SCRIPT;
+      tx.call('EVAL', call);
+    }
+    const replies = await tx.exec();
+    if (!replies) throw new Error('the append transaction was aborted');
+    for (const [err] of replies) if (err) throw err;
+    return replies[0]![1] as string;
   }
 }

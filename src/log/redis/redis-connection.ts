@@ -2,6 +2,8 @@
 // offline queue and no resend after a reconnect, so a command sent while Redis
 // is down or lost with a dropped connection fails at once (the caller answers
 // 503) instead of waiting or being replayed later; reconnects with capped backoff.
+// A connection whose server stops answering (hung, SIGSTOP: TCP stays up) is
+// dropped at the first command timeout, so what was queued for it is freed.
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { HopperError, isHopperError } from '../../errors.js';
@@ -54,6 +56,34 @@ export async function connectRedis(opts: RedisConnectionOptions, name: string, w
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
   else redis.disconnect();
+}
+
+/** True when the command failed because Redis did not answer within commandTimeoutMs (ioredis's own message). */
+export function isCommandTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
+
+/**
+ * Treats a connection whose command timed out as dead and destroys its socket.
+ * Redis answers a connection in order, so every command sent after the late one
+ * waits too, and ioredis keeps each (arguments included) until its reply: on a
+ * hung server the socket's write queue and the command queue grow with every
+ * append while the pending budget, released at each timeout, says nothing is
+ * pending. Destroying the socket fails those commands at once (they may have been
+ * stored: a retry can duplicate, never lose) and frees their bytes; ioredis then
+ * reconnects, and its ready check (INFO) keeps the connection not ready, so
+ * appends are refused at once, until the server answers again. Not socket.end():
+ * a graceful close waits for the write queue to drain, which a hung server never does.
+ */
+export function dropHungConnection(redis: Redis, warn: WarnFn): void {
+  if (redis.status !== 'ready' || !redis.stream || redis.stream.destroyed) return;
+  warn({ timeoutMs: redis.options.commandTimeout }, 'redis did not answer within log.redis.commandTimeoutMs: dropping the connection and reconnecting');
+  redis.stream.destroy();
+}
+
+/** The error of a call refused because the connection is down (reconnecting, or not ready yet after a reconnect). */
+export function redisNotReady(): HopperError {
+  return new HopperError('HOPPER_LOG_UNAVAILABLE', 'Redis is unreachable (reconnecting): retry later.', { retryAfterSeconds: 1 });
 }
 
 /** Wraps a failed Redis call as the retriable error ingest turns into 503. */

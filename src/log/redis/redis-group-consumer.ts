@@ -6,6 +6,17 @@
 // also counts deliveries: Delivery.redeliveries comes from that count.
 // Each member blocks on its own connection, so reads never stall appends or
 // commits (those go on the log's shared connection).
+//
+// Lease renewal: Redis's lease clock for an entry is its idle time in the
+// pending entries list, reset when it is delivered (XREADGROUP), taken over
+// (XAUTOCLAIM) or renewed (XCLAIM JUSTID by the same member). A timer renews,
+// every lease/3, each held delivery whose clock is lease/6 old, independently of
+// fetch(): a worker busy with a long batch does not fetch. The clock of a
+// delivery starts when Redis delivered its entries, not when fetch() handed it
+// out, since entries can wait in this member's buffer first; one handed out with
+// a clock already lease/6 old is renewed at once, and one older than
+// STALE_BUFFER_LEASE_FRACTION is not handed out. So every held delivery gets a
+// renewal sent before its clock reaches 2/3 of the lease.
 
 import type { Redis } from 'ioredis';
 import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types.js';
@@ -21,23 +32,46 @@ const BLOCK_SLICE_MS = 250;
 const DEAD_MEMBER_LEASES = 10;
 /** Idle time given to entries released by close(), so XAUTOCLAIM hands them out at once. */
 const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
+/**
+ * Buffered entries whose lease clock ran this fraction of the lease are left pending (taken over later,
+ * counted) rather than handed out: a renewal sent then still has a third of the lease to arrive.
+ */
+const STALE_BUFFER_LEASE_FRACTION = 2 / 3;
+/** Entry IDs per XACK or XCLAIM: IDs go to ioredis as one array, in calls of at most this many. */
+const MAX_IDS_PER_CALL = 10_000;
+/** While renewals keep failing (Redis down), one warning per this interval. */
+const RENEW_WARN_INTERVAL_MS = 10_000;
 
 type Entry = [Buffer, Buffer[] | null];
 
 interface Held {
   delivery: Delivery;
-  fetchedAtMs: number;
+  /** When Redis last reset the idle time of these entries (delivery, takeover or renewal): the lease runs from here. */
+  renewedAtMs: number;
+}
+
+interface Buffered {
+  delivery: Delivery;
+  /** When Redis delivered (or this member took over) these entries. */
+  deliveredAtMs: number;
 }
 
 export class RedisGroupConsumer implements LogConsumer {
   private partitions: number[] = [];
   /** Entries read from Redis and not yet handed out (a blocking read may return several partitions). */
-  private buffered: { delivery: Delivery; readAtMs: number }[] = [];
+  private buffered: Buffered[] = [];
   private rr = 0;
   private held = new Set<Held>();
+  private readonly renewTimer: NodeJS.Timeout;
+  /** The renewal running now (one at a time), and whether another was asked for meanwhile. */
+  private renewing: Promise<void> | null = null;
+  private renewAgain = false;
+  private lastRenewWarnMs = 0;
   private nextMaintenanceMs = 0;
   private maintenanceRuns = 0;
   private closed = false;
+  /** simulateCrash() was called: no more renewals. */
+  private crashed = false;
   /** fetch() calls run one at a time (they share the blocking connection and the buffer). */
   private fetching: Promise<unknown> = Promise.resolve();
   private readonly leaseMs: number;
@@ -50,6 +84,8 @@ export class RedisGroupConsumer implements LogConsumer {
     private readonly onClose: () => void,
   ) {
     this.leaseMs = opts.leaseTimeoutMs;
+    this.renewTimer = setInterval(() => this.renewSoon(), Math.max(10, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
   }
 
   static async open(log: RedisLog, opts: ConsumerOptions, warn: WarnFn, onClose: () => void): Promise<RedisGroupConsumer> {
@@ -58,6 +94,7 @@ export class RedisGroupConsumer implements LogConsumer {
     try {
       await c.refreshPartitions();
     } catch (err) {
+      clearInterval(c.renewTimer);
       await closeRedis(conn);
       throw err;
     }
@@ -105,10 +142,11 @@ export class RedisGroupConsumer implements LogConsumer {
 
   private takeBuffered(maxRecords: number): Delivery | null {
     if (this.closed) return null;
-    // Entries buffered for most of a lease may already be taken over by another member: leave them
-    // pending (XAUTOCLAIM hands them out again, counted).
-    const staleBeforeMs = Date.now() - this.leaseMs * 0.8;
-    while (this.buffered.length > 0 && this.buffered[0]!.readAtMs < staleBeforeMs) this.buffered.shift();
+    // Entries buffered for most of a lease may be taken over by another member before a renewal
+    // arrives: leave them pending (XAUTOCLAIM hands them out again, counted).
+    const now = Date.now();
+    const staleBeforeMs = now - this.leaseMs * STALE_BUFFER_LEASE_FRACTION;
+    while (this.buffered.length > 0 && this.buffered[0]!.deliveredAtMs < staleBeforeMs) this.buffered.shift();
     const first = this.buffered[0];
     if (!first) return null;
     let delivery = first.delivery;
@@ -118,7 +156,8 @@ export class RedisGroupConsumer implements LogConsumer {
     } else {
       this.buffered.shift();
     }
-    this.held.add({ delivery, fetchedAtMs: Date.now() });
+    this.held.add({ delivery, renewedAtMs: first.deliveredAtMs });
+    if (now - first.deliveredAtMs >= this.renewAgeMs) this.renewSoon();
     return delivery;
   }
 
@@ -147,10 +186,15 @@ export class RedisGroupConsumer implements LogConsumer {
   private async readGroup(partitions: number[], maxRecords: number, blockMs: number): Promise<boolean> {
     const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords];
     if (blockMs > 0) args.push('BLOCK', blockMs);
-    args.push('STREAMS', ...partitions.map((p) => this.key(p)), ...partitions.map(() => '>'));
+    args.push('STREAMS');
+    for (const p of partitions) args.push(this.key(p));
+    for (let i = 0; i < partitions.length; i++) args.push('>');
+    // Redis starts the lease clock when it answers: the time before asking is a safe (early) estimate,
+    // the time of the reply a closer one after a blocking read that waited.
+    const askedAtMs = Date.now();
     let reply: [Buffer, Entry[]][] | null;
     try {
-      reply = (await this.conn.callBuffer('XREADGROUP', ...args)) as [Buffer, Entry[]][] | null;
+      reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) {
         // The partition key was deleted and recreated: recreate the group on the next round.
@@ -161,12 +205,13 @@ export class RedisGroupConsumer implements LogConsumer {
       throw redisUnavailable(err, 'read a consumer group');
     }
     if (!reply) return false;
+    const deliveredAtMs = blockMs > 0 ? Date.now() : askedAtMs;
     let any = false;
     for (const [key, entries] of reply) {
       const partition = this.partitionOfKey(key.toString('utf8'));
       const records = this.decode(entries, partition);
       if (records.length === 0) continue;
-      this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, readAtMs: Date.now() });
+      this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs });
       any = true;
     }
     return any;
@@ -184,38 +229,74 @@ export class RedisGroupConsumer implements LogConsumer {
     return records;
   }
 
-  /** Every lease/3: renew what this member holds, take over what others left, find new partitions. */
+  /** Every lease/3 (from fetch): take over what others left, find new partitions. Renewals run on their own timer. */
   private async maintain(maxRecords: number): Promise<void> {
     this.nextMaintenanceMs = Date.now() + Math.max(50, this.leaseMs / 3);
     this.maintenanceRuns++;
     await this.refreshPartitions();
-    await this.renewHeld();
     for (const p of this.partitions) await this.claimAbandoned(p, maxRecords);
     if (this.maintenanceRuns % 10 === 1) await this.removeDeadMembers();
+  }
+
+  /** A held delivery whose lease clock is this old is renewed (at the next tick of the renewal timer, or at once when handed out). */
+  private get renewAgeMs(): number {
+    return this.leaseMs / 6;
+  }
+
+  /** Stops renewing without releasing anything, as a killed process would (for tests); close() still frees the connection. */
+  simulateCrash(): void {
+    this.crashed = true;
+    clearInterval(this.renewTimer);
+  }
+
+  /** Starts a renewal now, or right after the one running (which may have missed a delivery handed out since). */
+  private renewSoon(): void {
+    if (this.closed || this.crashed) return;
+    if (this.renewing) {
+      this.renewAgain = true;
+      return;
+    }
+    this.renewing = this.renewHeld()
+      .catch((err: unknown) => {
+        // Retried at the next tick; entries are taken over only if renewals keep failing for a lease.
+        if (Date.now() - this.lastRenewWarnMs < RENEW_WARN_INTERVAL_MS) return;
+        this.lastRenewWarnMs = Date.now();
+        this.warn({ err: String(err), group: this.opts.group }, 'redis consumer could not renew its held deliveries (retrying)');
+      })
+      .finally(() => {
+        this.renewing = null;
+        if (this.renewAgain) {
+          this.renewAgain = false;
+          this.renewSoon();
+        }
+      });
   }
 
   /** Resets the idle time of entries held for a while, so no other member takes them over mid-processing. */
   private async renewHeld(): Promise<void> {
     const now = Date.now();
-    const byPartition = new Map<number, string[]>();
+    const byPartition = new Map<number, { held: Held[]; ids: string[] }>();
     for (const h of this.held) {
-      if (now - h.fetchedAtMs < this.leaseMs / 3) continue;
-      h.fetchedAtMs = now;
-      const ids = byPartition.get(h.delivery.partition) ?? [];
-      for (const r of h.delivery.records) ids.push(entryId(r.offset));
-      byPartition.set(h.delivery.partition, ids);
+      if (now - h.renewedAtMs < this.renewAgeMs) continue;
+      let group = byPartition.get(h.delivery.partition);
+      if (!group) byPartition.set(h.delivery.partition, (group = { held: [], ids: [] }));
+      group.held.push(h);
+      for (const r of h.delivery.records) group.ids.push(entryId(r.offset));
     }
-    for (const [p, ids] of byPartition) {
-      try {
-        await this.log.redis.xclaim(this.key(p), this.opts.group, this.opts.consumerName, 0, ...ids, 'JUSTID');
-      } catch (err) {
-        throw redisUnavailable(err, 'renew held deliveries');
+    for (const [p, group] of byPartition) {
+      for (let i = 0; i < group.ids.length; i += MAX_IDS_PER_CALL) {
+        const args: (string | number)[] = [this.key(p), this.opts.group, this.opts.consumerName, 0];
+        for (const id of group.ids.slice(i, i + MAX_IDS_PER_CALL)) args.push(id);
+        args.push('JUSTID');
+        await this.log.redis.call('XCLAIM', args);
       }
+      for (const h of group.held) h.renewedAtMs = now; // Redis reset the idle time a little after `now`: a safe, early clock
     }
   }
 
   private async claimAbandoned(partition: number, maxRecords: number): Promise<void> {
     const key = this.key(partition);
+    const claimedAtMs = Date.now();
     let reply: [Buffer, Entry[], Buffer[]?];
     try {
       reply = (await this.conn.callBuffer(
@@ -242,7 +323,7 @@ export class RedisGroupConsumer implements LogConsumer {
     } catch (err) {
       throw redisUnavailable(err, 'read delivery counts');
     }
-    this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: deliveredTimes - 1 }, readAtMs: Date.now() });
+    this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: deliveredTimes - 1 }, deliveredAtMs: claimedAtMs });
   }
 
   private async removeDeadMembers(): Promise<void> {
@@ -270,9 +351,13 @@ export class RedisGroupConsumer implements LogConsumer {
         break;
       }
     }
-    if (delivery.records.length === 0) return;
+    const key = this.key(delivery.partition);
     try {
-      await this.log.redis.xack(this.key(delivery.partition), this.opts.group, ...delivery.records.map((r) => entryId(r.offset)));
+      for (let i = 0; i < delivery.records.length; i += MAX_IDS_PER_CALL) {
+        const args: string[] = [key, this.opts.group];
+        for (const r of delivery.records.slice(i, i + MAX_IDS_PER_CALL)) args.push(entryId(r.offset));
+        await this.log.redis.call('XACK', args);
+      }
     } catch (err) {
       throw redisUnavailable(err, 'commit');
     }
@@ -286,14 +371,19 @@ export class RedisGroupConsumer implements LogConsumer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.renewTimer);
     await this.fetching;
+    await this.renewing; // a renewal landing after the release would hide the released entries for a lease
     try {
       const release = async (d: Delivery, retryCount: number | null): Promise<void> => {
-        const ids = d.records.map((r) => entryId(r.offset));
-        if (ids.length === 0) return;
-        const extra: (string | number)[] = ['IDLE', RELEASED_IDLE_MS];
-        if (retryCount !== null) extra.push('RETRYCOUNT', retryCount);
-        await this.log.redis.xclaim(this.key(d.partition), this.opts.group, this.opts.consumerName, 0, ...ids, ...extra, 'JUSTID');
+        for (let i = 0; i < d.records.length; i += MAX_IDS_PER_CALL) {
+          const args: (string | number)[] = [this.key(d.partition), this.opts.group, this.opts.consumerName, 0];
+          for (const r of d.records.slice(i, i + MAX_IDS_PER_CALL)) args.push(entryId(r.offset));
+          args.push('IDLE', RELEASED_IDLE_MS);
+          if (retryCount !== null) args.push('RETRYCOUNT', retryCount);
+          args.push('JUSTID');
+          await this.log.redis.call('XCLAIM', args);
+        }
       };
       for (const b of this.buffered) await release(b.delivery, b.delivery.redeliveries);
       for (const h of this.held) await release(h.delivery, null);

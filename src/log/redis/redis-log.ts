@@ -149,9 +149,20 @@ export class RedisLog implements Log {
   append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
     if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
-    const appender = this.appenders.get(`${stream}/${partition}`);
+    const appender = this.appenders.get(`${stream}/${partition}`) ?? this.knownAppender(stream, partition);
     if (appender) return appender.append(records, ack);
     return this.appenderFor(stream, partition).then((a) => a.append(records, ack));
+  }
+
+  /**
+   * The partition's appender, created now when the stream's settings are already known, else null.
+   * Created synchronously so that the first append of a partition is queued before the appends made
+   * after it in the same turn (through appenderFor's promise, it would be queued after them).
+   */
+  private knownAppender(stream: string, partition: number): PartitionAppender | null {
+    const meta = this.metas.get(stream);
+    if (!meta || !Number.isSafeInteger(partition) || partition < 0 || partition >= meta.partitions) return null;
+    return this.createAppender(stream, partition);
   }
 
   private async appenderFor(stream: string, partition: number): Promise<PartitionAppender> {
@@ -164,6 +175,10 @@ export class RedisLog implements Log {
       throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${partition}.`);
     }
     if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    return this.createAppender(stream, partition);
+  }
+
+  private createAppender(stream: string, partition: number): PartitionAppender {
     const id = `${stream}/${partition}`;
     let appender = this.appenders.get(id);
     if (!appender) {
@@ -250,7 +265,7 @@ export class RedisLog implements Log {
       for (let page = 0; page < MAX_ACK_PAGES; page++) {
         const pending = (await this.redis.xpending(key, group, '-', '+', ACK_CHUNK)) as [string, string, number, number][];
         if (pending.length === 0) break;
-        await this.redis.xack(key, group, ...pending.map((p) => p[0]));
+        await this.redis.call('XACK', [key, group, ...pending.map((p) => p[0])]);
       }
     } catch (err) {
       throw redisUnavailable(err, 'store a group position');

@@ -16,7 +16,7 @@ export function recordBytes(r: RecordInput): number {
 }
 
 /** Appends the values of one record, in field order, to a script's arguments. */
-export function pushRecordArgs(args: (string | Buffer)[], r: RecordInput): void {
+export function pushRecordArgs(args: (string | Buffer | number)[], r: RecordInput): void {
   args.push(String(r.receivedAtUs), r.contentType, r.contentEncoding, r.remoteAddress, r.requestId, r.idempotencyKey, r.body);
 }
 
