@@ -9,6 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { freePorts } from './free-ports.js';
 import { NATS_SERVER_BIN } from './nats-cluster.js';
+import { stopProcess } from './process-stop.js';
 
 export class TestNatsServer {
   private proc: ChildProcess | null = null;
@@ -55,8 +56,9 @@ export class TestNatsServer {
   }
 
   /** SIGSTOP: the server hangs with its sockets open (connections stay up, nothing is read or answered). */
-  pause(): void {
-    this.proc?.kill('SIGSTOP');
+  async pause(): Promise<void> {
+    const proc = this.proc;
+    if (proc?.pid !== undefined) await stopProcess(proc.pid, (signal) => proc.kill(signal));
   }
 
   /** SIGCONT after pause(). */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePorts } from './free-ports.js';
+import { stopProcess } from './process-stop.js';
 
 export const REDIS_SERVER_BIN = process.env.HOPPER_TEST_REDIS_SERVER ?? 'redis-server';
 
@@ -62,8 +63,9 @@ export class TestRedisServer {
   }
 
   /** SIGSTOP: the server hangs with its sockets open (connections stay up, nothing is read or answered). */
-  pause(): void {
-    this.proc?.kill('SIGSTOP');
+  async pause(): Promise<void> {
+    const proc = this.proc;
+    if (proc?.pid !== undefined) await stopProcess(proc.pid, (signal) => proc.kill(signal));
   }
 
   /** SIGCONT after pause(). */

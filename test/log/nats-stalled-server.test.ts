@@ -32,7 +32,7 @@ test('nats hung (SIGSTOP): memory queued for it stays bounded, appends get 503, 
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.append('s', 0, [makeRecord(0)], 'durable');
 
-  server.pause();
+  await server.pause();
   const codes = new Map<string, number>();
   let acknowledged = 0;
   let maxQueuedBytes = 0;
