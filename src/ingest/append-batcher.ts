@@ -6,7 +6,8 @@
 //
 // A batch whose partition is still locked by the process this one replaces
 // (rolling restart, or a crashed predecessor not yet reaped) is retried for up
-// to lockWaitMs: the requests wait a little instead of being refused.
+// to lockWaitMs: the requests wait a little instead of being refused. A batch
+// refused as too large goes again one request at a time.
 
 import { HopperError, isHopperError } from '../errors.js';
 import { ACK_LEVELS, type AckLevel, type AppendResult, type Log, type RecordInput } from '../log/types.js';
@@ -132,6 +133,19 @@ export class AppendBatcher {
     this.inFlight--;
     if (isHopperError(err, 'HOPPER_PARTITION_LOCKED') && performance.now() - b.firstTryMs < this.opts.lockWaitMs) {
       setTimeout(() => this.send(b), LOCK_RETRY_DELAY_MS);
+      return;
+    }
+    if (isHopperError(err, 'HOPPER_BODY_TOO_LARGE') && b.records.length > 1) {
+      // One record the log cannot take (over NATS max_payload) refuses the whole append, with nothing
+      // stored: each request goes again alone, so only the oversized one gets 413.
+      for (let i = 0; i < b.records.length; i++) {
+        const single = new AppendBatch(b.entry, b.rank);
+        single.records.push(b.records[i]!);
+        single.waiters.push(b.waiters[i]!);
+        single.bytes = b.records[i]!.body.length;
+        single.firstTryMs = b.firstTryMs;
+        this.send(single);
+      }
       return;
     }
     const { stats } = this.opts;

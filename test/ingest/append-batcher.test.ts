@@ -11,7 +11,7 @@ import { HopperError } from '../../src/errors.js';
 import type { AckLevel, AppendResult, Log, RecordInput } from '../../src/log/types.js';
 import { testConfig } from './ingest-fixture.js';
 
-function fakeLog(calls: { stream: string; n: number; ack: AckLevel }[], fail: { locked: number }): Log {
+function fakeLog(calls: { stream: string; n: number; ack: AckLevel }[], fail: { locked: number; maxRecordBytes?: number }): Log {
   let next = 0;
   return {
     append: async (stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> => {
@@ -20,6 +20,8 @@ function fakeLog(calls: { stream: string; n: number; ack: AckLevel }[], fail: { 
         fail.locked--;
         throw new HopperError('HOPPER_PARTITION_LOCKED');
       }
+      // As the NATS log does past max_payload: the whole append is refused, nothing of it stored.
+      if (records.some((r) => r.body.length > (fail.maxRecordBytes ?? Infinity))) throw new HopperError('HOPPER_BODY_TOO_LARGE');
       const firstOffset = ack === 'fast' ? -1 : next;
       next += records.length;
       return { partition, firstOffset, ack };
@@ -86,5 +88,25 @@ test('a partition still locked by the process being replaced is retried, not ref
   });
   assert.equal(outcome, 'ok 0');
   assert.equal(calls.length, 4);
+  bp.stop();
+});
+
+test('a batch refused as too large goes again one request at a time: only the oversized request gets 413', async () => {
+  const calls: { stream: string; n: number; ack: AckLevel }[] = [];
+  const log = fakeLog(calls, { locked: 0, maxRecordBytes: 10 });
+  const bp = new Backpressure(log, 1 << 20, 1 << 21);
+  const batcher = new AppendBatcher({ log, partition: 0, stats: new IngestStats(), backpressure: bp, lockWaitMs: 5000, onUnexpectedError: () => undefined });
+  const bodies = ['a', 'b', 'x'.repeat(100), 'c'];
+  const stream = entry('a');
+  const outcomes = await Promise.all(
+    bodies.map(
+      (body, i) =>
+        new Promise<string>((resolve) => {
+          batcher.add(stream, 0, { ...record(i), body: Buffer.from(body) }, { appended: () => resolve('stored'), failed: (e) => resolve(e.code) });
+        }),
+    ),
+  );
+  assert.deepEqual(outcomes, ['stored', 'stored', 'HOPPER_BODY_TOO_LARGE', 'stored']);
+  assert.deepEqual(calls.map((c) => c.n), [4, 1, 1, 1, 1], 'the batch of 4, then each request alone');
   bp.stop();
 });
