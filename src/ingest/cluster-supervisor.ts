@@ -105,6 +105,8 @@ export class ClusterSupervisor {
 
   private spawn(index: number): { worker: Worker; ready: Promise<ListenAddress[]> } {
     const worker = cluster.fork({ [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
+    // An IPC failure (a child gone mid-message) must not become an unhandled 'error' that ends the primary.
+    worker.on('error', (err) => this.opts.logger.warn({ pid: worker.process.pid, err: String(err) }, 'ingest process IPC error'));
     const ready = new Promise<ListenAddress[]>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
         if (!isChildMessage(m)) return;
@@ -218,11 +220,13 @@ export class ClusterSupervisor {
         clearTimeout(timer);
         resolve(code === 0);
       });
-      try {
-        worker.send({ hopper: 'stop' } satisfies PrimaryMessage);
-      } catch {
-        worker.process.kill('SIGTERM'); // IPC already gone: the signal does the same
-      }
+      // A child that just died has no IPC channel: send() then reports it to the callback, on a later tick
+      // (without one it would be an 'error' event on the Worker, which nothing handles: the primary crashed).
+      const viaSignal = (): void => {
+        if (worker.process.exitCode === null && worker.process.signalCode === null) worker.process.kill('SIGTERM');
+      };
+      if (!worker.isConnected()) viaSignal();
+      else worker.send({ hopper: 'stop' } satisfies PrimaryMessage, (err: Error | null) => err && viaSignal());
     });
   }
 
