@@ -4,7 +4,7 @@
 // nobody gets them again.
 // Shared by the redis and nats lease tests (the conformance suite covers clean handovers).
 import assert from 'node:assert/strict';
-import type { Log } from '../../src/log/types.js';
+import type { Log, LogConsumer } from '../../src/log/types.js';
 import { makeRecord } from '../log/conformance.js';
 
 export async function abandonedDeliveriesAreRedelivered(log: Log, stream: string, leaseTimeoutMs: number): Promise<void> {
@@ -16,7 +16,9 @@ export async function abandonedDeliveriesAreRedelivered(log: Log, stream: string
   assert.ok(first && first.records.length > 0, 'the first member gets records');
   assert.equal(first.redeliveries, 0);
   const heldAtMs = Date.now();
-  // From here on the first member does nothing: no fetch (no renewal), no commit, no close.
+  // From here on the first member does nothing: no fetch, no commit, no close; and, as a killed process,
+  // no renewal either (members renew on a timer, which simulateCrash() stops in this process).
+  (dead as LogConsumer & { simulateCrash(): void }).simulateCrash();
 
   const heir = await log.openConsumer({ group: 'lease', stream, consumerName: 'heir', leaseTimeoutMs });
   const held = new Set(first.records.map((r) => `${first.partition}:${r.offset}`));
