@@ -54,6 +54,7 @@ export interface HopperConfig {
       maxPendingBytes: number;
       maxPendingRecords: number;
       writtenFsyncIntervalMs: number;
+      minFsyncIntervalMs: number;
       retentionCheckIntervalMs: number;
     };
     redis: {
@@ -153,6 +154,7 @@ export const CONFIG_SCHEMA = obj({
       maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
       maxPendingRecords: { ...posInt, default: 200_000 },
       writtenFsyncIntervalMs: { ...posInt, default: 1000 },
+      minFsyncIntervalMs: { type: 'number', minimum: 0, maximum: 100, default: 1 },
       retentionCheckIntervalMs: { ...posInt, default: 60_000 },
     }),
     redis: obj({

@@ -75,3 +75,39 @@ test('an append queued and a close() called in the continuation of a durable ack
   assert.equal(r.ack, 'durable');
   assert.equal(r.firstOffset, 2);
 });
+
+test('minFsyncIntervalMs spaces fdatasyncs under a steady trickle of durable appends, and a lone append after a quiet spell is not held', async (t) => {
+  const dir = tempDir('hopper-sync-');
+  t.after(() => removeDir(dir));
+  const intervalMs = 40;
+  const log = openEmbedded(dir, { flushIntervalMs: 0, minFsyncIntervalMs: intervalMs, segmentMaxBytes: 1024 * 1024 });
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [makeRecord(0)], 'durable');
+  const w = writerOf(log);
+  const starts: number[] = [];
+  const real = w.fh.datasync.bind(w.fh);
+  w.fh.datasync = () => {
+    starts.push(performance.now());
+    return real();
+  };
+  const pending: Promise<AppendResult>[] = [];
+  const t0 = performance.now();
+  for (let i = 1; performance.now() - t0 < 400; i++) {
+    pending.push(log.append('s', 0, [makeRecord(i)], 'durable'));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const results = await settlesWithin(Promise.all(pending), 10_000);
+  assert.deepEqual(results.map((r) => r.firstOffset), results.map((_, i) => i + 1), 'every append acknowledged, in order, offsets dense');
+  assert.ok(results.every((r) => r.ack === 'durable'));
+  // Back to back, each ~1 ms append would get an fsync of its own (hundreds); spaced, about one per interval.
+  assert.ok(starts.length <= Math.ceil(400 / intervalMs) + 3, `${starts.length} fsyncs for ${results.length} appends in 400 ms`);
+  for (let i = 1; i < starts.length; i++) {
+    assert.ok(starts[i]! - starts[i - 1]! >= intervalMs - 1, `fsync ${i} began ${(starts[i]! - starts[i - 1]!).toFixed(1)} ms after the one before`);
+  }
+
+  await new Promise((r) => setTimeout(r, intervalMs * 3));
+  const lone = performance.now();
+  await log.append('s', 0, [makeRecord(9999)], 'durable');
+  assert.ok(performance.now() - lone < intervalMs - 10, `a lone append after a quiet spell waited ${(performance.now() - lone).toFixed(1)} ms`);
+});

@@ -26,6 +26,13 @@ export interface WriterOptions {
   maxPendingBytes: number;
   maxPendingRecords: number;
   writtenFsyncIntervalMs: number;
+  /**
+   * Least time from one fdatasync's start to the next one's (0 or absent: back to back). Appends
+   * that arrive meanwhile join the next fsync. Cloud and virtual disks throttle past a few thousand
+   * flushes a second and then stall every flush for many milliseconds; spacing them keeps the
+   * disk under that budget and spends less CPU per record. Node timers have 1 ms granularity.
+   */
+  minFsyncIntervalMs?: number;
 }
 
 interface PendingAppend {
@@ -80,6 +87,7 @@ export class PartitionWriter {
   /** Queued appends that do not wait for an fsync (written, fast): they are never held back for one. */
   private queuedNotDurable = 0;
   private syncing: Promise<void> | null = null;
+  private lastSyncStartMs = -Infinity;
   /** Totals since open, for benchmarks and metrics. */
   readonly counters = { writes: 0, syncs: 0, bytesWritten: 0 };
   /** Given the seconds of each fdatasync of segment data (metrics); set by the log. Two clock reads per fsync, nothing per record. */
@@ -350,6 +358,7 @@ export class PartitionWriter {
   private async syncLoop(force: boolean): Promise<void> {
     while ((force || this.awaitingSync.length > 0) && !this.stopped) {
       force = false;
+      await this.spaceSyncs();
       const waiting = this.awaitingSync.splice(0);
       this.unsynced = false;
       try {
@@ -364,6 +373,17 @@ export class PartitionWriter {
       // synchronously, so this loop runs the next fsync for them at once.
       if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
     }
+  }
+
+  /** Waits out minFsyncIntervalMs since the last fsync began, then writes what was held back meanwhile so that this fsync covers it. */
+  private async spaceSyncs(): Promise<void> {
+    const waitMs = this.lastSyncStartMs + (this.opts.minFsyncIntervalMs ?? 0) - performance.now();
+    if (waitMs > 0) {
+      await new Promise<void>((resolve) => setTimeout(resolve, waitMs));
+      // kick() writes the first queued batch synchronously: its durable appends are in awaitingSync before the splice.
+      if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
+    }
+    this.lastSyncStartMs = performance.now();
   }
 
   /**
