@@ -5,7 +5,8 @@
 // `wrk -t1 -c64 --latency -s post.lua` (a 251-byte JSON POST), warm-up, then a measured run.
 // Prints req/s, p50, p99 per server and Hopper's ratios to NODE-RAW (targets: durable >= 0.8,
 // fast >= 0.9); then p99 at 80% of Hopper's durable peak, driven open loop by bench/open-loop.c
-// (wrk has no rate option; see bench/open-loop.ts); then the resident memory of every Hopper process under 1000 connections.
+// (wrk has no rate option; see bench/open-loop.ts), each run followed by DISK-FLOOR (bench/disk-floor.ts: what the
+// disk alone allows a durable ack at that rate); then the resident memory of every Hopper process under 1000 connections.
 // Env: DURATION (s, default 10), WARMUP (s, 3), CONNS (64), SERVER_CPU (0), LOAD_CPU (1),
 //      P99_ROUNDS (3: open-loop runs of the judged p99 row and its LIMIT floor, median reported),
 //      RSS_CONNS (1000), RSS_DURATION (s, 10), ONLY (names, e.g. "NODE-RAW HOPPER-durable"), BENCH_DIR.
@@ -14,6 +15,8 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { descendants, freePort, have, startPinned, stopProcess } from './pinned-process.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { diskFloor, type FloorResult } from './disk-floor.js';
 import { openLoopGenerator, type OpenLoopGenerator, type RateResult } from './open-loop.js';
 import { CLI, ROOT, SHARED, benchContextFromEnv, hostLine, measureServer, ms, runWrk, runWrkAsync, waitUp, type BenchServer as Server, type Row, type WrkResult } from './wrk-protocol.js';
 
@@ -67,8 +70,22 @@ if (have('nginx')) {
 servers.push({ name: 'NODE-RAW', path: '/', start: (port) => pinned('node-raw', process.execPath, [join(SHARED, 'node/node_raw.js')], { PORT: String(port) }) });
 servers.push(hopper('durable'), hopper('written'), hopper('fast'));
 
-/** p99 at a fixed request rate, open loop, after wrk's warm-up; `rounds` runs on one server start, median p99. */
-async function p99AtRate(server: Server, rate: number, rounds: number, generator: OpenLoopGenerator): Promise<{ median: RateResult; p99sUs: number[] } | null> {
+/** The median by p99 of an odd count; of an even count (a run failed), the upper middle: a verdict must not flatter. */
+function medianByP99<T extends { p99Us: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.p99Us - b.p99Us)[Math.floor(runs.length / 2)]!;
+}
+
+/**
+ * p99 at a fixed request rate, open loop, after wrk's warm-up; `rounds` runs on one server start, median p99.
+ * `afterRound` runs after each round, while the server idles (the disk floor, measured at the same moment).
+ */
+async function p99AtRate(
+  server: Server,
+  rate: number,
+  rounds: number,
+  generator: OpenLoopGenerator,
+  afterRound: () => void = () => undefined,
+): Promise<{ median: RateResult; p99sUs: number[] } | null> {
   const port = await freePort();
   const child = await server.start(port);
   try {
@@ -78,11 +95,10 @@ async function p99AtRate(server: Server, rate: number, rounds: number, generator
     for (let i = 0; i < rounds; i++) {
       const r = generator.run(port, server.path, rate);
       if (r) results.push(r);
+      afterRound();
     }
     if (results.length === 0) return null;
-    // Of an even count (a run failed), the upper middle: the verdict must not flatter.
-    const sorted = [...results].sort((a, b) => a.p99Us - b.p99Us);
-    return { median: sorted[Math.floor(sorted.length / 2)]!, p99sUs: results.map((r) => r.p99Us) };
+    return { median: medianByP99(results), p99sUs: results.map((r) => r.p99Us) };
   } finally {
     await stopProcess(child);
   }
@@ -162,6 +178,8 @@ async function main(): Promise<void> {
     const nodeRaw = servers.find((s) => s.name === 'NODE-RAW');
     const nginx = servers.find((s) => s.name === 'LIMIT');
     const generator = openLoopGenerator(CTX);
+    // The disk's own floor under a durable ack, measured right after each judged round at the same rate.
+    const floor = diskFloor(CTX, loadConfig({ file: hopperConfig('durable'), env: process.env, cwd: WORK }).log.embedded.minFsyncIntervalMs);
     // [name, server, rate, what the rate is, judged against the target, rounds]
     const runs: [string, Server, number, string, boolean, number][] = [
       ['HOPPER-durable', hopper('durable'), durable.rps * 0.8, '80% of its peak', true, P99_ROUNDS],
@@ -171,8 +189,12 @@ async function main(): Promise<void> {
     if (nodeRaw && base) runs.push(['NODE-RAW', nodeRaw, base.rps * 0.8, '80% of its peak', false, 1]);
     out.push('');
     for (const [name, server, target, at, judged, rounds] of runs) {
-      log(`p99 of ${name} at ${at}: ${target.toFixed(0)} req/s open loop, ${rounds} round(s)`);
-      const r = await p99AtRate(server, target, rounds, generator);
+      log(`p99 of ${name} at ${at}: ${target.toFixed(0)} req/s open loop, ${rounds} round(s)${judged && floor ? ', each followed by DISK-FLOOR' : ''}`);
+      const floors: FloorResult[] = [];
+      const r = await p99AtRate(server, target, rounds, generator, () => {
+        const f = judged ? floor?.run(target) : null;
+        if (f) floors.push(f);
+      });
       const what = `${name} p99 at ${at}`;
       if (!r) {
         out.push(`${what}: not measured (the generator failed; see the log above)`);
@@ -184,8 +206,17 @@ async function main(): Promise<void> {
       const verdict = judged ? `; target < 5 ms: ${m.p99Us < 5000 ? 'met' : 'NOT met'}` : '';
       const failed = m.non2xx + m.errors > 0 ? `; non-2xx ${m.non2xx}, errors ${m.errors}` : '';
       out.push(`${what}: ${ms(m.p99Us)} ms at ${m.achieved.toFixed(0)} req/s (${each}asked ${target.toFixed(0)}${verdict}${failed})${keptUp}`);
+      if (floors.length > 0) {
+        const f = medianByP99(floors);
+        out.push(
+          `DISK-FLOOR p99 at the same rate: ${ms(f.p99Us)} ms, p50 ${ms(f.p50Us)} ms, ${f.syncs} fsyncs ` +
+            `(${floors.length > 1 ? `median of ${floors.length} runs, each right after one above: ${floors.map((x) => ms(x.p99Us)).join(', ')} ms` : 'one run'}; ` +
+            `an ideal group commit on this disk and CPU: what no durable server could beat at that moment)`,
+        );
+      }
     }
     out.push(`(open loop: ${generator.name}; latency from the time each request was due)`);
+    if (floor) out.push(`(DISK-FLOOR: ${floor.name})`);
   }
 
   if (ONLY.length === 0 || ONLY.includes('RSS')) {

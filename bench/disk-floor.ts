@@ -1,0 +1,75 @@
+// The DISK-FLOOR row of bench:ingest: bench/group-commit-floor.c, an ideal group commit in C (no HTTP,
+// no event loop), at the rate of a Hopper `durable` run, pinned to the server's CPU and writing into
+// the work dir (the disk of Hopper's data directory). Its p99 is what the disk alone puts into the tail
+// of a durable ack at that moment; without a C compiler the row is left out.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { frameBytes } from '../src/log/embedded/record-frame.js';
+import { newRequestId } from '../src/ingest/request-id.js';
+import { have } from './pinned-process.js';
+import { ROOT, SHARED, type BenchContext } from './wrk-protocol.js';
+
+/** Uncounted seconds at the start of each run, as the open-loop runs have. */
+const FLOOR_WARMUP_S = 2;
+const RUN_GRACE_S = 60;
+
+export interface FloorResult {
+  p50Us: number;
+  p99Us: number;
+  syncs: number;
+}
+
+export interface DiskFloor {
+  /** What produced the figures, for the report. */
+  name: string;
+  run(ratePerSec: number): FloorResult | null;
+}
+
+/** The bytes one bench POST takes in the log: its frame with the metadata the ingest path stores. */
+function benchRecordBytes(): number {
+  return frameBytes({
+    body: readFileSync(join(SHARED, 'body.json')),
+    receivedAtUs: Date.now() * 1000,
+    contentType: 'application/json',
+    contentEncoding: '',
+    remoteAddress: '127.0.0.1',
+    requestId: newRequestId(),
+    idempotencyKey: '',
+  });
+}
+
+/** `minFsyncIntervalMs`: log.embedded.minFsyncIntervalMs of the Hopper runs it is compared with. */
+export function diskFloor(ctx: BenchContext, minFsyncIntervalMs: number): DiskFloor | null {
+  const compiler = ['cc', 'gcc'].find(have);
+  if (!compiler) {
+    ctx.say('no C compiler (Debian package gcc): no DISK-FLOOR row');
+    return null;
+  }
+  const binary = join(ctx.workDir, 'group-commit-floor');
+  const built = spawnSync(compiler, ['-O2', '-o', binary, join(ROOT, 'bench/group-commit-floor.c')], { encoding: 'utf8' });
+  if (built.status !== 0) {
+    ctx.say(`could not build bench/group-commit-floor.c (${(built.stderr || '').slice(0, 300)}): no DISK-FLOOR row`);
+    return null;
+  }
+  const recordBytes = benchRecordBytes();
+  const intervalUs = Math.round(minFsyncIntervalMs * 1000);
+  return {
+    name: `bench/group-commit-floor.c: write(2) of every due ${recordBytes}-byte record + fdatasync, fsyncs >= ${intervalUs} us apart, on CPU ${ctx.serverCpu} in ${ctx.workDir}, ${FLOOR_WARMUP_S}s uncounted`,
+    run(rate) {
+      const r = spawnSync(
+        'taskset',
+        ['-c', ctx.serverCpu, binary, join(ctx.workDir, 'floor.bin'), String(Math.round(rate)), String(recordBytes), String(intervalUs), String(FLOOR_WARMUP_S), String(ctx.durationS)],
+        { encoding: 'utf8', timeout: (ctx.durationS + RUN_GRACE_S) * 1000 },
+      );
+      try {
+        const j = JSON.parse(r.stdout) as { syncs: number; latencyUs: { p50: number; p99: number } };
+        return { p50Us: j.latencyUs.p50, p99Us: j.latencyUs.p99, syncs: j.syncs };
+      } catch {
+        ctx.say(`group-commit-floor gave no JSON: ${(r.stderr || r.stdout || '').slice(0, 300)}`);
+        return null;
+      }
+    },
+  };
+}
