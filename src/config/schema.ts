@@ -154,7 +154,7 @@ export const CONFIG_SCHEMA = obj({
       maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
       maxPendingRecords: { ...posInt, default: 200_000 },
       writtenFsyncIntervalMs: { ...posInt, default: 1000 },
-      minFsyncIntervalMs: { type: 'number', minimum: 0, maximum: 100, default: 1 },
+      minFsyncIntervalMs: { type: 'number', minimum: 0, maximum: 100, default: 0.5 },
       retentionCheckIntervalMs: { ...posInt, default: 60_000 },
     }),
     redis: obj({
