@@ -21,13 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-// Latencies are counted exactly, one slot per microsecond up to this bound (40 MB of counters).
-#define MAX_LATENCY_US 10000000
+#include "latency-histogram.h"
+
 // The largest write of one group: a stall longer than this many records' worth is cut into several writes.
 #define MAX_GROUP_BYTES (8 << 20)
 
-static uint32_t *histogram;
-static int64_t max_latency_us;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -46,27 +44,6 @@ static void die(const char *what) {
   exit(1);
 }
 
-static void record(int64_t latency_ns) {
-  int64_t us = latency_ns / 1000;
-  if (us < 0) us = 0;
-  if (us > max_latency_us) max_latency_us = us;
-  histogram[us < MAX_LATENCY_US ? us : MAX_LATENCY_US - 1]++;
-}
-
-static int64_t percentile(double p) {
-  int64_t total = 0;
-  for (int64_t i = 0; i < MAX_LATENCY_US; i++) total += histogram[i];
-  if (total == 0) return 0;
-  int64_t rank = (int64_t)(p / 100.0 * (double)total + 0.999999);
-  if (rank < 1) rank = 1;
-  int64_t seen = 0;
-  for (int64_t i = 0; i < MAX_LATENCY_US; i++) {
-    seen += histogram[i];
-    if (seen >= rank) return i;
-  }
-  return MAX_LATENCY_US - 1;
-}
-
 int main(int argc, char **argv) {
   if (argc != 7) {
     fprintf(stderr, "usage: group-commit-floor FILE RATE RECORD_BYTES MIN_INTERVAL_US WARMUP_S DURATION_S\n");
@@ -81,7 +58,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "group-commit-floor: RATE, RECORD_BYTES (<= 8 MiB) and DURATION_S must be positive, MIN_INTERVAL_US and WARMUP_S not negative\n");
     return 2;
   }
-  histogram = calloc(MAX_LATENCY_US, sizeof *histogram);
+  histogram_init();
   char *group = malloc(MAX_GROUP_BYTES);
   if (!histogram || !group) die("calloc");
   memset(group, 'x', MAX_GROUP_BYTES);

@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-// Latencies are counted exactly, one slot per microsecond up to this bound (40 MB of counters).
-#define MAX_LATENCY_US 10000000
+#include "latency-histogram.h"
+
 // Answers still missing this long after the last send are counted as errors.
 #define DRAIN_TIMEOUT_NS 5000000000LL
 #define READ_BUFFER_BYTES 65536
@@ -41,8 +41,6 @@ typedef struct {
   size_t len;
 } conn_t;
 
-static uint32_t *histogram;
-static int64_t max_latency_us;
 static int64_t sent, counted_sent, completed, non2xx, errors;
 
 static int64_t now_ns(void) {
@@ -79,27 +77,6 @@ static void reconnect(int ep, conn_t *c, int id, const char *host, int port) {
   c->fd = open_conn(host, port);
   struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) die("epoll_ctl");
-}
-
-static void record(int64_t latency_ns) {
-  int64_t us = latency_ns / 1000;
-  if (us < 0) us = 0;
-  if (us > max_latency_us) max_latency_us = us;
-  histogram[us < MAX_LATENCY_US ? us : MAX_LATENCY_US - 1]++;
-}
-
-static int64_t percentile(double p) {
-  int64_t total = 0;
-  for (int64_t i = 0; i < MAX_LATENCY_US; i++) total += histogram[i];
-  if (total == 0) return 0;
-  int64_t rank = (int64_t)(p / 100.0 * (double)total + 0.999999);
-  if (rank < 1) rank = 1;
-  int64_t seen = 0;
-  for (int64_t i = 0; i < MAX_LATENCY_US; i++) {
-    seen += histogram[i];
-    if (seen >= rank) return i;
-  }
-  return MAX_LATENCY_US - 1;
 }
 
 // Length of the first complete answer in c->buf (head + Content-Length body), 0 if incomplete, -1 if not HTTP.
@@ -150,7 +127,7 @@ int main(int argc, char **argv) {
   memcpy(request + head, body, body_len);
   size_t request_len = head + body_len;
 
-  histogram = calloc(MAX_LATENCY_US, sizeof *histogram);
+  histogram_init();
   conn_t *conns = calloc(nconns, sizeof *conns);
   // Idle connections in a ring, oldest first: every connection keeps being used, so none sits idle long
   // enough for the server's keep-alive timeout to close it under the generator.
