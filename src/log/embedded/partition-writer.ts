@@ -380,6 +380,7 @@ export class PartitionWriter {
       await this.spaceSyncs();
       const waiting = this.awaitingSync.splice(0);
       this.unsynced = false;
+      this.lastSyncStartMs = performance.now();
       try {
         await this.datasync();
         this.counters.syncs++;
@@ -402,7 +403,6 @@ export class PartitionWriter {
       // kick() writes the first queued batch synchronously: its durable appends are in awaitingSync before the splice.
       if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
     }
-    this.lastSyncStartMs = performance.now();
   }
 
   /**
