@@ -6,7 +6,7 @@
 // speed drifts between seconds (plain writes were seen from 0.4 to 1.4 GB/s here).
 // Env: BENCH_RECORDS (default 1,000,000), BENCH_APPENDERS (records in flight, default 2000), BENCH_ROUNDS
 // (default 3), BENCH_DIR, BENCH_PER_APPEND (records per append call, default 1; the ingest path appends
-// one batch per event-loop turn, so 64 is its shape under wrk -c64), BENCH_MIN_FSYNC_MS (log.embedded.minFsyncIntervalMs, default 1).
+// one batch per event-loop turn, so 64 is its shape under wrk -c64), BENCH_MIN_FSYNC_MS (log.embedded.minFsyncIntervalMs, default 0.5 as in the config).
 
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ function openLog(dir: string): EmbeddedLog {
     maxPendingBytes: 256 * 1024 * 1024,
     maxPendingRecords: 1_000_000,
     writtenFsyncIntervalMs: 1000,
-    minFsyncIntervalMs: Number(process.env.BENCH_MIN_FSYNC_MS ?? 1),
+    minFsyncIntervalMs: Number(process.env.BENCH_MIN_FSYNC_MS ?? 0.5),
   });
 }
 
