@@ -4,6 +4,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import { NatsLog, type NatsLogOptions } from '../../src/log/nats/nats-log.js';
 
 export const NATS_TEST_SERVERS = process.env.HOPPER_TEST_NATS_URL ?? '127.0.0.1:4222';
@@ -55,4 +56,23 @@ export async function deleteNatsPrefix(subjectPrefix: string, servers = NATS_TES
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * A NatsLog on a prefix of its own, closed and its data deleted after the test; null when NATS is absent
+ * (the test is then skipped, saying why).
+ */
+export async function openNatsTestLog(t: Pick<TestContext, 'after' | 'skip'>, overrides: Partial<NatsLogOptions> = {}): Promise<NatsLog | null> {
+  const reason = await natsSkipReason();
+  if (reason) {
+    t.skip(reason);
+    return null;
+  }
+  const prefix = uniqueNatsPrefix();
+  const log = await openNatsLog(prefix, overrides);
+  t.after(async () => {
+    await log.close().catch(() => undefined);
+    await deleteNatsPrefix(prefix);
+  });
+  return log;
 }

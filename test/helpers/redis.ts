@@ -2,6 +2,7 @@
 // a probe that says how to start it when absent, and key cleanup by prefix.
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import { RedisLog, type RedisLogOptions } from '../../src/log/redis/redis-log.js';
 
 export const REDIS_TEST_URL = process.env.HOPPER_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,4 +53,23 @@ export async function deleteRedisPrefix(keyPrefix: string, url = REDIS_TEST_URL)
   } finally {
     r.disconnect();
   }
+}
+
+/**
+ * A RedisLog on a prefix of its own, closed and its data deleted after the test; null when Redis is absent
+ * (the test is then skipped, saying why).
+ */
+export async function openRedisTestLog(t: Pick<TestContext, 'after' | 'skip'>, overrides: Partial<RedisLogOptions> = {}): Promise<RedisLog | null> {
+  const reason = await redisSkipReason();
+  if (reason) {
+    t.skip(reason);
+    return null;
+  }
+  const prefix = uniqueRedisPrefix();
+  const log = await openRedisLog(prefix, overrides);
+  t.after(async () => {
+    await log.close().catch(() => undefined);
+    await deleteRedisPrefix(prefix);
+  });
+  return log;
 }

@@ -7,54 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
-import type { LogConsumer } from '../../src/log/types.js';
-import type { NatsLog } from '../../src/log/nats/nats-log.js';
-import { NATS_TEST_SERVERS, deleteNatsPrefix, natsSkipReason, openNatsLog, uniqueNatsPrefix } from '../helpers/nats.js';
+import { deliveryKeys, pollGroup } from '../helpers/group-poller.js';
+import { NATS_TEST_SERVERS, openNatsTestLog } from '../helpers/nats.js';
 import { makeRecord } from './conformance.js';
-
-async function openLog(t: { after: (fn: () => Promise<void>) => void; skip: (m: string) => void }): Promise<NatsLog | null> {
-  const reason = await natsSkipReason();
-  if (reason) {
-    t.skip(reason);
-    return null;
-  }
-  const prefix = uniqueNatsPrefix();
-  const log = await openNatsLog(prefix);
-  t.after(async () => {
-    await log.close().catch(() => undefined);
-    await deleteNatsPrefix(prefix);
-  });
-  return log;
-}
-
-/** Fetches (and commits) in a loop until stopped, recording every record it got. */
-function poll(consumer: LogConsumer): { got: number[]; stop: () => Promise<void> } {
-  const got: number[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const d = await consumer.fetch(100, 100);
-      if (!d) {
-        await new Promise((r) => setTimeout(r, 10)); // a closed consumer answers null at once
-        continue;
-      }
-      for (const r of d.records) got.push(r.offset);
-      await consumer.commit(d);
-    }
-  })();
-  return {
-    got,
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('nats: a member processing one batch for longer than the lease, without fetching, keeps it', async (t) => {
-  const log = await openLog(t);
+  const log = await openNatsTestLog(t);
   if (!log) return;
   const leaseTimeoutMs = 1000;
   await log.ensureStream('long', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
@@ -68,19 +28,19 @@ test('nats: a member processing one batch for longer than the lease, without fet
 
   const held = await busy.fetch(10, 1000);
   assert.ok(held && held.records.length > 0);
-  const poller = poll(other);
+  const poller = pollGroup(other);
   t.after(() => poller.stop());
   await sleep(2.5 * leaseTimeoutMs); // "processing": no fetch, no commit
   await busy.commit(held);
   await sleep(leaseTimeoutMs / 2);
   await poller.stop();
   // Only what was handed out counts: records the busy member still had in its buffer may go to the other.
-  const stolen = poller.got.filter((o) => held.records.some((r) => r.offset === o));
+  const stolen = poller.got.filter((k) => deliveryKeys(held).includes(k));
   assert.deepEqual(stolen, [], 'another member got records the busy member was still processing');
 });
 
 test('nats: a message that waited in the buffer is renewed from its delivery, not from its hand-out', async (t) => {
-  const log = await openLog(t);
+  const log = await openNatsTestLog(t);
   if (!log) return;
   const leaseTimeoutMs = 1200;
   await log.ensureStream('buf', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
@@ -116,7 +76,7 @@ test('nats: a message that waited in the buffer is renewed from its delivery, no
   // Processed until 1.3 leases after its delivery, without fetching; another live member polls.
   const other = await log.openConsumer({ group: 'g', stream: 'buf', consumerName: 'other', leaseTimeoutMs });
   t.after(() => other.close());
-  const poller = poll(other);
+  const poller = pollGroup(other);
   t.after(() => poller.stop());
   await sleep(deliveredAtMs + 1.3 * leaseTimeoutMs - Date.now());
   await member.commit(second);

@@ -9,7 +9,7 @@ import { MsgHdrsImpl } from '@nats-io/transport-node';
 import { isHopperError } from '../../src/errors.js';
 import { encodeHeaders } from '../../src/log/nats/nats-record-codec.js';
 import { ACK_LEVELS, type RecordInput } from '../../src/log/types.js';
-import { deleteNatsPrefix, natsSkipReason, openNatsLog, uniqueNatsPrefix } from '../helpers/nats.js';
+import { openNatsTestLog } from '../helpers/nats.js';
 import { makeRecord } from './conformance.js';
 
 /** A record whose NATS message (body and encoded headers) is exactly `messageBytes` long. */
@@ -19,14 +19,8 @@ function recordOfMessageBytes(base: RecordInput, messageBytes: number): RecordIn
 }
 
 test('nats: an append holding a record over max_payload stores nothing and is refused with 413, at every ack level', async (t) => {
-  const reason = await natsSkipReason();
-  if (reason) return t.skip(reason);
-  const prefix = uniqueNatsPrefix();
-  const log = await openNatsLog(prefix);
-  t.after(async () => {
-    await log.close();
-    await deleteNatsPrefix(prefix);
-  });
+  const log = await openNatsTestLog(t);
+  if (!log) return;
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   const maxPayload = log.link.nc.info!.max_payload;
 

@@ -5,58 +5,14 @@
 // handed it out, so one that waited in the member's buffer is renewed in time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Delivery, LogConsumer } from '../../src/log/types.js';
-import type { RedisLog } from '../../src/log/redis/redis-log.js';
-import { deleteRedisPrefix, openRedisLog, redisSkipReason, uniqueRedisPrefix } from '../helpers/redis.js';
+import { deliveryKeys, pollGroup } from '../helpers/group-poller.js';
+import { openRedisTestLog } from '../helpers/redis.js';
 import { makeRecord } from './conformance.js';
 
 const LEASE_MS = 1000;
 
-async function openLog(t: { after: (fn: () => Promise<void>) => void; skip: (m: string) => void }): Promise<RedisLog | null> {
-  const reason = await redisSkipReason();
-  if (reason) {
-    t.skip(reason);
-    return null;
-  }
-  const prefix = uniqueRedisPrefix();
-  const log = await openRedisLog(prefix);
-  t.after(async () => {
-    await log.close().catch(() => undefined);
-    await deleteRedisPrefix(prefix);
-  });
-  return log;
-}
-
-/** Fetches (and commits) in a loop until stopped, recording every record it got. */
-function poll(consumer: LogConsumer): { got: string[]; stop: () => Promise<void> } {
-  const got: string[] = [];
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const d = await consumer.fetch(100, 100);
-      if (!d) {
-        await new Promise((r) => setTimeout(r, 10)); // a closed consumer answers null at once
-        continue;
-      }
-      for (const r of d.records) got.push(`${d.partition}:${r.offset}`);
-      await consumer.commit(d);
-    }
-  })();
-  return {
-    got,
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-}
-
-function keys(d: Delivery): string[] {
-  return d.records.map((r) => `${d.partition}:${r.offset}`);
-}
-
 test('redis: a member processing one batch for longer than the lease, without fetching, keeps it', async (t) => {
-  const log = await openLog(t);
+  const log = await openRedisTestLog(t);
   if (!log) return;
   await log.ensureStream('long', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.append('long', 0, Array.from({ length: 5 }, (_, i) => makeRecord(i)), 'durable');
@@ -69,18 +25,18 @@ test('redis: a member processing one batch for longer than the lease, without fe
 
   const held = await busy.fetch(10, 1000);
   assert.equal(held?.records.length, 5);
-  const poller = poll(other);
+  const poller = pollGroup(other);
   t.after(() => poller.stop());
   await new Promise((r) => setTimeout(r, 2.5 * LEASE_MS)); // "processing": no fetch, no commit
   await busy.commit(held);
   await new Promise((r) => setTimeout(r, LEASE_MS / 2));
   await poller.stop();
-  const stolen = poller.got.filter((k) => keys(held).includes(k));
+  const stolen = poller.got.filter((k) => deliveryKeys(held).includes(k));
   assert.deepEqual(stolen, [], 'another member got records the busy member was still processing');
 });
 
 test('redis: a delivery taken over together with others and handed out later is renewed from its takeover, not its hand-out', async (t) => {
-  const log = await openLog(t);
+  const log = await openRedisTestLog(t);
   if (!log) return;
   await log.ensureStream('buf', { partitions: 2, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   for (const p of [0, 1]) await log.append('buf', p, Array.from({ length: 5 }, (_, i) => makeRecord(p * 10 + i)), 'durable');
@@ -109,7 +65,7 @@ test('redis: a delivery taken over together with others and handed out later is 
   // XAUTOCLAIM takes them over mid-processing; another live member polls meanwhile.
   const other = await log.openConsumer({ group: 'g', stream: 'buf', consumerName: 'other', leaseTimeoutMs: LEASE_MS });
   t.after(() => other.close());
-  const poller = poll(other);
+  const poller = pollGroup(other);
   t.after(() => poller.stop());
   const key = log.key('buf', second.partition);
   let maxIdleMs = 0;
@@ -122,6 +78,6 @@ test('redis: a delivery taken over together with others and handed out later is 
   await poller.stop();
   t.diagnostic(`longest idle time of the held entries: ${maxIdleMs} ms`);
   assert.ok(maxIdleMs < LEASE_MS * 0.8, `the held entries went ${maxIdleMs} ms without a renewal (lease ${LEASE_MS} ms)`);
-  const stolen = poller.got.filter((k) => keys(second).includes(k));
+  const stolen = poller.got.filter((k) => deliveryKeys(second).includes(k));
   assert.deepEqual(stolen, [], 'another member got records the heir was still processing');
 });

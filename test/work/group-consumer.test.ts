@@ -5,12 +5,13 @@
 // when the next batch was already read ahead), commits made at once land in order,
 // an unreadable position file stops only its partition, and a position left past the
 // end of a partition by a power cut is moved back to the end.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import type { EmbeddedGroupConsumer } from '../../src/log/embedded/group-consumer.js';
+import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import type { Delivery, LogConsumer, PartitionStats } from '../../src/log/types.js';
 import { record, waitFor } from './work-helpers.js';
 
@@ -247,6 +248,17 @@ test('a position file damaged while a member owns the partition is rewritten wit
   assert.deepEqual((await a.fetch(10, 100))?.records.map((r) => r.offset), [4, 5]);
 });
 
+/** A data dir in the state afterPowerCut() leaves, opened again with its warnings collected; removed after the test. */
+async function reopenedAfterPowerCut(t: TestContext): Promise<{ dir: string; log: EmbeddedLog; warnings: string[] }> {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  await afterPowerCut(dir);
+  const warnings: string[] = [];
+  const log = openEmbedded(dir, { warn: (_, message) => void warnings.push(message) });
+  t.after(() => log.close());
+  return { dir, log, warnings };
+}
+
 // The state a power cut leaves: a group in the writer's process read records written but not yet
 // fsynced and committed past them (position 20); the disk kept only the first 10 records.
 async function afterPowerCut(dir: string): Promise<void> {
@@ -258,12 +270,7 @@ async function afterPowerCut(dir: string): Promise<void> {
 }
 
 test('after a power cut, a position past the recovered end is moved back when the writer opens the partition', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  await afterPowerCut(dir);
-  const warnings: string[] = [];
-  const log = openEmbedded(dir, { warn: (_, message) => void warnings.push(message) });
-  t.after(() => log.close());
+  const { log, warnings } = await reopenedAfterPowerCut(t);
   // Acknowledged after the restart, at the offsets of the records the power cut took: they were skipped.
   const acked = await log.append('s', 0, Array.from({ length: 5 }, (_, i) => record(`{"new":${i}}`)), 'durable');
   assert.equal(acked.firstOffset, 10);
@@ -275,12 +282,7 @@ test('after a power cut, a position past the recovered end is moved back when th
 });
 
 test('a member taking a partition moves a stored position past its end back to the end', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  await afterPowerCut(dir);
-  const warnings: string[] = [];
-  const log = openEmbedded(dir, { warn: (_, message) => void warnings.push(message) });
-  t.after(() => log.close());
+  const { dir, log, warnings } = await reopenedAfterPowerCut(t);
   // No writer in this process yet (hopper work beside hopper serve): the member sees the end in the files.
   const c = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: LEASE_MS });
   t.after(() => c.close());
