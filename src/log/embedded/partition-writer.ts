@@ -389,10 +389,17 @@ export class PartitionWriter {
         return;
       }
       for (const w of waiting) w.p.resolve({ partition: this.partition, firstOffset: w.firstOffset, ack: 'durable' });
-      // Appends held back during this fsync (see schedule) are written now; their write fills awaitingSync
-      // synchronously, so this loop runs the next fsync for them at once.
-      if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
+      // Appends held back during this fsync (see schedule) are written now, so this loop runs the next fsync for them at once.
+      this.writeHeldBack();
     }
+  }
+
+  /**
+   * Writes the appends schedule() held back while an fsync ran, unless a write is already on its way.
+   * kick() writes the first queued batch synchronously: its durable appends are in awaitingSync on return.
+   */
+  private writeHeldBack(): void {
+    if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
   }
 
   /** Waits out minFsyncIntervalMs since the last fsync began, then writes what was held back meanwhile so that this fsync covers it. */
@@ -400,8 +407,7 @@ export class PartitionWriter {
     const deadlineMs = this.lastSyncStartMs + (this.opts.minFsyncIntervalMs ?? 0);
     if (performance.now() < deadlineMs) {
       await waitUntil(deadlineMs);
-      // kick() writes the first queued batch synchronously: its durable appends are in awaitingSync before the splice.
-      if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
+      this.writeHeldBack();
     }
   }
 
