@@ -4,7 +4,7 @@
 // same fsync cadence (the bandwidth to compare with). Each figure is the median of
 // BENCH_ROUNDS rounds, the log and the plain writes alternating, because the disk's
 // speed drifts between seconds (plain writes were seen from 0.4 to 1.4 GB/s here).
-// Env: BENCH_RECORDS (default 1,000,000), BENCH_APPENDERS (records in flight, default 2000), BENCH_ROUNDS
+// Env: BENCH_RECORDS (default 1,000,000), BENCH_BODY_BYTES (default 250), BENCH_APPENDERS (records in flight, default 2000), BENCH_ROUNDS
 // (default 3), BENCH_DIR, BENCH_PER_APPEND (records per append call, default 1; the ingest path appends
 // one batch per event-loop turn, so 64 is its shape under wrk -c64), BENCH_MIN_FSYNC_MS (log.embedded.minFsyncIntervalMs, default 0.5 as in the config).
 
@@ -18,7 +18,7 @@ const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const APPENDERS = Number(process.env.BENCH_APPENDERS ?? 2000);
 const PER_APPEND = Math.max(1, Number(process.env.BENCH_PER_APPEND ?? 1));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const BODY_BYTES = 250;
+const BODY_BYTES = Math.max(16, Number(process.env.BENCH_BODY_BYTES ?? 250));
 const root = process.env.BENCH_DIR ?? mkdtempSync(join(process.cwd(), '.bench-log-'));
 
 function record(i: number): RecordInput {

@@ -8,7 +8,7 @@
 //           | u32le offsetLow | u32le offsetHigh | f64le receivedAtUs
 //           | the five strings, UTF-8, in that order | body bytes (the rest)
 
-import { crc32Range } from './crc32.js';
+import { crc32Range, crc32WithBody } from './crc32.js';
 import { metadataBytes } from '../record-size.js';
 import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
 
@@ -77,6 +77,7 @@ export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: num
   s += rid;
   const idk = writeString(buf, r.idempotencyKey, s);
   s += idk;
+  const bodyStart = s;
   // Uint8Array#set is a straight memcpy; Buffer#copy takes a slower generic path for small buffers.
   buf.set(r.body, s);
   s += r.body.length;
@@ -92,7 +93,7 @@ export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: num
   putU32(buf, p + 16, Math.floor(offset / TWO_32));
   buf.writeDoubleLE(r.receivedAtUs, p + 20);
   putU32(buf, pos, s - p);
-  putU32(buf, pos + 4, crc32Range(buf, p, s));
+  putU32(buf, pos + 4, crc32WithBody(buf, p, bodyStart, r.body));
   return s;
 }
 
