@@ -126,3 +126,28 @@ test('minFsyncIntervalMs holds a durable append that follows an fsync closely, a
   assert.equal(r.ack, 'durable');
   assert.ok(performance.now() - lone < intervalMs / 2, `a lone append after a quiet spell waited ${(performance.now() - lone).toFixed(0)} ms`);
 });
+
+test('the next fdatasync starts before the appends of the last one are answered, and none is answered before its own', async (t) => {
+  const dir = tempDir('hopper-sync-');
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir, { flushIntervalMs: 0, minFsyncIntervalMs: 0 });
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [makeRecord(0)], 'durable');
+  const w = writerOf(log);
+  const events: string[] = [];
+  let syncs = 0;
+  const real = w.fh.datasync.bind(w.fh);
+  w.fh.datasync = async () => {
+    const n = ++syncs;
+    events.push(`fsync ${n} started`);
+    await new Promise((r) => setTimeout(r, 20));
+    await real();
+    events.push(`fsync ${n} done`);
+  };
+  const first = log.append('s', 0, [makeRecord(1)], 'durable').then(() => events.push('append 1 answered'));
+  await new Promise((r) => setTimeout(r, 5)); // fsync 1 is running: append 2 is held back for fsync 2
+  const second = log.append('s', 0, [makeRecord(2)], 'durable').then(() => events.push('append 2 answered'));
+  await settlesWithin(Promise.all([first, second]), 5_000);
+  assert.deepEqual(events, ['fsync 1 started', 'fsync 1 done', 'fsync 2 started', 'append 1 answered', 'fsync 2 done', 'append 2 answered']);
+});

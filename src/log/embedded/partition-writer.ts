@@ -43,6 +43,12 @@ interface PendingAppend {
   reject: (e: Error) => void;
 }
 
+/** A durable append written to the file, waiting for an fsync; firstOffset is its first record's. */
+interface SyncWaiter {
+  p: PendingAppend;
+  firstOffset: number;
+}
+
 /** Where written data ends in the active segment: readers in this process never read past it. */
 export interface WrittenEnd {
   base: number;
@@ -102,7 +108,7 @@ export class PartitionWriter {
   private unsynced = false;
   private syncDue = false;
   private scratch: Buffer = Buffer.alloc(0);
-  private awaitingSync: { p: PendingAppend; firstOffset: number }[] = [];
+  private awaitingSync: SyncWaiter[] = [];
   /** Queued appends that do not wait for an fsync (written, fast): they are never held back for one. */
   private queuedNotDurable = 0;
   private syncing: Promise<void> | null = null;
@@ -375,23 +381,42 @@ export class PartitionWriter {
   }
 
   private async syncLoop(force: boolean): Promise<void> {
+    /** Synced by the last fsync, not yet resolved: resolved once the next fsync is on its way. */
+    let synced: SyncWaiter[] = [];
     while ((force || this.awaitingSync.length > 0) && !this.stopped) {
       force = false;
-      await this.spaceSyncs();
+      if (performance.now() < this.nextSyncAllowedMs()) {
+        this.resolveDurable(synced);
+        synced = [];
+        await this.spaceSyncs();
+      }
       const waiting = this.awaitingSync.splice(0);
       this.unsynced = false;
       this.lastSyncStartMs = performance.now();
+      const syncing = this.datasync();
+      // The fdatasync is in the thread pool now. The answers to the last one's appends (their
+      // continuations run at the await below) go out while it runs: resolved before it started,
+      // they would hold the next fsync back by all the work of answering them. With the server on
+      // one core the gain is within the VM's spread (wrk -c64: +1.7% over 7 pairs); with the thread
+      // pool on another core, the fsync no longer waits for ~0.2 ms of answers per batch.
+      this.resolveDurable(synced);
+      synced = [];
       try {
-        await this.datasync();
+        await syncing;
         this.counters.syncs++;
       } catch (err) {
         this.failedSync(err, waiting.map((w) => w.p));
         return;
       }
-      for (const w of waiting) w.p.resolve({ partition: this.partition, firstOffset: w.firstOffset, ack: 'durable' });
+      synced = waiting;
       // Appends held back during this fsync (see schedule) are written now, so this loop runs the next fsync for them at once.
       this.writeHeldBack();
     }
+    this.resolveDurable(synced);
+  }
+
+  private resolveDurable(synced: SyncWaiter[]): void {
+    for (const w of synced) w.p.resolve({ partition: this.partition, firstOffset: w.firstOffset, ack: 'durable' });
   }
 
   /**
@@ -402,9 +427,14 @@ export class PartitionWriter {
     if (this.queue.length > 0 && !this.flushing && this.timer === null && this.immediate === null) this.kick();
   }
 
+  /** minFsyncIntervalMs after the last fsync began. */
+  private nextSyncAllowedMs(): number {
+    return this.lastSyncStartMs + (this.opts.minFsyncIntervalMs ?? 0);
+  }
+
   /** Waits out minFsyncIntervalMs since the last fsync began, then writes what was held back meanwhile so that this fsync covers it. */
   private async spaceSyncs(): Promise<void> {
-    const deadlineMs = this.lastSyncStartMs + (this.opts.minFsyncIntervalMs ?? 0);
+    const deadlineMs = this.nextSyncAllowedMs();
     if (performance.now() < deadlineMs) {
       await waitUntil(deadlineMs);
       this.writeHeldBack();
