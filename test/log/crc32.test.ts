@@ -10,28 +10,34 @@ import { crc32Range, crc32WithBody, crc32UpdateJs, NATIVE_MIN_BYTES, NATIVE_MIN_
 const MAX_BYTES = NATIVE_MIN_RANGE_BYTES * 3;
 
 test('crc32Range and crc32UpdateJs equal zlib.crc32 on any byte range', () => {
+  const seen = { native: 0, js: 0 };
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: MAX_BYTES }), fc.nat(), fc.nat(), (bytes, a, b) => {
+    fc.property(fc.uint8Array({ maxLength: MAX_BYTES, size: 'max' }), fc.nat(), fc.nat(), (bytes, a, b) => {
       const buf = Buffer.from(bytes);
       const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
       const end = start + (bytes.length - start === 0 ? 0 : b % (bytes.length - start + 1));
       const expected = crc32(buf.subarray(start, end));
+      seen[end - start >= NATIVE_MIN_RANGE_BYTES ? 'native' : 'js']++;
       assert.equal(crc32Range(buf, start, end), expected);
       assert.equal(crc32UpdateJs(0, buf, start, end), expected);
     }),
     { numRuns: 2000 },
   );
+  assert.ok(seen.native >= 100 && seen.js >= 100, `both sides of the threshold tried: ${JSON.stringify(seen)}`);
 });
 
 test('crc32WithBody, checksumming a long body from its own buffer, equals zlib.crc32 of head and body together', () => {
+  const seen = { native: 0, js: 0 };
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ maxLength: NATIVE_MIN_BYTES * 3 }), fc.nat(20), (head, body, lead) => {
+    fc.property(fc.uint8Array({ maxLength: 100, size: 'max' }), fc.uint8Array({ maxLength: NATIVE_MIN_BYTES * 3, size: 'max' }), fc.nat(20), (head, body, lead) => {
       const buf = Buffer.concat([Buffer.alloc(lead, 0xee), head, body, Buffer.alloc(3, 0xee)]);
       const bodyStart = lead + head.length;
+      seen[body.length >= NATIVE_MIN_BYTES ? 'native' : 'js']++;
       assert.equal(crc32WithBody(buf, lead, bodyStart, Buffer.from(body)), crc32(buf.subarray(lead, bodyStart + body.length)));
     }),
     { numRuns: 2000 },
   );
+  assert.ok(seen.native >= 100 && seen.js >= 100, `both sides of the threshold tried: ${JSON.stringify(seen)}`);
 });
 
 test('both paths agree on lengths just below and at each threshold', () => {

@@ -65,3 +65,32 @@ test('after a failed fsync nothing more is acknowledged; a restart keeps the dur
   const next = await log.append('s', 0, [makeRecord(9)], 'durable');
   assert.equal(next.firstOffset, records.length, 'after a restart the partition takes writes again, after every offset it handed out');
 });
+
+test('an fsync that fails while the appends of the one before are being answered: those stay durable, the ones it covered are refused', async (t) => {
+  const dir = tempDir('hopper-fsync-');
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir, { segmentMaxBytes: 1024 * 1024, minFsyncIntervalMs: 0 });
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [makeRecord(0)], 'durable');
+  const fh = (log as unknown as { writers: Map<string, { fh: FileHandle }> }).writers.get('s/0')!.fh;
+  const real = fh.datasync.bind(fh);
+  let calls = 0;
+  fh.datasync = async () => {
+    const n = ++calls;
+    await new Promise((r) => setTimeout(r, 20));
+    if (n === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    return real();
+  };
+  // Append 1 is covered by fsync 1; append 2 arrives while fsync 1 runs, so fsync 2 (which fails) covers it
+  // and starts before append 1 is answered.
+  const first = log.append('s', 0, [makeRecord(1)], 'durable');
+  await new Promise((r) => setTimeout(r, 5));
+  const second = log.append('s', 0, [makeRecord(2)], 'durable');
+  const [a, b] = await Promise.allSettled([first, second]);
+  assert.equal(calls, 2, 'two fsyncs ran');
+  assert.equal(a.status, 'fulfilled', `append 1 was synced by fsync 1: ${a.status === 'rejected' ? String(a.reason) : ''}`);
+  assert.deepEqual((a as PromiseFulfilledResult<{ firstOffset: number; ack: string }>).value, { partition: 0, firstOffset: 1, ack: 'durable' });
+  assert.ok(refusedForFsync(b), `append 2 must be refused, got ${b.status}`);
+  assert.ok(refusedForFsync((await Promise.allSettled([log.append('s', 0, [makeRecord(3)], 'durable')]))[0]!), 'the partition is stopped');
+});

@@ -10,7 +10,7 @@ import type { RecordInput } from '../../src/log/types.js';
 
 const metadata = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.constant(''));
 const record = fc.record({
-  body: fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
+  body: fc.uint8Array({ maxLength: 600, size: 'max' }).map((a) => Buffer.from(a)),
   receivedAtUs: fc.integer({ min: 0, max: 2 ** 52 }),
   contentType: metadata,
   contentEncoding: metadata,
