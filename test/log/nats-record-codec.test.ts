@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { MsgHdrsImpl } from '@nats-io/transport-node';
 import { decodeMessage, encodeHeaders, recordBytes } from '../../src/log/nats/nats-record-codec.js';
 
-const text = fc.string({ unit: 'binary', maxLength: 40 });
+const text = fc.string({ unit: 'binary', maxLength: 40, size: 'max' });
 
 function roundTrip(rec: { body: Buffer; receivedAtUs: number; contentType: string; contentEncoding: string; remoteAddress: string; requestId: string; idempotencyKey: string }) {
   const wire = MsgHdrsImpl.decode((encodeHeaders(rec) as MsgHdrsImpl).encode());
@@ -23,7 +23,7 @@ test('Unicode whitespace at either edge survives the header trim', () => {
 
 test('metadata round-trips through the header wire format', () => {
   fc.assert(
-    fc.property(text, text, text, text, text, fc.integer({ min: 0, max: 2 ** 52 }), fc.uint8Array({ maxLength: 64 }), (ct, ce, ra, rq, ik, at, body) => {
+    fc.property(text, text, text, text, text, fc.integer({ min: 0, max: 2 ** 52 }), fc.uint8Array({ maxLength: 64, size: 'max' }), (ct, ce, ra, rq, ik, at, body) => {
       const rec = { body: Buffer.from(body), receivedAtUs: at, contentType: ct, contentEncoding: ce, remoteAddress: ra, requestId: rq, idempotencyKey: ik };
       assert.deepEqual(roundTrip(rec), { ...rec, stream: 's', partition: 3, offset: 7 });
     }),

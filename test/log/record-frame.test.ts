@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { FRAME_OK, decodeFrame, frameBytes, inspectFrame, newFrameFacts, writeFrame } from '../../src/log/embedded/record-frame.js';
 import type { RecordInput } from '../../src/log/types.js';
 
-const metadata = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.constant(''));
+const metadata = fc.oneof(fc.string({ maxLength: 80, size: 'max' }), fc.string({ unit: 'binary', maxLength: 80, size: 'max' }), fc.constant(''));
 const record = fc.record({
   body: fc.uint8Array({ maxLength: 600, size: 'max' }).map((a) => Buffer.from(a)),
   receivedAtUs: fc.integer({ min: 0, max: 2 ** 52 }),
