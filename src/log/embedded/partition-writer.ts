@@ -434,11 +434,8 @@ export class PartitionWriter {
 
   /** Waits out minFsyncIntervalMs since the last fsync began, then writes what was held back meanwhile so that this fsync covers it. */
   private async spaceSyncs(): Promise<void> {
-    const deadlineMs = this.nextSyncAllowedMs();
-    if (performance.now() < deadlineMs) {
-      await waitUntil(deadlineMs);
-      this.writeHeldBack();
-    }
+    await waitUntil(this.nextSyncAllowedMs());
+    this.writeHeldBack();
   }
 
   /**
