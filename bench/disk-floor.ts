@@ -8,12 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameBytes } from '../src/log/embedded/record-frame.js';
 import { newRequestId } from '../src/ingest/request-id.js';
-import { have } from './pinned-process.js';
-import { ROOT, SHARED, type BenchContext } from './wrk-protocol.js';
+import { buildCTool, RUN_GRACE_S } from './c-tool.js';
+import { SHARED, type BenchContext } from './wrk-protocol.js';
 
 /** Uncounted seconds at the start of each run, as the open-loop runs have. */
 const FLOOR_WARMUP_S = 2;
-const RUN_GRACE_S = 60;
 
 export interface FloorResult {
   p50Us: number;
@@ -42,17 +41,12 @@ function benchRecordBytes(): number {
 
 /** `minFsyncIntervalMs`: log.embedded.minFsyncIntervalMs of the Hopper runs it is compared with. */
 export function diskFloor(ctx: BenchContext, minFsyncIntervalMs: number): DiskFloor | null {
-  const compiler = ['cc', 'gcc'].find(have);
-  if (!compiler) {
-    ctx.say('no C compiler (Debian package gcc): no DISK-FLOOR row');
+  const built = buildCTool(ctx, 'group-commit-floor');
+  if (!('binary' in built)) {
+    ctx.say(`${built.problem}: no DISK-FLOOR row`);
     return null;
   }
-  const binary = join(ctx.workDir, 'group-commit-floor');
-  const built = spawnSync(compiler, ['-O2', '-o', binary, join(ROOT, 'bench/group-commit-floor.c')], { encoding: 'utf8' });
-  if (built.status !== 0) {
-    ctx.say(`could not build bench/group-commit-floor.c (${(built.stderr || '').slice(0, 300)}): no DISK-FLOOR row`);
-    return null;
-  }
+  const binary = built.binary;
   const recordBytes = benchRecordBytes();
   const intervalUs = Math.round(minFsyncIntervalMs * 1000);
   return {

@@ -5,8 +5,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { have } from './pinned-process.js';
-import { CLI, ROOT, SHARED, type BenchContext } from './wrk-protocol.js';
+import { buildCTool, RUN_GRACE_S } from './c-tool.js';
+import { CLI, SHARED, type BenchContext } from './wrk-protocol.js';
 
 export interface RateResult {
   p99Us: number;
@@ -23,19 +23,11 @@ export interface OpenLoopGenerator {
 
 /** Uncounted seconds at the start of each C run (connections handed over, code warmed up). */
 const OPEN_LOOP_WARMUP_S = 2;
-/** Seconds a run may take beyond its duration (connect, drain) before it is taken for hung. */
-const RUN_GRACE_S = 60;
 
 export function openLoopGenerator(ctx: BenchContext): OpenLoopGenerator {
-  const binary = join(ctx.workDir, 'open-loop');
-  const compiler = ['cc', 'gcc'].find(have);
-  if (compiler) {
-    const built = spawnSync(compiler, ['-O2', '-o', binary, join(ROOT, 'bench/open-loop.c')], { encoding: 'utf8' });
-    if (built.status === 0) return cGenerator(ctx, binary);
-    ctx.say(`could not build bench/open-loop.c (${(built.stderr || '').slice(0, 300)}); using hopper bench --rate`);
-  } else {
-    ctx.say('no C compiler (Debian package gcc): using hopper bench --rate, whose own jitter is higher');
-  }
+  const built = buildCTool(ctx, 'open-loop');
+  if ('binary' in built) return cGenerator(ctx, built.binary);
+  ctx.say(`${built.problem}: using hopper bench --rate, whose own jitter is higher`);
   return nodeGenerator(ctx);
 }
 
