@@ -6,13 +6,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { IN_CI } from './service-skip.js';
 
 /** HOPPER_TEST_CHROMIUM points at another Chromium binary. */
 export const CHROMIUM = process.env.HOPPER_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? null : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 /** The `skip` option of a browser test: the reason, except under HOPPER_CI=1, where requireChromium() fails instead. */
-export const chromiumSkip: string | false = missing !== null && process.env.HOPPER_CI !== '1' ? missing : false;
+export const chromiumSkip: string | false = missing !== null && !IN_CI ? missing : false;
 
 /** In CI a missing Chromium is a failure, not a skip. */
 export function requireChromium(): void {

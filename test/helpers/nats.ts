@@ -6,6 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { NatsLog, type NatsLogOptions } from '../../src/log/nats/nats-log.js';
+import { skipOutsideCi } from './service-skip.js';
 
 export const NATS_TEST_SERVERS = process.env.HOPPER_TEST_NATS_URL ?? '127.0.0.1:4222';
 
@@ -17,20 +18,20 @@ export const TEST_NATS_OPTIONS = {
   maxPendingRecords: 200_000,
 };
 
-/** null when NATS with JetStream answers, else the reason to skip with. */
+/** null when NATS with JetStream answers, else the reason to skip with (in CI: an error). */
 export async function natsSkipReason(servers = NATS_TEST_SERVERS): Promise<string | null> {
   const how = 'start it with `nats-server -js` or set HOPPER_TEST_NATS_URL';
   let nc;
   try {
     nc = await connect({ servers: servers.split(','), timeout: 500, maxReconnectAttempts: 0 });
   } catch (err) {
-    return `NATS is not reachable at ${servers} (${(err as Error).message}): ${how}`;
+    return skipOutsideCi(`NATS is not reachable at ${servers} (${(err as Error).message}): ${how}`);
   }
   try {
     await jetstreamManager(nc, { timeout: 1000 });
     return null;
   } catch (err) {
-    return `NATS at ${servers} has no JetStream (${(err as Error).message}): ${how}`;
+    return skipOutsideCi(`NATS at ${servers} has no JetStream (${(err as Error).message}): ${how}`);
   } finally {
     await nc.close();
   }

@@ -39,8 +39,6 @@ function findPgBinDir(): string | null {
 }
 
 export const PG_BIN_DIR: string | null = findPgBinDir();
-/** The CI script exports HOPPER_CI=1: there a throwaway server that cannot run is a failure, not a skip. */
-export const IN_CI = process.env.HOPPER_CI === '1';
 const RUN_AS = 'postgres';
 /** How long pg_ctl waits for the server to come up or go down (crash recovery included). */
 const PG_CTL_WAIT_S = 60;

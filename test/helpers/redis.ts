@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { RedisLog, type RedisLogOptions } from '../../src/log/redis/redis-log.js';
+import { skipOutsideCi } from './service-skip.js';
 
 export const REDIS_TEST_URL = process.env.HOPPER_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -16,7 +17,7 @@ export const TEST_REDIS_OPTIONS = {
   retentionCheckIntervalMs: 3_600_000,
 };
 
-/** null when Redis answers PING, else the reason to skip with. */
+/** null when Redis answers PING, else the reason to skip with (in CI: an error). */
 export async function redisSkipReason(url = REDIS_TEST_URL): Promise<string | null> {
   const r = new Redis(url, { lazyConnect: true, connectTimeout: 500, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   r.on('error', () => undefined);
@@ -25,7 +26,7 @@ export async function redisSkipReason(url = REDIS_TEST_URL): Promise<string | nu
     await r.ping();
     return null;
   } catch (err) {
-    return `Redis is not reachable at ${url} (${(err as Error).message}): start it with \`redis-server --daemonize yes\` or set HOPPER_TEST_REDIS_URL`;
+    return skipOutsideCi(`Redis is not reachable at ${url} (${(err as Error).message}): start it with \`redis-server --daemonize yes\` or set HOPPER_TEST_REDIS_URL`);
   } finally {
     r.disconnect();
   }

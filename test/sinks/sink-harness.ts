@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { RecordItem } from '../../src/work/batch-item.js';
 import { isRetriable } from '../../src/work/retriable-error.js';
 import type { Batch, MetricsHandle, ProcessContext, ProcessResult, Processor, SinkContext } from '../../src/work/types.js';
+import { skipOutsideCi } from '../helpers/service-skip.js';
 
 export function makeItem(
   offset: number,
@@ -106,7 +107,7 @@ export async function testPgUrl(): Promise<{ url: string; skip?: undefined } | {
       await client.end().catch(() => undefined);
     }
   }
-  return { skip: `PostgreSQL not reachable (${reasons.join('; ')}); start it or set HOPPER_TEST_PG_URL` };
+  return { skip: skipOutsideCi(`PostgreSQL not reachable (${reasons.join('; ')}); start it or set HOPPER_TEST_PG_URL`) };
 }
 
 export function uniqueName(prefix: string): string {
