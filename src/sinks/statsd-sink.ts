@@ -58,11 +58,15 @@ export class StatsdWriter {
     this.format = { flavor: opts.flavor, prefix: opts.prefix, globalTags: opts.globalTags };
   }
 
-  /** The datagrams for these items, and the items holding an invalid metric. */
-  encode(items: BatchItem[]): { datagrams: Buffer[]; failed: Failed; metrics: number } {
+  /**
+   * The datagrams for these items, and the items holding an invalid metric with how many
+   * events they held (an undecodable record counts as one: its event count is unknown).
+   */
+  encode(items: BatchItem[]): { datagrams: Buffer[]; failed: Failed; failedEvents: number; metrics: number } {
     const packer = new DatagramPacker(this.opts.maxDatagramBytes);
     const datagrams: Buffer[] = [];
     const failed: Failed = [];
+    let failedEvents = 0;
     let metrics = 0;
     const lines: string[] = [];
     for (const item of items) {
@@ -71,6 +75,7 @@ export class StatsdWriter {
         events = item.events();
       } catch (err) {
         failed.push({ item, reason: (err as Error).message });
+        failedEvents++;
         continue;
       }
       lines.length = 0;
@@ -87,18 +92,19 @@ export class StatsdWriter {
       }
       if (reason !== '') {
         failed.push({ item, reason });
+        failedEvents += events.length;
         continue;
       }
       for (const text of lines) packer.add(text, datagrams);
       metrics += lines.length;
     }
     packer.flush(datagrams);
-    return { datagrams, failed, metrics };
+    return { datagrams, failed, failedEvents, metrics };
   }
 
   async process(items: BatchItem[], ctx: ProcessContext): Promise<ProcessResult> {
     const started = performance.now();
-    const { datagrams, failed, metrics } = this.encode(items);
+    const { datagrams, failed, failedEvents, metrics } = this.encode(items);
     if (datagrams.length > 0) {
       try {
         await this.send(datagrams);
@@ -108,7 +114,7 @@ export class StatsdWriter {
       }
       ctx.metrics.increment('sink_datagrams_total', datagrams.length, { sink: SINK });
     }
-    this.metrics.written(ctx.metrics, metrics, failed.length, started);
+    this.metrics.written(ctx.metrics, metrics, failedEvents, started);
     return { failed };
   }
 

@@ -116,6 +116,25 @@ test('an endpoint down past the retry budget is a retriable error; after recover
   assert.equal(ctx.metrics.counter('sink_errors_total', 'http'), 1);
 });
 
+test('an endpoint that accepts and never answers: each try ends at timeoutMs, then a retriable error and no dead letter', async (t) => {
+  let requests = 0;
+  const srv = http.createServer(() => requests++);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  t.after(() => srv.closeAllConnections());
+  const s = sink(t, { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`, timeoutMs: 300, maxAttempts: 2, initialBackoffMs: 1 });
+  const started = Date.now();
+  await assert.rejects(Promise.resolve(s.process(makeBatch([makeItem(0, '{}')]), makeCtx())), (err: unknown) => {
+    assert.ok(isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'), String(err));
+    assert.equal(isRetriable(err), true);
+    assert.match((err as Error).message, /Headers Timeout/);
+    return true;
+  });
+  assert.equal(requests, 2, 'maxAttempts tries, each cut off by the timeout');
+  // undici checks its timeouts about once a second, so a try ends between timeoutMs and timeoutMs + 1 s.
+  assert.ok(Date.now() - started < 2 * (300 + 1000) + 1000, `took ${Date.now() - started} ms`);
+});
+
 test('a Retry-After beyond the retry budget ends the retries at once', async (t) => {
   const srv = await server(t, () => ({ status: 503, headers: { 'retry-after': '3600' } }));
   const s = sink(t, { url: srv.url, maxRetryTimeMs: 5000 });
