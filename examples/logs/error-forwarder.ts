@@ -33,6 +33,9 @@ export default function errorForwarder(options: Record<string, unknown>, context
   const threshold = typeof minLevel === 'number' ? minLevel : LEVELS[String(minLevel).toLowerCase()];
   if (threshold === undefined) throw new Error(`logs example: minLevel ${JSON.stringify(minLevel)} is not a level`);
   const sink = httpForwardSink(asChatMessage === true ? { format: 'single', ...httpOptions } : httpOptions, context);
+  // One view per record, kept across retries of its batch: the http sink knows the records it
+  // already delivered by identity, and skips them on a retry only if it is shown the same object.
+  const views = new WeakMap<BatchItem, BatchItem>();
 
   return defineProcessor({
     async process(batch, ctx) {
@@ -50,7 +53,12 @@ export default function errorForwarder(options: Record<string, unknown>, context
         const selected = events.filter((e) => levelOf(e) >= threshold);
         if (selected.length === 0) continue;
         const out = asChatMessage === true ? selected.map((e) => chatMessage(e as Record<string, unknown>)) : selected;
-        alerts.set(Object.create(item, { events: { value: () => out } }) as BatchItem, item);
+        let view = views.get(item);
+        if (view === undefined) {
+          view = Object.create(item, { events: { value: () => out } }) as BatchItem;
+          views.set(item, view);
+        }
+        alerts.set(view, item);
       }
       if (alerts.size > 0) {
         const result = await sink.process({ ...batch, items: [...alerts.keys()] }, ctx);
