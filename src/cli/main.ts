@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
   } catch (err) {
-    process.stderr.write(`hopper ${cmd.name}: ${(err as Error).message.split('\n')[0]} (see 'hopper ${cmd.name} --help')\n`);
+    process.stderr.write(`hopper ${cmd.name}: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')} (see 'hopper ${cmd.name} --help')\n`);
     return 2;
   }
   if (parsed.values.help) {

@@ -80,6 +80,8 @@ test('through the CLI, a bad flag is one line and exit 2', async () => {
   const cases: [string[], RegExp][] = [
     [['--url', 'http://127.0.0.1:1', '--duration', 'soon'], /^hopper: --duration "soon" is not a duration.*\(HOPPER_USAGE\)$/],
     [['--url', 'http://127.0.0.1:1', '--bogus'], /^hopper bench: Unknown option '--bogus'/],
+    // node's parseArgs explains a value starting with '-' on three lines: all of it, on one.
+    [['--url', 'http://127.0.0.1:1', '--duration', '-3s'], /^hopper bench: Option '--duration' argument is ambiguous\. .*use '--duration=-XYZ'\./],
     [[], /^hopper: bench needs --url/],
   ];
   for (const [args, pattern] of cases) {
@@ -88,6 +90,16 @@ test('through the CLI, a bad flag is one line and exit 2', async () => {
     assertOneLine(r.stderr, pattern);
     assert.equal(r.stdout, '');
   }
+});
+
+test('with --json, a failed run also prints one error object on stdout', async () => {
+  const port = await freePort();
+  const r = await runCli(['bench', '--url', `http://127.0.0.1:${port}`, '--duration', '30s', '--json']);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /\(HOPPER_BENCH_UNREACHABLE\)$/);
+  const out = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+  assert.equal(out.error.code, 'HOPPER_BENCH_UNREACHABLE');
+  assert.match(out.error.message, /^Cannot connect to .*ECONNREFUSED/);
 });
 
 test('an unreachable URL fails at once with one line', async () => {

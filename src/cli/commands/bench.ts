@@ -3,11 +3,12 @@
 // nothing acknowledged was lost (the verdict is the last line of output).
 
 import { existsSync } from 'node:fs';
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { HopperError } from '../../errors.js';
+import { thrownMessage } from '../../work/thrown-message.js';
 import { openLog } from '../../log/open-log.js';
-import { parseBenchOptions, DEFAULTS, MAX_CONNECTIONS } from '../../bench/bench-options.js';
+import { parseBenchOptions, DEFAULTS, MAX_CONNECTIONS, type BenchOptions } from '../../bench/bench-options.js';
 import { audit, type AuditResult } from '../../bench/audit.js';
 import { runLoad, type LoadResult, type RunHooks } from '../../bench/load-run.js';
 import { runVs } from '../../bench/vs-run.js';
@@ -76,66 +77,80 @@ export const benchCommand: Command = {
   acceptsPositionals: true,
   async run(ctx) {
     const opts = parseBenchOptions(ctx.values, ctx.positionals);
-    if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');
-    const source = opts.audit ? await openAuditSource(ctx) : null;
-    const controller = new AbortController();
-    const onSigint = (): void => controller.abort();
-    process.once('SIGINT', onSigint);
-    const tty = showsProgress((ctx.stdout as { isTTY?: boolean }).isTTY, opts.json);
-    let progressShown = false;
-    const hooks: RunHooks = { signal: controller.signal };
-    if (tty) {
-      hooks.onProgress = (p) => {
-        progressShown = true;
-        ctx.stdout.write(`\r\x1b[2K${progressLine(p, opts.plan.durationMs)}`);
-      };
-    }
-    const clearProgress = (): void => {
-      if (progressShown) ctx.stdout.write('\r\x1b[2K');
-      progressShown = false;
-    };
-    const print = (lines: string[]): void => {
-      ctx.stdout.write(lines.join('\n') + '\n');
-    };
     try {
-      if (opts.vs) {
-        const both = await runVs(opts.plan, opts.vs, opts.rounds, hooks);
-        clearProgress();
-        if (!both) {
-          ctx.stderr.write('hopper bench: interrupted before both servers ran: no comparison.\n');
-          return 1;
-        }
-        if (opts.json) print([JSON.stringify(comparisonJson(both.a, both.b, opts.rounds))]);
-        else print([...loadLines(both.a), ...loadLines(both.b), ...comparisonLines(both.a, both.b, opts.rounds)]);
-        // Both checked, so each failing side gets its line: a ratio against a server that acknowledged nothing is no result.
-        const ackedA = checkAcknowledged(both.a, ctx.stderr);
-        const ackedB = checkAcknowledged(both.b, ctx.stderr);
-        return ackedA && ackedB ? 0 : 1;
+      return await runBench(ctx, opts);
+    } catch (err) {
+      // A script reading --json output gets an object on stdout in every case (the stderr line stays).
+      if (opts.json) {
+        const code = err instanceof HopperError ? err.code : 'HOPPER_INTERNAL';
+        ctx.stdout.write(JSON.stringify({ error: { code, message: thrownMessage(err) } }) + '\n');
       }
-      const sinceUs = (Date.now() - AUDIT_SINCE_MARGIN_MS) * 1000;
-      const result = await runLoad(opts.plan, hooks);
-      clearProgress();
-      let verdict: AuditResult | null = null;
-      if (source) {
-        if (!opts.json) print(loadLines(result));
-        verdict = await audit(source, {
-          runId: result.runId,
-          stream: opts.plan.target.stream!,
-          threads: result.acknowledged.map((a) => ({ bitmap: a.bitmap!, seqLimit: a.seqLimit })),
-          sinceUs,
-          waitMs: opts.auditWaitMs,
-        });
-        if (opts.json) print([JSON.stringify(resultJson(result, verdict))]);
-        else print(auditLines(verdict));
-      } else if (opts.json) print([JSON.stringify(resultJson(result, null))]);
-      else print(loadLines(result));
-      const acked = checkAcknowledged(result, ctx.stderr);
-      // Duplicates are reported, not failed: storing a body twice loses nothing (consumers dedupe by id).
-      return (verdict !== null && verdict.missing > 0) || !acked ? 1 : 0;
-    } finally {
-      clearProgress();
-      process.off('SIGINT', onSigint);
-      await source?.close();
+      throw err;
     }
   },
 };
+
+/** The load (and audit, or comparison) itself; returns the exit code. */
+async function runBench(ctx: CommandContext, opts: BenchOptions): Promise<number> {
+  if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');
+  const source = opts.audit ? await openAuditSource(ctx) : null;
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  const tty = showsProgress((ctx.stdout as { isTTY?: boolean }).isTTY, opts.json);
+  let progressShown = false;
+  const hooks: RunHooks = { signal: controller.signal };
+  if (tty) {
+    hooks.onProgress = (p) => {
+      progressShown = true;
+      ctx.stdout.write(`\r\x1b[2K${progressLine(p, opts.plan.durationMs)}`);
+    };
+  }
+  const clearProgress = (): void => {
+    if (progressShown) ctx.stdout.write('\r\x1b[2K');
+    progressShown = false;
+  };
+  const print = (lines: string[]): void => {
+    ctx.stdout.write(lines.join('\n') + '\n');
+  };
+  try {
+    if (opts.vs) {
+      const both = await runVs(opts.plan, opts.vs, opts.rounds, hooks);
+      clearProgress();
+      if (!both) {
+        ctx.stderr.write('hopper bench: interrupted before both servers ran: no comparison.\n');
+        return 1;
+      }
+      if (opts.json) print([JSON.stringify(comparisonJson(both.a, both.b, opts.rounds))]);
+      else print([...loadLines(both.a), ...loadLines(both.b), ...comparisonLines(both.a, both.b, opts.rounds)]);
+      // Both checked, so each failing side gets its line: a ratio against a server that acknowledged nothing is no result.
+      const ackedA = checkAcknowledged(both.a, ctx.stderr);
+      const ackedB = checkAcknowledged(both.b, ctx.stderr);
+      return ackedA && ackedB ? 0 : 1;
+    }
+    const sinceUs = (Date.now() - AUDIT_SINCE_MARGIN_MS) * 1000;
+    const result = await runLoad(opts.plan, hooks);
+    clearProgress();
+    let verdict: AuditResult | null = null;
+    if (source) {
+      if (!opts.json) print(loadLines(result));
+      verdict = await audit(source, {
+        runId: result.runId,
+        stream: opts.plan.target.stream!,
+        threads: result.acknowledged.map((a) => ({ bitmap: a.bitmap!, seqLimit: a.seqLimit })),
+        sinceUs,
+        waitMs: opts.auditWaitMs,
+      });
+      if (opts.json) print([JSON.stringify(resultJson(result, verdict))]);
+      else print(auditLines(verdict));
+    } else if (opts.json) print([JSON.stringify(resultJson(result, null))]);
+    else print(loadLines(result));
+    const acked = checkAcknowledged(result, ctx.stderr);
+    // Duplicates are reported, not failed: storing a body twice loses nothing (consumers dedupe by id).
+    return (verdict !== null && verdict.missing > 0) || !acked ? 1 : 0;
+  } finally {
+    clearProgress();
+    process.off('SIGINT', onSigint);
+    await source?.close();
+  }
+}
