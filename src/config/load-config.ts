@@ -9,6 +9,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CONFIG_SCHEMA, type HopperConfig } from './schema.js';
+import { FETCH_BLOCKED_PORTS } from './fetch-blocked-ports.js';
 import { MAX_METADATA_BYTES } from '../log/types.js';
 import { HopperError } from '../errors.js';
 
@@ -327,5 +328,9 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   if (!validate(data)) throw schemaError(validate.errors!, input, sources);
   const config = data as unknown as HopperConfig;
   checkIngestLimits(config, input, sources);
+  if (FETCH_BLOCKED_PORTS.has(config.admin.port)) {
+    const path = ['admin', 'port'];
+    throw invalid(path, config.admin.port, sources.of(path), 'a port browsers and fetch may connect to (this one is on their list of blocked ports: the dashboard could not load)');
+  }
   return config;
 }

@@ -6,6 +6,7 @@
 
 import type { HopperConfig } from '../config/schema.js';
 import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
+import { FETCH_BLOCKED_PORTS } from '../config/fetch-blocked-ports.js';
 
 /** A request to the admin API that has not answered after this fails. */
 export const ADMIN_REQUEST_TIMEOUT_MS = 30_000;
@@ -27,10 +28,14 @@ export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: 
     url = `http://${host}:${config.admin.port}`;
   }
   if (!/^https?:\/\//.test(url)) url = `http://${url}`;
+  let parsed: URL;
   try {
-    new URL(url);
+    parsed = new URL(url);
   } catch {
     throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)} is not a URL (e.g. http://127.0.0.1:8081).`);
+  }
+  if (FETCH_BLOCKED_PORTS.has(Number(parsed.port))) {
+    throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)}: port ${parsed.port} is one that fetch refuses to connect to; run the admin server on another port (admin.port).`);
   }
   return { url: url.replace(/\/+$/, ''), token: flagToken ?? config.admin.token };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { flagFor, loadConfig } from '../../src/config/load-config.js';
 import { COMMANDS } from '../../src/cli/commands/index.js';
 import { isHopperError } from '../../src/errors.js';
+import { adminTarget } from '../../src/observe/admin-client.js';
 import { removeDir, tempDir } from '../helpers/embedded.js';
 import { CLI } from '../ingest/serve-process.js';
 
@@ -114,6 +115,14 @@ test("maxBodyBytes: a body must fit the log's own pending queue with its metadat
     errorOf({ env: { HOPPER_INGEST_MAX_BODY_BYTES: String(64 * MiB) }, overrides: raised }),
     new RegExp(`^config ingest\\.maxBodyBytes = ${64 * MiB} is invalid \\(from env HOPPER_INGEST_MAX_BODY_BYTES\\): expected a number <= \\d+ \\(log\\.embedded\\.maxPendingBytes less`),
   );
+});
+
+test('admin.port: a port that fetch and browsers refuse is an error at load; the admin client refuses it in --admin too', () => {
+  assert.match(errorOf({ env: { HOPPER_ADMIN_PORT: '6000' } }), /^config admin\.port = 6000 is invalid \(from env HOPPER_ADMIN_PORT\): expected a port browsers and fetch may connect to/);
+  assert.equal(loadConfig({ env: { HOPPER_ADMIN_PORT: '6001' } }).admin.port, 6001);
+  const config = loadConfig({ env: {} });
+  assert.throws(() => adminTarget(config, 'http://127.0.0.1:10080'), (err: unknown) => isHopperError(err, 'HOPPER_USAGE') && /port 10080 is one that fetch refuses/.test(err.message));
+  assert.equal(adminTarget(config, 'http://127.0.0.1:10081').url, 'http://127.0.0.1:10081');
 });
 
 test('hopper serve prints the error as one line and exits 1', (t) => {
