@@ -290,6 +290,54 @@ test('connections killed under load (pg_terminate_backend) are retried; every ro
   assert.ok(ctx.metrics.counter('sink_errors_total', 'postgres') >= retries);
 });
 
+test('a deadlock (40P01) with another session is retried: the batch lands once, nothing is dead-lettered', { skip, timeout: 30_000 }, async (t) => {
+  const table = uniqueName('hopper_t');
+  dropAfter(t, table);
+  const pipeline = uniqueName('deadlock');
+  const sink = sinkFor(t, { table, poolMax: 1 }, pipeline);
+  const ctx = makeCtx();
+  assert.deepEqual((await sink.process(makeBatch([makeItem(100, '{"n":100}')]), ctx))?.failed ?? [], []); // creates the table
+  const blocker = new pg.Client({ connectionString: url });
+  await blocker.connect();
+  t.after(() => blocker.end());
+  // The sink, waiting first, must be the one whose deadlock check finds the cycle and aborts.
+  await blocker.query("SET deadlock_timeout = '20s'");
+  await blocker.query('BEGIN');
+  const row = (offset: number) => blocker.query(`INSERT INTO ${table} (stream, partition, "offset", idx, received_at, data) VALUES ('events', 0, $1, 0, now(), '{}')`, [offset]);
+  await row(2);
+  // The sink's COPY writes offset 1, then waits for the blocker's uncommitted offset 2.
+  const items = [makeItem(1, '{"n":1}'), makeItem(2, '{"n":2}')];
+  const errors: string[] = [];
+  const watched: Processor = {
+    async process(batch, c) {
+      try {
+        return await sink.process(batch, c);
+      } catch (err) {
+        errors.push((err as Error).message);
+        throw err;
+      }
+    },
+  };
+  const delivery = processWithRetries(watched, makeBatch(items), ctx, { delayMs: 10 });
+  await withDb(async (db) => {
+    for (let i = 0; ; i++) {
+      const { rows } = await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`hopper:${pipeline}`]);
+      if (rows.length > 0) return;
+      assert.ok(i < 500, 'the sink never waited for the blocker');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  });
+  await row(1); // waits for the sink's offset 1: a deadlock, which the sink's check breaks by aborting its COPY
+  await blocker.query('ROLLBACK');
+  const { result, retries } = await delivery;
+  assert.deepEqual(result.failed ?? [], []);
+  assert.ok(retries >= 1, 'the batch was retried after the deadlock');
+  assert.match(errors[0] ?? '', /deadlock detected/);
+  assert.ok(ctx.metrics.counter('sink_errors_total', 'postgres') >= 1);
+  const { rows } = await withDb((db) => db.query(`SELECT "offset"::int AS o, data FROM ${table} ORDER BY "offset"`));
+  assert.deepEqual(rows.map((r) => [r.o, r.data]), [[1, { n: 1 }], [2, { n: 2 }], [100, { n: 100 }]]);
+});
+
 test('a session killed just after its query answered, while checked out, is dropped: no crash, the batch lands', { skip, timeout: 30_000 }, async (t) => {
   // The race behind a CI failure: pg_stat_activity showed the session active, the query finished, then the
   // FATAL 57P01 arrived while the sink held the idle connection. node-postgres emits that as an 'error'
