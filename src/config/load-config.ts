@@ -328,7 +328,7 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   if (!validate(data)) throw schemaError(validate.errors!, input, sources);
   const config = data as unknown as HopperConfig;
   checkIngestLimits(config, input, sources);
-  if (FETCH_BLOCKED_PORTS.has(config.admin.port)) {
+  if (config.admin.enabled && FETCH_BLOCKED_PORTS.has(config.admin.port)) {
     const path = ['admin', 'port'];
     throw invalid(path, config.admin.port, sources.of(path), 'a port browsers and fetch may connect to (this one is on their list of blocked ports: the dashboard could not load)');
   }

@@ -120,6 +120,7 @@ test("maxBodyBytes: a body must fit the log's own pending queue with its metadat
 test('admin.port: a port that fetch and browsers refuse is an error at load; the admin client refuses it in --admin too', () => {
   assert.match(errorOf({ env: { HOPPER_ADMIN_PORT: '6000' } }), /^config admin\.port = 6000 is invalid \(from env HOPPER_ADMIN_PORT\): expected a port browsers and fetch may connect to/);
   assert.equal(loadConfig({ env: { HOPPER_ADMIN_PORT: '6001' } }).admin.port, 6001);
+  assert.equal(loadConfig({ env: { HOPPER_ADMIN_PORT: '6000', HOPPER_ADMIN_ENABLED: 'false' } }).admin.port, 6000, 'no admin server: its port is not used');
   const config = loadConfig({ env: {} });
   assert.throws(() => adminTarget(config, 'http://127.0.0.1:10080'), (err: unknown) => isHopperError(err, 'HOPPER_USAGE') && /port 10080 is one that fetch refuses/.test(err.message));
   assert.equal(adminTarget(config, 'http://127.0.0.1:10081').url, 'http://127.0.0.1:10081');

@@ -1,15 +1,21 @@
 // A redis-server of the test's own, on a free loopback port and a temp directory,
 // persisting with appendonly yes + appendfsync always so that a SIGKILL and a
 // restart on the same directory keep every write Redis acknowledged.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePorts } from './free-ports.js';
 import { stopProcess } from './process-stop.js';
+import { skipOutsideCi } from './service-skip.js';
 
 export const REDIS_SERVER_BIN = process.env.HOPPER_TEST_REDIS_SERVER ?? 'redis-server';
+
+/** The `skip` option of a test that runs a redis-server of its own: false, or why not (in CI: an error). */
+export function redisServerMissing(): string | false {
+  return skipOutsideCi(spawnSync(REDIS_SERVER_BIN, ['--version']).status === 0 ? false : `${REDIS_SERVER_BIN} is not installed (apt-get install redis-server)`);
+}
 
 export class TestRedisServer {
   private proc: ChildProcess | null = null;

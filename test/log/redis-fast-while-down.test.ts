@@ -3,17 +3,15 @@
 // acknowledged and then lost; once Redis is back, `fast` appends are stored again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { isHopperError } from '../../src/errors.js';
 import type { RedisLog } from '../../src/log/redis/redis-log.js';
 import { ACK_LEVELS } from '../../src/log/types.js';
-import { REDIS_SERVER_BIN, TestRedisServer } from '../helpers/redis-server.js';
+import { redisServerMissing, TestRedisServer } from '../helpers/redis-server.js';
 import { openRedisLog } from '../helpers/redis.js';
 import { makeRecord } from './conformance.js';
 
-const hasRedisServer = spawnSync(REDIS_SERVER_BIN, ['--version']).status === 0;
 
-test('redis down: fast appends are refused (503), not acknowledged and lost', { skip: !hasRedisServer && 'redis-server is not installed (apt-get install redis-server)' }, async (t) => {
+test('redis down: fast appends are refused (503), not acknowledged and lost', { skip: redisServerMissing() }, async (t) => {
   const server = await TestRedisServer.start();
   let log: RedisLog | null = null;
   t.after(async () => {

@@ -6,15 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isHopperError } from '../../src/errors.js';
 import type { RedisLog } from '../../src/log/redis/redis-log.js';
-import { REDIS_SERVER_BIN, TestRedisServer } from '../helpers/redis-server.js';
+import { redisServerMissing, TestRedisServer } from '../helpers/redis-server.js';
 import { openRedisLog } from '../helpers/redis.js';
 import { makeRecord } from './conformance.js';
-import { spawnSync } from 'node:child_process';
 
 const APPENDERS = 8;
-const hasRedisServer = spawnSync(REDIS_SERVER_BIN, ['--version']).status === 0;
 
-test('redis restart during load: 503 while down, nothing acknowledged lost, recovery without reopening', { skip: !hasRedisServer && 'redis-server is not installed (apt-get install redis-server)' }, async (t) => {
+test('redis restart during load: 503 while down, nothing acknowledged lost, recovery without reopening', { skip: redisServerMissing() }, async (t) => {
   const server = await TestRedisServer.start();
   let log: RedisLog | null = null;
   t.after(async () => {

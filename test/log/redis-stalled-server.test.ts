@@ -4,16 +4,14 @@
 // leave their bytes queued while their budget is handed to new ones), every
 // append is refused with a 503, and appends succeed again once Redis resumes.
 import { test } from 'node:test';
-import { spawnSync } from 'node:child_process';
 import type { RedisLog } from '../../src/log/redis/redis-log.js';
-import { REDIS_SERVER_BIN, TestRedisServer } from '../helpers/redis-server.js';
+import { redisServerMissing, TestRedisServer } from '../helpers/redis-server.js';
 import { openRedisLog } from '../helpers/redis.js';
 import { runStalledServerScenario } from '../helpers/stalled-server-scenario.js';
 
-const hasRedisServer = spawnSync(REDIS_SERVER_BIN, ['--version']).status === 0;
 const MAX_PENDING_BYTES = 1024 * 1024;
 
-test('redis hung (SIGSTOP): memory queued for it stays bounded, appends get 503, and recover after', { skip: !hasRedisServer && 'redis-server is not installed (apt-get install redis-server)' }, async (t) => {
+test('redis hung (SIGSTOP): memory queued for it stays bounded, appends get 503, and recover after', { skip: redisServerMissing() }, async (t) => {
   const server = await TestRedisServer.start();
   let log: RedisLog | null = null;
   t.after(async () => {

@@ -77,11 +77,12 @@ export const benchCommand: Command = {
   acceptsPositionals: true,
   async run(ctx) {
     const opts = parseBenchOptions(ctx.values, ctx.positionals);
+    const output = { printed: false };
     try {
-      return await runBench(ctx, opts);
+      return await runBench(ctx, opts, output);
     } catch (err) {
-      // A script reading --json output gets an object on stdout in every case (the stderr line stays).
-      if (opts.json) {
+      // A script reading --json output gets one object on stdout in every case: this one when the run printed none.
+      if (opts.json && !output.printed) {
         const code = err instanceof HopperError ? err.code : 'HOPPER_INTERNAL';
         ctx.stdout.write(JSON.stringify({ error: { code, message: thrownMessage(err) } }) + '\n');
       }
@@ -90,8 +91,8 @@ export const benchCommand: Command = {
   },
 };
 
-/** The load (and audit, or comparison) itself; returns the exit code. */
-async function runBench(ctx: CommandContext, opts: BenchOptions): Promise<number> {
+/** The load (and audit, or comparison) itself; returns the exit code. output.printed: a result went to stdout. */
+async function runBench(ctx: CommandContext, opts: BenchOptions, output: { printed: boolean }): Promise<number> {
   if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');
   const source = opts.audit ? await openAuditSource(ctx) : null;
   const controller = new AbortController();
@@ -111,6 +112,7 @@ async function runBench(ctx: CommandContext, opts: BenchOptions): Promise<number
     progressShown = false;
   };
   const print = (lines: string[]): void => {
+    output.printed = true;
     ctx.stdout.write(lines.join('\n') + '\n');
   };
   try {
