@@ -2,7 +2,7 @@
 // the process: the bad range is skipped, counted in stats, and reading goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
@@ -48,4 +48,25 @@ test('a bad checksum in a sealed segment is quarantined and reading continues af
   // Appends go on.
   const r = await log.append('s', 0, [makeRecord(300, 200)], 'durable');
   assert.equal(r.firstOffset, 300);
+  await log.close();
+
+  // Another process, which has read nothing, sees the range the first one found (quarantine.json):
+  // hopper log stats and the admin server's metrics run in processes of their own.
+  const fresh = openEmbedded(dir, { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 });
+  t.after(() => fresh.close());
+  const again = (await fresh.stats()).streams[0]!.partitions[0]!;
+  assert.equal(again.quarantinedRecords, lost);
+  assert.equal(again.quarantinedBytes, p.quarantinedBytes);
+  const file = JSON.parse(readFileSync(join(pdir, 'quarantine.json'), 'utf8')) as { ranges: { segment: number; reason: string }[] };
+  assert.equal(file.ranges.length, 1);
+  assert.equal(file.ranges[0]!.segment, Number(segs[1]!.replace('.log', '')));
+  assert.match(file.ranges[0]!.reason, /checksum|length|bad/i);
+  await fresh.close();
+
+  // Once retention deleted the damaged segment (and the one before it), its range no longer counts.
+  for (const name of segs.slice(0, 2)) for (const f of [name, name.replace('.log', '.idx')]) rmSync(join(pdir, f), { force: true });
+  const trimmed = openEmbedded(dir, { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 });
+  t.after(() => trimmed.close());
+  const last = (await trimmed.stats()).streams[0]!.partitions[0]!;
+  assert.deepEqual([last.quarantinedRecords, last.quarantinedBytes], [0, 0]);
 });

@@ -7,6 +7,7 @@
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openLog } from '../../log/open-log.js';
+import { warnToStderr } from '../cli-warn.js';
 import { pipelinesOfStreams } from '../../work/pipeline-config.js';
 
 interface LagRow {
@@ -38,7 +39,7 @@ export const lagCommand: Command = {
     const onlyStream = ctx.values.stream as string | undefined;
     const onlyGroup = ctx.values.group as string | undefined;
     const config = ctx.loadConfig();
-    const log = await openLog(config);
+    const log = await openLog(config, warnToStderr(ctx.stderr));
     const rows: LagRow[] = [];
     try {
       const streams = (await log.stats()).streams;

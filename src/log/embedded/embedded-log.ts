@@ -317,6 +317,7 @@ export class EmbeddedLog implements Log {
         for (const base of bases) bytes += (await fsp.stat(segmentPath(this.partitionDir(stream, partition), base)).catch(() => ({ size: 0 }))).size;
         const endOffset = await reader.endOffset();
         const startOffset = bases[0] ?? 0;
+        const quarantine = await reader.quarantineTotals(bases);
         const groupStats = [];
         const unreadableGroups: UnreadableGroupPosition[] = [];
         for (const group of groups) {
@@ -338,8 +339,8 @@ export class EmbeddedLog implements Log {
           endOffset,
           bytes,
           segments: bases.length,
-          quarantinedRecords: reader.quarantinedRecords,
-          quarantinedBytes: reader.quarantinedBytes,
+          quarantinedRecords: quarantine.records,
+          quarantinedBytes: quarantine.bytes,
           groups: groupStats,
         };
         // Only when there is one: the output of `hopper log stats` is unchanged otherwise.

@@ -13,6 +13,7 @@ import { ReadAheadCursor } from './read-ahead.js';
 import { decodeIndexEntries, indexPath, INDEX_ENTRY_BYTES, listSegments, segmentName, segmentPath, type IndexEntry } from './segment-files.js';
 import type { PartitionWriter } from './partition-writer.js';
 import type { WarnFn } from './partition-recovery.js';
+import { QUARANTINE_FILE, rangeKey, readQuarantine, recordQuarantine, type QuarantinedRange } from './quarantine-file.js';
 
 const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 /** Records examined per call of offsetForTime's forward scan. */
@@ -51,7 +52,8 @@ const MAX_READ_AHEAD_CURSORS = 2;
 
 export class PartitionReader {
   private indexCache = new Map<number, CachedIndex>();
-  private quarantined = new Set<string>();
+  /** Damaged ranges this reader found (also merged into quarantine.json, unless that write failed). */
+  private quarantined = new Map<string, QuarantinedRange>();
   /** Least recently used first. */
   private handles = new Map<number, SegmentHandle>();
   /** Most recently used first. */
@@ -60,8 +62,6 @@ export class PartitionReader {
   private sealedSizes = new Map<number, number>();
   /** Running average of frame sizes, to size reads to what maxRecords needs. */
   private avgFrameBytes = 512;
-  quarantinedRecords = 0;
-  quarantinedBytes = 0;
 
   constructor(
     private readonly dir: string,
@@ -281,7 +281,7 @@ export class PartitionReader {
         if (!after && isLast && readable.tailMayBeTorn) break;
         const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
         const resumePos = after ? after.position : readable.end;
-        this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
+        await this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
         from = Math.max(from, resumeOffset);
         if (!after) {
           if (isLast) break;
@@ -307,16 +307,42 @@ export class PartitionReader {
     if (this.cursors.length > MAX_READ_AHEAD_CURSORS) this.cursors.length = MAX_READ_AHEAD_CURSORS;
   }
 
-  private reportQuarantine(base: number, badPos: number, resumePos: number, badOffset: number, resumeOffset: number, reason: string): void {
-    const key = `${base}:${badPos}`;
+  private async reportQuarantine(base: number, badPos: number, resumePos: number, badOffset: number, resumeOffset: number, reason: string): Promise<void> {
+    const range: QuarantinedRange = {
+      segment: base,
+      position: badPos,
+      fromOffset: badOffset,
+      toOffset: Math.max(badOffset, resumeOffset),
+      bytes: Math.max(0, resumePos - badPos),
+      reason,
+      foundAt: new Date().toISOString(),
+    };
+    const key = rangeKey(range);
     if (this.quarantined.has(key)) return;
-    this.quarantined.add(key);
-    this.quarantinedRecords += Math.max(0, resumeOffset - badOffset);
-    this.quarantinedBytes += Math.max(0, resumePos - badPos);
+    this.quarantined.set(key, range);
     this.warn(
       { stream: this.stream, partition: this.partition, segment: segmentName(base), position: badPos, skippedOffsets: `${badOffset}..${resumeOffset - 1}`, reason },
       'skipped a damaged range of a sealed segment (records quarantined)',
     );
+    // The read goes on whatever happens here: the report is for people, the records after the damage are data.
+    await recordQuarantine(this.dir, [range]).catch((err: unknown) =>
+      this.warn({ stream: this.stream, partition: this.partition, err: String(err) }, `could not record the damaged range in ${QUARANTINE_FILE}; only this process counts it`),
+    );
+  }
+
+  /** Records and bytes skipped as damaged in the segments still stored (`bases`), as found by any process. */
+  async quarantineTotals(bases: readonly number[]): Promise<{ records: number; bytes: number }> {
+    const ranges = new Map(this.quarantined);
+    for (const r of await readQuarantine(this.dir)) ranges.set(rangeKey(r), r);
+    const stored = new Set(bases);
+    let records = 0;
+    let bytes = 0;
+    for (const r of ranges.values()) {
+      if (!stored.has(r.segment)) continue; // deleted by retention since
+      records += r.toOffset - r.fromOffset;
+      bytes += r.bytes;
+    }
+    return { records, bytes };
   }
 
   /** The first offset received at or after timeUs, or the end offset when none is. */
