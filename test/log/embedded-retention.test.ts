@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listSegments } from '../../src/log/embedded/segment-files.js';
+import { utimesSync } from 'node:fs';
+import { listSegments, segmentPath } from '../../src/log/embedded/segment-files.js';
 import type { RecordInput } from '../../src/log/types.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 
@@ -84,6 +85,41 @@ test('without retentionCheckIntervalMs nothing is deleted until enforceRetention
       assert.deepEqual(await listSegments(log.partitionDir('s', 0)), before);
       await log.enforceRetention();
       assert.ok((await listSegments(log.partitionDir('s', 0))).length < before.length);
+    } finally {
+      await log.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('retention by age deletes the sealed segments last written before the limit, oldest first, never the newest', async () => {
+  const dir = tempDir();
+  try {
+    const log = openEmbedded(dir, { segmentMaxBytes: SEGMENT_BYTES });
+    try {
+      const hourMs = 3_600_000;
+      await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: hourMs, retentionMaxBytes: 0 });
+      for (let i = 0; i < 10; i++) await log.append('s', 0, records(40), 'durable');
+      await sleep(100); // a roll may follow the last append's answer
+      const pdir = log.partitionDir('s', 0);
+      const bases = await listSegments(pdir);
+      assert.ok(bases.length >= 5, 'the test needs several segments');
+      const nowMs = Date.now();
+      const age = (base: number, ms: number): void => utimesSync(segmentPath(pdir, base), (nowMs - ms) / 1000, (nowMs - ms) / 1000);
+      // The two oldest were last written two hours ago, the third 59 minutes ago: only the two go.
+      age(bases[0]!, 2 * hourMs);
+      age(bases[1]!, 2 * hourMs);
+      age(bases[2]!, hourMs - 60_000);
+      await log.enforceRetention(nowMs);
+      assert.deepEqual(await listSegments(pdir), bases.slice(2));
+      const { records: first } = await log.read('s', 0, 0, { maxRecords: 1 });
+      assert.equal(first[0]?.offset, bases[2], 'reads below the first segment start at it');
+      // All past the limit: all go but the newest, which is (or may be) being written.
+      for (const base of bases.slice(2)) age(base, 2 * hourMs);
+      await log.enforceRetention(nowMs);
+      assert.deepEqual(await listSegments(pdir), bases.slice(-1));
+      assert.equal((await log.append('s', 0, records(1), 'durable')).firstOffset, 400);
     } finally {
       await log.close();
     }

@@ -189,3 +189,34 @@ test('a time lookup finds a late-stamped record at the end of a segment when the
     });
   });
 });
+
+test('a crash inside a retention deletion or an atomic write leaves a readable log: leftovers are removed, a torn sealed index rebuilt', async () => {
+  await withLog(async (dir) => {
+    let log = openEmbedded(dir, SMALL);
+    await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+    for (let n = 0; n < 80; n++) await log.append('s', 0, [rec(n)], 'durable');
+    await log.close();
+    const pdir = log.partitionDir('s', 0);
+    const segs = segmentFiles(log);
+    assert.ok(segs.length >= 4, 'the test needs several segments');
+    // Retention unlinks a segment's data file, then its index: a crash in between leaves the index alone.
+    await fsp.rm(join(pdir, segs[0]!));
+    // An atomic write (index rewrite, quarantine report) killed before its rename leaves its temp file.
+    writeFileSync(join(pdir, `${segs[2]!.replace('.log', '.idx')}.4242.1.0.tmp`), 'half an index');
+    // A sealed segment's index cut inside an entry (written, not yet whole) is rebuilt.
+    const torn = join(pdir, segs[2]!.replace('.log', '.idx'));
+    await fsp.truncate(torn, statSync(torn).size - 5);
+
+    log = openEmbedded(dir, SMALL);
+    const firstKept = Number(segs[1]!.replace('.log', ''));
+    const records = await readAll(log);
+    assert.deepEqual(records.map(nOf), Array.from({ length: 80 - firstKept }, (_, i) => firstKept + i), 'every record of the segments kept, in order');
+    assert.equal((await log.append('s', 0, [rec(80)], 'durable')).firstOffset, 80);
+    const names = readdirSync(pdir);
+    assert.ok(!names.some((n) => n.endsWith('.tmp')), `no temp file left: ${names.join(' ')}`);
+    assert.ok(!names.includes(segs[0]!.replace('.log', '.idx')), 'the orphan index is removed');
+    assert.equal(statSync(torn).size % 16, 0, 'the torn index was rebuilt whole');
+    assert.deepEqual((await log.read('s', 0, firstKept + 30, { maxRecords: 2 })).records.map(nOf), [firstKept + 30, firstKept + 31], 'seeks through the rebuilt index land right');
+    await log.close();
+  });
+});
