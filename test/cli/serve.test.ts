@@ -74,6 +74,34 @@ test('--socket listens on a unix socket only (a stale socket file is replaced)',
   assert.ok(!existsSync(path), 'the socket file is removed on stop');
 });
 
+test('--socket with --port listens on both; HOPPER_DATA_DIR sets the data directory when --data-dir is absent', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('hopper-serve-both-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'hopper.sock');
+  const dataDir = join(dir, 'from-env');
+  const srv = await startServe(['--workers', '1', '--socket', path, '--port', '0'], { HOPPER_DATA_DIR: dataDir }, dir);
+  const start = JSON.parse(srv.lines.find((l) => l.includes('hopper serve listening'))!) as { dataDir: string; listen: string[] };
+  assert.equal(start.dataDir, dataDir);
+  assert.equal(start.listen.length, 2, start.listen.join(' '));
+  assert.ok(srv.port > 0, 'a TCP port as well as the socket');
+  assert.equal((await postWith(false, srv.port, '/v1/streams/s', '"via tcp"')).status, 202);
+  const status = await new Promise<number>((resolve, reject) => {
+    request({ socketPath: path, method: 'POST', path: '/v1/streams/s', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    })
+      .on('error', reject)
+      .end('"via socket"');
+  });
+  assert.equal(status, 202);
+  srv.child.kill('SIGTERM');
+  assert.equal((await srv.exited).code, 0);
+  assert.ok(!existsSync(join(dir, 'data')), 'nothing in ./data');
+  const read = runCli(['log', 'read', '--stream', 's', '--data-dir', dataDir]);
+  assert.equal(read.status, 0, read.stderr);
+  assert.deepEqual(read.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { body: string }).body).sort(), ['"via socket"', '"via tcp"']);
+});
+
 test('a busy port is one line on stderr and exit code 1', { timeout: 60_000 }, async (t) => {
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
