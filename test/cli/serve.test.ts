@@ -17,6 +17,19 @@ function runCli(args: string[], cwd?: string) {
   return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 30_000, env: { ...process.env, HOPPER_LOG_LEVEL: 'info' } });
 }
 
+
+/** POSTs `body` to stream s through the unix socket at `socketPath`; the answer's status. */
+function postViaSocket(socketPath: string, body: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    request({ socketPath, method: 'POST', path: '/v1/streams/s', headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    })
+      .on('error', reject)
+      .end(body);
+  });
+}
+
 test('serve --help lists the public flags', () => {
   const r = runCli(['serve', '--help']);
   assert.equal(r.status, 0);
@@ -60,15 +73,7 @@ test('--socket listens on a unix socket only (a stale socket file is replaced)',
   writeFileSync(path, ''); // left over by a crash: nothing listens on it
   const srv = await startServe(['--workers', '1', '--socket', path, '--data-dir', join(dir, 'data')]);
   assert.equal(srv.port, null, 'no TCP port without --port');
-  const status = await new Promise<number>((resolve, reject) => {
-    request({ socketPath: path, method: 'POST', path: '/v1/streams/s', headers: { 'content-type': 'text/plain' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    })
-      .on('error', reject)
-      .end('via socket');
-  });
-  assert.equal(status, 202);
+  assert.equal(await postViaSocket(path, 'via socket'), 202);
   srv.child.kill('SIGTERM');
   assert.equal((await srv.exited).code, 0);
   assert.ok(!existsSync(path), 'the socket file is removed on stop');
@@ -85,15 +90,7 @@ test('--socket with --port listens on both; HOPPER_DATA_DIR sets the data direct
   assert.equal(start.listen.length, 2, start.listen.join(' '));
   assert.ok(srv.port > 0, 'a TCP port as well as the socket');
   assert.equal((await postWith(false, srv.port, '/v1/streams/s', '"via tcp"')).status, 202);
-  const status = await new Promise<number>((resolve, reject) => {
-    request({ socketPath: path, method: 'POST', path: '/v1/streams/s', headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    })
-      .on('error', reject)
-      .end('"via socket"');
-  });
-  assert.equal(status, 202);
+  assert.equal(await postViaSocket(path, '"via socket"'), 202);
   srv.child.kill('SIGTERM');
   assert.equal((await srv.exited).code, 0);
   assert.ok(!existsSync(join(dir, 'data')), 'nothing in ./data');

@@ -2,7 +2,7 @@
 // catches the DecodeError and returns normally: it is never committed as if delivered.
 // And decoding is lazy: a processor that reads only the raw bytes never decodes, so a
 // body that is not valid for its content type is processed like any other.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
@@ -11,14 +11,20 @@ import { defineProcessor } from '../../src/work/types.js';
 import { parseDeadLetter } from '../../src/work/dead-letter.js';
 import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
 
-test('a decode error the processor swallowed still makes a dead letter', async (t) => {
+
+/** A log whose stream s holds {"n":0}, a malformed JSON body (request id "bad") and {"n":2}, and a one-pipeline config for it. */
+async function logWithMalformedRecord(t: TestContext) {
   const dir = tempDir();
   t.after(() => removeDir(dir));
   const log = openEmbedded(dir);
   t.after(() => log.close());
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.append('s', 0, [record('{"n":0}'), record('{"n":', { requestId: 'bad' }), record('{"n":2}')], 'durable');
-  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0 }] });
+  return { log, config: testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0 }] }) };
+}
+
+test('a decode error the processor swallowed still makes a dead letter', async (t) => {
+  const { log, config } = await logWithMalformedRecord(t);
   const seen: unknown[] = [];
   const processor = defineProcessor({
     process(batch) {
@@ -44,13 +50,7 @@ test('a decode error the processor swallowed still makes a dead letter', async (
 });
 
 test('a processor that never asks for events never decodes: a malformed body is processed and committed, no dead letter', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  t.after(() => log.close());
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, [record('{"n":0}'), record('{"n":', { requestId: 'bad' }), record('{"n":2}')], 'durable');
-  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0 }] });
+  const { log, config } = await logWithMalformedRecord(t);
   const bodies: string[] = [];
   const processor = defineProcessor({
     process(batch) {
