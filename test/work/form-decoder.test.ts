@@ -37,18 +37,18 @@ test('escapes that are not valid in the charset are HOPPER_DECODE_FAILED', () =>
 
 test('valid UTF-8 forms decode as URLSearchParams reads them', () => {
   const viaUrlSearchParams = (text: string): Record<string, string | string[]> => {
-    const event: Record<string, string | string[]> = {};
+    const fields = new Map<string, string | string[]>();
     for (const [key, value] of new URLSearchParams(text)) {
-      const prev = event[key];
-      if (prev === undefined) event[key] = value;
+      const prev = fields.get(key);
+      if (prev === undefined) fields.set(key, value);
       else if (Array.isArray(prev)) prev.push(value);
-      else event[key] = [prev, value];
+      else fields.set(key, [prev, value]);
     }
-    return event;
+    return Object.fromEntries(fields);
   };
   // ASCII only, as browsers send forms and pixels: Node 20's URLSearchParams garbles a raw non-ASCII
   // character after an invalid escape ("%zz%41é" reads "%zzA\uFFFD"), checked below by hand.
-  const piece = fc.constantFrom('a', 'b', '=', '&', '+', '%', '%2', '%2B', '%26', '%3D', '%C3%A9', '%E2%82%AC', '%F0%9F%98%80', '%EF%BB%BF', '%zz', '%C3', '%E9', '?', ' ', '~', '%25');
+  const piece = fc.constantFrom('a', 'b', '=', '&', '+', '%', '%2', '%2B', '%26', '%3D', '%C3%A9', '%E2%82%AC', '%F0%9F%98%80', '%EF%BB%BF', '%zz', '%C3', '%E9', '?', ' ', '~', '%25', 'constructor', '__proto__', 'toString');
   fc.assert(
     fc.property(fc.array(piece, { maxLength: 24, size: 'max' }), (pieces) => {
       const text = pieces.join('');
@@ -68,4 +68,14 @@ test('valid UTF-8 forms decode as URLSearchParams reads them', () => {
   );
   assert.deepEqual(decodeForm('?a=1&&b=&c&=d&a=%2B+%25'), [{ a: ['1', '+ %'], b: '', c: '', '': 'd' }]);
   assert.deepEqual(decodeForm('a=é&b=%zz%41é&c=%C3%A9€'), [{ a: 'é', b: '%zzAé', c: 'é€' }]);
+});
+
+test("field names of Object.prototype's members are plain fields", () => {
+  const [event] = decodeForm('constructor=x&toString=a&__proto__=p&__proto__=q&hasOwnProperty=h') as [Record<string, unknown>];
+  assert.equal(Object.getPrototypeOf(event), Object.prototype);
+  assert.deepEqual(Object.keys(event), ['constructor', 'toString', '__proto__', 'hasOwnProperty']);
+  assert.equal(event.constructor, 'x');
+  assert.equal(event.toString, 'a');
+  assert.deepEqual(Object.getOwnPropertyDescriptor(event, '__proto__')?.value, ['p', 'q']);
+  assert.equal(JSON.stringify(event), '{"constructor":"x","toString":"a","__proto__":["p","q"],"hasOwnProperty":"h"}');
 });

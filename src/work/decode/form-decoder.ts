@@ -51,7 +51,8 @@ export function decodeForm(text: string, charset = 'utf-8'): unknown[] {
       }
     });
   };
-  const event: Record<string, string | string[]> = {};
+  // A Map, not an object: field names like "constructor" or "__proto__" are data, never Object.prototype's.
+  const fields = new Map<string, string | string[]>();
   // A leading "?" is dropped, as URLSearchParams does: a query string posted as it was in the URL.
   const body = text.startsWith('?') ? text.slice(1) : text;
   let field = 0;
@@ -61,10 +62,11 @@ export function decodeForm(text: string, charset = 'utf-8'): unknown[] {
     const eq = pair.indexOf('=');
     const key = unescape(eq === -1 ? pair : pair.slice(0, eq), field, 'name');
     const value = eq === -1 ? '' : unescape(pair.slice(eq + 1), field, 'value');
-    const prev = event[key];
-    if (prev === undefined) event[key] = value;
+    const prev = fields.get(key);
+    if (prev === undefined) fields.set(key, value);
     else if (Array.isArray(prev)) prev.push(value);
-    else event[key] = [prev, value];
+    else fields.set(key, [prev, value]);
   }
-  return [event];
+  // fromEntries defines own properties, so a "__proto__" field is a field, not the prototype.
+  return [Object.fromEntries(fields)];
 }
