@@ -104,9 +104,10 @@ export class BatchRun {
       items = r.remaining;
       if (r.ok || items.length === 0) return true;
       if (r.decodeFailures) continue;
+      // Shutdown came while it ran (a processor or sink aborted by ctx.signal, say): the failure may be the
+      // abort's, not the records'. Abandoned (delivered again by the next run), never counted towards a dead letter.
+      if (stopping.aborted) return false;
       if (isRetriable(r.error)) {
-        // Shutdown came while it ran (a sink aborted by ctx.signal, say): abandoned as the backoff would, without a "retrying" line.
-        if (stopping.aborted) return false;
         retriableStreak++;
         this.env.logger.warn({ err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
         await clock.sleep(backoffMs(retriableStreak, policy, random), stopping);

@@ -60,6 +60,39 @@ test('a batch still running at the deadline is abandoned uncommitted, after ctx.
   assert.equal(r.snapshot.abandoned, 1);
 });
 
+test('a last attempt cut off by shutdown is abandoned, not a dead letter (it would also be delivered again)', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [record('{"i":0}')], 'durable');
+  const config = testConfig(dir, {
+    'work.shutdownTimeoutMs': 300,
+    pipelines: [{ name: 'failing', stream: 's', group: 'g', maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 1 }],
+  });
+  let calls = 0;
+  const processor = defineProcessor({
+    async process(_batch, ctx) {
+      calls++;
+      if (calls === 1) throw new Error('a real failure');
+      // The last attempt: still running when shutdown's deadline fires ctx.signal.
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+      throw new Error('aborted by shutdown');
+    },
+  });
+  const workers = await startWorkers(config, log, createLogger('silent'), { processors: { failing: processor } });
+  await waitFor('the last attempt to start', () => calls === 2);
+  await workers.stop();
+  await new Promise((r) => setTimeout(r, 300)); // a dead letter written after stop() returned would show now
+  assert.equal(await log.getPosition('g', 's', 0), null, 'not committed: delivered again by the next run');
+  const dlq = await log.listPartitions('s.dlq').catch(() => [] as number[]);
+  for (const p of dlq) assert.deepEqual((await log.read('s.dlq', p, 0, { maxRecords: 10 })).records, [], 'no dead letter for it');
+  const snapshot = workers.metrics.snapshot().pipelines.failing!;
+  assert.equal(snapshot.deadLetters, 0);
+  assert.equal(snapshot.abandoned, 1);
+});
+
 test('a processor stop() that never returns holds shutdown for at most work.shutdownTimeoutMs', async (t) => {
   const dir = tempDir();
   t.after(() => removeDir(dir));
