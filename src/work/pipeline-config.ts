@@ -43,6 +43,7 @@ function checkStream(stream: string, where: string): void {
 export function resolvePipelines(config: HopperConfig): ResolvedPipeline[] {
   const defaults = schemaDefaults();
   const names = new Set<string>();
+  const groups = new Map<string, number>();
   return config.pipelines.map((p, i) => {
     const where = `pipelines.${i}`;
     const merged = { ...defaults, ...p };
@@ -56,6 +57,17 @@ export function resolvePipelines(config: HopperConfig): ResolvedPipeline[] {
     if (full.initialBackoffMs > full.maxBackoffMs) {
       throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.initialBackoffMs (${full.initialBackoffMs}) is larger than maxBackoffMs (${full.maxBackoffMs}).`);
     }
+    // One position per stream and group: two pipelines sharing it would overwrite each other's commits,
+    // and each would take the other's for a replay (records skipped by one or the other).
+    const groupKey = `${full.stream}\u0000${full.group}`;
+    const other = groups.get(groupKey);
+    if (other !== undefined) {
+      throw new HopperError(
+        'HOPPER_CONFIG_INVALID',
+        `config ${where}.group ${JSON.stringify(full.group)} reads stream ${JSON.stringify(full.stream)} like pipelines.${other}: give each pipeline of a stream its own group (by default the group is the processor's name).`,
+      );
+    }
+    groups.set(groupKey, i);
     names.add(full.name);
     return full;
   });

@@ -33,6 +33,14 @@ test('pipeline names and groups default from the stream and processor; duplicate
   assert.deepEqual([b!.name, b!.group], ['b.my-proc', 'my-proc']);
   assert.throws(() => resolvePipelines(testConfig('/tmp', { pipelines: [{ stream: 'a' }, { stream: 'a' }] })), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /used by two pipelines/.test(e.message));
   assert.throws(() => resolvePipelines(testConfig('/tmp', { pipelines: [{ stream: 'x'.repeat(61) }] })), (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && /too long/.test(e.message));
+  // Two pipelines of one stream in one group (the processor's name by default) would share one position.
+  const sameGroup = { pipelines: [{ name: 'main', stream: 'a', processor: 'noop' }, { name: 'audit', stream: 'a', processor: 'noop' }] };
+  assert.throws(
+    () => resolvePipelines(testConfig('/tmp', sameGroup)),
+    (e) => isHopperError(e, 'HOPPER_CONFIG_INVALID') && e.message.startsWith('config pipelines.1.group "noop" reads stream "a" like pipelines.0: give each pipeline of a stream its own group'),
+  );
+  const ownGroups = { pipelines: [{ name: 'main', stream: 'a', processor: 'noop' }, { name: 'audit', stream: 'a', processor: 'noop', group: 'audit' }, { stream: 'b', processor: 'noop' }] };
+  assert.deepEqual(resolvePipelines(testConfig('/tmp', ownGroups)).map((p) => p.group), ['noop', 'audit', 'noop']);
 });
 
 test('a module or factory throwing a non-Error (null, undefined) is HOPPER_PROCESSOR_INVALID naming the pipeline and processor', async () => {
