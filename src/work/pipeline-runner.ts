@@ -177,7 +177,7 @@ export class PipelineRunner {
     this.deps.metrics.observeBatch(this.pipeline.name, delivery.records.length, events, performance.now() - started);
     this.track(
       this.committing,
-      this.consumer.commit(delivery).catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch will be redelivered')),
+      this.consumer.commit(delivery).catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch may be delivered again (the embedded log writes the position again at its next lease renewal)')),
     );
   }
 

@@ -4,7 +4,8 @@
 // that lost its lease cannot move the position, a replayed position is noticed (also
 // when the next batch was already read ahead), commits made at once land in order,
 // an unreadable position file stops only its partition, and a position left past the
-// end of a partition by a power cut is moved back to the end.
+// end of a partition by a power cut is moved back to the end, and a position write that failed is made good
+// at the next lease renewal.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -129,6 +130,42 @@ test('a position moved by hopper replay is noticed by the running member', async
   const again = await offsetsDelivered(a, 2, 6, 'partition 2 to be delivered again from offset 4', 100);
   assert.deepEqual(again, [4, 5, 6, 7, 8, 9]);
   assert.equal(await log.getPosition('g', 's', 2), 10);
+});
+
+test('a position write that failed is written again at the next renewal, so a partition being handed over is not stuck', async (t) => {
+  const { log, open } = await setup(t, 2);
+  const a = await open('a');
+  t.after(() => a.close());
+  const deliveries: Delivery[] = [];
+  while (deliveries.length < 4) {
+    const d = await a.fetch(10, 100);
+    if (d) deliveries.push(d);
+  }
+  // The failed write is on partition 3: with two members, the first keeps partitions 0 and 1 and hands 2 and 3 over.
+  const last = deliveries.find((d) => d.partition === 3)!;
+  for (const d of deliveries) if (d !== last) await a.commit(d);
+  // One position write fails (an I/O error), then the disk is fine again.
+  const prepare = log.preparePosition.bind(log);
+  log.preparePosition = async () => {
+    log.preparePosition = prepare;
+    throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  };
+  await assert.rejects(a.commit(last), /EIO/);
+  assert.equal(await log.getPosition('g', 's', last.partition), null);
+  // A second member joins: the first must hand partition 3 over, which waits for its position to be stored.
+  const b = await open('b');
+  t.after(() => b.close());
+  await new Promise((r) => setTimeout(r, LEASE_MS)); // a's next renewal is due: it sees b and starts releasing 3
+  assert.equal(await a.fetch(10, 10), null);
+  await log.append('s', last.partition, [record('{"new":1}')], 'durable');
+  const seen = new Map<string, string>();
+  await waitFor('the new record to be delivered', async () => {
+    await drain(a, seen, 'a', 1);
+    await drain(b, seen, 'b', 1);
+    return seen.has(`${last.partition}:2`);
+  }, LEASE_MS * 10);
+  assert.equal(await log.getPosition('g', 's', last.partition), 3, 'the failed write was made good, and the new record committed');
+  assert.deepEqual([...seen.keys()].sort(), [`${last.partition}:2`], 'nothing delivered twice or again');
 });
 
 test('a replay is noticed even when the next batch was already read ahead', async (t) => {

@@ -308,6 +308,12 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     }
     for (const p of kept) {
       const o = this.owned.get(p);
+      if (o && o.writes.length === 0 && o.wanted > o.stored) {
+        // A commit whose position write failed (or was skipped near the lease's end): nothing else writes it
+        // again once no batch follows, and a partition being released waits for it to be stored.
+        await this.startWrite(p, o, o.wanted).settled; // a failure is retried at the next renewal
+        continue;
+      }
       if (!o || o.writes.length > 0 || o.wanted !== o.stored) continue;
       const stored = await this.storedPosition(p, 'this member rewrites it with the position it holds');
       if (stored === 'unreadable') {
