@@ -93,6 +93,11 @@ export const ERRORS = {
     retriable: false,
     message: 'A log file is damaged beyond what recovery handles: see the log line for the file.',
   },
+  HOPPER_DLQ_BODY_GONE: {
+    status: 410,
+    retriable: false,
+    message: 'A dead letter stored without its body (too large for the dead-letter stream) cannot be requeued: the original is gone from its stream. Drop it.',
+  },
   HOPPER_DECODE_FAILED: {
     status: 422,
     retriable: false,

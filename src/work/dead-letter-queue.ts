@@ -5,7 +5,7 @@
 // letters are handled oldest first (per partition), and `hopper lag` shows the
 // pending ones as that group's lag.
 
-import type { Log, LogRecord, StreamOptions } from '../log/types.js';
+import type { Log, LogRecord, RecordInput, StreamOptions } from '../log/types.js';
 import { HopperError } from '../errors.js';
 import { DLQ_HANDLED_GROUP, deadLetterStream, originalRecord, parseDeadLetter, type DeadLetterInfo } from './dead-letter.js';
 import { appendWithFallback } from './append-with-fallback.js';
@@ -65,6 +65,23 @@ export async function scanDeadLetters(
   }
 }
 
+/**
+ * The record to requeue for a letter: its own copy of the body, or for a letter stored without it (too
+ * large for the dead-letter stream) the original still in the source stream.
+ */
+async function originalOf(log: Log, info: DeadLetterInfo, body: Buffer): Promise<RecordInput> {
+  if (info.bodyOmittedBytes === undefined) return originalRecord(info, body);
+  const { records } = await log.read(info.stream, info.partition, info.offset, { maxRecords: 1 });
+  const original = records[0];
+  if (original?.offset !== info.offset) {
+    throw new HopperError(
+      'HOPPER_DLQ_BODY_GONE',
+      `The dead letter of ${info.stream}/${info.partition}/${info.offset} was stored without its body (${info.bodyOmittedBytes} bytes, too large for the dead-letter stream) and the stream no longer holds the original (retention): drop it: hopper dlq drop --stream ${info.stream} (--offset O for this one).`,
+    );
+  }
+  return originalRecord(info, original.body);
+}
+
 export interface HandleResult {
   requeued: number;
   dropped: number;
@@ -104,7 +121,7 @@ export async function handleDeadLetters(
         byPartition.set(e.letter.info.partition, list);
       }
       for (const [preferred, entries] of byPartition) {
-        const records = entries.map((e) => originalRecord(e.letter!.info, e.letter!.body));
+        const records = await Promise.all(entries.map((e) => originalOf(log, e.letter!.info, e.letter!.body)));
         await appendWithFallback(log, stream, records, { preferred, ack: 'durable', ...(grow ? { grow } : {}) });
         result.requeued += records.length;
       }

@@ -44,6 +44,11 @@ export interface DeadLetterInfo {
   attempts: number;
   firstFailureAtMs: number;
   lastFailureAtMs: number;
+  /**
+   * Set when the letter could not hold the original body (larger than the dead-letter stream's backend
+   * takes, e.g. NATS max_payload): its size in bytes. The body is then read back from the source stream.
+   */
+  bodyOmittedBytes?: number;
 }
 
 export function deadLetterStream(stream: string): string {
@@ -52,6 +57,14 @@ export function deadLetterStream(stream: string): string {
 
 export function isDeadLetterStream(stream: string): boolean {
   return stream.endsWith(DEAD_LETTER_SUFFIX);
+}
+
+/** The same letter without the original body, for a backend that cannot store it with its head. */
+export function withoutBody(letter: RecordInput): RecordInput {
+  const nl = letter.body.indexOf(0x0a);
+  const info = JSON.parse(letter.body.toString('utf8', 0, nl)) as DeadLetterInfo;
+  const head = Buffer.from(JSON.stringify({ ...info, bodyOmittedBytes: letter.body.length - nl - 1 }) + '\n');
+  return { ...letter, body: head };
 }
 
 export function encodeDeadLetter(info: DeadLetterInfo, body: Buffer, nowUs: number): RecordInput {

@@ -21,7 +21,8 @@ import type { DeadLetterWriter } from './dead-letter-writer.js';
 import type { WorkerMetrics, PipelineCounters } from './worker-metrics.js';
 import { RecordItem } from './batch-item.js';
 import { BatchRun, type SettledDeadLetter } from './batch-executor.js';
-import { encodeDeadLetter, type DeadLetterInfo } from './dead-letter.js';
+import { encodeDeadLetter, withoutBody, type DeadLetterInfo } from './dead-letter.js';
+import { isHopperError } from '../errors.js';
 import { backoffMs } from './backoff.js';
 
 /** How long one fetch waits for records before the loop looks at its stop flag again. */
@@ -186,11 +187,23 @@ export class PipelineRunner {
     if (letters.length === 0) return true;
     const nowUs = this.deps.clock.nowMs() * 1000;
     const records = letters.map((d) => encodeDeadLetter(this.deadLetterInfo(d), d.item.body, nowUs));
+    const omitted = new Set<number>();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.deps.deadLetters.write(stream, records);
         break;
       } catch (err) {
+        if (isHopperError(err, 'HOPPER_BODY_TOO_LARGE')) {
+          // Permanent: retrying the same letters would block the partition for good. The largest letter
+          // still holding its body drops it (the source stream keeps the original until its retention).
+          const largest = records.reduce((best, r, i) => (!omitted.has(i) && (best < 0 || r.body.length > records[best]!.body.length) ? i : best), -1);
+          if (largest >= 0) {
+            records[largest] = withoutBody(records[largest]!);
+            omitted.add(largest);
+            this.logger.warn({ offset: letters[largest]!.item.offset, bytes: letters[largest]!.item.body.length }, 'a dead letter is too large for the dead-letter stream: stored without the original body');
+            continue;
+          }
+        }
         this.logger.error({ err, attempt }, 'cannot write dead letters: retrying (the batch stays uncommitted)');
         if (this.stopping.signal.aborted) return false;
         await this.deps.clock.sleep(backoffMs(attempt, this.pipeline, this.deps.random), this.stopping.signal);

@@ -12,6 +12,7 @@ import { RetriableError } from '../../src/work/retriable-error.js';
 import type { LogRecord } from '../../src/log/types.js';
 import type { Log } from '../../src/log/types.js';
 import { fakeClock, record, runCli, testConfig, waitFor } from './work-helpers.js';
+import { HopperError } from '../../src/errors.js';
 
 const logger = createLogger('silent');
 const POISON = new Set([3, 11, 17]);
@@ -208,4 +209,54 @@ test('requeue while another process (a running hopper serve) writes every partit
   assert.equal(await log.getPosition('dlq-handled', 'orders.dlq', 0), 2);
   // The held partition is still this process's: its writes go on.
   await log.append('orders', 0, [record('{"live":2}')], 'durable');
+});
+
+test('a dead letter too large for the dead-letter stream is stored without its body; requeue reads the original back', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const large = `{"big":"${'x'.repeat(50_000)}"`; // malformed JSON: a decode dead letter at once
+  await log.append('s', 0, [record(large, { requestId: 'large' }), record('{"n":', { requestId: 'small' }), record('{"n":2}')], 'durable');
+  // A backend whose messages hold at most 10 kB (NATS max_payload, in small): a permanent refusal.
+  const limited = new Proxy(log, {
+    get(target, key, receiver) {
+      if (key !== 'append') return Reflect.get(target, key, receiver) as unknown;
+      return (stream: string, partition: number, records: { body: Buffer }[], ack: string) => {
+        if (stream.endsWith('.dlq') && records.some((r) => r.body.length > 10_000)) {
+          return Promise.reject(new HopperError('HOPPER_BODY_TOO_LARGE', 'a record is larger than the backend takes'));
+        }
+        return (target.append as (...args: unknown[]) => Promise<unknown>)(stream, partition, records, ack);
+      };
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0 }] });
+  const processor = defineProcessor({
+    process(batch) {
+      for (const item of batch.items) item.events();
+    },
+  });
+  const workers = await startWorkers(config, limited, createLogger('silent'), { clock: fakeClock(), processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the batch to be committed', async () => (await log.getPosition('g', 's', 0)) === 3);
+  await workers.stop();
+
+  const letters = (await log.read('s.dlq', 0, 0, { maxRecords: 10 })).records.map((r) => parseDeadLetter(r)!);
+  assert.deepEqual(
+    letters.map((l) => [l.info.requestId, l.info.bodyOmittedBytes, l.body.length]),
+    [
+      ['large', Buffer.byteLength(large), 0],
+      ['small', undefined, 5],
+    ],
+  );
+  const requeue = runCli(['dlq', 'requeue', '--data-dir', dir, '--stream', 's']);
+  assert.equal(requeue.code, 0, requeue.stderr);
+  // This process still writes partition 0, so requeue appended to a partition of its own.
+  const back: LogRecord[] = [];
+  for (const p of await log.listPartitions('s')) back.push(...(await log.read('s', p, p === 0 ? 3 : 0, { maxRecords: 10 })).records);
+  assert.deepEqual(back.map((r) => [r.requestId, r.body.length, r.body.toString() === (r.requestId === 'large' ? large : '{"n":')]), [
+    ['large', Buffer.byteLength(large), true],
+    ['small', 5, true],
+  ]);
 });
