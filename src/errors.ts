@@ -32,6 +32,11 @@ export const ERRORS = {
     retriable: false,
     message: 'The maximum number of streams is reached: raise ingest.maxStreams or reuse a stream.',
   },
+  HOPPER_STREAM_RESERVED: {
+    status: 403,
+    retriable: false,
+    message: 'Streams named S.dlq hold dead letters: only workers write them. Write to S instead.',
+  },
   HOPPER_PARTITION_UNKNOWN: { status: 404, retriable: false, message: 'No such partition in this stream.' },
   HOPPER_NOT_FOUND: { status: 404, retriable: false, message: 'No such route: write to POST /v1/streams/{stream}.' },
   HOPPER_METHOD_NOT_ALLOWED: { status: 405, retriable: false, message: 'Method not allowed here: see the Allow header.' },

@@ -13,7 +13,7 @@
 
 import { HopperError, isValidName } from '../errors.js';
 import type { HopperConfig, StreamConfig } from '../config/schema.js';
-import { ackRank, type AckLevel, type Log } from '../log/types.js';
+import { ackRank, DEAD_LETTER_SUFFIX, type AckLevel, type Log } from '../log/types.js';
 import { CorsPolicy } from './cors.js';
 import { MAX_SHARED_RATE_LIMIT_KEYS, RateLimiter, type RateLimit } from './rate-limiter.js';
 import { WriteKeys } from './write-keys.js';
@@ -61,6 +61,18 @@ export interface StreamRegistryOptions {
   partitions: number;
 }
 
+/**
+ * A write to a dead-letter stream would bypass its stream's write keys and forge letters that
+ * `hopper dlq requeue` then appends to the stream itself.
+ */
+function reservedError(name: string): HopperError {
+  const stream = name.slice(0, -DEAD_LETTER_SUFFIX.length);
+  return new HopperError(
+    'HOPPER_STREAM_RESERVED',
+    `Stream ${JSON.stringify(name)} holds the dead letters of ${JSON.stringify(stream)}: only workers write it. Write to ${JSON.stringify(stream)}, or use hopper dlq requeue.`,
+  );
+}
+
 export class StreamRegistry {
   private readonly entries = new Map<string, StreamEntry>();
   /** Names of every stream known to exist (or being created): bounded by maxStreams plus the configured ones. */
@@ -84,6 +96,8 @@ export class StreamRegistry {
   /** Creates the configured streams and learns which streams exist. */
   async init(): Promise<void> {
     for (const name of this.configured) {
+      // A configured S.dlq only sets the retention the workers give it; nothing is written to it from here.
+      if (name.endsWith(DEAD_LETTER_SUFFIX)) continue;
       const entry = this.newEntry(name, resolveSettings({ ...this.opts.config.defaultStream, ...this.opts.config.streams[name] }));
       await this.create(entry, false);
       entry.ready = true;
@@ -112,6 +126,7 @@ export class StreamRegistry {
         `Invalid stream name ${JSON.stringify(name.slice(0, 80))}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`,
       );
     }
+    if (name.endsWith(DEAD_LETTER_SUFFIX)) throw reservedError(name);
     if (!this.opts.config.ingest.autoCreateStreams) {
       throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(name)}: configure it under "streams" or turn on ingest.autoCreateStreams.`);
     }

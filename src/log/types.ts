@@ -20,6 +20,9 @@ export function ackRank(level: AckLevel): number {
   return ACK_LEVELS.indexOf(level);
 }
 
+/** Streams named {stream}.dlq hold the dead letters of {stream}: the workers write them, ingest refuses to. */
+export const DEAD_LETTER_SUFFIX = '.dlq';
+
 /** Longest stored metadata string (content type, encoding, address, request id, idempotency key), in UTF-8 bytes. */
 export const MAX_METADATA_BYTES = 1024;
 

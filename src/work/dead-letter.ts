@@ -8,10 +8,10 @@
 // original remote address and request id, idempotency key "S/partition/offset",
 // received-at = when it became a dead letter. `hopper dlq` reads this format.
 
-import type { LogRecord, RecordInput } from '../log/types.js';
+import { DEAD_LETTER_SUFFIX, type LogRecord, type RecordInput } from '../log/types.js';
 
+export { DEAD_LETTER_SUFFIX };
 export const DEAD_LETTER_CONTENT_TYPE = 'application/vnd.hopper.dead-letter.v1';
-export const DEAD_LETTER_SUFFIX = '.dlq';
 /** The consumer group whose position on S.dlq marks dead letters as handled (requeued or dropped). */
 export const DLQ_HANDLED_GROUP = 'dlq-handled';
 /** Longest reason kept; the rest is cut (a stack or a huge schema report is not needed whole). */

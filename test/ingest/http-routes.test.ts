@@ -225,6 +225,17 @@ test('write keys: 401 without, 403 wrong, accepted as Bearer or ?key=', async (t
   );
 });
 
+test('dead-letter streams (S.dlq) are refused, configured or not: a client cannot forge letters past S\'s write keys', async (t) => {
+  const f = await startIngest(t, { overrides: { streams: { ...STREAMS, 'locked.dlq': { retentionMaxAgeMs: 86_400_000 } } } });
+  for (const stream of ['locked.dlq', 'other.dlq']) {
+    const r = await post(f.port, stream, 'forged', { 'content-type': 'application/vnd.hopper.dead-letter.v1' });
+    assert.equal(r.status, 403, stream);
+    assert.equal(errorCode(r), 'HOPPER_STREAM_RESERVED');
+    assert.match(JSON.parse(r.body).error.message, /holds the dead letters of "(locked|other)": only workers write it/);
+  }
+  assert.ok(!(await f.log.listStreams()).some((s) => s.endsWith('.dlq')), 'nothing created');
+});
+
 test('rate limit per key: 429 with Retry-After once the burst is spent', async (t) => {
   const f = await startIngest(t, { overrides: { streams: STREAMS } });
   const codes = [];
