@@ -231,7 +231,7 @@ test('dead-letter streams (S.dlq) are refused, configured or not: a client canno
     const r = await post(f.port, stream, 'forged', { 'content-type': 'application/vnd.hopper.dead-letter.v1' });
     assert.equal(r.status, 403, stream);
     assert.equal(errorCode(r), 'HOPPER_STREAM_RESERVED');
-    assert.match(JSON.parse(r.body).error.message, /holds the dead letters of "(locked|other)": only workers write it/);
+    assert.match(JSON.parse(r.body.toString()).error.message, /holds the dead letters of "(locked|other)": only workers write it/);
   }
   assert.ok(!(await f.log.listStreams()).some((s) => s.endsWith('.dlq')), 'nothing created');
 });

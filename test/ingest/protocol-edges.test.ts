@@ -282,6 +282,19 @@ test('a request refused before 100 Continue was sent closes the connection (its 
   await nothingStored(f);
 });
 
+hopperTest('a client that half-closes (FIN) after its requests still gets every answer, durable ones after the fsync; a request cut off by the FIN is dropped', async (t) => {
+  // node:http ends the connection at the client's FIN (its httpAllowHalfOpen is off and not an option), so the answers are lost there.
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(100)) });
+  const s = await open(f.port);
+  s.end(post('one') + post('two') + post('cut short').slice(0, -3)); // FIN right after the bytes
+  const r = await collect(s, 3000);
+  assert.deepEqual(statusesOf(r.text), [202, 202]);
+  assert.ok(r.closed, 'the server ends its side once the answers are written');
+  assert.deepEqual(await stored(f), ['one', 'two']);
+  assert.equal(f.server.handler.inFlight, 0);
+  assert.equal(f.server.backpressure.heldBytes, 0);
+});
+
 hopperTest('an answer that closes the connection ends reading: requests pipelined behind it are neither stored nor answered', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(50)) });
   const big = 'x'.repeat(1500);

@@ -225,6 +225,25 @@ class Connection {
     socket.on('drain', () => this.maybeResume());
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
+    socket.on('end', () => this.onPeerEnd());
+  }
+
+  /**
+   * The client half-closed (FIN after its last request, as `nc -N` or an HTTP/1.0 client does): nothing more
+   * arrives, but every request it sent whole is still answered, durable ones after their fsync. A request
+   * cut short by the FIN can never end: it is dropped, as a reset connection's would be.
+   */
+  private onPeerEnd(): void {
+    if (this.dead || this.readingStopped) return;
+    const reading = this.reading;
+    this.reading = null;
+    if (reading !== null && !reading.headersSent) {
+      const at = this.queue.lastIndexOf(reading);
+      if (at !== -1) this.queue.splice(at, 1);
+      reading.destroyed = true;
+    }
+    this.stopReading();
+    reading?.req.emitClose();
   }
 
   /** Nothing is being received or answered: a keep-alive connection waiting for its next request. */
@@ -482,7 +501,8 @@ export class Http1Server {
 
   constructor(readonly opts: Http1ServerOptions) {
     this.keepAliveLines = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(opts.keepAliveTimeoutMs / 1000)}\r\n\r\n`;
-    this.net = createServer({ noDelay: true }, (socket) => {
+    // allowHalfOpen: a client's FIN must not close our side before the answers it is owed are written.
+    this.net = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       // A connection handed over after close() (cluster) is still served, then closed, as node:http does.
       const c = new Connection(socket, this);
       this.connections.add(c);
