@@ -303,12 +303,21 @@ function onClose(this: WriteRequest): void {
   if (w !== undefined && w.phase === READING) w.abandon();
 }
 
+/**
+ * Body chunks kept as the slices of socket buffers they arrive in; past this many the body is copied into
+ * one growing buffer: a chunked body sent a byte per chunk would otherwise cost an object per byte (about
+ * 150 bytes of heap each), far beyond the body bytes that backpressure counts.
+ */
+const MAX_BODY_SLICES = 16;
+
 /** One accepted write, from its first body byte to its answer. */
 class PendingWrite implements AppendWaiter {
   phase = READING;
   private bytes = 0;
   private first: Buffer | null = null;
   private chunks: Buffer[] | null = null;
+  /** The body so far once it came in more than MAX_BODY_SLICES chunks (bytes [0, this.bytes) are set). */
+  private copied: Buffer | null = null;
   private readonly receivedAtUs = receivedAtUs();
 
   constructor(
@@ -344,13 +353,31 @@ class PendingWrite implements AppendWaiter {
       }
       this.reserved = n;
     }
-    this.bytes = n;
-    if (this.first === null) this.first = chunk;
+    if (this.copied !== null || (this.chunks !== null && this.chunks.length >= MAX_BODY_SLICES)) {
+      this.copyIn(chunk, n);
+    } else if (this.first === null) this.first = chunk;
     else if (this.chunks === null) this.chunks = [this.first, chunk];
     else this.chunks.push(chunk);
+    this.bytes = n;
+  }
+
+  /** Appends `chunk` to the copied body (starting it from the slices), growing it to hold `n` bytes. */
+  private copyIn(chunk: Buffer, n: number): void {
+    let copied = this.copied;
+    if (copied === null || copied.length < n) {
+      // The announced length when there is one (reserved from Content-Length), else doubling, never past the limit.
+      const grown = Buffer.allocUnsafe(Math.min(this.h.bodyLimitBytes, Math.max(n, this.reserved, 2 * (copied?.length ?? this.bytes))));
+      if (copied !== null) copied.copy(grown, 0, 0, this.bytes);
+      else Buffer.concat(this.chunks!, this.bytes).copy(grown);
+      copied = this.copied = grown;
+      this.first = null;
+      this.chunks = null;
+    }
+    chunk.copy(copied, this.bytes);
   }
 
   body(): Buffer {
+    if (this.copied !== null) return this.copied.subarray(0, this.bytes);
     if (this.chunks !== null) return Buffer.concat(this.chunks, this.bytes);
     return this.first ?? EMPTY;
   }
@@ -359,6 +386,7 @@ class PendingWrite implements AppendWaiter {
     this.phase = WAITING;
     this.first = null;
     this.chunks = null;
+    this.copied = null;
     const { stats, batcher } = this.h.opts;
     stats.bytesIn += body.length;
     this.sc.bytesIn += body.length;
@@ -394,6 +422,7 @@ class PendingWrite implements AppendWaiter {
   private cutOff(code: ErrorCode, message: string | null, retryAfterSeconds: number | undefined): void {
     this.first = null;
     this.chunks = null;
+    this.copied = null;
     this.end();
     const extras: ErrorExtras = { close: true, cors: this.cors, stream: this.sc };
     if (retryAfterSeconds !== undefined) extras.retryAfterSeconds = retryAfterSeconds;
@@ -403,6 +432,7 @@ class PendingWrite implements AppendWaiter {
   abandon(): void {
     this.first = null;
     this.chunks = null;
+    this.copied = null;
     this.end();
   }
 

@@ -282,6 +282,33 @@ test('a request refused before 100 Continue was sent closes the connection (its 
   await nothingStored(f);
 });
 
+test('a body in thousands of tiny chunks, or in many small TCP writes, is stored exactly', async (t) => {
+  const f = await startIngest(t, { overrides: { 'ingest.maxBodyBytes': 64 * 1024 } });
+  let body = '';
+  let wire = '';
+  for (let i = 0; i < 3000; i++) {
+    const piece = String.fromCharCode(97 + (i % 26)).repeat(1 + (i % 3));
+    body += piece;
+    wire += `${piece.length.toString(16)}\r\n${piece}\r\n`;
+  }
+  const s = await open(f.port);
+  s.write(`POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${wire}0\r\n\r\n`);
+  assert.deepEqual(statusesOf((await collect(s, 1000)).text), [202]);
+  s.destroy();
+  // A Content-Length body arriving in 40 writes a millisecond apart: as many socket reads.
+  const slow = 'S'.repeat(4000);
+  const s2 = await open(f.port);
+  s2.write(`POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: ${slow.length}\r\n\r\n`);
+  for (let i = 0; i < slow.length; i += 100) {
+    s2.write(slow.slice(i, i + 100));
+    await sleep(1);
+  }
+  assert.deepEqual(statusesOf((await collect(s2, 1000)).text), [202]);
+  s2.destroy();
+  assert.deepEqual(await stored(f), [body, slow]);
+  assert.equal(f.server.backpressure.heldBytes, 0);
+});
+
 hopperTest('a client that half-closes (FIN) after its requests still gets every answer, durable ones after the fsync; a request cut off by the FIN is dropped', async (t) => {
   // node:http ends the connection at the client's FIN (its httpAllowHalfOpen is off and not an option), so the answers are lost there.
   const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(100)) });
