@@ -70,6 +70,11 @@ export const ERRORS = {
     message: 'The request headers are larger than ingest.maxHeaderBytes: send fewer or shorter headers.',
   },
   HOPPER_BAD_REQUEST: { status: 400, retriable: false, message: 'The request is not valid HTTP/1.1: check the client.' },
+  HOPPER_TRANSFER_CODING_UNSUPPORTED: {
+    status: 501,
+    retriable: false,
+    message: 'Only the chunked transfer coding is supported: send a compressed body with Content-Encoding.',
+  },
   HOPPER_BACKPRESSURE: {
     status: 503,
     retriable: true,

@@ -178,6 +178,9 @@ export class IngestServer {
     if (parserCode === 'HPE_HEADER_OVERFLOW') {
       code = 'HOPPER_HEADERS_TOO_LARGE';
       message = `The request headers are larger than ingest.maxHeaderBytes (${this.opts.config.ingest.maxHeaderBytes}).`;
+    } else if (parserCode?.startsWith('HPE_UNSUPPORTED_TE') === true) {
+      code = 'HOPPER_TRANSFER_CODING_UNSUPPORTED';
+      message = `${parserCode.slice('HPE_UNSUPPORTED_TE: '.length)}.`;
     } else if (parserCode === 'ERR_HTTP_REQUEST_TIMEOUT') {
       code = 'HOPPER_REQUEST_TIMEOUT';
       message = 'The request did not arrive within ingest.headersTimeoutMs (headers) or ingest.requestTimeoutMs (whole request).';

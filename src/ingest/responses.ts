@@ -91,5 +91,6 @@ const REASONS: Record<number, string> = {
   413: 'Payload Too Large',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
 };

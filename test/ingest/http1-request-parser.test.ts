@@ -142,8 +142,15 @@ test('ambiguous framing and malformed heads are refused', () => {
     ['NBSP after a chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\xa0\r\nhello\r\n0\r\n\r\n'],
     ['VT after a chunk size', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\x0b\r\nhello\r\n0\r\n\r\n'],
     ['chunk extensions past 16 KiB in one body', `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${`1;e=${'x'.repeat(900)}\r\na\r\n`.repeat(20)}0\r\n\r\n`],
+    ['Transfer-Encoding in HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
   ];
   for (const [what, wire] of cases) assert.equal(refused(wire).code, 'HPE_INVALID', what);
+  // A coding under chunked would be stored undone, with nothing saying so: not supported (501).
+  for (const te of ['gzip, chunked', 'gzip\r\nTransfer-Encoding: chunked', 'identity, chunked']) {
+    const err = refused(`POST / HTTP/1.1\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`);
+    assert.equal(err.code, 'HPE_UNSUPPORTED_TE', te);
+    assert.match(err.message, /is not supported: send the compressed body with Content-Encoding/);
+  }
   assert.equal(refused(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`, 1024).code, 'HPE_HEADER_OVERFLOW');
   assert.equal(refused(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}`, 1024).code, 'HPE_HEADER_OVERFLOW', 'overflow seen before the head ends');
 });

@@ -309,6 +309,24 @@ test('a body in thousands of tiny chunks, or in many small TCP writes, is stored
   assert.equal(f.server.backpressure.heldBytes, 0);
 });
 
+hopperTest('Transfer-Encoding gzip, chunked is 501 and nothing is stored; Transfer-Encoding in HTTP/1.0 is 400 and closes', async (t) => {
+  // node:http accepts both: it stores the gzip bytes as the body, with no Content-Encoding saying so.
+  const f = await startIngest(t, { overrides: LIMITS });
+  const cases: [string, number, string][] = [
+    ['POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 501, 'HOPPER_TRANSFER_CODING_UNSUPPORTED'],
+    ['POST /v1/streams/s HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 400, 'HOPPER_BAD_REQUEST'],
+  ];
+  for (const [wire, status, code] of cases) {
+    const s = await open(f.port);
+    s.write(wire);
+    const r = await collect(s, 2000);
+    assert.equal(statusOf(r.text), status);
+    assert.equal(jsonCode(r.text), code);
+    assert.ok(r.closed, 'the connection is closed');
+  }
+  await nothingStored(f);
+});
+
 hopperTest('a client that half-closes (FIN) after its requests still gets every answer, durable ones after the fsync; a request cut off by the FIN is dropped', async (t) => {
   // node:http ends the connection at the client's FIN (its httpAllowHalfOpen is off and not an option), so the answers are lost there.
   const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(100)) });

@@ -8,7 +8,7 @@
 /** Why a request could not be parsed; `code` follows llhttp's names where one exists. */
 export class RequestParseError extends Error {
   constructor(
-    readonly code: 'HPE_HEADER_OVERFLOW' | 'HPE_INVALID',
+    readonly code: 'HPE_HEADER_OVERFLOW' | 'HPE_INVALID' | 'HPE_UNSUPPORTED_TE',
     message: string,
   ) {
     super(message);
@@ -325,10 +325,17 @@ export class RequestParser {
     this.remaining = 0;
     if (transferEncoding !== null) {
       if (contentLength !== -1) this.fail('HPE_INVALID', 'Content-Length with Transfer-Encoding');
+      // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing.
+      if (versionMinor === 0) this.fail('HPE_INVALID', 'Transfer-Encoding in an HTTP/1.0 request');
       const codings = transferEncoding.toLowerCase().split(',');
       const last = codings[codings.length - 1]!.trim();
       if (last !== 'chunked') this.fail('HPE_INVALID', 'the final transfer coding must be chunked');
-      for (let i = 0; i < codings.length - 1; i++) if (codings[i]!.trim() === 'chunked') this.fail('HPE_INVALID', 'chunked applied twice');
+      for (let i = 0; i < codings.length - 1; i++) {
+        const coding = codings[i]!.trim();
+        if (coding === 'chunked') this.fail('HPE_INVALID', 'chunked applied twice');
+        // Undone here, the coding would be stored as the body with no trace of it (Content-Encoding records one).
+        this.fail('HPE_UNSUPPORTED_TE', `transfer coding ${JSON.stringify(coding.slice(0, 40))} is not supported: send the compressed body with Content-Encoding instead`);
+      }
       hasBody = true;
       this.trailerBytes = 0;
       this.chunkExtensionBytes = 0;
