@@ -51,8 +51,10 @@ export function sendError(
   if (res.headersSent || res.destroyed) return;
   const body = errorBody(code, message);
   const headers: string[] = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.length), 'Cache-Control', 'no-store', 'X-Request-Id', requestId];
+  // Every retriable 503 says when to come back: 1 s unless the caller knows better (backpressure does).
+  const retryAfterSeconds = extras?.retryAfterSeconds ?? (status === 503 && ERRORS[code].retriable ? 1 : undefined);
+  if (retryAfterSeconds !== undefined) headers.push('Retry-After', String(retryAfterSeconds));
   if (extras !== undefined) {
-    if (extras.retryAfterSeconds !== undefined) headers.push('Retry-After', String(extras.retryAfterSeconds));
     if (extras.allow !== undefined) headers.push('Allow', extras.allow);
     if (extras.close === true) headers.push('Connection', 'close');
     const cors = extras.cors;
@@ -63,8 +65,7 @@ export function sendError(
 }
 
 export function sendHopperError(res: ServerResponse, stats: IngestStats, err: HopperError, requestId: string, extras?: ErrorExtras): void {
-  const retryAfterSeconds = err.retryAfterSeconds ?? (err.retriable && err.status === 503 ? 1 : undefined);
-  sendError(res, stats, err.code, err.message, requestId, retryAfterSeconds === undefined ? extras : { ...extras, retryAfterSeconds });
+  sendError(res, stats, err.code, err.message, requestId, err.retryAfterSeconds === undefined ? extras : { ...extras, retryAfterSeconds: err.retryAfterSeconds });
 }
 
 /** A small JSON answer (health, readiness). */

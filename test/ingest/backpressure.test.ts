@@ -88,6 +88,7 @@ test('a stalled log gets 503 + Retry-After instead of an unbounded queue, then r
   assert.equal(notReady.status, 503, 'readiness reports the backpressure');
   assert.equal(errorCode(notReady), 'HOPPER_NOT_READY');
   assert.match(notReady.text, /backpressure/);
+  assert.equal(notReady.headers['retry-after'], '1', 'a 503 says when to come back, /readyz too');
 
   slow.open();
   await Promise.all(settled);
