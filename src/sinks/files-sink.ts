@@ -79,11 +79,23 @@ function fileName(hour: string, index: number): string {
   return index === 0 ? `${hour}.ndjson` : `${hour}.${index}.ndjson`;
 }
 
+/** Failed syncs remembered for the batches they covered; a batch asks within a few syncs of its write. */
+const MAX_FAILED_SYNCS_KEPT = 16;
+
 class FilesWriter {
   private readonly open = new Map<string, OpenFile>();
   private madeDir = false;
   /** Written since their last fdatasync. */
   private readonly dirty = new Set<FileHandle>();
+  /**
+   * Batches written so far (a batch's number orders it among the syncs): a sync started after batch N was
+   * written covers batches up to N, and each batch learns the outcome of the sync that covered it.
+   */
+  private written = 0;
+  private syncStartedUpTo = 0;
+  private durableUpTo = 0;
+  /** Recent syncs that failed, with the batches they covered ((from, upTo]): those batches fail too. */
+  private readonly failedSyncs: { from: number; upTo: number; err: unknown }[] = [];
   private syncing: Promise<void> | null = null;
   /** Batches of one pipeline may run concurrently: their writes go one at a time. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -98,11 +110,12 @@ class FilesWriter {
   async write(chunks: Map<string, string[]>, logger: Logger): Promise<void> {
     const written = this.tail.then(() => this.writeNow(chunks, logger));
     this.tail = written.catch(() => undefined);
-    await written;
-    if (this.sync) await this.syncDirty();
+    const batch = await written;
+    if (this.sync) await this.syncCovering(batch);
   }
 
-  private async writeNow(chunks: Map<string, string[]>, logger: Logger): Promise<void> {
+  /** Writes the batch; returns its number. */
+  private async writeNow(chunks: Map<string, string[]>, logger: Logger): Promise<number> {
     if (!this.madeDir) {
       await fsp.mkdir(this.dir, { recursive: true });
       this.madeDir = true;
@@ -120,6 +133,7 @@ class FilesWriter {
       }
       this.dirty.add(file.fh);
     }
+    return ++this.written;
   }
 
   /**
@@ -139,24 +153,53 @@ class FilesWriter {
   }
 
   /**
-   * Group commit: one fdatasync covers every write made before it started, so
-   * batches written while a sync runs share the next one instead of queueing one each.
+   * Group commit: one fdatasync covers every write made before it started, so batches written while a
+   * sync runs share the next one instead of queueing one each. Resolves once a sync that started after
+   * `batch` was written succeeded; throws when the one that covered it failed (the batch is written again).
    */
-  private async syncDirty(): Promise<void> {
-    while (this.syncing) await this.syncing.catch(() => undefined);
-    if (this.dirty.size === 0) return; // a sync that started after our write covered it
-    const files = [...this.dirty];
-    this.dirty.clear();
-    this.syncing = Promise.all(files.map((fh) => fh.datasync())).then(() => undefined);
-    try {
-      await this.syncing;
-    } finally {
-      this.syncing = null;
+  private async syncCovering(batch: number): Promise<void> {
+    for (;;) {
+      const failed = this.failedSyncs.find((f) => batch > f.from && batch <= f.upTo);
+      if (failed !== undefined) throw failed.err;
+      if (batch <= this.durableUpTo) return;
+      this.syncing ??= this.syncDirty();
+      await this.syncing.catch(() => undefined);
     }
   }
 
+  private syncDirty(): Promise<void> {
+    const from = this.syncStartedUpTo;
+    const upTo = (this.syncStartedUpTo = this.written);
+    const files = [...this.dirty];
+    this.dirty.clear();
+    return Promise.all(files.map((fh) => fh.datasync())).then(
+      () => {
+        this.syncing = null;
+        this.durableUpTo = Math.max(this.durableUpTo, upTo);
+      },
+      (err: unknown) => {
+        this.syncing = null;
+        this.noteFailedSync(from, upTo, err);
+        throw err;
+      },
+    );
+  }
+
+  private noteFailedSync(from: number, upTo: number, err: unknown): void {
+    this.failedSyncs.push({ from, upTo, err });
+    if (this.failedSyncs.length > MAX_FAILED_SYNCS_KEPT) this.failedSyncs.shift();
+  }
+
   private async closeFile(fh: FileHandle): Promise<void> {
-    if (this.dirty.delete(fh)) await fh.datasync();
+    if (this.dirty.delete(fh)) {
+      try {
+        await fh.datasync();
+      } catch (err) {
+        // It may have held writes of any batch not yet durable: they all fail.
+        this.noteFailedSync(this.durableUpTo, this.written, err);
+        throw err;
+      }
+    }
     await fh.close();
   }
 

@@ -3,7 +3,7 @@
 // sink_* metrics every built-in sink reports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { promises as fsp, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import filesSink from '../../src/sinks/files-sink.js';
 import { RecordItem } from '../../src/work/batch-item.js';
@@ -91,4 +91,32 @@ test('a write that fails counts as a sink error, not a batch, and is thrown back
   await assert.rejects(async () => sink.process({ stream: 'ev', partition: 0, items: [item(0, '{"a":1}', T0)], attempt: 1 }, ctx), /ENOTDIR/);
   assert.deepEqual(sinkSeries(metrics), { sink_errors_total: 1 });
   await sink.stop!(ctx);
+});
+
+test('a batch whose writes a failed fdatasync covered fails, even when another batch started that sync', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({}, context(dir));
+  t.after(() => sink.stop?.(sharedCtx));
+  // fdatasync: the first takes a while and succeeds, the second fails (EIO), later ones succeed.
+  const probe = await fsp.open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  const datasync = proto.datasync;
+  t.after(() => (proto.datasync = datasync));
+  let calls = 0;
+  proto.datasync = async function (this: unknown) {
+    const n = ++calls;
+    await new Promise((r) => setTimeout(r, n === 1 ? 50 : 5));
+    if (n === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    return datasync.call(this);
+  };
+  // A's sync runs while B and C are written; B starts the sync covering B and C, which fails.
+  const batch = (offset: number) => ({ stream: 'ev', partition: 0, items: [item(offset, `{"n":${offset}}`, T0)], attempt: 1 });
+  const results = await Promise.allSettled([sink.process(batch(0), sharedCtx), sink.process(batch(1), sharedCtx), sink.process(batch(2), sharedCtx)]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message))),
+    ['ok', 'EIO: i/o error, fdatasync', 'EIO: i/o error, fdatasync'],
+    'B and C are written again, never committed on a failed sync',
+  );
 });
