@@ -39,6 +39,8 @@ export interface PipelineConfig {
   initialBackoffMs: number;
   maxBackoffMs: number;
   maxDecodedBytes: number;
+  /** Decompressed bytes one processor call may decode over its records (at least maxDecodedBytes); past it the batch is split. */
+  maxBatchDecodedBytes: number;
 }
 
 export interface HopperConfig {
@@ -221,6 +223,7 @@ export const CONFIG_SCHEMA = obj({
         initialBackoffMs: { ...posInt, default: 100 },
         maxBackoffMs: { ...posInt, default: 30_000 },
         maxDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
+        maxBatchDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
       },
       { required: ['stream'] },
     ),

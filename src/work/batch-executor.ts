@@ -12,6 +12,8 @@
 //      maxAttempts calls of its own. So a record becomes a dead letter only after it
 //      failed maxAttempts times alone, and a batch with k poison records costs
 //      about k * log2(n) extra calls.
+//   5. events() found the call's decode budget (maxBatchDecodedBytes) spent => the batch is split in
+//      halves at once, their decoded events dropped, each half processed on its own: no attempt counted.
 
 import type { Logger } from 'pino';
 import type { Batch, ProcessContext, Processor } from './types.js';
@@ -19,6 +21,7 @@ import type { Clock } from './clock.js';
 import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { isRetriable } from './retriable-error.js';
 import type { RecordItem } from './batch-item.js';
+import { DecodeBudget } from './decode/decode-record.js';
 import type { DeadLetterKind } from './dead-letter.js';
 import type { PipelineCounters } from './worker-metrics.js';
 
@@ -36,6 +39,8 @@ export interface ExecutorEnv {
   stopping: AbortSignal;
   counters: PipelineCounters;
   logger: Logger;
+  /** Decompressed bytes one processor call may decode (at least the pipeline's maxDecodedBytes). */
+  maxBatchDecodedBytes: number;
 }
 
 export interface SettledDeadLetter {
@@ -52,6 +57,8 @@ interface TryResult {
   error?: unknown;
   /** The processor threw and items that failed to decode were taken out: retry the rest at once. */
   decodeFailures: boolean;
+  /** The call's decode budget ran out: split the batch, whatever the processor did. */
+  overBudget?: boolean;
   remaining: RecordItem[];
 }
 
@@ -102,6 +109,7 @@ export class BatchRun {
       if (stopping.aborted) return false;
       const r = await this.tryOnce(items, counted + retriableStreak + 1);
       items = r.remaining;
+      if (r.overBudget === true && items.length > 1) return this.settleInParts(items, attemptsAllowed - counted);
       if (r.ok || items.length === 0) return true;
       if (r.decodeFailures) continue;
       // Shutdown came while it ran (a processor or sink aborted by ctx.signal, say): the failure may be the
@@ -129,11 +137,27 @@ export class BatchRun {
     return true;
   }
 
+  /** A batch over its decode budget: each half on its own, the events decoded so far dropped first. */
+  private async settleInParts(items: RecordItem[], attemptsAllowed: number): Promise<boolean> {
+    for (const item of items) item.releaseEvents();
+    const mid = items.length >>> 1;
+    for (const half of [items.slice(0, mid), items.slice(mid)]) {
+      if (!(await this.settle(half, Math.max(1, attemptsAllowed)))) return false;
+      for (const item of half) item.releaseEvents(); // processed: its events need not stay in memory
+    }
+    return true;
+  }
+
   private async tryOnce(items: RecordItem[], attempt: number): Promise<TryResult> {
     const batch: Batch = { stream: this.stream, partition: this.partition, items, attempt };
-    for (const item of items) item.calls++;
+    const budget = new DecodeBudget(this.env.maxBatchDecodedBytes);
+    for (const item of items) {
+      item.calls++;
+      item.budget = budget;
+    }
     try {
       const result = await this.env.processor.process(batch, this.env.ctx);
+      if (items.length > 1 && items.some((i) => i.overBudget)) return { ok: false, decodeFailures: false, overBudget: true, remaining: items };
       // The set of the batch's items is built only when the processor named failures (rare), not per batch.
       let inBatch: Set<RecordItem> | null = null;
       for (const f of result?.failed ?? []) {
@@ -154,6 +178,7 @@ export class BatchRun {
       }
       return { ok: true, decodeFailures: false, remaining: items };
     } catch (error) {
+      if (items.length > 1 && items.some((i) => i.overBudget)) return { ok: false, error, decodeFailures: false, overBudget: true, remaining: items };
       this.env.counters.failures++;
       const undecodable = items.filter((i) => i.decodeError !== null);
       if (undecodable.length > 0) {

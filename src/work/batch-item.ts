@@ -4,13 +4,18 @@
 
 import type { LogRecord } from '../log/types.js';
 import type { BatchItem } from './types.js';
-import { decodeRecord, type DecodeSettings } from './decode/decode-record.js';
+import { DecodeBudgetExceeded, decodeRecord, type DecodeBudget, type DecodeSettings } from './decode/decode-record.js';
 import { DecodeError } from './decode/decode-error.js';
 
 export class RecordItem implements BatchItem {
   private decoded: unknown[] | null = null;
   /** Set when events() failed: the record goes to the dead-letter stream whatever the processor did. */
   decodeError: DecodeError | null = null;
+  /** The decode budget of the processor call this item is in (set by the executor before each call). */
+  budget: DecodeBudget | undefined = undefined;
+  /** events() found the call's decode budget spent: the batch is split, this record is not at fault. */
+  overBudget = false;
+  private eventCount = 0;
   /** Processor calls whose batch held this item, and failures among them (for the dead-letter metadata). */
   calls = 0;
   failures = 0;
@@ -59,20 +64,31 @@ export class RecordItem implements BatchItem {
 
   /** Events this record decoded to (0 while events() was never called, or failed). */
   get decodedEvents(): number {
-    return this.decoded?.length ?? 0;
+    return this.eventCount;
   }
 
   events(): unknown[] {
     if (this.decoded) return this.decoded;
     if (this.decodeError) throw this.decodeError;
     try {
-      this.decoded = decodeRecord(this.record, this.settings);
+      this.decoded = decodeRecord(this.record, this.settings, this.budget);
+      this.eventCount = this.decoded.length;
       return this.decoded;
     } catch (err) {
+      if (err instanceof DecodeBudgetExceeded) {
+        this.overBudget = true;
+        throw err;
+      }
       this.decodeError =
         err instanceof DecodeError ? err : new DecodeError('HOPPER_DECODE_FAILED', `decoding failed: ${(err as Error).message}`, { cause: err });
       throw this.decodeError;
     }
+  }
+
+  /** Drops the decoded events (decoded again if asked again): a batch split for its decode budget frees them. */
+  releaseEvents(): void {
+    this.decoded = null;
+    this.overBudget = false;
   }
 
   noteFailure(nowMs: number, message: string): void {

@@ -165,6 +165,7 @@ export class PipelineRunner {
       stopping: this.stopping.signal,
       counters: this.counters,
       logger: this.logger,
+      maxBatchDecodedBytes: Math.max(this.pipeline.maxBatchDecodedBytes, this.pipeline.maxDecodedBytes),
     });
     const outcome = await run.run(items);
     if (!outcome.settled || !(await this.writeDeadLetters(delivery.stream, outcome.deadLetters)) || this.abandonAll) {

@@ -1,12 +1,18 @@
 // Limits on what one record may cost a worker to decode: at most MAX_CONTENT_CODINGS stacked
 // codings, all layers' outputs together bounded, and maxDecodedBytes applied to the final
-// bytes even when nothing is compressed.
+// bytes even when nothing is compressed; and a batch whose records together decode past
+// maxBatchDecodedBytes is split instead of holding them all in memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { decodeRecord, type DecodeSettings } from '../../src/work/decode/decode-record.js';
 import { isHopperError, type ErrorCode } from '../../src/errors.js';
 import type { LogRecord } from '../../src/log/types.js';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { startWorkers } from '../../src/work/worker-runtime.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { defineProcessor } from '../../src/work/types.js';
+import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
 
 const MiB = 1024 * 1024;
 const settings: DecodeSettings = { maxDecodedBytes: MiB, validate: null };
@@ -57,4 +63,45 @@ test('maxDecodedBytes holds for a body sent without compression', () => {
   rejects(rec(gzipSync(text), 'gzip'), 'HOPPER_DECODED_TOO_LARGE', /^gzip body decompresses to more than maxDecodedBytes \(1024 bytes\)$/, small);
   // Exactly at the limit decodes: the limit is "more than".
   assert.deepEqual(decodeRecord(rec(text, ''), { maxDecodedBytes: 2000, validate: null }), ['x'.repeat(1998)]);
+});
+
+test('a batch whose records decode past maxBatchDecodedBytes is split, not dead-lettered: every record processed, none at fault', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  // Ten gzip bodies of a few hundred bytes, each 60 kB once decompressed: 600 kB for the batch of ten.
+  const text = (i: number): string => `[${Array.from({ length: 30_000 }, () => i % 10).join(',')}]`;
+  await log.append('s', 0, Array.from({ length: 10 }, (_, i) => ({ ...record(''), body: gzipSync(text(i)), contentEncoding: 'gzip' })), 'durable');
+  const config = testConfig(dir, {
+    pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0, maxDecodedBytes: 100_000, maxBatchDecodedBytes: 150_000 }],
+  });
+  const calls: { offsets: number[]; decodedBytes: number; completed: boolean }[] = [];
+  const done = new Set<number>();
+  const processor = defineProcessor({
+    process(batch) {
+      const call = { offsets: batch.items.map((i) => i.offset), decodedBytes: 0, completed: false };
+      calls.push(call);
+      for (const item of batch.items) {
+        const events = item.events();
+        call.decodedBytes += text(item.offset).length;
+        assert.equal(events.length, 30_000);
+      }
+      for (const item of batch.items) done.add(item.offset);
+      call.completed = true;
+    },
+  });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the 10 records to be committed', async () => (await log.getPosition('g', 's', 0)) === 10);
+  await workers.stop();
+  assert.deepEqual([...done].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.ok(calls.length > 1 && calls[0]!.offsets.length === 10, 'the whole batch first, then parts');
+  const completed = calls.filter((c) => c.completed);
+  assert.deepEqual(completed.flatMap((c) => c.offsets).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'each record processed once in a call that completed');
+  for (const c of completed) assert.ok(c.decodedBytes <= 150_000, JSON.stringify(c));
+  const snapshot = workers.metrics.snapshot().pipelines.p!;
+  assert.equal(snapshot.deadLetters, 0);
+  assert.equal(snapshot.failures, 0, 'no attempt counted against the records');
 });

@@ -21,6 +21,26 @@ import { decodeText } from './text-decoder.js';
 /** Checks one decoded event; returns an error message, or null when it is valid. */
 export type EventValidator = (event: unknown) => string | null;
 
+/**
+ * Decompressed bytes one processor call may decode over all its records. Each record is bounded by
+ * maxDecodedBytes, but a batch of a thousand near-limit bombs would not fit in memory: past the budget,
+ * events() throws DecodeBudgetExceeded and the runner splits the batch (no record is at fault).
+ */
+export class DecodeBudget {
+  constructor(private remainingBytes: number) {}
+
+  take(bytes: number): void {
+    if (bytes > this.remainingBytes) throw new DecodeBudgetExceeded();
+    this.remainingBytes -= bytes;
+  }
+}
+
+export class DecodeBudgetExceeded extends Error {
+  constructor() {
+    super('the decoded records of this batch exceed maxBatchDecodedBytes: the batch is split and processed again in parts');
+  }
+}
+
 export interface DecodeSettings {
   maxDecodedBytes: number;
   /** The stream's JSON Schema check, when one is configured. */
@@ -85,13 +105,14 @@ function toText(bytes: Buffer, charset: string): string {
   }
 }
 
-export function decodeRecord(record: LogRecord, settings: DecodeSettings): unknown[] {
+export function decodeRecord(record: LogRecord, settings: DecodeSettings, budget?: DecodeBudget): unknown[] {
   const { mediaType, charset } = parseContentType(record.contentType);
   const format = formatFor(mediaType);
   if (!format) {
     throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `no decoder for content type ${JSON.stringify(mediaType)}: read item.body in a processor instead`);
   }
   const bytes = decompress(record.body, record.contentEncoding, settings.maxDecodedBytes);
+  budget?.take(bytes.length);
   const events = format(toText(bytes, charset), charset);
   if (settings.validate) {
     for (let i = 0; i < events.length; i++) {
