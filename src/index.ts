@@ -4,7 +4,8 @@
 //   import { defineProcessor } from 'hopper';
 //   export default defineProcessor({ async process(batch, ctx) { ... } });
 
-export { defineProcessor } from './work/types.js';
+export { defineProcessor, rethrowBatchSplit } from './work/types.js';
+export { DecodeBudgetExceeded } from './work/decode/decode-record.js';
 export type { Batch, BatchItem, MetricsHandle, ProcessContext, ProcessResult, Processor, SinkContext, SinkFactory } from './work/types.js';
 export { RetriableError, isRetriable } from './work/retriable-error.js';
 export { DecodeError, isDecodeError } from './work/decode/decode-error.js';

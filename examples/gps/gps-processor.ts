@@ -12,7 +12,7 @@ import pg from 'pg';
 import postgresSink from '../../src/sinks/postgres-sink.js';
 import { RetriableError } from '../../src/work/retriable-error.js';
 import { classifyPgError } from '../../src/sinks/postgres-errors.js';
-import { defineProcessor, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
 
 /** A checked point, in the shape the column mapping below reads. */
 interface Point {
@@ -116,6 +116,7 @@ function pointsOf(item: BatchItem, maxFutureMs: number): Point[] | string {
   try {
     events = item.events();
   } catch (err) {
+    rethrowBatchSplit(err);
     return (err as Error).message;
   }
   const receivedAtMs = item.receivedAt.getTime();

@@ -8,7 +8,7 @@
 // In your own project, import from the package: `import { defineProcessor } from 'hopper'`.
 
 import httpForwardSink from '../../src/sinks/http-forward-sink.js';
-import { defineProcessor, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, warning: 40, error: 50, err: 50, fatal: 60, critical: 60, crit: 60 };
 
@@ -47,6 +47,7 @@ export default function errorForwarder(options: Record<string, unknown>, context
         try {
           events = item.events();
         } catch (err) {
+          rethrowBatchSplit(err);
           failed.push({ item, reason: (err as Error).message });
           continue;
         }

@@ -8,7 +8,7 @@
 // In your own project, import these from the package: `import { defineProcessor } from 'hopper'`.
 
 import pg from 'pg';
-import { defineProcessor, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
 import { RetriableError } from '../../src/work/retriable-error.js';
 import { classifyPgError } from '../../src/sinks/postgres-errors.js';
 
@@ -112,6 +112,7 @@ function votesOf(item: BatchItem, failed: NonNullable<ProcessResult['failed']>):
   try {
     events = item.events();
   } catch (err) {
+    rethrowBatchSplit(err);
     failed.push({ item, reason: (err as Error).message });
     return [];
   }

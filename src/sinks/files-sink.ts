@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { Ajv } from 'ajv';
 import { HopperError } from '../errors.js';
 import { SinkMetrics } from './sink-metrics.js';
-import { defineProcessor, type BatchItem, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkFactory } from '../work/types.js';
 
 export interface FilesSinkOptions {
   /** Root directory; files go to {dir}/{stream}/. Default {dataDir}/out. */
@@ -279,6 +279,7 @@ const filesSink: SinkFactory = (options, context) => {
         try {
           events = item.events();
         } catch (err) {
+          rethrowBatchSplit(err);
           failed.push({ item, reason: (err as Error).message });
           continue;
         }

@@ -23,7 +23,7 @@ import type { Dispatcher } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HopperError } from '../errors.js';
 import { backoffMs } from '../work/backoff.js';
-import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
 import { optionError, optionsChecker } from './sink-options.js';
 import { SinkMetrics } from './sink-metrics.js';
 import { retryAfterMs } from './retry-after.js';
@@ -150,6 +150,7 @@ export class HttpForwarder {
       try {
         events = item.events();
       } catch (err) {
+        rethrowBatchSplit(err);
         failed.push({ item, reason: (err as Error).message });
         continue;
       }

@@ -53,7 +53,7 @@ import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
 import { HopperError } from '../errors.js';
-import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
 import { classifyPgError, copyLineOf, pgReason, sqlState } from './postgres-errors.js';
 import { copyIn, quoteIdent } from './postgres-copy.js';
 import { DEFAULT_COLUMNS, defaultTableDdl, isValidSource, redeliveryKey, rowEncoder } from './postgres-columns.js';
@@ -201,6 +201,7 @@ export class PostgresWriter {
       try {
         decoded = item.events();
       } catch (err) {
+        rethrowBatchSplit(err);
         failed.push({ item, reason: (err as Error).message });
         continue;
       }

@@ -13,7 +13,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { HopperError } from '../errors.js';
-import { defineProcessor, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
 import { DatagramPacker, formatMetric, metricFromEvent, type FormatOptions, type StatsdFlavor } from './statsd-format.js';
 import { optionsChecker } from './sink-options.js';
 import { SinkMetrics } from './sink-metrics.js';
@@ -74,6 +74,7 @@ export class StatsdWriter {
       try {
         events = item.events();
       } catch (err) {
+        rethrowBatchSplit(err);
         failed.push({ item, reason: (err as Error).message });
         failedEvents++;
         continue;

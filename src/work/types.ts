@@ -2,6 +2,7 @@
 // built-in sink) receives and returns. Shipped in the package's .d.ts so a
 // user's editor completes them. Implementations live beside this file.
 
+import { DecodeBudgetExceeded } from './decode/decode-record.js';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../log/types.js';
 
@@ -26,7 +27,10 @@ export interface BatchItem {
    * NDJSON lines, form fields, or text lines, after gzip/deflate/br decompression,
    * each checked against the stream's JSON Schema when one is configured.
    * Throws a DecodeError for bodies that cannot be decoded (the runtime sends
-   * those to the dead-letter stream without retries).
+   * those to the dead-letter stream without retries), and DecodeBudgetExceeded when
+   * the call's records decode past maxBatchDecodedBytes: a processor that catches
+   * errors of events() rethrows that one (`rethrowBatchSplit(err)`), since the runtime
+   * splits the batch and calls it again with each half, whatever this call wrote.
    */
   events(): unknown[];
   /** The record as stored in the log. */
@@ -105,3 +109,11 @@ export interface SinkContext {
  * once and throws HopperError('HOPPER_CONFIG_INVALID', ...) naming the bad key.
  */
 export type SinkFactory = (options: Record<string, unknown>, context: SinkContext) => Processor;
+
+/**
+ * In a processor's catch around item.events(): rethrows the signal that the batch is split for its decode
+ * budget (nothing this call does counts then), and returns for any other error (the record's own fault).
+ */
+export function rethrowBatchSplit(err: unknown): void {
+  if (err instanceof DecodeBudgetExceeded) throw err;
+}

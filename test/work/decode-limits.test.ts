@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeRecord, type DecodeSettings } from '../../src/work/decode/decode-record.js';
 import { isHopperError, type ErrorCode } from '../../src/errors.js';
 import type { LogRecord } from '../../src/log/types.js';
@@ -104,4 +106,25 @@ test('a batch whose records decode past maxBatchDecodedBytes is split, not dead-
   const snapshot = workers.metrics.snapshot().pipelines.p!;
   assert.equal(snapshot.deadLetters, 0);
   assert.equal(snapshot.failures, 0, 'no attempt counted against the records');
+});
+
+test('the files sink, split for its decode budget, writes each event once', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  // Four records of about 1 kB: a budget of 2.5 kB takes two at a time.
+  await log.append('s', 0, Array.from({ length: 4 }, (_, i) => record(JSON.stringify({ n: i, pad: 'x'.repeat(1000) }))), 'durable');
+  const config = testConfig(dir, {
+    pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'files', batchMaxRecords: 10, batchMaxWaitMs: 0, maxDecodedBytes: 1500, maxBatchDecodedBytes: 2500 }],
+  });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock() });
+  t.after(() => workers.stop());
+  await waitFor('the 4 records to be committed', async () => (await log.getPosition('g', 's', 0)) === 4);
+  await workers.stop();
+  const outDir = join(dir, 'out', 's');
+  const lines = readdirSync(outDir).flatMap((f) => readFileSync(join(outDir, f), 'utf8').trimEnd().split('\n'));
+  assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), [0, 1, 2, 3]);
+  assert.equal(workers.metrics.snapshot().pipelines.p!.deadLetters, 0);
 });
