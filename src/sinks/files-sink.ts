@@ -88,9 +88,11 @@ class FilesWriter {
   /** Written since their last fdatasync. */
   private readonly dirty = new Set<FileHandle>();
   /**
-   * Batches written so far (a batch's number orders it among the syncs): a sync started after batch N was
-   * written covers batches up to N, and each batch learns the outcome of the sync that covered it.
+   * Batches numbered in write order (writes go one at a time): `started` were begun, `written` finished. A sync
+   * that succeeds makes durable the batches finished before it began; one that fails fails every batch that
+   * had begun (a batch spanning files may have had its first file in it), and each batch learns which.
    */
+  private started = 0;
   private written = 0;
   private syncStartedUpTo = 0;
   private durableUpTo = 0;
@@ -116,6 +118,7 @@ class FilesWriter {
 
   /** Writes the batch; returns its number. */
   private async writeNow(chunks: Map<string, string[]>, logger: Logger): Promise<number> {
+    const batch = ++this.started;
     if (!this.madeDir) {
       await fsp.mkdir(this.dir, { recursive: true });
       this.madeDir = true;
@@ -133,7 +136,8 @@ class FilesWriter {
       }
       this.dirty.add(file.fh);
     }
-    return ++this.written;
+    this.written = batch;
+    return batch;
   }
 
   /**
@@ -169,17 +173,18 @@ class FilesWriter {
 
   private syncDirty(): Promise<void> {
     const from = this.syncStartedUpTo;
-    const upTo = (this.syncStartedUpTo = this.written);
+    const covered = (this.syncStartedUpTo = this.written);
+    const touched = this.started;
     const files = [...this.dirty];
     this.dirty.clear();
     return Promise.all(files.map((fh) => fh.datasync())).then(
       () => {
         this.syncing = null;
-        this.durableUpTo = Math.max(this.durableUpTo, upTo);
+        this.durableUpTo = Math.max(this.durableUpTo, covered);
       },
       (err: unknown) => {
         this.syncing = null;
-        this.noteFailedSync(from, upTo, err);
+        this.noteFailedSync(from, touched, err);
         throw err;
       },
     );
@@ -196,7 +201,7 @@ class FilesWriter {
         await fh.datasync();
       } catch (err) {
         // It may have held writes of any batch not yet durable: they all fail.
-        this.noteFailedSync(this.durableUpTo, this.written, err);
+        this.noteFailedSync(this.durableUpTo, this.started, err);
         throw err;
       }
     }

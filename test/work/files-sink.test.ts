@@ -120,3 +120,51 @@ test('a batch whose writes a failed fdatasync covered fails, even when another b
     'B and C are written again, never committed on a failed sync',
   );
 });
+
+test('a batch spanning two files, whose first file a failing fdatasync covered while it wrote the second, fails', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({}, context(dir));
+  t.after(() => sink.stop?.(sharedCtx));
+  const probe = await fsp.open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  const datasync = proto.datasync;
+  const open = fsp.open;
+  t.after(() => {
+    proto.datasync = datasync;
+    fsp.open = open;
+  });
+  // Sync 1 (A's) ends once B wrote its hour-11 file; sync 2 (X's, over hours 10 and 11) fails while B opens hour 12.
+  let release1!: () => void;
+  const gate1 = new Promise<void>((r) => (release1 = r));
+  let release2!: () => void;
+  const gate2 = new Promise<void>((r) => (release2 = r));
+  let calls = 0;
+  proto.datasync = async function (this: unknown) {
+    const n = ++calls;
+    if (n === 1) await gate1;
+    if (n === 2) release2();
+    await new Promise((r) => setTimeout(r, 5));
+    if (n === 2 || n === 3) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    return datasync.call(this);
+  };
+  fsp.open = (async (path: Parameters<typeof open>[0], ...rest: unknown[]) => {
+    if (String(path).includes('T12')) {
+      release1();
+      await gate2;
+    }
+    return (open as (...a: unknown[]) => ReturnType<typeof open>)(path, ...rest);
+  }) as typeof open;
+  const batch = (items: RecordItem[]) => ({ stream: 'ev', partition: 0, items, attempt: 1 });
+  const results = await Promise.allSettled([
+    sink.process(batch([item(0, '{"n":0}', T0)]), sharedCtx), // A: hour 10
+    sink.process(batch([item(1, '{"n":1}', T0)]), sharedCtx), // X: hour 10
+    sink.process(batch([item(2, '{"n":2}', T0 + HOUR_US), item(3, '{"n":3}', T0 + 2 * HOUR_US)]), sharedCtx), // B: hours 11 and 12
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message))),
+    ['ok', 'EIO: i/o error, fdatasync', 'EIO: i/o error, fdatasync'],
+    'B had its hour-11 line in the failed sync: it is written again, not committed',
+  );
+});
