@@ -365,8 +365,10 @@ class PendingWrite implements AppendWaiter {
   private copyIn(chunk: Buffer, n: number): void {
     let copied = this.copied;
     if (copied === null || copied.length < n) {
-      // The announced length when there is one (reserved from Content-Length), else doubling, never past the limit.
-      const grown = Buffer.allocUnsafe(Math.min(this.h.bodyLimitBytes, Math.max(n, this.reserved, 2 * (copied?.length ?? this.bytes))));
+      // The announced length when there is one (reserved from Content-Length, never grown past it), else
+      // doubling, never past the limit: a chunked body may hold up to twice the bytes backpressure counts.
+      const capacity = this.reserved > n ? this.reserved : Math.max(n, 2 * (copied?.length ?? this.bytes));
+      const grown = Buffer.allocUnsafe(Math.min(this.h.bodyLimitBytes, capacity));
       if (copied !== null) copied.copy(grown, 0, 0, this.bytes);
       else Buffer.concat(this.chunks!, this.bytes).copy(grown);
       copied = this.copied = grown;

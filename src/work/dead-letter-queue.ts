@@ -120,8 +120,11 @@ export async function handleDeadLetters(
         list.push(e);
         byPartition.set(e.letter.info.partition, list);
       }
-      for (const [preferred, entries] of byPartition) {
-        const records = await Promise.all(entries.map((e) => originalOf(log, e.letter!.info, e.letter!.body)));
+      // Every original first: a letter whose body is gone stops the chunk before anything of it is appended
+      // (appended, then stopped before the handled position moves, the others would be requeued again on a rerun).
+      const groups: [number, RecordInput[]][] = [];
+      for (const [preferred, entries] of byPartition) groups.push([preferred, await Promise.all(entries.map((e) => originalOf(log, e.letter!.info, e.letter!.body)))]);
+      for (const [preferred, records] of groups) {
         await appendWithFallback(log, stream, records, { preferred, ack: 'durable', ...(grow ? { grow } : {}) });
         result.requeued += records.length;
       }

@@ -48,8 +48,24 @@ export async function readQuarantine(dir: string): Promise<QuarantinedRange[]> {
   }
 }
 
-/** Adds `ranges` to the file, keeping the ones already there (another process may have found others). */
-export async function recordQuarantine(dir: string, ranges: readonly QuarantinedRange[]): Promise<void> {
+/** The tail of this process's updates per partition directory: two reads finding ranges at once must not lose one. */
+const updating = new Map<string, Promise<void>>();
+
+/**
+ * Adds `ranges` to the file, keeping the ones already there (another process may have found others; two
+ * processes updating at the same moment can lose one's ranges: a report, found again by the next process reading there).
+ */
+export function recordQuarantine(dir: string, ranges: readonly QuarantinedRange[]): Promise<void> {
+  const next = (updating.get(dir) ?? Promise.resolve()).then(() => mergeInto(dir, ranges));
+  const tail = next.catch(() => undefined);
+  updating.set(dir, tail);
+  void tail.then(() => {
+    if (updating.get(dir) === tail) updating.delete(dir);
+  });
+  return next;
+}
+
+async function mergeInto(dir: string, ranges: readonly QuarantinedRange[]): Promise<void> {
   const byKey = new Map((await readQuarantine(dir)).map((r) => [rangeKey(r), r]));
   let added = false;
   for (const r of ranges) {
