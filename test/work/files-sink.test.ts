@@ -1,7 +1,7 @@
 // The files sink: one NDJSON line per event, a file per UTC hour of receipt,
 // rolled past maxFileBytes, optional metadata, options checked at start, and the
 // sink_* metrics every built-in sink reports.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fsp, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -93,12 +93,15 @@ test('a write that fails counts as a sink error, not a batch, and is thrown back
   await sink.stop!(ctx);
 });
 
-test('a batch whose writes a failed fdatasync covered fails, even when another batch started that sync', async (t) => {
+/**
+ * A files sink in a temp dir, with every FileHandle.datasync first running `before(n)` (n counts the calls)
+ * and failing with EIO when it returns true. Restored after the test.
+ */
+async function sinkWithDatasync(t: TestContext, before: (n: number) => Promise<boolean>) {
   const dir = tempDir();
   t.after(() => removeDir(dir));
   const sink = filesSink({}, context(dir));
   t.after(() => sink.stop?.(sharedCtx));
-  // fdatasync: the first takes a while and succeeds, the second fails (EIO), later ones succeed.
   const probe = await fsp.open(join(dir, 'probe'), 'w');
   const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
   await probe.close();
@@ -106,11 +109,18 @@ test('a batch whose writes a failed fdatasync covered fails, even when another b
   t.after(() => (proto.datasync = datasync));
   let calls = 0;
   proto.datasync = async function (this: unknown) {
-    const n = ++calls;
-    await new Promise((r) => setTimeout(r, n === 1 ? 50 : 5));
-    if (n === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    if (await before(++calls)) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
     return datasync.call(this);
   };
+  return { sink, dir };
+}
+
+test('a batch whose writes a failed fdatasync covered fails, even when another batch started that sync', async (t) => {
+  const { sink } = await sinkWithDatasync(t, async (n) => {
+    // The first takes a while and succeeds, the second fails (EIO), later ones succeed.
+    await new Promise((r) => setTimeout(r, n === 1 ? 50 : 5));
+    return n === 2;
+  });
   // A's sync runs while B and C are written; B starts the sync covering B and C, which fails.
   const batch = (offset: number) => ({ stream: 'ev', partition: 0, items: [item(offset, `{"n":${offset}}`, T0)], attempt: 1 });
   const results = await Promise.allSettled([sink.process(batch(0), sharedCtx), sink.process(batch(1), sharedCtx), sink.process(batch(2), sharedCtx)]);
@@ -122,33 +132,19 @@ test('a batch whose writes a failed fdatasync covered fails, even when another b
 });
 
 test('a batch spanning two files, whose first file a failing fdatasync covered while it wrote the second, fails', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const sink = filesSink({}, context(dir));
-  t.after(() => sink.stop?.(sharedCtx));
-  const probe = await fsp.open(join(dir, 'probe'), 'w');
-  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
-  await probe.close();
-  const datasync = proto.datasync;
-  const open = fsp.open;
-  t.after(() => {
-    proto.datasync = datasync;
-    fsp.open = open;
-  });
   // Sync 1 (A's) ends once B wrote its hour-11 file; sync 2 (X's, over hours 10 and 11) fails while B opens hour 12.
   let release1!: () => void;
   const gate1 = new Promise<void>((r) => (release1 = r));
   let release2!: () => void;
   const gate2 = new Promise<void>((r) => (release2 = r));
-  let calls = 0;
-  proto.datasync = async function (this: unknown) {
-    const n = ++calls;
+  const { sink } = await sinkWithDatasync(t, async (n) => {
     if (n === 1) await gate1;
     if (n === 2) release2();
     await new Promise((r) => setTimeout(r, 5));
-    if (n === 2 || n === 3) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    return datasync.call(this);
-  };
+    return n === 2 || n === 3;
+  });
+  const open = fsp.open;
+  t.after(() => (fsp.open = open));
   fsp.open = (async (path: Parameters<typeof open>[0], ...rest: unknown[]) => {
     if (String(path).includes('T12')) {
       release1();
