@@ -5,7 +5,18 @@
 import { formatTimeUs } from '../cli/parse-duration.js';
 import type { LogRecord } from '../log/types.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading byte-order mark is part of the body, not something to drop from it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The body as `body` (its bytes are valid UTF-8, a BOM kept) or as `bodyBase64`, added to `out`. */
+export function addBody(out: Record<string, unknown>, body: Buffer): Record<string, unknown> {
+  try {
+    out.body = utf8.decode(body);
+  } catch {
+    out.bodyBase64 = body.toString('base64');
+  }
+  return out;
+}
 
 export function recordToJson(r: LogRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -19,10 +30,5 @@ export function recordToJson(r: LogRecord): Record<string, unknown> {
     requestId: r.requestId,
   };
   if (r.idempotencyKey !== '') out.idempotencyKey = r.idempotencyKey;
-  try {
-    out.body = utf8.decode(r.body);
-  } catch {
-    out.bodyBase64 = r.body.toString('base64');
-  }
-  return out;
+  return addBody(out, r.body);
 }

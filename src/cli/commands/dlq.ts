@@ -13,8 +13,8 @@ import type { Log } from '../../log/types.js';
 import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
 import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
 import { choosePartitions } from '../select-partitions.js';
+import { addBody } from '../../observe/record-json.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const STREAM_FLAG: FlagSpec = { type: 'string', description: 'the stream whose dead letters (S.dlq) to use', valueName: 'S' };
 const SELECT_FLAGS: Record<string, FlagSpec> = {
@@ -92,12 +92,7 @@ function detail(e: DeadLetterEntry): Record<string, unknown> {
     requestId: info.requestId,
   });
   if (info.idempotencyKey !== '') out.idempotencyKey = info.idempotencyKey;
-  try {
-    out.body = utf8.decode(body);
-  } catch {
-    out.bodyBase64 = body.toString('base64');
-  }
-  return out;
+  return addBody(out, body);
 }
 
 async function write(ctx: CommandContext, text: string): Promise<void> {
