@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { ACK_LEVELS, type AckLevel } from '../log/types.js';
 import type { IngestSnapshot, StreamSnapshot } from '../ingest/ingest-stats.js';
 import { addHistogram, emptyHistogram, type HistogramSnapshot } from './bucket-histogram.js';
-import { isReportMessage } from './child-reporter.js';
+import { isReportMessage, REPORT_INTERVAL_MS } from './child-reporter.js';
 import type { ProcessReport } from './process-probe.js';
 
 export function emptyIngestSnapshot(): IngestSnapshot {
@@ -61,6 +61,9 @@ export function addIngestSnapshot(into: IngestSnapshot, from: IngestSnapshot): v
   if (from.fsyncLatency !== null) addHistogram((into.fsyncLatency ??= emptyHistogram()), from.fsyncLatency);
 }
 
+/** A child whose last report is older than this is taken for stuck (it reports every REPORT_INTERVAL_MS). */
+export const STALE_REPORT_MS = 5 * REPORT_INTERVAL_MS;
+
 export class ClusterStats {
   /** Last report per live child, by cluster worker id (bounded by the number of children). */
   private readonly live = new Map<number, ProcessReport>();
@@ -89,9 +92,16 @@ export class ClusterStats {
     return total;
   }
 
-  /** The last report of each live child, by partition. */
-  processes(): ProcessReport[] {
-    return [...this.live.values()].sort((a, b) => (a.partition ?? 0) - (b.partition ?? 0) || a.pid - b.pid);
+  /**
+   * The last report of each live child that reported within STALE_REPORT_MS, by partition. A child that
+   * stopped reporting but did not exit (a blocked event loop, SIGSTOP) is left out: it is not "reporting",
+   * which status warns about, and its last, healthy figures are not shown as current. Its counters still
+   * count in ingest(): they never go back.
+   */
+  processes(nowMs = Date.now()): ProcessReport[] {
+    return [...this.live.values()]
+      .filter((r) => nowMs - r.atMs <= STALE_REPORT_MS)
+      .sort((a, b) => (a.partition ?? 0) - (b.partition ?? 0) || a.pid - b.pid);
   }
 
   close(): void {
