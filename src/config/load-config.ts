@@ -63,12 +63,13 @@ export function envVariables(): Map<string, { path: string[]; schema: SchemaNode
   return out;
 }
 
+const DECIMAL = /^-?\d+(?:\.\d+)?$/;
+
 function coerce(raw: string, schema: SchemaNode): unknown {
   const types = schema.anyOf ? schema.anyOf.map((s) => s.type) : [schema.type];
   if (types.includes('boolean') && (raw === 'true' || raw === 'false')) return raw === 'true';
-  if ((types.includes('integer') || types.includes('number')) && raw.trim() !== '' && Number.isFinite(Number(raw))) {
-    return Number(raw);
-  }
+  // Plain decimal only: Number() also reads "0x10", "0b11" and "8e3", which would load as other values in silence.
+  if ((types.includes('integer') || types.includes('number')) && DECIMAL.test(raw)) return Number(raw);
   return raw;
 }
 

@@ -69,6 +69,14 @@ test('each value is blamed on its own source: file, environment variable or flag
   assert.match(errorOf({ overrides: { dataDir: '' } }), /\(from --data-dir\)/);
 });
 
+test('numbers from the environment and flags are plain decimals: hex, binary and exponents are refused, not read as other values', () => {
+  for (const raw of ['0x10', '0b11', '8e3', '1_000', ' 80']) {
+    assert.match(errorOf({ env: { HOPPER_INGEST_PORT: raw } }), /^config ingest\.port = ".*" is invalid \(from env HOPPER_INGEST_PORT\): expected an integer from 0 to 65535/, JSON.stringify(raw));
+  }
+  assert.equal(loadConfig({ env: { HOPPER_INGEST_PORT: '8080' } }).ingest.port, 8080);
+  assert.equal(loadConfig({ env: { HOPPER_LOG_EMBEDDED_MIN_FSYNC_INTERVAL_MS: '0.25' } }).log.embedded.minFsyncIntervalMs, 0.25);
+});
+
 test('a key with alternatives describes every one of them', () => {
   assert.equal(
     errorOf({ env: { HOPPER_INGEST_TRUST_PROXY: '-1' } }),
