@@ -4,12 +4,23 @@
 
 import type { HopperConfig } from '../config/schema.js';
 import type { Log } from './types.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { HopperError } from '../errors.js';
 import type { WarnFn } from './embedded/partition-recovery.js';
 
-export type LogFactory = (config: HopperConfig, warn: WarnFn) => Promise<Log>;
+export interface OpenOptions {
+  /** The log must exist already (a CLI command reading it): a data directory that is not there is a typo, not an empty log. */
+  existing?: boolean;
+}
+
+export type LogFactory = (config: HopperConfig, warn: WarnFn, opts: OpenOptions) => Promise<Log>;
 
 const BACKENDS: Record<string, LogFactory> = {
-  embedded: async (config, warn) => {
+  embedded: async (config, warn, opts) => {
+    if (opts.existing === true && !existsSync(config.dataDir)) {
+      throw new HopperError('HOPPER_USAGE', `No Hopper data in ${resolve(config.dataDir)}: pass --data-dir (or set HOPPER_DATA_DIR) to the directory hopper serve writes to.`);
+    }
     const { EmbeddedLog } = await import('./embedded/embedded-log.js');
     return new EmbeddedLog({ dataDir: config.dataDir, ...config.log.embedded, warn });
   },
@@ -21,8 +32,8 @@ export function registerBackend(name: string, factory: LogFactory): void {
   BACKENDS[name] = factory;
 }
 
-export async function openLog(config: HopperConfig, warn: WarnFn = () => undefined): Promise<Log> {
+export async function openLog(config: HopperConfig, warn: WarnFn = () => undefined, opts: OpenOptions = {}): Promise<Log> {
   const factory = BACKENDS[config.log.backend];
   if (!factory) throw new Error(`unknown log backend ${config.log.backend}`);
-  return factory(config, warn);
+  return factory(config, warn, opts);
 }

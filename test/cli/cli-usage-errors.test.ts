@@ -1,7 +1,7 @@
 // Command lines that would silently do something else than asked are refused with one
 // line and exit 2, and change nothing: `replay --from` values that are neither an offset
 // nor an ISO 8601 time, stray positional arguments (`dlq drop --stream s 1`), and a
-// --partition the dead-letter stream does not have.
+// --partition the dead-letter stream does not have, and a --data-dir that does not exist.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -70,4 +70,10 @@ test('bad --from values, stray arguments and unknown dlq partitions are usage er
   const list = hopper(['dlq', 'list', ...dd, '--stream', 's', '--partition', '0']);
   assert.equal(list.code, 0, list.stderr);
   assert.equal(list.stdout.trim().split('\n').length, 3);
+});
+
+test('a --data-dir that does not exist is a usage error for the commands that read the log, not an empty log', { timeout: 180_000 }, () => {
+  const dd = ['--data-dir', '/nonexistent/hopper-data'];
+  const cases = [['log', 'stats'], ['log', 'read', '--stream', 's'], ['lag'], ['dlq', 'list', '--stream', 's'], ['replay', '--stream', 's', '--group', 'g', '--from', '0']];
+  for (const args of cases) assertUsage(hopper([...args, ...dd]), /^hopper: No Hopper data in \/nonexistent\/hopper-data: pass --data-dir/);
 });

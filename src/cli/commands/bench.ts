@@ -27,7 +27,7 @@ async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<Stor
   if (config.log.backend === 'embedded' && !existsSync(config.dataDir)) {
     throw new HopperError('HOPPER_USAGE', `--audit reads the server's data directory, and ${config.dataDir} does not exist: pass --data-dir DIR of the server under test.`);
   }
-  const log = await openLog(config, warnToStderr(ctx.stderr));
+  const log = await openLog(config, warnToStderr(ctx.stderr), { existing: true });
   const where = config.log.backend === 'embedded' ? `the embedded log in ${config.dataDir}` : `the ${config.log.backend} log`;
   return new LogBodySource(log, where);
 }

@@ -46,7 +46,7 @@ async function checkPartition(ctx: CommandContext, log: Log, stream: string): Pr
 }
 
 async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Promise<T> {
-  const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr));
+  const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
   try {
     return await fn(log);
   } finally {

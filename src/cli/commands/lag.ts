@@ -39,7 +39,7 @@ export const lagCommand: Command = {
     const onlyStream = ctx.values.stream as string | undefined;
     const onlyGroup = ctx.values.group as string | undefined;
     const config = ctx.loadConfig();
-    const log = await openLog(config, warnToStderr(ctx.stderr));
+    const log = await openLog(config, warnToStderr(ctx.stderr), { existing: true });
     const rows: LagRow[] = [];
     try {
       const streams = (await log.stats()).streams;

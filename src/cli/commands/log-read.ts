@@ -42,7 +42,7 @@ export const logReadCommand: Command = {
       // The server parses --from itself: the same OFFSET|ISO-TIME syntax, checked above for a clear local error.
       return readThroughAdmin(ctx, target, stream, ctx.values.partition as string | undefined, (ctx.values.from as string | undefined) ?? '0', limit);
     }
-    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr));
+    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
     try {
       const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       let printed = 0;

@@ -14,7 +14,7 @@ export const logStatsCommand: Command = {
     stream: { type: 'string', description: 'only this stream', valueName: 'S' },
   },
   async run(ctx) {
-    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr));
+    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
     try {
       const stats = await log.stats();
       const only = ctx.values.stream as string | undefined;

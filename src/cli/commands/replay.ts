@@ -34,7 +34,7 @@ export const replayCommand: Command = {
     assertStreamName(stream);
     assertGroupName(group);
     const from = parseOffsetOrTime(fromText, '--from');
-    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr));
+    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
     try {
       const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       const stats = (await log.stats()).streams.find((s) => s.stream === stream);
