@@ -59,9 +59,24 @@ export class NatsLink {
     }
   }
 
-  async close(): Promise<void> {
+  /** Drains, or past `timeoutMs` (a hung server never answers the drain) closes without it. */
+  async close(timeoutMs: number): Promise<void> {
     if (this.nc.isClosed()) return;
-    await this.nc.drain().catch(() => this.nc.close());
+    const drained = await withinMs(this.nc.drain().then(() => true, () => false), timeoutMs);
+    if (drained !== true && !this.nc.isClosed()) await this.nc.close();
+  }
+}
+
+/** The promise's value, or undefined once `ms` passed first (the promise is left to settle on its own). */
+export async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

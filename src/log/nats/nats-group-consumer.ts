@@ -24,7 +24,7 @@ import { createInbox, nanos, type Msg, type Subscription } from '@nats-io/transp
 import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types.js';
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import { groupConsumerConfig, type NatsLog } from './nats-log.js';
-import { JS_CONSUMER_NOT_FOUND, isJsApiError, natsUnavailable } from './nats-connection.js';
+import { JS_CONSUMER_NOT_FOUND, isJsApiError, natsUnavailable, withinMs } from './nats-connection.js';
 import { durableName } from './nats-names.js';
 import { decodeMessage } from './nats-record-codec.js';
 
@@ -340,7 +340,8 @@ export class NatsGroupConsumer implements LogConsumer {
     this.held.clear();
     try {
       this.sub?.unsubscribe();
-      await this.log.link.nc.flush();
+      const flushed = await withinMs(this.log.link.nc.flush().then(() => true), this.log.opts.requestTimeoutMs);
+      if (flushed !== true) throw new Error(`no answer from NATS within log.nats.requestTimeoutMs (${this.log.opts.requestTimeoutMs} ms)`);
     } catch (err) {
       this.warn({ err: String(err), group: this.opts.group }, 'nats consumer could not hand back its messages on close (they are redelivered after the lease)');
     }

@@ -101,7 +101,7 @@ export class NatsLog implements Log {
       }
       return new NatsLog(link, jsm, opts);
     } catch (err) {
-      await link.close();
+      await link.close(opts.requestTimeoutMs);
       throw new HopperError('HOPPER_LOG_UNAVAILABLE', `NATS at ${opts.servers} has no JetStream (${(err as Error).message}): start nats-server with -js.`, {
         cause: err,
       });
@@ -427,7 +427,7 @@ export class NatsLog implements Log {
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
     await Promise.allSettled([...this.inFlight]);
     this.requester.close(new HopperError('HOPPER_LOG_CLOSED'));
-    await this.link.close();
+    await this.link.close(this.opts.requestTimeoutMs);
   }
 }
 
