@@ -94,3 +94,36 @@ test('an fsync that fails while the appends of the one before are being answered
   assert.ok(refusedForFsync(b), `append 2 must be refused, got ${b.status}`);
   assert.ok(refusedForFsync((await Promise.allSettled([log.append('s', 0, [makeRecord(3)], 'durable')]))[0]!), 'the partition is stopped');
 });
+
+test('a durable append that arrives as the writer loop ends, then a failed fsync: close() still returns', async (t) => {
+  // The append lands after the loop's last look at the queue and is held for the fsync in flight; that fsync
+  // fails and refuses it. Whatever microtask the append comes in, the writer's close() must not wait forever.
+  for (let depth = 0; depth < 4; depth++) {
+    const dir = tempDir();
+    t.after(() => removeDir(dir));
+    const log = openEmbedded(dir, { flushIntervalMs: 0, minFsyncIntervalMs: 0 });
+    t.after(() => log.close());
+    await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+    await log.append('s', 0, [makeRecord(0)], 'durable');
+    const writer = (log as unknown as { writers: Map<string, { fh: FileHandle; close(): Promise<void> }> }).writers.get('s/0')!;
+    const datasync = writer.fh.datasync.bind(writer.fh);
+    let failNext = true;
+    writer.fh.datasync = async () => {
+      if (!failNext) return datasync();
+      failNext = false;
+      await new Promise((r) => setTimeout(r, 50));
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    };
+    const first = log.append('s', 0, [makeRecord(1)], 'durable').then(() => 'durable', (e: HopperError) => e.code);
+    const closed = new Promise<string>((resolve) => {
+      void log.append('s', 0, [makeRecord(2)], 'written').then(async () => {
+        for (let i = 0; i < depth; i++) await null;
+        void log.append('s', 0, [makeRecord(3)], 'durable').catch(() => undefined);
+        void writer.close().then(() => resolve('closed'));
+      });
+    });
+    const outcome = await Promise.race([closed, new Promise((r) => setTimeout(() => r('close() still waiting after 3 s'), 3000))]);
+    assert.equal(outcome, 'closed', `depth ${depth}`);
+    assert.equal(await first, 'HOPPER_LOG_UNAVAILABLE');
+  }
+});

@@ -459,6 +459,8 @@ export class PartitionWriter {
     this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
     this.queuedNotDurable = 0;
     this.refuseUnwritten(this.queue.splice(0), this.stopped);
+    // The queue is empty for good: a flush() waiting for it to drain must not wait for a write that never comes.
+    if (!this.flushing) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   /** fdatasync of the active segment's data, timed for onFsync (a failed one is not timed). */
