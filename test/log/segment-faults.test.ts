@@ -4,7 +4,7 @@
 // segment boundaries.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fsp, appendFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fsp, appendFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isHopperError } from '../../src/errors.js';
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
@@ -184,6 +184,34 @@ test('a time lookup finds a late-stamped record at the end of a segment when the
       // The same answer after a restart (recovery seeds the newest segment's index from the one before).
       const reopened = openEmbedded(dir2, SMALL);
       await reopened.append('s', 0, [rec(5000, T0 + 5000 * 10)], 'durable');
+      assert.equal(await reopened.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
+      await reopened.close();
+    });
+  });
+});
+
+test('a sealed index rebuilt by recovery carries the late stamp of the segment before it, as the writer does', async () => {
+  await withLog(async (dir) => {
+    const log = openEmbedded(dir, SMALL);
+    await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+    for (let n = 0; segmentFiles(log).length < 2; n++) await log.append('s', 0, [rec(n)], 'durable');
+    const last = Number(segmentFiles(log)[1]!.slice(0, 20)) - 1;
+    await log.close();
+    await withLog(async (dir2) => {
+      const log2 = openEmbedded(dir2, SMALL);
+      await log2.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+      const stamps: number[] = [];
+      for (let n = 0; segmentFiles(log2).length < 3; n++) {
+        const t = n === last ? T0 + n * 10 + 25 : T0 + n * 10; // record `last` (the end of segment 0) stamped late
+        stamps.push(t);
+        await log2.append('s', 0, [rec(n, t)], 'durable');
+      }
+      await log2.close();
+      // Segment 1 is sealed now: its index is lost, and recovery rebuilds it.
+      rmSync(join(log2.partitionDir('s', 0), segmentFiles(log2)[1]!.replace('.log', '.idx')));
+      const reopened = openEmbedded(dir2, SMALL);
+      await reopened.append('s', 0, [rec(5000, T0 + 5000 * 10)], 'durable');
+      const t = stamps[last]!;
       assert.equal(await reopened.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
       await reopened.close();
     });

@@ -39,13 +39,19 @@ export interface RecoveredPartition {
 }
 
 /** Builds index entries for the frames of a whole segment (used when its index is missing). */
-async function buildIndex(path: string, baseOffset: number, intervalBytes: number): Promise<{ entries: IndexEntry[]; end: number; nextOffset: number; maxTimeUs: number }> {
+async function buildIndex(
+  path: string,
+  baseOffset: number,
+  intervalBytes: number,
+  seedMaxTimeUs: number,
+): Promise<{ entries: IndexEntry[]; end: number; nextOffset: number; maxTimeUs: number }> {
   const fh = await fsp.open(path, 'r');
   try {
     const { size } = await fh.stat();
     const entries: IndexEntry[] = [];
     let lastIndexed = -Infinity;
-    let maxTimeUs = 0;
+    // Carried on from the segments before, as the writer does: a late stamp there is found by a time lookup.
+    let maxTimeUs = seedMaxTimeUs;
     const end = await scanFrames(fh, 0, size, baseOffset, (v) => {
       maxTimeUs = Math.max(maxTimeUs, v.receivedAtUs);
       if (v.filePosition - lastIndexed >= intervalBytes) {
@@ -146,10 +152,13 @@ export async function recoverPartition(dir: string, indexIntervalBytes: number, 
     bases = [0];
   }
 
-  for (const base of bases.slice(0, -1)) {
+  const sealed = bases.slice(0, -1);
+  for (let i = 0; i < sealed.length; i++) {
+    const base = sealed[i]!;
     const idxBytes = await indexFileBytes(indexPath(dir, base));
     if (idxBytes === null || idxBytes % INDEX_ENTRY_BYTES !== 0) {
-      const built = await buildIndex(segmentPath(dir, base), base, indexIntervalBytes);
+      const seed = i > 0 ? (await sealedTail(dir, sealed[i - 1]!, indexIntervalBytes)).maxTimeUs : 0;
+      const built = await buildIndex(segmentPath(dir, base), base, indexIntervalBytes, seed);
       await writeFileAtomic(indexPath(dir, base), encodeIndexEntries(built.entries), dir);
       warn({ segment: segmentName(base) }, idxBytes === null ? 'rebuilt a missing segment index' : 'rebuilt a torn segment index');
     }
