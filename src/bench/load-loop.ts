@@ -22,6 +22,12 @@ export const CONNECT_TIMEOUT_MS = 5000;
 const RECONNECT_MIN_MS = 5;
 /** ... up to this. */
 const RECONNECT_MAX_MS = 1000;
+/**
+ * A target that answered, then left nothing but failed connections for this long (and at least the request
+ * timeout) is gone: the run ends with an error instead of reconnecting until its hard cap (a --requests run
+ * would never reach its count).
+ */
+export const TARGET_LOST_MS = 10_000;
 /** How often busy and connecting sockets are checked against their timeouts. */
 const SWEEP_INTERVAL_MS = 100;
 /**
@@ -264,11 +270,19 @@ export class LoadLoop {
     this.afterDown(c);
   }
 
-  /** A connection is down: give up when the target never answered anything, else reconnect. */
+  /** A connection is down: give up when the target never answered anything, or stopped answering, else reconnect. */
   private afterDown(c: Conn): void {
     if (this.finished) return;
     if (this.responses === 0 && this.totalErrors() >= this.failFastErrors) {
       this.emit({ type: 'fatal', thread: this.plan.thread, message: this.failureSummary() });
+      this.stopping = true;
+      this.finish();
+      return;
+    }
+    const silentMs = performance.now() - this.lastResponseAt;
+    if (this.responses > 0 && c.failures > 0 && this.busy === 0 && silentMs > Math.max(TARGET_LOST_MS, this.plan.requestTimeoutMs)) {
+      const message = `the target stopped answering: no response for ${Math.round(silentMs / 1000)} s after ${this.responses} responses (last error: ${this.lastError ?? 'none'})`;
+      this.emit({ type: 'fatal', thread: this.plan.thread, message });
       this.stopping = true;
       this.finish();
       return;

@@ -98,6 +98,20 @@ function split(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 }
 
+/** `total` split in proportion to `weights` (largest remainders first), summing to `total` exactly. */
+export function splitByWeight(total: number, weights: number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const out = exact.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [, i] of order) {
+    if (left-- <= 0) break;
+    out[i]!++;
+  }
+  return out;
+}
+
 /** A load thread; run from the TypeScript sources (tests, under tsx), the thread registers tsx before loading its entry. */
 function startWorker(threadPlan: LoadThreadPlan): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./load-worker.js', import.meta.url), { workerData: threadPlan });
@@ -116,7 +130,8 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
   const runId = newRunId();
   const threads = Math.max(1, Math.min(plan.threads, plan.connections));
   const conns = split(plan.connections, threads);
-  const requests = plan.requests === null ? null : split(plan.requests, threads);
+  // In proportion to the connections, as the rate is: each thread then needs the same time for its share.
+  const requests = plan.requests === null ? null : splitByWeight(plan.requests, conns);
   const workers: Worker[] = [];
   const results: (LoadThreadResult | null)[] = new Array<LoadThreadResult | null>(threads).fill(null);
   const latest = Array.from({ length: threads }, () => ({ responses: 0, errors: 0, nonSuccess: 0 }));

@@ -15,8 +15,9 @@ function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
 }
 
-async function listen(t: { after: (fn: () => Promise<void>) => void }, onSocket: (socket: Socket) => void): Promise<number> {
+async function listen(t: { after: (fn: () => Promise<void>) => void }, onSocket: (socket: Socket) => void, onServer?: (server: Server) => void): Promise<number> {
   const server: Server = createServer(onSocket);
+  onServer?.(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   return (server.address() as AddressInfo).port;
@@ -116,6 +117,28 @@ test('a server that closes every connection: one line, exit 1, long before the p
   assert.equal(r.code, 1);
   assertOneLine(r.stderr, /no response arrived.*\(HOPPER_BENCH_TARGET_FAILED\)/);
   assert.ok(r.ms < 30_000, `gave up early (${r.ms} ms)`);
+});
+
+test('a server that answers, then dies: a --requests run ends with one line and exit 1, not at its 24 h cap', { timeout: 60_000 }, async (t) => {
+  let answered = 0;
+  const sockets = new Set<Socket>();
+  let server!: Server;
+  const port = await listen(t, (socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('data', () => {
+      socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n');
+      if (++answered === 20) {
+        // The server goes away: its listener and every connection.
+        server.close();
+        for (const s of sockets) s.destroy();
+      }
+    });
+  }, (s) => (server = s));
+  const r = await runCli(['bench', '--url', `http://127.0.0.1:${port}`, '--requests', '1000', '--connections', '2', '--threads', '1']);
+  assert.equal(r.code, 1);
+  assertOneLine(r.stderr, /the target stopped answering: no response for \d+ s after \d+ responses \(last error: ECONNREFUSED.*\(HOPPER_BENCH_TARGET_FAILED\)/);
+  assert.ok(r.ms < 40_000, `gave up (${r.ms} ms)`);
 });
 
 test('a server that does not speak HTTP: one line, exit 1', async (t) => {

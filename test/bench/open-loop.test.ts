@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runLoad, type LoadPlan } from '../../src/bench/load-run.js';
+import fc from 'fast-check';
+import { runLoad, splitByWeight, type LoadPlan } from '../../src/bench/load-run.js';
 import { parseBenchTarget } from '../../src/bench/bench-target.js';
 
 const STALL_AFTER_MS = 300;
@@ -82,4 +83,18 @@ test('--requests N sends exactly N, split over threads, each acknowledged event 
   assert.equal(r.acknowledged.reduce((n, a) => n + a.bitmap!.count(), 0), 3003);
   assert.equal(r.acknowledged.reduce((n, a) => n + a.seqLimit, 0), 3003);
   assert.equal(r.latency.count, 1001);
+});
+
+test('--requests is split across threads in proportion to their connections, as the rate is', () => {
+  assert.deepEqual(splitByWeight(200, [2, 1]), [133, 67]);
+  assert.deepEqual(splitByWeight(200, [2, 1, 1, 1]), [80, 40, 40, 40]);
+  assert.deepEqual(splitByWeight(7, [1, 1, 1]), [3, 2, 2]);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: 1, maxLength: 64 }), (total, weights) => {
+      const parts = splitByWeight(total, weights);
+      const sum = weights.reduce((a, b) => a + b, 0);
+      assert.equal(parts.reduce((a, b) => a + b, 0), total);
+      parts.forEach((p, i) => assert.ok(Math.abs(p - (total * weights[i]!) / sum) < 1, `${p} vs ${(total * weights[i]!) / sum}`));
+    }),
+  );
 });
