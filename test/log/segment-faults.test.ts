@@ -159,62 +159,64 @@ test('a torn entry at the end of the newest index is dropped at open, so the ent
   });
 });
 
-test('a time lookup finds a late-stamped record at the end of a segment when the next one starts earlier', async () => {
+/** The offset of the last record of segment 0, found by filling a scratch log of the same shape. */
+async function lastOfFirstSegment(): Promise<number> {
+  let last = 0;
   await withLog(async (dir) => {
     const log = openEmbedded(dir, SMALL);
     await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-    // Find where the first segment ends, then write the same shape again with its last record stamped late.
     for (let n = 0; segmentFiles(log).length < 2; n++) await log.append('s', 0, [rec(n)], 'durable');
-    const last = Number(segmentFiles(log)[1]!.slice(0, 20)) - 1;
+    last = Number(segmentFiles(log)[1]!.slice(0, 20)) - 1;
     await log.close();
-    await withLog(async (dir2) => {
-      const log2 = openEmbedded(dir2, SMALL);
-      await log2.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-      const stamps: number[] = [];
-      for (let n = 0; n < last + 10; n++) {
-        // Record `last` came in a little after its two successors (a slower upload).
-        const t = n === last ? T0 + n * 10 + 25 : T0 + n * 10;
-        stamps.push(t);
-        await log2.append('s', 0, [rec(n, t)], 'durable');
-      }
-      assert.ok(segmentFiles(log2).length >= 2);
-      const t = stamps[last]!;
-      assert.equal(await log2.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
-      await log2.close();
-      // The same answer after a restart (recovery seeds the newest segment's index from the one before).
-      const reopened = openEmbedded(dir2, SMALL);
-      await reopened.append('s', 0, [rec(5000, T0 + 5000 * 10)], 'durable');
-      assert.equal(await reopened.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
-      await reopened.close();
-    });
+  });
+  return last;
+}
+
+/**
+ * Appends records stamped 10 us apart until `done`, except record `late` (the end of segment 0), which came
+ * in a little after its two successors (a slower upload). Returns every stamp, by offset.
+ */
+async function appendWithLateStamp(log: EmbeddedLog, late: number, done: (n: number) => boolean): Promise<number[]> {
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const stamps: number[] = [];
+  for (let n = 0; !done(n); n++) {
+    const t = n === late ? T0 + n * 10 + 25 : T0 + n * 10;
+    stamps.push(t);
+    await log.append('s', 0, [rec(n, t)], 'durable');
+  }
+  return stamps;
+}
+
+test('a time lookup finds a late-stamped record at the end of a segment when the next one starts earlier', async () => {
+  const last = await lastOfFirstSegment();
+  await withLog(async (dir) => {
+    const log = openEmbedded(dir, SMALL);
+    const stamps = await appendWithLateStamp(log, last, (n) => n >= last + 10);
+    assert.ok(segmentFiles(log).length >= 2);
+    const t = stamps[last]!;
+    assert.equal(await log.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
+    await log.close();
+    // The same answer after a restart (recovery seeds the newest segment's index from the one before).
+    const reopened = openEmbedded(dir, SMALL);
+    await reopened.append('s', 0, [rec(5000, T0 + 5000 * 10)], 'durable');
+    assert.equal(await reopened.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
+    await reopened.close();
   });
 });
 
 test('a sealed index rebuilt by recovery carries the late stamp of the segment before it, as the writer does', async () => {
+  const last = await lastOfFirstSegment();
   await withLog(async (dir) => {
     const log = openEmbedded(dir, SMALL);
-    await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-    for (let n = 0; segmentFiles(log).length < 2; n++) await log.append('s', 0, [rec(n)], 'durable');
-    const last = Number(segmentFiles(log)[1]!.slice(0, 20)) - 1;
+    const stamps = await appendWithLateStamp(log, last, () => segmentFiles(log).length >= 3);
     await log.close();
-    await withLog(async (dir2) => {
-      const log2 = openEmbedded(dir2, SMALL);
-      await log2.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-      const stamps: number[] = [];
-      for (let n = 0; segmentFiles(log2).length < 3; n++) {
-        const t = n === last ? T0 + n * 10 + 25 : T0 + n * 10; // record `last` (the end of segment 0) stamped late
-        stamps.push(t);
-        await log2.append('s', 0, [rec(n, t)], 'durable');
-      }
-      await log2.close();
-      // Segment 1 is sealed now: its index is lost, and recovery rebuilds it.
-      rmSync(join(log2.partitionDir('s', 0), segmentFiles(log2)[1]!.replace('.log', '.idx')));
-      const reopened = openEmbedded(dir2, SMALL);
-      await reopened.append('s', 0, [rec(5000, T0 + 5000 * 10)], 'durable');
-      const t = stamps[last]!;
-      assert.equal(await reopened.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
-      await reopened.close();
-    });
+    // Segment 1 is sealed now: its index is lost, and recovery rebuilds it.
+    rmSync(join(log.partitionDir('s', 0), segmentFiles(log)[1]!.replace('.log', '.idx')));
+    const reopened = openEmbedded(dir, SMALL);
+    await reopened.append('s', 0, [rec(5000, T0 + 5000 * 10)], 'durable');
+    const t = stamps[last]!;
+    assert.equal(await reopened.offsetForTime('s', 0, t), stamps.findIndex((s) => s >= t));
+    await reopened.close();
   });
 });
 
