@@ -72,6 +72,11 @@ function message(err: unknown): string {
   }
 }
 
+/** The call's records decoded past its budget: split, whatever the processor did (one record alone always fits). */
+function overBudget(items: RecordItem[]): boolean {
+  return items.length > 1 && items.some((i) => i.overBudget);
+}
+
 export class BatchRun {
   readonly deadLetters: SettledDeadLetter[] = [];
   private readonly dead = new Set<RecordItem>();
@@ -157,7 +162,7 @@ export class BatchRun {
     }
     try {
       const result = await this.env.processor.process(batch, this.env.ctx);
-      if (items.length > 1 && items.some((i) => i.overBudget)) return { ok: false, decodeFailures: false, overBudget: true, remaining: items };
+      if (overBudget(items)) return { ok: false, decodeFailures: false, overBudget: true, remaining: items };
       // The set of the batch's items is built only when the processor named failures (rare), not per batch.
       let inBatch: Set<RecordItem> | null = null;
       for (const f of result?.failed ?? []) {
@@ -178,7 +183,7 @@ export class BatchRun {
       }
       return { ok: true, decodeFailures: false, remaining: items };
     } catch (error) {
-      if (items.length > 1 && items.some((i) => i.overBudget)) return { ok: false, error, decodeFailures: false, overBudget: true, remaining: items };
+      if (overBudget(items)) return { ok: false, error, decodeFailures: false, overBudget: true, remaining: items };
       this.env.counters.failures++;
       const undecodable = items.filter((i) => i.decodeError !== null);
       if (undecodable.length > 0) {

@@ -7,8 +7,7 @@ import type { Command, CommandContext } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { HopperError } from '../../errors.js';
 import { thrownMessage } from '../../work/thrown-message.js';
-import { openLog } from '../../log/open-log.js';
-import { warnToStderr } from '../cli-warn.js';
+import { openExistingLog } from '../cli-log.js';
 import { parseBenchOptions, DEFAULTS, MAX_CONNECTIONS, type BenchOptions } from '../../bench/bench-options.js';
 import { audit, type AuditResult } from '../../bench/audit.js';
 import { runLoad, type LoadResult, type RunHooks } from '../../bench/load-run.js';
@@ -27,7 +26,7 @@ async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<Stor
   if (config.log.backend === 'embedded' && !existsSync(config.dataDir)) {
     throw new HopperError('HOPPER_USAGE', `--audit reads the server's data directory, and ${config.dataDir} does not exist: pass --data-dir DIR of the server under test.`);
   }
-  const log = await openLog(config, warnToStderr(ctx.stderr), { existing: true });
+  const log = await openExistingLog(config, ctx.stderr);
   const where = config.log.backend === 'embedded' ? `the embedded log in ${config.dataDir}` : `the ${config.log.backend} log`;
   return new LogBodySource(log, where);
 }

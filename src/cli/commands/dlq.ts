@@ -5,8 +5,7 @@
 
 import type { Command, CommandContext, FlagSpec } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
-import { openLog } from '../../log/open-log.js';
-import { warnToStderr } from '../cli-warn.js';
+import { openExistingLog } from '../cli-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
 import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
 import type { Log } from '../../log/types.js';
@@ -46,7 +45,7 @@ async function checkPartition(ctx: CommandContext, log: Log, stream: string): Pr
 }
 
 async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Promise<T> {
-  const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
+  const log = await openExistingLog(ctx.loadConfig(), ctx.stderr);
   try {
     return await fn(log);
   } finally {

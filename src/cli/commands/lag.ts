@@ -6,8 +6,7 @@
 
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
-import { openLog } from '../../log/open-log.js';
-import { warnToStderr } from '../cli-warn.js';
+import { openExistingLog } from '../cli-log.js';
 import { pipelinesOfStreams } from '../../work/pipeline-config.js';
 
 interface LagRow {
@@ -39,7 +38,7 @@ export const lagCommand: Command = {
     const onlyStream = ctx.values.stream as string | undefined;
     const onlyGroup = ctx.values.group as string | undefined;
     const config = ctx.loadConfig();
-    const log = await openLog(config, warnToStderr(ctx.stderr), { existing: true });
+    const log = await openExistingLog(config, ctx.stderr);
     const rows: LagRow[] = [];
     try {
       const streams = (await log.stats()).streams;

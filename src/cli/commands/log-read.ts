@@ -4,8 +4,7 @@
 
 import type { Command, CommandContext } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
-import { openLog } from '../../log/open-log.js';
-import { warnToStderr } from '../cli-warn.js';
+import { openExistingLog } from '../cli-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
 import { parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
 import { choosePartitions, selectPartitions } from '../select-partitions.js';
@@ -42,7 +41,7 @@ export const logReadCommand: Command = {
       // The server parses --from itself: the same OFFSET|ISO-TIME syntax, checked above for a clear local error.
       return readThroughAdmin(ctx, target, stream, ctx.values.partition as string | undefined, (ctx.values.from as string | undefined) ?? '0', limit);
     }
-    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
+    const log = await openExistingLog(ctx.loadConfig(), ctx.stderr);
     try {
       const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       let printed = 0;

@@ -2,8 +2,7 @@
 
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
-import { openLog } from '../../log/open-log.js';
-import { warnToStderr } from '../cli-warn.js';
+import { openExistingLog } from '../cli-log.js';
 
 export const logStatsCommand: Command = {
   name: 'log stats',
@@ -14,7 +13,7 @@ export const logStatsCommand: Command = {
     stream: { type: 'string', description: 'only this stream', valueName: 'S' },
   },
   async run(ctx) {
-    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
+    const log = await openExistingLog(ctx.loadConfig(), ctx.stderr);
     try {
       const stats = await log.stats();
       const only = ctx.values.stream as string | undefined;

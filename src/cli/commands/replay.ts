@@ -4,8 +4,7 @@
 
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
-import { openLog } from '../../log/open-log.js';
-import { warnToStderr } from '../cli-warn.js';
+import { openExistingLog } from '../cli-log.js';
 import { assertGroupName, assertStreamName, HopperError, isHopperError } from '../../errors.js';
 import type { Log } from '../../log/types.js';
 import { parseOffsetOrTime } from '../parse-duration.js';
@@ -34,7 +33,7 @@ export const replayCommand: Command = {
     assertStreamName(stream);
     assertGroupName(group);
     const from = parseOffsetOrTime(fromText, '--from');
-    const log = await openLog(ctx.loadConfig(), warnToStderr(ctx.stderr), { existing: true });
+    const log = await openExistingLog(ctx.loadConfig(), ctx.stderr);
     try {
       const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       const stats = (await log.stats()).streams.find((s) => s.stream === stream);

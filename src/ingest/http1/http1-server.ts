@@ -235,15 +235,25 @@ class Connection {
    */
   private onPeerEnd(): void {
     if (this.dead || this.readingStopped) return;
+    const reading = this.dropReading();
+    this.stopReading();
+    reading?.req.emitClose();
+  }
+
+  /**
+   * Detaches the request being received (if any): it will not be read to its end. Its exchange leaves the
+   * queue unless it was answered already (a refused request whose body was being drained). Returns it.
+   */
+  private dropReading(): Http1Response | null {
     const reading = this.reading;
     this.reading = null;
     if (reading !== null && !reading.headersSent) {
+      // The request being received is the last one queued; looked up anyway, as a socket callback must not throw.
       const at = this.queue.lastIndexOf(reading);
       if (at !== -1) this.queue.splice(at, 1);
       reading.destroyed = true;
     }
-    this.stopReading();
-    reading?.req.emitClose();
+    return reading;
   }
 
   /** Nothing is being received or answered: a keep-alive connection waiting for its next request. */
@@ -407,17 +417,8 @@ class Connection {
    */
   fail(kind: 'parse' | 'header-overflow' | 'timeout', detail: string): void {
     if (this.dead || this.readingStopped) return;
-    const reading = this.reading;
-    this.reading = null;
-    if (reading === null || !reading.headersSent) {
-      if (reading !== null) {
-        // The request being received is the last one queued; looked up anyway, as a socket callback must not throw.
-        const at = this.queue.lastIndexOf(reading);
-        if (at !== -1) this.queue.splice(at, 1);
-        reading.destroyed = true;
-      }
-      this.finalOut = Buffer.from(this.server.opts.rawError(kind, detail));
-    }
+    const reading = this.dropReading();
+    if (reading === null || !reading.headersSent) this.finalOut = Buffer.from(this.server.opts.rawError(kind, detail));
     // Owed answers wait for the log; a stuck one must not keep a broken connection forever.
     this.failDeadline = performance.now() + this.server.opts.requestTimeoutMs;
     this.stopReading();
