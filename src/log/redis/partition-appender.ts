@@ -1,10 +1,19 @@
 // Group commit for one Redis partition: appends that arrive in the same event
-// loop turn (or while earlier batches are in flight) go out as one EVALSHA of
+// loop turn (or while earlier batches are in flight) go out as one EVAL of
 // APPEND_SCRIPT, which XADDs them all atomically, so a batch gets consecutive
 // offsets even with many Hopper processes writing the same partition, and one
 // round trip carries hundreds of records. Batches are pipelined on the shared
-// connection (Redis answers them in order); at most MAX_IN_FLIGHT_BATCHES per
+// connection (Redis runs them in order); at most MAX_IN_FLIGHT_BATCHES per
 // partition, so a busy partition sends fewer, larger batches.
+//
+// EVAL with the script text, never EVALSHA: when Redis has lost its script cache
+// (SCRIPT FLUSH, restart, failover), a pipelined EVALSHA fails with NOSCRIPT, and
+// if anything reloads the script before the next batch of the partition reaches
+// Redis (another partition's EVAL on this connection, another process), that next
+// batch is stored and the refused one, sent again, lands after it: the partition's
+// appends out of order. A batch that carries its script cannot be refused alone.
+// The text is a few hundred bytes next to hundreds of records; Redis caches the
+// compiled script by its hash, so EVAL costs only that hash.
 //
 // Script arguments (7 per record) go to ioredis as one array, never spread into
 // the call: past ~100k arguments a spread overflows V8's stack (RangeError) and
@@ -12,14 +21,13 @@
 // MAX_RECORDS_PER_CALL records; one append of more is sent as several script
 // calls inside one MULTI/EXEC, so it stays atomic.
 
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
 import type { PendingBudget } from '../pending-budget.js';
 import { idSequence } from './redis-keys.js';
 import { FIELDS_PER_RECORD, pushRecordArgs, recordBytes } from './redis-record-codec.js';
-import { dropHungConnection, isCommandTimeout, isReplyError, redisNotReady, redisUnavailable } from './redis-connection.js';
+import { dropHungConnection, isCommandTimeout, redisNotReady, redisUnavailable } from './redis-connection.js';
 import type { WarnFn } from '../embedded/partition-recovery.js';
 
 /**
@@ -37,7 +45,6 @@ end
 if ARGV[1] ~= '0' then redis.call('XTRIM', key, 'MAXLEN', '~', ARGV[1]) end
 return first
 `;
-const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 const MAX_IN_FLIGHT_BATCHES = 2;
 /**
@@ -46,7 +53,7 @@ const MAX_IN_FLIGHT_BATCHES = 2;
  * Keeps each command's argument count (and Redis's Lua ARGV table) moderate.
  */
 export const MAX_RECORDS_PER_CALL = 10_000;
-/** Arguments of one script call: [script or SHA, numkeys, key, maxLen, ...FIELDS_PER_RECORD per record]. */
+/** Arguments of one script call: [script, numkeys, key, maxLen, ...FIELDS_PER_RECORD per record]. */
 type ScriptCall = (string | Buffer | number)[];
 
 export interface AppenderContext {
@@ -151,7 +158,7 @@ export class PartitionAppender {
     for (const p of batch) {
       for (const r of p.records) {
         if (call === null || inCall === MAX_RECORDS_PER_CALL) {
-          call = [APPEND_SHA, 1, this.key, '0'];
+          call = [APPEND_SCRIPT, 1, this.key, '0'];
           calls.push(call);
           inCall = 0;
         }
@@ -197,24 +204,10 @@ export class PartitionAppender {
 
   /** Runs the script calls of one batch; resolves with the ID of the batch's first entry. */
   private async evalAppend(calls: ScriptCall[]): Promise<string> {
-    if (calls.length === 1) {
-      const call = calls[0]!;
-      try {
-        return (await this.ctx.redis.call('EVALSHA', call)) as string;
-      } catch (err) {
-        // After a Redis restart the script cache is empty: EVAL loads it (same atomic script, no double write).
-        if (!isReplyError(err, 'NOSCRIPT')) throw err;
-        call[0] = APPEND_SCRIPT;
-        return (await this.ctx.redis.call('EVAL', call)) as string;
-      }
-    }
-    // One append larger than a script call: MULTI/EXEC keeps its records consecutive with other
-    // writers. EVAL rather than EVALSHA, as a NOSCRIPT inside EXEC could not be retried alone.
+    if (calls.length === 1) return (await this.ctx.redis.call('EVAL', calls[0]!)) as string;
+    // One append larger than a script call: MULTI/EXEC keeps its records consecutive with other writers.
     const tx = this.ctx.redis.multi();
-    for (const call of calls) {
-      call[0] = APPEND_SCRIPT;
-      tx.call('EVAL', call);
-    }
+    for (const call of calls) tx.call('EVAL', call);
     const replies = await tx.exec();
     if (!replies) throw new Error('the append transaction was aborted');
     for (const [err] of replies) if (err) throw err;
