@@ -30,6 +30,25 @@ import { decodeEntry } from './redis-record-codec.js';
 const BLOCK_SLICE_MS = 250;
 /** A member whose pending list is empty and that was idle this many leases is removed from the group. */
 const DEAD_MEMBER_LEASES = 10;
+/**
+ * KEYS[1] = partition key; ARGV[1] = group, ARGV[2] = this member's name, ARGV[3] = idle time (ms) from
+ * which a member with nothing pending counts as dead. Deletes those members; returns how many.
+ * The check and XGROUP DELCONSUMER run in one step: DELCONSUMER drops the member's pending entries
+ * with it, and a member seen idle that reads before a separate DELCONSUMER arrives would lose what it
+ * read (the group's last-delivered ID is past it: never redelivered).
+ */
+const REMOVE_DEAD_MEMBERS_SCRIPT = `
+local removed = 0
+for _, m in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #m, 2 do f[m[i]] = m[i + 1] end
+  if f['name'] ~= ARGV[2] and f['pending'] == 0 and f['idle'] >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    removed = removed + 1
+  end
+end
+return removed
+`;
 /** Idle time given to entries released by close(), so XAUTOCLAIM hands them out at once. */
 const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
 /**
@@ -328,18 +347,10 @@ export class RedisGroupConsumer implements LogConsumer {
 
   private async removeDeadMembers(): Promise<void> {
     for (const p of this.partitions) {
-      let members: unknown[][];
       try {
-        members = (await this.conn.call('XINFO', 'CONSUMERS', this.key(p), this.opts.group)) as unknown[][];
+        await this.conn.call('EVAL', REMOVE_DEAD_MEMBERS_SCRIPT, 1, this.key(p), this.opts.group, this.opts.consumerName, DEAD_MEMBER_LEASES * this.leaseMs);
       } catch {
         return; // housekeeping only
-      }
-      for (const m of members) {
-        const field = (name: string): unknown => m[m.indexOf(name) + 1];
-        const name = String(field('name'));
-        if (name === this.opts.consumerName || Number(field('pending')) > 0) continue;
-        if (Number(field('idle')) < DEAD_MEMBER_LEASES * this.leaseMs) continue;
-        await this.conn.xgroup('DELCONSUMER', this.key(p), this.opts.group, name).catch(() => undefined);
       }
     }
   }
