@@ -6,10 +6,12 @@
 // speed drifts between seconds (plain writes were seen from 0.4 to 1.4 GB/s here).
 // Env: BENCH_RECORDS (default 1,000,000), BENCH_BODY_BYTES (default 250), BENCH_APPENDERS (records in flight, default 2000), BENCH_ROUNDS
 // (default 3), BENCH_DIR, BENCH_PER_APPEND (records per append call, default 1; the ingest path appends
-// one batch per event-loop turn, so 64 is its shape under wrk -c64), BENCH_MIN_FSYNC_MS (log.embedded.minFsyncIntervalMs, default 0.5 as in the config).
+// one batch per event-loop turn, so 64 is its shape under wrk -c64), BENCH_MIN_FSYNC_MS (log.embedded.minFsyncIntervalMs) and
+// BENCH_MAX_BATCH_BYTES (log.embedded.maxBatchBytes), both defaulting to the config's defaults.
 
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../src/config/load-config.js';
 import { EmbeddedLog } from '../src/log/embedded/embedded-log.js';
 import type { AckLevel, RecordInput } from '../src/log/types.js';
 import type { PartitionWriter } from '../src/log/embedded/partition-writer.js';
@@ -20,6 +22,8 @@ const PER_APPEND = Math.max(1, Number(process.env.BENCH_PER_APPEND ?? 1));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const BODY_BYTES = Math.max(16, Number(process.env.BENCH_BODY_BYTES ?? 250));
 const root = process.env.BENCH_DIR ?? mkdtempSync(join(process.cwd(), '.bench-log-'));
+/** The config's defaults (no file, no HOPPER_* variables), so the bench measures what `hopper serve` runs. */
+const defaults = loadConfig({ env: {}, cwd: root }).log.embedded;
 
 function record(i: number): RecordInput {
   const head = `{"id":${i},"v":"`;
@@ -40,11 +44,11 @@ function openLog(dir: string): EmbeddedLog {
     segmentMaxBytes: 128 * 1024 * 1024,
     indexIntervalBytes: 4096,
     flushIntervalMs: Number(process.env.BENCH_FLUSH_MS ?? 0),
-    maxBatchBytes: 4 * 1024 * 1024,
+    maxBatchBytes: Number(process.env.BENCH_MAX_BATCH_BYTES ?? defaults.maxBatchBytes),
     maxPendingBytes: 256 * 1024 * 1024,
     maxPendingRecords: 1_000_000,
     writtenFsyncIntervalMs: 1000,
-    minFsyncIntervalMs: Number(process.env.BENCH_MIN_FSYNC_MS ?? 0.5),
+    minFsyncIntervalMs: Number(process.env.BENCH_MIN_FSYNC_MS ?? defaults.minFsyncIntervalMs),
   });
 }
 

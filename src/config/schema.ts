@@ -152,7 +152,9 @@ export const CONFIG_SCHEMA = obj({
       segmentMaxBytes: { type: 'integer', minimum: 4096, maximum: 2 ** 31, default: 128 * 1024 * 1024 },
       indexIntervalBytes: { type: 'integer', minimum: 256, maximum: 1 << 20, default: 4096 },
       flushIntervalMs: { type: 'number', minimum: 0, maximum: 1000, default: 0 },
-      maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 4 * 1024 * 1024 },
+      // An fdatasync starts after each write: a smaller write lets the rest of a large queue be encoded and
+      // written while it runs (bench:log, 2000 appenders: 256 KiB +15-25% records/s against 4 MiB; 64 KiB fell behind).
+      maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 256 * 1024 },
       maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
       maxPendingRecords: { ...posInt, default: 200_000 },
       writtenFsyncIntervalMs: { ...posInt, default: 1000 },
