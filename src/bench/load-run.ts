@@ -234,6 +234,8 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
         });
       });
     }
+    // Aborted while the target was probed: no 'abort' event is coming.
+    if (hooks.signal?.aborted) onAbort();
   });
   await outcome;
   if (fatal !== null) throw new HopperError('HOPPER_BENCH_TARGET_FAILED', `${plan.target.href}: ${fatal}.`);

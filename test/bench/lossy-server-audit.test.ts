@@ -1,8 +1,10 @@
 // The audit catches loss and duplicates: a test server answers 202 to everything but drops (or stores twice)
 // every hundredth body and stores the rest once in a real embedded log; `hopper bench --audit` must name exactly
-// those ids, exit non-zero for the dropped ones and zero for duplicates alone (at least once loses nothing).
+// those ids, exit non-zero for the dropped ones and zero for duplicates alone (at least once loses nothing);
+// interrupted, it audits what was acknowledged until then.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
-import { lastLine, runCli } from './run-cli.js';
+import { CLI, lastLine, REPO, runCli } from './run-cli.js';
 
 const STREAM = 'lossy';
 const LOG_OPTIONS = {
@@ -138,4 +140,52 @@ test('bodies stored twice: the audit names exactly those ids as duplicated, and 
   const named = [...r.stdout.matchAll(/^audit: duplicated (\S+)$/gm)].map((m) => m[1]);
   assert.deepEqual(named.sort(), [...server.affected].sort());
   assert.doesNotMatch(r.stdout, /^audit: missing /m);
+});
+
+/** Runs `hopper bench --audit` for up to 60 s and sends SIGTERM once the server has stored `after` bodies. */
+async function auditedRunInterrupted(server: LossyServer, dataDir: string, after: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, 'bench', '--url', server.url, '--duration', '60s', '--connections', '4', '--audit', '--data-dir', dataDir, '--audit-wait', '0s'], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const poll = setInterval(() => {
+    if (server.stored() < after) return;
+    clearInterval(poll); // once: a second signal would end the process without its report
+    child.kill('SIGTERM');
+  }, 20);
+  const killer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+  const code = await exited;
+  clearInterval(poll);
+  clearTimeout(killer);
+  return { code, stdout, stderr };
+}
+
+test('SIGTERM mid-run with --audit: the audit of what was acknowledged so far; exit 143, or 1 when an acknowledged id is missing', async (t) => {
+  const dupDir = tempDir(t);
+  const dup = await startLossyServer(t, dupDir, 'store-twice');
+  const clean = await auditedRunInterrupted(dup, dupDir, 300);
+  assert.equal(clean.code, 143, `exit status\n${clean.stdout}\n${clean.stderr}`);
+  assert.match(clean.stdout, /^ {2}interrupted, \d+ requests unanswered$/m);
+  const acked = Number(/^ {2}events +([\d,]+) /m.exec(clean.stdout)![1]!.replace(/,/g, ''));
+  assert.ok(acked >= 250, `${acked} acknowledged before the signal`);
+  // A request in flight at the signal may be stored without its 2xx having arrived: stored, not acknowledged.
+  const verdict = /^audit: acknowledged (\d+), stored (\d+), missing 0, duplicated \d+$/.exec(lastLine(clean.stdout));
+  assert.ok(verdict, clean.stdout);
+  assert.equal(Number(verdict[1]), acked);
+  assert.ok(Number(verdict[2]) >= acked);
+
+  const lossyDir = tempDir(t);
+  const lossy = await startLossyServer(t, lossyDir);
+  const lost = await auditedRunInterrupted(lossy, lossyDir, 300);
+  assert.equal(lost.code, 1, `loss outranks the interruption\n${lost.stdout}\n${lost.stderr}`);
+  assert.match(lost.stdout, /^ {2}interrupted, \d+ requests unanswered$/m);
+  const named = [...lost.stdout.matchAll(/^audit: missing (\S+)$/gm)].map((m) => m[1]!);
+  assert.ok(named.length >= 1, lost.stdout);
+  for (const id of named) assert.ok(lossy.affected.includes(id), `${id} was one of the dropped bodies`);
+  assert.match(lastLine(lost.stdout), /^audit: acknowledged \d+, stored \d+, missing [1-9]\d*, duplicated 0$/);
 });

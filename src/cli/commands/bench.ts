@@ -3,6 +3,7 @@
 // nothing acknowledged was lost (the verdict is the last line of output).
 
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Command, CommandContext } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { HopperError } from '../../errors.js';
@@ -19,6 +20,9 @@ import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, r
 
 /** The audit reads records received from this long before the run started (clock steps, slow first requests). */
 const AUDIT_SINCE_MARGIN_MS = 60_000;
+/** A run stopped by one of these still reports, then exits 128 + the signal's number (130, 143), as a shell does. */
+const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const interruptExit = (signal: NodeJS.Signals): number => 128 + constants.signals[signal];
 
 async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<StoredBodySource> {
   const config = ctx.loadConfig();
@@ -70,6 +74,8 @@ export const benchCommand: Command = {
     'or, with --admin URL, what the running server serves on its admin API (no access to its data needed).',
     'Exit status: 0 when done; 1 when an acknowledged id is missing, no request got a 2xx (from either server',
     'with --vs), or the target failed; duplicated ids are reported but do not change it;',
+    '130 (SIGINT, Ctrl-C) or 143 (SIGTERM) when interrupted: the load stops, the report (and audit) of what ran',
+    'is printed, and a missing id still exits 1; a second signal ends it at once;',
     '2 on invalid flags. Each run is bounded: its duration (or 24 h for --requests) plus 30 s, and at most',
     `${MAX_CONNECTIONS} connections, all to the address in --url (and --vs).`,
   ].join('\n'),
@@ -96,8 +102,19 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
   if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');
   const source = opts.audit ? await openAuditSource(ctx) : null;
   const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
-  process.once('SIGINT', onSigint);
+  // The first signal stops the load (still reported, then exit 128 + n); `once`: a second one ends the process.
+  let interruptedBy: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interruptedBy ??= signal;
+    controller.abort();
+  };
+  for (const signal of INTERRUPT_SIGNALS) process.once(signal, onSignal);
+  /** Exit status of a run that was interrupted (its stderr line written), or null. */
+  const interrupted = (): number | null => {
+    if (interruptedBy === null) return null;
+    ctx.stderr.write(`hopper bench: interrupted by ${interruptedBy}: the report covers the load until then.\n`);
+    return interruptExit(interruptedBy);
+  };
   const tty = showsProgress((ctx.stdout as { isTTY?: boolean }).isTTY, opts.json);
   let progressShown = false;
   const hooks: RunHooks = { signal: controller.signal };
@@ -121,10 +138,12 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
       clearProgress();
       if (!both) {
         ctx.stderr.write('hopper bench: interrupted before both servers ran: no comparison.\n');
-        return 1;
+        return interruptExit(interruptedBy ?? 'SIGINT');
       }
       if (opts.json) print([JSON.stringify(comparisonJson(both.a, both.b, opts.rounds))]);
       else print([...loadLines(both.a), ...loadLines(both.b), ...comparisonLines(both.a, both.b, opts.rounds)]);
+      const stoppedCode = interrupted();
+      if (stoppedCode !== null) return stoppedCode;
       // Both checked, so each failing side gets its line: a ratio against a server that acknowledged nothing is no result.
       const ackedA = checkAcknowledged(both.a, ctx.stderr);
       const ackedB = checkAcknowledged(both.b, ctx.stderr);
@@ -147,12 +166,15 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
       else print(auditLines(verdict));
     } else if (opts.json) print([JSON.stringify(resultJson(result, null))]);
     else print(loadLines(result));
-    const acked = checkAcknowledged(result, ctx.stderr);
+    const stoppedCode = interrupted();
+    // Loss found in the part that ran outranks the interruption.
+    if (verdict !== null && verdict.missing > 0) return 1;
+    if (stoppedCode !== null) return stoppedCode;
     // Duplicates are reported, not failed: storing a body twice loses nothing (consumers dedupe by id).
-    return (verdict !== null && verdict.missing > 0) || !acked ? 1 : 0;
+    return checkAcknowledged(result, ctx.stderr) ? 0 : 1;
   } finally {
     clearProgress();
-    process.off('SIGINT', onSigint);
+    for (const signal of INTERRUPT_SIGNALS) process.off(signal, onSignal);
     await source?.close();
   }
 }
