@@ -379,7 +379,7 @@ export class LoadLoop {
     }
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     for (const t of [this.sweepTimer, this.progressTimer]) if (t) clearInterval(t);
-    const end = this.busy > 0 || this.responses === 0 ? performance.now() : this.lastResponseAt;
+    const end = this.windowEnd(performance.now());
     for (const c of this.conns) {
       if (c.reconnectTimer) clearTimeout(c.reconnectTimer);
       const s = c.socket;
@@ -407,6 +407,20 @@ export class LoadLoop {
       lastError: this.lastError,
     };
     this.emit({ type: 'done', result });
+  }
+
+  /**
+   * Where the measured window (from t0) ends, so that the rates are what was achieved over the run: when
+   * stopped (signal, hard cap, failure) or with requests unanswered, now; otherwise the last response, but
+   * never before the planned end of a --duration run, nor, in the open loop, before the end of the last
+   * scheduled slot (N requests at R/s take N/R s): the idle time after the last request of a low --rate is
+   * part of the run, and counting without it overstated the rate (--rate 1 for 2 s: 2 req/s over 1 s).
+   */
+  private windowEnd(now: number): number {
+    if (this.stopping || this.busy > 0 || this.responses === 0) return now;
+    const planned = this.plan.durationMs !== null ? this.deadline : 0;
+    const slots = this.intervalMs > 0 ? this.t0 + this.requestsSent * this.intervalMs : 0;
+    return Math.max(this.lastResponseAt, planned, slots);
   }
 
   private progress(): void {

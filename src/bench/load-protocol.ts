@@ -88,7 +88,11 @@ export function sumCounts(parts: LoadCounts[]): LoadCounts {
 
 export interface LoadThreadResult extends LoadCounts {
   thread: number;
-  /** From the start of the load (after the first connects) to the last response. */
+  /**
+   * The measured window, from the start of the load (after the first connects) to the last response, but at
+   * least to the planned end of a --duration run and, with --rate, to the end of the last scheduled slot;
+   * to the stop when stopped early.
+   */
   elapsedMs: number;
   latency: HistogramTransfer;
   /** Acknowledged events, one bit per sequence number (null unless trackAcks). */
