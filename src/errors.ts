@@ -170,6 +170,7 @@ export const ERRORS = {
     retriable: true,
     message: 'The admin API is serving as many record reads as it allows at once: retry in a second.',
   },
+  HOPPER_OUTPUT_FAILED: { status: 500, retriable: false, message: 'A command could not write its output to stdout: check the file or disk it goes to.' },
   HOPPER_INTERNAL: { status: 500, retriable: false, message: 'Internal error: this is a bug, please report it.' },
 } as const satisfies Record<string, ErrorSpec>;
 

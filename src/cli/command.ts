@@ -38,8 +38,27 @@ export interface Command {
    * ignoring it would do something else than asked (`dlq drop --stream s 1` dropping every letter).
    */
   acceptsPositionals?: boolean;
+  /**
+   * What it prints is all it does (a read, a report): when the reader closes stdout early
+   * (`hopper log read | head -1`) it stops there, with exit 0. Any other command finishes its work and prints nothing more.
+   */
+  stopsWhenStdoutCloses?: boolean;
   /** Returns the process exit code. */
   run(ctx: CommandContext): Promise<number>;
+}
+
+/** Writes to stdout and waits while its buffer is full; resolves too when stdout is gone (a closed pipe), which never drains. */
+export async function writeOut(stdout: NodeJS.WritableStream, text: string): Promise<void> {
+  if (stdout.write(text) || (stdout as { destroyed?: boolean }).destroyed === true) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      stdout.off('drain', done);
+      stdout.off('close', done);
+      resolve();
+    };
+    stdout.once('drain', done);
+    stdout.once('close', done);
+  });
 }
 
 /** Flags every command that reads the config accepts. */

@@ -47,6 +47,23 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | null {
   return null;
 }
 
+/**
+ * Without a listener, a failed write to stdout ends the process with a stack trace: `hopper log read | head -1`
+ * once head has its line (EPIPE), or `hopper log read > file` on a full disk. A command whose output is its result
+ * stops then (exit 0 when the reader just left); any other one finishes its work, as serve keeps serving.
+ */
+function watchStdout(cmd: Command): void {
+  let told = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    const readerLeft = err.code === 'EPIPE';
+    if (!readerLeft && !told) {
+      told = true;
+      process.stderr.write(`hopper ${cmd.name}: cannot write to stdout (${err.code ?? err.message}) (HOPPER_OUTPUT_FAILED)\n`);
+    }
+    if (cmd.stopsWhenStdoutCloses === true) process.exit(readerLeft ? 0 : 1);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(mainHelp());
@@ -65,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { cmd, rest } = found;
+  watchStdout(cmd);
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, f] of Object.entries(cmd.flags)) {
     options[name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };

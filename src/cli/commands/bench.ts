@@ -44,6 +44,7 @@ function checkAcknowledged(result: LoadResult, stderr: NodeJS.WritableStream): b
 
 export const benchCommand: Command = {
   name: 'bench',
+  stopsWhenStdoutCloses: true,
   summary: 'Load-test a server; with --audit, prove nothing acknowledged was lost.',
   usage:
     'bench --url URL [--stream S] [--connections C] [--duration 30s | --requests N] [--rate R] [--body-bytes B | --body-file F] [--batch K] [--gzip] [--audit [--data-dir DIR | --admin URL]] [--json] [--vs URL2]',

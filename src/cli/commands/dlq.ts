@@ -4,7 +4,7 @@
 // pending letters oldest first and move the `dlq-handled` watermark past them.
 
 import type { Command, CommandContext, FlagSpec } from '../command.js';
-import { CONFIG_FLAGS } from '../command.js';
+import { CONFIG_FLAGS, writeOut } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
 import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
@@ -94,12 +94,9 @@ function detail(e: DeadLetterEntry): Record<string, unknown> {
   return addBody(out, body);
 }
 
-async function write(ctx: CommandContext, text: string): Promise<void> {
-  if (!ctx.stdout.write(text)) await new Promise((r) => ctx.stdout.once('drain', r));
-}
-
 export const dlqListCommand: Command = {
   name: 'dlq list',
+  stopsWhenStdoutCloses: true,
   summary: 'List dead letters with their reasons (all .dlq streams with counts when --stream is not given).',
   usage: 'dlq list [--stream S] [--all] [--partition P] [--limit N] [--data-dir DIR]',
   flags: { ...CONFIG_FLAGS, stream: STREAM_FLAG, all: { type: 'boolean', description: 'include handled (requeued or dropped) ones' }, ...SELECT_FLAGS },
@@ -109,13 +106,13 @@ export const dlqListCommand: Command = {
       if (ctx.values.partition !== undefined || ctx.values.limit !== undefined) throw new HopperError('HOPPER_USAGE', 'dlq list --partition and --limit need --stream S.');
       return withLog(ctx, async (log) => {
         const streams = (await log.listStreams()).filter((s) => s.endsWith(DEAD_LETTER_SUFFIX));
-        if (streams.length === 0) await write(ctx, 'no dead letters\n');
+        if (streams.length === 0) await writeOut(ctx.stdout, 'no dead letters\n');
         for (const dlq of streams) {
           const stream = dlq.slice(0, -DEAD_LETTER_SUFFIX.length);
           const stats = (await log.stats()).streams.find((s) => s.stream === dlq);
           let pending = 0;
           for (const p of stats?.partitions ?? []) pending += Math.max(0, p.endOffset - Math.max(p.startOffset, await handledPosition(log, stream, p.partition)));
-          await write(ctx, `${stream}: ${pending} pending dead letters (hopper dlq list --stream ${stream})\n`);
+          await writeOut(ctx.stdout, `${stream}: ${pending} pending dead letters (hopper dlq list --stream ${stream})\n`);
         }
         return 0;
       });
@@ -127,9 +124,9 @@ export const dlqListCommand: Command = {
       let count = 0;
       await scanDeadLetters(log, stream, { ...sel, all: ctx.values.all === true }, async (chunk) => {
         count += chunk.length;
-        await write(ctx, chunk.map((e) => summaryLine(e) + '\n').join(''));
+        await writeOut(ctx.stdout, chunk.map((e) => summaryLine(e) + '\n').join(''));
       });
-      if (count === 0) await write(ctx, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
+      if (count === 0) await writeOut(ctx.stdout, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
       return 0;
     });
   },
@@ -137,6 +134,7 @@ export const dlqListCommand: Command = {
 
 export const dlqShowCommand: Command = {
   name: 'dlq show',
+  stopsWhenStdoutCloses: true,
   summary: 'Print dead letters in full (reason, attempts, times, original metadata and body), one JSON object per line.',
   usage: 'dlq show --stream S [--offset O --partition P] [--all] [--limit N] [--data-dir DIR]',
   flags: {
@@ -158,12 +156,12 @@ export const dlqShowCommand: Command = {
       await scanDeadLetters(log, stream, options, async (chunk) => {
         const picked = offset === undefined ? chunk : chunk.filter((e) => e.offset === offset);
         count += picked.length;
-        await write(ctx, picked.map((e) => JSON.stringify(detail(e)) + '\n').join(''));
+        await writeOut(ctx.stdout, picked.map((e) => JSON.stringify(detail(e)) + '\n').join(''));
         return offset === undefined || chunk[chunk.length - 1]!.offset < offset;
       });
       if (count === 0) {
         if (offset !== undefined) throw new HopperError('HOPPER_USAGE', `no dead letter at ${sel.partition ?? 0}:${offset} of ${stream}${DEAD_LETTER_SUFFIX}.`);
-        await write(ctx, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
+        await writeOut(ctx.stdout, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
       }
       return 0;
     });
@@ -190,7 +188,7 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
       const sel = selection(ctx);
       return withLog(ctx, async (log) => {
         if ((await dlqPartitions(log, stream)).length === 0) {
-          await write(ctx, `no dead letters for ${stream}\n`);
+          await writeOut(ctx.stdout, `no dead letters for ${stream}\n`);
           return 0;
         }
         await checkPartition(ctx, log, stream);
@@ -200,7 +198,7 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
         const r = await handleDeadLetters(log, stream, action, sel, grow);
         const n = action === 'requeue' ? r.requeued : r.dropped;
         const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
-        await write(ctx, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);
+        await writeOut(ctx.stdout, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);
         return 0;
       });
     },

@@ -22,6 +22,7 @@ interface LagRow {
 
 export const lagCommand: Command = {
   name: 'lag',
+  stopsWhenStdoutCloses: true,
   summary: 'Print records behind per consumer group, stream and partition.',
   usage: 'lag [--stream S] [--group G] [--json] [--data-dir DIR]',
   flags: {

@@ -3,7 +3,7 @@
 // its data directory or its Redis/NATS credentials needed).
 
 import type { Command, CommandContext } from '../command.js';
-import { CONFIG_FLAGS } from '../command.js';
+import { CONFIG_FLAGS, writeOut } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
 import { assertStreamName, HopperError } from '../../errors.js';
 import { parseNonNegativeInt, parseOffsetOrTime } from '../parse-duration.js';
@@ -18,6 +18,7 @@ const READ_BATCH = 4096;
 
 export const logReadCommand: Command = {
   name: 'log read',
+  stopsWhenStdoutCloses: true,
   summary: 'Print stored records, one JSON object per line.',
   usage: 'log read --stream S [--partition P] [--from OFFSET|ISO-TIME] [--limit N] [--data-dir DIR | --admin URL [--token T]]',
   flags: {
@@ -53,7 +54,7 @@ export const logReadCommand: Command = {
           let chunk = '';
           for (const r of records) chunk += JSON.stringify(recordToJson(r)) + '\n';
           printed += records.length;
-          if (!ctx.stdout.write(chunk)) await new Promise((r) => ctx.stdout.once('drain', r));
+          await writeOut(ctx.stdout, chunk);
           offset = nextOffset;
         }
       }
@@ -70,7 +71,7 @@ async function readThroughAdmin(ctx: CommandContext, target: AdminTarget, stream
   for (const p of choosePartitions(partitions, stream, partitionFlag)) {
     for await (const lines of adminRecordPages(target, stream, p, from, limit - printed)) {
       printed += lines.length;
-      if (!ctx.stdout.write(lines.join('\n') + '\n')) await new Promise((r) => ctx.stdout.once('drain', r));
+      await writeOut(ctx.stdout, lines.join('\n') + '\n');
     }
   }
   return 0;

@@ -6,6 +6,7 @@ import { openExistingLog } from '../cli-log.js';
 
 export const logStatsCommand: Command = {
   name: 'log stats',
+  stopsWhenStdoutCloses: true,
   summary: 'Print offsets, bytes, segments and group positions per stream and partition (JSON).',
   usage: 'log stats [--data-dir DIR] [--stream S]',
   flags: {

@@ -102,6 +102,7 @@ export function statusLines(s: AdminStatus): string[] {
 
 export const statusCommand: Command = {
   name: 'status',
+  stopsWhenStdoutCloses: true,
   summary: 'Summarize a running server: rates, latency, lag, dead letters, warnings.',
   usage: 'status [--admin URL] [--token T] [--json] [--config FILE]',
   flags: {
