@@ -154,7 +154,9 @@ export class BatchRun {
   }
 
   private async tryOnce(items: RecordItem[], attempt: number): Promise<TryResult> {
-    const batch: Batch = { stream: this.stream, partition: this.partition, items, attempt };
+    // The processor gets its own copy of the array: one that consumes batch.items as a queue (shift, splice)
+    // must not empty the list this run settles, or its records would be committed without being delivered.
+    const batch: Batch = { stream: this.stream, partition: this.partition, items: items.slice(), attempt };
     const budget = new DecodeBudget(this.env.maxBatchDecodedBytes);
     for (const item of items) {
       item.calls++;

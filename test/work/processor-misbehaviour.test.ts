@@ -1,0 +1,49 @@
+// Processors are user code: they may consume batch.items as a queue, change the events they were given,
+// return a result of the wrong shape or throw an empty string. None of that may lose a record, corrupt a
+// retry, or leave a dead letter without a readable reason.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { startWorkers } from '../../src/work/worker-runtime.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { defineProcessor, type Processor } from '../../src/work/types.js';
+import { parseDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
+import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
+
+/** Runs `processor` over `bodies` (one batch) until the group committed them all; returns the dead letters. */
+async function runPipeline(t: TestContext, processor: Processor, bodies: string[]): Promise<DeadLetterInfo[]> {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, bodies.map((b) => record(b)), 'durable');
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxWaitMs: 0, maxAttempts: 2 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0.5, processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit every record', async () => (await log.getPosition('g', 's', 0)) === bodies.length);
+  await workers.stop();
+  if (!(await log.listStreams()).includes('s.dlq')) return [];
+  const { records } = await log.read('s.dlq', 0, 0, { maxRecords: 100 });
+  return records.map((r) => parseDeadLetter(r)!.info);
+}
+
+test('a processor that takes items out of batch.items and throws: every record is retried and dead-lettered, none committed unseen', async (t) => {
+  const letters = await runPipeline(
+    t,
+    defineProcessor({
+      process(batch) {
+        // A queue-style loop: shift() empties the array the runtime handed over.
+        while (batch.items.length > 0) {
+          const item = batch.items.shift()!;
+          throw new Error(`cannot deliver ${item.offset}`);
+        }
+      },
+    }),
+    ['{"n":0}', '{"n":1}', '{"n":2}'],
+  );
+  assert.deepEqual(
+    letters.map((l) => [l.offset, l.kind, l.reason]),
+    [0, 1, 2].map((n) => [n, 'processor', `cannot deliver ${n}`]),
+  );
+});
