@@ -159,6 +159,9 @@ export class BatchRun {
     const batch: Batch = { stream: this.stream, partition: this.partition, items: items.slice(), attempt };
     const budget = new DecodeBudget(this.env.maxBatchDecodedBytes);
     for (const item of items) {
+      // events() hands out its cached objects, and processors may change them in place (amount *= 100): a call
+      // after a failed one decodes again from the body, so a retry never sees what the failed call left.
+      if (item.calls > 0) item.releaseEvents();
       item.calls++;
       item.budget = budget;
     }

@@ -85,7 +85,10 @@ export class RecordItem implements BatchItem {
     }
   }
 
-  /** Drops the decoded events (decoded again if asked again): a batch split for its decode budget frees them. */
+  /**
+   * Drops the decoded events (decoded again if asked again): a batch split for its decode budget frees them,
+   * and a retry starts from the body again (the failed call may have changed the events in place).
+   */
   releaseEvents(): void {
     this.decoded = null;
     this.overBudget = false;

@@ -23,7 +23,8 @@ export interface BatchItem {
   /** The raw body bytes exactly as received. */
   body: Buffer;
   /**
-   * The decoded events (decoded on first call, then cached): JSON object or array,
+   * The decoded events (decoded on first call, then cached for this processor call; a retry decodes
+   * again, so changes made to them by a failed call are not seen by the next): JSON object or array,
    * NDJSON lines, form fields, or text lines, after gzip/deflate/br decompression,
    * each checked against the stream's JSON Schema when one is configured.
    * Throws a DecodeError for bodies that cannot be decoded (the runtime sends

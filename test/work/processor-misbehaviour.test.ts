@@ -47,3 +47,24 @@ test('a processor that takes items out of batch.items and throws: every record i
     [0, 1, 2].map((n) => [n, 'processor', `cannot deliver ${n}`]),
   );
 });
+
+test('a retried call sees the events as decoded from the body, not as the failed call left them', async (t) => {
+  const seen: number[] = [];
+  let calls = 0;
+  await runPipeline(
+    t,
+    defineProcessor({
+      process(batch) {
+        for (const item of batch.items) {
+          for (const event of item.events() as { amount: number }[]) {
+            event.amount *= 100; // to cents, in place
+            seen.push(event.amount);
+          }
+        }
+        if (++calls === 1) throw new Error('database hiccup');
+      },
+    }),
+    ['{"amount":3}'],
+  );
+  assert.deepEqual(seen, [300, 300], 'the retry converts 3 again, not 300');
+});
