@@ -16,7 +16,7 @@
 //      halves at once, their decoded events dropped, each half processed on its own: no attempt counted.
 
 import type { Logger } from 'pino';
-import type { Batch, ProcessContext, Processor } from './types.js';
+import type { Batch, ProcessContext, Processor, ProcessResult } from './types.js';
 import type { Clock } from './clock.js';
 import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { isRetriable } from './retriable-error.js';
@@ -70,6 +70,20 @@ function message(err: unknown): string {
   } catch {
     return 'the processor threw a value that cannot be described (reading its message or converting it to text threw)';
   }
+}
+
+/**
+ * The `failed` list of what process() returned. User code may return anything: a `failed` that is not an
+ * array of objects ({ failed: item }, [null]) would otherwise fail with "object is not iterable" or "cannot
+ * read properties of null", a reason that does not say the processor's return value is at fault. Throwing
+ * here (inside the call's try) makes it a failed call like any other: retried, then dead letters whose
+ * reason names the problem; nothing is committed as delivered on a result the runtime cannot read.
+ */
+function failedOf(result: ProcessResult | void): NonNullable<ProcessResult['failed']> {
+  const failed: unknown = result?.failed;
+  if (failed === undefined || failed === null) return [];
+  if (Array.isArray(failed) && failed.every((f) => typeof f === 'object' && f !== null)) return failed as NonNullable<ProcessResult['failed']>;
+  throw new Error('the processor returned an invalid result: "failed" must be an array of { item, reason } objects (or absent)');
 }
 
 /** The call's records decoded past its budget: split, whatever the processor did (one record alone always fits). */
@@ -170,7 +184,7 @@ export class BatchRun {
       if (overBudget(items)) return { ok: false, decodeFailures: false, overBudget: true, remaining: items };
       // The set of the batch's items is built only when the processor named failures (rare), not per batch.
       let inBatch: Set<RecordItem> | null = null;
-      for (const f of result?.failed ?? []) {
+      for (const f of failedOf(result)) {
         inBatch ??= new Set(items);
         const item = f.item as RecordItem;
         if (!inBatch.has(item)) {

@@ -68,3 +68,18 @@ test('a retried call sees the events as decoded from the body, not as the failed
   );
   assert.deepEqual(seen, [300, 300], 'the retry converts 3 again, not 300');
 });
+
+test('a result whose "failed" is not an array of objects: the records become dead letters whose reason says so', async (t) => {
+  const letters = await runPipeline(
+    t,
+    defineProcessor({
+      process(batch) {
+        // A single entry where a list belongs.
+        return { failed: { item: batch.items[0]!, reason: 'bad row' } as never };
+      },
+    }),
+    ['{"n":0}', '{"n":1}'],
+  );
+  assert.deepEqual(letters.map((l) => [l.offset, l.kind]), [[0, 'processor'], [1, 'processor']]);
+  for (const l of letters) assert.match(l.reason, /^the processor returned an invalid result: "failed" must be an array of \{ item, reason \}/);
+});
