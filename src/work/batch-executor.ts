@@ -62,10 +62,15 @@ interface TryResult {
   remaining: RecordItem[];
 }
 
-/** What a processor threw, as text for logs and dead letters; user code may throw anything, even what cannot be printed. */
+/**
+ * What a processor threw, as text for logs and dead letters; user code may throw anything, even what cannot be
+ * printed. Not String(err) for all of it: `throw ""` or `throw undefined` made a dead letter whose reason was
+ * "" (or "undefined"), which tells the operator nothing.
+ */
 function message(err: unknown): string {
   try {
     if (err instanceof Error) return err.message || err.name;
+    if (err === '' || err === undefined || err === null) return `${err === '' ? '""' : String(err)} was thrown (not an Error)`;
     return String(err);
   } catch {
     return 'the processor threw a value that cannot be described (reading its message or converting it to text threw)';

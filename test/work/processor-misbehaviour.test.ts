@@ -83,3 +83,18 @@ test('a result whose "failed" is not an array of objects: the records become dea
   assert.deepEqual(letters.map((l) => [l.offset, l.kind]), [[0, 'processor'], [1, 'processor']]);
   for (const l of letters) assert.match(l.reason, /^the processor returned an invalid result: "failed" must be an array of \{ item, reason \}/);
 });
+
+test('a processor that throws an empty string or undefined: the dead letter still has a reason', async (t) => {
+  let calls = 0;
+  const letters = await runPipeline(
+    t,
+    defineProcessor({
+      process() {
+        throw calls++ % 2 === 0 ? '' : undefined;
+      },
+    }),
+    ['{"n":0}'],
+  );
+  assert.equal(letters.length, 1);
+  assert.match(letters[0]!.reason, /^(""|undefined) was thrown \(not an Error\)$/);
+});
