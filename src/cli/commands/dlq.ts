@@ -6,7 +6,11 @@
 import type { Command, CommandContext, FlagSpec } from '../command.js';
 import { CONFIG_FLAGS, writeOut } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
-import { assertStreamName, HopperError } from '../../errors.js';
+import { assertStreamName, HopperError, isHopperError } from '../../errors.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EmbeddedLog } from '../../log/embedded/embedded-log.js';
+import { WriterLock } from '../../log/embedded/writer-lock.js';
 import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
 import type { Log } from '../../log/types.js';
 import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
@@ -195,7 +199,7 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
         const config = ctx.loadConfig();
         const settings = { ...config.defaultStream, ...config.streams[stream] };
         const grow = { partitions: 1, retentionMaxAgeMs: settings.retentionMaxAgeMs, retentionMaxBytes: settings.retentionMaxBytes };
-        const r = await handleDeadLetters(log, stream, action, sel, grow);
+        const r = await withHandlingLock(log, stream, action, () => handleDeadLetters(log, stream, action, sel, grow));
         const n = action === 'requeue' ? r.requeued : r.dropped;
         const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
         await writeOut(ctx.stdout, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);
@@ -203,6 +207,36 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
       });
     },
   };
+}
+
+/**
+ * Runs a requeue or drop while holding the stream's dead-letter handling lock (embedded log). Both runs
+ * read the pending letters from the same watermark and move it only after their appends, so two at once
+ * (two terminals, a cron job and a person) requeued every letter twice, and, contending for the partition's
+ * writer lock, made the stream grow a partition for good. The lock is a writer lock file under
+ * {dataDir}/locks/dlq/{stream}/ (a crashed holder's lock is taken over); the second run stops with one line.
+ * Redis and NATS have no shared directory: there, do not run two at once.
+ */
+async function withHandlingLock<T>(log: Log, stream: string, action: string, fn: () => Promise<T>): Promise<T> {
+  if (!(log instanceof EmbeddedLog)) return fn();
+  const dir = join(log.dataDir, 'locks', 'dlq', stream);
+  await mkdir(dir, { recursive: true });
+  let lock: WriterLock;
+  try {
+    lock = await WriterLock.acquire(dir, `the dead letters of ${stream}`);
+  } catch (err) {
+    if (!isHopperError(err, 'HOPPER_PARTITION_LOCKED')) throw err;
+    throw new HopperError(
+      'HOPPER_PARTITION_LOCKED',
+      `dlq ${action}: another hopper dlq requeue or drop of ${stream} is running: wait for it to finish, then run this again.`,
+      { cause: err },
+    );
+  }
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
 }
 
 export const dlqRequeueCommand = handleCommand('requeue');
