@@ -205,6 +205,7 @@ export class IngestServer {
     }
     if (ingest.socket !== '') {
       const path = resolve(ingest.socket);
+      checkSocketPath(path);
       // In a cluster worker the primary owns the socket file; only a lone process cleans up after a crash.
       if (cluster.isPrimary) await removeStaleSocket(path);
       const server = this.newHttpServer();
@@ -255,20 +256,51 @@ function listenOn(server: NetServer, target: { host: string; port: number } | { 
   });
 }
 
-/** Removes a unix socket file left by a crashed server (nothing answers on it); a live one is left alone. */
+/**
+ * The longest unix socket path: sun_path is 108 bytes on Linux (104 on macOS and the BSDs), with room kept for
+ * the terminating NUL that clients such as nginx require. Node does not refuse a longer path: it binds the path
+ * cut at sun_path's size, so the server would report listening where no socket is (and leave the cut one behind).
+ */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+/** Throws HOPPER_LISTEN_FAILED for a socket path the kernel would truncate. */
+export function checkSocketPath(path: string): void {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new HopperError(
+      'HOPPER_LISTEN_FAILED',
+      `Cannot listen on ${path}: a unix socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes and this one is ${bytes}, too long: pick a shorter socket path (--socket).`,
+    );
+  }
+}
+
+/**
+ * Removes a unix socket file left by a crashed server (nothing answers on it); a live one is left alone.
+ * Only a socket is ever removed: --socket naming a file or directory by mistake must not delete it.
+ */
 export async function removeStaleSocket(path: string): Promise<void> {
+  checkSocketPath(path);
+  let stats;
   try {
-    await fsp.lstat(path);
+    stats = await fsp.lstat(path);
   } catch {
     return;
   }
-  const alive = await new Promise<boolean>((r) => {
+  if (!stats.isSocket()) {
+    throw new HopperError(
+      'HOPPER_LISTEN_FAILED',
+      `Cannot listen on ${path}: it exists and is not a unix socket (${stats.isDirectory() ? 'a directory' : 'a file'}): pick another socket path (--socket) or remove it.`,
+    );
+  }
+  // Only ECONNREFUSED says nobody listens; anything else (EACCES: another user's socket) is left to listen()
+  // to report, rather than removing a socket that may be alive.
+  const stale = await new Promise<boolean>((r) => {
     const c = connect(path);
     c.once('connect', () => {
       c.destroy();
-      r(true);
+      r(false);
     });
-    c.once('error', () => r(false));
+    c.once('error', (err: NodeJS.ErrnoException) => r(err.code === 'ECONNREFUSED'));
   });
-  if (!alive) await fsp.rm(path, { force: true });
+  if (stale) await fsp.rm(path, { force: true });
 }

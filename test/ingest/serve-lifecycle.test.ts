@@ -1,0 +1,95 @@
+// `hopper serve` lifecycle edges, over real processes: what --socket does with whatever is already at its
+// path (a stale socket, a file, a directory, a path too long for sun_path).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeDir, tempDir } from '../helpers/embedded.js';
+import { CLI, signalGroup, startServe } from './serve-process.js';
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Runs `hopper serve` to its end (killed after `timeoutMs`); `during` gets the pid once it runs. */
+function runServe(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number; during?: (pid: number) => void } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+      cwd: opts.cwd,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, HOPPER_LOG_LEVEL: 'info', HOPPER_ADMIN_PORT: '0', ...opts.env },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+    opts.during?.(child.pid!);
+  });
+}
+
+test('--socket on a path that holds a regular file refuses to start and leaves the file alone', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('hopper-sock-file-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'notes.txt');
+  writeFileSync(path, 'precious\n');
+  const r = await runServe(['--socket', path, '--workers', '1', '--data-dir', join(dir, 'data')], { timeoutMs: 15_000 });
+  assert.equal(r.code, 1, `exit code 1:\n${r.stderr}`);
+  assert.match(r.stderr, /HOPPER_LISTEN_FAILED/);
+  assert.equal(readFileSync(path, 'utf8'), 'precious\n', 'the file is still there');
+});
+
+test('--socket on a directory refuses to start with HOPPER_LISTEN_FAILED, not an internal error', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('hopper-sock-dir-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'sub');
+  mkdirSync(path);
+  const r = await runServe(['--socket', path, '--workers', '1', '--data-dir', join(dir, 'data')], { timeoutMs: 15_000 });
+  assert.equal(r.code, 1, `exit code 1:\n${r.stderr}`);
+  assert.match(r.stderr, /HOPPER_LISTEN_FAILED/);
+  assert.doesNotMatch(r.stderr, /HOPPER_INTERNAL/);
+});
+
+test('--socket longer than sun_path refuses to start instead of listening on a truncated path', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('hopper-sock-long-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, `${'s'.repeat(140)}.sock`);
+  const r = await runServe(['--socket', path, '--workers', '1', '--data-dir', join(dir, 'data')], { timeoutMs: 15_000 });
+  assert.equal(r.code, 1, `exit code 1:\n${r.stderr}`);
+  assert.match(r.stderr, /HOPPER_LISTEN_FAILED/);
+  assert.match(r.stderr, /too long/);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f !== 'data'),
+    [],
+    'no socket file at a truncated path',
+  );
+});
+
+test('a socket file left by a SIGKILLed server is replaced on the next start', { timeout: 90_000 }, async (t) => {
+  const dir = tempDir('hopper-sock-stale-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'hopper.sock');
+  const first = await startServe(['--socket', path, '--workers', '1', '--data-dir', join(dir, 'data')]);
+  t.after(() => signalGroup(first, 'SIGKILL'));
+  signalGroup(first, 'SIGKILL');
+  await first.exited;
+  assert.ok(existsSync(path), 'the killed server left its socket file');
+  const second = await startServe(['--socket', path, '--workers', '1', '--data-dir', join(dir, 'data')]);
+  t.after(() => signalGroup(second, 'SIGKILL'));
+  second.child.kill('SIGTERM');
+  assert.equal((await second.exited).code, 0);
+  assert.ok(!existsSync(path), 'a clean stop removes the socket file');
+});
