@@ -10,6 +10,7 @@ import { promises as fsp, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
+import { Crc32Memory } from './crc32.js';
 import { frameBytes, writeFrame } from './record-frame.js';
 import { encodeIndexEntries, fsyncDir, indexPath, segmentPath, type IndexEntry } from './segment-files.js';
 import { recoverPartition, type WarnFn } from './partition-recovery.js';
@@ -107,6 +108,8 @@ export class PartitionWriter {
   private syncTimer: NodeJS.Timeout;
   private unsynced = false;
   private syncDue = false;
+  /** Where batches are encoded: checksummed in place in WebAssembly (null without it: a plain scratch buffer). */
+  private readonly crcMemory: Crc32Memory | null;
   private scratch: Buffer = Buffer.alloc(0);
   private awaitingSync: SyncWaiter[] = [];
   /** Queued appends that do not wait for an fsync (written, fast): they are never held back for one. */
@@ -146,6 +149,7 @@ export class PartitionWriter {
   ) {
     this.bases = bases;
     this.lastIndexedPosition = lastIndexedPosition;
+    this.crcMemory = Crc32Memory.create(0);
     this.syncTimer = setInterval(() => {
       if (!this.unsynced) return;
       this.syncDue = true;
@@ -280,7 +284,7 @@ export class PartitionWriter {
       count += p.records.length;
     }
     // One scratch buffer serves every batch (the write loop is serial): no page faults or GC per batch.
-    if (this.scratch.length < bytes && bytes <= this.opts.maxBatchBytes) this.scratch = Buffer.allocUnsafe(this.opts.maxBatchBytes);
+    if (this.scratch.length < bytes && bytes <= this.opts.maxBatchBytes) this.scratch = this.newScratch();
     const buf = bytes <= this.scratch.length ? this.scratch : Buffer.allocUnsafe(bytes);
     const newIndex: IndexEntry[] = [];
     let pos = 0;
@@ -294,7 +298,7 @@ export class PartitionWriter {
           newIndex.push({ relOffset: offset - this.base, position: filePosition, maxTimeUs });
           this.lastIndexedPosition = filePosition;
         }
-        pos = writeFrame(buf, pos, r, offset);
+        pos = writeFrame(buf, pos, r, offset, this.crcMemory);
         offset++;
       }
     }
@@ -361,6 +365,13 @@ export class PartitionWriter {
       rel += p.records.length;
     }
     if (wantsDurable) this.startSync(false);
+  }
+
+  /** A scratch buffer of maxBatchBytes: the WebAssembly memory's data area when there is one. */
+  private newScratch(): Buffer {
+    if (this.crcMemory === null) return Buffer.allocUnsafe(this.opts.maxBatchBytes);
+    this.crcMemory.reserve(this.opts.maxBatchBytes);
+    return this.crcMemory.bytes;
   }
 
   /**

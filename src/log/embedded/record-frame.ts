@@ -8,7 +8,7 @@
 //           | u32le offsetLow | u32le offsetHigh | f64le receivedAtUs
 //           | the five strings, UTF-8, in that order | body bytes (the rest)
 
-import { crc32Range, crc32WithBody } from './crc32.js';
+import { COPY_WINDOW_BYTES, Crc32Memory, crc32Range, crc32WithBody, NATIVE_MIN_RANGE_BYTES } from './crc32.js';
 import { metadataBytes } from '../record-size.js';
 import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
 
@@ -63,8 +63,11 @@ function putU32(buf: Buffer, at: number, v: number): void {
   buf[at + 3] = v >>> 24;
 }
 
-/** Writes one frame at `pos` (the caller sized `buf` with frameBytes). Returns the position after it. */
-export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: number): number {
+/**
+ * Writes one frame at `pos` (the caller sized `buf` with frameBytes). Returns the position after it.
+ * When `buf` is the data area of `mem`, the checksum is computed there, in WebAssembly.
+ */
+export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: number, mem: Crc32Memory | null = null): number {
   const p = pos + FRAME_HEADER_BYTES;
   let s = p + PAYLOAD_FIXED_BYTES;
   const ct = writeString(buf, r.contentType, s);
@@ -93,7 +96,7 @@ export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: num
   putU32(buf, p + 16, Math.floor(offset / TWO_32));
   buf.writeDoubleLE(r.receivedAtUs, p + 20);
   putU32(buf, pos, s - p);
-  putU32(buf, pos + 4, crc32WithBody(buf, p, bodyStart, r.body));
+  putU32(buf, pos + 4, mem !== null && buf === mem.bytes ? mem.crcOf(p, s) : crc32WithBody(buf, p, bodyStart, r.body));
   return s;
 }
 
@@ -132,6 +135,19 @@ function u32(buf: Buffer, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
 }
 
+/** Readers' checksums: short frames through a WebAssembly copy of the buffer, a window at a time (null: no WebAssembly). */
+const verifyMemory = Crc32Memory.create(COPY_WINDOW_BYTES);
+
+/**
+ * CRC-32 of a frame's payload. A mismatch is computed again from `buf` itself: the copy in verifyMemory
+ * assumes `buf` did not change since it was made, and a stale copy must not make a good frame look damaged.
+ */
+function frameCrc(buf: Buffer, start: number, end: number): number {
+  if (verifyMemory === null || end - start >= NATIVE_MIN_RANGE_BYTES) return crc32Range(buf, start, end);
+  const crc = verifyMemory.copyOf(buf, start, end);
+  return crc === u32(buf, start - 4) ? crc : crc32Range(buf, start, end);
+}
+
 /** Checks the frame at `pos` of `buf` (length, checksum, version) without decoding it; fills `out`. */
 export function inspectFrame(buf: Buffer, pos: number, end: number, out: FrameFacts): FrameStatus {
   if (end - pos < FRAME_HEADER_BYTES) {
@@ -149,7 +165,7 @@ export function inspectFrame(buf: Buffer, pos: number, end: number, out: FrameFa
     return FRAME_SHORT;
   }
   const p = pos + FRAME_HEADER_BYTES;
-  if (crc32Range(buf, p, frameEnd) !== u32(buf, pos + 4)) {
+  if (frameCrc(buf, p, frameEnd) !== u32(buf, pos + 4)) {
     out.reason = 'checksum mismatch';
     return FRAME_BAD;
   }
