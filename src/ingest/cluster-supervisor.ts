@@ -225,8 +225,21 @@ export class ClusterSupervisor {
       const viaSignal = (): void => {
         if (worker.process.exitCode === null && worker.process.signalCode === null) worker.process.kill('SIGTERM');
       };
-      if (!worker.isConnected()) viaSignal();
-      else worker.send({ hopper: 'stop' } satisfies PrimaryMessage, (err: Error | null) => err && viaSignal());
+      const ask = (): void => {
+        if (!worker.isConnected()) viaSignal();
+        else worker.send({ hopper: 'stop' } satisfies PrimaryMessage, (err: Error | null) => err && viaSignal());
+      };
+      ask();
+      // A child still loading its modules has no 'message' listener yet, and Node drops an IPC message nobody
+      // listens for: the stop would be lost and the child serve on until killed (exit code 1). It listens by the
+      // time it reports ready, so ask again then (a second stop is harmless).
+      if (!this.everReady.has(worker)) {
+        const onReady = (m: unknown): void => {
+          if (isChildMessage(m) && m.hopper === 'ready') ask();
+        };
+        worker.on('message', onReady);
+        worker.once('exit', () => worker.off('message', onReady));
+      }
     });
   }
 

@@ -1,8 +1,9 @@
 // `hopper serve` lifecycle edges, over real processes: what --socket does with whatever is already at its
-// path (a stale socket, a file, a directory, a path too long for sun_path).
+// path (a stale socket, a file, a directory, a path too long for sun_path), and a stop that arrives while
+// an ingest process is still starting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../helpers/embedded.js';
@@ -39,6 +40,23 @@ function runServe(args: string[], opts: { cwd?: string; env?: Record<string, str
     });
     opts.during?.(child.pid!);
   });
+}
+
+/** The pids of `pid`'s children right now. */
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there are none
+  }
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 20_000, everyMs = 20): Promise<void> {
+  const by = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > by) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
 
 test('--socket on a path that holds a regular file refuses to start and leaves the file alone', { timeout: 60_000 }, async (t) => {
@@ -92,4 +110,21 @@ test('a socket file left by a SIGKILLed server is replaced on the next start', {
   second.child.kill('SIGTERM');
   assert.equal((await second.exited).code, 0);
   assert.ok(!existsSync(path), 'a clean stop removes the socket file');
+});
+
+test('SIGTERM while a crashed ingest process is being restarted exits 0, in time', { timeout: 90_000 }, async (t) => {
+  const dir = tempDir('hopper-term-restart-');
+  t.after(() => removeDir(dir));
+  const srv = await startServe(['--workers', '1', '--data-dir', join(dir, 'data')]);
+  t.after(() => signalGroup(srv, 'SIGKILL'));
+  const [old] = childPids(srv.child.pid!);
+  assert.ok(old !== undefined);
+  process.kill(old, 'SIGKILL');
+  // The first restart is immediate: stop while the new child is still loading.
+  await until('a new ingest process', () => childPids(srv.child.pid!).some((p) => p !== old), 20_000, 10);
+  srv.child.kill('SIGTERM');
+  const at = performance.now();
+  const { code } = await srv.exited;
+  assert.equal(code, 0, srv.lines.slice(-6).join('\n'));
+  assert.ok(performance.now() - at < 8000, `stopped in ${Math.round(performance.now() - at)} ms`);
 });
