@@ -59,6 +59,7 @@ export function isChildMessage(m: unknown): m is ChildMessage {
 export class ClusterSupervisor {
   private readonly slots: Slot[];
   private stopping = false;
+  private stopped: Promise<boolean> | null = null;
   private restarting = false;
   /** Until start() settles, a child that dies is a start failure, not something to restart. */
   private starting = false;
@@ -243,8 +244,15 @@ export class ClusterSupervisor {
     });
   }
 
-  /** Stops every child gracefully. Resolves true when all stopped cleanly in time. */
-  async stop(): Promise<boolean> {
+  /** Stops every child gracefully. Resolves true when all stopped cleanly in time. Later calls get the first one's result. */
+  stop(): Promise<boolean> {
+    // A stop signal during start() stops the children at once, and start()'s failure path and the caller stop
+    // again: one stop, so the later calls wait for it and report its outcome.
+    this.stopped ??= this.stopAll();
+    return this.stopped;
+  }
+
+  private async stopAll(): Promise<boolean> {
     this.stopping = true;
     for (const slot of this.slots) if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);

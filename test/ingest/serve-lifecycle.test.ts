@@ -1,6 +1,6 @@
 // `hopper serve` lifecycle edges, over real processes: what --socket does with whatever is already at its
-// path (a stale socket, a file, a directory, a path too long for sun_path), and a stop that arrives while
-// an ingest process is still starting.
+// path (a stale socket, a file, a directory, a path too long for sun_path), and signals that arrive while
+// the ingest processes are still starting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -110,6 +110,72 @@ test('a socket file left by a SIGKILLed server is replaced on the next start', {
   second.child.kill('SIGTERM');
   assert.equal((await second.exited).code, 0);
   assert.ok(!existsSync(path), 'a clean stop removes the socket file');
+});
+
+/** Spawns `hopper serve` (primary only signalled, as `kill PID` or systemd's KillMode=mixed do), collecting its stderr lines. */
+function spawnServe(args: string[]) {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, HOPPER_LOG_LEVEL: 'info', HOPPER_ADMIN_PORT: '0' },
+  });
+  const lines: string[] = [];
+  let buffered = '';
+  child.stderr.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    lines.push(...parts);
+  });
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => {
+      ended = { code, signal };
+      resolve(ended);
+    }),
+  );
+  const kill = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  return { child, pid: child.pid!, lines, exited, ended: () => ended, kill };
+}
+
+test('SIGHUP while the ingest processes start does not end the server; the rolling restart follows', { timeout: 90_000 }, async (t) => {
+  const dir = tempDir('hopper-hup-start-');
+  t.after(() => removeDir(dir));
+  const srv = spawnServe(['--port', '0', '--workers', '2', '--data-dir', join(dir, 'data')]);
+  t.after(srv.kill);
+  // Once the children are forked the primary is inside start(), waiting for them to report ready.
+  await until('the ingest processes to be forked', () => childPids(srv.pid).length > 0 || srv.ended() !== null);
+  assert.ok(!srv.lines.some((l) => l.includes('"hopper serve listening"')), 'still starting when the SIGHUP is sent');
+  srv.child.kill('SIGHUP');
+  await until('hopper serve to listen', () => srv.lines.some((l) => l.includes('"hopper serve listening"')) || srv.ended() !== null, 40_000, 50);
+  assert.equal(srv.ended(), null, `the server died of the SIGHUP:\n${srv.lines.join('\n')}`);
+  await until('the rolling restart to finish', () => srv.lines.some((l) => l.includes('rolling restart done')), 40_000, 50);
+  srv.child.kill('SIGTERM');
+  assert.equal((await srv.exited).code, 0, srv.lines.slice(-5).join('\n'));
+});
+
+test('SIGTERM while the ingest processes start stops them and exits 0, in time', { timeout: 90_000 }, async (t) => {
+  const dir = tempDir('hopper-term-start-');
+  t.after(() => removeDir(dir));
+  const srv = spawnServe(['--port', '0', '--workers', '2', '--data-dir', join(dir, 'data')]);
+  t.after(srv.kill);
+  await until('the ingest processes to be forked', () => childPids(srv.pid).length > 0 || srv.ended() !== null);
+  const children = childPids(srv.pid);
+  srv.child.kill('SIGTERM');
+  const at = performance.now();
+  const { code, signal } = await srv.exited;
+  assert.equal(signal, null, `did not die of the signal:\n${srv.lines.join('\n')}`);
+  assert.equal(code, 0, srv.lines.join('\n'));
+  // The default shutdown timeout is 10 s; a child that missed the stop would be killed only after 12 s.
+  assert.ok(performance.now() - at < 8000, `stopped in ${Math.round(performance.now() - at)} ms`);
+  assert.ok(srv.lines.some((l) => l.includes('"clean":true')), srv.lines.join('\n'));
+  for (const pid of children) assert.throws(() => process.kill(pid, 0), `ingest process ${pid} is gone`);
 });
 
 test('SIGTERM while a crashed ingest process is being restarted exits 0, in time', { timeout: 90_000 }, async (t) => {

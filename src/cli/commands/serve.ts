@@ -177,9 +177,61 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
     clusterStats.close();
   };
   const supervisor = new ClusterSupervisor({ processes, shutdownTimeoutMs: config.ingest.shutdownTimeoutMs, logger });
+
+  // Signals are handled from before the first child is forked: the children take seconds to start, and without
+  // a handler SIGHUP's default action ends the primary (a reload sent right after a start killed the server),
+  // and SIGTERM/SIGINT ended it at once instead of stopping the children.
+  let started = false;
+  let reloadWhenStarted = false;
+  let stopSignals = 0;
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((r) => {
+    requestStop = r;
+  });
+  const onStop = (signal: NodeJS.Signals): void => {
+    stopSignals++;
+    if (stopSignals === 1) {
+      logger.info({ signal, timeoutMs: config.ingest.shutdownTimeoutMs }, 'stopping');
+      // While the children start, stop them now: start() then settles and stoppedWhileStarting() reports how it went.
+      if (!started) void supervisor.stop();
+      requestStop();
+    } else {
+      logger.warn({ signal }, 'second stop signal: killing the ingest processes now');
+      supervisor.kill();
+      logger.flush();
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', () => {
+    if (!started) {
+      // Children already forked may have read the old configuration: replace them once all are up.
+      reloadWhenStarted = true;
+      logger.info('SIGHUP while starting: the rolling restart follows the start');
+      return;
+    }
+    logger.info('SIGHUP: rolling restart of the ingest processes');
+    void supervisor.rollingRestart();
+  });
+  /** The stop after a stop signal that came during the start: not a start failure. */
+  const stoppedWhileStarting = async (): Promise<number> => {
+    const clean = await supervisor.stop();
+    await stopAdmin();
+    logger.info({ clean }, 'hopper serve stopped');
+    logger.flush();
+    return clean ? 0 : 1;
+  };
+
   let addresses;
   try {
     addresses = await supervisor.start();
+    if (stopSignals > 0) return await stoppedWhileStarting();
+    started = true;
+    if (reloadWhenStarted) {
+      logger.info('SIGHUP: rolling restart of the ingest processes');
+      void supervisor.rollingRestart();
+    }
     admin = await startAdmin({
       config,
       logger,
@@ -189,6 +241,8 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
       workers: () => workers?.metrics?.snapshot() ?? null,
     });
   } catch (err) {
+    // The children stopped on purpose fail start() ("exited before it was ready"): that is the stop asked for.
+    if (stopSignals > 0) return await stoppedWhileStarting();
     await supervisor.stop();
     await stopAdmin();
     throw err;
@@ -224,27 +278,7 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
     'hopper serve listening',
   );
 
-  await new Promise<void>((resolveStop) => {
-    let signals = 0;
-    const onStop = (signal: NodeJS.Signals): void => {
-      signals++;
-      if (signals === 1) {
-        logger.info({ signal, timeoutMs: config.ingest.shutdownTimeoutMs }, 'stopping');
-        resolveStop();
-      } else {
-        logger.warn({ signal }, 'second stop signal: killing the ingest processes now');
-        supervisor.kill();
-        logger.flush();
-        process.exit(1);
-      }
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', () => {
-      logger.info('SIGHUP: rolling restart of the ingest processes');
-      void supervisor.rollingRestart();
-    });
-  });
+  await stopRequested;
 
   const [ingestClean, workersClean] = await Promise.all([
     supervisor.stop(),
