@@ -1,8 +1,9 @@
 // node --import tsx bench/crc32-bench.ts — the log's CRC-32 paths per frame, by body size: the JavaScript loop over
 // the whole frame against crc32WithBody (writeFrame's: a long body checksummed natively from its own buffer), and
-// crc32Range (a reader's check of a whole frame) against the JavaScript loop. Sets NATIVE_MIN_BYTES in src/log/embedded/crc32.ts.
+// crc32Range (a reader's check of a whole frame) against the JavaScript loop, and the WebAssembly loop
+// (Crc32Memory) in place (a writer's) and through its window copy (a reader's). Sets NATIVE_MIN_BYTES in src/log/embedded/crc32.ts.
 
-import { crc32Range, crc32UpdateJs, crc32WithBody } from '../src/log/embedded/crc32.js';
+import { Crc32Memory, crc32Range, crc32UpdateJs, crc32WithBody } from '../src/log/embedded/crc32.js';
 
 const HEAD_BYTES = 56;
 const ROUNDS = 5;
@@ -19,7 +20,12 @@ function nsPerFrame(frames: number, run: () => number): number {
   return best;
 }
 
-console.log('body B | JS whole frame ns | crc32WithBody ns | crc32Range whole frame ns (best of 5)');
+const mem = Crc32Memory.create(buf.length);
+if (mem === null) throw new Error('no WebAssembly in this Node');
+mem.bytes.set(buf, 0);
+const copier = Crc32Memory.create(0)!;
+
+console.log('body B | JS whole frame ns | crc32WithBody ns | crc32Range whole frame ns | wasm in place ns | wasm through copy ns (best of 5; ratios to JS)');
 for (const body of [64, 128, 256, 384, 512, 1024, 4096, 16384]) {
   const frame = HEAD_BYTES + body;
   const n = Math.floor(buf.length / frame);
@@ -37,5 +43,14 @@ for (const body of [64, 128, 256, 384, 512, 1024, 4096, 16384]) {
     for (let i = 0; i < n; i++) sink ^= crc32Range(buf, i * frame, (i + 1) * frame);
     return sink;
   });
-  console.log(`${body} | ${js.toFixed(0)} | ${mixed.toFixed(0)} (${(js / mixed).toFixed(2)}x) | ${range.toFixed(0)} (${(js / range).toFixed(2)}x)`);
+  const inPlace = nsPerFrame(n, () => {
+    for (let i = 0; i < n; i++) sink ^= mem.crcOf(i * frame, (i + 1) * frame);
+    return sink;
+  });
+  const copied = nsPerFrame(n, () => {
+    for (let i = 0; i < n; i++) sink ^= copier.copyOf(buf, i * frame, (i + 1) * frame);
+    return sink;
+  });
+  const x = (ns: number): string => `${ns.toFixed(0)} (${(js / ns).toFixed(2)}x)`;
+  console.log(`${body} | ${js.toFixed(0)} | ${x(mixed)} | ${x(range)} | ${x(inPlace)} | ${x(copied)}`);
 }

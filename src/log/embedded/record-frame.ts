@@ -8,7 +8,7 @@
 //           | u32le offsetLow | u32le offsetHigh | f64le receivedAtUs
 //           | the five strings, UTF-8, in that order | body bytes (the rest)
 
-import { COPY_WINDOW_BYTES, Crc32Memory, crc32Range, crc32WithBody, NATIVE_MIN_RANGE_BYTES } from './crc32.js';
+import { COPY_WINDOW_BYTES, Crc32Memory, crc32Range, crc32WithBody, WASM_MAX_BODY_BYTES, WASM_MAX_COPY_BYTES } from './crc32.js';
 import { metadataBytes } from '../record-size.js';
 import { MAX_METADATA_BYTES, type LogRecord, type RecordInput } from '../types.js';
 
@@ -65,7 +65,8 @@ function putU32(buf: Buffer, at: number, v: number): void {
 
 /**
  * Writes one frame at `pos` (the caller sized `buf` with frameBytes). Returns the position after it.
- * When `buf` is the data area of `mem`, the checksum is computed there, in WebAssembly.
+ * When `buf` is the data area of `mem`, a frame with a body under WASM_MAX_BODY_BYTES is checksummed
+ * there, in WebAssembly; a longer body natively, from its own buffer.
  */
 export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: number, mem: Crc32Memory | null = null): number {
   const p = pos + FRAME_HEADER_BYTES;
@@ -96,7 +97,8 @@ export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: num
   putU32(buf, p + 16, Math.floor(offset / TWO_32));
   buf.writeDoubleLE(r.receivedAtUs, p + 20);
   putU32(buf, pos, s - p);
-  putU32(buf, pos + 4, mem !== null && buf === mem.bytes ? mem.crcOf(p, s) : crc32WithBody(buf, p, bodyStart, r.body));
+  const inWasm = mem !== null && buf === mem.bytes && r.body.length < WASM_MAX_BODY_BYTES;
+  putU32(buf, pos + 4, inWasm ? mem.crcOf(p, s) : crc32WithBody(buf, p, bodyStart, r.body));
   return s;
 }
 
@@ -135,7 +137,7 @@ function u32(buf: Buffer, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
 }
 
-/** Readers' checksums: short frames through a WebAssembly copy of the buffer, a window at a time (null: no WebAssembly). */
+/** Readers' checksums: frames under WASM_MAX_COPY_BYTES through a WebAssembly copy of the buffer, a window at a time (null: no WebAssembly). */
 const verifyMemory = Crc32Memory.create(COPY_WINDOW_BYTES);
 
 /**
@@ -143,7 +145,7 @@ const verifyMemory = Crc32Memory.create(COPY_WINDOW_BYTES);
  * assumes `buf` did not change since it was made, and a stale copy must not make a good frame look damaged.
  */
 function frameCrc(buf: Buffer, start: number, end: number): number {
-  if (verifyMemory === null || end - start >= NATIVE_MIN_RANGE_BYTES) return crc32Range(buf, start, end);
+  if (verifyMemory === null || end - start >= WASM_MAX_COPY_BYTES) return crc32Range(buf, start, end);
   const crc = verifyMemory.copyOf(buf, start, end);
   return crc === u32(buf, start - 4) ? crc : crc32Range(buf, start, end);
 }
