@@ -38,6 +38,21 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/** `hopper log --help`: the commands of a group ("log", "dlq"), as the main help would list them. */
+function groupHelp(group: string, cmds: Command[]): string {
+  const width = Math.max(...cmds.map((c) => c.name.length)) + 4;
+  const subs = cmds.map((c) => c.name.slice(group.length + 1));
+  return [
+    `Usage: hopper ${group} <${subs.join('|')}> [options]`,
+    '',
+    'Commands:',
+    ...cmds.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    `Run 'hopper ${cmds[0]!.name} --help' for a command's options.`,
+    '',
+  ].join('\n');
+}
+
 function findCommand(argv: string[]): { cmd: Command; rest: string[] } | null {
   for (const words of [2, 1]) {
     const name = argv.slice(0, words).join(' ');
@@ -76,7 +91,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const found = findCommand(argv);
   if (!found) {
-    const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name);
+    const groupCommands = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+    if (groupCommands.length > 0 && argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h')) {
+      process.stdout.write(groupHelp(argv[0]!, groupCommands));
+      return 0;
+    }
+    const group = groupCommands.map((c) => c.name);
     const hint = group.length > 0 ? `: use one of ${group.map((g) => `'${g}'`).join(', ')}` : ": run 'hopper --help' for the list";
     process.stderr.write(`hopper: unknown command '${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}'${hint}\n`);
     return 2;
