@@ -40,3 +40,9 @@ test('a group word without --help is still a usage error naming its commands', {
     assert.match(r.stderr, /^hopper: unknown command '.*': use one of '(log read', 'log stats|dlq list', 'dlq show', 'dlq requeue', 'dlq drop)'\n$/);
   }
 });
+
+test('hopper dlq show --help: --partition is optional with --offset (it defaults to 0), as the README says', { timeout: 60_000 }, () => {
+  const r = hopper(['dlq', 'show', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: hopper dlq show --stream S \[--offset O \[--partition P\]\] /);
+});

@@ -140,7 +140,7 @@ export const dlqShowCommand: Command = {
   name: 'dlq show',
   stopsWhenStdoutCloses: true,
   summary: 'Print dead letters in full (reason, attempts, times, original metadata and body), one JSON object per line.',
-  usage: 'dlq show --stream S [--offset O --partition P] [--all] [--limit N] [--data-dir DIR]',
+  usage: 'dlq show --stream S [--offset O [--partition P]] [--all] [--limit N] [--data-dir DIR]',
   flags: {
     ...CONFIG_FLAGS,
     stream: STREAM_FLAG,
