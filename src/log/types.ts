@@ -128,6 +128,16 @@ export interface LogConsumer {
   close(): Promise<void>;
 }
 
+/** A lock taken with Log.acquireLock, held by this process until release(). */
+export interface LogLock {
+  /**
+   * Gives the lock up. Never throws: a lock this process lost meanwhile (its lease ran out while the backend
+   * was unreachable, and another process took it) is left alone, and one that cannot be released now frees
+   * itself like the lock of a dead holder. A second call does nothing.
+   */
+  release(): Promise<void>;
+}
+
 /** Capabilities that the CLI and status page report honestly. */
 export interface LogCapabilities {
   /** true when `durable` really means "on stable storage" with the current backend settings. */
@@ -171,6 +181,16 @@ export interface Log {
    * (redis and nats: their servers sync on their side), so there is nothing to time and nothing to report.
    */
   timeFsyncs(observe: (seconds: number) => void): boolean;
+
+  /**
+   * Takes the lock `name` (names as for streams, joined by '/', e.g. `dlq/events`), shared by every process
+   * using this log, for work that two processes must not do at once; `what` says what it guards, for messages.
+   * Throws HOPPER_LOCK_HELD while another holder has it (another process, or another acquireLock of this one).
+   * A holder that dies without release() blocks others only for a bounded time: on the embedded log until
+   * its process is gone, on redis and nats until its lease runs out (30 s, renewed every third of it while
+   * the holder lives).
+   */
+  acquireLock(name: string, what: string): Promise<LogLock>;
 
   stats(): Promise<LogStats>;
   /** Applies retention now (backends that do it themselves may no-op). */

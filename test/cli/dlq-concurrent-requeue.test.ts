@@ -44,7 +44,7 @@ test('two concurrent dlq requeue runs requeue each letter once', async (t) => {
   const runs = await Promise.all([requeue(dir), requeue(dir)]);
   for (const r of runs) {
     if (r.code === 0) assert.match(r.stdout, /^requeued \d+ dead letters of s\n$/);
-    else assert.equal(r.stderr, 'hopper: dlq requeue: another hopper dlq requeue or drop of s is running: wait for it to finish, then run this again. (HOPPER_PARTITION_LOCKED)\n');
+    else assert.equal(r.stderr, 'hopper: dlq requeue: another hopper dlq requeue or drop of s is running: wait for it to finish, then run this again. (HOPPER_LOCK_HELD)\n');
   }
   const requeued = runs.reduce((n, r) => n + Number(/^requeued (\d+)/.exec(r.stdout)?.[1] ?? 0), 0);
   assert.equal(requeued, LETTERS, `each letter once: ${JSON.stringify(runs)}`);

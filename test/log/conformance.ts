@@ -4,6 +4,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import type { Log, LogRecord, RecordInput } from '../../src/log/types.js';
 import { isHopperError } from '../../src/errors.js';
 
@@ -12,6 +15,8 @@ export interface LogHarness {
   open(): Promise<Log>;
   /** Removes everything the harness created. */
   cleanup(): Promise<void>;
+  /** Backend name and where its data is (data dir, key or subject prefix), for lock-holder.ts in another process. */
+  holderArgs: [backend: string, where: string];
 }
 
 /** A harness, or a string saying why the backend cannot be tested here (the suite is skipped with it). */
@@ -54,6 +59,13 @@ async function readAll(log: Log, stream: string, partition: number, from = 0): P
 }
 
 const NO_RETENTION = { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 };
+
+/** Lease of the locks taken by lock-holder.ts (backends with leases; the embedded log checks the pid). */
+const HOLDER_LEASE_MS = 1500;
+const LOCK_HOLDER = fileURLToPath(new URL('./lock-holder.ts', import.meta.url));
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const isLockHeld = (e: unknown): boolean => isHopperError(e, 'HOPPER_LOCK_HELD');
 
 export function runLogConformance(backend: string, factory: HarnessFactory): void {
   describe(`log conformance: ${backend}`, () => {
@@ -292,6 +304,55 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       assert.equal(got.size, 100);
       await a.close();
       await b.close();
+    });
+
+    it('holds a lock against every other holder until released; other names are free', async () => {
+      const name = `conf-${runId}/a`;
+      const first = await log.acquireLock(name, 'lock a');
+      await assert.rejects(log.acquireLock(name, 'lock a'), isLockHeld, 'a second holder in this process');
+      const other = await harness!.open();
+      try {
+        await assert.rejects(other.acquireLock(name, 'lock a'), isLockHeld, 'a holder on another log');
+        const b = await other.acquireLock(`conf-${runId}/b`, 'lock b');
+        const parent = await other.acquireLock(`conf-${runId}`, 'lock of the parent name');
+        await first.release();
+        await first.release(); // a second release does nothing
+        const again = await other.acquireLock(name, 'lock a');
+        await assert.rejects(log.acquireLock(name, 'lock a'), isLockHeld, 'held again, by the other log');
+        await Promise.all([again.release(), b.release(), parent.release()]);
+        await (await log.acquireLock(name, 'lock a')).release();
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('frees the lock of a holder that died without releasing it, not before', async () => {
+      const name = `conf-${runId}/dies`;
+      const child = spawn(process.execPath, ['--import', 'tsx', LOCK_HOLDER, ...harness!.holderArgs, name, String(HOLDER_LEASE_MS)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = once(child, 'exit');
+      try {
+        const [line] = (await Promise.race([once(child.stdout, 'data'), exited.then(() => ['(exited)'])])) as [Buffer | string];
+        assert.equal(String(line), 'held\n');
+        // Longer than the lease: a live holder keeps it by renewing.
+        await sleep(HOLDER_LEASE_MS * 1.5);
+        await assert.rejects(log.acquireLock(name, 'the test lock'), isLockHeld, 'a live holder keeps its lock');
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      const killedAtMs = Date.now();
+      for (;;) {
+        try {
+          await (await log.acquireLock(name, 'the test lock')).release();
+          break;
+        } catch (err) {
+          if (!isLockHeld(err)) throw err;
+          assert.ok(Date.now() - killedAtMs < HOLDER_LEASE_MS * 2 + 2000, 'the dead holder still blocks the lock');
+          await sleep(100);
+        }
+      }
     });
   });
 }

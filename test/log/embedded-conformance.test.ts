@@ -7,5 +7,6 @@ runLogConformance('embedded', async () => {
   return {
     open: async () => openEmbedded(dir),
     cleanup: async () => removeDir(dir),
+    holderArgs: ['embedded', dir],
   };
 });

@@ -10,5 +10,6 @@ runLogConformance('nats', async () => {
   return {
     open: () => openNatsLog(prefix),
     cleanup: () => deleteNatsPrefix(prefix),
+    holderArgs: ['nats', prefix],
   };
 });

@@ -10,5 +10,6 @@ runLogConformance('redis', async () => {
   return {
     open: () => openRedisLog(prefix),
     cleanup: () => deleteRedisPrefix(prefix),
+    holderArgs: ['redis', prefix],
   };
 });

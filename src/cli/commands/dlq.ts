@@ -7,12 +7,8 @@ import type { Command, CommandContext, FlagSpec } from '../command.js';
 import { CONFIG_FLAGS, writeOut } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
 import { assertStreamName, HopperError, isHopperError } from '../../errors.js';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { EmbeddedLog } from '../../log/embedded/embedded-log.js';
-import { WriterLock } from '../../log/embedded/writer-lock.js';
 import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
-import type { Log } from '../../log/types.js';
+import type { Log, LogLock } from '../../log/types.js';
 import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
 import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
 import { choosePartitions } from '../select-partitions.js';
@@ -210,24 +206,20 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
 }
 
 /**
- * Runs a requeue or drop while holding the stream's dead-letter handling lock (embedded log). Both runs
- * read the pending letters from the same watermark and move it only after their appends, so two at once
- * (two terminals, a cron job and a person) requeued every letter twice, and, contending for the partition's
- * writer lock, made the stream grow a partition for good. The lock is a writer lock file under
- * {dataDir}/locks/dlq/{stream}/ (a crashed holder's lock is taken over); the second run stops with one line.
- * Redis and NATS have no shared directory: there, do not run two at once.
+ * Runs a requeue or drop while holding the log lock `dlq/{stream}`. Both runs read the pending letters from
+ * the same watermark and move it only after their appends, so two at once (two terminals, a cron job and a
+ * person) requeued every letter twice, and on the embedded log, contending for the partition's writer lock,
+ * made the stream grow a partition for good. The second run stops with one line; a holder that crashed
+ * blocks no one for long (Log.acquireLock).
  */
 async function withHandlingLock<T>(log: Log, stream: string, action: string, fn: () => Promise<T>): Promise<T> {
-  if (!(log instanceof EmbeddedLog)) return fn();
-  const dir = join(log.dataDir, 'locks', 'dlq', stream);
-  await mkdir(dir, { recursive: true });
-  let lock: WriterLock;
+  let lock: LogLock;
   try {
-    lock = await WriterLock.acquire(dir, `the dead letters of ${stream}`);
+    lock = await log.acquireLock(`dlq/${stream}`, `the dead letters of ${stream}`);
   } catch (err) {
-    if (!isHopperError(err, 'HOPPER_PARTITION_LOCKED')) throw err;
+    if (!isHopperError(err, 'HOPPER_LOCK_HELD')) throw err;
     throw new HopperError(
-      'HOPPER_PARTITION_LOCKED',
+      'HOPPER_LOCK_HELD',
       `dlq ${action}: another hopper dlq requeue or drop of ${stream} is running: wait for it to finish, then run this again.`,
       { cause: err },
     );

@@ -12,6 +12,7 @@ import type {
   ConsumerOptions,
   Log,
   LogConsumer,
+  LogLock,
   LogStats,
   PartitionStats,
   ReadOptions,
@@ -24,6 +25,8 @@ import { PartitionReader } from './partition-reader.js';
 import { fsyncDir, listSegments, prepareFileAtomic, segmentPath, writeFileAtomic, type PreparedFile } from './segment-files.js';
 import type { WarnFn } from './partition-recovery.js';
 import { EmbeddedGroupConsumer } from './group-consumer.js';
+import { WriterLock } from './writer-lock.js';
+import { lockNameParts } from '../lock-name.js';
 
 export interface EmbeddedLogOptions extends WriterOptions {
   dataDir: string;
@@ -66,6 +69,8 @@ export class EmbeddedLog implements Log {
   /** Runs retention over the partitions this process writes, from the first writer opened on. */
   private retentionTimer: NodeJS.Timeout | null = null;
   private retaining: Promise<void> | null = null;
+  /** Locks of acquireLock not released yet: close() releases them. */
+  private readonly locks = new Set<WriterLock>();
 
   constructor(private readonly opts: EmbeddedLogOptions) {
     this.warn = opts.warn ?? (() => undefined);
@@ -391,9 +396,39 @@ export class EmbeddedLog implements Log {
     await fsyncDir(dir).catch(() => undefined);
   }
 
+  /**
+   * A writer lock file (writer-lock.ts) under {dataDir}/locks/{name}/: every process on this data directory
+   * sees it, and one whose owner process is gone (SIGKILL, power cut) is taken over at once.
+   */
+  async acquireLock(name: string, what: string): Promise<LogLock> {
+    const dir = join(this.opts.dataDir, 'locks', ...lockNameParts(name));
+    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    await fsp.mkdir(dir, { recursive: true });
+    let lock: WriterLock;
+    try {
+      lock = await WriterLock.acquire(dir, what);
+    } catch (err) {
+      if (!isHopperError(err, 'HOPPER_PARTITION_LOCKED')) throw err;
+      // The cause names the holder's pid (or says it is this process).
+      throw new HopperError('HOPPER_LOCK_HELD', `${what} is locked by another holder: wait for it to finish, then try again.`, { cause: err });
+    }
+    this.locks.add(lock);
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.locks.delete(lock);
+        await lock.release().catch((e: unknown) => this.warn({ err: String(e), lock: name }, 'could not remove a lock file: it is taken over once this process exits'));
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.locks].map((l) => l.release().catch(() => undefined)));
+    this.locks.clear();
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     await this.retaining;
     await Promise.allSettled([...this.opening.values()]);

@@ -17,6 +17,10 @@ const RECONNECT_WAIT_MS = 250;
 /** JetStream API error codes Hopper reacts to. */
 export const JS_STREAM_NOT_FOUND = 10059;
 export const JS_CONSUMER_NOT_FOUND = 10014;
+/** Stream name already in use (with another configuration). */
+export const JS_STREAM_NAME_IN_USE = 10058;
+/** A publish expecting another last sequence for its subject (Nats-Expected-Last-Subject-Sequence): locks' compare-and-set. */
+export const JS_WRONG_LAST_SEQUENCE = 10071;
 
 export class NatsLink {
   connected = true;

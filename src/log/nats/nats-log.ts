@@ -17,7 +17,8 @@
 // simultaneous power cut of a quorum can lose acknowledged writes:
 // capabilities.durableIsFsync is false, for `written` and `durable` alike.
 // Reads go to the stream leader (STREAM.MSG.GET), so a read sees every
-// acknowledged write. Retention is JetStream's own (max_age, max_bytes).
+// acknowledged write. Retention is JetStream's own (max_age, max_bytes). Locks
+// (acquireLock) are compare-and-set publishes to a stream of their own (nats-lock.ts).
 
 import { jetstreamManager, AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { ConsumerInfo, JetStreamManager, StreamConfig } from '@nats-io/jetstream';
@@ -29,6 +30,7 @@ import type {
   ConsumerOptions,
   Log,
   LogConsumer,
+  LogLock,
   LogRecord,
   LogStats,
   PartitionStats,
@@ -46,6 +48,8 @@ import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats
 import { NatsGroupConsumer } from './nats-group-consumer.js';
 import { InboxRequester, RequestTimeoutError } from './inbox-requester.js';
 import { UnansweredPublishes } from './unanswered-publishes.js';
+import { NatsLocks, type NatsLock } from './nats-lock.js';
+import { DEFAULT_LOCK_LEASE_MS, lockNameParts } from '../lock-name.js';
 
 export interface NatsLogOptions extends NatsConnectionOptions {
   replicas: number;
@@ -53,6 +57,8 @@ export interface NatsLogOptions extends NatsConnectionOptions {
   requestTimeoutMs: number;
   maxPendingBytes: number;
   maxPendingRecords: number;
+  /** Lease of acquireLock locks (DEFAULT_LOCK_LEASE_MS when absent; tests shorten it). */
+  lockLeaseMs?: number;
   warn?: WarnFn;
 }
 
@@ -76,6 +82,9 @@ export class NatsLog implements Log {
   private lostFast = 0;
   private readonly requester: InboxRequester;
   private readonly unanswered: UnansweredPublishes;
+  private readonly locks: NatsLocks;
+  /** Locks of acquireLock not released yet: close() releases them. */
+  private readonly heldLocks = new Set<NatsLock>();
 
   private constructor(
     readonly link: NatsLink,
@@ -86,6 +95,7 @@ export class NatsLog implements Log {
     this.budget = new PendingBudget(opts.maxPendingBytes, opts.maxPendingRecords);
     this.requester = new InboxRequester(link.nc, opts.requestTimeoutMs);
     this.unanswered = new UnansweredPublishes(link.nc, this.budget);
+    this.locks = new NatsLocks(link.nc, jsm, opts.subjectPrefix, opts.replicas, opts.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS, opts.requestTimeoutMs, this.warn);
   }
 
   static async open(opts: NatsLogOptions): Promise<NatsLog> {
@@ -370,6 +380,14 @@ export class NatsLog implements Log {
     return consumer;
   }
 
+  async acquireLock(name: string, what: string): Promise<LogLock> {
+    const parts = lockNameParts(name);
+    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    const lock = await this.locks.acquire(parts, what, (l) => this.heldLocks.delete(l));
+    this.heldLocks.add(lock);
+    return lock;
+  }
+
   pendingBytes(): number {
     return this.budget.bytes;
   }
@@ -425,6 +443,7 @@ export class NatsLog implements Log {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...this.heldLocks].map((l) => l.release()));
     await Promise.allSettled([...this.inFlight]);
     this.requester.close(new HopperError('HOPPER_LOG_CLOSED'));
     await this.link.close(this.opts.requestTimeoutMs);

@@ -2,16 +2,22 @@
 //
 //   {prefix}meta:streams            hash: Hopper stream -> {"partitions","retentionMaxAgeMs","retentionMaxBytes"}
 //   {prefix}{stream}:{partition}    Redis stream: one entry per record, consumer groups = Hopper groups
+//   {prefix}lock:{name}             string: holder and token of a Log.acquireLock lock, with a lease (redis-lock.ts)
 //
 // Entry IDs are `0-{offset+1}`: Hopper appends with `XADD key 0-* ...`, so Redis
 // itself hands out the next sequence number of the partition (dense, never
 // reused, kept across trims and restarts in the stream's last-generated-id).
-// Hopper stream names cannot contain ':', so no partition key collides with the meta key.
+// Hopper stream names cannot contain ':', so no partition key collides with the meta key,
+// nor with a lock key (a lock name after `lock:` is never a partition number).
 
 import { HopperError } from '../../errors.js';
 
 export function partitionKey(prefix: string, stream: string, partition: number): string {
   return `${prefix}${stream}:${partition}`;
+}
+
+export function lockKey(prefix: string, lockName: string): string {
+  return `${prefix}lock:${lockName}`;
 }
 
 export function metaKey(prefix: string): string {

@@ -8,6 +8,7 @@
 //     reported in capabilities.durableIsFsync, warned about when missing.
 // Connection loss: every call fails at once with HOPPER_LOG_UNAVAILABLE while
 // Redis is unreachable; the client reconnects by itself and calls succeed again.
+// Locks (acquireLock) are keys with a renewed lease (redis-lock.ts).
 
 import type { Redis } from 'ioredis';
 import { HopperError, assertGroupName, assertStreamName } from '../../errors.js';
@@ -17,6 +18,7 @@ import type {
   ConsumerOptions,
   Log,
   LogConsumer,
+  LogLock,
   LogRecord,
   LogStats,
   PartitionStats,
@@ -30,9 +32,11 @@ import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
 import { PartitionAppender } from './partition-appender.js';
 import { closeRedis, connectRedis, isReplyError, redisUnavailable, type RedisConnectionOptions } from './redis-connection.js';
-import { entryId, idSequence, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
+import { entryId, idSequence, lockKey, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
 import { decodeEntry } from './redis-record-codec.js';
 import { RedisGroupConsumer } from './redis-group-consumer.js';
+import { RedisLock } from './redis-lock.js';
+import { DEFAULT_LOCK_LEASE_MS, lockNameParts } from '../lock-name.js';
 
 export interface RedisLogOptions extends RedisConnectionOptions {
   keyPrefix: string;
@@ -40,6 +44,8 @@ export interface RedisLogOptions extends RedisConnectionOptions {
   maxPendingBytes: number;
   maxPendingRecords: number;
   retentionCheckIntervalMs: number;
+  /** Lease of acquireLock locks (DEFAULT_LOCK_LEASE_MS when absent; tests shorten it). */
+  lockLeaseMs?: number;
   warn?: WarnFn;
 }
 
@@ -63,6 +69,8 @@ export class RedisLog implements Log {
   private readonly appenders = new Map<string, PartitionAppender>();
   private readonly metas = new Map<string, StreamMeta>();
   private readonly consumers = new Set<RedisGroupConsumer>();
+  /** Locks of acquireLock not released yet: close() releases them. */
+  private readonly locks = new Set<RedisLock>();
   private readonly budget: PendingBudget;
   private readonly warn: WarnFn;
   private retentionTimer: NodeJS.Timeout | null = null;
@@ -319,6 +327,14 @@ export class RedisLog implements Log {
     return consumer;
   }
 
+  async acquireLock(name: string, what: string): Promise<LogLock> {
+    const key = lockKey(this.opts.keyPrefix, lockNameParts(name).join('/'));
+    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    const lock = await RedisLock.acquire(this.redis, key, what, this.opts.lockLeaseMs ?? DEFAULT_LOCK_LEASE_MS, this.warn, () => this.locks.delete(lock));
+    this.locks.add(lock);
+    return lock;
+  }
+
   pendingBytes(): number {
     return this.budget.bytes;
   }
@@ -414,6 +430,7 @@ export class RedisLog implements Log {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...this.locks].map((l) => l.release()));
     await Promise.all([...this.appenders.values()].map((a) => a.flush()));
     await closeRedis(this.redis);
   }
