@@ -92,6 +92,11 @@ export const ERRORS = {
     retriable: false,
     message: 'Cannot listen on the configured address: pick a free port or socket path (--port, --socket).',
   },
+  HOPPER_DATA_DIR_UNUSABLE: {
+    status: 500,
+    retriable: false,
+    message: 'The data directory cannot be created or written: pass --data-dir (or HOPPER_DATA_DIR) to a directory this user can write.',
+  },
   HOPPER_PARTITION_LOCKED: {
     status: 500,
     retriable: false,

@@ -4,7 +4,8 @@
 
 import type { HopperConfig } from '../config/schema.js';
 import type { Log } from './types.js';
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HopperError } from '../errors.js';
 import type { WarnFn } from './embedded/partition-recovery.js';
@@ -21,12 +22,28 @@ const BACKENDS: Record<string, LogFactory> = {
     if (opts.existing === true && !existsSync(config.dataDir)) {
       throw new HopperError('HOPPER_USAGE', `No Hopper data in ${resolve(config.dataDir)}: pass --data-dir (or set HOPPER_DATA_DIR) to the directory hopper serve writes to.`);
     }
+    if (opts.existing !== true) await prepareDataDir(config.dataDir);
     const { EmbeddedLog } = await import('./embedded/embedded-log.js');
     return new EmbeddedLog({ dataDir: config.dataDir, ...config.log.embedded, warn });
   },
   redis: async (config, warn) => (await import('./redis/redis-log.js')).RedisLog.open({ ...config.log.redis, warn }),
   nats: async (config, warn) => (await import('./nats/nats-log.js')).NatsLog.open({ ...config.log.nats, warn }),
 };
+
+/**
+ * serve and work create the embedded log's data directory when they start: a path that cannot hold it
+ * (under a file, read-only) fails the start in one line, instead of a server that answers 503 to every
+ * write; and the CLI commands that read the log find it from the start, before the first write.
+ */
+async function prepareDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new HopperError('HOPPER_DATA_DIR_UNUSABLE', `Cannot use ${resolve(dir)} as the data directory (${code}): pass --data-dir (or set HOPPER_DATA_DIR) to a directory this user can create and write.`, { cause: err });
+  }
+}
 
 export function registerBackend(name: string, factory: LogFactory): void {
   BACKENDS[name] = factory;
