@@ -65,14 +65,23 @@ export interface NatsLogOptions extends NatsConnectionOptions {
 const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 /** Messages asked for at once by a read (one STREAM.MSG.GET request each). */
 const READ_WINDOW = 128;
+/**
+ * Bytes JetStream's file store counts for a message besides its subject, headers and body (its record
+ * header and checksum: 34), with a margin: a record is refused when subject, headers, body and this
+ * exceed its partition's max_bytes.
+ */
+const STORED_MESSAGE_OVERHEAD_BYTES = 64;
 /** Delivered and unacknowledged messages a group may hold per partition. */
 export const MAX_ACK_PENDING = 65_536;
 
 export class NatsLog implements Log {
   readonly backend = 'nats';
   readonly capabilities = { durableIsFsync: false };
-  /** Partitions known to exist, per Hopper stream (appends skip the lookup). */
-  private readonly known = new Map<string, Set<number>>();
+  /**
+   * Partitions known to exist, per Hopper stream (appends skip the lookup), each with its JetStream
+   * max_bytes (Infinity when unbounded): see storedBytesOver.
+   */
+  private readonly known = new Map<string, Map<number, number>>();
   private readonly consumers = new Set<NatsGroupConsumer>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly budget: PendingBudget;
@@ -142,7 +151,7 @@ export class NatsLog implements Log {
     const existing = await this.listPartitions(stream);
     const partitions = Math.max(options.partitions, existing.length);
     const sized = { ...options, partitions };
-    const known = this.known.get(stream) ?? new Set<number>();
+    const known = this.known.get(stream) ?? new Map<number, number>();
     for (let p = 0; p < partitions; p++) {
       const want = this.streamConfig(stream, p, sized);
       try {
@@ -159,7 +168,7 @@ export class NatsLog implements Log {
       } catch (err) {
         throw natsUnavailable(err, `create stream ${stream} partition ${p}`);
       }
-      known.add(p);
+      known.set(p, maxBytesLimit(want.max_bytes));
     }
     this.known.set(stream, known);
   }
@@ -206,8 +215,9 @@ export class NatsLog implements Log {
     if (!Number.isSafeInteger(partition) || partition < 0 || partition > 999_999) {
       throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Invalid partition ${partition}.`);
     }
+    let maxBytes: number;
     try {
-      await this.jsm.streams.info(this.streamName(stream, partition));
+      maxBytes = maxBytesLimit((await this.jsm.streams.info(this.streamName(stream, partition))).config.max_bytes);
     } catch (err) {
       if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw natsUnavailable(err, 'look up a stream');
       if (partition > 0 && (await this.listPartitions(stream)).length > 0) {
@@ -215,13 +225,19 @@ export class NatsLog implements Log {
       }
       throw new HopperError('HOPPER_STREAM_UNKNOWN', `No such stream ${JSON.stringify(stream)}.`);
     }
-    const known = this.known.get(stream) ?? new Set<number>();
-    known.add(partition);
+    const known = this.known.get(stream) ?? new Map<number, number>();
+    known.set(partition, maxBytes);
     this.known.set(stream, known);
   }
 
   private publish(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
     const maxPayload = this.link.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const subject = partitionSubject(this.opts.subjectPrefix, stream, partition);
+    // JetStream's max_bytes (discard old) deletes the oldest messages while the stream holds more than
+    // max_bytes, the one just stored included: a record larger than its partition's share of
+    // retentionMaxBytes would get its PubAck and be deleted at once (acknowledged, never readable, never
+    // delivered to a group). Such a record is refused like one over max_payload, before anything is sent.
+    const maxStored = (this.known.get(stream)?.get(partition) ?? Number.POSITIVE_INFINITY) - Buffer.byteLength(subject) - STORED_MESSAGE_OVERHEAD_BYTES;
     const headers: MsgHdrs[] = new Array<MsgHdrs>(records.length);
     let bytes = 0;
     for (let i = 0; i < records.length; i++) {
@@ -232,6 +248,8 @@ export class NatsLog implements Log {
       headers[i] = encodeHeaders(r);
       const over = oversizeBytes(r, headers[i]!, maxPayload);
       if (over > 0) return Promise.reject(tooLarge(i, records.length, over, maxPayload));
+      const overRetention = oversizeBytes(r, headers[i]!, maxStored);
+      if (overRetention > 0) return Promise.reject(tooLargeForRetention(i, records.length, overRetention, maxStored, stream, partition));
     }
     if (!this.link.connected) {
       return Promise.reject(new HopperError('HOPPER_LOG_UNAVAILABLE', 'NATS is unreachable (reconnecting): retry later.', { retryAfterSeconds: 1 }));
@@ -241,7 +259,6 @@ export class NatsLog implements Log {
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const subject = partitionSubject(this.opts.subjectPrefix, stream, partition);
     const acks: Promise<number>[] = [];
     try {
       for (let i = 0; i < records.length; i++) acks.push(this.requester.request(subject, records[i]!.body, headers[i]).then(pubAckSequence));
@@ -456,6 +473,21 @@ function tooLarge(index: number, count: number, messageBytes: number, maxPayload
     'HOPPER_BODY_TOO_LARGE',
     `Record ${index + 1} of ${count} is ${messageBytes} bytes as a NATS message (body and headers), more than the server's max_payload of ${maxPayload}; ` +
       'nothing of this append was stored: raise max_payload in the nats-server config (up to 64 MB) or lower ingest.maxBodyBytes below it.',
+  );
+}
+
+/** A JetStream max_bytes as the limit publish checks (Infinity when unbounded). */
+function maxBytesLimit(maxBytes: number | undefined): number {
+  return maxBytes !== undefined && maxBytes > 0 ? maxBytes : Number.POSITIVE_INFINITY;
+}
+
+/** The 413 of an append holding a record that byte retention would delete as soon as JetStream stored it. */
+function tooLargeForRetention(index: number, count: number, messageBytes: number, maxStored: number, stream: string, partition: number): HopperError {
+  return new HopperError(
+    'HOPPER_BODY_TOO_LARGE',
+    `Record ${index + 1} of ${count} is ${messageBytes} bytes as a NATS message (body and headers), more than partition ${partition} of stream ${stream} ` +
+      `keeps under its share of retentionMaxBytes (${maxStored}): JetStream would delete it as soon as it stored it. Nothing of this append was stored: ` +
+      'raise the stream\'s retentionMaxBytes or lower ingest.maxBodyBytes.',
   );
 }
 
