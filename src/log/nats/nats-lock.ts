@@ -43,6 +43,13 @@ export class NatsLocks {
   private readonly js: JetStreamClient;
   private ready: Promise<void> | null = null;
   readonly streamName: string;
+  /**
+   * Per lock subject, tokens of this process's acquire publishes that failed without an answer (a hung or
+   * restarting server): such a publish may still have been stored, leaving a heartbeat that names this
+   * process but that no NatsLock renews or releases. The next acquire here takes it at once instead of
+   * reporting the lock held (by this very process) for a whole lease.
+   */
+  private readonly unanswered = new Map<string, Set<string>>();
 
   constructor(
     nc: NatsConnection,
@@ -88,19 +95,34 @@ export class NatsLocks {
 
   async acquire(nameParts: string[], what: string, onRelease: (lock: NatsLock) => void): Promise<NatsLock> {
     const subject = `${this.subjectPrefix}._locks.${nameParts.map(escapeName).join('.')}`;
-    const heartbeat = JSON.stringify({ holder: `${hostname()}:${process.pid}`, token: randomBytes(12).toString('hex'), leaseMs: this.leaseMs } satisfies Heartbeat);
+    const token = randomBytes(12).toString('hex');
+    const heartbeat = JSON.stringify({ holder: `${hostname()}:${process.pid}`, token, leaseMs: this.leaseMs } satisfies Heartbeat);
     try {
       await this.ensureStream();
       let expect = 0;
       for (let attempt = 0; attempt < MAX_ACQUIRE_ATTEMPTS; attempt++) {
-        const seq = await this.publishIf(subject, heartbeat, expect);
-        if (seq !== null) return new NatsLock(this, subject, heartbeat, seq, this.leaseMs, this.warn, onRelease);
+        let seq: number | null;
+        try {
+          seq = await this.publishIf(subject, heartbeat, expect);
+        } catch (err) {
+          const tokens = this.unanswered.get(subject) ?? new Set<string>();
+          this.unanswered.set(subject, tokens.add(token));
+          throw err;
+        }
+        if (seq !== null) {
+          this.unanswered.delete(subject); // our heartbeat replaced whatever such a publish left
+          return new NatsLock(this, subject, heartbeat, seq, this.leaseMs, this.warn, onRelease);
+        }
         const last = await this.last(subject);
         if (last === null || last.data.length === 0) {
           expect = last?.seq ?? 0; // released (or never held): take it
           continue;
         }
         const held = parseHeartbeat(last);
+        if (held !== null && this.unanswered.get(subject)?.has(held.token)) {
+          expect = last.seq; // left by an acquire of ours that failed: nobody holds it
+          continue;
+        }
         const ageMs = (await this.serverNowMs()) - last.time.getTime();
         if (held !== null && ageMs <= held.leaseMs) {
           throw new HopperError(
