@@ -314,8 +314,11 @@ export class RequestParser {
         headers[name] = value;
       } else {
         if (name === 'transfer-encoding') transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
+        // A string, not merely defined: `headers` is a plain object, so a header named `constructor` would
+        // otherwise be joined onto the inherited Object.prototype.constructor. node:http tests the same way
+        // (a `__proto__` header is dropped by the assignment, as there).
         const prev = headers[name];
-        if (prev === undefined) headers[name] = value;
+        if (typeof prev !== 'string') headers[name] = value;
         else if (!SINGLE_VALUED.has(name)) headers[name] = `${prev}, ${value}`;
       }
       at = end + 2;
