@@ -1,7 +1,8 @@
 // The WebAssembly CRC-32 (crc32.wat, Crc32Memory) must equal zlib's on every range, in place and
 // through copies; a frame encoded in a Crc32Memory must be the same bytes as one encoded without it;
 // a reader's copy gone stale (the buffer changed under it) must not make a good frame look damaged;
-// without WebAssembly (node --jitless) the log still writes and reads through the JavaScript loop;
+// without WebAssembly (node --jitless), or without the address space a WebAssembly memory reserves
+// (ulimit -v), the log still writes and reads through the JavaScript loop;
 // and the committed module bytes must be what crc32.wat compiles to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -112,6 +113,46 @@ test('without WebAssembly (node --jitless) frames are written and read back thro
   assert.equal(r.stderr.replace(/^Warning: disabling flag --expose_wasm due to conflicting flags\n/gm, ''), '');
   assert.equal(r.stdout.trim(), 'ok');
   assert.equal(r.status, 0);
+});
+
+/**
+ * A child that appends to and reads back `partitions` partitions, run under `ulimit -v KIB`; prints ok. It runs
+ * the build (dist/, made by npm test): tsx itself needs a WebAssembly memory, which such a limit refuses.
+ */
+function runUnderAddressLimit(limitKib: number, partitions: number): { status: number | null; stdout: string; stderr: string } {
+  const built = JSON.stringify(fileURLToPath(new URL('../../dist/log/embedded/embedded-log.js', import.meta.url)));
+  const script = `
+    import { EmbeddedLog } from ${built};
+    import { mkdtempSync, rmSync } from 'node:fs';
+    import { join } from 'node:path';
+    import { tmpdir } from 'node:os';
+    const dataDir = mkdtempSync(join(tmpdir(), 'hopper-ulimit-'));
+    const log = new EmbeddedLog({ dataDir, segmentMaxBytes: 1 << 20, indexIntervalBytes: 4096, flushIntervalMs: 0, maxBatchBytes: 1 << 16, maxPendingBytes: 1 << 24, maxPendingRecords: 10000, writtenFsyncIntervalMs: 1000 });
+    await log.ensureStream('s', { partitions: ${partitions}, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+    const records = Array.from({ length: 100 }, (_, i) => ({ body: Buffer.alloc(200, i), receivedAtUs: 1, contentType: 't', contentEncoding: '', remoteAddress: 'a', requestId: 'r' + i, idempotencyKey: '' }));
+    for (let p = 0; p < ${partitions}; p++) await log.append('s', p, records, 'durable');
+    for (let p = 0; p < ${partitions}; p++) {
+      const { records: back } = await log.read('s', p, 0, { maxRecords: 1000 });
+      if (back.length !== 100 || back.some((r, i) => !r.body.equals(records[i].body))) throw new Error('partition ' + p + ': read back ' + back.length);
+    }
+    await log.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    console.log('ok');
+  `;
+  const r = spawnSync('/bin/sh', ['-c', `ulimit -v ${limitKib} && exec "$0" --input-type=module -e "$1"`, process.execPath, script], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('with too little address space for a WebAssembly memory (ulimit -v 8 GiB) the log writes and reads through the JavaScript loop', () => {
+  const r = runUnderAddressLimit(8 * 1024 * 1024, 2);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout.trim(), 'ok');
+});
+
+test('with room for a few WebAssembly memories (ulimit -v 40 GiB) eight partition writers all write and read', () => {
+  const r = runUnderAddressLimit(40 * 1024 * 1024, 8);
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout.trim(), 'ok');
 });
 
 const hasWat2wasm = spawnSync('wat2wasm', ['--version']).status === 0;

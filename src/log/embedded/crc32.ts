@@ -115,13 +115,21 @@ export class Crc32Memory {
     for (let i = 0; i < TABLE.length; i++) tables.setInt32(i * 4, TABLE[i]!, true);
   }
 
-  /** A memory with at least `dataBytes` of data area, or null without WebAssembly. */
+  /**
+   * A memory with at least `dataBytes` of data area, or null without WebAssembly, or when V8 cannot give
+   * one: it reserves ~10 GiB of address space per WebAssembly memory, which `ulimit -v` may not allow.
+   */
   static create(dataBytes: number): Crc32Memory | null {
     const mod = crc32Module();
-    return mod === null ? null : new Crc32Memory(new WebAssembly.Instance(mod), dataBytes);
+    if (mod === null) return null;
+    try {
+      return new Crc32Memory(new WebAssembly.Instance(mod), dataBytes);
+    } catch {
+      return null;
+    }
   }
 
-  /** Grows the data area to at least `dataBytes` (never shrinks). */
+  /** Grows the data area to at least `dataBytes` (never shrinks); throws a RangeError when the memory cannot grow. */
   reserve(dataBytes: number): void {
     const have = this.memory.buffer.byteLength;
     const need = TABLES_BYTES + dataBytes;
@@ -152,4 +160,16 @@ export class Crc32Memory {
     }
     return this.crcOf(start - this.copiedStart, end - this.copiedStart);
   }
+}
+
+let writersMemory: Crc32Memory | null | undefined;
+
+/**
+ * The one Crc32Memory in which every log writer of this process encodes its batches (null without
+ * WebAssembly). One is enough: a writer encodes a batch and write(2)s it with no await in between, so
+ * no two batches ever use it at once; and one per writer would cost ~10 GiB of address space each.
+ */
+export function writersCrc32Memory(): Crc32Memory | null {
+  if (writersMemory === undefined) writersMemory = Crc32Memory.create(0);
+  return writersMemory;
 }

@@ -10,7 +10,7 @@ import { promises as fsp, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
-import { Crc32Memory } from './crc32.js';
+import { writersCrc32Memory, type Crc32Memory } from './crc32.js';
 import { frameBytes, writeFrame } from './record-frame.js';
 import { encodeIndexEntries, fsyncDir, indexPath, segmentPath, type IndexEntry } from './segment-files.js';
 import { recoverPartition, type WarnFn } from './partition-recovery.js';
@@ -108,8 +108,7 @@ export class PartitionWriter {
   private syncTimer: NodeJS.Timeout;
   private unsynced = false;
   private syncDue = false;
-  /** Where batches are encoded: checksummed in place in WebAssembly (null without it: a plain scratch buffer). */
-  private readonly crcMemory: Crc32Memory | null;
+  /** Where batches are encoded without WebAssembly (see batchBuffer). */
   private scratch: Buffer = Buffer.alloc(0);
   private awaitingSync: SyncWaiter[] = [];
   /** Queued appends that do not wait for an fsync (written, fast): they are never held back for one. */
@@ -149,7 +148,6 @@ export class PartitionWriter {
   ) {
     this.bases = bases;
     this.lastIndexedPosition = lastIndexedPosition;
-    this.crcMemory = Crc32Memory.create(0);
     this.syncTimer = setInterval(() => {
       if (!this.unsynced) return;
       this.syncDue = true;
@@ -161,14 +159,19 @@ export class PartitionWriter {
   static async open(dir: string, what: string, partition: number, opts: WriterOptions, warn: WarnFn): Promise<PartitionWriter> {
     await fsp.mkdir(dir, { recursive: true });
     const lock = await WriterLock.acquire(dir, what);
+    let fh: FileHandle | null = null;
+    let idx: FileHandle | null = null;
     try {
       const r = await recoverPartition(dir, opts.indexIntervalBytes, warn);
-      const fh = await fsp.open(segmentPath(dir, r.activeBase), 'r+');
-      const idx = await fsp.open(indexPath(dir, r.activeBase), 'a+');
+      fh = await fsp.open(segmentPath(dir, r.activeBase), 'r+');
+      idx = await fsp.open(indexPath(dir, r.activeBase), 'a+');
       const idxSize = (await idx.stat()).size;
       const lastIndexed = r.activeIndex.length > 0 ? r.activeIndex[r.activeIndex.length - 1]!.position : -Infinity;
       return new PartitionWriter(dir, partition, opts, lock, fh, idx, r.activeBase, r.activeSizeBytes, idxSize, r.activeMaxTimeUs, r.nextOffset, r.bases, lastIndexed, warn);
     } catch (err) {
+      // Closed here, not left to the garbage collector (which warns, and holds the descriptors until it runs).
+      await fh?.close().catch(() => undefined);
+      await idx?.close().catch(() => undefined);
       await lock.release();
       throw err;
     }
@@ -283,9 +286,7 @@ export class PartitionWriter {
       bytes += p.bytes;
       count += p.records.length;
     }
-    // One scratch buffer serves every batch (the write loop is serial): no page faults or GC per batch.
-    if (this.scratch.length < bytes && bytes <= this.opts.maxBatchBytes) this.scratch = this.newScratch();
-    const buf = bytes <= this.scratch.length ? this.scratch : Buffer.allocUnsafe(bytes);
+    const { buf, mem } = this.batchBuffer(bytes);
     const newIndex: IndexEntry[] = [];
     let pos = 0;
     let offset = this.nextOffset;
@@ -298,7 +299,7 @@ export class PartitionWriter {
           newIndex.push({ relOffset: offset - this.base, position: filePosition, maxTimeUs });
           this.lastIndexedPosition = filePosition;
         }
-        pos = writeFrame(buf, pos, r, offset, this.crcMemory);
+        pos = writeFrame(buf, pos, r, offset, mem);
         offset++;
       }
     }
@@ -367,11 +368,25 @@ export class PartitionWriter {
     if (wantsDurable) this.startSync(false);
   }
 
-  /** A scratch buffer of maxBatchBytes: the WebAssembly memory's data area when there is one. */
-  private newScratch(): Buffer {
-    if (this.crcMemory === null) return Buffer.allocUnsafe(this.opts.maxBatchBytes);
-    this.crcMemory.reserve(this.opts.maxBatchBytes);
-    return this.crcMemory.bytes;
+  /**
+   * Where a batch of `bytes` is encoded. Up to maxBatchBytes, a buffer reused for every batch (no page faults
+   * or GC per batch): the writers' WebAssembly memory, where frames are checksummed in place, or, without it
+   * (or when it cannot grow), a scratch buffer of this writer's. A longer batch (one append larger than
+   * maxBatchBytes) gets a buffer of its own.
+   */
+  private batchBuffer(bytes: number): { buf: Buffer; mem: Crc32Memory | null } {
+    if (bytes > this.opts.maxBatchBytes) return { buf: Buffer.allocUnsafe(bytes), mem: null };
+    const mem = writersCrc32Memory();
+    if (mem !== null) {
+      try {
+        mem.reserve(this.opts.maxBatchBytes);
+        return { buf: mem.bytes, mem };
+      } catch {
+        // No address space to grow it: this batch and the next take the scratch buffer.
+      }
+    }
+    if (this.scratch.length < bytes) this.scratch = Buffer.allocUnsafe(this.opts.maxBatchBytes);
+    return { buf: this.scratch, mem: null };
   }
 
   /**
