@@ -379,7 +379,7 @@ export class LoadLoop {
     }
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     for (const t of [this.sweepTimer, this.progressTimer]) if (t) clearInterval(t);
-    const end = this.windowEnd(performance.now());
+    const elapsedMs = this.windowMs(performance.now());
     for (const c of this.conns) {
       if (c.reconnectTimer) clearTimeout(c.reconnectTimer);
       const s = c.socket;
@@ -400,7 +400,7 @@ export class LoadLoop {
       eventsAcknowledged: this.eventsAcknowledged,
       behindSchedule: this.stopping ? 0 : behind,
       inFlightAtStop: this.inFlightAtStop,
-      elapsedMs: Math.max(0, end - this.t0),
+      elapsedMs,
       latency: this.latency.toTransfer(),
       acknowledged: this.acked ? this.acked.bytes() : null,
       eventSeqLimit: this.nextSeq,
@@ -410,17 +410,18 @@ export class LoadLoop {
   }
 
   /**
-   * Where the measured window (from t0) ends, so that the rates are what was achieved over the run: when
-   * stopped (signal, hard cap, failure) or with requests unanswered, now; otherwise the last response, but
-   * never before the planned end of a --duration run, nor, in the open loop, before the end of the last
-   * scheduled slot (N requests at R/s take N/R s): the idle time after the last request of a low --rate is
-   * part of the run, and counting without it overstated the rate (--rate 1 for 2 s: 2 req/s over 1 s).
+   * How long the measured window (from t0) lasts, so that the rates are what was achieved over the run: when
+   * stopped (signal, hard cap, failure) or with requests unanswered, until now; otherwise until the last
+   * response, but never less than the planned --duration, nor, in the open loop, than the scheduled slots
+   * (N requests at R/s take N/R s): the idle time after the last request of a low --rate is part of the run,
+   * and counting without it overstated the rate (--rate 1 for 2 s: 2 req/s over 1 s). Durations, not end
+   * times: t0 + 2000 - t0 is 1999.9999999999998 ms in floating point, and --rate 2 then read 2.0000000000000004.
    */
-  private windowEnd(now: number): number {
-    if (this.stopping || this.busy > 0 || this.responses === 0) return now;
-    const planned = this.plan.durationMs !== null ? this.deadline : 0;
-    const slots = this.intervalMs > 0 ? this.t0 + this.requestsSent * this.intervalMs : 0;
-    return Math.max(this.lastResponseAt, planned, slots);
+  private windowMs(now: number): number {
+    if (this.stopping || this.busy > 0 || this.responses === 0) return Math.max(0, now - this.t0);
+    const planned = this.plan.durationMs ?? 0;
+    const slots = this.intervalMs > 0 ? this.requestsSent * this.intervalMs : 0;
+    return Math.max(this.lastResponseAt - this.t0, planned, slots);
   }
 
   private progress(): void {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -70,7 +70,9 @@ test('--socket listens on a unix socket only (a stale socket file is replaced)',
   const dir = tempDir('hopper-serve-sock-');
   t.after(() => removeDir(dir));
   const path = join(dir, 'hopper.sock');
-  writeFileSync(path, ''); // left over by a crash: nothing listens on it
+  // A socket left by a crash: a process that listened on it died by SIGKILL, so nothing answers on it.
+  spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  assert.ok(lstatSync(path).isSocket(), 'a stale socket file is there');
   const srv = await startServe(['--workers', '1', '--socket', path, '--data-dir', join(dir, 'data')]);
   assert.equal(srv.port, null, 'no TCP port without --port');
   assert.equal(await postViaSocket(path, 'via socket'), 202);
