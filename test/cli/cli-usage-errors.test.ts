@@ -5,17 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { encodeDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
 import { handledPosition } from '../../src/work/dead-letter-queue.js';
 import { record, cleanEnv } from '../work/work-helpers.js';
+import { CLI, REPO } from '../bench/run-cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** The CLI from the sources (no build needed). */
+/** The built CLI (npm test builds first): a start through tsx costs about a second each, and this file starts it 20 times. */
 function hopper(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', env: cleanEnv(), timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8', env: cleanEnv(), timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
