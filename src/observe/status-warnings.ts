@@ -7,6 +7,11 @@ import { formatBytes, formatCount, formatLatency } from './format-units.js';
 
 /** A group's lag must have grown over this long (sampled about once a minute) to warn. */
 export const LAG_GROWTH_WINDOW_MS = 5 * 60_000;
+/**
+ * Points of the lag history further apart than this leave a minute mark unseen (a sample was missed, or the
+ * group had no lag figure then): growth "at every minute mark" cannot be told across such a gap.
+ */
+export const LAG_GROWTH_MAX_STEP_MS = 90_000;
 /** Warn when free disk is below this multiple of ingest.minFreeDiskBytes (/readyz fails at 1x; writes that arrive are still taken)... */
 export const DISK_WARN_FREE_FACTOR = 2;
 /** ...or when the disk is at least this full. */
@@ -15,8 +20,9 @@ export const DISK_WARN_USED_RATIO = 0.95;
 export const EVENT_LOOP_WARN_SECONDS = 0.1;
 
 /**
- * The lag's growth over the last LAG_GROWTH_WINDOW_MS when it never went down in between and ended higher
- * than it started; null otherwise (or when the history is shorter than the window).
+ * The lag's growth over the last LAG_GROWTH_WINDOW_MS when it grew at every minute mark in it: each point
+ * higher than the one before (a flat minute is not growth), with no minute mark missing; null otherwise (or
+ * when the history is shorter than the window).
  */
 export function lagGrowth(points: readonly (readonly [number, number])[]): { from: number; to: number } | null {
   if (points.length < 2) return null;
@@ -29,8 +35,11 @@ export function lagGrowth(points: readonly (readonly [number, number])[]): { fro
     }
   }
   if (start < 0) return null;
-  for (let i = start + 1; i < points.length; i++) if (points[i]![1] < points[i - 1]![1]) return null;
-  if (last[1] <= points[start]![1]) return null;
+  for (let i = start + 1; i < points.length; i++) {
+    const [t, lag] = points[i]!;
+    const [prevT, prevLag] = points[i - 1]!;
+    if (lag <= prevLag || t - prevT > LAG_GROWTH_MAX_STEP_MS) return null;
+  }
   return { from: points[start]![1], to: last[1] };
 }
 

@@ -1,5 +1,5 @@
-// The plain-language warnings, from made-up histories: lag growing for five minutes (and
-// not when it dips, or when the history is too short), disk almost full, durable without
+// The plain-language warnings, from made-up histories: lag growing at every minute mark for five
+// minutes (and not when it dips, stays flat a minute, misses a minute mark or the history is too short), disk almost full, durable without
 // fsync, and the quiet case with none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,15 @@ test('lag that grew at every minute mark for five minutes warns; a dip or a shor
   assert.equal(lagGrowth(lagPoints([100, 400, 300, 1500, 2600, 4000])), null, 'it went down once: the workers caught up a bit');
   assert.equal(lagGrowth(lagPoints([400, 900, 1500, 2600, 4000])), null, 'four minutes of history is not five');
   assert.equal(lagGrowth(lagPoints([500, 500, 500, 500, 500, 500])), null, 'a flat lag is not growing');
-  assert.deepEqual(lagGrowth(lagPoints([0, 10, 10, 10, 20, 30])), { from: 0, to: 30 }, 'flat minutes in between still count as growing');
+  // README: the lag grew at every minute mark for five minutes. A flat minute is a minute it did not grow.
+  assert.equal(lagGrowth(lagPoints([0, 10, 10, 10, 20, 30])), null, 'flat minutes in between are not growth');
+  assert.equal(lagGrowth(lagPoints([0, 0, 0, 0, 0, 1])), null, 'one record more after four flat minutes is not five minutes of growth');
+  assert.equal(lagGrowth(lagPoints([100, 400, 900, 1500, 2600, 2600])), null, 'flat at the last minute mark');
+  // A minute mark with no point (a missed sample, or a group absent from the history then) cannot count as growth.
+  const gap = lagPoints([100, 400, 900, 1500, 2600, 4000]).filter((_, i) => i !== 2 && i !== 3);
+  assert.equal(lagGrowth(gap), null, 'two minute marks missing: growth at them is not known');
+  const late = lagPoints([100, 400, 900, 1500, 2600, 4000], 61_500);
+  assert.deepEqual(lagGrowth(late), { from: 100, to: 4000 }, 'samples a little more than a minute apart still count');
   assert.equal(lagGrowth([]), null);
 
   const warnings = statusWarnings(fakeStatus({ lagHistory: [{ stream: 'events', group: 'files', points: lagPoints([100, 400, 900, 1500, 2600, 4000]) }] }));
