@@ -300,7 +300,10 @@ const filesSink: SinkFactory = (options, context) => {
           await writer.write(chunks, ctx.logger);
         } catch (err) {
           metrics.transientError(ctx.metrics);
-          throw err;
+          // A disk that is full, read-only or failing (ENOSPC, EROFS, EACCES, EIO) is never the records'
+          // fault: thrown as is, the runtime counted it toward maxAttempts and sent every record of the
+          // batch to dead letters after a few seconds of a full disk. Retriable, the pipeline waits instead.
+          throw new HopperError('HOPPER_SINK_UNAVAILABLE', `files sink: cannot write to ${dir}: ${(err as Error).message}; retrying`, { cause: err });
         }
       }
       // An undecodable record counts as one failed event: how many events it held is unknown.

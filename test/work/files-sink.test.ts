@@ -125,7 +125,7 @@ test('a batch whose writes a failed fdatasync covered fails, even when another b
   const batch = (offset: number) => ({ stream: 'ev', partition: 0, items: [item(offset, `{"n":${offset}}`, T0)], attempt: 1 });
   const results = await Promise.allSettled([sink.process(batch(0), sharedCtx), sink.process(batch(1), sharedCtx), sink.process(batch(2), sharedCtx)]);
   assert.deepEqual(
-    results.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message))),
+    results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(((r.reason as Error).cause as Error).message))),
     ['ok', 'EIO: i/o error, fdatasync', 'EIO: i/o error, fdatasync'],
     'B and C are written again, never committed on a failed sync',
   );
@@ -159,7 +159,7 @@ test('a batch spanning two files, whose first file a failing fdatasync covered w
     sink.process(batch([item(2, '{"n":2}', T0 + HOUR_US), item(3, '{"n":3}', T0 + 2 * HOUR_US)]), sharedCtx), // B: hours 11 and 12
   ]);
   assert.deepEqual(
-    results.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message))),
+    results.map((r) => (r.status === 'fulfilled' ? 'ok' : String(((r.reason as Error).cause as Error).message))),
     ['ok', 'EIO: i/o error, fdatasync', 'EIO: i/o error, fdatasync'],
     'B had its hour-11 line in the failed sync: it is written again, not committed',
   );

@@ -1,0 +1,40 @@
+// The files sink when its destination misbehaves: a disk that fails (full, read-only, I/O
+// error) is never the records' fault, and a file taken away from under the sink (deleted
+// by hand or by a cleanup job) is not written into the void.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import filesSink from '../../src/sinks/files-sink.js';
+import { isHopperError } from '../../src/errors.js';
+import { isRetriable } from '../../src/work/retriable-error.js';
+import { removeDir, tempDir } from '../helpers/embedded.js';
+import { makeCtx, makeItem } from './sink-harness.js';
+
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0) * 1000;
+const context = (dataDir: string) => ({ dataDir, pipeline: 'p', stream: 'ev', group: 'files' });
+const batch = (offset: number, body = `{"n":${offset}}`) => ({ stream: 'ev', partition: 0, items: [makeItem(offset, body, 'application/json', { stream: 'ev', receivedAtUs: T0 + offset })], attempt: 1 });
+
+test('a disk that fails (ENOSPC) is retriable HOPPER_SINK_UNAVAILABLE, never a failure counted toward dead letters', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({}, context(dir));
+  t.after(() => sink.stop?.(makeCtx()));
+  await sink.process(batch(0), makeCtx());
+  const probe = await fsp.open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const write = proto.write;
+  t.after(() => (proto.write = write));
+  proto.write = async () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+  };
+  await assert.rejects(
+    async () => sink.process(batch(1), makeCtx()),
+    (err: unknown) => isHopperError(err, 'HOPPER_SINK_UNAVAILABLE') && isRetriable(err) && /files sink: .*ENOSPC/.test((err as Error).message),
+  );
+  proto.write = write;
+  await sink.process(batch(1), makeCtx()); // the disk has room again: the retry goes in
+  const lines = readFileSync(join(dir, 'out', 'ev', '2026-11-25T10.ndjson'), 'utf8').split('\n').filter(Boolean);
+  assert.deepEqual(lines, ['{"n":0}', '{"n":1}']);
+});
