@@ -217,6 +217,14 @@ class FilesWriter {
   /** The file to append the hour's lines to, ending at a line boundary. */
   private async fileFor(hour: string, incomingBytes: number, logger: Logger): Promise<OpenFile> {
     let file = this.open.get(hour);
+    if (file && !(await this.stillAtPath(file))) {
+      // Deleted (or moved away) under the sink, by hand or a cleanup job: appended to as it was, the hour's
+      // next batches went into an unlinked inode and were committed, lost without a word. Opened again by name.
+      logger.warn({ file: file.path }, 'files sink: the file was removed or replaced under the sink: opening it again');
+      this.open.delete(hour);
+      await this.closeFile(file.fh);
+      file = undefined;
+    }
     if (!file) {
       file = await this.openFile(hour, await this.lastIndex(hour));
       this.open.set(hour, file);
@@ -235,6 +243,12 @@ class FilesWriter {
       await this.checkedSize(file, logger);
     }
     return file;
+  }
+
+  /** The file's name still leads to the file this handle holds open. */
+  private async stillAtPath(file: OpenFile): Promise<boolean> {
+    const [held, named] = await Promise.all([file.fh.stat(), fsp.stat(file.path).catch(() => null)]);
+    return named !== null && named.ino === held.ino && named.dev === held.dev;
   }
 
   private async checkedSize(file: OpenFile, logger: Logger): Promise<number> {

@@ -3,7 +3,7 @@
 // by hand or by a cleanup job) is not written into the void.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import filesSink from '../../src/sinks/files-sink.js';
 import { isHopperError } from '../../src/errors.js';
@@ -37,4 +37,16 @@ test('a disk that fails (ENOSPC) is retriable HOPPER_SINK_UNAVAILABLE, never a f
   await sink.process(batch(1), makeCtx()); // the disk has room again: the retry goes in
   const lines = readFileSync(join(dir, 'out', 'ev', '2026-11-25T10.ndjson'), 'utf8').split('\n').filter(Boolean);
   assert.deepEqual(lines, ['{"n":0}', '{"n":1}']);
+});
+
+test('a file deleted under the sink is created again: later batches are not written into the unlinked inode', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({}, context(dir));
+  t.after(() => sink.stop?.(makeCtx()));
+  const file = join(dir, 'out', 'ev', '2026-11-25T10.ndjson');
+  await sink.process(batch(0), makeCtx());
+  unlinkSync(file); // a cleanup job, or an operator, removes the hour's file
+  await sink.process(batch(1), makeCtx());
+  assert.equal(readFileSync(file, 'utf8'), '{"n":1}\n');
 });
