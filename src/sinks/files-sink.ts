@@ -237,6 +237,9 @@ class FilesWriter {
     // The size comes from the file, not from what this process wrote: another worker may append too.
     const size = await this.checkedSize(file, logger);
     if (size > 0 && size + incomingBytes > this.maxFileBytes) {
+      // Out of the map before it is closed: if the next file fails to open (EMFILE, EACCES), a closed handle
+      // left there failed every later batch ('file closed') until the process restarted.
+      this.open.delete(hour);
       await this.closeFile(file.fh);
       file = await this.openFile(hour, Math.max(file.index, await this.lastIndex(hour)) + 1);
       this.open.set(hour, file);

@@ -50,3 +50,22 @@ test('a file deleted under the sink is created again: later batches are not writ
   await sink.process(batch(1), makeCtx());
   assert.equal(readFileSync(file, 'utf8'), '{"n":1}\n');
 });
+
+test('a file that fails to open when the hour rolls over leaves no closed handle behind: the retry writes', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({ maxFileBytes: 1024 }, context(dir));
+  t.after(() => sink.stop?.(makeCtx()));
+  const pad = 'x'.repeat(900);
+  await sink.process(batch(0, JSON.stringify({ n: 0, pad })), makeCtx());
+  const open = fsp.open;
+  t.after(() => (fsp.open = open));
+  fsp.open = (async () => {
+    throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });
+  }) as typeof fsp.open;
+  await assert.rejects(async () => sink.process(batch(1, JSON.stringify({ n: 1, pad })), makeCtx()), /EMFILE/);
+  fsp.open = open;
+  await sink.process(batch(1, JSON.stringify({ n: 1, pad })), makeCtx());
+  const rolled = readFileSync(join(dir, 'out', 'ev', '2026-11-25T10.1.ndjson'), 'utf8');
+  assert.equal((JSON.parse(rolled) as { n: number }).n, 1);
+});
