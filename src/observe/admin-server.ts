@@ -17,7 +17,7 @@ import { AdminToken, checkAdminAccess } from './admin-auth.js';
 import { loadDashboardAssets, type StaticAsset } from './dashboard-assets.js';
 import type { MetricsRegistry } from './metrics-registry.js';
 import type { Observer } from './observer.js';
-import { describeStream, listStreams, NEXT_OFFSET_HEADER, readRecords } from './records-api.js';
+import { describeStream, listStreams, NEXT_OFFSET_HEADER, NEXT_OFFSETS_HEADER, readRecords } from './records-api.js';
 import { buildStatus } from './status-api.js';
 import { HISTORY_SAMPLES } from './status-sampler.js';
 
@@ -135,7 +135,7 @@ export class AdminServer {
     this.recordReads++;
     try {
       const page = await readRecords(this.opts.observer.log, stream, query);
-      const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+      const headers: Record<string, string> = { 'Cache-Control': 'no-store', [NEXT_OFFSETS_HEADER]: page.nextOffsets };
       if (page.nextOffset !== null) headers[NEXT_OFFSET_HEADER] = String(page.nextOffset);
       this.send(res, 200, 'application/x-ndjson; charset=utf-8', page.body, headers);
     } finally {

@@ -2,10 +2,15 @@
 // through the admin API, instead of opening its log themselves:
 //   GET /api/streams                     {"streams":[{"name","partitions":[0,1]}]}
 //   GET /api/streams/{stream}            {"name","partitions":[0,1]}   (404 when unknown)
-//   GET /api/streams/{stream}/records?partition=P&from=OFFSET|ISO-TIME&limit=N
-//       the same JSON lines as `hopper log read`; with `partition`, the header
+//   GET /api/streams/{stream}/records?partition=P&from=OFFSET|ISO-TIME|P:OFFSET,...&limit=N
+//       the same JSON lines as `hopper log read`. With `partition`, the header
 //       Hopper-Next-Offset says where the next page starts (a page may be empty
 //       yet move on, past a damaged range; it is the end when it does not move).
+//       Without it, every partition in order (all of partition 0 the page holds,
+//       then 1, ...), and Hopper-Next-Offsets ("0:1000,1:0") says where each
+//       partition's next page starts: pass it back as `from` to go on. It is the
+//       end when a page is empty and its Hopper-Next-Offsets equals the `from` sent.
+//       A partition the P:OFFSET form leaves out starts at its beginning.
 // Pages are bounded (MAX_PAGE_RECORDS records, about MAX_PAGE_BYTES of bodies).
 
 import { assertStreamName, HopperError } from '../errors.js';
@@ -17,13 +22,32 @@ export const DEFAULT_PAGE_RECORDS = 1000;
 export const MAX_PAGE_RECORDS = 10_000;
 export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 export const NEXT_OFFSET_HEADER = 'Hopper-Next-Offset';
+export const NEXT_OFFSETS_HEADER = 'Hopper-Next-Offsets';
 
 export interface RecordsPage {
   /** JSON lines, each ending in "\n". */
   body: string;
   records: number;
-  /** With a partition: where the next page starts. */
+  /** With one partition read (`partition` given, or a one-partition stream): where its next page starts. */
   nextOffset: number | null;
+  /** Every partition read, in order, with where its next page starts: "0:1000,1:0" (NEXT_OFFSETS_HEADER). */
+  nextOffsets: string;
+}
+
+const OFFSETS_FORM = /^\d+:\d+(?:,\d+:\d+)*$/;
+
+/** `from` as a position per partition ("0:1000,1:0"), or null when it is one offset or time for all. */
+function parseOffsets(text: string, stream: string, all: readonly number[]): Map<number, number> | null {
+  if (!OFFSETS_FORM.test(text)) return null;
+  const out = new Map<number, number>();
+  for (const pair of text.split(',')) {
+    const [pText, oText] = pair.split(':') as [string, string];
+    const p = parseNonNegativeInt(pText, 'from partition');
+    if (!all.includes(p)) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `from names partition ${p}, but stream ${stream} has no partition ${p} (it has ${all.join(', ')}).`);
+    if (out.has(p)) throw new HopperError('HOPPER_USAGE', `from ${JSON.stringify(text)} names partition ${p} twice.`);
+    out.set(p, parseNonNegativeInt(oText, `from offset of partition ${p}`));
+  }
+  return out;
 }
 
 async function partitionsOf(log: Log, stream: string): Promise<number[]> {
@@ -48,8 +72,11 @@ export async function readRecords(log: Log, stream: string, query: URLSearchPara
   const all = await partitionsOf(log, stream);
   const limitText = query.get('limit');
   const limit = limitText === null ? DEFAULT_PAGE_RECORDS : Math.min(MAX_PAGE_RECORDS, parseNonNegativeInt(limitText, 'limit'));
-  const fromText = query.get('from');
-  const from = fromText === null || fromText === '' ? { offset: 0 } : parseOffsetOrTime(fromText, 'from');
+  // A page of 0 records could not move on, and would read as the end of the stream.
+  if (limit === 0) throw new HopperError('HOPPER_USAGE', `limit 0 reads nothing: give 1 to ${MAX_PAGE_RECORDS} records a page.`);
+  const fromText = query.get('from') ?? '';
+  const perPartition = parseOffsets(fromText, stream, all);
+  const from = fromText === '' || perPartition !== null ? { offset: 0 } : parseOffsetOrTime(fromText, 'from');
   const partitionText = query.get('partition');
   let partitions = all;
   if (partitionText !== null) {
@@ -60,9 +87,10 @@ export async function readRecords(log: Log, stream: string, query: URLSearchPara
   let body = '';
   let records = 0;
   let bytes = 0;
+  const next: string[] = [];
   let nextOffset = 0;
   for (const p of partitions) {
-    let offset = 'offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs);
+    let offset = perPartition !== null ? (perPartition.get(p) ?? 0) : 'offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs);
     nextOffset = offset;
     while (records < limit && bytes < MAX_PAGE_BYTES) {
       const r = await log.read(stream, p, offset, { maxRecords: limit - records, maxBytes: MAX_PAGE_BYTES - bytes });
@@ -76,6 +104,7 @@ export async function readRecords(log: Log, stream: string, query: URLSearchPara
       if (r.nextOffset <= offset || (r.records.length === 0 && partitions.length === 1)) break;
       offset = r.nextOffset;
     }
+    next.push(`${p}:${nextOffset}`);
   }
-  return { body, records, nextOffset: partitions.length === 1 ? nextOffset : null };
+  return { body, records, nextOffset: partitions.length === 1 ? nextOffset : null, nextOffsets: next.join(',') };
 }

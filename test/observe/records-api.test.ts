@@ -1,5 +1,6 @@
 // The admin records API of a real `hopper serve --workers 2`: the same JSON lines as
-// `hopper log read`, paged with Hopper-Next-Offset, from an offset or a time; unknown
+// `hopper log read`, paged with Hopper-Next-Offset per partition or Hopper-Next-Offsets over
+// the whole stream, from an offset or a time; unknown
 // streams and partitions are JSON errors with their codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,12 +63,54 @@ test('GET /api/streams/{s}/records returns what hopper log read prints, page by 
   const together = (await httpRequest(`${srv.admin}/api/streams/r/records?limit=1000`)).body.split('\n').filter((l) => l !== '');
   assert.equal(together.length, 41, 'without a partition: every partition');
 
+  // Without a partition, pages of 7 over the whole stream: Hopper-Next-Offsets says where each partition goes on,
+  // and passed back as `from` it pages through partition 0 and then 1, until a page is empty and does not move.
+  const byPartition = [0, 1].map((p) => logRead(srv.dataDir, ['--partition', String(p)]));
+  const everything = byPartition.flat();
+  const sizes = byPartition.map((lines) => lines.length);
+  const streamed: string[] = [];
+  const offsetsSeen: string[] = [];
+  let from = '';
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await httpRequest(`${srv.admin}/api/streams/r/records?limit=7${from === '' ? '' : `&from=${from}`}`);
+    assert.equal(page.status, 200, page.body);
+    assert.equal(page.headers['hopper-next-offset'], undefined, 'two partitions read: no single next offset');
+    const lines = page.body.split('\n').filter((l) => l !== '');
+    assert.ok(lines.length <= 7);
+    streamed.push(...lines);
+    const next = String(page.headers['hopper-next-offsets']);
+    assert.match(next, /^0:\d+,1:\d+$/);
+    offsetsSeen.push(next);
+    if (lines.length === 0 && next === from) break;
+    from = next;
+  }
+  assert.deepEqual(streamed, everything, 'the pages add up to the whole stream, partition by partition');
+  assert.equal(offsetsSeen.at(-1), `0:${sizes[0]},1:${sizes[1]}`, 'the last page says where each partition ends');
+  assert.equal(offsetsSeen[0], `0:${Math.min(7, sizes[0]!)},1:${Math.max(0, 7 - sizes[0]!)}`);
+  // From a time, without a partition: the time is resolved in every partition, and the header gives offsets.
+  const fromTime = await httpRequest(`${srv.admin}/api/streams/r/records?limit=1000&from=${encodeURIComponent('2000-01-01')}`);
+  assert.equal(fromTime.headers['hopper-next-offsets'], `0:${sizes[0]},1:${sizes[1]}`);
+  // A partition the per-partition form leaves out starts at its beginning; with `partition`, its entry is used.
+  const onlyOne = await httpRequest(`${srv.admin}/api/streams/r/records?limit=1000&from=0:${sizes[0]}`);
+  assert.deepEqual(onlyOne.body.split('\n').filter((l) => l !== ''), byPartition[1]);
+  const picked = await httpRequest(`${srv.admin}/api/streams/r/records?partition=1&limit=1000&from=0:0,1:${sizes[1]! - 1}`);
+  assert.equal(picked.body.split('\n').filter((l) => l !== '').length, 1);
+  assert.equal(picked.headers['hopper-next-offset'], String(sizes[1]));
+  assert.equal(picked.headers['hopper-next-offsets'], `1:${sizes[1]}`);
+
   const errors: [string, number, string][] = [
     ['/api/streams/nope/records', 404, 'HOPPER_STREAM_UNKNOWN'],
     ['/api/streams/nope', 404, 'HOPPER_STREAM_UNKNOWN'],
     ['/api/streams/r/records?partition=7', 404, 'HOPPER_PARTITION_UNKNOWN'],
     ['/api/streams/r/records?partition=x', 400, 'HOPPER_USAGE'],
     ['/api/streams/r/records?from=yesterday', 400, 'HOPPER_USAGE'],
+    ['/api/streams/r/records?from=0:1,0:2', 400, 'HOPPER_USAGE'],
+    ['/api/streams/r/records?from=0:1,5:0', 404, 'HOPPER_PARTITION_UNKNOWN'],
+    ['/api/streams/r/records?from=0:1,', 400, 'HOPPER_USAGE'],
+    ['/api/streams/r/records?from=-1', 400, 'HOPPER_USAGE'],
+    ['/api/streams/r/records?partition=0&limit=0', 400, 'HOPPER_USAGE'],
+    ['/api/streams/r/records?limit=-5', 400, 'HOPPER_USAGE'],
+    ['/api/streams/r/records?limit=99999999999999999999', 400, 'HOPPER_USAGE'],
     ['/api/streams/..%2F/records', 400, 'HOPPER_STREAM_NAME_INVALID'],
     ['/api/nothing', 404, 'HOPPER_NOT_FOUND'],
   ];
