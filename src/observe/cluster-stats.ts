@@ -80,7 +80,10 @@ export class ClusterStats {
 
   private readonly onExit = (worker: Worker): void => {
     const last = this.live.get(worker.id);
-    if (last?.ingest) addIngestSnapshot(this.retired, last.ingest);
+    // Its counts stay in the totals; its last append error does not: it said why that process could not write,
+    // and kept in the sum it would warn "the log refused the last write" until the primary restarts, while the
+    // live children (its replacement too) report their own, cleared by their next successful append.
+    if (last?.ingest) addIngestSnapshot(this.retired, { ...last.ingest, lastAppendError: null });
     this.live.delete(worker.id);
   };
 
