@@ -50,7 +50,8 @@ export class AdminToken {
   /** Whether a request with this Authorization header may read admin data. */
   accepts(authorization: string | undefined): boolean {
     if (this.expected === null) return true;
-    const m = authorization === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    // The credentials are the rest of the header, spaces inside included: a token such as a passphrase must match.
+    const m = authorization === undefined ? null : /^Bearer[ \t]+(\S(?:.*\S)?)[ \t]*$/i.exec(authorization);
     // Compare even without a token, so a missing header takes as long as a wrong one.
     return timingSafeEqual(digest(m ? m[1]! : ''), this.expected) && m !== null;
   }

@@ -79,6 +79,11 @@ test('loopback means 127.0.0.0/8, ::1 and localhost; tokens compare exactly', ()
   assert.ok(tok.accepts(`Bearer ${TOKEN}`));
   assert.ok(!tok.accepts(undefined));
   assert.ok(!tok.accepts(`Bearer ${TOKEN} extra`));
+  const phrase = new AdminToken('correct horse battery staple');
+  assert.ok(phrase.accepts('Bearer correct horse battery staple'), 'a token with spaces inside can be sent');
+  assert.ok(phrase.accepts('bearer \tcorrect horse battery staple '));
+  assert.ok(!phrase.accepts('Bearer correct'));
+  assert.ok(!phrase.accepts('Bearer correct horse  battery staple'));
   const open = new AdminToken('');
   assert.ok(!open.required && open.accepts(undefined), 'no token configured on loopback: open');
 });
