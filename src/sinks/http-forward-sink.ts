@@ -99,18 +99,32 @@ function isRetriableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }
 
-async function readSnippet(body: Dispatcher.ResponseData['body']): Promise<string> {
+/**
+ * The start of an answer's body, reading at most MAX_DRAIN_BYTES of it for at most `ms` in all. undici's
+ * bodyTimeout bounds each pause, not the whole: a body trickling in (a byte every few seconds) kept the
+ * batch, and its pipeline, waiting for up to 64 KiB of pauses (days). Past `ms`, or when the body fails,
+ * it is destroyed (its connection closed) and what arrived is the snippet: the status already said what
+ * happened to the request.
+ */
+async function readSnippet(body: Dispatcher.ResponseData['body'], ms: number): Promise<string> {
   const kept: Buffer[] = [];
   let keptBytes = 0;
   let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (keptBytes < RESPONSE_SNIPPET_BYTES) {
-      const piece = chunk.subarray(0, RESPONSE_SNIPPET_BYTES - keptBytes);
-      kept.push(piece);
-      keptBytes += piece.length;
+  const deadline = setTimeout(() => body.destroy(), ms);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (keptBytes < RESPONSE_SNIPPET_BYTES) {
+        const piece = chunk.subarray(0, RESPONSE_SNIPPET_BYTES - keptBytes);
+        kept.push(piece);
+        keptBytes += piece.length;
+      }
+      if (total > MAX_DRAIN_BYTES) break;
     }
-    if (total > MAX_DRAIN_BYTES) break;
+  } catch {
+    // Cut short (the deadline, a reset, a body timeout): keep what arrived.
+  } finally {
+    clearTimeout(deadline);
   }
   const text = Buffer.concat(kept).toString('utf8').replace(/\s+/g, ' ').trim();
   return total > keptBytes ? `${text}...` : text;
@@ -239,11 +253,11 @@ export class HttpForwarder {
       try {
         const res = await this.pool.request({ path: this.path, method: this.opts.method, headers, body, signal: ctx.signal });
         ctx.metrics.increment('sink_http_responses_total', 1, { sink: SINK, status: statusClass(res.statusCode) });
-        if (res.statusCode >= 200 && res.statusCode < 300) {
-          await res.body.dump({ limit: MAX_DRAIN_BYTES });
-          return { kind: 'ok' };
-        }
-        const snippet = await readSnippet(res.body);
+        // A 2xx body is read (and dropped) only so the connection can be kept alive; bounded like any other.
+        const snippet = await readSnippet(res.body, this.opts.timeoutMs);
+        // The shutdown deadline destroyed the body: the failure is the abort's, never the records'.
+        ctx.signal.throwIfAborted();
+        if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'ok' };
         const reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.opts.url}${snippet === '' ? '' : `: ${snippet}`}`;
         if (res.statusCode === 413 && request.length > 1) return { kind: 'split' };
         if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', reason };
