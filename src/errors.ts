@@ -170,6 +170,11 @@ export const ERRORS = {
     message:
       'The admin server listens beyond loopback (admin.host) and needs admin.token (env HOPPER_ADMIN_TOKEN), a secret of at least 16 characters; or set admin.host to 127.0.0.1.',
   },
+  HOPPER_ADMIN_HOST_REFUSED: {
+    status: 403,
+    retriable: false,
+    message: 'Without admin.token the admin API answers only requests addressed to this machine (Host: 127.0.0.1, localhost or its hostname), so that no web page can read it through DNS rebinding: use such an address, or set admin.token.',
+  },
   HOPPER_ADMIN_UNAUTHORIZED: { status: 401, retriable: false, message: 'The admin API needs Authorization: Bearer <admin.token>.' },
   HOPPER_ADMIN_UNREACHABLE: {
     status: 502,

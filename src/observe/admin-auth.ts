@@ -4,10 +4,12 @@
 // data (/metrics, /api/...) must carry `Authorization: Bearer <token>`. A token,
 // once configured, is required on loopback too. Tokens are compared as SHA-256
 // digests with crypto.timingSafeEqual, so neither the token nor its length leaks
-// through response timing.
+// through response timing. Without a token, a request must name this machine in its
+// Host header: a web page could otherwise read the API through DNS rebinding.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { HopperError } from '../errors.js';
 
 export const MIN_ADMIN_TOKEN_CHARS = 16;
@@ -30,6 +32,17 @@ export function checkAdminAccess(admin: { host: string; token: string }): void {
     `The admin server would listen on ${admin.host}, beyond loopback, and ${why}: set admin.token (env HOPPER_ADMIN_TOKEN) ` +
       `to a secret of at least ${MIN_ADMIN_TOKEN_CHARS} characters, or admin.host to 127.0.0.1.`,
   );
+}
+
+/**
+ * Whether a Host header names this machine (a loopback name or address, or its hostname), port aside. A
+ * browser tricked by DNS rebinding sends the attacker's name, so a tokenless admin API refuses it.
+ */
+export function isLocalHostHeader(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const h = header.trim().toLowerCase();
+  const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d*$/, '');
+  return isLoopbackHost(name) || name === hostname().toLowerCase();
 }
 
 function digest(s: string): Buffer {

@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { HopperError, isHopperError, type ErrorCode } from '../errors.js';
-import { AdminToken, checkAdminAccess } from './admin-auth.js';
+import { AdminToken, checkAdminAccess, isLocalHostHeader } from './admin-auth.js';
 import { loadDashboardAssets, type StaticAsset } from './dashboard-assets.js';
 import type { MetricsRegistry } from './metrics-registry.js';
 import type { Observer } from './observer.js';
@@ -106,6 +106,9 @@ export class AdminServer {
     }
     if (!this.token.accepts(req.headers.authorization)) {
       return this.error(res, new HopperError('HOPPER_ADMIN_UNAUTHORIZED'), { 'WWW-Authenticate': 'Bearer realm="hopper-admin"' });
+    }
+    if (!this.token.required && !isLocalHostHeader(req.headers.host)) {
+      return this.error(res, new HopperError('HOPPER_ADMIN_HOST_REFUSED'));
     }
     const o = this.opts.observer;
     if (path === '/metrics') return this.send(res, 200, this.opts.metrics.contentType, await this.opts.metrics.metrics());

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { AdminToken, checkAdminAccess, isLoopbackHost } from '../../src/observe/admin-auth.js';
+import { AdminToken, checkAdminAccess, isLocalHostHeader, isLoopbackHost } from '../../src/observe/admin-auth.js';
+import { hostname } from 'node:os';
 import { isHopperError } from '../../src/errors.js';
 import { CLI, cliEnv, httpRequest, startAdminServe, tempDir } from './serve-with-admin.js';
 
@@ -86,4 +87,29 @@ test('loopback means 127.0.0.0/8, ::1 and localhost; tokens compare exactly', ()
   assert.ok(!phrase.accepts('Bearer correct horse  battery staple'));
   const open = new AdminToken('');
   assert.ok(!open.required && open.accepts(undefined), 'no token configured on loopback: open');
+});
+
+test('without a token, data routes answer only requests addressed to this machine (no DNS rebinding)', { timeout: 60_000 }, async (t) => {
+  const srv = await startAdminServe(t, ['--workers', '1']);
+  const port = new URL(srv.admin).port;
+  const base = `http://127.0.0.1:${port}`;
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'LOCALHOST', `[::1]:${port}`, `${hostname()}:${port}`]) {
+    const r = await httpRequest(`${base}/api/status`, { headers: { host } });
+    assert.equal(r.status, 200, `Host: ${host}`);
+  }
+  for (const host of [`attacker.example:${port}`, 'attacker.example', `127.0.0.1.attacker.example:${port}`, `localhost.attacker.example`]) {
+    for (const path of ['/metrics', '/api/status', '/api/streams']) {
+      const r = await httpRequest(base + path, { headers: { host } });
+      assert.equal(r.status, 403, `${path} with Host: ${host}`);
+      assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'HOPPER_ADMIN_HOST_REFUSED');
+      assert.doesNotMatch(r.body, /hopper_|uptime|streams"/, 'no data in the refusal');
+    }
+  }
+  const page = await httpRequest(`${base}/`, { headers: { host: 'attacker.example' } });
+  assert.equal(page.status, 200, 'the page itself holds no data');
+});
+
+test('isLocalHostHeader: loopback names and addresses, this hostname, any port; nothing else', () => {
+  for (const h of ['127.0.0.1', '127.0.0.1:8081', '127.1.2.3:1', 'localhost', 'LocalHost:80', '[::1]', '[::1]:8081', hostname()]) assert.ok(isLocalHostHeader(h), h);
+  for (const h of [undefined, '', 'example.com', 'localhost.example.com', '127.0.0.1.nip.io:8081', '10.0.0.1', '[::2]:8081']) assert.ok(!isLocalHostHeader(h), String(h));
 });
