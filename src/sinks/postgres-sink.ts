@@ -8,10 +8,11 @@
 // already there (SQLSTATE 23505: a redelivered batch), the transaction is rolled
 // back and the batch goes through a stage that skips the rows already stored:
 //
-//   COPY hopper_stage_x (cols) FROM STDIN      -- a temp table of this connection
+//   CREATE TEMP TABLE hopper_stage_x ON COMMIT DROP AS SELECT cols FROM target WITH NO DATA
+//   COPY hopper_stage_x (cols) FROM STDIN      -- a temp table of this transaction
 //   INSERT INTO target (cols) SELECT cols FROM hopper_stage_x
 //     ON CONFLICT (redelivery key) DO NOTHING
-//   COMMIT                                     -- ON COMMIT DELETE ROWS empties the stage
+//   COMMIT                                     -- drops the stage
 //
 // Only the redelivery key is skipped: a row breaking another unique constraint of
 // the table makes the INSERT fail with 23505 again, and is a dead letter like any
@@ -41,8 +42,8 @@
 // Postgres's message; the other records are written. A statement that cannot work
 // at all (class 42: missing column or table) fails every record of the batch with
 // that message. A record's events are written all together or not at all.
-// The stage is a temp table of the session: use direct connections or session pooling
-// (PgBouncer's transaction pooling would hand the next transaction another session).
+// The stage is a temp table of the transaction that uses it (ON COMMIT DROP). Use direct connections
+// or session pooling all the same.
 //
 // Shutdown: when ctx.signal fires (work.shutdownTimeoutMs reached), every connection the
 // batch holds is destroyed at once, so a statement stuck on a lock or a slow server ends
@@ -155,8 +156,6 @@ export class PostgresWriter {
   private conflictKey: string | undefined = undefined;
   private readonly encode: (item: BatchItem, events: unknown[]) => string;
   private tableReady: Promise<void> | null = null;
-  /** Connections whose temp stage table exists (a destroyed connection takes its table with it). */
-  private readonly staged = new WeakSet<PoolClient>();
   /** Sessions on loan, destroyed when the shutdown deadline fires (ctx.signal). */
   private readonly checkedOut = new Set<CheckedOut>();
   private readonly watched = new WeakSet<AbortSignal>();
@@ -333,7 +332,7 @@ export class PostgresWriter {
       const kind = classifyPgError(err);
       if (kind === 'transient') throw unavailable(err);
       if (kind === 'statement') {
-        // The stage may predate an ALTER TABLE: writeOnce dropped that connection, so try once more with a fresh one.
+        // The redelivery key may predate an ALTER TABLE (42P10): writeOnce forgot it and dropped that connection, so try once more.
         if (!statementRetried) {
           statementRetried = true;
           work.push(part);
@@ -368,10 +367,6 @@ export class PostgresWriter {
     let destroy = false;
     let inTransaction = false;
     try {
-      if (!this.staged.has(client)) {
-        await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${this.stage} ON COMMIT DELETE ROWS AS SELECT ${this.columns} FROM ${this.table} WITH NO DATA`);
-        this.staged.add(client);
-      }
       await client.query('BEGIN');
       inTransaction = true;
       let violation: unknown;
@@ -391,6 +386,11 @@ export class PostgresWriter {
       if (key === null) throw violation;
       await client.query('BEGIN');
       inTransaction = true;
+      // Made in the transaction that uses it, with the table's column types of now. A stage kept for the
+      // session had the types the table had when it was made: after an ALTER TABLE ... TYPE (integer to
+      // text, say), a value the table takes failed the stage's COPY as a bad row, and its record went to
+      // dead letters. Rare (redeliveries only), so the CREATE costs little.
+      await client.query(`CREATE TEMP TABLE ${this.stage} ON COMMIT DROP AS SELECT ${this.columns} FROM ${this.table} WITH NO DATA`);
       await copyIn(client, `COPY ${this.stage} (${this.columns}) FROM STDIN`, chunks(part));
       // Skips rows whose redelivery key is stored, nothing else: another unique violation fails the INSERT (bisection finds the row).
       await client.query(`INSERT INTO ${this.table} (${this.columns}) SELECT ${this.columns} FROM ${this.stage} ON CONFLICT (${key}) DO NOTHING`);
