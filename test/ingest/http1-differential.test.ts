@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import { RequestParseError, RequestParser } from '../../src/ingest/http1/request-parser.js';
+import { cut } from '../helpers/byte-cuts.js';
 
 interface Req {
   method: string;
@@ -111,19 +112,6 @@ test('a header named constructor keeps its own value, as in node:http (not joine
   assert.equal(Object.getPrototypeOf(h), Object.prototype, 'a __proto__ header does not replace the prototype');
   assert.deepEqual(hopper.reqs, (await viaNode(bytes)).reqs);
 });
-
-/** Random read boundaries over `bytes`. */
-function cut(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(bytes.subarray(prev));
-  return chunks.filter((c) => c.length > 0);
-}
 
 // Well-formed requests, in the subset both parsers accept: llhttp refuses whitespace after a chunk size and
 // unknown methods; Hopper refuses Transfer-Encoding in HTTP/1.0. Cookie is left out (node joins it with "; ").

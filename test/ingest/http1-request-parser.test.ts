@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { RequestParseError, RequestParser, type RequestHead } from '../../src/ingest/http1/request-parser.js';
+import { cut } from '../helpers/byte-cuts.js';
 
 interface Parsed {
   head: RequestHead;
@@ -26,18 +27,6 @@ function parseAll(chunks: Buffer[], maxHeaderBytes = 4096): Parsed[] {
   });
   for (const c of chunks) parser.feed(c);
   return out;
-}
-
-function cut(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(bytes.subarray(prev));
-  return chunks.filter((c) => c.length > 0);
 }
 
 const PIPELINE = Buffer.from(
