@@ -40,7 +40,9 @@ interface SchemaNode {
 }
 
 // verbose: errors carry their schema, so an error line can say everything a key allows (all anyOf branches).
-const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, verbose: true });
+// code.optimize false: the validator runs once per process, while compiling it is on every start's path
+// (every CLI command, every ingest process): 90 instead of 135 ms here.
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false, verbose: true, code: { optimize: false } });
 const validate = ajv.compile<HopperConfig>(CONFIG_SCHEMA);
 
 /** Leaf settings reachable from environment variables: HOPPER_INGEST_MAX_BODY_BYTES -> ingest.maxBodyBytes. */
