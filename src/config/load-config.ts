@@ -282,6 +282,11 @@ function checkIngestLimits(config: HopperConfig, input: unknown, sources: Source
   const logPending = (config.log as unknown as Record<string, { maxPendingBytes?: number } | undefined>)[backend]?.maxPendingBytes;
   if (logPending !== undefined && ingest.maxBodyBytes > logPending - MAX_RECORD_OVERHEAD_BYTES) {
     const room = logPending - MAX_RECORD_OVERHEAD_BYTES;
+    // Below one record's metadata no body fits at all: lowering maxBodyBytes to fit would refuse every write with 413.
+    if (room < 1) {
+      const logPath = ['log', backend, 'maxPendingBytes'];
+      throw invalid(logPath, logPending, sources.of(logPath), `a number >= ${MAX_RECORD_OVERHEAD_BYTES + 1} (room for one record: ${MAX_RECORD_OVERHEAD_BYTES} bytes of metadata and a body)`);
+    }
     if (isSet(input, bodyPath)) {
       throw invalid(bodyPath, ingest.maxBodyBytes, sources.of(bodyPath), `a number <= ${room} (log.${backend}.maxPendingBytes less ${MAX_RECORD_OVERHEAD_BYTES} bytes of record metadata): a larger body could never be queued`);
     }
