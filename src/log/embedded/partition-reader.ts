@@ -376,7 +376,13 @@ export class PartitionReader {
     const cached = this.indexCache.get(last);
     if (cached) cached.stale = true;
     const entries = await this.index(last);
-    let next = entries.length > 0 ? last + entries[entries.length - 1]!.relOffset : last;
+    // Only entries inside the data: an index newer than its segment (a backup that copied the index after
+    // the segment, a power cut that kept the index's blocks) would put the end past records never written,
+    // and a group position there would skip the records appended at those offsets.
+    const size = (await fsp.stat(segmentPath(this.dir, last)).catch(() => null))?.size ?? Infinity;
+    let k = entries.length - 1;
+    while (k >= 0 && entries[k]!.position > size) k--;
+    let next = k >= 0 ? last + entries[k]!.relOffset : last;
     for (;;) {
       const { records, nextOffset } = await this.read(next, 65536, 256 * 1024 * 1024);
       if (records.length === 0) return nextOffset;
