@@ -133,18 +133,42 @@ export class StatsdWriter {
     return this.address;
   }
 
+  /**
+   * A socket bound before its first send. A send on an unbound socket binds it implicitly, and when that bind
+   * fails (no file descriptor left: EMFILE; no IPv6) node emits 'error' and drops the queued sends without
+   * calling their callbacks: the batch would wait forever instead of being retried.
+   */
+  private async open(family: 4 | 6): Promise<dgram.Socket> {
+    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    // Asynchronous socket errors (ICMP reports on some systems) must not crash the worker: the next send fails instead.
+    socket.on('error', () => {
+      if (this.socket === socket) this.socket = null;
+      socket.close();
+    });
+    socket.unref();
+    return socket;
+  }
+
   /** Hands every datagram to the kernel; resolves when the last send completed, rejects on the first error. */
   private async send(datagrams: Buffer[]): Promise<void> {
     const { host, family } = await this.resolve();
     if (!this.socket) {
-      const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-      // Asynchronous socket errors (ICMP reports on some systems) must not crash the worker: the next send fails instead.
-      socket.on('error', () => {
-        if (this.socket === socket) this.socket = null;
-        socket.close();
-      });
-      socket.unref();
-      this.socket = socket;
+      const socket = await this.open(family);
+      // Another batch may have opened one meanwhile (concurrency > 1): keep one socket.
+      if (this.socket) socket.close();
+      else this.socket = socket;
     }
     const socket = this.socket;
     await new Promise<void>((resolve, reject) => {
