@@ -32,6 +32,9 @@
 //   records written but not yet fsynced, which a group may already have processed,
 //   and their offsets go to new appends. (The writer does the same when it opens the
 //   partition, before its first append: see EmbeddedLog.clampPositionsToEnd.)
+// - Records retention deleted before the group processed them are skipped (reads start at the first
+//   stored segment) with a warning naming their offsets; a group that never committed starts at the
+//   first stored record, without one.
 // - Read-ahead: after a full delivery, the next one (of the partition the next fetch
 //   tries first) is read at once, so the log is parsed while the caller processes
 //   and commits. One such read per member; it is only a cache of log.read: it is used
@@ -245,7 +248,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     const expiresAtMs = now + this.opts.leaseTimeoutMs;
     const me = this.opts.consumerName;
     const partitions = await this.log.listPartitions(this.opts.stream);
-    const acquired: { partition: number; position: number }[] = [];
+    const acquired: { partition: number; position: number | null }[] = [];
     const kept: number[] = [];
     await this.withMutex(async () => {
       const membersDir = join(this.dir, 'members');
@@ -298,12 +301,12 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         const position = await this.storedPosition(p, 'the partition is skipped until hopper replay commits a new position');
         if (position === 'unreadable') continue;
         await fsp.writeFile(this.leasePath(p), this.leaseText(expiresAtMs));
-        acquired.push({ partition: p, position: position ?? 0 });
+        acquired.push({ partition: p, position });
         mine++;
       }
     });
     for (const { partition: p, position: found } of acquired) {
-      const position = await this.clampToEnd(p, found);
+      const position = found === null ? await this.startOffset(p, 0) : await this.clampToEnd(p, found);
       this.owned.set(p, { fetchPosition: position, inFlight: [], stored: position, wanted: position, writes: [], leaseUntilMs: expiresAtMs, releasing: false });
     }
     for (const p of kept) {
@@ -348,6 +351,8 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         if (!owned) continue;
         const { records, nextOffset } = await this.read(p, owned, maxRecords);
         if (this.owned.get(p) !== owned) continue; // lost or reset while reading
+        const reached = records.length > 0 ? records[0]!.offset : nextOffset;
+        if (reached > owned.fetchPosition) await this.reportRetentionSkip(p, owned.fetchPosition, reached);
         if (records.length === 0) {
           // Past a quarantined range or retention: nothing to deliver, but the position may move.
           if (nextOffset > owned.fetchPosition && owned.inFlight.length === 0 && owned.wanted === owned.fetchPosition) {
@@ -371,6 +376,25 @@ export class EmbeddedGroupConsumer implements LogConsumer {
       await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
       pollMs = Math.min(POLL_MAX_MS, pollMs * 2);
     }
+  }
+
+  /** The partition's first stored offset (retention deletes from the front), or `otherwise` when it has no segment. */
+  private async startOffset(partition: number, otherwise: number): Promise<number> {
+    return (await this.log.reader(this.opts.stream, partition).segments())[0] ?? otherwise;
+  }
+
+  /**
+   * A read at `from` that went on at `reached`: past records retention deleted (warned here, the group never
+   * sees them), or past a quarantined range (the reader warned about that one).
+   */
+  private async reportRetentionSkip(partition: number, from: number, reached: number): Promise<void> {
+    const start = await this.startOffset(partition, from);
+    if (from >= start) return;
+    const { group, stream } = this.opts;
+    this.warn(
+      { group, stream, partition, skippedOffsets: `${from}..${Math.min(start, reached) - 1}` },
+      'consumer group skipped records that retention deleted before the group processed them',
+    );
   }
 
   /** log.read at the partition's fetch position, served by the read-ahead when it read exactly that. */
