@@ -8,9 +8,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { CONFIG_SCHEMA, type HopperConfig } from './schema.js';
+import { CONFIG_SCHEMA, type HopperConfig, type StreamConfig } from './schema.js';
 import { FETCH_BLOCKED_PORTS } from './fetch-blocked-ports.js';
-import { MAX_METADATA_BYTES } from '../log/types.js';
+import { ACK_LEVELS, MAX_METADATA_BYTES, ackRank } from '../log/types.js';
 import { HopperError } from '../errors.js';
 
 export const DEFAULT_CONFIG_FILE = 'hopper.config.json';
@@ -294,6 +294,34 @@ function checkIngestLimits(config: HopperConfig, input: unknown, sources: Source
   }
 }
 
+type StreamAck = StreamConfig['ack'];
+
+/**
+ * A stream's ack (its own or inherited from defaultStream) may not be weaker than its minAck floor: a write
+ * without Hopper-Ack would be acknowledged below the floor that a write asking for that level is refused.
+ * The error names the key set at the stream's own level (its ack when it sets one, else its minAck).
+ */
+function checkStreamAcks(config: HopperConfig, input: unknown, sources: Sources): void {
+  const d = config.defaultStream;
+  const streams: [string[], { ack?: StreamAck; minAck?: StreamAck }][] = [[['defaultStream'], d]];
+  for (const [name, s] of Object.entries(config.streams)) streams.push([['streams', name], s]);
+  for (const [at, s] of streams) {
+    const ack = s.ack ?? d.ack;
+    const minAck = s.minAck ?? d.minAck;
+    if (ackRank(ack) >= ackRank(minAck)) continue;
+    const ackPath = [...at, 'ack'];
+    const minPath = [...at, 'minAck'];
+    const ackFrom = s.ack !== undefined ? keyName(ackPath) : 'defaultStream.ack';
+    const minFrom = s.minAck !== undefined ? keyName(minPath) : 'defaultStream.minAck';
+    if (isSet(input, ackPath) || !isSet(input, minPath)) {
+      const allowed = ACK_LEVELS.filter((l) => ackRank(l) >= ackRank(minAck));
+      throw invalid(ackPath, ack, sources.of(ackPath), `one of ${quoteAll(allowed, ', ')}: not weaker than ${minFrom} (${JSON.stringify(minAck)})`);
+    }
+    const allowed = ACK_LEVELS.filter((l) => ackRank(l) <= ackRank(ack));
+    throw invalid(minPath, minAck, sources.of(minPath), `one of ${quoteAll(allowed, ', ')}: not stronger than ${ackFrom} (${JSON.stringify(ack)}), or set ${keyName(ackPath)} too`);
+  }
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
@@ -336,6 +364,7 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   if (!validate(data)) throw schemaError(validate.errors!, input, sources);
   const config = data as unknown as HopperConfig;
   checkIngestLimits(config, input, sources);
+  checkStreamAcks(config, input, sources);
   if (config.admin.enabled && FETCH_BLOCKED_PORTS.has(config.admin.port)) {
     const path = ['admin', 'port'];
     throw invalid(path, config.admin.port, sources.of(path), 'a port browsers and fetch may connect to (this one is on their list of blocked ports: the dashboard could not load)');
