@@ -152,11 +152,21 @@ function reportFatal(err: unknown): number {
   return 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.exitCode = reportFatal(err);
-  },
-);
+/**
+ * A command is over once run() settles. Processor code that `work` and `serve --with-workers` load may leave
+ * a timer or a socket behind (a pool opened at import, a start() that failed half way, a batch that ignores
+ * ctx.signal), and it would keep the process alive for ever after its last line: the server would never exit
+ * on SIGTERM, and a failed start would never be restarted by its supervisor. Exit anyway after this.
+ */
+const EXIT_GRACE_MS = 2000;
+
+main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.exitCode = reportFatal(err);
+    },
+  )
+  .finally(() => setTimeout(() => process.exit(), EXIT_GRACE_MS).unref());

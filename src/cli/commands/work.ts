@@ -11,9 +11,6 @@ import { startAdmin } from '../../observe/admin-runtime.js';
 import { thrownMessage } from '../../work/thrown-message.js';
 import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
 
-/** After shutdown, a processor that ignores ctx.signal may keep the event loop alive: exit anyway after this. */
-const EXIT_GRACE_MS = 2000;
-
 export const workCommand: Command = {
   name: 'work',
   summary: 'Run the worker pipelines: decode, process and deliver what was stored.',
@@ -70,7 +67,6 @@ export const workCommand: Command = {
     await admin?.stop();
     await log.close();
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
-    setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
     if (outcome !== 'signal') {
       ctx.stderr.write(`hopper work: a pipeline stopped on an unexpected error: ${outcome.message}\n`);
       return 1;
