@@ -121,6 +121,8 @@ interface WorkerRuntime {
   metrics?: { snapshot(): WorkerMetricsSnapshot };
 }
 
+const STOPPED_FIRST = Symbol('stopped while the workers start');
+
 interface WorkerRuntimeModule {
   startWorkers(config: HopperConfig, log: Log, logger: Logger, options: { restartFailed: boolean }): Promise<WorkerRuntime>;
 }
@@ -160,6 +162,32 @@ async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise
   }
 }
 
+/**
+ * A stop signal that came while the worker runtime was starting: a processor's start() may wait on a database
+ * that does not answer, so the stop does not wait for it. The runtime is stopped if it starts within
+ * work.shutdownTimeoutMs, else abandoned (the process exits regardless). Resolves true when it stopped cleanly.
+ */
+async function stopWorkersWhenStarted(starting: Promise<WorkerRuntime | null>, timeoutMs: number, logger: Logger): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<'overran'>((resolve) => {
+    timer = setTimeout(() => resolve('overran'), timeoutMs);
+  });
+  try {
+    const runtime = await Promise.race([starting, overran]);
+    if (runtime === 'overran') {
+      logger.warn({ timeoutMs }, 'the worker runtime was still starting at the stop deadline: abandoned');
+      return false;
+    }
+    await runtime?.stop();
+    return true;
+  } catch (err) {
+    logger.error(errorFields(err), 'the worker runtime failed to start');
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function runPrimary(ctx: CommandContext): Promise<number> {
   const config = ctx.loadConfig();
   const logger = createLogger(config.logLevel);
@@ -170,6 +198,8 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   // With admin.enabled false nothing listens, so admin.host and admin.token do not matter.
   if (config.admin.enabled) checkAdminAccess(config.admin);
   let workers: WorkerRuntime | null = null;
+  /** Set when a stop signal came while the worker runtime was starting. */
+  let workersStarting: Promise<WorkerRuntime | null> | null = null;
   const clusterStats = new ClusterStats();
   let admin: AdminRuntime | null = null;
   const stopAdmin = async (): Promise<void> => {
@@ -252,8 +282,12 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   if (ctx.values['with-workers'] === true) {
     // Processor code runs in this process: a promise it lets float must not take ingest down with it.
     process.on('unhandledRejection', (reason) => logger.error(unhandledRejectionFields(reason), `${UNHANDLED_REJECTION_MESSAGE}: serving goes on`));
+    const starting = startWorkerRuntime(config, logger);
+    starting.catch(() => undefined); // abandoned when a stop signal comes first: reported by stopWorkersWhenStarted
     try {
-      workers = await startWorkerRuntime(config, logger);
+      const first = await Promise.race([starting, stopRequested.then((): typeof STOPPED_FIRST => STOPPED_FIRST)]);
+      if (first === STOPPED_FIRST) workersStarting = starting;
+      else workers = first;
     } catch (err) {
       await supervisor.stop();
       await stopAdmin();
@@ -263,32 +297,37 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   }
 
   const tcp = addresses.find((a) => a.port !== undefined);
-  logger.info(
-    {
-      listen: addresses.map((a) => a.url),
-      port: tcp?.port ?? null,
-      socket: addresses.find((a) => a.socket !== undefined)?.socket ?? null,
-      processes,
-      admin: admin?.url ?? null,
-      backend: config.log.backend,
-      ack: config.defaultStream.ack,
-      dataDir: resolve(config.dataDir),
-      workers: ctx.values['with-workers'] === true ? (workers ? 'running' : 'unavailable') : 'off',
-    },
-    'hopper serve listening',
-  );
+  // Not when a stop came while the workers started: they are not running, and the stop follows at once.
+  if (workersStarting === null) {
+    logger.info(
+      {
+        listen: addresses.map((a) => a.url),
+        port: tcp?.port ?? null,
+        socket: addresses.find((a) => a.socket !== undefined)?.socket ?? null,
+        processes,
+        admin: admin?.url ?? null,
+        backend: config.log.backend,
+        ack: config.defaultStream.ack,
+        dataDir: resolve(config.dataDir),
+        workers: ctx.values['with-workers'] === true ? (workers ? 'running' : 'unavailable') : 'off',
+      },
+      'hopper serve listening',
+    );
+  }
 
   await stopRequested;
 
   const [ingestClean, workersClean] = await Promise.all([
     supervisor.stop(),
-    workers?.stop().then(
-      () => true,
-      (err: unknown) => {
-        logger.error(errorFields(err), 'the worker runtime did not stop cleanly');
-        return false;
-      },
-    ) ?? true,
+    workersStarting !== null
+      ? stopWorkersWhenStarted(workersStarting, config.work.shutdownTimeoutMs, logger)
+      : (workers?.stop().then(
+          () => true,
+          (err: unknown) => {
+            logger.error(errorFields(err), 'the worker runtime did not stop cleanly');
+            return false;
+          },
+        ) ?? true),
   ]);
   await stopAdmin();
   const clean = ingestClean && workersClean;
