@@ -33,7 +33,8 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
     return (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof HopperError) throw err;
-    throw invalid(pipeline, `failed to load: ${thrownMessage(err)}`, err);
+    // The CLI reports this in one line; esbuild (tsx) puts each syntax error of a .ts module on a line of its own.
+    throw invalid(pipeline, `failed to load: ${thrownMessage(err).replace(/\s*\n\s*/g, ' ')}`, err);
   }
 }
 
