@@ -11,9 +11,14 @@ export async function selectPartitions(log: Log, stream: string, partitionFlag: 
 
 /** The same choice among partitions listed elsewhere (a running server's admin API). */
 export function choosePartitions(all: number[], stream: string, partitionFlag: string | undefined): number[] {
-  if (all.length === 0) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
+  if (all.length === 0) throw unknownStream(stream);
   if (partitionFlag === undefined) return all;
   const p = parseNonNegativeInt(partitionFlag, '--partition');
   if (!all.includes(p)) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${p} (it has ${all.join(', ')}).`);
   return [p];
+}
+
+/** The one answer of every command given a --stream that the log does not have (a typo must not read as "nothing there"). */
+export function unknownStream(stream: string): HopperError {
+  return new HopperError('HOPPER_STREAM_UNKNOWN', `No stream ${JSON.stringify(stream)} in this log.`);
 }

@@ -116,6 +116,13 @@ test('lag lists the groups of the configured pipelines before their first commit
     { stream: 'clicks', group: 'archive', partition: 1, position: 0, end: 1, lag: 1, committed: false },
   ]);
   assert.equal(runCli(['lag', '--config', configFile, '--stream', 'other']).stdout, 'no consumer group has committed a position yet\n');
+  // A stream the log does not have (a typo, or a pipeline's stream before its first write) is named as such, not shown as "nothing there".
+  for (const args of [['lag', '--stream', 'not-created-yet'], ['lag', '--json', '--stream', 'clickz'], ['log', 'stats', '--stream', 'clickz']]) {
+    const unknown = runCli([...args, '--config', configFile]);
+    assert.equal(unknown.code, 1, args.join(' '));
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /^hopper: No stream "(not-created-yet|clickz)" in this log\. \(HOPPER_STREAM_UNKNOWN\)\n$/);
+  }
 });
 
 test('log stats reports an unreadable position file and replay overwrites it', async (t) => {

@@ -8,6 +8,7 @@ import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
 import { pipelinesOfStreams } from '../../work/pipeline-config.js';
+import { unknownStream } from '../select-partitions.js';
 
 interface LagRow {
   stream: string;
@@ -43,6 +44,7 @@ export const lagCommand: Command = {
     const rows: LagRow[] = [];
     try {
       const streams = (await log.stats()).streams;
+      if (onlyStream !== undefined && !streams.some((s) => s.stream === onlyStream)) throw unknownStream(onlyStream);
       const declared = pipelinesOfStreams(config, streams.map((s) => s.stream));
       for (const s of streams) {
         if (onlyStream !== undefined && s.stream !== onlyStream) continue;

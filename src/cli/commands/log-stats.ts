@@ -3,6 +3,7 @@
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
+import { unknownStream } from '../select-partitions.js';
 
 export const logStatsCommand: Command = {
   name: 'log stats',
@@ -18,7 +19,10 @@ export const logStatsCommand: Command = {
     try {
       const stats = await log.stats();
       const only = ctx.values.stream as string | undefined;
-      if (only) stats.streams = stats.streams.filter((s) => s.stream === only);
+      if (only !== undefined) {
+        stats.streams = stats.streams.filter((s) => s.stream === only);
+        if (stats.streams.length === 0) throw unknownStream(only);
+      }
       ctx.stdout.write(JSON.stringify(stats, null, 2) + '\n');
     } finally {
       await log.close();
