@@ -11,7 +11,7 @@ import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { ACK_LEVELS } from '../log/types.js';
 import type { IngestSnapshot, StreamSnapshot } from '../ingest/ingest-stats.js';
 import type { LogStats } from '../log/types.js';
-import type { PipelineCounters, WorkerMetricsSnapshot } from '../work/worker-metrics.js';
+import type { CustomMetric, PipelineCounters, WorkerMetricsSnapshot } from '../work/worker-metrics.js';
 import { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './bucket-histogram.js';
 import { deadLetterCounts, groupLags, type DeadLetterCount, type GroupLag } from './log-summary.js';
 import type { Observer } from './observer.js';
@@ -74,6 +74,33 @@ function histogramSamples(name: string, labels: Labels, h: HistogramSnapshot): S
 function metricName(name: string): string {
   const clean = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/^([0-9])/, '_$1');
   return clean.startsWith(CUSTOM_PREFIX) ? clean : CUSTOM_PREFIX + clean;
+}
+
+/** A processor's label name made valid (no ':' either): Prometheus refuses a whole scrape for one bad label name. */
+function labelName(name: string): string {
+  return name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^([0-9]|$)/, '_$1');
+}
+
+/**
+ * The series of one custom family with valid label names. Names that clean up alike ("db.rows" and "db_rows",
+ * a label "http-status" and "http_status") would give the same series twice: they are merged into one
+ * (counters and histograms add up; for a gauge the last reported wins).
+ */
+function customSeries(metrics: readonly CustomMetric[]): CustomMetric[] {
+  const merged = new Map<string, CustomMetric>();
+  for (const m of metrics) {
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m.labels)) labels[labelName(k)] ??= v;
+    const key = JSON.stringify(Object.entries(labels).sort());
+    const seen = merged.get(key);
+    if (seen === undefined) merged.set(key, { ...m, labels });
+    else if (m.kind === 'gauge') seen.value = m.value;
+    else {
+      seen.value += m.value;
+      seen.count += m.count;
+    }
+  }
+  return [...merged.values()];
 }
 
 export class MetricsRegistry {
@@ -227,7 +254,7 @@ export class MetricsRegistry {
       if (known !== undefined || this.registry.getSingleMetric(name) !== undefined) continue;
       this.custom.set(name, m.kind);
       const kind = m.kind;
-      const pick = (): typeof m[] => (this.view.workers?.custom ?? []).filter((c) => c.kind === kind && metricName(c.name) === name);
+      const pick = (): CustomMetric[] => customSeries((this.view.workers?.custom ?? []).filter((c) => c.kind === kind && metricName(c.name) === name));
       if (kind === 'histogram') {
         this.family(name, `Reported by processors: ${m.name} (sum and count of observations).`, 'summary', () =>
           pick().flatMap((c) => [
