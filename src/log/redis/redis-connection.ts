@@ -33,7 +33,15 @@ export async function connectRedis(opts: RedisConnectionOptions, name: string, w
   };
   const redis = new Redis(opts.url, options);
   let lastWarnMs = 0;
+  // Until the first connect settles, its error is the one thrown below (ioredis rejects connect() with a bare
+  // "Connection is closed."), not a "reconnecting" warning: nothing reconnects after a failed first connect.
+  let connectError: Error | null = null;
+  let connecting = true;
   redis.on('error', (err: Error) => {
+    if (connecting) {
+      connectError ??= err;
+      return;
+    }
     const now = Date.now();
     if (now - lastWarnMs < WARN_INTERVAL_MS) return;
     lastWarnMs = now;
@@ -43,11 +51,14 @@ export async function connectRedis(opts: RedisConnectionOptions, name: string, w
     await redis.connect();
   } catch (err) {
     redis.disconnect();
+    const why = connectError ?? (err as Error);
     throw new HopperError(
       'HOPPER_LOG_UNAVAILABLE',
-      `Cannot connect to Redis at ${redactUrl(opts.url)} (${(err as Error).message}): start Redis or set log.redis.url.`,
-      { cause: err },
+      `Cannot connect to Redis at ${redactUrl(opts.url)} (${why.message}): start Redis or set log.redis.url.`,
+      { cause: why },
     );
+  } finally {
+    connecting = false;
   }
   return redis;
 }
