@@ -227,16 +227,17 @@ export class RequestHandler {
     const trustProxy = this.opts.trustProxy;
     const remote = trustProxy === false ? (socket.remoteAddress ?? '') : clientAddress(socket.remoteAddress, header(req, 'x-forwarded-for'), trustProxy);
 
-    if (s.rateLimiter !== null) {
-      const wait = s.rateLimiter.take(key ?? remote, Date.now());
-      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, cors, stream: sc });
-    }
-
     const contentType = pixel ? PIXEL_CONTENT_TYPE : (header(req, 'content-type') ?? '');
     const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
     const idempotencyKey = header(req, 'idempotency-key') ?? '';
     if (tooLong(contentType) || tooLong(contentEncoding) || tooLong(idempotencyKey) || tooLong(remote)) {
       return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { cors, stream: sc });
+    }
+
+    // After the length checks: a client address (from X-Forwarded-For) becomes a bucket's key, and must be bounded.
+    if (s.rateLimiter !== null) {
+      const wait = s.rateLimiter.take(key ?? remote, Date.now());
+      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, cors, stream: sc });
     }
 
     let declared = 0;

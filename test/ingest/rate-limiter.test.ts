@@ -1,7 +1,10 @@
-// Token buckets per key: burst, refill over time, Retry-After, and a bounded map.
+// Token buckets per key: burst, refill over time, Retry-After, and a bounded map (in entries and in bytes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RateLimiter } from '../../src/ingest/rate-limiter.js';
+import { errorCode, post, startIngest } from './ingest-fixture.js';
 
 test('a bucket allows the burst, then refills at the rate', () => {
   const rl = new RateLimiter(2, 3);
@@ -33,4 +36,37 @@ test('scoped limits keep their own buckets in one bounded map', () => {
   assert.deepEqual([b.take('k', 0), b.take('k', 0)], [0, 0], 'the same key on another scope has its own bucket');
   for (let i = 0; i < 1000; i++) shared.scoped(`s${i}`).take('k', 0);
   assert.equal(shared.size, 100, 'every scope shares the one bound');
+});
+
+test('a bucket keeps only its key, not the request head the key was cut from', () => {
+  // A header value is a V8 view into the whole request head; kept as a map key it would pin the head (up to
+  // ingest.maxHeaderBytes) for as long as its bucket lives: 100k buckets of 16 KiB heads are 1.6 GB.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const rl = new RateLimiter(1, 1, 1000);
+  const scoped = new RateLimiter(1, 1, 1000).scoped('s');
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 1000; i++) {
+    const head = `X-Forwarded-For: 2001:db8::${i.toString(16)}\r\nX-Pad: ${'p'.repeat(64 * 1024)}`;
+    const address = head.slice(17, head.indexOf('\r\n'));
+    rl.take(address, 0);
+    scoped.take(address, 0);
+  }
+  gc();
+  const grownBytes = process.memoryUsage().heapUsed - before;
+  assert.ok(grownBytes < 8 * 1024 * 1024, `2000 buckets hold ${grownBytes} bytes of heap`);
+  assert.equal(rl.take('2001:db8::0', 0), 1, 'the copied key still finds its bucket');
+});
+
+test('a client address too long to store is refused before it takes a token or a bucket', async (t) => {
+  const f = await startIngest(t, { overrides: { 'ingest.trustProxy': true, streams: { limited: { rateLimitPerSecond: 1, rateLimitBurst: 1 } } } });
+  const headers = { 'x-forwarded-for': 'a'.repeat(2000) };
+  for (let i = 0; i < 2; i++) {
+    const r = await post(f.port, 'limited', '{}', headers);
+    assert.equal(r.status, 400, `attempt ${i + 1}`);
+    assert.equal(errorCode(r), 'HOPPER_METADATA_TOO_LARGE');
+  }
+  assert.equal((await post(f.port, 'limited', '{}')).status, 202);
+  assert.equal((await post(f.port, 'limited', '{}')).status, 429);
 });
