@@ -58,7 +58,8 @@ export function withoutQueryParam(query: string, name: string): string {
 /** The key a request presents: the Bearer token, else ?key=; null when it presents none. */
 export function presentedKey(authorization: string | undefined, query: string): string | null {
   if (authorization !== undefined) {
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    // The credentials are the rest of the header, spaces inside included: writeKeys may hold a passphrase.
+    const m = /^Bearer[ \t]+(\S(?:.*\S)?)[ \t]*$/i.exec(authorization);
     if (m) return m[1]!;
   }
   return queryParam(query, 'key');

@@ -12,6 +12,15 @@ test('a key is taken from Authorization: Bearer, else from ?key=', () => {
   assert.equal(presentedKey(undefined, ''), null);
 });
 
+test('a key with spaces inside can be sent in the header: the credentials are the rest of it', () => {
+  const keys = new WriteKeys(['correct horse battery staple']);
+  assert.equal(presentedKey('Bearer correct horse battery staple', ''), 'correct horse battery staple');
+  assert.equal(presentedKey('bearer \tcorrect horse battery staple ', 'key=other'), 'correct horse battery staple');
+  assert.ok(keys.matches(presentedKey('Bearer correct horse battery staple', '')!));
+  assert.ok(!keys.matches(presentedKey('Bearer correct horse', '')!));
+  assert.ok(!keys.matches(presentedKey('Bearer correct horse  battery staple', '')!));
+});
+
 test('matches only configured keys, whatever their lengths', () => {
   const keys = new WriteKeys(['secret-key-1', 'a-much-longer-secret-key-2']);
   assert.ok(keys.matches('secret-key-1'));
