@@ -27,6 +27,11 @@ export const ERRORS = {
     retriable: false,
     message: 'No such stream: configure it under "streams" or turn on ingest.autoCreateStreams.',
   },
+  HOPPER_GROUP_UNKNOWN: {
+    status: 404,
+    retriable: false,
+    message: 'No such consumer group here: hopper lag without --group lists the groups that have a position.',
+  },
   HOPPER_STREAM_LIMIT: {
     status: 403,
     retriable: false,

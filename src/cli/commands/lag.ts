@@ -6,6 +6,7 @@
 
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
+import { HopperError } from '../../errors.js';
 import { openExistingLog } from '../cli-log.js';
 import { pipelinesOfStreams } from '../../work/pipeline-config.js';
 import { unknownStream } from '../select-partitions.js';
@@ -42,6 +43,8 @@ export const lagCommand: Command = {
     const config = ctx.loadConfig();
     const log = await openExistingLog(config, ctx.stderr);
     const rows: LagRow[] = [];
+    /** Every group found on the streams looked at, for the error of a --group that none has. */
+    const groups = new Set<string>();
     try {
       const streams = (await log.stats()).streams;
       if (onlyStream !== undefined && !streams.some((s) => s.stream === onlyStream)) throw unknownStream(onlyStream);
@@ -53,10 +56,12 @@ export const lagCommand: Command = {
           const uncommitted = new Set(groupsOfStream);
           for (const g of p.groups) {
             uncommitted.delete(g.group);
+            groups.add(g.group);
             if (onlyGroup !== undefined && g.group !== onlyGroup) continue;
             rows.push({ stream: s.stream, group: g.group, partition: p.partition, position: g.position, end: p.endOffset, lag: g.lag, committed: true });
           }
           for (const group of uncommitted) {
+            groups.add(group);
             if (onlyGroup !== undefined && group !== onlyGroup) continue;
             rows.push({ stream: s.stream, group, partition: p.partition, position: p.startOffset, end: p.endOffset, lag: Math.max(0, p.endOffset - p.startOffset), committed: false });
           }
@@ -64,6 +69,12 @@ export const lagCommand: Command = {
       }
     } finally {
       await log.close();
+    }
+    // Like an unknown --stream: a typo must not read as "nothing there".
+    if (onlyGroup !== undefined && !groups.has(onlyGroup)) {
+      const where = onlyStream === undefined ? 'in this log' : `on stream ${onlyStream}`;
+      const known = groups.size === 0 ? 'none has a position yet' : `groups: ${[...groups].sort().join(', ')}`;
+      throw new HopperError('HOPPER_GROUP_UNKNOWN', `No consumer group ${JSON.stringify(onlyGroup)} ${where} (${known}).`);
     }
     rows.sort((a, b) => a.stream.localeCompare(b.stream) || a.group.localeCompare(b.group) || a.partition - b.partition);
     if (ctx.values.json) {
