@@ -13,9 +13,9 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { HopperError } from '../errors.js';
-import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkContext, type SinkFactory } from '../work/types.js';
 import { DatagramPacker, formatMetric, metricFromEvent, type FormatOptions, type StatsdFlavor } from './statsd-format.js';
-import { optionsChecker } from './sink-options.js';
+import { optionError, optionsChecker } from './sink-options.js';
 import { SinkMetrics } from './sink-metrics.js';
 
 export interface StatsdSinkOptions {
@@ -45,6 +45,28 @@ const checkOptions = optionsChecker<StatsdSinkOptions>(SINK, {
     maxDatagramBytes: { type: 'integer', minimum: MIN_DATAGRAM_BYTES, maximum: MAX_DATAGRAM_BYTES, default: 1432 },
   },
 });
+
+/**
+ * options.host as node:dgram and the resolver take it. An IPv6 address may be written in brackets, as URLs write it
+ * ([::1], RFC 3986 section 3.2.2): they are removed. A host that can never resolve is refused here, at the start,
+ * rather than failing every batch with ENOTFOUND and retrying it for ever: brackets around anything but an IPv6
+ * address, and a port written into the host (the port is its own option).
+ */
+function statsdHost(host: string, context: SinkContext): string {
+  const bracketed = /^\[(.*)\](?::(\d*))?$/.exec(host);
+  if (bracketed !== null) {
+    const inside = bracketed[1]!;
+    if (isIP(inside) !== 6) throw optionError(SINK, context, 'host', `is ${JSON.stringify(host)}: brackets are for IPv6 addresses only, write ${JSON.stringify(inside)}`);
+    if (bracketed[2] !== undefined) throw optionError(SINK, context, 'host', `is ${JSON.stringify(host)}: write the host as ${JSON.stringify(inside)} and the port in options.port`);
+    return inside;
+  }
+  if (host.includes('[') || host.includes(']')) throw optionError(SINK, context, 'host', `is ${JSON.stringify(host)}: write an IPv6 address as ::1 or [::1]`);
+  if (host.includes(':') && isIP(host) !== 6) {
+    const colon = host.lastIndexOf(':');
+    throw optionError(SINK, context, 'host', `is ${JSON.stringify(host)}: write the host as ${JSON.stringify(host.slice(0, colon))} and the port in options.port`);
+  }
+  return host;
+}
 
 type Failed = NonNullable<ProcessResult['failed']>;
 
@@ -111,7 +133,8 @@ export class StatsdWriter {
         await this.send(datagrams);
       } catch (err) {
         this.metrics.transientError(ctx.metrics);
-        throw new HopperError('HOPPER_SINK_UNAVAILABLE', `statsd sink: cannot send to ${this.opts.host}:${this.opts.port}: ${(err as Error).message}; retrying`, { cause: err });
+        const target = isIP(this.opts.host) === 6 ? `[${this.opts.host}]:${this.opts.port}` : `${this.opts.host}:${this.opts.port}`;
+        throw new HopperError('HOPPER_SINK_UNAVAILABLE', `statsd sink: cannot send to ${target}: ${(err as Error).message}; retrying`, { cause: err });
       }
       ctx.metrics.increment('sink_datagrams_total', datagrams.length, { sink: SINK });
     }
@@ -194,7 +217,8 @@ export class StatsdWriter {
 }
 
 const statsdSink: SinkFactory = (options, context) => {
-  const writer = new StatsdWriter(checkOptions(options, context));
+  const checked = checkOptions(options, context);
+  const writer = new StatsdWriter({ ...checked, host: statsdHost(checked.host, context) });
   return defineProcessor({
     process: (batch, ctx) => writer.process(batch.items, ctx),
     stop: () => writer.close(),

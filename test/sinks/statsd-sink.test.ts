@@ -126,3 +126,17 @@ test('a host name is resolved; bad options are rejected naming the key', async (
   assert.throws(() => statsdSink({ flavour: 'dogstatsd' }, sinkContext()), /options\.flavour .* \(statsd sink\) is not a known option/);
   assert.throws(() => statsdSink({ maxDatagramBytes: 70000 }, sinkContext()), /options\.maxDatagramBytes/);
 });
+
+test('an IPv6 host in brackets, as URLs write it, is sent to; a host that can never resolve is refused at start', async (t) => {
+  const udp = await udpListener(t, 6);
+  const s = sink(t, { host: '[::1]', port: udp.port });
+  await s.process(makeBatch([makeItem(0, '{"name":"x","value":1,"type":"c"}')]), makeCtx());
+  assert.deepEqual(await udp.waitLines(1), ['x:1|c']);
+  const refused = (host: string, why: RegExp): void => {
+    assert.throws(() => statsdSink({ host }, sinkContext()), (e: Error) => /^config options\.host of pipeline \S+ \(statsd sink\) /.test(e.message) && why.test(e.message) && !e.message.includes('\n'));
+  };
+  refused('[localhost]', /brackets are for IPv6 addresses only, write "localhost"/);
+  refused('[::1]:8125', /write the host as "::1" and the port in options\.port/);
+  refused('localhost:8125', /write the host as "localhost" and the port in options\.port/);
+  refused('::1]', /write an IPv6 address as ::1 or \[::1\]/);
+});
