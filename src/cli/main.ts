@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Entry point of the `hopper` CLI: finds the command, parses its flags strictly,
 // prints --help, and turns every failure into one line and a non-zero exit.
+// Stop signals are held from here on (held-stop-signals.ts); the commands load afterwards.
 
+import { holdStopSignals } from './held-stop-signals.js';
 import { parseArgs } from 'node:util';
-import { COMMANDS } from './commands/index.js';
 import type { Command, FlagSpec } from './command.js';
-import { loadConfig } from '../config/load-config.js';
 import { HopperError } from '../errors.js';
 import { thrownMessage } from '../work/thrown-message.js';
+
+const heldStopSignals = holdStopSignals();
+// Dynamic, so that a stop signal while these load is held rather than ending the process.
+const { COMMANDS } = await import('./commands/index.js');
+const { loadConfig } = await import('../config/load-config.js');
 
 function flagLines(flags: Record<string, FlagSpec>): string[] {
   const rows = Object.entries(flags).map(([name, f]) => {
@@ -127,13 +132,16 @@ export async function main(argv: string[]): Promise<number> {
     const v = parsed.values[name];
     if (f.configPath && v !== undefined) overrides[f.configPath] = v;
   }
-  return cmd.run({
+  const running = cmd.run({
     values: parsed.values,
     positionals: parsed.positionals,
     loadConfig: () => loadConfig({ file: parsed.values.config as string | undefined, overrides }),
     stdout: process.stdout,
     stderr: process.stderr,
   });
+  // run() put its own stop-signal listeners in place before its first await: a signal held meanwhile goes to them.
+  heldStopSignals.release();
+  return running;
 }
 
 function reportFatal(err: unknown): number {
@@ -169,4 +177,7 @@ main(process.argv.slice(2))
       process.exitCode = reportFatal(err);
     },
   )
-  .finally(() => setTimeout(() => process.exit(), EXIT_GRACE_MS).unref());
+  .finally(() => {
+    heldStopSignals.release(); // a command that did not run (--help, a usage error) ends by a held signal
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+  });

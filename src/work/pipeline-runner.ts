@@ -59,6 +59,7 @@ export class PipelineRunner {
   private wake: (() => void) | null = null;
   private loop: Promise<void> = Promise.resolve();
   private abandonAll = false;
+  private stopped: Promise<void> | null = null;
   private readonly counters: PipelineCounters;
   readonly ctx: ProcessContext;
   private readonly logger: Logger;
@@ -262,9 +263,16 @@ export class PipelineRunner {
     }
   }
 
-  /** Stops fetching, lets running batches finish until the deadline, commits what finished, closes. */
-  async stop(): Promise<void> {
-    if (this.stopping.signal.aborted && this.abandonAll) return;
+  /**
+   * Stops fetching, lets running batches finish until the deadline, commits what finished, closes. A second call
+   * (a stop during the runtime's start, then the runtime's stop) waits for the first: processor.stop() runs once.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopOnce();
+    return this.stopped;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopping.abort();
     this.notify();
     await this.loop;

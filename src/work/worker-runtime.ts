@@ -42,6 +42,13 @@ export interface WorkerOptions {
   metrics?: WorkerMetrics;
   /** Restart a pipeline that stopped on an unexpected error instead of rejecting `failed` (serve --with-workers). */
   restartFailed?: boolean;
+  /**
+   * A stop that comes while the pipelines start (a stop signal): no further pipeline starts and the started ones
+   * stop at once, not after another one's start() returns (it may wait on a database that does not answer).
+   * startWorkers then resolves once the start() under way returned and its pipeline stopped too; the caller bounds
+   * that wait (src/cli/stop-while-starting.ts), and the returned stop() waits for all of it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Workers {
@@ -179,53 +186,67 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     await Promise.allSettled([...runners.values()].map((r) => r.stop()));
   };
 
-  let configured = resolvePipelines(config);
-  if (options.only) {
-    const unknown = options.only.filter((n) => !configured.some((p) => p.name === n));
-    if (unknown.length > 0) throw new HopperError('HOPPER_USAGE', `no pipeline named ${unknown.join(', ')} in the config (pipelines: ${configured.map((p) => p.name).join(', ') || 'none'}).`);
-    configured = configured.filter((p) => options.only!.includes(p.name));
-  }
-  for (const pipeline of configured) {
-    try {
-      await start(pipeline);
-    } catch (err) {
-      await stopAll();
-      throw startFailure(pipeline, err);
-    }
-  }
-
+  // A stop signal during the start (options.signal) stops what started at once; `stopped` keeps the rest from starting.
+  const stopWhileStarting = (): void => {
+    stopping.abort();
+    void stopAll();
+  };
+  if (options.signal?.aborted === true) stopWhileStarting();
+  else options.signal?.addEventListener('abort', stopWhileStarting, { once: true });
   let discovery: NodeJS.Timeout | null = null;
   let waitDiscovery = (): Promise<void> => Promise.resolve();
-  if (config.pipelines.length === 0) {
-    const skipped = new Set<string>();
-    let busy: Promise<void> | null = null;
-    const discover = (): Promise<void> => {
-      busy ??= discoverOnce().finally(() => (busy = null));
-      return busy;
-    };
-    const discoverOnce = async (): Promise<void> => {
-      if (stopped) return;
+  try {
+    let configured = resolvePipelines(config);
+    if (options.only) {
+      const unknown = options.only.filter((n) => !configured.some((p) => p.name === n));
+      if (unknown.length > 0) throw new HopperError('HOPPER_USAGE', `no pipeline named ${unknown.join(', ')} in the config (pipelines: ${configured.map((p) => p.name).join(', ') || 'none'}).`);
+      configured = configured.filter((p) => options.only!.includes(p.name));
+    }
+    for (const pipeline of configured) {
+      if (stopped) break;
       try {
-        for (const stream of await log.listStreams()) {
-          if (stopped) break;
-          if (isDeadLetterStream(stream) || skipped.has(stream)) continue;
-          const pipeline = defaultPipeline(stream);
-          if (runners.has(pipeline.name)) continue;
-          try {
-            await start(pipeline);
-          } catch (err) {
-            skipped.add(stream);
-            logger.error({ err, stream }, 'cannot start the default pipeline of this stream: skipped');
-          }
-        }
+        await start(pipeline);
       } catch (err) {
-        logger.error({ err }, 'listing streams failed: retrying at the next discovery');
+        await stopAll();
+        throw startFailure(pipeline, err);
       }
-    };
-    await discover();
-    discovery = setInterval(() => void discover(), config.work.streamDiscoveryIntervalMs);
-    discovery.unref();
-    waitDiscovery = () => busy ?? Promise.resolve();
+    }
+
+    if (config.pipelines.length === 0 && !stopped) {
+      const skipped = new Set<string>();
+      let busy: Promise<void> | null = null;
+      const discover = (): Promise<void> => {
+        busy ??= discoverOnce().finally(() => (busy = null));
+        return busy;
+      };
+      const discoverOnce = async (): Promise<void> => {
+        if (stopped) return;
+        try {
+          for (const stream of await log.listStreams()) {
+            if (stopped) break;
+            if (isDeadLetterStream(stream) || skipped.has(stream)) continue;
+            const pipeline = defaultPipeline(stream);
+            if (runners.has(pipeline.name)) continue;
+            try {
+              await start(pipeline);
+            } catch (err) {
+              skipped.add(stream);
+              logger.error({ err, stream }, 'cannot start the default pipeline of this stream: skipped');
+            }
+          }
+        } catch (err) {
+          logger.error({ err }, 'listing streams failed: retrying at the next discovery');
+        }
+      };
+      await discover();
+      if (!stopped) {
+        discovery = setInterval(() => void discover(), config.work.streamDiscoveryIntervalMs);
+        discovery.unref();
+      }
+      waitDiscovery = () => busy ?? Promise.resolve();
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', stopWhileStarting);
   }
 
   return {

@@ -28,6 +28,7 @@ import { startAdmin, type AdminRuntime } from '../../observe/admin-runtime.js';
 import { checkAdminAccess } from '../../observe/admin-auth.js';
 import type { WorkerMetricsSnapshot } from '../../work/worker-metrics.js';
 import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
+import { stopWhenStarted } from '../stop-while-starting.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -124,7 +125,7 @@ interface WorkerRuntime {
 const STOPPED_FIRST = Symbol('stopped while the workers start');
 
 interface WorkerRuntimeModule {
-  startWorkers(config: HopperConfig, log: Log, logger: Logger, options: { restartFailed: boolean }): Promise<WorkerRuntime>;
+  startWorkers(config: HopperConfig, log: Log, logger: Logger, options: { restartFailed: boolean; signal: AbortSignal }): Promise<WorkerRuntime>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ interface WorkerRuntimeModule {
 // /api/status) rather than ending the process: ingest must keep serving. `hopper work` exits 1
 // instead, for its supervisor to restart it.
 // ---------------------------------------------------------------------------------------------
-async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise<WorkerRuntime | null> {
+async function startWorkerRuntime(config: HopperConfig, logger: Logger, stopSignal: AbortSignal): Promise<WorkerRuntime | null> {
   const specifier = '../../work/worker-runtime.js';
   let mod: WorkerRuntimeModule;
   try {
@@ -148,7 +149,7 @@ async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise
   }
   const log = await openLog(config, warnTo(logger));
   try {
-    const runtime = await mod.startWorkers(config, log, logger, { restartFailed: true });
+    const runtime = await mod.startWorkers(config, log, logger, { restartFailed: true, signal: stopSignal });
     return {
       ...(runtime.metrics ? { metrics: runtime.metrics } : {}),
       stop: async () => {
@@ -159,32 +160,6 @@ async function startWorkerRuntime(config: HopperConfig, logger: Logger): Promise
   } catch (err) {
     await log.close().catch(() => undefined);
     throw err;
-  }
-}
-
-/**
- * A stop signal that came while the worker runtime was starting: a processor's start() may wait on a database
- * that does not answer, so the stop does not wait for it. The runtime is stopped if it starts within
- * work.shutdownTimeoutMs, else abandoned (the process exits regardless). Resolves true when it stopped cleanly.
- */
-async function stopWorkersWhenStarted(starting: Promise<WorkerRuntime | null>, timeoutMs: number, logger: Logger): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const overran = new Promise<'overran'>((resolve) => {
-    timer = setTimeout(() => resolve('overran'), timeoutMs);
-  });
-  try {
-    const runtime = await Promise.race([starting, overran]);
-    if (runtime === 'overran') {
-      logger.warn({ timeoutMs }, 'the worker runtime was still starting at the stop deadline: abandoned');
-      return false;
-    }
-    await runtime?.stop();
-    return true;
-  } catch (err) {
-    logger.error(errorFields(err), 'the worker runtime failed to start');
-    return false;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -218,12 +193,15 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   const stopRequested = new Promise<void>((r) => {
     requestStop = r;
   });
+  /** Aborted with requestStop: the pipelines that started stop at once, though another one's start() hangs. */
+  const stopWorkersStart = new AbortController();
   const onStop = (signal: NodeJS.Signals): void => {
     stopSignals++;
     if (stopSignals === 1) {
       logger.info({ signal, timeoutMs: config.ingest.shutdownTimeoutMs }, 'stopping');
       // While the children start, stop them now: start() then settles and stoppedWhileStarting() reports how it went.
       if (!started) void supervisor.stop();
+      stopWorkersStart.abort();
       requestStop();
     } else {
       logger.warn({ signal }, 'second stop signal: killing the ingest processes now');
@@ -282,8 +260,8 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   if (ctx.values['with-workers'] === true) {
     // Processor code runs in this process: a promise it lets float must not take ingest down with it.
     process.on('unhandledRejection', (reason) => logger.error(unhandledRejectionFields(reason), `${UNHANDLED_REJECTION_MESSAGE}: serving goes on`));
-    const starting = startWorkerRuntime(config, logger);
-    starting.catch(() => undefined); // abandoned when a stop signal comes first: reported by stopWorkersWhenStarted
+    const starting = startWorkerRuntime(config, logger, stopWorkersStart.signal);
+    starting.catch(() => undefined); // abandoned when a stop signal comes first: reported by stopWhenStarted
     try {
       const first = await Promise.race([starting, stopRequested.then((): typeof STOPPED_FIRST => STOPPED_FIRST)]);
       if (first === STOPPED_FIRST) workersStarting = starting;
@@ -320,7 +298,7 @@ async function runPrimary(ctx: CommandContext): Promise<number> {
   const [ingestClean, workersClean] = await Promise.all([
     supervisor.stop(),
     workersStarting !== null
-      ? stopWorkersWhenStarted(workersStarting, config.work.shutdownTimeoutMs, logger)
+      ? stopWhenStarted(workersStarting, config.work.shutdownTimeoutMs, logger)
       : (workers?.stop().then(
           () => true,
           (err: unknown) => {

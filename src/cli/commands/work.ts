@@ -1,15 +1,64 @@
 // `hopper work`: runs the configured pipelines (or, with none, the files sink for
 // every stream) until SIGTERM or SIGINT, then shuts down within
 // work.shutdownTimeoutMs and exits 0. Exits 1 when a pipeline dies of a bug.
+// A stop signal during the start stops what started; a start() still under way
+// gets work.shutdownTimeoutMs to return (then stopped, exit 0) or is abandoned (exit 1).
 
 import type { Command } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
+import type { HopperConfig } from '../../config/schema.js';
 import { openLog } from '../../log/open-log.js';
-import { createLogger, warnTo } from '../../observe/logger.js';
-import { startWorkers } from '../../work/worker-runtime.js';
-import { startAdmin } from '../../observe/admin-runtime.js';
+import type { Log } from '../../log/types.js';
+import { createLogger, warnTo, type Logger } from '../../observe/logger.js';
+import { startWorkers, type Workers } from '../../work/worker-runtime.js';
+import { startAdmin, type AdminRuntime } from '../../observe/admin-runtime.js';
 import { thrownMessage } from '../../work/thrown-message.js';
 import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
+import { stopWhenStarted } from '../stop-while-starting.js';
+
+interface WorkRuntime {
+  log: Log;
+  workers: Workers;
+  admin: AdminRuntime | null;
+  stop(): Promise<void>;
+}
+
+const STOPPED_FIRST = Symbol('stopped while the workers start');
+
+/**
+ * Opens the log, starts the pipelines and the admin server. After `stopSignal` aborts, nothing more starts (the
+ * pipelines that started are stopped by startWorkers at once); the result is then only there to be stopped.
+ */
+async function startRuntime(config: HopperConfig, logger: Logger, only: string[] | undefined, stopSignal: AbortSignal): Promise<WorkRuntime> {
+  const log = await openLog(config, warnTo(logger));
+  let workers: Workers;
+  try {
+    workers = await startWorkers(config, log, logger, { ...(only && only.length > 0 ? { only } : {}), signal: stopSignal });
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    throw err;
+  }
+  let admin: AdminRuntime | null = null;
+  if (!stopSignal.aborted) {
+    try {
+      admin = await startAdmin({ config, logger, role: 'work', cluster: null, expectedIngestProcesses: null, workers: () => workers.metrics.snapshot() });
+    } catch (err) {
+      await workers.stop();
+      await log.close();
+      throw err;
+    }
+  }
+  return {
+    log,
+    workers,
+    admin,
+    stop: async () => {
+      await workers.stop();
+      await admin?.stop();
+      await log.close();
+    },
+  };
+}
 
 export const workCommand: Command = {
   name: 'work',
@@ -22,10 +71,24 @@ export const workCommand: Command = {
   details:
     'With no "pipelines" in the config, every stream gets the files sink: decoded events as NDJSON in\n' +
     '{dataDir}/out/{stream}/{yyyy-mm-ddThh}.ndjson (new streams are picked up every work.streamDiscoveryIntervalMs).\n' +
-    'SIGTERM/SIGINT: stop fetching, finish running batches within work.shutdownTimeoutMs, commit, exit 0.',
+    'SIGTERM/SIGINT: stop fetching, finish running batches within work.shutdownTimeoutMs, commit, exit 0\n' +
+    '(during the start too; a processor start() still running at work.shutdownTimeoutMs is abandoned: exit 1).',
   async run(ctx) {
     const config = ctx.loadConfig();
     const logger = createLogger(config.logLevel, { role: 'work' });
+    // Stop signals are ours before the first await: opening the log and starting the pipelines take a while (a
+    // processor's start() may wait on its database), and a signal then used to end the process by its default
+    // action (exit 143) without stopping the pipelines that had started. A second one still ends it at once.
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      logger.info({ signal }, 'stop signal');
+      stop.abort();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    const stopRequested = new Promise<typeof STOPPED_FIRST>((resolve) => stop.signal.addEventListener('abort', () => resolve(STOPPED_FIRST), { once: true }));
     // A promise that processor code lets float and that rejects: stop cleanly and exit 1 (the supervisor
     // restarts us) rather than let Node end the process in the middle of writes.
     let onUnhandled!: (err: Error) => void;
@@ -34,38 +97,27 @@ export const workCommand: Command = {
       logger.fatal(unhandledRejectionFields(reason), `${UNHANDLED_REJECTION_MESSAGE}: stopping`);
       onUnhandled(new Error(`unhandled promise rejection: ${thrownMessage(reason)}`));
     });
-    const log = await openLog(config, warnTo(logger));
-    const only = ctx.values.pipeline as string[] | undefined;
-    let workers;
-    try {
-      workers = await startWorkers(config, log, logger, only && only.length > 0 ? { only } : {});
-    } catch (err) {
-      await log.close().catch(() => undefined);
-      throw err;
+    const starting = startRuntime(config, logger, ctx.values.pipeline as string[] | undefined, stop.signal);
+    starting.catch(() => undefined); // when a stop signal comes first: reported by stopWhenStarted
+    const first = await Promise.race([starting, stopRequested]);
+    if (first === STOPPED_FIRST) {
+      logger.info({ reason: 'signal', timeoutMs: config.work.shutdownTimeoutMs }, 'workers stopping while they start');
+      const clean = await stopWhenStarted(starting, config.work.shutdownTimeoutMs, logger);
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      return clean ? 0 : 1;
     }
-    let admin;
-    try {
-      admin = await startAdmin({ config, logger, role: 'work', cluster: null, expectedIngestProcesses: null, workers: () => workers.metrics.snapshot() });
-    } catch (err) {
-      await workers.stop();
-      await log.close();
-      throw err;
-    }
+    const { log, workers, admin } = first;
     logger.info({ pipelines: workers.pipelines(), admin: admin?.url ?? null, dataDir: config.dataDir, backend: log.backend }, 'workers running');
     // With no stream yet, nothing else keeps the event loop alive while we wait for one.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const outcome = await new Promise<'signal' | Error>((resolve) => {
-      const onSignal = (): void => resolve('signal');
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
+      void stopRequested.then(() => resolve('signal'));
       workers.failed.catch((err: Error) => resolve(err));
       void unhandled.then(resolve);
     });
     clearInterval(keepAlive);
     logger.info({ reason: outcome === 'signal' ? 'signal' : outcome.message }, 'workers stopping');
-    await workers.stop();
-    await admin?.stop();
-    await log.close();
+    await first.stop();
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
     if (outcome !== 'signal') {
       ctx.stderr.write(`hopper work: a pipeline stopped on an unexpected error: ${outcome.message}\n`);
