@@ -251,7 +251,8 @@ export class RequestHandler {
     }
     if (declared > this.bodyLimitBytes) {
       return this.refuse(res, 'HOPPER_BODY_TOO_LARGE', `The body (${declared} bytes) is larger than ${this.bodyLimitKey} (${this.bodyLimitBytes}).`, requestId, {
-        close: true,
+        // A pixel's "body" is its query, read with the head: nothing is left unread, so the connection stays.
+        close: !pixel,
         cors,
         stream: sc,
       });

@@ -560,3 +560,15 @@ test('a chunked body of 6000 chunks without extensions is stored whole', async (
   assert.equal(statusOf(r.text), 202);
   assert.deepEqual((await readAll(f.log, 's')).map((x) => x.body.length), [60_000]);
 });
+
+test('a pixel whose query is over maxBodyBytes gets 413 and keeps the connection: nothing of it is left unread', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS });
+  const s = await open(f.port);
+  const pixel = (query: string, close = false): string =>
+    `GET /v1/streams/s/pixel.gif?${query} HTTP/1.1\r\nHost: x\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  s.write(pixel(`q=${'a'.repeat(1200)}`) + pixel('q=2', true));
+  const r = await collect(s, 3000);
+  assert.deepEqual(statusesOf(r.text), [413, 200], 'the pixel sent behind it is answered too');
+  assert.doesNotMatch(r.text.slice(0, r.text.indexOf('\r\n\r\n')), /Connection: close/i, 'the 413 does not close');
+  assert.deepEqual(await stored(f), ['q=2']);
+});
