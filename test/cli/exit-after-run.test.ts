@@ -4,29 +4,16 @@
 // sources (tsx).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/embedded.js';
+import { startHopperFromSources } from '../helpers/source-cli.js';
 import { waitForListening } from '../helpers/serve-listening.js';
-import { cleanEnv } from '../work/work-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROCESSOR = fileURLToPath(new URL('./fixtures/lingering-timer-processor.mjs', import.meta.url));
 
-function hopper(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const kill = (): void => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  };
-  return { child, exited, kill };
-}
+const hopper = startHopperFromSources;
 
 function config(dir: string, options: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
   const file = join(dir, 'hopper.config.json');

@@ -3,30 +3,18 @@
 // at fatal level and exits 1 after a clean stop. The CLI runs from the sources (tsx).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/embedded.js';
+import { startHopperFromSources } from '../helpers/source-cli.js';
 import { waitForListening } from '../helpers/serve-listening.js';
 import { postWith } from '../ingest/serve-process.js';
-import { cleanEnv, waitFor } from '../work/work-helpers.js';
+import { waitFor } from '../work/work-helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROCESSOR = fileURLToPath(new URL('./fixtures/floating-rejection-processor.mjs', import.meta.url));
 
-function hopper(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: cleanEnv() });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const kill = (): void => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  };
-  return { child, exited, kill };
-}
+const hopper = startHopperFromSources;
 
 function config(dir: string, extra: Record<string, unknown> = {}): string {
   const file = join(dir, 'hopper.config.json');
