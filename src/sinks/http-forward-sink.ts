@@ -130,11 +130,22 @@ async function readSnippet(body: Dispatcher.ResponseData['body'], ms: number): P
   return total > keptBytes ? `${text}...` : text;
 }
 
+/** `Basic ...` for the user and password of a URL (percent-decoded; throws URIError on a bad escape). */
+function basicAuthorization(url: URL): string {
+  return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+}
+
+function maskCredentials(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
 export class HttpForwarder {
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly path: string;
   private readonly headers: Record<string, string>;
+  /** The URL as dead letters and errors show it: its credentials masked. */
+  private readonly shownUrl: string;
   private readonly metrics = new SinkMetrics(SINK);
   /** Records whose every event this process delivered: a retried batch skips them. */
   private readonly delivered = new WeakSet<BatchItem>();
@@ -144,7 +155,11 @@ export class HttpForwarder {
     this.origin = url.origin;
     this.path = `${url.pathname}${url.search}`;
     const contentType = opts.format === 'ndjson' ? 'application/x-ndjson' : 'application/json';
-    this.headers = { 'content-type': contentType, ...Object.fromEntries(Object.entries(opts.headers).map(([k, v]) => [k.toLowerCase(), v])) };
+    // The pool is made for the origin, which has no credentials: those of the URL go as Basic
+    // authorization (RFC 7617) unless `headers` sets its own, and are never shown.
+    const basic: Record<string, string> = url.username !== '' || url.password !== '' ? { authorization: basicAuthorization(url) } : {};
+    this.headers = { 'content-type': contentType, ...basic, ...Object.fromEntries(Object.entries(opts.headers).map(([k, v]) => [k.toLowerCase(), v])) };
+    this.shownUrl = maskCredentials(opts.url);
     this.pool = new Pool(this.origin, {
       connections: opts.connections,
       connect: { timeout: opts.connectTimeoutMs },
@@ -194,7 +209,7 @@ export class HttpForwarder {
       }
       this.rememberDelivered(units, requests, request, badItems);
       this.metrics.transientError(ctx.metrics);
-      throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.opts.url}: ${outcome.reason}; retrying later`, { cause: outcome.cause });
+      throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.shownUrl}: ${outcome.reason}; retrying later`, { cause: outcome.cause });
     }
     for (const [item, reason] of badItems) failed.push({ item, reason });
     for (const u of units) if (!badItems.has(u.item)) this.delivered.add(u.item);
@@ -258,7 +273,7 @@ export class HttpForwarder {
         // The shutdown deadline destroyed the body: the failure is the abort's, never the records'.
         ctx.signal.throwIfAborted();
         if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'ok' };
-        const reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.opts.url}${snippet === '' ? '' : `: ${snippet}`}`;
+        const reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.shownUrl}${snippet === '' ? '' : `: ${snippet}`}`;
         if (res.statusCode === 413 && request.length > 1) return { kind: 'split' };
         if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', reason };
         last = { kind: 'unavailable', reason };
@@ -289,9 +304,9 @@ export class HttpForwarder {
 const httpForwardSink: SinkFactory = (options, context) => {
   const opts = checkOptions(options, context);
   try {
-    new URL(opts.url);
+    basicAuthorization(new URL(opts.url));
   } catch {
-    throw optionError(SINK, context, 'url', `${JSON.stringify(opts.url)} is not a valid URL`);
+    throw optionError(SINK, context, 'url', `${JSON.stringify(maskCredentials(opts.url))} is not a valid URL`);
   }
   const forwarder = new HttpForwarder(opts);
   return defineProcessor({
