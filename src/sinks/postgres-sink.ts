@@ -41,7 +41,7 @@
 // half in its own transaction) and its record is returned in `failed` with
 // Postgres's message; the other records are written. A statement that cannot work
 // at all (class 42: missing column or table) fails every record of the batch with
-// that message. A record's events are written all together or not at all.
+// that message (but the default table, with createTable, dropped while running is made again). A record's events are written all together or not at all.
 // The stage is a temp table of the transaction that uses it (ON COMMIT DROP). Use direct connections
 // or session pooling all the same.
 //
@@ -112,6 +112,8 @@ type Failed = NonNullable<ProcessResult['failed']>;
 const COPY_CHUNK_CHARS = 256 * 1024;
 /** SQLSTATE of a key already in the table: the batch was (at least partly) written before. */
 const UNIQUE_VIOLATION = '23505';
+/** SQLSTATE of a table that does not exist. */
+const UNDEFINED_TABLE = '42P01';
 /**
  * The table's unique keys as column lists, primary key first. Only those an ON CONFLICT can name:
  * no expressions, no partial or deferrable index; INCLUDE columns are not part of the key. Nor an index
@@ -335,6 +337,11 @@ export class PostgresWriter {
         // The redelivery key may predate an ALTER TABLE (42P10): writeOnce forgot it and dropped that connection, so try once more.
         if (!statementRetried) {
           statementRetried = true;
+          // The default table dropped while running (42P01 undefined_table): made again, as at the start.
+          if (sqlState(err) === UNDEFINED_TABLE) {
+            this.tableReady = null;
+            await this.ensureTable(signal);
+          }
           work.push(part);
           continue;
         }
