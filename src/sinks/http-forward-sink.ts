@@ -23,7 +23,7 @@ import type { Dispatcher } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HopperError } from '../errors.js';
 import { backoffMs } from '../work/backoff.js';
-import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
+import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkContext, type SinkFactory } from '../work/types.js';
 import { optionError, optionsChecker } from './sink-options.js';
 import { SinkMetrics } from './sink-metrics.js';
 import { retryAfterMs } from './retry-after.js';
@@ -301,6 +301,28 @@ export class HttpForwarder {
   }
 }
 
+/** A header name (RFC 9110 section 5.1: a token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What undici refuses in a header value (RFC 9110 section 5.5: no CR, LF, NUL or other controls but HTAB). */
+const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Headers of the request's framing and connection, which undici sets and refuses from the caller. */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect']);
+
+/**
+ * A header undici refuses fails every request before it is sent, and was taken for an unavailable
+ * endpoint: the batch was retried for ever. Checked once, at the start, naming the header (never its value).
+ */
+function checkHeaders(headers: Record<string, string>, context: SinkContext): void {
+  for (const [name, value] of Object.entries(headers)) {
+    const key = `headers.${JSON.stringify(name)}`;
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) throw optionError(SINK, context, key, 'is not a header name: use letters, digits and !#$%&\'*+.^_`|~-');
+    if (FRAMING_HEADERS.has(lower)) throw optionError(SINK, context, key, 'is set by the sink itself: remove it');
+    if (lower === 'connection' && !/^(close|keep-alive)$/i.test(value)) throw optionError(SINK, context, key, 'may only be close or keep-alive');
+    if (BAD_HEADER_VALUE.test(value)) throw optionError(SINK, context, key, 'has a character no header value may hold (a line break, a control character, or one past U+00FF)');
+  }
+}
+
 const httpForwardSink: SinkFactory = (options, context) => {
   const opts = checkOptions(options, context);
   try {
@@ -308,6 +330,7 @@ const httpForwardSink: SinkFactory = (options, context) => {
   } catch {
     throw optionError(SINK, context, 'url', `${JSON.stringify(maskCredentials(opts.url))} is not a valid URL`);
   }
+  checkHeaders(opts.headers, context);
   const forwarder = new HttpForwarder(opts);
   return defineProcessor({
     process: (batch, ctx) => forwarder.process(batch.items, ctx),
