@@ -33,6 +33,7 @@ test('redis: batches in flight when the script cache is lost are stored in order
     maxBatchBytes: 1 << 20,
     durableIsFsync: () => true,
     warn: () => undefined,
+    settings: { metaKey: 'script-cache:meta:streams', stream: 's', json: () => JSON.stringify({ partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 }) },
   });
   assert.equal((await appender.append([makeRecord(0)], 'durable')).firstOffset, 0); // the script is cached now
 

@@ -31,14 +31,18 @@ import { dropHungConnection, isCommandTimeout, redisNotReady, redisUnavailable }
 import type { WarnFn } from '../embedded/partition-recovery.js';
 
 /**
- * KEYS[1] = partition key; ARGV[1] = approximate MAXLEN to trim to ('0' = none);
- * then FIELDS_PER_RECORD values per record. Returns the ID of the first entry.
- * `0-*` makes Redis pick the next sequence number after the stream's last ID.
+ * KEYS[1] = partition key, KEYS[2] = meta key; ARGV[1] = approximate MAXLEN to trim to ('0' = none),
+ * ARGV[2] = Hopper stream, ARGV[3] = its settings (JSON); then FIELDS_PER_RECORD values per record.
+ * Returns the ID of the first entry. `0-*` makes Redis pick the next sequence number after the
+ * stream's last ID. The settings are put back when missing: a Redis restarted without its data
+ * (no persistence, or a snapshot older than the stream) has lost them, and without them the
+ * records stored from then on are in no stream listing, so no worker would ever read them.
  */
 export const APPEND_SCRIPT = `
 local key = KEYS[1]
 local first = nil
-for i = 2, #ARGV, ${FIELDS_PER_RECORD} do
+redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
+for i = 4, #ARGV, ${FIELDS_PER_RECORD} do
   local id = redis.call('XADD', key, '0-*', 'at', ARGV[i], 'ct', ARGV[i + 1], 'ce', ARGV[i + 2], 'ra', ARGV[i + 3], 'rq', ARGV[i + 4], 'ik', ARGV[i + 5], 'b', ARGV[i + 6])
   if first == nil then first = id end
 end
@@ -53,8 +57,17 @@ const MAX_IN_FLIGHT_BATCHES = 2;
  * Keeps each command's argument count (and Redis's Lua ARGV table) moderate.
  */
 export const MAX_RECORDS_PER_CALL = 10_000;
-/** Arguments of one script call: [script, numkeys, key, maxLen, ...FIELDS_PER_RECORD per record]. */
+/** Arguments of one script call: [script, numkeys, key, metaKey, maxLen, stream, settings, ...FIELDS_PER_RECORD per record]. */
 type ScriptCall = (string | Buffer | number)[];
+const MAX_LEN_ARG = 4;
+
+/** The Hopper stream a partition belongs to and where its settings live (redis-keys.ts). */
+export interface StreamSettings {
+  metaKey: string;
+  stream: string;
+  /** The settings as stored in the meta hash (JSON). */
+  json: () => string;
+}
 
 export interface AppenderContext {
   redis: Redis;
@@ -63,6 +76,7 @@ export interface AppenderContext {
   /** Whether Redis fsyncs before it answers (appendfsync always): then every write is durable. */
   durableIsFsync: () => boolean;
   warn: WarnFn;
+  settings: StreamSettings;
 }
 
 interface PendingAppend {
@@ -153,12 +167,14 @@ export class PartitionAppender {
   /** The batch's records as script calls of at most MAX_RECORDS_PER_CALL records (more than one only for one large append). */
   private scriptCalls(batch: PendingAppend[]): ScriptCall[] {
     const calls: ScriptCall[] = [];
+    const { metaKey, stream, json } = this.ctx.settings;
+    const settings = json();
     let call: ScriptCall | null = null;
     let inCall = 0;
     for (const p of batch) {
       for (const r of p.records) {
         if (call === null || inCall === MAX_RECORDS_PER_CALL) {
-          call = [APPEND_SCRIPT, 1, this.key, '0'];
+          call = [APPEND_SCRIPT, 2, this.key, metaKey, '0', stream, settings];
           calls.push(call);
           inCall = 0;
         }
@@ -166,7 +182,7 @@ export class PartitionAppender {
         inCall++;
       }
     }
-    calls[calls.length - 1]![3] = String(this.maxLen); // trim once, after the last XADD
+    calls[calls.length - 1]![MAX_LEN_ARG] = String(this.maxLen); // trim once, after the last XADD
     return calls;
   }
 

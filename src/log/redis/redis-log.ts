@@ -196,6 +196,7 @@ export class RedisLog implements Log {
         maxBatchBytes: this.opts.maxBatchBytes,
         durableIsFsync: () => this.capabilities.durableIsFsync,
         warn: this.warn,
+        settings: { metaKey: metaKey(this.opts.keyPrefix), stream, json: () => JSON.stringify(this.metas.get(stream)) },
       });
       this.appenders.set(id, appender);
     }
