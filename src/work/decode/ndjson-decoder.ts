@@ -3,6 +3,7 @@
 // (the line number is in the reason), so a record is never half-delivered.
 
 import { DecodeError } from './decode-error.js';
+import { MAX_JSON_DEPTH, nestedTooDeep } from './json-decoder.js';
 
 export function decodeNdjson(text: string): unknown[] {
   const events: unknown[] = [];
@@ -19,6 +20,7 @@ export function decodeNdjson(text: string): unknown[] {
       } catch (err) {
         throw new DecodeError('HOPPER_DECODE_FAILED', `malformed NDJSON at line ${line}: ${(err as Error).message}`, { cause: err });
       }
+      if (nestedTooDeep(raw)) throw new DecodeError('HOPPER_DECODE_FAILED', `NDJSON line ${line} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)`);
     }
     start = end + 1;
   }
