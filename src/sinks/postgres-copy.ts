@@ -15,7 +15,7 @@ export function copyText(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPABLE, (c) => ESCAPES[c]!) : s;
 }
 
-/** One field of a row: null => \N, strings as is, objects and arrays as JSON, dates as ISO 8601. */
+/** One field of a row: null => \N, strings as is, booleans, objects and arrays as JSON, dates as ISO 8601. */
 export function copyField(value: unknown): string {
   switch (typeof value) {
     case 'string':
@@ -24,7 +24,8 @@ export function copyField(value: unknown): string {
     case 'bigint':
       return String(value);
     case 'boolean':
-      return value ? 't' : 'f';
+      // The spelling every type that holds a boolean reads: boolean, text, and jsonb (which refuses t/f).
+      return value ? 'true' : 'false';
     case 'undefined':
       return '\\N';
     case 'object':

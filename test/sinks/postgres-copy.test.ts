@@ -22,10 +22,11 @@ test('any string survives COPY text escaping, and never carries a raw separator'
   );
 });
 
-test('fields: null as \\N, objects as escaped JSON, booleans as t/f', () => {
+test('fields: null as \\N, objects as escaped JSON, booleans as JSON true/false', () => {
   assert.equal(copyField(null), '\\N');
   assert.equal(copyField(undefined), '\\N');
-  assert.equal(copyField(true), 't');
+  assert.equal(copyField(true), 'true');
+  assert.equal(copyField(false), 'false');
   assert.equal(copyField(12.5), '12.5');
   assert.equal(copyField({ a: 'x\ty' }), '{"a":"x\\\\ty"}');
   assert.equal(unescape(copyField({ a: 'x\ty' })), JSON.stringify({ a: 'x\ty' }));
