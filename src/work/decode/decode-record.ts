@@ -52,6 +52,18 @@ type FormatDecoder = (text: string, charset: string) => unknown[];
 
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines', 'application/json-lines']);
 
+/** Whether the first non-blank line of `text` decodes on its own: the body is NDJSON, not one JSON value. */
+function firstLineDecodes(text: string): boolean {
+  const start = text.length - text.trimStart().length;
+  const end = text.indexOf('\n', start);
+  try {
+    decodeNdjson(end === -1 ? text.slice(start) : text.slice(start, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function decodeSniffed(text: string): unknown[] {
   const head = text.trimStart()[0];
   if (head !== '{' && head !== '[') return decodeText(text);
@@ -60,8 +72,9 @@ function decodeSniffed(text: string): unknown[] {
   } catch (jsonErr) {
     try {
       return decodeNdjson(text);
-    } catch {
-      throw jsonErr;
+    } catch (ndjsonErr) {
+      // NDJSON with a bad line further down: its error names that line, where JSON.parse's points at line 2.
+      throw firstLineDecodes(text) ? ndjsonErr : jsonErr;
     }
   }
 }
