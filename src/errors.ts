@@ -2,6 +2,8 @@
 // status where it applies, whether retrying can help, and a message that says
 // what to do. test/errors.test.ts checks that every code is documented in README.
 
+import { DEAD_LETTER_SUFFIX } from './log/types.js';
+
 export interface ErrorSpec {
   status: number;
   retriable: boolean;
@@ -233,8 +235,18 @@ export function isValidName(name: string): boolean {
   return NAME_RE.test(name) && name !== '.' && name !== '..';
 }
 
+/**
+ * The log also takes the dead-letter stream of any valid name, `{name}.dlq` (up to 68 characters): the
+ * workers must be able to store a dead letter of every stream, or its partition would stall on it for good.
+ */
+export function isValidLogStreamName(name: string): boolean {
+  return isValidName(name) || (name.endsWith(DEAD_LETTER_SUFFIX) && isValidName(name.slice(0, -DEAD_LETTER_SUFFIX.length)));
+}
+
 export function assertStreamName(name: string): void {
-  if (!isValidName(name)) throw new HopperError('HOPPER_STREAM_NAME_INVALID', `Invalid stream name ${JSON.stringify(name)}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`);
+  if (!isValidLogStreamName(name)) {
+    throw new HopperError('HOPPER_STREAM_NAME_INVALID', `Invalid stream name ${JSON.stringify(name)}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`);
+  }
 }
 
 export function assertGroupName(name: string): void {

@@ -5,7 +5,7 @@
 
 import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HopperError, assertGroupName, assertStreamName, isHopperError, isValidName } from '../../errors.js';
+import { HopperError, assertGroupName, assertStreamName, isHopperError, isValidLogStreamName, isValidName } from '../../errors.js';
 import type {
   AckLevel,
   AppendResult,
@@ -106,7 +106,7 @@ export class EmbeddedLog implements Log {
 
   async listStreams(): Promise<string[]> {
     const names = await fsp.readdir(join(this.opts.dataDir, 'streams')).catch(() => [] as string[]);
-    return names.filter(isValidName).sort();
+    return names.filter(isValidLogStreamName).sort();
   }
 
   async listPartitions(stream: string): Promise<number[]> {
