@@ -43,7 +43,7 @@ import type { WarnFn } from '../embedded/partition-recovery.js';
 import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
 import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
-import { durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
+import { assertJsStreamName, durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
 import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats-record-codec.js';
 import { NatsGroupConsumer } from './nats-group-consumer.js';
 import { InboxRequester, RequestTimeoutError } from './inbox-requester.js';
@@ -150,6 +150,7 @@ export class NatsLog implements Log {
     assertStreamName(stream);
     const existing = await this.listPartitions(stream);
     const partitions = Math.max(options.partitions, existing.length);
+    assertJsStreamName(this.opts.subjectPrefix, stream, partitions - 1);
     const sized = { ...options, partitions };
     const known = this.known.get(stream) ?? new Map<number, number>();
     for (let p = 0; p < partitions; p++) {

@@ -10,6 +10,8 @@
 // subject tokens cannot, so each name part is escaped: '_' -> '_5F', '.' -> '_2E'.
 // Escaped parts never contain "__", which makes the stream-name separator unambiguous.
 
+import { HopperError } from '../../errors.js';
+
 const ESCAPES: Record<string, string> = { _: '_5F', '.': '_2E' };
 
 export function escapeName(name: string): string {
@@ -20,6 +22,9 @@ export function unescapeName(escaped: string): string | null {
   if (!/^(?:[A-Za-z0-9-]|_5F|_2E)*$/.test(escaped)) return null;
   return escaped.replace(/_5F|_2E/g, (e) => (e === '_5F' ? '_' : '.'));
 }
+
+/** Longest stream name JetStream accepts ("stream name is too long, maximum allowed is 255"). */
+export const MAX_JS_STREAM_NAME_LENGTH = 255;
 
 export function jsStreamName(subjectPrefix: string, stream: string, partition: number): string {
   return `${escapeName(subjectPrefix)}__${escapeName(stream)}__${partition}`;
@@ -40,4 +45,18 @@ export function parseSubject(subjectPrefix: string, subject: string): { stream: 
 
 export function durableName(group: string): string {
   return escapeName(group);
+}
+
+/**
+ * Refuses a Hopper stream whose JetStream name would pass 255 characters (escaping triples '.' and '_', so
+ * a long subjectPrefix leaves less room): JetStream's refusal would read as an outage to retry for ever.
+ */
+export function assertJsStreamName(subjectPrefix: string, stream: string, partition: number): void {
+  const name = jsStreamName(subjectPrefix, stream, partition);
+  if (name.length <= MAX_JS_STREAM_NAME_LENGTH) return;
+  throw new HopperError(
+    'HOPPER_STREAM_NAME_INVALID',
+    `Stream ${JSON.stringify(stream)} cannot be stored on NATS with log.nats.subjectPrefix ${JSON.stringify(subjectPrefix)}: its JetStream stream name ` +
+      `(${name.length} characters, '.' and '_' written as 3) would pass the ${MAX_JS_STREAM_NAME_LENGTH} JetStream allows; use a shorter stream name or subjectPrefix.`,
+  );
 }
