@@ -3,22 +3,15 @@
 // boolean bound to a jsonb column was dead-lettered, and a text column stored "t".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import postgresSink from '../../src/sinks/postgres-sink.js';
-import { makeBatch, makeCtx, makeItem, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
+import { makeBatch, makeCtx, makeItem, scratchTable, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
 
 const pgTarget = await testPgUrl();
 const skip = pgTarget.skip ?? false;
 const url = pgTarget.url ?? '';
 
 test('JSON true and false land in boolean, jsonb and text columns as true and false', { skip }, async (t) => {
-  const table = uniqueName('hopper_b');
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.after(async () => {
-    await db.query(`DROP TABLE IF EXISTS ${table}`);
-    await db.end();
-  });
+  const { db, table } = await scratchTable(t, url, 'hopper_b');
   await db.query(`CREATE TABLE ${table} (n int, b boolean, j jsonb, s text)`);
   const sink = postgresSink({ url, table, columns: { n: 'n', b: 'flag', j: 'flag', s: 'flag' } }, { ...sinkContext('events'), pipeline: uniqueName('pipe') });
   t.after(() => sink.stop?.(makeCtx()));

@@ -3,22 +3,15 @@
 // refused by a stage made before it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import postgresSink from '../../src/sinks/postgres-sink.js';
-import { makeBatch, makeCtx, makeItem, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
+import { makeBatch, makeCtx, makeItem, scratchTable, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
 
 const pgTarget = await testPgUrl();
 const skip = pgTarget.skip ?? false;
 const url = pgTarget.url ?? '';
 
 test('a column whose type changed mid-run: a redelivered batch goes through a stage of the new type, nothing is dead-lettered', { skip }, async (t) => {
-  const table = uniqueName('hopper_t');
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.after(async () => {
-    await db.query(`DROP TABLE IF EXISTS ${table}`);
-    await db.end();
-  });
+  const { db, table } = await scratchTable(t, url, 'hopper_t');
   await db.query(`CREATE TABLE ${table} (s text, p integer, o bigint, i integer, v integer, PRIMARY KEY (s, p, o, i))`);
   // One connection, so the redelivered batch meets the session that wrote the first one.
   const sink = postgresSink({ url, table, poolMax: 1, columns: { s: '$stream', p: '$partition', o: '$offset', i: '$index', v: 'v' } }, { ...sinkContext('events'), pipeline: uniqueName('pipe') });

@@ -2,22 +2,15 @@
 // first batch did, instead of sending every record to dead letters with 42P01 until a restart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import postgresSink from '../../src/sinks/postgres-sink.js';
-import { makeBatch, makeCtx, makeItem, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
+import { makeBatch, makeCtx, makeItem, scratchTable, sinkContext, testPgUrl, uniqueName } from './sink-harness.js';
 
 const pgTarget = await testPgUrl();
 const skip = pgTarget.skip ?? false;
 const url = pgTarget.url ?? '';
 
 test('a default table dropped while running is created again; the batch lands, nothing is dead-lettered', { skip }, async (t) => {
-  const table = uniqueName('hopper_t');
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.after(async () => {
-    await db.query(`DROP TABLE IF EXISTS ${table}`);
-    await db.end();
-  });
+  const { db, table } = await scratchTable(t, url, 'hopper_t');
   const sink = postgresSink({ url, table }, { ...sinkContext('events'), pipeline: uniqueName('pipe') });
   t.after(() => sink.stop?.(makeCtx()));
   assert.deepEqual((await sink.process(makeBatch([makeItem(0, '{"a":0}')]), makeCtx()))?.failed ?? [], []);

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { testPgUrl, uniqueName } from './sink-harness.js';
+import { scratchTable, testPgUrl } from './sink-harness.js';
 import { writeConfigFile } from '../work/work-helpers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -31,13 +30,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 
 test('SIGKILL of hopper work mid-batch, repeatedly: every event is one row in Postgres', { skip, timeout: 120_000 }, async (t) => {
   const url = target.url!;
-  const table = uniqueName('hopper_crash');
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.after(async () => {
-    await db.query(`DROP TABLE IF EXISTS ${table}`);
-    await db.end();
-  });
+  const { db, table } = await scratchTable(t, url, 'hopper_crash');
   const dir = tempDir();
   t.after(() => removeDir(dir));
 

@@ -113,3 +113,15 @@ export async function testPgUrl(): Promise<{ url: string; skip?: undefined } | {
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
 }
+
+/** A client of the test database and a unique table name; after the test the table is dropped (if made) and the client closed. */
+export async function scratchTable(t: { after(fn: () => Promise<void>): void }, url: string, prefix: string): Promise<{ db: pg.Client; table: string }> {
+  const table = uniqueName(prefix);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.after(async () => {
+    await db.query(`DROP TABLE IF EXISTS ${table}`);
+    await db.end();
+  });
+  return { db, table };
+}
