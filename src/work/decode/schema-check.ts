@@ -1,7 +1,11 @@
 // Compiles a stream's optional JSON Schema (config streams[name].schema) once,
 // with ajv, into an EventValidator whose message names the failing path.
+// ajv itself checks no `format`: without ajv-formats, {"format": "email"} was ignored (a console.warn, not
+// a log line) and every event passed. The standard formats are checked (ajv-formats, "full" mode); a format
+// neither knows stops the start naming it, rather than let events through unchecked.
 
 import { Ajv } from 'ajv';
+import formatsPlugin from 'ajv-formats';
 import { HopperError } from '../../errors.js';
 import type { EventValidator } from './decode-record.js';
 
@@ -9,12 +13,24 @@ import type { EventValidator } from './decode-record.js';
 const MAX_REPORTED_ERRORS = 5;
 
 export function compileSchema(stream: string, schema: Record<string, unknown>): EventValidator {
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  const unknownFormats: string[] = [];
+  // With strict off, ajv reports an unknown format only through logger.warn, then ignores the keyword.
+  const logger = { log: () => undefined, warn: (msg: unknown) => void unknownFormats.push(String(msg)), error: () => undefined };
+  const ajv = new Ajv({ allErrors: true, strict: false, logger });
+  // A CommonJS module: under NodeNext the default import is its module.exports, the plugin is on .default.
+  formatsPlugin.default(ajv);
   let validate;
   try {
     validate = ajv.compile(schema);
   } catch (err) {
     throw new HopperError('HOPPER_CONFIG_INVALID', `config streams.${stream}.schema is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
+  }
+  const unknown = unknownFormats.find((m) => m.startsWith('unknown format'));
+  if (unknown !== undefined) {
+    throw new HopperError(
+      'HOPPER_CONFIG_INVALID',
+      `config streams.${stream}.schema: ${unknown.replace(' ignored in schema', ' in schema')}, which would check nothing: use a standard format (email, date-time, uuid, uri, ...) or a "pattern".`,
+    );
   }
   return (event) => {
     if (validate(event)) return null;
