@@ -185,9 +185,13 @@ export class PartitionWriter {
     return { base: this.base, position: this.size, nextOffset: this.nextOffset };
   }
 
-  append(records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
+  append(records: RecordInput[], requestedAck: AckLevel): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
     if (this.stopped) return Promise.reject(this.stopped);
+    // While the last write failed (a full disk), a fast append waits for its write as a written one does:
+    // acknowledged when queued, it would be dropped by the next failed write, and every fast write would be
+    // answered 202 and lost for as long as the disk stays full. The first write that lands restores fast.
+    const ack = requestedAck === 'fast' && this.lastError !== null ? 'written' : requestedAck;
     let bytes = 0;
     for (const r of records) {
       const b = frameBytes(r);
