@@ -105,11 +105,17 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
 
   const validatorFor = (stream: string): EventValidator | null => {
     if (!validators.has(stream)) {
-      const schema = config.streams[stream]?.schema ?? config.defaultStream.schema;
-      validators.set(stream, schema ? compileSchema(stream, schema) : null);
+      const own = config.streams[stream]?.schema;
+      const schema = own ?? config.defaultStream.schema;
+      validators.set(stream, schema ? compileSchema(stream, schema, own ? undefined : 'defaultStream.schema') : null);
     }
     return validators.get(stream)!;
   };
+  // Every schema of the config is compiled now, not when its stream first gets a pipeline: a stream that does
+  // not exist yet, or whose default pipeline starts later, would otherwise start with a bad schema skipped
+  // (logged, its records never processed) instead of stopping the start with the message.
+  if (config.defaultStream.schema) compileSchema('(default)', config.defaultStream.schema, 'defaultStream.schema');
+  for (const stream of Object.keys(config.streams)) if (config.streams[stream]?.schema) validatorFor(stream);
 
   const onFatal = (pipeline: ResolvedPipeline, runner: PipelineRunner, thrown: unknown): void => {
     const err = asError(thrown);

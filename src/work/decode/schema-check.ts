@@ -12,7 +12,8 @@ import type { EventValidator } from './decode-record.js';
 /** Errors listed in one dead-letter reason; the rest are counted. */
 const MAX_REPORTED_ERRORS = 5;
 
-export function compileSchema(stream: string, schema: Record<string, unknown>): EventValidator {
+/** `key` is where the schema sits in the config, for messages (defaultStream.schema for streams without their own). */
+export function compileSchema(stream: string, schema: Record<string, unknown>, key = `streams.${stream}.schema`): EventValidator {
   const unknownFormats: string[] = [];
   // With strict off, ajv reports an unknown format only through logger.warn, then ignores the keyword.
   const logger = { log: () => undefined, warn: (msg: unknown) => void unknownFormats.push(String(msg)), error: () => undefined };
@@ -23,13 +24,13 @@ export function compileSchema(stream: string, schema: Record<string, unknown>): 
   try {
     validate = ajv.compile(schema);
   } catch (err) {
-    throw new HopperError('HOPPER_CONFIG_INVALID', `config streams.${stream}.schema is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
+    throw new HopperError('HOPPER_CONFIG_INVALID', `config ${key} is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
   }
   const unknown = unknownFormats.find((m) => m.startsWith('unknown format'));
   if (unknown !== undefined) {
     throw new HopperError(
       'HOPPER_CONFIG_INVALID',
-      `config streams.${stream}.schema: ${unknown.replace(' ignored in schema', ' in schema')}, which would check nothing: use a standard format (email, date-time, uuid, uri, ...) or a "pattern".`,
+      `config ${key}: ${unknown.replace(' ignored in schema', ' in schema')}, which would check nothing: use a standard format (email, date-time, uuid, uri, ...) or a "pattern".`,
     );
   }
   return (event) => {
