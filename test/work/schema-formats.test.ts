@@ -24,3 +24,10 @@ test('a format no one checks is a config error naming the stream, the path and t
       !err.message.includes('\n'),
   );
 });
+
+test('an asynchronous schema ($async) is a config error: its validator answers with a promise, which passed every event', () => {
+  assert.throws(
+    () => compileSchema('orders', { $async: true, type: 'object', required: ['id'] }),
+    (err: unknown) => err instanceof HopperError && err.code === 'HOPPER_CONFIG_INVALID' && /^config streams\.orders\.schema is asynchronous \(\$async\)/.test(err.message),
+  );
+});

@@ -26,6 +26,10 @@ export function compileSchema(stream: string, schema: Record<string, unknown>, k
   } catch (err) {
     throw new HopperError('HOPPER_CONFIG_INVALID', `config ${key} is not a valid JSON Schema: ${(err as Error).message}`, { cause: err });
   }
+  // An asynchronous validator answers with a promise, which `if (validate(event))` would take as a pass.
+  if ((validate as { $async?: boolean }).$async === true) {
+    throw new HopperError('HOPPER_CONFIG_INVALID', `config ${key} is asynchronous ($async): events are checked one by one as they decode, so remove "$async" from the schema.`);
+  }
   const unknown = unknownFormats.find((m) => m.startsWith('unknown format'));
   if (unknown !== undefined) {
     throw new HopperError(
