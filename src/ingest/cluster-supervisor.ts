@@ -11,7 +11,8 @@
 //   While a slot is being replaced its replacement is authoritative: an old child
 //   that dies meanwhile is not restarted (that would make two processes for one
 //   partition), and whatever child holds the slot when the replacement is attached
-//   is the one retired.
+//   is the one retired. A SIGHUP during a rolling restart runs another one after it (the children
+//   already replaced read the configuration before that SIGHUP).
 // A child that dies before it reported ready during start() is a start failure
 // (start() throws it); one that dies after it reported ready is restarted like any other.
 
@@ -61,6 +62,8 @@ export class ClusterSupervisor {
   private stopping = false;
   private stopped: Promise<boolean> | null = null;
   private restarting = false;
+  /** A rolling restart was asked for while one ran: it runs again once done. */
+  private restartAgain = false;
   /** Until start() settles, a child that dies is a start failure, not something to restart. */
   private starting = false;
   /** Children that reported ready at least once (a death during start() is a start failure only before that). */
@@ -165,48 +168,64 @@ export class ClusterSupervisor {
     }, delayMs);
   }
 
-  /** Replaces the children one at a time; the old child stops only once its replacement listens. */
+  /**
+   * Replaces the children one at a time; the old child stops only once its replacement listens. A call during a
+   * rolling restart runs another one after it: the children already replaced may have read the configuration
+   * before it changed again.
+   */
   async rollingRestart(): Promise<void> {
-    if (this.restarting || this.stopping) return;
+    if (this.stopping) return;
+    if (this.restarting) {
+      this.restartAgain = true;
+      this.opts.logger.info('rolling restart already running: another one follows it');
+      return;
+    }
     this.restarting = true;
-    const { logger } = this.opts;
     try {
-      for (const slot of this.slots) {
-        if (this.stopping) return;
-        const { worker, ready } = this.spawn(slot.index);
-        slot.replacing = true;
-        const timeout = this.opts.shutdownTimeoutMs + YOUNG_DEATH_MS;
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          await Promise.race([
-            ready,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new Error(`not ready after ${timeout} ms`)), timeout);
-            }),
-          ]);
-        } catch (err) {
-          slot.replacing = false;
-          worker.process.kill('SIGKILL');
-          if (slot.worker !== null || this.stopping) {
-            logger.error({ partition: slot.index, ...errorFields(err) }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
-          } else {
-            // The old child died while its replacement was starting: the slot is empty, refill it the usual way.
-            this.scheduleRestart(slot, 'rolling restart aborted: the replacement did not start and the old process is gone; restarting it', errorFields(err));
-          }
-          return;
-        } finally {
-          clearTimeout(timer);
-        }
-        slot.replacing = false;
-        // Whatever holds the slot now (the old child, or nothing if it died meanwhile) is what gets retired.
-        const current = slot.worker;
-        this.attach(slot, worker);
-        if (current !== null) await this.retire(current);
-      }
-      logger.info({ pids: this.pids() }, 'rolling restart done');
+      do {
+        this.restartAgain = false;
+        await this.replaceAll();
+      } while (this.restartAgain && !this.stopping);
     } finally {
       this.restarting = false;
     }
+  }
+
+  private async replaceAll(): Promise<void> {
+    const { logger } = this.opts;
+    for (const slot of this.slots) {
+      if (this.stopping) return;
+      const { worker, ready } = this.spawn(slot.index);
+      slot.replacing = true;
+      const timeout = this.opts.shutdownTimeoutMs + YOUNG_DEATH_MS;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          ready,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`not ready after ${timeout} ms`)), timeout);
+          }),
+        ]);
+      } catch (err) {
+        slot.replacing = false;
+        worker.process.kill('SIGKILL');
+        if (slot.worker !== null || this.stopping) {
+          logger.error({ partition: slot.index, ...errorFields(err) }, 'rolling restart aborted: the replacement did not start; the old process keeps serving');
+        } else {
+          // The old child died while its replacement was starting: the slot is empty, refill it the usual way.
+          this.scheduleRestart(slot, 'rolling restart aborted: the replacement did not start and the old process is gone; restarting it', errorFields(err));
+        }
+        return;
+      } finally {
+        clearTimeout(timer);
+      }
+      slot.replacing = false;
+      // Whatever holds the slot now (the old child, or nothing if it died meanwhile) is what gets retired.
+      const current = slot.worker;
+      this.attach(slot, worker);
+      if (current !== null) await this.retire(current);
+    }
+    logger.info({ pids: this.pids() }, 'rolling restart done');
   }
 
   /** Asks a child to stop gracefully; kills it when it overruns. Resolves true when it exited 0 in time. */

@@ -89,3 +89,21 @@ test('a child killed during a rolling restart whose replacement fails to start i
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(liveWorkers().length, 2, 'one process per partition');
 });
+
+test('a rolling restart asked for during one runs again after it, replacing the children it already replaced', { timeout: 30_000 }, async (t) => {
+  const sup = supervisor(t);
+  await sup.start();
+  process.env.STANDIN_READY_DELAY_MS = '300';
+  const first = sup.rollingRestart();
+  // Partition 0's replacement is forked now, with the configuration of the first SIGHUP; a second SIGHUP
+  // (the configuration changed again) must replace it too.
+  const forkedBefore = new Set(liveWorkers().map((w) => w.process.pid));
+  await sup.rollingRestart();
+  await first;
+  const pids = sup.pids();
+  assert.ok(
+    pids.every((pid) => alive(pid) && !forkedBefore.has(pid!)),
+    `every partition runs a process forked after the second restart was asked for: ${JSON.stringify(pids)}, before: ${JSON.stringify([...forkedBefore])}`,
+  );
+  assert.equal(liveWorkers().length, 2, 'one process per partition');
+});
