@@ -143,8 +143,13 @@ export class EmbeddedGroupConsumer implements LogConsumer {
 
   static async open(log: EmbeddedLog, opts: ConsumerOptions, warn: WarnFn = () => undefined): Promise<EmbeddedGroupConsumer> {
     const c = new EmbeddedGroupConsumer(log, opts, warn);
-    await fsp.mkdir(join(c.dir, 'members'), { recursive: true });
-    await c.refresh();
+    await c.refresh().catch((err: unknown) => {
+      // A full disk is an operating condition: failing here stopped the worker's start (exit 1, restarted into
+      // the same full disk). The member starts owning nothing; the heartbeat takes its share once space returns.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      warn({ group: opts.group, stream: opts.stream, code, error: (err as Error).message }, 'consumer group: disk full, no partition taken until space returns');
+    });
     c.heartbeat = setInterval(() => {
       c.refresh().catch(() => undefined); // a failed renewal is retried at the next beat; leases expire if it keeps failing
     }, Math.max(10, Math.floor(opts.leaseTimeoutMs / 3)));
@@ -250,8 +255,9 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     const partitions = await this.log.listPartitions(this.opts.stream);
     const acquired: { partition: number; position: number | null }[] = [];
     const kept: number[] = [];
+    const membersDir = join(this.dir, 'members');
+    await fsp.mkdir(membersDir, { recursive: true }); // here, not once at open: it may need space a full disk lacked then
     await this.withMutex(async () => {
-      const membersDir = join(this.dir, 'members');
       await fsp.writeFile(join(membersDir, encodeURIComponent(me)), JSON.stringify({ expiresAtMs, host: HOST, pid: process.pid }));
       let alive = 0;
       for (const name of await fsp.readdir(membersDir)) {
