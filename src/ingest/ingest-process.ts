@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { HopperConfig } from '../config/schema.js';
 import { openLog } from '../log/open-log.js';
-import { errorFields, warnTo } from '../observe/logger.js';
+import { errorFields, throttledWarnTo } from '../observe/logger.js';
 import { IngestServer, type ListenAddress } from './http-server.js';
 import type { IngestStats } from './ingest-stats.js';
 
@@ -28,7 +28,8 @@ export interface IngestProcessOptions {
 /** Resolves true after a clean stop (everything answered and flushed in time). Throws when it cannot start. */
 export async function runIngestProcess(opts: IngestProcessOptions): Promise<boolean> {
   const { config, logger } = opts;
-  const log = await openLog(config, warnTo(logger));
+  const warn = throttledWarnTo(logger);
+  const log = await openLog(config, warn);
   let server: IngestServer;
   try {
     server = await IngestServer.create({ config, log, logger, partition: opts.partition, partitions: opts.partitions, tcp: opts.tcp });
@@ -66,6 +67,7 @@ export async function runIngestProcess(opts: IngestProcessOptions): Promise<bool
     }),
   ]);
   clearTimeout(timer);
+  warn.flush();
   if (!httpClean) logger.warn({ partition: opts.partition, inFlight: server.handler.inFlight }, 'shutdown timeout: closed connections with requests in flight');
   if (!logClean) logger.warn({ partition: opts.partition }, 'shutdown timeout: the log did not close in time');
   return httpClean && logClean;

@@ -5,6 +5,7 @@
 // HOPPER_INTERNAL), added here when the call site did not give one.
 
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { ERROR_LINE_INTERVAL_MS, ThrottledErrorLog } from './throttled-error-log.js';
 
 export type { Logger };
 
@@ -51,4 +52,26 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
 /** Adapts a logger to the log layer's warning callback (the log never imports pino). */
 export function warnTo(logger: Logger): (fields: Record<string, unknown>, message: string) => void {
   return (fields, message) => logger.warn(fields, message);
+}
+
+export interface ThrottledWarn {
+  (fields: Record<string, unknown>, message: string): void;
+  /** Writes the warnings still held back (at stop). */
+  flush(): void;
+}
+
+/**
+ * warnTo for the ingest path: each message at most once per ERROR_LINE_INTERVAL_MS, with a `suppressed`
+ * count. A failing disk makes the log warn once per refused batch: thousands of lines a second, written to
+ * a disk that may be the full one.
+ */
+export function throttledWarnTo(logger: Logger): ThrottledWarn {
+  // Keyed by message: the log layer's messages are fixed strings (the details are in the fields), so the map stays small.
+  const byMessage = new Map<string, ThrottledErrorLog>();
+  const warn = (fields: Record<string, unknown>, message: string): void => {
+    let lines = byMessage.get(message);
+    if (lines === undefined) byMessage.set(message, (lines = new ThrottledErrorLog(logger, ERROR_LINE_INTERVAL_MS, undefined, 'warn')));
+    lines.error(fields, message);
+  };
+  return Object.assign(warn, { flush: () => byMessage.forEach((lines) => lines.flush()) });
 }

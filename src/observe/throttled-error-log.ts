@@ -26,6 +26,7 @@ export class ThrottledErrorLog {
     private readonly intervalMs = ERROR_LINE_INTERVAL_MS,
     /** Monotonic milliseconds: a wall-clock step back must not hold every line for the length of the step. */
     private readonly nowMs: () => number = () => performance.now(),
+    private readonly level: 'error' | 'warn' = 'error',
   ) {}
 
   error(fields: Record<string, unknown>, message: string): void {
@@ -58,7 +59,7 @@ export class ThrottledErrorLog {
     this.lastLineMs = now;
     const suppressed = this.suppressed;
     this.suppressed = 0;
-    this.logger.error(suppressed > 0 ? { ...fields, suppressed } : fields, message);
+    this.logger[this.level](suppressed > 0 ? { ...fields, suppressed } : fields, message);
   }
 
   private clearTimer(): void {

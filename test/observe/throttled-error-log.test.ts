@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino, type Logger } from 'pino';
 import { ThrottledErrorLog, ERROR_LINE_INTERVAL_MS } from '../../src/observe/throttled-error-log.js';
+import { throttledWarnTo } from '../../src/observe/logger.js';
 import type { AckLevel, AppendResult, Log, RecordInput } from '../../src/log/types.js';
 import { post, startIngest } from '../ingest/ingest-fixture.js';
 import { waitFor } from './serve-with-admin.js';
@@ -109,4 +110,23 @@ test('a wall-clock step back does not hold the lines: the interval is measured o
   monotonicMs += ERROR_LINE_INTERVAL_MS;
   log.error({ err: 'e1', code: 'X' }, 'append failed');
   assert.equal(lines.length, 2, 'the second error is written at once, an interval after the first');
+});
+
+test("the ingest path's log warnings: each message at most once a second at warn level, counted, and flushed at stop", () => {
+  const { logger, lines } = capture();
+  const warn = throttledWarnTo(logger);
+  for (let i = 0; i < 5000; i++) warn({ op: 'write', code: 'ENOSPC', partition: 0 }, 'log write failed; the affected appends are refused');
+  warn({ dir: 'x' }, 'rebuilt a missing index');
+  assert.deepEqual(
+    lines.map((l) => [l.msg, (l as { level?: number }).level]),
+    [
+      ['log write failed; the affected appends are refused', 40],
+      ['rebuilt a missing index', 40],
+    ],
+    'one line per message, at warn level, however many came',
+  );
+  warn.flush();
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2]!.msg, 'log write failed; the affected appends are refused');
+  assert.equal(lines[2]!.suppressed, 4998, 'the first line, the held last one and the count account for all 5000');
 });
