@@ -31,7 +31,9 @@ test('a server that reads every request and never answers: stopped by the hard c
       requestTimeoutMs: 600_000, // no timeout could end this run: only the cap can
       trackAcks: false,
     },
-    { hardCapGraceMs: 500 },
+    // The cap runs from runLoad's start, thread start-up included: a load thread loads its modules through tsx here,
+    // which took over 800 ms on a busy machine (the run was capped before it sent anything).
+    { hardCapGraceMs: 3000 },
   );
   assert.equal(r.stopped, 'hard-cap');
   assert.equal(r.requestsSent, CONNECTIONS, 'one request per connection, each still waiting');
