@@ -163,9 +163,46 @@ async function startWorkerRuntime(config: HopperConfig, logger: Logger, stopSign
   }
 }
 
+/**
+ * On the embedded log each ingest process takes its partitions' writer locks on its first write, so a second
+ * `hopper serve` on the same data directory started, said it listened, and then held every write for
+ * lockWaitMs before refusing it. The primary holds a lock on the data directory for as long as it runs
+ * instead: the second server stops at start, naming the first. (Redis and NATS take concurrent writers.)
+ */
+async function lockDataDir(config: HopperConfig, logger: Logger): Promise<(() => Promise<void>) | null> {
+  if (config.log.backend !== 'embedded') return null;
+  const log = await openLog(config, warnTo(logger));
+  const dataDir = resolve(config.dataDir);
+  try {
+    const lock = await log.acquireLock('serve', `the data directory ${dataDir}`);
+    return async () => {
+      await lock.release();
+      await log.close();
+    };
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    if (!isHopperError(err, 'HOPPER_LOCK_HELD')) throw err;
+    const holder = /process (\d+)/.exec(String((err.cause as Error | undefined)?.message))?.[1];
+    throw new HopperError(
+      'HOPPER_DATA_DIR_UNUSABLE',
+      `The data directory ${dataDir} is in use by another hopper serve${holder === undefined ? '' : ` (pid ${holder})`}: stop it, or pass another --data-dir.`,
+      { cause: err },
+    );
+  }
+}
+
 async function runPrimary(ctx: CommandContext): Promise<number> {
   const config = ctx.loadConfig();
   const logger = createLogger(config.logLevel);
+  const unlock = await lockDataDir(config, logger);
+  try {
+    return await servePrimary(ctx, config, logger);
+  } finally {
+    await unlock?.();
+  }
+}
+
+async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: Logger): Promise<number> {
   const processes = config.ingest.workers > 0 ? config.ingest.workers : availableParallelism();
   if (config.ingest.socket !== '') await removeStaleSocket(resolve(config.ingest.socket));
   // The admin server (metrics, status, dashboard) runs here, fed by the children's reports. A missing admin
