@@ -243,10 +243,17 @@ export class IngestServer {
   }
 }
 
+/** What to change for a failed listen: a port in use and an address this machine does not have call for different flags. */
+function listenAdvice(code: string | undefined): string {
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'use an address of this machine (--host: 127.0.0.1, 0.0.0.0, ::)';
+  if (code === 'EACCES') return 'use a port above 1023 or a writable socket path (--port, --socket), or run with the right to bind it';
+  return 'pick a free port or socket path (--port, --socket)';
+}
+
 function listenOn(server: NetServer, target: { host: string; port: number } | { path: string }, what: string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new HopperError('HOPPER_LISTEN_FAILED', `Cannot listen on ${what}: ${err.code ?? err.message}: pick a free port or socket path (--port, --socket).`, { cause: err }));
+      reject(new HopperError('HOPPER_LISTEN_FAILED', `Cannot listen on ${what}: ${err.code ?? err.message}: ${listenAdvice(err.code)}.`, { cause: err }));
     };
     server.once('error', onError);
     server.listen(target, () => {

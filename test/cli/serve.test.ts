@@ -114,6 +114,19 @@ test('a busy port is one line on stderr and exit code 1', { timeout: 60_000 }, a
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /EADDRINUSE/);
   assert.match(lines[0]!, /HOPPER_LISTEN_FAILED/);
+  assert.match(lines[0]!, /pick a free port/);
+});
+
+test('an address this machine does not have is one line that points at --host, not at the port', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('hopper-serve-host-');
+  t.after(() => removeDir(dir));
+  // TEST-NET-1 (RFC 5737): never an address of this machine.
+  const r = runCli(['serve', '--host', '192.0.2.1', '--port', '0', '--workers', '1', '--data-dir', join(dir, 'data')]);
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /EADDRNOTAVAIL: use an address of this machine \(--host/);
+  assert.doesNotMatch(lines[0]!, /free port/);
 });
 
 test('--with-workers serves, runs the worker runtime in the primary, and stops cleanly', { timeout: 60_000 }, async (t) => {
