@@ -8,6 +8,18 @@ export interface StartingRuntime {
   stop(): Promise<void>;
 }
 
+/** What startedOrStopped answers when the stop came first. */
+export const STOPPED_FIRST = Symbol('stopped while starting');
+
+/**
+ * The started runtime, or STOPPED_FIRST when `stopRequested` settles first. The start then goes on unwatched
+ * until stopWhenStarted takes it, which reports its failure: it must not count as an unhandled rejection meanwhile.
+ */
+export function startedOrStopped<T>(starting: Promise<T>, stopRequested: Promise<unknown>): Promise<T | typeof STOPPED_FIRST> {
+  starting.catch(() => undefined);
+  return Promise.race([starting, stopRequested.then((): typeof STOPPED_FIRST => STOPPED_FIRST)]);
+}
+
 /**
  * The runtime is stopped if it starts within timeoutMs (work.shutdownTimeoutMs), else abandoned: the process
  * exits regardless. Resolves true when it stopped cleanly. The caller has told the start to stop (startWorkers'

@@ -28,7 +28,7 @@ import { startAdmin, type AdminRuntime } from '../../observe/admin-runtime.js';
 import { checkAdminAccess } from '../../observe/admin-auth.js';
 import type { WorkerMetricsSnapshot } from '../../work/worker-metrics.js';
 import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
-import { stopWhenStarted } from '../stop-while-starting.js';
+import { STOPPED_FIRST, startedOrStopped, stopWhenStarted } from '../stop-while-starting.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -121,8 +121,6 @@ interface WorkerRuntime {
   /** The runtime's counters, for /metrics and /api/status. */
   metrics?: { snapshot(): WorkerMetricsSnapshot };
 }
-
-const STOPPED_FIRST = Symbol('stopped while the workers start');
 
 interface WorkerRuntimeModule {
   startWorkers(config: HopperConfig, log: Log, logger: Logger, options: { restartFailed: boolean; signal: AbortSignal }): Promise<WorkerRuntime>;
@@ -298,9 +296,8 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
     // Processor code runs in this process: a promise it lets float must not take ingest down with it.
     process.on('unhandledRejection', (reason) => logger.error(unhandledRejectionFields(reason), `${UNHANDLED_REJECTION_MESSAGE}: serving goes on`));
     const starting = startWorkerRuntime(config, logger, stopWorkersStart.signal);
-    starting.catch(() => undefined); // abandoned when a stop signal comes first: reported by stopWhenStarted
     try {
-      const first = await Promise.race([starting, stopRequested.then((): typeof STOPPED_FIRST => STOPPED_FIRST)]);
+      const first = await startedOrStopped(starting, stopRequested);
       if (first === STOPPED_FIRST) workersStarting = starting;
       else workers = first;
     } catch (err) {

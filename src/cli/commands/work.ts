@@ -14,7 +14,7 @@ import { startWorkers, type Workers } from '../../work/worker-runtime.js';
 import { startAdmin, type AdminRuntime } from '../../observe/admin-runtime.js';
 import { thrownMessage } from '../../work/thrown-message.js';
 import { unhandledRejectionFields, UNHANDLED_REJECTION_MESSAGE } from '../unhandled-rejection.js';
-import { stopWhenStarted } from '../stop-while-starting.js';
+import { STOPPED_FIRST, startedOrStopped, stopWhenStarted } from '../stop-while-starting.js';
 
 interface WorkRuntime {
   log: Log;
@@ -22,8 +22,6 @@ interface WorkRuntime {
   admin: AdminRuntime | null;
   stop(): Promise<void>;
 }
-
-const STOPPED_FIRST = Symbol('stopped while the workers start');
 
 /**
  * Opens the log, starts the pipelines and the admin server. After `stopSignal` aborts, nothing more starts (the
@@ -88,7 +86,7 @@ export const workCommand: Command = {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    const stopRequested = new Promise<typeof STOPPED_FIRST>((resolve) => stop.signal.addEventListener('abort', () => resolve(STOPPED_FIRST), { once: true }));
+    const stopRequested = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     // A promise that processor code lets float and that rejects: stop cleanly and exit 1 (the supervisor
     // restarts us) rather than let Node end the process in the middle of writes.
     let onUnhandled!: (err: Error) => void;
@@ -98,8 +96,7 @@ export const workCommand: Command = {
       onUnhandled(new Error(`unhandled promise rejection: ${thrownMessage(reason)}`));
     });
     const starting = startRuntime(config, logger, ctx.values.pipeline as string[] | undefined, stop.signal);
-    starting.catch(() => undefined); // when a stop signal comes first: reported by stopWhenStarted
-    const first = await Promise.race([starting, stopRequested]);
+    const first = await startedOrStopped(starting, stopRequested);
     if (first === STOPPED_FIRST) {
       logger.info({ reason: 'signal', timeoutMs: config.work.shutdownTimeoutMs }, 'workers stopping while they start');
       const clean = await stopWhenStarted(starting, config.work.shutdownTimeoutMs, logger);
