@@ -58,6 +58,8 @@ export class EmbeddedLog implements Log {
   readonly backend = 'embedded';
   readonly capabilities = { durableIsFsync: true };
   private readonly writers = new Map<string, PartitionWriter>();
+  /** The same writers by stream, then partition: append's lookup builds no `stream/partition` key string (bench:log, one record per append: about 4% of its CPU). */
+  private readonly writersByStream = new Map<string, PartitionWriter[]>();
   private readonly opening = new Map<string, Promise<PartitionWriter>>();
   private readonly readers = new Map<string, PartitionReader>();
   /** Group directories made by this process: position writes skip the mkdir (redone if one vanished). */
@@ -142,6 +144,9 @@ export class EmbeddedLog implements Log {
     await this.clampPositionsToEnd(stream, partition, w.writtenEnd.nextOffset);
     w.onFsync = this.fsyncObserver;
     this.writers.set(key, w);
+    let byPartition = this.writersByStream.get(stream);
+    if (byPartition === undefined) this.writersByStream.set(stream, (byPartition = []));
+    byPartition[partition] = w;
     this.opening.delete(key);
     this.readers.get(key)?.invalidate();
     this.startRetention();
@@ -168,6 +173,8 @@ export class EmbeddedLog implements Log {
 
   append(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
+    const open = this.writersByStream.get(stream)?.[partition];
+    if (open !== undefined) return open.append(records, ack);
     const w = this.writerFor(stream, partition);
     if (w instanceof PartitionWriter) return w.append(records, ack);
     return w.then((writer) => writer.append(records, ack));
@@ -434,6 +441,7 @@ export class EmbeddedLog implements Log {
     await Promise.allSettled([...this.opening.values()]);
     await Promise.all([...this.writers.values()].map((w) => w.close()));
     this.writers.clear();
+    this.writersByStream.clear();
     await Promise.all([...this.readers.values()].map((r) => r.close()));
     this.readers.clear();
   }
