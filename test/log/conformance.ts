@@ -110,6 +110,19 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       assert.deepEqual(await log.listPartitions(s), [0, 1, 2]);
     });
 
+    it('takes new options for an existing stream: more partitions, another retention (a short age too), its records kept', async () => {
+      const s = newStream();
+      await log.ensureStream(s, NO_RETENTION);
+      await log.append(s, 0, [makeRecord(0), makeRecord(1)], 'durable');
+      await log.ensureStream(s, { partitions: 2, retentionMaxAgeMs: 7 * 24 * 3600 * 1000, retentionMaxBytes: 0 });
+      await log.ensureStream(s, { partitions: 2, retentionMaxAgeMs: 60_000, retentionMaxBytes: 1024 * 1024 });
+      await log.ensureStream(s, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+      assert.deepEqual(await log.listPartitions(s), [0, 1]);
+      assert.equal((await log.append(s, 0, [makeRecord(2)], 'durable')).firstOffset, 2);
+      assert.equal((await log.append(s, 1, [makeRecord(3)], 'durable')).firstOffset, 0);
+      assert.deepEqual((await readAll(log, s, 0)).map((r) => r.requestId), ['req-0', 'req-1', 'req-2']);
+    });
+
     it('rejects invalid stream names before touching storage', async () => {
       for (const bad of ['', '.', '..', 'a/b', 'x'.repeat(65), 'sp ace', 'é']) {
         await assert.rejects(log.ensureStream(bad, NO_RETENTION), (e) => isHopperError(e, 'HOPPER_STREAM_NAME_INVALID'), bad);

@@ -160,7 +160,16 @@ export class NatsLog implements Log {
           const info = await this.jsm.streams.info(want.name!);
           const cfg = info.config;
           if (cfg.max_age !== want.max_age || cfg.max_bytes !== want.max_bytes || cfg.num_replicas !== want.num_replicas) {
-            await this.jsm.streams.update(want.name!, { ...cfg, max_age: want.max_age!, max_bytes: want.max_bytes!, num_replicas: want.num_replicas! });
+            // JetStream refuses a duplicates window longer than max_age (it defaults to 2 min, Hopper sets no message
+            // ids): shortening the age below it would fail every start with 'retry later'. add() shortens it itself.
+            const duplicates = want.max_age! > 0 ? Math.min(cfg.duplicate_window, want.max_age!) : cfg.duplicate_window;
+            await this.jsm.streams.update(want.name!, {
+              ...cfg,
+              max_age: want.max_age!,
+              max_bytes: want.max_bytes!,
+              num_replicas: want.num_replicas!,
+              duplicate_window: duplicates,
+            });
           }
         } catch (err) {
           if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw err;
