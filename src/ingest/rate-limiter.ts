@@ -54,7 +54,9 @@ export class RateLimiter implements RateLimit {
       b = { tokens: this.burst, lastMs: nowMs };
       this.buckets.set(ownCopy(key), b);
     } else {
-      const refill = ((nowMs - b.lastMs) / 1000) * this.perSecond;
+      // A wall clock stepped back (NTP, a resumed VM) must not drain the bucket: the client would be refused
+      // for as long as the step, with a Retry-After that long. Time that went backwards refills nothing.
+      const refill = nowMs > b.lastMs ? ((nowMs - b.lastMs) / 1000) * this.perSecond : 0;
       b.tokens = Math.min(this.burst, b.tokens + refill);
       b.lastMs = nowMs;
     }

@@ -21,6 +21,15 @@ test('a slow rate tells the client to wait longer', () => {
   assert.equal(rl.take('k', 0), 10);
 });
 
+test('a wall clock stepped back refills nothing and refuses no more than the bucket does', () => {
+  const rl = new RateLimiter(10, 10);
+  const t = 1_800_000_000_000;
+  for (let i = 0; i < 10; i++) rl.take('k', t);
+  const hourBack = t - 3_600_000;
+  assert.equal(rl.take('k', hourBack), 1, 'the empty bucket says a second, not the hour the clock went back');
+  assert.equal(rl.take('k', hourBack + 1000), 0, 'a second later the rate has refilled it');
+});
+
 test('the map of keys is bounded: the oldest is dropped', () => {
   const rl = new RateLimiter(1, 1, 100);
   for (let i = 0; i < 1000; i++) rl.take(`k${i}`, 0);
