@@ -5,7 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { HopperError } from '../errors.js';
-import { parseDurationMs, parseNonNegativeInt } from '../cli/parse-duration.js';
+import { formatDurationFlag, parseDurationMs, parseNonNegativeInt } from '../cli/parse-duration.js';
 import { parseBenchTarget, type BenchTarget } from './bench-target.js';
 import { MAX_EVENT_SEQ, MAX_REQUEST_BODY_BYTES, minEventBytes, type BodySpec } from './body-factory.js';
 import { MAX_RUN_MS, type LoadPlan } from './load-run.js';
@@ -54,7 +54,7 @@ function durationFlag(values: Values, name: string, min: number, max: number): n
   const raw = values[name];
   if (raw === undefined) return undefined;
   const ms = parseDurationMs(String(raw), `--${name}`);
-  if (ms < min || ms > max) throw usage(`--${name} ${String(raw)} is out of range: use ${min} ms to ${max / 3_600_000} h.`);
+  if (ms < min || ms > max) throw usage(`--${name} ${String(raw)} is out of range: use ${formatDurationFlag(min)} to ${formatDurationFlag(max)}.`);
   return ms;
 }
 

@@ -10,6 +10,13 @@ export function parseDurationMs(text: string, flag: string): number {
   return Math.round(Number(m[1]) * UNITS_MS[m[2] ?? 's']!);
 }
 
+/** A duration as it is typed on the command line, in the largest unit that holds it whole: 600000 -> "10m". */
+export function formatDurationFlag(ms: number): string {
+  if (ms === 0) return '0s';
+  const [unit, size] = Object.entries(UNITS_MS).reduce((best, e) => (ms % e[1] === 0 && e[1] > best[1] ? e : best));
+  return `${ms / size}${unit}`;
+}
+
 export function parseNonNegativeInt(text: string, flag: string): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
     throw new HopperError('HOPPER_USAGE', `${flag} ${JSON.stringify(text)} is not a whole number >= 0.`);

@@ -77,6 +77,18 @@ test('invalid flags and durations are refused with a message naming the flag', (
   }
 });
 
+test('an out-of-range duration is told the range in units it can type back', () => {
+  const url = 'http://127.0.0.1:1';
+  const cases: [string, string, string][] = [
+    ['timeout', '20m', '--timeout 20m is out of range: use 1ms to 10m.'],
+    ['audit-wait', '11m', '--audit-wait 11m is out of range: use 0s to 10m.'],
+    ['duration', '25h', '--duration 25h is out of range: use 1ms to 24h.'],
+  ];
+  for (const [flag, value, message] of cases) {
+    assert.throws(() => parseBenchOptions({ url, [flag]: value }, []), (err: unknown) => err instanceof HopperError && err.message === message, `--${flag} ${value}`);
+  }
+});
+
 test('through the CLI, a bad flag is one line and exit 2', async () => {
   const cases: [string[], RegExp][] = [
     [['--url', 'http://127.0.0.1:1', '--duration', 'soon'], /^hopper: --duration "soon" is not a duration.*\(HOPPER_USAGE\)$/],
