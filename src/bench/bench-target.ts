@@ -20,6 +20,20 @@ export interface BenchTarget {
 
 const STREAM_PATH_RE = /^\/v1\/streams\/([^/?#]+)$/;
 
+/** The stream named by a /v1/streams/NAME path: the server would refuse every write to a name it does not accept. */
+function streamOfPath(encoded: string, flag: string): string {
+  let name: string | null = null;
+  try {
+    name = decodeURIComponent(encoded);
+  } catch {
+    // a malformed %-escape: no stream name at all
+  }
+  if (name === null || !isValidName(name)) {
+    throw new HopperError('HOPPER_USAGE', `${flag} names the stream ${JSON.stringify(name ?? encoded)}, which is not a valid stream name (^[A-Za-z0-9_.-]{1,64}$).`);
+  }
+  return name;
+}
+
 export function parseBenchTarget(url: string, streamFlag: string | undefined, flag = '--url'): BenchTarget {
   let u: URL;
   try {
@@ -44,7 +58,7 @@ export function parseBenchTarget(url: string, streamFlag: string | undefined, fl
   } else {
     path = u.pathname + u.search;
     const m = STREAM_PATH_RE.exec(u.pathname);
-    const fromPath = m ? decodeURIComponent(m[1]!) : null;
+    const fromPath = m ? streamOfPath(m[1]!, flag) : null;
     if (fromPath !== null && streamFlag !== undefined && streamFlag !== fromPath) {
       throw new HopperError('HOPPER_USAGE', `--stream ${streamFlag} disagrees with the stream in ${flag} (${fromPath}): give one of them.`);
     }

@@ -57,6 +57,8 @@ test('invalid flags and durations are refused with a message naming the flag', (
     [['--url', 'http://127.0.0.1:1/custom', '--audit'], /give --stream NAME/],
     [['--url', 'http://127.0.0.1:1/v1/streams/a', '--stream', 'b'], /disagrees/],
     [['--url', url, '--stream', '../etc'], /not a valid stream name/],
+    [['--url', 'http://127.0.0.1:1/v1/streams/%ZZ'], /--url names the stream "%ZZ", which is not a valid stream name/],
+    [['--url', 'http://127.0.0.1:1/v1/streams/a%2Fb', '--audit'], /--url names the stream "a\/b", which is not a valid stream name/],
     [['--url', url, '--rounds', '3'], /--rounds goes with --vs/],
     [['--url', url, 'extra'], /unexpected argument/],
   ];
