@@ -133,6 +133,14 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       await assert.rejects(log.append(`never-${runId}`, 0, [makeRecord(0)], 'durable'), (e) => isHopperError(e, 'HOPPER_STREAM_UNKNOWN'));
     });
 
+    it('refuses appends to a partition the stream does not have, and adds none', async () => {
+      const s = newStream();
+      await log.ensureStream(s, { ...NO_RETENTION, partitions: 2 });
+      for (const p of [2, 7]) await assert.rejects(log.append(s, p, [makeRecord(0)], 'durable'), (e) => isHopperError(e, 'HOPPER_PARTITION_UNKNOWN'), `partition ${p}`);
+      assert.deepEqual(await log.listPartitions(s), [0, 1]);
+      assert.deepEqual((await log.stats()).streams.find((x) => x.stream === s)!.partitions.map((p) => p.partition), [0, 1]);
+    });
+
     it('appends a batch with consecutive offsets and reads it back byte-identical', async () => {
       const s = newStream();
       await log.ensureStream(s, NO_RETENTION);

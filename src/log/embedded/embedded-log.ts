@@ -136,6 +136,8 @@ export class EmbeddedLog implements Log {
       throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Invalid partition ${partition}.`);
     }
     if (!existsSync(this.streamDir(stream))) throw new HopperError('HOPPER_STREAM_UNKNOWN', `No such stream ${JSON.stringify(stream)}.`);
+    // ensureStream makes every partition's directory: opening a writer on a missing one would add a partition behind its back.
+    if (!existsSync(this.partitionDir(stream, partition))) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${partition}.`);
     const w = await PartitionWriter.open(this.partitionDir(stream, partition), `stream ${stream} partition ${partition}`, partition, this.opts, this.warn);
     if (this.closed) {
       await w.close();
