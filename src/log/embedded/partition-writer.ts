@@ -1,8 +1,9 @@
 // Appends to one partition with group commit: appends that arrive within
 // flushIntervalMs (and while the previous write+fsync runs) go out as one
 // write(2), then one fdatasync when any of them asked for `durable`.
-// Memory is bounded by maxPendingBytes / maxPendingRecords; past them, appends
-// are refused at once (HOPPER_BACKPRESSURE), never queued without limit.
+// Memory is bounded by maxPendingBytes / maxPendingRecords (or one larger append
+// taken alone); past them, appends are refused at once (HOPPER_BACKPRESSURE),
+// never queued without limit.
 // A failed fdatasync stops the partition (see failedSync): what it covered may
 // not be on disk, and nothing written after it may be acknowledged as durable.
 
@@ -198,7 +199,11 @@ export class PartitionWriter {
       if (b < 0) return Promise.reject(new HopperError('HOPPER_METADATA_TOO_LARGE'));
       bytes += b;
     }
-    if (this.pendingBytesNow + bytes > this.opts.maxPendingBytes || this.pendingRecordsNow + records.length > this.opts.maxPendingRecords) {
+    // One append larger than the whole queue is still taken when nothing is queued, as PendingBudget does for the
+    // other backends: refused, it could never go in (the dead letters of a batch of large bad records, a dlq requeue),
+    // and its caller retried it for ever. The caller holds those records in memory already.
+    const empty = this.pendingRecordsNow === 0;
+    if (!empty && (this.pendingBytesNow + bytes > this.opts.maxPendingBytes || this.pendingRecordsNow + records.length > this.opts.maxPendingRecords)) {
       return Promise.reject(new HopperError('HOPPER_BACKPRESSURE', 'The log writer queue is full: retry shortly.', { retryAfterSeconds: 1 }));
     }
     this.pendingBytesNow += bytes;
