@@ -173,7 +173,8 @@ export class RequestHandler {
       return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId);
     }
     const headers = settings.cors.preflightHeaders(origin, WRITE_ALLOW, header(req, 'access-control-request-headers'));
-    headers.push('X-Request-Id', requestId, 'Content-Length', '0');
+    // No Content-Length: a 204 must not carry one (RFC 9110 section 8.6), and it has no body to frame.
+    headers.push('X-Request-Id', requestId);
     this.opts.stats.countStatus(204);
     res.writeHead(204, headers);
     res.end();

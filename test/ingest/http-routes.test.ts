@@ -127,6 +127,7 @@ test('CORS: preflight and writes from allowed origins only', async (t) => {
   assert.equal(pre.headers['access-control-allow-credentials'], 'true');
   assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
   assert.equal(pre.headers['access-control-allow-headers'], 'content-type, hopper-ack');
+  assert.equal(pre.headers['content-length'], undefined, 'a 204 carries no Content-Length (RFC 9110 section 8.6)');
 
   const evil = await send(f.port, 'OPTIONS', '/v1/streams/web', { headers: { origin: 'https://evil.example' } });
   assert.equal(evil.status, 403);
