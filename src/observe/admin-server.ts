@@ -20,6 +20,7 @@ import type { Observer } from './observer.js';
 import { describeStream, listStreams, NEXT_OFFSET_HEADER, NEXT_OFFSETS_HEADER, readRecords } from './records-api.js';
 import { buildStatus } from './status-api.js';
 import { HISTORY_SAMPLES } from './status-sampler.js';
+import { parseNonNegativeInt } from '../cli/parse-duration.js';
 
 export const ADMIN_MAX_CONNECTIONS = 64;
 export const MAX_CONCURRENT_RECORD_READS = 4;
@@ -114,9 +115,11 @@ export class AdminServer {
     if (path === '/metrics') return this.send(res, 200, this.opts.metrics.contentType, await this.opts.metrics.metrics());
     if (path === '/api/status') return this.json(res, buildStatus(o));
     if (path === '/api/series') {
-      const asked = Number(url.searchParams.get('points') ?? DEFAULT_SERIES_POINTS);
-      const points = Number.isInteger(asked) && asked > 0 ? Math.min(asked, HISTORY_SAMPLES) : DEFAULT_SERIES_POINTS;
-      return this.json(res, o.sampler.series(points));
+      const asked = url.searchParams.get('points');
+      // Refused like a bad `limit` of the records route: answering 300 points to points=0 or points=abc is a wrong answer.
+      const points = asked === null ? DEFAULT_SERIES_POINTS : parseNonNegativeInt(asked, 'points');
+      if (points === 0) throw new HopperError('HOPPER_USAGE', `points 0 asks for nothing: give 1 to ${HISTORY_SAMPLES} one-second samples.`);
+      return this.json(res, o.sampler.series(Math.min(points, HISTORY_SAMPLES)));
     }
     if (path === '/api/streams') return this.json(res, await listStreams(o.log));
     if (path.startsWith(STREAMS_PREFIX)) {
