@@ -68,6 +68,8 @@ export class EmbeddedLog implements Log {
   /** Set by timeFsyncs(): handed to every partition writer, open now or later. */
   private fsyncObserver: ((seconds: number) => void) | null = null;
   private closed = false;
+  /** Set once close() has waited for the writers being opened: a writer opened later would never be closed. */
+  private writersClosing = false;
   /** Runs retention over the partitions this process writes, from the first writer opened on. */
   private retentionTimer: NodeJS.Timeout | null = null;
   private retaining: Promise<void> | null = null;
@@ -139,7 +141,8 @@ export class EmbeddedLog implements Log {
     // ensureStream makes every partition's directory: opening a writer on a missing one would add a partition behind its back.
     if (!existsSync(this.partitionDir(stream, partition))) throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${partition}.`);
     const w = await PartitionWriter.open(this.partitionDir(stream, partition), `stream ${stream} partition ${partition}`, partition, this.opts, this.warn);
-    if (this.closed) {
+    // A writer opened for appends made before close() is kept: close() waits for it and flushes them.
+    if (this.writersClosing) {
       await w.close();
       throw new HopperError('HOPPER_LOG_CLOSED');
     }
@@ -441,6 +444,7 @@ export class EmbeddedLog implements Log {
     if (this.retentionTimer !== null) clearInterval(this.retentionTimer);
     await this.retaining;
     await Promise.allSettled([...this.opening.values()]);
+    this.writersClosing = true;
     await Promise.all([...this.writers.values()].map((w) => w.close()));
     this.writers.clear();
     this.writersByStream.clear();
