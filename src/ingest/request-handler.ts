@@ -183,24 +183,26 @@ export class RequestHandler {
   /** Checks a write (POST/PUT body, or a pixel's query) and starts it; every refusal happens here, before the log. */
   private write(req: IncomingMessage, res: ServerResponse, name: string, query: string, requestId: string, pixel: boolean): void {
     const { registry, stats, backpressure } = this.opts;
+    // A refused request's body is read and dropped by the engine, which keeps the connection open, when its
+    // declared length is within maxBodyBytes. One over it would be read for up to requestTimeoutMs only to be
+    // dropped: every refusal of it closes the connection, as its 413 does.
+    const close = !pixel && Number(header(req, 'content-length') ?? 0) > this.bodyLimitBytes;
     let entry = registry.get(name);
     if (entry === undefined) {
       try {
         entry = registry.resolve(name);
       } catch (err) {
-        return this.refuseWith(res, err, requestId);
+        return this.refuseWith(res, err, requestId, { close });
       }
     }
     const s = entry.settings;
     const sc = stats.stream(name);
-    // A refused request's body (at most maxBodyBytes when its length is declared) is read and dropped by node,
-    // which keeps the connection open; only an oversized body closes it.
 
     let cors: string[] | null = null;
     const origin = header(req, 'origin');
     if (origin !== undefined && s.cors !== null) {
       if (!s.cors.allows(origin)) {
-        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { stream: sc });
+        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { close, stream: sc });
       }
       cors = s.cors.responseHeaders(origin);
     }
@@ -208,8 +210,8 @@ export class RequestHandler {
     let key: string | null = null;
     if (s.writeKeys !== null) {
       key = presentedKey(header(req, 'authorization'), query);
-      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { cors, stream: sc });
-      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { cors, stream: sc });
+      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { close, cors, stream: sc });
+      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { close, cors, stream: sc });
     }
 
     let rank = s.ackRank;
@@ -217,10 +219,10 @@ export class RequestHandler {
     if (ackHeader !== undefined) {
       rank = ackRankOf(ackHeader);
       if (rank < 0) {
-        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { cors, stream: sc });
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { close, cors, stream: sc });
       }
       if (rank < s.minAckRank) {
-        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { cors, stream: sc });
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { close, cors, stream: sc });
       }
     }
 
@@ -232,13 +234,13 @@ export class RequestHandler {
     const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
     const idempotencyKey = header(req, 'idempotency-key') ?? '';
     if (tooLong(contentType) || tooLong(contentEncoding) || tooLong(idempotencyKey) || tooLong(remote)) {
-      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { cors, stream: sc });
+      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { close, cors, stream: sc });
     }
 
     // After the length checks: a client address (from X-Forwarded-For) becomes a bucket's key, and must be bounded.
     if (s.rateLimiter !== null) {
       const wait = s.rateLimiter.take(key ?? remote, Date.now());
-      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, cors, stream: sc });
+      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, close, cors, stream: sc });
     }
 
     let declared = 0;

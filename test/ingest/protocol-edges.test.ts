@@ -234,6 +234,33 @@ test('Expect: 100-continue gets 413 without 100 when too large, and 100 then 202
   assert.equal((await readAll(f.log, 's')).length, 1);
 });
 
+test('a write refused for another reason than its size closes the connection when its declared body is over maxBodyBytes', async (t) => {
+  const f = await startIngest(t, { overrides: { ...LIMITS, streams: { locked: { writeKeys: ['secret-key-1'] } } } });
+  const cases: [string, string, number][] = [
+    ['no key', '', 401],
+    ['a wrong key', 'Authorization: Bearer wrong-key\r\n', 403],
+    ['an invalid Hopper-Ack', 'Authorization: Bearer secret-key-1\r\nHopper-Ack: never\r\n', 400],
+  ];
+  for (const [what, extra, status] of cases) {
+    const s = await open(f.port);
+    // 50 KB declared, 1 KB sent: reading the rest only to drop it would take the client's whole upload.
+    s.write(`POST /v1/streams/locked HTTP/1.1\r\nHost: x\r\n${extra}Content-Length: 50000\r\n\r\n${'x'.repeat(1000)}`);
+    const r = await collect(s, 3000);
+    assert.equal(statusOf(r.text), status, what);
+    assert.match(r.text, /\r\nConnection: close\r\n/i, what);
+    assert.ok(r.closed, `${what}: the connection is closed, not kept to read the body`);
+  }
+  // Within the limit, the refused body is read and the connection kept for the next request.
+  const s = await open(f.port);
+  s.write('POST /v1/streams/locked HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
+  const r = await collect(s, 500);
+  assert.equal(statusOf(r.text), 401);
+  assert.doesNotMatch(r.text, /Connection: close/i);
+  assert.ok(!r.closed);
+  s.destroy();
+  await nothingStored(f, 'locked');
+});
+
 test('pipelined requests are answered in order with consecutive offsets', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS });
   const s = await open(f.port);
