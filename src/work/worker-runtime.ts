@@ -220,6 +220,8 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
 
     if (config.pipelines.length === 0 && !stopped) {
       const skipped = new Set<string>();
+      /** Failed starts in a row of a stream's default pipeline, for causes that may pass. */
+      const startFailures = new Map<string, number>();
       let busy: Promise<void> | null = null;
       const discover = (): Promise<void> => {
         busy ??= discoverOnce().finally(() => (busy = null));
@@ -235,9 +237,19 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
             if (runners.has(pipeline.name)) continue;
             try {
               await start(pipeline);
+              startFailures.delete(stream);
             } catch (err) {
-              skipped.add(stream);
-              logger.error({ err, stream }, 'cannot start the default pipeline of this stream: skipped');
+              // A Hopper error that is not retriable (a stream name too long for its .dlq) will not pass: skipped for
+              // good. Anything else (the backend unreachable for a moment, a contended lease mutex, an I/O error) may:
+              // skipped, the stream's records were never processed until a restart. Logged at 1, 2, 4, ... failures.
+              if (err instanceof HopperError && !err.retriable) {
+                skipped.add(stream);
+                logger.error({ err, stream }, 'cannot start the default pipeline of this stream: skipped');
+                continue;
+              }
+              const failures = (startFailures.get(stream) ?? 0) + 1;
+              startFailures.set(stream, failures);
+              if ((failures & (failures - 1)) === 0) logger.error({ err, stream, failures }, 'cannot start the default pipeline of this stream: trying again at the next discovery');
             }
           }
         } catch (err) {
