@@ -118,6 +118,16 @@ export interface HopperConfig {
 const ackEnum = { type: 'string', enum: ['durable', 'written', 'fast'] } as const;
 const nonNegInt = { type: 'integer', minimum: 0 } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
+/**
+ * Longest wait setTimeout takes (2^31 - 1 ms, 24.8 days): past it Node fires the timer after 1 ms, so a
+ * "wait for ever" shutdownTimeoutMs of 3e9 abandoned every running batch at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * Most bytes node:zlib may produce in one call (its maxOutputLength, buffer.constants.MAX_LENGTH on Node 20):
+ * a larger maxDecodedBytes made every gzip, deflate and br body a HOPPER_DECODED_TOO_LARGE dead letter.
+ */
+export const MAX_DECODED_BYTES = 2 ** 32;
 
 const streamProps = {
   ack: { ...ackEnum, default: 'durable' },
@@ -222,17 +232,17 @@ export const CONFIG_SCHEMA = obj({
         batchMaxWaitMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 100 },
         concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 1 },
         maxAttempts: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
-        initialBackoffMs: { ...posInt, default: 100 },
-        maxBackoffMs: { ...posInt, default: 30_000 },
-        maxDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
+        initialBackoffMs: { ...posInt, maximum: MAX_TIMER_MS, default: 100 },
+        maxBackoffMs: { ...posInt, maximum: MAX_TIMER_MS, default: 30_000 },
+        maxDecodedBytes: { ...posInt, maximum: MAX_DECODED_BYTES, default: 64 * 1024 * 1024 },
         maxBatchDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
       },
       { required: ['stream'] },
     ),
   },
   work: obj({
-    leaseTimeoutMs: { type: 'integer', minimum: 100, default: 10_000 },
-    shutdownTimeoutMs: { ...posInt, default: 10_000 },
+    leaseTimeoutMs: { type: 'integer', minimum: 100, maximum: MAX_TIMER_MS, default: 10_000 },
+    shutdownTimeoutMs: { ...posInt, maximum: MAX_TIMER_MS, default: 10_000 },
     streamDiscoveryIntervalMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 1000 },
   }),
   admin: obj({
