@@ -73,6 +73,15 @@ export async function adminGet(target: AdminTarget, path: string, timeoutMs = AD
   } catch {
     // not JSON: keep the generic message
   }
+  // The client asks only for routes the admin API has: a server without them is not the admin API. Most often
+  // it is the ingest port (8080 for 8081), whose 404 says "write to POST /v1/streams/{stream}", no help here.
+  if (res.status === 404 && code === 'HOPPER_NOT_FOUND') {
+    throw new HopperError(
+      'HOPPER_ADMIN_UNREACHABLE',
+      `${target.url} has no admin route ${path.split('?')[0]}: it is not Hopper's admin API (the ingest port?). ` +
+        'Give --admin the admin listener: admin.host:admin.port, default http://127.0.0.1:8081.',
+    );
+  }
   throw new HopperError(code, message);
 }
 
