@@ -163,7 +163,11 @@ export class IngestServer {
   /** Node's parser refused the request (bad framing, headers too large, timeout): answer as JSON, then close. */
   private onClientError(err: HttpParserError, socket: Duplex): void {
     const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || (res && res.headersSent)) {
+    // The request being received, its body not complete, with no answer in flight: it was answered already (a
+    // refusal whose body node drains). A 408 or 400 now would be a second answer to it, unasked for.
+    const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
+    const answered = !res && incoming != null && !incoming.complete;
+    if (err.code === 'ECONNRESET' || !socket.writable || (res && res.headersSent) || answered) {
       socket.destroy();
       return;
     }

@@ -261,6 +261,19 @@ test('a write refused for another reason than its size closes the connection whe
   await nothingStored(f, 'locked');
 });
 
+test('a refused write whose body then stalls or goes bad gets one answer: no 408 or 400 follows it', async (t) => {
+  const f = await startIngest(t, { overrides: { ...LIMITS, streams: { locked: { writeKeys: ['secret-key-1'] } } } });
+  for (const second of ['', '3\r\nabc\r\nzz\r\n']) {
+    const s = await open(f.port);
+    // No key: 401 at once, and the body is read to keep the connection; it stalls, or a chunk-size line is bad.
+    s.write(`POST /v1/streams/locked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${second}`);
+    const r = await collect(s, 4000);
+    assert.deepEqual(statusesOf(r.text), [401], JSON.stringify(second));
+    assert.ok(r.closed, 'the connection is closed at requestTimeoutMs or at the bad chunk');
+  }
+  await nothingStored(f, 'locked');
+});
+
 test('pipelined requests are answered in order with consecutive offsets', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS });
   const s = await open(f.port);
