@@ -31,6 +31,7 @@ const WRITE_ALLOW = 'POST, PUT, OPTIONS';
 const PIXEL_ALLOW = 'GET';
 const PROBE_ALLOW = 'GET, HEAD';
 const EMPTY = Buffer.alloc(0);
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
 const kWrite = Symbol('hopper.pendingWrite');
 
 const READING = 0;
@@ -74,6 +75,14 @@ function tooLong(s: string): boolean {
   return s.length > MAX_METADATA_BYTES || Buffer.byteLength(s, 'utf8') > MAX_METADATA_BYTES;
 }
 
+/** The origin form (/path?query) of a request target in absolute form (http://host/path?query); others as they are. */
+function originForm(url: string): string {
+  const m = ABSOLUTE_FORM.exec(url);
+  if (m === null) return url;
+  const rest = url.slice(m[0].length);
+  return rest.charCodeAt(0) === 0x2f ? rest : `/${rest}`;
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   return req.headers[name] as string | undefined;
 }
@@ -101,7 +110,9 @@ export class RequestHandler {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    // RFC 9112 section 3.2.2: a server must accept a target in absolute form, as a client sends it through a proxy.
+    if (url.charCodeAt(0) !== 0x2f) url = originForm(url);
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const requestId = requestIdFrom(header(req, 'x-request-id'));

@@ -188,6 +188,17 @@ test('routing errors: bad stream name 400, unknown route 404, wrong method 405 w
   assert.deepEqual(await f.log.listStreams(), [], 'no refused request created anything');
 });
 
+test('a request target in absolute form (http://host/path, as sent through a proxy) is routed by its path (RFC 9112 section 3.2.2)', async (t) => {
+  const f = await startIngest(t);
+  const r = await send(f.port, 'POST', 'http://127.0.0.1/v1/streams/abs', { body: 'one' });
+  assert.equal(r.status, 202, r.text);
+  const pixel = await send(f.port, 'GET', 'HTTP://ingest.example:8080/v1/streams/abs/pixel.gif?a=1');
+  assert.equal(pixel.status, 200, pixel.text);
+  assert.equal((await send(f.port, 'GET', 'http://127.0.0.1/healthz')).status, 200);
+  assert.equal((await send(f.port, 'GET', 'http://127.0.0.1')).status, 404, 'no path: the root, which is no route');
+  assert.deepEqual((await readAll(f.log, 'abs')).map((x) => x.body.toString()), ['one', 'a=1']);
+});
+
 test('unknown streams are 404 without autoCreateStreams, and the stream count is bounded with it', async (t) => {
   const closed = await startIngest(t, { overrides: { 'ingest.autoCreateStreams': false, streams: { known: {} } } });
   const r = await post(closed.port, 'other', '{}');
