@@ -15,7 +15,7 @@ import { runLoad, type LoadResult, type RunHooks } from '../../bench/load-run.js
 import { runVs } from '../../bench/vs-run.js';
 import { LogBodySource, type StoredBodySource } from '../../bench/stored-body-source.js';
 import { AdminBodySource } from '../../observe/admin-body-source.js';
-import { adminTarget } from '../../observe/admin-client.js';
+import { adminJson, adminTarget } from '../../observe/admin-client.js';
 import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, resultJson, showsProgress } from '../../bench/report.js';
 
 /** The audit reads records received from this long before the run started (clock steps, slow first requests). */
@@ -26,7 +26,12 @@ const interruptExit = (signal: NodeJS.Signals): number => 128 + constants.signal
 
 async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<StoredBodySource> {
   const config = ctx.loadConfig();
-  if (typeof ctx.values.admin === 'string') return new AdminBodySource(adminTarget(config, ctx.values.admin, ctx.values['admin-token'] as string | undefined));
+  if (typeof ctx.values.admin === 'string') {
+    const target = adminTarget(config, ctx.values.admin, ctx.values['admin-token'] as string | undefined);
+    // Before the load, as a --data-dir is: a wrong URL or token found only after the run would cost the run its audit.
+    await adminJson(target, '/api/status');
+    return new AdminBodySource(target);
+  }
   if (config.log.backend === 'embedded' && !existsSync(config.dataDir)) {
     throw new HopperError('HOPPER_USAGE', `--audit reads the server's data directory, and ${config.dataDir} does not exist: pass --data-dir DIR of the server under test.`);
   }
