@@ -10,6 +10,8 @@ import type { IngestStats, StreamCounters } from './ingest-stats.js';
 export const ACCEPTED_BODY = Buffer.from('{"ok":true}');
 export const ACCEPTED_LENGTH = String(ACCEPTED_BODY.length);
 export const JSON_TYPE = 'application/json';
+/** The challenge every 401 must carry (RFC 9110 section 15.5.2): a write key goes in Authorization: Bearer. */
+const WRITE_KEY_CHALLENGE = 'Bearer realm="hopper"';
 
 const defaultBodies = new Map<ErrorCode, Buffer>();
 
@@ -54,6 +56,7 @@ export function sendError(
   // Every retriable 503 says when to come back: 1 s unless the caller knows better (backpressure does).
   const retryAfterSeconds = extras?.retryAfterSeconds ?? (status === 503 && ERRORS[code].retriable ? 1 : undefined);
   if (retryAfterSeconds !== undefined) headers.push('Retry-After', String(retryAfterSeconds));
+  if (status === 401) headers.push('WWW-Authenticate', WRITE_KEY_CHALLENGE);
   if (extras !== undefined) {
     if (extras.allow !== undefined) headers.push('Allow', extras.allow);
     if (extras.close === true) headers.push('Connection', 'close');

@@ -222,6 +222,7 @@ test('write keys: 401 without, 403 wrong, accepted as Bearer or ?key=', async (t
   const missing = await post(f.port, 'locked', '{"n":0}');
   assert.equal(missing.status, 401);
   assert.equal(errorCode(missing), 'HOPPER_AUTH_MISSING');
+  assert.equal(missing.headers['www-authenticate'], 'Bearer realm="hopper"', 'a 401 carries its challenge (RFC 9110 section 15.5.2)');
   const wrong = await post(f.port, 'locked', '{"n":0}', { authorization: 'Bearer secret-key-3' });
   assert.equal(wrong.status, 403);
   assert.equal(errorCode(wrong), 'HOPPER_AUTH_INVALID');
