@@ -144,6 +144,18 @@ test('ambiguous framing and malformed heads are refused', () => {
   assert.equal(refused(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(2000)}`, 1024).code, 'HPE_HEADER_OVERFLOW', 'overflow seen before the head ends');
 });
 
+test('a Content-Length or chunk size with more leading zeros than significant digits allow is read by its value (RFC 9112: 1*DIGIT, 1*HEXDIG)', () => {
+  const zeros = '0'.repeat(20);
+  const [a, b] = parseAll([
+    Buffer.from(`POST / HTTP/1.1\r\nContent-Length: ${zeros}3\r\n\r\nabc`),
+    Buffer.from(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${zeros}5\r\nhello\r\n${zeros}\r\n\r\n`),
+  ]);
+  assert.deepEqual([a!.body, a!.ended, b!.body, b!.ended], ['abc', true, 'hello', true]);
+  // Significant digits stay bounded: a size past what a body could ever be is still refused.
+  assert.equal(refused('POST / HTTP/1.1\r\nContent-Length: 1000000000000000\r\n\r\n').code, 'HPE_INVALID');
+  assert.equal(refused('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000\r\n').code, 'HPE_INVALID');
+});
+
 test('repeated headers: joined, or the first kept for single-valued ones, as node:http does', () => {
   const [p] = parseAll([Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nAccept: x\r\naccept: y\r\nContent-Length: 0\r\ncontent-length: 0\r\n\r\n')]);
   assert.equal(p!.head.headers.host, 'a');

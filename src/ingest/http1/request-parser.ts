@@ -52,7 +52,10 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 // eslint-disable-next-line no-control-regex
 const BAD_TARGET = /[\x00-\x20\x7f]/;
-const DIGITS = /^[0-9]{1,15}$/;
+/** Up to 15 significant digits (exact in a double); leading zeros are any number (RFC 9112: 1*DIGIT, as llhttp takes them). */
+const DIGITS = /^0*[0-9]{1,15}$/;
+/** A chunk size: up to 12 significant hex digits (256 TiB, past any body limit), after any number of leading zeros. */
+const CHUNK_SIZE_HEX = /^0*[0-9a-fA-F]{1,12}$/;
 /** Node keeps the first of these when a request repeats them (IncomingMessage#headers). */
 const SINGLE_VALUED = new Set([
   'age', 'authorization', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since',
@@ -369,7 +372,7 @@ export class RequestParser {
     }
     // Only SP and HTAB may follow the size (before an extension): no bare CR or LF, no other whitespace.
     const hex = (semi === -1 ? line : line.slice(0, semi)).replace(/[ \t]+$/, '');
-    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) this.fail('HPE_INVALID', 'invalid chunk size');
+    if (!CHUNK_SIZE_HEX.test(hex)) this.fail('HPE_INVALID', 'invalid chunk size');
     const size = parseInt(hex, 16);
     if (size === 0) {
       this.state = TRAILERS;
