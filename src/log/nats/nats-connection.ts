@@ -19,6 +19,8 @@ export const JS_STREAM_NOT_FOUND = 10059;
 export const JS_CONSUMER_NOT_FOUND = 10014;
 /** Stream name already in use (with another configuration). */
 export const JS_STREAM_NAME_IN_USE = 10058;
+/** num_replicas above 1 on a server that is not in a JetStream cluster. */
+export const JS_REPLICAS_NOT_SUPPORTED = 10074;
 /** A publish expecting another last sequence for its subject (Nats-Expected-Last-Subject-Sequence): locks' compare-and-set. */
 export const JS_WRONG_LAST_SEQUENCE = 10071;
 

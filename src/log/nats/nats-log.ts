@@ -42,7 +42,7 @@ import type {
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
-import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
+import { JS_CONSUMER_NOT_FOUND, JS_REPLICAS_NOT_SUPPORTED, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
 import { assertJsStreamName, durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
 import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats-record-codec.js';
 import { NatsGroupConsumer } from './nats-group-consumer.js';
@@ -176,6 +176,14 @@ export class NatsLog implements Log {
           await this.jsm.streams.add({ ...want, name: want.name! });
         }
       } catch (err) {
+        if (isJsApiError(err, JS_REPLICAS_NOT_SUPPORTED)) {
+          // A setting to change, not an outage: 'retry later' would have every start and write wait for ever.
+          throw new HopperError(
+            'HOPPER_CONFIG_INVALID',
+            `log.nats.replicas is ${this.opts.replicas} but the NATS server at ${this.opts.servers} is not in a JetStream cluster: set log.nats.replicas to 1, or run a cluster of at least ${this.opts.replicas} servers.`,
+            { cause: err },
+          );
+        }
         throw natsUnavailable(err, `create stream ${stream} partition ${p}`);
       }
       known.set(p, maxBytesLimit(want.max_bytes));
