@@ -16,7 +16,7 @@
 //      halves at once, their decoded events dropped, each half processed on its own: no attempt counted.
 
 import type { Logger } from 'pino';
-import type { Batch, ProcessContext, Processor, ProcessResult } from './types.js';
+import type { Batch, BatchItem, ProcessContext, Processor, ProcessResult } from './types.js';
 import type { Clock } from './clock.js';
 import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { isRetriable } from './retriable-error.js';
@@ -89,6 +89,17 @@ function failedOf(result: ProcessResult | void): NonNullable<ProcessResult['fail
   if (failed === undefined || failed === null) return [];
   if (Array.isArray(failed) && failed.every((f) => typeof f === 'object' && f !== null)) return failed as NonNullable<ProcessResult['failed']>;
   throw new Error('the processor returned an invalid result: "failed" must be an array of { item, reason } objects (or absent)');
+}
+
+/** Stream, partition and offset of what a processor named in `failed` (user code: any value, getters that throw). */
+function placeOf(named: unknown): { stream: unknown; partition: unknown; offset: number } | null {
+  try {
+    if (typeof named !== 'object' || named === null) return null;
+    const { stream, partition, offset } = named as Partial<BatchItem>;
+    return typeof offset === 'number' ? { stream, partition, offset } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The call's records decoded past its budget: split, whatever the processor did (one record alone always fits). */
@@ -189,12 +200,21 @@ export class BatchRun {
       if (overBudget(items)) return { ok: false, decodeFailures: false, overBudget: true, remaining: items };
       // The set of the batch's items is built only when the processor named failures (rare), not per batch.
       let inBatch: Set<RecordItem> | null = null;
+      let byOffset: Map<number, RecordItem> | null = null;
       for (const f of failedOf(result)) {
         inBatch ??= new Set(items);
-        const item = f.item as RecordItem;
+        let item = f.item as RecordItem;
         if (!inBatch.has(item)) {
-          this.env.logger.warn({ offset: f.item?.offset }, 'processor named a failed item that is not in the batch: ignored');
-          continue;
+          // An object standing for a batch item (Object.create(item) overriding events() for a sink, as the gps
+          // example does): it was ignored, and its record committed as delivered. Its place finds the item.
+          byOffset ??= new Map(items.map((i) => [i.offset, i]));
+          const place = placeOf(f.item);
+          const found = place?.stream === this.stream && place.partition === this.partition ? byOffset.get(place.offset) : undefined;
+          if (found === undefined) {
+            this.env.logger.warn({ offset: place?.offset }, 'processor named a failed item that is not in the batch: ignored');
+            continue;
+          }
+          item = found;
         }
         const reason = typeof f.reason === 'string' && f.reason !== '' ? f.reason : 'rejected by the processor';
         if (item.decodeError) this.addDecodeDead(item, reason);
