@@ -156,6 +156,8 @@ export class IngestServer {
     server.maxConnections = ingest.maxConnections;
     server.on('request', this.handler.handle);
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
+    // An expectation other than 100-continue: node would answer a bare 417 (not JSON); it is ignored, as on Hopper's engine.
+    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
     server.on('clientError', (err: HttpParserError, socket: Duplex) => this.onClientError(err, socket));
     return { listening: server, close: (done) => server.close(() => done()), closeAllConnections: () => server.closeAllConnections() };
   }

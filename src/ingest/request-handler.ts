@@ -283,7 +283,10 @@ export class RequestHandler {
     this.inFlight++;
     if (pixelBody !== null) return w.complete(pixelBody);
     (req as WriteRequest)[kWrite] = w;
-    if (req.headers.expect !== undefined) res.writeContinue();
+    // 100 Continue only to an HTTP/1.1 client that asked for it (RFC 9110 sections 10.1.1 and 15.2); node:http
+    // would send it to HTTP/1.0 too. Another expectation is ignored, as on Hopper's engine.
+    const expect = header(req, 'expect');
+    if (expect !== undefined && req.httpVersionMinor === 1 && expect.toLowerCase() === '100-continue') res.writeContinue();
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('close', onClose);
