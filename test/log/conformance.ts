@@ -123,6 +123,21 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       assert.deepEqual((await readAll(log, s, 0)).map((r) => r.requestId), ['req-0', 'req-1', 'req-2']);
     });
 
+    it('keeps the larger partition count when two processes add partitions at once', async () => {
+      const other = await harness!.open();
+      try {
+        for (let round = 0; round < 10; round++) {
+          const s = newStream();
+          await log.ensureStream(s, { ...NO_RETENTION, partitions: 2 });
+          await Promise.all([log.ensureStream(s, { ...NO_RETENTION, partitions: 4 }), other.ensureStream(s, { ...NO_RETENTION, partitions: 3 })]);
+          assert.deepEqual(await log.listPartitions(s), [0, 1, 2, 3], `round ${round}`);
+          assert.deepEqual(await other.listPartitions(s), [0, 1, 2, 3], `round ${round}`);
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
     it('rejects invalid stream names before touching storage', async () => {
       for (const bad of ['', '.', '..', 'a/b', 'x'.repeat(65), 'sp ace', 'é']) {
         await assert.rejects(log.ensureStream(bad, NO_RETENTION), (e) => isHopperError(e, 'HOPPER_STREAM_NAME_INVALID'), bad);

@@ -63,6 +63,24 @@ const ACK_CHUNK = 1000;
 /** Upper bound on XPENDING pages walked by commitPosition (ACK_CHUNK each). */
 const MAX_ACK_PAGES = 100_000;
 
+/**
+ * KEYS[1] = meta key; ARGV = stream, partitions, retentionMaxAgeMs, retentionMaxBytes. Stores the stream's
+ * settings with the larger of the stored and the given partition count, and returns them (JSON). In one
+ * script: read then write from here, two processes adding partitions at once (4 and 3 over 2) could store
+ * the smaller count, and the records appended to the partition left out would be in no listing.
+ */
+const ENSURE_STREAM_SCRIPT = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local partitions = tonumber(ARGV[2])
+if current then
+  local ok, meta = pcall(cjson.decode, current)
+  if ok and type(meta) == 'table' and tonumber(meta.partitions) and tonumber(meta.partitions) > partitions then partitions = tonumber(meta.partitions) end
+end
+local json = '{"partitions":' .. string.format('%d', partitions) .. ',"retentionMaxAgeMs":' .. ARGV[3] .. ',"retentionMaxBytes":' .. ARGV[4] .. '}'
+if json ~= current then redis.call('HSET', KEYS[1], ARGV[1], json) end
+return json
+`;
+
 export class RedisLog implements Log {
   readonly backend = 'redis';
   readonly capabilities = { durableIsFsync: false };
@@ -124,20 +142,21 @@ export class RedisLog implements Log {
 
   async ensureStream(stream: string, options: StreamOptions): Promise<void> {
     assertStreamName(stream);
-    const current = await this.loadMeta(stream);
-    const meta: StreamMeta = {
-      partitions: Math.max(current?.partitions ?? 0, options.partitions),
-      retentionMaxAgeMs: options.retentionMaxAgeMs,
-      retentionMaxBytes: options.retentionMaxBytes,
-    };
-    if (JSON.stringify(current) !== JSON.stringify(meta)) {
-      try {
-        await this.redis.hset(metaKey(this.opts.keyPrefix), stream, JSON.stringify(meta));
-      } catch (err) {
-        throw redisUnavailable(err, 'store stream settings');
-      }
+    let stored: string;
+    try {
+      stored = (await this.redis.eval(
+        ENSURE_STREAM_SCRIPT,
+        1,
+        metaKey(this.opts.keyPrefix),
+        stream,
+        options.partitions,
+        options.retentionMaxAgeMs,
+        options.retentionMaxBytes,
+      )) as string;
+    } catch (err) {
+      throw redisUnavailable(err, 'store stream settings');
     }
-    this.metas.set(stream, meta);
+    this.metas.set(stream, JSON.parse(stored) as StreamMeta);
   }
 
   async listStreams(): Promise<string[]> {
