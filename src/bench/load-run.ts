@@ -60,7 +60,9 @@ export interface LoadResult extends LoadCounts {
   /** Per thread: the acknowledged events (null unless trackAcks), and one past the highest sequence number sent. */
   acknowledged: { bitmap: EventBitmap | null; seqLimit: number }[];
   /** Why the run ended before its plan, if it did. */
-  stopped: 'hard-cap' | 'interrupted' | null;
+  stopped: 'hard-cap' | 'interrupted' | 'target-failed' | null;
+  /** With stopped 'target-failed': the HOPPER_BENCH_TARGET_FAILED message. */
+  failure: string | null;
   lastError: string | null;
 }
 
@@ -238,8 +240,12 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
     if (hooks.signal?.aborted) onAbort();
   });
   await outcome;
-  if (fatal !== null) throw new HopperError('HOPPER_BENCH_TARGET_FAILED', `${plan.target.href}: ${fatal}.`);
-  return merge(runId, plan, threads, results as LoadThreadResult[], stopped);
+  const result = merge(runId, plan, threads, results as LoadThreadResult[], stopped);
+  if (fatal === null) return result;
+  const failure = `${plan.target.href}: ${fatal}.`;
+  // A target that answered, then died, is where an audit looks for loss: its acknowledged events are handed on.
+  if (plan.trackAcks && result.eventsAcknowledged > 0) return { ...result, stopped: 'target-failed', failure };
+  throw new HopperError('HOPPER_BENCH_TARGET_FAILED', failure);
 }
 
 function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThreadResult[], stopped: LoadResult['stopped']): LoadResult {
@@ -259,6 +265,7 @@ function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThre
       seqLimit: r.eventSeqLimit,
     })),
     stopped,
+    failure: null,
     lastError: results.find((r) => r.lastError !== null)?.lastError ?? null,
   };
 }

@@ -84,6 +84,7 @@ export function loadLines(r: LoadResult): string[] {
   if (r.behindSchedule > 0) lines.push(`  behind schedule ${int(r.behindSchedule)} requests were due but never sent (too few connections for --rate, or a slow server)`);
   if (r.stopped === 'hard-cap') lines.push(`  stopped by the hard cap (planned length + 30 s) with ${int(r.inFlightAtStop)} requests unanswered`);
   if (r.stopped === 'interrupted') lines.push(`  interrupted, ${int(r.inFlightAtStop)} requests unanswered`);
+  if (r.stopped === 'target-failed') lines.push(`  stopped: ${r.failure ?? 'the target failed'}`);
   if (f.socketErrors > 0 && r.lastError) lines.push(`  last socket error: ${r.lastError}`);
   return lines;
 }
@@ -131,6 +132,7 @@ export function resultJson(r: LoadResult, a: AuditResult | null): Record<string,
     behindSchedule: r.behindSchedule,
     stopped: r.stopped,
     lastError: r.lastError,
+    ...(r.failure !== null ? { error: { code: 'HOPPER_BENCH_TARGET_FAILED', message: r.failure } } : {}),
     ...(a ? { audit: a } : {}),
   };
 }

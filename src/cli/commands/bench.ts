@@ -172,6 +172,8 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
       else print(auditLines(verdict));
     } else if (opts.json) print([JSON.stringify(resultJson(result, null))]);
     else print(loadLines(result));
+    // The target failed: its one line (exit 1) now that what it acknowledged is audited.
+    if (result.failure !== null) throw new HopperError('HOPPER_BENCH_TARGET_FAILED', result.failure);
     const stoppedCode = interrupted();
     // Loss found in the part that ran outranks the interruption.
     if (verdict !== null && verdict.missing > 0) return 1;
