@@ -11,6 +11,7 @@
 // The processor's stop() gets shutdownTimeoutMs as well: past it the pipeline
 // stops without waiting for it (a pool end waiting on a stuck query, say).
 
+import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Delivery, Log, LogConsumer } from '../log/types.js';
 import type { ProcessContext, Processor } from './types.js';
@@ -35,6 +36,9 @@ const FETCH_ERROR_PAUSE_MS = 1000;
  * on a busy disk): the window keeps fetching while writes are in progress.
  */
 export const COMMIT_WINDOW_BATCHES = 8;
+/** Abort listeners one running batch may hold on a pipeline's signal at once, and the fetch loop (its fetch and its wait). */
+const SIGNAL_LISTENERS_PER_BATCH = 2;
+const SIGNAL_LISTENERS_OF_FETCH_LOOP = 2;
 
 export interface RunnerDeps {
   log: Log;
@@ -79,6 +83,11 @@ export class PipelineRunner {
       pipeline: pipeline.name,
       options: pipeline.options,
     };
+    // Every running batch may listen on both at once (its retry wait on `stopping`, a sink's requests and waits on
+    // ctx.signal), the fetch loop on `stopping` besides: past Node's default of 10, a pipeline with concurrency over
+    // 10 printed "Possible EventTarget memory leak detected" whenever its batches waited together (a database down).
+    const listeners = Math.max(defaultMaxListeners, SIGNAL_LISTENERS_PER_BATCH * pipeline.concurrency + SIGNAL_LISTENERS_OF_FETCH_LOOP);
+    setMaxListeners(listeners, this.stopping.signal, this.deadline.signal);
   }
 
   static async start(pipeline: ResolvedPipeline, processor: Processor, deps: RunnerDeps): Promise<PipelineRunner> {
