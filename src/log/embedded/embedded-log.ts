@@ -164,7 +164,7 @@ export class EmbeddedLog implements Log {
    */
   private startRetention(): void {
     const everyMs = this.opts.retentionCheckIntervalMs ?? 0;
-    if (this.retentionTimer !== null || everyMs <= 0) return;
+    if (this.retentionTimer !== null || everyMs <= 0 || this.closed) return; // closed: a writer kept for appends made before close()
     this.retentionTimer = setInterval(() => {
       if (this.retaining !== null || this.closed) return;
       this.retaining = this.enforceRetention(Date.now(), (stream, partition) => this.writers.has(`${stream}/${partition}`))
