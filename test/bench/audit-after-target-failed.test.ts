@@ -25,9 +25,8 @@ const LOG_OPTIONS = {
   writtenFsyncIntervalMs: 200,
 };
 
-test('--audit after the target died: the events it acknowledged are audited, then one line and exit 1', { timeout: 90_000 }, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hopper-bench-dies-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+/** A target that stores and acknowledges ANSWERED requests in an embedded log in dataDir, then goes away (and calls onDeath). */
+async function dyingTarget(t: { after: (fn: () => Promise<void>) => void }, dataDir: string, onDeath: () => void = () => undefined): Promise<string> {
   const log = new EmbeddedLog({ dataDir, ...LOG_OPTIONS });
   await log.ensureStream(STREAM, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   const sockets = new Set<Socket>();
@@ -45,6 +44,7 @@ test('--audit after the target died: the events it acknowledged are audited, the
           // The server goes away: its listener and every connection.
           server.close();
           for (const s of sockets) s.destroy();
+          onDeath();
         }
       });
     });
@@ -59,8 +59,18 @@ test('--audit after the target died: the events it acknowledged are audited, the
     await new Promise((r) => server.close(r));
     await log.close();
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/streams/${STREAM}`;
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/streams/${STREAM}`;
+}
 
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hopper-bench-dies-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('--audit after the target died: the events it acknowledged are audited, then one line and exit 1', { timeout: 90_000 }, async (t) => {
+  const dataDir = tempDir(t);
+  const url = await dyingTarget(t, dataDir);
   const r = await runCli(['bench', '--url', url, '--requests', '1000', '--connections', '1', '--threads', '1', '--audit', '--data-dir', dataDir, '--audit-wait', '0s']);
   assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^ {2}responses {6}202: 20$/m);
@@ -69,4 +79,28 @@ test('--audit after the target died: the events it acknowledged are audited, the
   const stderr = r.stderr.trimEnd().split('\n');
   assert.equal(stderr.length, 1, r.stderr);
   assert.match(stderr[0]!, /^hopper: .*the target stopped answering.*\(HOPPER_BENCH_TARGET_FAILED\)$/);
+});
+
+test('--audit --admin of a target that died with its admin API: the one line names the target, then the audit', { timeout: 90_000 }, async (t) => {
+  // Just enough of an admin API for the check before the load; it goes away with the target.
+  const admin: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+  await new Promise<void>((r) => admin.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    admin.closeAllConnections();
+    await new Promise((r) => admin.close(r));
+  });
+  const adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+  const url = await dyingTarget(t, tempDir(t), () => {
+    admin.close();
+    admin.closeAllConnections();
+  });
+  const r = await runCli(['bench', '--url', url, '--requests', '1000', '--connections', '1', '--threads', '1', '--audit', '--admin', adminUrl, '--audit-wait', '0s']);
+  assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^ {2}stopped: .*the target stopped answering/m);
+  const stderr = r.stderr.trimEnd().split('\n');
+  assert.equal(stderr.length, 1, r.stderr);
+  assert.match(stderr[0]!, /^hopper: .*the target stopped answering.* The audit could not read what it stored: Cannot reach the admin API at .*\(HOPPER_BENCH_TARGET_FAILED\)$/);
 });

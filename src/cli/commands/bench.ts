@@ -167,6 +167,10 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
         threads: result.acknowledged.map((a) => ({ bitmap: a.bitmap!, seqLimit: a.seqLimit })),
         sinceUs,
         waitMs: opts.auditWaitMs,
+      }).catch((err: unknown) => {
+        // Read through the admin API of the target that died, the audit fails too: the cause is the target.
+        if (result.failure === null) throw err;
+        throw new HopperError('HOPPER_BENCH_TARGET_FAILED', `${result.failure} The audit could not read what it stored: ${thrownMessage(err)}`, { cause: err });
       });
       if (opts.json) print([JSON.stringify(resultJson(result, verdict))]);
       else print(auditLines(verdict));
