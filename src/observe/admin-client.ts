@@ -21,6 +21,10 @@ export interface AdminTarget {
 export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: string): AdminTarget {
   let url = flagUrl;
   if (url === undefined || url === '') {
+    // Port 0 asks the server for any free port: which one it got is only in its start line, not in the config.
+    if (config.admin.port === 0) {
+      throw new HopperError('HOPPER_USAGE', "admin.port is 0 (any free port), so the config does not say where the admin API listens: pass --admin URL, the 'admin' of the server's start line.");
+    }
     const h = config.admin.host;
     let host = h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
     if (h === '0.0.0.0' || h === '') host = '127.0.0.1';
