@@ -22,7 +22,7 @@ import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { isRetriable } from './retriable-error.js';
 import type { RecordItem } from './batch-item.js';
 import { DecodeBudget } from './decode/decode-record.js';
-import type { DeadLetterKind } from './dead-letter.js';
+import { MAX_REASON_CHARS, type DeadLetterKind } from './dead-letter.js';
 import type { PipelineCounters } from './worker-metrics.js';
 
 export interface RetryPolicy extends BackoffPolicy {
@@ -71,6 +71,14 @@ function message(err: unknown): string {
   try {
     if (err instanceof Error) return err.message || err.name;
     if (err === '' || err === undefined || err === null) return `${err === '' ? '""' : String(err)} was thrown (not an Error)`;
+    // A plain object (what some clients reject with: { code, message }) read "[object Object]": its message, or its JSON.
+    if (typeof err === 'object') {
+      const text = (err as { message?: unknown }).message;
+      if (typeof text === 'string' && text !== '') return text;
+      const described = String(err);
+      if (described !== '[object Object]') return described;
+      return `${(JSON.stringify(err) ?? described).slice(0, MAX_REASON_CHARS)} was thrown (not an Error)`;
+    }
     return String(err);
   } catch {
     return 'the processor threw a value that cannot be described (reading its message or converting it to text threw)';
