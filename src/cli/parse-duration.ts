@@ -26,11 +26,12 @@ export function parseNonNegativeInt(text: string, flag: string): number {
 
 /**
  * ISO 8601 as people and tools write it: a date (2026-11-25, midnight UTC) or a date and time
- * (2026-11-25T10:00, 2026-11-25T10:00:00.123456Z, ...+01:00); no zone means UTC. Anything looser is
+ * (2026-11-25T10:00, 2026-11-25T10:00:00.123456Z, ...+01:00); no zone means UTC. The decimal sign may be
+ * a comma, as ISO 8601 allows and `date -Ins` writes (2026-11-25T10:00:00,123456789+00:00). Anything looser is
  * refused: Date.parse reads "-1", "2.5" or "5 " as dates in 2001 or year 100, which would move a group
  * back to the start of the stream without a word.
  */
-const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,9}))?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
 
 /** Milliseconds since the epoch of a valid calendar date and time in UTC, or null (31 Feb, 25:00). */
 function utcMs(year: number, month: number, day: number, hour: number, minute: number, second: number): number | null {

@@ -18,6 +18,7 @@ test('offsets and ISO 8601 times are read', () => {
   assert.deepEqual(parseOffsetOrTime('2026-11-25T10:00:00.5+01:30', '--from'), { timeUs: us('2026-11-25T08:30:00Z') + 500_000 });
   assert.deepEqual(parseOffsetOrTime('2026-11-25T10:00:00-0200', '--from'), { timeUs: us('2026-11-25T12:00:00Z') });
   assert.equal(parseIsoTimeUs('2024-02-29T00:00:00Z'), us('2024-02-29T00:00:00Z'));
+  assert.deepEqual(parseOffsetOrTime('2026-11-25T10:00:00,123456789+00:00', '--from'), { timeUs: us('2026-11-25T10:00:00Z') + 123_456 }, 'the comma of date -Ins');
   const t = 1_767_225_605_123_456;
   assert.equal(parseIsoTimeUs(formatTimeUs(t)), t, 'what the CLI prints reads back');
 });
