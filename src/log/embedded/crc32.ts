@@ -1,7 +1,8 @@
 // CRC-32 (IEEE 802.3, the same value as zlib.crc32) of the log's frames. Short ranges go through
 // slice-by-8 in plain JavaScript, long ones through zlib's native crc32: for a ~300-byte frame the
 // native call (plus the subarray it needs) costs as much as the whole JavaScript loop, for a 4 KB body a third.
-// Crc32Memory runs the same loop in WebAssembly (crc32.wat), twice as fast, on bytes in its own memory.
+// Crc32Memory runs the same loop in WebAssembly (crc32.wat), twice as fast, on bytes in its own memory,
+// and a writer's frames there two at a time (deferFrameCrc, finishFrames), faster again.
 
 import * as zlib from 'node:zlib';
 import { CRC32_WASM_BASE64 } from './crc32-wasm-bytes.js';
@@ -63,8 +64,15 @@ export function crc32WithBody(buf: Uint8Array, start: number, bodyStart: number,
   return crc32UpdateJs(0, buf, start, bodyStart + body.length);
 }
 
-/** Where the data area of a Crc32Memory starts: the eight tables come first. */
+/** The eight tables of the loop, at the start of a Crc32Memory. */
 const TABLES_BYTES = 8 * 256 * 4;
+/**
+ * Frames deferred to finishFrames, listed after the tables (one u32 address each): a full list is
+ * checksummed at once, so a batch of any length fits.
+ */
+const FRAME_LIST_CAPACITY = 4096;
+/** Where the data area of a Crc32Memory starts: after the tables and the frame list. */
+const DATA_START = TABLES_BYTES + 4 * FRAME_LIST_CAPACITY;
 const WASM_PAGE_BYTES = 64 * 1024;
 /**
  * From these sizes zlib.crc32 beats the WebAssembly loop (bench/crc32-bench.ts: in place, even at about
@@ -99,16 +107,26 @@ export class Crc32Memory {
   bytes: Buffer;
   private readonly memory: WebAssembly.Memory;
   private readonly crc32: (crc: number, at: number, length: number) => number;
+  private readonly crcFrames: (list: number, count: number) => void;
+  /** Over the frame list; made again when the memory grows (the old view is detached). */
+  private frameList: DataView;
+  private framesListed = 0;
   /** What copyOf last copied into bytes[0, copiedEnd - copiedStart): copied[copiedStart, copiedEnd). */
   private copied: Uint8Array | null = null;
   private copiedStart = 0;
   private copiedEnd = 0;
 
   private constructor(instance: WebAssembly.Instance, dataBytes: number) {
-    const exports = instance.exports as unknown as { memory: WebAssembly.Memory; crc32: (crc: number, at: number, length: number) => number };
+    const exports = instance.exports as unknown as {
+      memory: WebAssembly.Memory;
+      crc32: (crc: number, at: number, length: number) => number;
+      crcFrames: (list: number, count: number) => void;
+    };
     this.memory = exports.memory;
     this.crc32 = exports.crc32;
+    this.crcFrames = exports.crcFrames;
     this.bytes = Buffer.alloc(0);
+    this.frameList = new DataView(this.memory.buffer, TABLES_BYTES, 4 * FRAME_LIST_CAPACITY);
     this.reserve(dataBytes);
     // Little-endian whatever the host, as WebAssembly loads are.
     const tables = new DataView(this.memory.buffer, 0, TABLES_BYTES);
@@ -132,17 +150,38 @@ export class Crc32Memory {
   /** Grows the data area to at least `dataBytes` (never shrinks); throws a RangeError when the memory cannot grow. */
   reserve(dataBytes: number): void {
     const have = this.memory.buffer.byteLength;
-    const need = TABLES_BYTES + dataBytes;
+    const need = DATA_START + dataBytes;
     if (need > have) this.memory.grow(Math.ceil((need - have) / WASM_PAGE_BYTES));
     if (this.bytes.length < dataBytes || this.bytes.buffer !== this.memory.buffer) {
-      this.bytes = Buffer.from(this.memory.buffer, TABLES_BYTES, this.memory.buffer.byteLength - TABLES_BYTES);
+      this.bytes = Buffer.from(this.memory.buffer, DATA_START, this.memory.buffer.byteLength - DATA_START);
+      this.frameList = new DataView(this.memory.buffer, TABLES_BYTES, 4 * FRAME_LIST_CAPACITY);
       this.copied = null;
     }
   }
 
   /** CRC-32 of bytes[start, end). */
   crcOf(start: number, end: number): number {
-    return this.crc32(0, TABLES_BYTES + start, end - start) >>> 0;
+    return this.crc32(0, DATA_START + start, end - start) >>> 0;
+  }
+
+  /** Starts a batch of frames in `bytes`: frames listed by deferFrameCrc and not finished are forgotten. */
+  beginFrames(): void {
+    this.framesListed = 0;
+  }
+
+  /**
+   * Lists the whole frame at bytes[pos] (u32le payload length, checksum slot, payload) for finishFrames,
+   * which stores its payload's CRC-32 in the slot. The frame must not change until then.
+   */
+  deferFrameCrc(pos: number): void {
+    this.frameList.setUint32(4 * this.framesListed, DATA_START + pos, true);
+    if (++this.framesListed === FRAME_LIST_CAPACITY) this.finishFrames();
+  }
+
+  /** Checksums the frames listed since beginFrames (or the last finishFrames). */
+  finishFrames(): void {
+    if (this.framesListed > 0) this.crcFrames(TABLES_BYTES, this.framesListed);
+    this.framesListed = 0;
   }
 
   /**

@@ -296,6 +296,7 @@ export class PartitionWriter {
       count += p.records.length;
     }
     const { buf, mem } = this.batchBuffer(bytes);
+    mem?.beginFrames();
     const newIndex: IndexEntry[] = [];
     let pos = 0;
     let offset = this.nextOffset;
@@ -308,10 +309,11 @@ export class PartitionWriter {
           newIndex.push({ relOffset: offset - this.base, position: filePosition, maxTimeUs });
           this.lastIndexedPosition = filePosition;
         }
-        pos = writeFrame(buf, pos, r, offset, mem);
+        pos = writeFrame(buf, pos, r, offset, mem, true);
         offset++;
       }
     }
+    mem?.finishFrames();
     this.pendingBytesNow -= bytes;
     this.pendingRecordsNow -= count;
     const firstOffset = this.nextOffset;

@@ -66,9 +66,10 @@ function putU32(buf: Buffer, at: number, v: number): void {
 /**
  * Writes one frame at `pos` (the caller sized `buf` with frameBytes). Returns the position after it.
  * When `buf` is the data area of `mem`, a frame with a body under WASM_MAX_BODY_BYTES is checksummed
- * there, in WebAssembly; a longer body natively, from its own buffer.
+ * there, in WebAssembly: at once, or with `deferCrc` at the caller's mem.finishFrames(), two frames at a
+ * time. A longer body is checksummed natively, from its own buffer.
  */
-export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: number, mem: Crc32Memory | null = null): number {
+export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: number, mem: Crc32Memory | null = null, deferCrc = false): number {
   const p = pos + FRAME_HEADER_BYTES;
   let s = p + PAYLOAD_FIXED_BYTES;
   const ct = writeString(buf, r.contentType, s);
@@ -98,7 +99,8 @@ export function writeFrame(buf: Buffer, pos: number, r: RecordInput, offset: num
   buf.writeDoubleLE(r.receivedAtUs, p + 20);
   putU32(buf, pos, s - p);
   const inWasm = mem !== null && buf === mem.bytes && r.body.length < WASM_MAX_BODY_BYTES;
-  putU32(buf, pos + 4, inWasm ? mem.crcOf(p, s) : crc32WithBody(buf, p, bodyStart, r.body));
+  if (inWasm && deferCrc) mem.deferFrameCrc(pos);
+  else putU32(buf, pos + 4, inWasm ? mem.crcOf(p, s) : crc32WithBody(buf, p, bodyStart, r.body));
   return s;
 }
 
