@@ -183,6 +183,23 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       assert.equal(past.records.length, 0);
     });
 
+    it('returns at least one record for any maxBytes, and stops at maxRecords', async () => {
+      const s = newStream();
+      await log.ensureStream(s, NO_RETENTION);
+      await log.append(s, 0, [makeRecord(0, 300), { ...makeRecord(1), body: Buffer.alloc(0) }, makeRecord(2, 300)], 'durable');
+      const offsets = async (from: number, maxRecords: number, maxBytes: number): Promise<[number[], number]> => {
+        const r = await log.read(s, 0, from, { maxRecords, maxBytes });
+        return [r.records.map((x) => x.offset), r.nextOffset];
+      };
+      assert.deepEqual(await offsets(0, 10, 0), [[0], 1], 'maxBytes 0');
+      assert.deepEqual(await offsets(0, 10, 1), [[0], 1], 'maxBytes 1, a larger record');
+      assert.deepEqual(await offsets(1, 10, 0), [[1], 2], 'maxBytes 0, an empty body');
+      assert.deepEqual(await offsets(0, 10, 300), [[0], 1], 'maxBytes reached by the first record');
+      assert.deepEqual(await offsets(0, 10, 301), [[0, 1, 2], 3], 'maxBytes not reached before the last');
+      assert.deepEqual(await offsets(0, 1, 10_000), [[0], 1], 'maxRecords 1');
+      assert.deepEqual(await offsets(3, 10, 0), [[], 3], 'at the end');
+    });
+
     it('keeps partitions independent', async () => {
       const s = newStream();
       await log.ensureStream(s, { ...NO_RETENTION, partitions: 2 });

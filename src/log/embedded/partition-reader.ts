@@ -204,7 +204,8 @@ export class PartitionReader {
     if (from < bases[0]!) from = bases[0]!;
     let i = upperBound(bases, from) - 1;
     if (i < 0) i = 0;
-    while (i < bases.length && records.length < maxRecords && bytes < maxBytes) {
+    // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
+    while (i < bases.length && records.length < maxRecords && (bytes < maxBytes || records.length === 0)) {
       const base = bases[i]!;
       const isLast = i === bases.length - 1;
       const handle = await this.useHandle(base);

@@ -333,7 +333,8 @@ export class NatsLog implements Log {
     const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
     const name = this.streamName(stream, partition);
     let bytes = 0;
-    while (next < bounds.end && records.length < options.maxRecords && bytes < maxBytes) {
+    // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
+    while (next < bounds.end && records.length < options.maxRecords && (bytes < maxBytes || records.length === 0)) {
       const n = Math.min(READ_WINDOW, bounds.end - next, options.maxRecords - records.length);
       let msgs: (StoredMessage | null)[];
       try {

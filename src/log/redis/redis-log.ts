@@ -230,7 +230,8 @@ export class RedisLog implements Log {
     let from = Math.max(0, fromOffset);
     let bytes = 0;
     let chunk = Math.min(options.maxRecords, READ_FIRST_CHUNK);
-    while (records.length < options.maxRecords && bytes < maxBytes) {
+    // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
+    while (records.length < options.maxRecords && (bytes < maxBytes || records.length === 0)) {
       let entries: [Buffer, Buffer[]][];
       try {
         entries = (await this.redis.callBuffer('XRANGE', key, entryId(from), '+', 'COUNT', chunk)) as [Buffer, Buffer[]][];
