@@ -7,7 +7,9 @@ import { test as nodeTest, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import type { Log } from '../../src/log/types.js';
+import { join } from 'node:path';
 import { fixtureDefaults, readAll, startIngest, type Fixture } from './ingest-fixture.js';
+import { removeDir, tempDir } from '../helpers/embedded.js';
 
 function onEngine(engine: 'hopper' | 'node', name: string, fn: (t: TestContext) => Promise<void>): void {
   nodeTest(`${name} (${engine} engine)`, async (t) => {
@@ -426,6 +428,25 @@ hopperTest('a parse error or a timeout behind a pipelined write is answered afte
   assert.deepEqual(await stored(f), ['one', 'one', 'one', 'one', 'one']);
   assert.equal(f.server.handler.inFlight, 0);
   assert.equal(f.server.backpressure.heldBytes, 0, 'the stalled body\'s reservation is released');
+});
+
+hopperTest('a client slow to read gets every answer of a closing connection, not only what it read within a second', async (t) => {
+  // A unix socket: its kernel buffer (about 200 KB, no autotuning) holds a small part of the 3001 answers
+  // (about 600 KB), so most of them are still in the process when the last one is written.
+  const dir = tempDir('hopper-slow-reader-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'ingest.sock');
+  await startIngest(t, { overrides: { 'ingest.socket': path } }); // requestTimeoutMs 30 s: a slow reader, not one that reads nothing
+  const s = connect(path);
+  s.pause();
+  const n = 3000;
+  s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n) + 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await sleep(2000); // twice the linger a closing connection gives its client
+  const r = collect(s, 10_000);
+  s.resume();
+  const { text, closed } = await r;
+  assert.equal(statusesOf(text).length, n + 1, 'every answer arrives');
+  assert.ok(closed);
 });
 
 hopperTest('a failed connection whose owed answer never comes is closed after requestTimeoutMs', async (t) => {

@@ -39,7 +39,7 @@ export interface Http1ServerOptions {
 const MAX_PIPELINED_REQUESTS = 64;
 /** Unwritten answer bytes on one connection before reading pauses. */
 const MAX_UNSENT_BYTES = 1024 * 1024;
-/** How long a connection may linger after its last answer (for the client to read it) before it is destroyed. */
+/** How long a connection may linger after its last answer left the process (for the client to read it) before it is destroyed. */
 const ERROR_LINGER_MS = 1000;
 /** How long a stopping server waits for a request on an idle keep-alive connection before ending it (capped by keepAliveTimeoutMs). */
 const STOP_IDLE_GRACE_MS = 1000;
@@ -390,7 +390,12 @@ class Connection {
     }
   }
 
-  /** After the last answer: nothing more is read or written; the client gets a moment to read it. */
+  /**
+   * After the last answer: nothing more is read or written; the client gets a moment to read it. The moment
+   * starts once every answer has left the process ('finish'): a slow reader may still be taking earlier ones,
+   * each maybe a stored write, and destroying the socket drops what it has not taken. A client that reads
+   * nothing at all is cut off after requestTimeoutMs.
+   */
   private shutdown(): void {
     if (this.dead) return;
     this.dead = true;
@@ -398,7 +403,12 @@ class Connection {
     this.parser.stop();
     this.socket.pause();
     this.abandonAll();
-    setTimeout(() => this.socket.destroy(), ERROR_LINGER_MS).unref();
+    const socket = this.socket;
+    const unread = setTimeout(() => socket.destroy(), this.server.opts.requestTimeoutMs).unref();
+    socket.once('finish', () => {
+      clearTimeout(unread);
+      setTimeout(() => socket.destroy(), ERROR_LINGER_MS).unref();
+    });
   }
 
   /** Drops what is still owed; the request being received (if any) sees 'close'. */
