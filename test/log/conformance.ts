@@ -253,6 +253,21 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       assert.equal(await log.offsetForTime(s, 0, base + 10_000_000), 50);
     });
 
+    it('refuses a negative, fractional or NaN group position, and a fractional or NaN read offset, keeping the stored position', async () => {
+      const s = newStream();
+      await log.ensureStream(s, NO_RETENTION);
+      await log.append(s, 0, [makeRecord(0), makeRecord(1)], 'durable');
+      await log.commitPosition('gbad', s, 0, 1);
+      const isInternal = (e: unknown): boolean => isHopperError(e, 'HOPPER_INTERNAL');
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        await assert.rejects(log.commitPosition('gbad', s, 0, bad), isInternal, `position ${bad}`);
+        assert.equal(await log.getPosition('gbad', s, 0), 1, `after position ${bad}`);
+      }
+      for (const bad of [0.5, Number.NaN]) await assert.rejects(log.read(s, 0, bad, { maxRecords: 10 }), isInternal, `read at ${bad}`);
+      // Below the start is not an error: reads are clamped to it.
+      assert.deepEqual((await log.read(s, 0, -5, { maxRecords: 10 })).records.map((r) => r.offset), [0, 1]);
+    });
+
     it('stores group positions, and they survive a restart with the data', async () => {
       const s = newStream();
       await log.ensureStream(s, NO_RETENTION);

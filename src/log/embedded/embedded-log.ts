@@ -27,6 +27,7 @@ import type { WarnFn } from './partition-recovery.js';
 import { EmbeddedGroupConsumer } from './group-consumer.js';
 import { WriterLock } from './writer-lock.js';
 import { lockNameParts } from '../lock-name.js';
+import { assertOffset } from '../offset-check.js';
 
 export interface EmbeddedLogOptions extends WriterOptions {
   dataDir: string;
@@ -224,6 +225,7 @@ export class EmbeddedLog implements Log {
   async preparePosition(group: string, stream: string, partition: number, position: number): Promise<PreparedFile> {
     assertGroupName(group);
     assertStreamName(stream);
+    assertOffset(position, 'group position');
     const dir = this.groupDir(group, stream);
     const path = this.positionPath(group, stream, partition);
     const text = JSON.stringify({ position });

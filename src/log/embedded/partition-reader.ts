@@ -13,6 +13,7 @@ import { ReadAheadCursor } from './read-ahead.js';
 import { decodeIndexEntries, indexPath, INDEX_ENTRY_BYTES, listSegments, segmentName, segmentPath, type IndexEntry } from './segment-files.js';
 import type { PartitionWriter } from './partition-writer.js';
 import type { WarnFn } from './partition-recovery.js';
+import { assertOffset } from '../offset-check.js';
 import { QUARANTINE_FILE, rangeKey, readQuarantine, recordQuarantine, type QuarantinedRange } from './quarantine-file.js';
 
 const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
@@ -196,6 +197,7 @@ export class PartitionReader {
   }
 
   async read(fromOffset: number, maxRecords: number, maxBytes = DEFAULT_READ_MAX_BYTES): Promise<ReadResult> {
+    assertOffset(fromOffset, 'read offset', true);
     const records: LogRecord[] = [];
     let bytes = 0;
     let from = Math.max(0, fromOffset);

@@ -42,6 +42,7 @@ import type {
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
+import { assertOffset } from '../offset-check.js';
 import { JS_CONSUMER_NOT_FOUND, JS_REPLICAS_NOT_SUPPORTED, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
 import { assertJsStreamName, durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
 import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats-record-codec.js';
@@ -325,6 +326,7 @@ export class NatsLog implements Log {
 
   async read(stream: string, partition: number, fromOffset: number, options: ReadOptions): Promise<ReadResult> {
     assertStreamName(stream);
+    assertOffset(fromOffset, 'read offset', true);
     const bounds = await this.bounds(stream, partition);
     const records: LogRecord[] = [];
     let next = Math.max(0, fromOffset);
@@ -375,6 +377,7 @@ export class NatsLog implements Log {
   async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
     assertGroupName(group);
     assertStreamName(stream);
+    assertOffset(position, 'group position');
     const name = this.streamName(stream, partition);
     const durable = durableName(group);
     try {

@@ -30,6 +30,7 @@ import type {
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
+import { assertOffset } from '../offset-check.js';
 import { PartitionAppender } from './partition-appender.js';
 import { closeRedis, connectRedis, isReplyError, redisUnavailable, type RedisConnectionOptions } from './redis-connection.js';
 import { entryId, idSequence, lockKey, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
@@ -224,6 +225,7 @@ export class RedisLog implements Log {
 
   async read(stream: string, partition: number, fromOffset: number, options: ReadOptions): Promise<ReadResult> {
     assertStreamName(stream);
+    assertOffset(fromOffset, 'read offset', true);
     const key = this.key(stream, partition);
     const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
     const records: LogRecord[] = [];
@@ -280,6 +282,7 @@ export class RedisLog implements Log {
   async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
     assertGroupName(group);
     assertStreamName(stream);
+    assertOffset(position, 'group position');
     const key = this.key(stream, partition);
     try {
       try {
