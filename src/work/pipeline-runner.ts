@@ -1,5 +1,6 @@
 // Runs one pipeline: a consumer-group member fetching deliveries, up to
-// `concurrency` batches processing at once (and a few more committing), each batch
+// `concurrency` batches processing at once (and a few more committing, or waiting
+// for an earlier batch of their partition to be done before they commit), each batch
 // settled by BatchRun, dead letters written before the commit. At least once:
 // a delivery is committed only after it is processed or dead-lettered, so after
 // a crash at most the batches in flight ((concurrency + COMMIT_WINDOW_BATCHES) x
@@ -36,9 +37,9 @@ const FETCH_ERROR_PAUSE_MS = 1000;
  * on a busy disk): the window keeps fetching while writes are in progress.
  */
 export const COMMIT_WINDOW_BATCHES = 8;
-/** Abort listeners one running batch may hold on a pipeline's signal at once, and the fetch loop (its fetch and its wait). */
+/** Abort listeners one running batch may hold on a pipeline's signal at once, and the runner's own (its fetch, its wait, deadlineReached). */
 const SIGNAL_LISTENERS_PER_BATCH = 2;
-const SIGNAL_LISTENERS_OF_FETCH_LOOP = 2;
+const SIGNAL_LISTENERS_OF_RUNNER = 3;
 
 export interface RunnerDeps {
   log: Log;
@@ -60,6 +61,14 @@ export class PipelineRunner {
   private readonly deadline = new AbortController();
   private readonly processing = new Set<Promise<void>>();
   private readonly committing = new Set<Promise<void>>();
+  /**
+   * Per partition, settled once its last fetched delivery is committed or given up: a batch's commit waits for the
+   * ones before it. Committed at once, it did not move the position past an unfinished batch and left the window,
+   * so the runner went on processing batches that a crash would all deliver again.
+   */
+  private readonly partitionTails = new Map<number, Promise<void>>();
+  /** Resolved when the shutdown deadline fires: commits stop waiting for abandoned batches. */
+  private readonly deadlineReached: Promise<void>;
   private wake: (() => void) | null = null;
   private loop: Promise<void> = Promise.resolve();
   private abandonAll = false;
@@ -86,8 +95,9 @@ export class PipelineRunner {
     // Every running batch may listen on both at once (its retry wait on `stopping`, a sink's requests and waits on
     // ctx.signal), the fetch loop on `stopping` besides: past Node's default of 10, a pipeline with concurrency over
     // 10 printed "Possible EventTarget memory leak detected" whenever its batches waited together (a database down).
-    const listeners = Math.max(defaultMaxListeners, SIGNAL_LISTENERS_PER_BATCH * pipeline.concurrency + SIGNAL_LISTENERS_OF_FETCH_LOOP);
+    const listeners = Math.max(defaultMaxListeners, SIGNAL_LISTENERS_PER_BATCH * pipeline.concurrency + SIGNAL_LISTENERS_OF_RUNNER);
     setMaxListeners(listeners, this.stopping.signal, this.deadline.signal);
+    this.deadlineReached = new Promise((resolve) => this.deadline.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
 
   static async start(pipeline: ResolvedPipeline, processor: Processor, deps: RunnerDeps): Promise<PipelineRunner> {
@@ -157,9 +167,15 @@ export class PipelineRunner {
       }
       // A delivery fetched while stopping is left uncommitted: it is redelivered.
       if (!delivery || signal.aborted) continue;
+      const before = this.partitionTails.get(delivery.partition) ?? Promise.resolve();
+      let settle!: () => void;
+      this.partitionTails.set(delivery.partition, new Promise<void>((resolve) => (settle = resolve)));
       this.track(
         this.processing,
-        this.handle(delivery).catch((err: Error) => this.fatal(err)),
+        this.handle(delivery, before, settle).catch((err: Error) => {
+          void before.then(settle);
+          this.fatal(err);
+        }),
       );
       // A short batch means the log is nearly drained: let records gather for the next one. Not while another
       // partition may still be behind: consumers take partitions in turn, so one partition's backlog comes between
@@ -171,7 +187,8 @@ export class PipelineRunner {
     }
   }
 
-  private async handle(delivery: Delivery): Promise<void> {
+  /** `before` settles once the partition's earlier deliveries are committed or given up; `settle` says this one is. */
+  private async handle(delivery: Delivery, before: Promise<void>, settle: () => void): Promise<void> {
     const started = performance.now();
     const items = delivery.records.map((r) => new RecordItem(r, this.deps.decode));
     const run = new BatchRun(delivery.stream, delivery.partition, {
@@ -188,6 +205,7 @@ export class PipelineRunner {
     const outcome = await run.run(items);
     if (!outcome.settled || !(await this.writeDeadLetters(delivery.stream, outcome.deadLetters)) || this.abandonAll) {
       this.counters.abandoned++;
+      void before.then(settle);
       return;
     }
     // Events of the records processed; a dead letter's events were not (its decode failed, or the processor refused them).
@@ -195,10 +213,12 @@ export class PipelineRunner {
     for (const item of items) events += item.decodedEvents;
     for (const d of outcome.deadLetters) events -= d.item.decodedEvents;
     this.deps.metrics.observeBatch(this.pipeline.name, delivery.records.length, events, performance.now() - started);
-    this.track(
-      this.committing,
-      this.consumer.commit(delivery).catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch may be delivered again (the embedded log writes the position again at its next lease renewal)')),
-    );
+    // Waiting for the batches before it (at most until the shutdown deadline), it stays in the commit window.
+    const commit = Promise.race([before, this.deadlineReached])
+      .then(() => this.consumer.commit(delivery))
+      .catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch may be delivered again (the embedded log writes the position again at its next lease renewal)'))
+      .finally(settle);
+    this.track(this.committing, commit);
   }
 
   /** Returns false when shutdown came before the dead letters could be stored. */
