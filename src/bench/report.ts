@@ -52,7 +52,8 @@ export function formatBytes(n: number): string {
 
 function describePlan(r: LoadResult): string {
   const p = r.plan;
-  const mode = p.ratePerSec > 0 ? `open loop at ${int(p.ratePerSec)} req/s` : 'closed loop';
+  // --rate takes fractions (0.5): rounded to a whole number, the plan line would name another rate, or 0.
+  const mode = p.ratePerSec > 0 ? `open loop at ${Number.isInteger(p.ratePerSec) ? int(p.ratePerSec) : rate(p.ratePerSec)} req/s` : 'closed loop';
   const bound = p.durationMs !== null ? `${(p.durationMs / 1000).toFixed(1)} s` : `${int(p.requests ?? 0)} requests`;
   const event = p.body.templateFields !== null ? '--body-file' : `${p.body.eventBytes} B`;
   const body = `${p.body.batch > 1 ? `${p.body.batch} events of ` : ''}${event}${p.body.gzip ? ', gzip' : ''}`;

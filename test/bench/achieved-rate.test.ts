@@ -44,3 +44,10 @@ test('--rate 4 --requests 6: six slots of 250 ms, 4 req/s over 1.5 s', async (t)
   assert.ok(out.elapsedMs >= 1500 && out.elapsedMs < 2000, `${out.elapsedMs} ms`);
   assert.ok(out.requests.perSec <= 4 && out.requests.perSec > 3.2, `${out.requests.perSec} req/s reported at --rate 4`);
 });
+
+test('a fractional --rate is named as given in the plan line, not rounded to another rate', async (t) => {
+  const url = await acceptingServer(t);
+  const r = await runCli(['bench', '--url', url, '--connections', '1', '--threads', '1', '--rate', '2.5', '--requests', '2']);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^ {2}1 connections, 1 thread, open loop at 2\.5 req\/s, 2 requests, /m);
+});
