@@ -296,19 +296,24 @@ export function runLogConformance(backend: string, factory: HarnessFactory): voi
       assert.equal((await readAll(log, s, 0)).length, 300);
     });
 
-    it('stores the appends still in flight when close() is called, first appends to a partition included', async () => {
+    it('stores the appends still in flight when close() is called, first appends to a partition or stream included', async () => {
       const s = newStream();
       await log.ensureStream(s, { ...NO_RETENTION, partitions: 2 });
       await log.append(s, 1, [makeRecord(0)], 'durable');
       const levels = ['durable', 'written', 'fast'] as const;
-      // Partition 0 was never appended to in this process (its writer may still be opening); partition 1 was.
-      const inFlight = Array.from({ length: 30 }, (_, i) => log.append(s, i % 2, [makeRecord(i)], levels[i % 3]!));
-      await log.close();
-      const settled = await Promise.allSettled(inFlight);
-      assert.deepEqual(settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), [], 'appends made before close() are stored');
+      const appendThenClose = async (l: Log, first: number): Promise<void> => {
+        const inFlight = Array.from({ length: 30 }, (_, i) => l.append(s, i % 2, [makeRecord(first + i)], levels[i % 3]!));
+        await l.close();
+        const settled = await Promise.allSettled(inFlight);
+        assert.deepEqual(settled.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), [], 'appends made before close() are stored');
+      };
+      // Partition 0 was never appended to by this log (its writer may still be opening); partition 1 was.
+      await appendThenClose(log, 0);
+      // A log that never saw the stream (another process): it looks the stream up before the first append.
+      await appendThenClose(await harness!.open(), 100);
       log = await harness!.open();
-      assert.equal((await readAll(log, s, 0)).length, 15);
-      assert.equal((await readAll(log, s, 1)).length, 16);
+      assert.equal((await readAll(log, s, 0)).length, 30);
+      assert.equal((await readAll(log, s, 1)).length, 31);
     });
 
     it('applies retention: old data goes, new data stays, reads start at the new start', async () => {

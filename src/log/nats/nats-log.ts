@@ -226,7 +226,15 @@ export class NatsLog implements Log {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
     if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
     if (this.known.get(stream)?.has(partition)) return this.publish(stream, partition, records, ack);
-    return this.checkPartition(stream, partition).then(() => this.publish(stream, partition, records, ack));
+    const checked = this.checkPartition(stream, partition);
+    // In flight from now: close() waits for the check, then for the publishes it leads to.
+    const settled = checked.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return checked.then(() => this.publish(stream, partition, records, ack));
   }
 
   private async checkPartition(stream: string, partition: number): Promise<void> {
@@ -483,7 +491,8 @@ export class NatsLog implements Log {
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
     await Promise.all([...this.heldLocks].map((l) => l.release()));
-    await Promise.allSettled([...this.inFlight]);
+    // A partition check that ends meanwhile adds its publishes.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     this.requester.close(new HopperError('HOPPER_LOG_CLOSED'));
     await this.link.close(this.opts.requestTimeoutMs);
   }

@@ -94,6 +94,10 @@ export class RedisLog implements Log {
   private readonly warn: WarnFn;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** First appends of partitions waiting for their stream's settings: close() waits for them to be queued. */
+  private readonly lookingUp = new Set<Promise<void>>();
+  /** Set once close() has waited for those: an appender created later would never be flushed. */
+  private appendersClosing = false;
 
   private constructor(
     readonly redis: Redis,
@@ -179,7 +183,15 @@ export class RedisLog implements Log {
     if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
     const appender = this.appenders.get(`${stream}/${partition}`) ?? this.knownAppender(stream, partition);
     if (appender) return appender.append(records, ack);
-    return this.appenderFor(stream, partition).then((a) => a.append(records, ack));
+    const found = this.appenderFor(stream, partition);
+    // Settles before the append below is queued on the appender: close() flushes it.
+    const lookup = found.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lookingUp.add(lookup);
+    void lookup.then(() => this.lookingUp.delete(lookup));
+    return found.then((a) => a.append(records, ack));
   }
 
   /**
@@ -202,7 +214,7 @@ export class RedisLog implements Log {
     if (!Number.isSafeInteger(partition) || partition < 0 || partition >= meta.partitions) {
       throw new HopperError('HOPPER_PARTITION_UNKNOWN', `Stream ${stream} has no partition ${partition}.`);
     }
-    if (this.closed) throw new HopperError('HOPPER_LOG_CLOSED');
+    if (this.appendersClosing) throw new HopperError('HOPPER_LOG_CLOSED');
     return this.createAppender(stream, partition);
   }
 
@@ -455,6 +467,8 @@ export class RedisLog implements Log {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
     await Promise.all([...this.locks].map((l) => l.release()));
+    await Promise.all([...this.lookingUp]);
+    this.appendersClosing = true;
     await Promise.all([...this.appenders.values()].map((a) => a.flush()));
     await closeRedis(this.redis);
   }
