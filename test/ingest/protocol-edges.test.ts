@@ -449,6 +449,37 @@ hopperTest('a client slow to read gets every answer of a closing connection, not
   assert.ok(closed);
 });
 
+hopperTest('a keep-alive connection still sending answers to a slow reader is not idle: the keep-alive timeout does not cut them off', async (t) => {
+  const dir = tempDir('hopper-slow-reader-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'ingest.sock');
+  await startIngest(t, { overrides: { 'ingest.socket': path, 'ingest.keepAliveTimeoutMs': 1000 } });
+  const s = connect(path);
+  s.pause();
+  const n = 3000;
+  s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n)); // about 600 KB of answers (see above)
+  let text = '';
+  const oneRead = (d: Buffer): void => {
+    text += d.toString('latin1');
+    s.pause();
+  };
+  s.on('data', oneRead);
+  let closed = false;
+  s.once('close', () => (closed = true));
+  // One read (at most 64 KB) every 300 ms: the answers take seconds to arrive, past the keep-alive timeout.
+  const started = performance.now();
+  while (statusesOf(text).length < n && !closed && performance.now() - started < 20_000) {
+    s.resume();
+    await sleep(300);
+  }
+  assert.equal(statusesOf(text).length, n, 'every answer arrives');
+  // Then, idle, the connection is ended by the keep-alive timeout.
+  s.off('data', oneRead);
+  s.resume();
+  for (let i = 0; i < 200 && !closed; i++) await sleep(25);
+  assert.ok(closed, 'closed once idle');
+});
+
 hopperTest('a failed connection whose owed answer never comes is closed after requestTimeoutMs', async (t) => {
   let release = (): void => undefined;
   const gate = new Promise<void>((r) => (release = r));

@@ -222,7 +222,7 @@ class Connection {
       end: () => this.onEnd(),
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeResume());
+    socket.on('drain', () => this.onDrain());
     socket.on('error', () => undefined);
     socket.on('close', () => this.onSocketClose());
     socket.on('end', () => this.onPeerEnd());
@@ -382,6 +382,12 @@ class Connection {
     this.maybeResume();
   }
 
+  /** Every answer written so far was flushed: a keep-alive connection is idle from now. */
+  private onDrain(): void {
+    this.idleSince = performance.now();
+    this.maybeResume();
+  }
+
   private maybeResume(): void {
     if (!this.pausedForOutput || this.dead || this.readingStopped) return;
     if (this.queue.length < MAX_PIPELINED_REQUESTS && this.socket.writableLength < MAX_UNSENT_BYTES) {
@@ -477,8 +483,11 @@ class Connection {
       if (now - this.requestStart > headersTimeoutMs) this.fail('timeout', 'headers');
     } else if (this.reading !== null) {
       if (now - this.requestStart > requestTimeoutMs) this.fail('timeout', 'request');
-    } else if (this.idle && now - this.idleSince > keepAliveTimeoutMs) {
-      this.destroy();
+    } else if (this.idle) {
+      // Answers not yet flushed (a client slow to read) would be dropped with the socket: such a client gets
+      // requestTimeoutMs to take them, and the keep-alive clock restarts once they are flushed ('drain').
+      const limit = this.socket.writableLength > 0 ? requestTimeoutMs : keepAliveTimeoutMs;
+      if (now - this.idleSince > limit) this.destroy();
     }
   }
 
