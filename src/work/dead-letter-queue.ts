@@ -67,16 +67,22 @@ export async function scanDeadLetters(
 
 /**
  * The record to requeue for a letter: its own copy of the body, or for a letter stored without it (too
- * large for the dead-letter stream) the original still in the source stream.
+ * large for the dead-letter stream) the original still in the source stream. `pendingBefore`: entries of its
+ * .dlq partition before it that this run would handle first, for the way out the error gives.
  */
-async function originalOf(log: Log, info: DeadLetterInfo, body: Buffer): Promise<RecordInput> {
+async function originalOf(log: Log, stream: string, entry: DeadLetterEntry, pendingBefore: number): Promise<RecordInput> {
+  const { info, body } = entry.letter!;
   if (info.bodyOmittedBytes === undefined) return originalRecord(info, body);
   const { records } = await log.read(info.stream, info.partition, info.offset, { maxRecords: 1 });
   const original = records[0];
   if (original?.offset !== info.offset) {
+    // dlq drop takes the oldest pending letters (it has no --offset): `drop --stream S` alone would drop every
+    // pending letter, requeueable ones too, and the old hint's --offset was refused as a usage error.
+    const where = `--stream ${stream} --partition ${entry.partition}`;
+    const first = pendingBefore > 0 ? `requeue the ${pendingBefore} pending before it (hopper dlq requeue ${where} --limit ${pendingBefore}), then ` : '';
     throw new HopperError(
       'HOPPER_DLQ_BODY_GONE',
-      `The dead letter of ${info.stream}/${info.partition}/${info.offset} was stored without its body (${info.bodyOmittedBytes} bytes, too large for the dead-letter stream) and the stream no longer holds the original (retention): drop it: hopper dlq drop --stream ${info.stream} (--offset O for this one).`,
+      `The dead letter at ${entry.partition}:${entry.offset} of ${deadLetterStream(stream)} (of ${info.stream}/${info.partition}/${info.offset}) was stored without its body (${info.bodyOmittedBytes} bytes, too large for the dead-letter stream) and the stream no longer holds the original (retention): ${first}drop it alone: hopper dlq drop ${where} --limit 1.`,
     );
   }
   return originalRecord(info, original.body);
@@ -122,8 +128,11 @@ export async function handleDeadLetters(
       }
       // Every original first: a letter whose body is gone stops the chunk before anything of it is appended
       // (appended, then stopped before the handled position moves, the others would be requeued again on a rerun).
+      // In chunk order, so the error is about the first such letter and counts the entries before it right.
+      const originals = new Map<DeadLetterEntry, RecordInput>();
+      for (const e of chunk) if (e.letter) originals.set(e, await originalOf(log, stream, e, e.offset - chunk[0]!.offset));
       const groups: [number, RecordInput[]][] = [];
-      for (const [preferred, entries] of byPartition) groups.push([preferred, await Promise.all(entries.map((e) => originalOf(log, e.letter!.info, e.letter!.body)))]);
+      for (const [preferred, entries] of byPartition) groups.push([preferred, entries.map((e) => originals.get(e)!)]);
       for (const [preferred, records] of groups) {
         await appendWithFallback(log, stream, records, { preferred, ack: 'durable', ...(grow ? { grow } : {}) });
         result.requeued += records.length;
