@@ -15,10 +15,12 @@ export interface AdminTarget {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:8081. */
   url: string;
   token: string;
+  /** The flag that gives the token, for messages: --token (status, log read) or --admin-token (bench). */
+  tokenFlag?: string;
 }
 
 /** The admin URL from --admin, else from the config (a wildcard host is reached on loopback). */
-export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: string): AdminTarget {
+export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: string, tokenFlag = '--token'): AdminTarget {
   let url = flagUrl;
   if (url === undefined || url === '') {
     // Port 0 asks the server for any free port: which one it got is only in its start line, not in the config.
@@ -41,7 +43,7 @@ export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: 
   if (FETCH_BLOCKED_PORTS.has(Number(parsed.port))) {
     throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)}: port ${parsed.port} is one that fetch refuses to connect to; run the admin server on another port (admin.port).`);
   }
-  return { url: url.replace(/\/+$/, ''), token: flagToken ?? config.admin.token };
+  return { url: url.replace(/\/+$/, ''), token: flagToken ?? config.admin.token, tokenFlag };
 }
 
 /** GET url+path; a 2xx response, or a HopperError (unreachable, unauthorized, or the server's own error code). */
@@ -65,7 +67,7 @@ export async function adminGet(target: AdminTarget, path: string, timeoutMs = AD
   if (res.status === 401) {
     throw new HopperError(
       'HOPPER_ADMIN_UNAUTHORIZED',
-      `The admin API at ${target.url} refused the request: pass --token T (or set HOPPER_ADMIN_TOKEN) with its admin.token.`,
+      `The admin API at ${target.url} refused the request: pass ${target.tokenFlag ?? '--token'} T (or set HOPPER_ADMIN_TOKEN) with its admin.token.`,
     );
   }
   let code: ErrorCode = 'HOPPER_ADMIN_UNREACHABLE';

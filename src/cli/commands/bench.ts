@@ -27,7 +27,7 @@ const interruptExit = (signal: NodeJS.Signals): number => 128 + constants.signal
 async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<StoredBodySource> {
   const config = ctx.loadConfig();
   if (typeof ctx.values.admin === 'string') {
-    const target = adminTarget(config, ctx.values.admin, ctx.values['admin-token'] as string | undefined);
+    const target = adminTarget(config, ctx.values.admin, ctx.values['admin-token'] as string | undefined, '--admin-token');
     // Before the load, as a --data-dir is: a wrong URL or token found only after the run would cost the run its audit.
     await adminJson(target, '/api/status');
     return new AdminBodySource(target);
