@@ -37,9 +37,9 @@ const FETCH_ERROR_PAUSE_MS = 1000;
  * on a busy disk): the window keeps fetching while writes are in progress.
  */
 export const COMMIT_WINDOW_BATCHES = 8;
-/** Abort listeners one running batch may hold on a pipeline's signal at once, and the runner's own (its fetch, its wait, deadlineReached). */
+/** Abort listeners one running batch may hold on a pipeline's signal at once, and the fetch loop (its fetch and its wait). */
 const SIGNAL_LISTENERS_PER_BATCH = 2;
-const SIGNAL_LISTENERS_OF_RUNNER = 3;
+const SIGNAL_LISTENERS_OF_FETCH_LOOP = 2;
 
 export interface RunnerDeps {
   log: Log;
@@ -67,8 +67,11 @@ export class PipelineRunner {
    * so the runner went on processing batches that a crash would all deliver again.
    */
   private readonly partitionTails = new Map<number, Promise<void>>();
-  /** Resolved when the shutdown deadline fires: commits stop waiting for abandoned batches. */
-  private readonly deadlineReached: Promise<void>;
+  /**
+   * Commits waiting for the batches before them, let go at the shutdown deadline (those may be abandoned). A set of
+   * the waiting ones, not a race with one promise per pipeline: every race would stay attached to it until then.
+   */
+  private readonly waitingForEarlier = new Set<() => void>();
   private wake: (() => void) | null = null;
   private loop: Promise<void> = Promise.resolve();
   private abandonAll = false;
@@ -95,9 +98,8 @@ export class PipelineRunner {
     // Every running batch may listen on both at once (its retry wait on `stopping`, a sink's requests and waits on
     // ctx.signal), the fetch loop on `stopping` besides: past Node's default of 10, a pipeline with concurrency over
     // 10 printed "Possible EventTarget memory leak detected" whenever its batches waited together (a database down).
-    const listeners = Math.max(defaultMaxListeners, SIGNAL_LISTENERS_PER_BATCH * pipeline.concurrency + SIGNAL_LISTENERS_OF_RUNNER);
+    const listeners = Math.max(defaultMaxListeners, SIGNAL_LISTENERS_PER_BATCH * pipeline.concurrency + SIGNAL_LISTENERS_OF_FETCH_LOOP);
     setMaxListeners(listeners, this.stopping.signal, this.deadline.signal);
-    this.deadlineReached = new Promise((resolve) => this.deadline.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
 
   static async start(pipeline: ResolvedPipeline, processor: Processor, deps: RunnerDeps): Promise<PipelineRunner> {
@@ -213,12 +215,29 @@ export class PipelineRunner {
     for (const item of items) events += item.decodedEvents;
     for (const d of outcome.deadLetters) events -= d.item.decodedEvents;
     this.deps.metrics.observeBatch(this.pipeline.name, delivery.records.length, events, performance.now() - started);
-    // Waiting for the batches before it (at most until the shutdown deadline), it stays in the commit window.
-    const commit = Promise.race([before, this.deadlineReached])
-      .then(() => this.consumer.commit(delivery))
+    // Waiting for the batches before it (at most until the shutdown deadline), it stays in the commit window. Once
+    // handed to the consumer, the next one may follow: position writes still coalesce, as without the wait.
+    const commit = this.afterEarlier(before)
+      .then(() => {
+        const written = this.consumer.commit(delivery);
+        settle();
+        return written;
+      })
       .catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch may be delivered again (the embedded log writes the position again at its next lease renewal)'))
       .finally(settle);
     this.track(this.committing, commit);
+  }
+
+  /** Settles with `before`, or at the shutdown deadline. */
+  private afterEarlier(before: Promise<void>): Promise<void> {
+    if (this.deadline.signal.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.waitingForEarlier.add(resolve);
+      void before.then(() => {
+        this.waitingForEarlier.delete(resolve);
+        resolve();
+      });
+    });
   }
 
   /** Returns false when shutdown came before the dead letters could be stored. */
@@ -324,6 +343,8 @@ export class PipelineRunner {
     }
     this.abandonAll = true;
     this.deadline.abort();
+    for (const release of this.waitingForEarlier) release();
+    this.waitingForEarlier.clear();
     await Promise.allSettled([...this.committing]);
     await this.stopProcessor();
     await this.consumer.close();
