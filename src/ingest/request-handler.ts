@@ -22,7 +22,7 @@ import type { Readiness } from './readiness.js';
 import { receivedAtUs } from './received-at.js';
 import { requestIdFrom } from './request-id.js';
 import { ACCEPTED_BODY, ACCEPTED_LENGTH, JSON_TYPE, sendError, sendHopperError, sendJson, type ErrorExtras } from './responses.js';
-import type { StreamEntry, StreamRegistry } from './stream-registry.js';
+import type { StreamEntry, StreamRegistry, StreamSettings } from './stream-registry.js';
 import { presentedKey, withoutQueryParam } from './write-keys.js';
 
 const STREAMS_PREFIX = '/v1/streams/';
@@ -198,22 +198,28 @@ export class RequestHandler {
     // declared length is within maxBodyBytes. One over it would be read for up to requestTimeoutMs only to be
     // dropped: every refusal of it closes the connection, as its 413 does.
     const close = !pixel && Number(header(req, 'content-length') ?? 0) > this.bodyLimitBytes;
-    let entry = registry.get(name);
-    if (entry === undefined) {
+    // A stream new to this process is checked with the settings it would get, and created (registry.resolve)
+    // only once the write passed every check: a refused request (no key, rate limited, too large) must neither
+    // create a stream in the log nor use up ingest.maxStreams. Refusals are counted per stream (refusedIn) only
+    // for a stream this process accepted: a refused name must not make a metrics series either.
+    const known = registry.get(name);
+    let s: StreamSettings;
+    if (known !== undefined) {
+      s = known.settings;
+    } else {
       try {
-        entry = registry.resolve(name);
+        s = registry.settingsFor(name);
       } catch (err) {
         return this.refuseWith(res, err, requestId, { close });
       }
     }
-    const s = entry.settings;
-    const sc = stats.stream(name);
+    const refusedIn = known === undefined ? undefined : stats.stream(name);
 
     let cors: string[] | null = null;
     const origin = header(req, 'origin');
     if (origin !== undefined && s.cors !== null) {
       if (!s.cors.allows(origin)) {
-        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { close, stream: sc });
+        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { close, stream: refusedIn });
       }
       cors = s.cors.responseHeaders(origin);
     }
@@ -221,8 +227,8 @@ export class RequestHandler {
     let key: string | null = null;
     if (s.writeKeys !== null) {
       key = presentedKey(header(req, 'authorization'), query);
-      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { close, cors, stream: sc });
-      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { close, cors, stream: sc });
+      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { close, cors, stream: refusedIn });
+      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { close, cors, stream: refusedIn });
     }
 
     let rank = s.ackRank;
@@ -230,10 +236,10 @@ export class RequestHandler {
     if (ackHeader !== undefined) {
       rank = ackRankOf(ackHeader);
       if (rank < 0) {
-        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { close, cors, stream: sc });
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Hopper-Ack ${JSON.stringify(ackHeader.slice(0, 40))} is not one of durable, written, fast.`, requestId, { close, cors, stream: refusedIn });
       }
       if (rank < s.minAckRank) {
-        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { close, cors, stream: sc });
+        return this.refuse(res, 'HOPPER_ACK_INVALID', `Stream ${name} accepts no ack level weaker than ${RANK_NAMES[s.minAckRank]}.`, requestId, { close, cors, stream: refusedIn });
       }
     }
 
@@ -245,13 +251,13 @@ export class RequestHandler {
     const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
     const idempotencyKey = header(req, 'idempotency-key') ?? '';
     if (tooLong(contentType) || tooLong(contentEncoding) || tooLong(idempotencyKey) || tooLong(remote)) {
-      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { close, cors, stream: sc });
+      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { close, cors, stream: refusedIn });
     }
 
     // After the length checks: a client address (from X-Forwarded-For) becomes a bucket's key, and must be bounded.
     if (s.rateLimiter !== null) {
       const wait = s.rateLimiter.take(key ?? remote, Date.now());
-      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, close, cors, stream: sc });
+      if (wait > 0) return this.refuse(res, 'HOPPER_RATE_LIMITED', null, requestId, { retryAfterSeconds: wait, close, cors, stream: refusedIn });
     }
 
     let declared = 0;
@@ -268,10 +274,19 @@ export class RequestHandler {
         // A pixel's "body" is its query, read with the head: nothing is left unread, so the connection stays.
         close: !pixel,
         cors,
-        stream: sc,
+        stream: refusedIn,
       });
     }
 
+    let entry = known;
+    if (entry === undefined) {
+      try {
+        entry = registry.resolve(name);
+      } catch (err) {
+        return this.refuseWith(res, err, requestId, { cors });
+      }
+    }
+    const sc = refusedIn ?? stats.stream(name);
     const retryAfter = backpressure.admit(declared);
     if (retryAfter > 0) {
       stats.backpressureRefusals++;

@@ -111,12 +111,20 @@ export class StreamRegistry {
     return this.entries.get(name);
   }
 
-  /** The settings a write to `name` would get, without creating anything (for CORS preflights). */
+  /**
+   * The settings a write to `name` would get, without creating anything (for CORS preflights, and to check a
+   * write before its stream is created); a HopperError (400, 404, 403) for a name no write may create.
+   */
   settingsFor(name: string): StreamSettings {
     const entry = this.entries.get(name);
     if (entry !== undefined) return entry.settings;
     this.checkCreatable(name);
-    return this.defaults;
+    return this.autoSettings(name);
+  }
+
+  /** defaultStream's settings, with a rate limit of the stream's own (its buckets in the shared map). */
+  private autoSettings(name: string): StreamSettings {
+    return this.autoRateLimiter === null ? this.defaults : { ...this.defaults, rateLimiter: this.autoRateLimiter.scoped(name) };
   }
 
   private checkCreatable(name: string): void {
@@ -137,8 +145,7 @@ export class StreamRegistry {
     this.checkCreatable(name);
     const { ingest } = this.opts.config;
     if (!this.known.has(name) && this.known.size >= ingest.maxStreams) throw this.limitError();
-    const settings = this.autoRateLimiter === null ? this.defaults : { ...this.defaults, rateLimiter: this.autoRateLimiter.scoped(name) };
-    const entry = this.newEntry(name, settings);
+    const entry = this.newEntry(name, this.autoSettings(name));
     this.known.add(name);
     entry.readyPromise = this.create(entry, true).then(
       () => {

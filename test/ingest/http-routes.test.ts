@@ -2,7 +2,7 @@
 // what is answered (status, headers, JSON error code) and what is stored (exactly the body, or nothing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorCode, post, readAll, send, startIngest } from './ingest-fixture.js';
+import { errorCode, post, readAll, send, startIngest, type Reply } from './ingest-fixture.js';
 import { PIXEL_GIF } from '../../src/ingest/pixel.js';
 
 const STREAMS = {
@@ -215,6 +215,28 @@ test('unknown streams are 404 without autoCreateStreams, and the stream count is
   assert.equal(errorCode(third), 'HOPPER_STREAM_LIMIT');
   assert.equal((await post(bounded.port, 's1', '{}')).status, 202, 'existing streams still take writes');
   assert.deepEqual(await bounded.log.listStreams(), ['s1', 's2']);
+});
+
+test('a refused write to a new name creates no stream: it neither reaches the log nor uses up ingest.maxStreams', async (t) => {
+  const f = await startIngest(t, {
+    overrides: { defaultStream: { writeKeys: ['secret-key-1'], rateLimitPerSecond: 1, rateLimitBurst: 1 }, 'ingest.maxStreams': 2, 'ingest.maxBodyBytes': 100 },
+  });
+  const key = { authorization: 'Bearer secret-key-1' };
+  const refused: [string, Promise<Reply>, number][] = [
+    ['no key', post(f.port, 'junk1', '{}'), 401],
+    ['a wrong key', post(f.port, 'junk2', '{}', { authorization: 'Bearer wrong-key-1' }), 403],
+    ['a body over maxBodyBytes', post(f.port, 'junk3', 'x'.repeat(200), key), 413],
+    ['an invalid Hopper-Ack', post(f.port, 'junk4', '{}', { ...key, 'hopper-ack': 'never' }), 400],
+  ];
+  for (const [what, reply, status] of refused) assert.equal((await reply).status, status, what);
+  const limited = 'rate-limited';
+  const both = await Promise.all([post(f.port, limited, '{}', key), post(f.port, limited, '{}', key)]);
+  assert.deepEqual(both.map((r) => r.status).sort(), [202, 429], 'a burst of one: the other is refused before its stream exists');
+  assert.deepEqual(await f.log.listStreams(), [limited], 'only the stream a write was accepted for exists');
+  assert.equal((await post(f.port, 'second', '{}', key)).status, 202, 'the refused names took no place under maxStreams');
+  const third = await post(f.port, 'third', '{}', key);
+  assert.equal(third.status, 403);
+  assert.equal(errorCode(third), 'HOPPER_STREAM_LIMIT');
 });
 
 test('write keys: 401 without, 403 wrong, accepted as Bearer or ?key=', async (t) => {
