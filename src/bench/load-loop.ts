@@ -67,6 +67,8 @@ export class LoadLoop {
   private readonly statuses = new Map<number, number>();
   private readonly failFastErrors: number;
   private readonly intervalMs: number;
+  /** Open loop: the first slot of this thread, after the run's start (see LoadThreadPlan.ratePhase). */
+  private readonly phaseMs: number;
   private requestsSent = 0;
   private responses = 0;
   private nonSuccess = 0;
@@ -94,6 +96,7 @@ export class LoadLoop {
     this.acked = plan.trackAcks ? new EventBitmap() : null;
     this.failFastErrors = Math.max(5, 2 * plan.connections);
     this.intervalMs = plan.ratePerSec > 0 ? 1000 / plan.ratePerSec : 0;
+    this.phaseMs = plan.ratePhase * this.intervalMs;
     for (let i = 0; i < plan.connections; i++) {
       this.conns.push({
         id: i,
@@ -152,7 +155,12 @@ export class LoadLoop {
   }
 
   private isDue(now: number): boolean {
-    return this.intervalMs === 0 || this.requestsSent * this.intervalMs <= now - this.t0;
+    return this.intervalMs === 0 || this.slotMs(this.requestsSent) <= now - this.t0;
+  }
+
+  /** Open loop: when request n of this thread is due, after t0. */
+  private slotMs(n: number): number {
+    return this.phaseMs + n * this.intervalMs;
   }
 
   private tick(): void {
@@ -167,7 +175,7 @@ export class LoadLoop {
   /** Open loop: wakes up when the next request is due, if a connection is free to send it (else the next response sends it). */
   private armTick(now: number): void {
     if (this.intervalMs === 0 || this.tickTimer || this.idle.length === 0 || !this.mayIssueMore(now)) return;
-    const wait = this.t0 + this.requestsSent * this.intervalMs - now;
+    const wait = this.t0 + this.slotMs(this.requestsSent) - now;
     this.tickTimer = wait < SPIN_BEFORE_DUE_MS ? setImmediate(this.tickNow) : setTimeout(this.tickNow, wait - SPIN_BEFORE_DUE_MS);
   }
 
@@ -192,7 +200,7 @@ export class LoadLoop {
     const socket = c.socket!;
     const seq = this.nextSeq;
     this.nextSeq += c.factory.events;
-    c.dueAt = this.intervalMs > 0 ? this.t0 + this.requestsSent * this.intervalMs : now;
+    c.dueAt = this.intervalMs > 0 ? this.t0 + this.slotMs(this.requestsSent) : now;
     this.requestsSent++;
     // A request buffer still queued in the socket (the server answered before reading it all) must not be rewritten.
     if (socket.writableLength > 0) c.factory.detach();
@@ -387,7 +395,7 @@ export class LoadLoop {
       s?.destroy();
     }
     // Requests are due at t0, t0 + interval, ... strictly before the deadline.
-    const due = this.intervalMs > 0 && this.plan.durationMs !== null ? Math.ceil(this.plan.durationMs / this.intervalMs) : 0;
+    const due = this.intervalMs > 0 && this.plan.durationMs !== null ? Math.max(0, Math.ceil((this.plan.durationMs - this.phaseMs) / this.intervalMs)) : 0;
     const behind = Math.max(0, due - this.requestsSent);
     const result: LoadThreadResult = {
       thread: this.plan.thread,
@@ -420,7 +428,8 @@ export class LoadLoop {
   private windowMs(now: number): number {
     if (this.stopping || this.busy > 0 || this.responses === 0) return Math.max(0, now - this.t0);
     const planned = this.plan.durationMs ?? 0;
-    const slots = this.intervalMs > 0 ? this.requestsSent * this.intervalMs : 0;
+    // The last request's slot ends one slot of the run (1 / R s) after it was due: the run's N requests at R/s take N/R s.
+    const slots = this.intervalMs > 0 && this.requestsSent > 0 ? this.slotMs(this.requestsSent - 1) + this.plan.runSlotMs : 0;
     return Math.max(this.lastResponseAt - this.t0, planned, slots);
   }
 

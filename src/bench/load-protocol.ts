@@ -16,6 +16,14 @@ export interface LoadThreadPlan {
   connections: number;
   /** Open loop: requests per second for this thread. 0 = closed loop (each connection sends again on each response). */
   ratePerSec: number;
+  /**
+   * Open loop: where this thread's slots sit in the run's schedule, as a fraction of its own interval. The
+   * threads share the slots of --rate R (k / R s) instead of all sending their first request at 0: at a low
+   * rate that sent one request per thread at once (--rate 0.5 for 2 s on 2 threads: 2 requests, not 1).
+   */
+  ratePhase: number;
+  /** Open loop: the run's interval between two slots (1000 / R ms); the schedule of N requests takes N of them. */
+  runSlotMs: number;
   /** Requests this thread sends at most, or null when the run is bounded by duration. */
   maxRequests: number | null;
   /** Stop sending after this long, or null when bounded by maxRequests. */

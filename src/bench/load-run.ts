@@ -197,6 +197,8 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
         runId,
         connections: conns[t]!,
         ratePerSec: (plan.ratePerSec * conns[t]!) / plan.connections,
+        ratePhase: conns.slice(0, t).reduce((a, b) => a + b, 0) / plan.connections,
+        runSlotMs: plan.ratePerSec > 0 ? 1000 / plan.ratePerSec : 0,
         maxRequests: requests ? requests[t]! : null,
         durationMs: plan.durationMs,
         requestTimeoutMs: plan.requestTimeoutMs,

@@ -51,3 +51,24 @@ test('a fractional --rate is named as given in the plan line, not rounded to ano
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^ {2}1 connections, 1 thread, open loop at 2\.5 req\/s, 2 requests, /m);
 });
+
+test('--rate 0.5 for 2 s on two threads: one request in all, over 2 s (each thread sent one at 0: 2 requests over 4 s)', async (t) => {
+  const url = await acceptingServer(t);
+  const r = await runCli(['bench', '--url', url, '--connections', '2', '--threads', '2', '--json', '--rate', '0.5', '--duration', '2s']);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout) as Out;
+  assert.equal(out.requests.sent + out.behindSchedule, 1, 'one slot of 2 s in a 2 s run');
+  assert.equal(out.requests.completed, 1);
+  assert.ok(out.elapsedMs >= 2000 && out.elapsedMs < 3000, `${out.elapsedMs} ms`);
+  assert.ok(out.requests.perSec <= 0.5, `${out.requests.perSec} req/s reported at --rate 0.5`);
+});
+
+test('--rate 4 --requests 6 on two threads: the run still takes its six slots of 250 ms', async (t) => {
+  const url = await acceptingServer(t);
+  const r = await runCli(['bench', '--url', url, '--connections', '2', '--threads', '2', '--json', '--rate', '4', '--requests', '6']);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout) as Out;
+  assert.equal(out.requests.completed, 6);
+  assert.ok(out.elapsedMs >= 1500 && out.elapsedMs < 2000, `${out.elapsedMs} ms`);
+  assert.ok(out.requests.perSec <= 4 && out.requests.perSec > 3.2, `${out.requests.perSec} req/s reported at --rate 4`);
+});
