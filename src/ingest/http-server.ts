@@ -155,7 +155,20 @@ export class IngestServer {
     });
     server.maxConnections = ingest.maxConnections;
     server.on('request', this.handler.handle);
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      // A request pipelined behind one not yet answered: node would write its 100 into the middle of its own
+      // answer (between head and body) once the body came along. The 100 waits for the answers before it, and
+      // is left out when the body or the answer came first.
+      if (res.socket === null) {
+        const writeContinue = res.writeContinue.bind(res);
+        res.writeContinue = () => {
+          res.once('socket', () => {
+            if (!res.headersSent && !req.complete) writeContinue();
+          });
+        };
+      }
+      this.handler.handle(req, res);
+    });
     // An expectation other than 100-continue: node would answer a bare 417 (not JSON); it is ignored, as on Hopper's engine.
     server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
     server.on('clientError', (err: HttpParserError, socket: Duplex) => this.onClientError(err, socket));
