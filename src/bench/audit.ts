@@ -27,6 +27,8 @@ export interface AuditInput {
    * `fast` or `written` may still be writing what it acknowledged.
    */
   waitMs: number;
+  /** Aborted (Ctrl-C), the wait for missing ids ends: the result of the last read is the verdict. */
+  signal?: AbortSignal;
 }
 
 export interface AuditResult {
@@ -174,8 +176,18 @@ export async function audit(source: StoredBodySource, input: AuditInput): Promis
   for (;;) {
     const { exists, tally } = await scanOnce(source, input);
     const result = summarize(input, source, exists, tally);
-    if (result.missing === 0 || Date.now() >= giveUpAt) return result;
-    await new Promise((r) => setTimeout(r, Math.min(AUDIT_RETRY_MS, Math.max(0, giveUpAt - Date.now()))));
+    if (result.missing === 0 || Date.now() >= giveUpAt || input.signal?.aborted === true) return result;
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        input.signal?.removeEventListener('abort', wake);
+        resolve();
+      }, Math.min(AUDIT_RETRY_MS, Math.max(0, giveUpAt - Date.now())));
+      input.signal?.addEventListener('abort', wake, { once: true });
+    });
   }
 }
 

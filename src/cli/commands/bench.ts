@@ -108,17 +108,22 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
   if (ctx.values.admin !== undefined && !opts.audit) throw new HopperError('HOPPER_USAGE', '--admin goes with --audit.');
   const source = opts.audit ? await openAuditSource(ctx) : null;
   const controller = new AbortController();
+  /** Aborted by a stop signal that comes during the audit (the load was complete): it ends the --audit-wait. */
+  const auditStop = new AbortController();
+  let auditing = false;
   // The first signal stops the load (still reported, then exit 128 + n); `once`: a second one ends the process.
   let interruptedBy: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     interruptedBy ??= signal;
     controller.abort();
+    if (auditing) auditStop.abort();
   };
   for (const signal of INTERRUPT_SIGNALS) process.once(signal, onSignal);
   /** Exit status of a run that was interrupted (its stderr line written), or null. */
   const interrupted = (): number | null => {
     if (interruptedBy === null) return null;
-    ctx.stderr.write(`hopper bench: interrupted by ${interruptedBy}: the report covers the load until then.\n`);
+    const what = auditStop.signal.aborted ? 'the audit stopped waiting: its verdict is that of its last read' : 'the report covers the load until then';
+    ctx.stderr.write(`hopper bench: interrupted by ${interruptedBy}: ${what}.\n`);
     return interruptExit(interruptedBy);
   };
   const tty = showsProgress((ctx.stdout as { isTTY?: boolean }).isTTY, opts.json);
@@ -161,12 +166,16 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
     let verdict: AuditResult | null = null;
     if (source) {
       if (!opts.json) print(loadLines(result));
+      auditing = interruptedBy === null;
       verdict = await audit(source, {
         runId: result.runId,
         stream: opts.plan.target.stream!,
         threads: result.acknowledged.map((a) => ({ bitmap: a.bitmap!, seqLimit: a.seqLimit })),
         sinceUs,
         waitMs: opts.auditWaitMs,
+        // Ctrl-C while acknowledged ids are still missing ends the --audit-wait. Not one that stopped the load: the
+        // server may still be writing what it acknowledged last, and a read at once would call that lost.
+        signal: auditStop.signal,
       }).catch((err: unknown) => {
         // Read through the admin API of the target that died, the audit fails too: the cause is the target.
         if (result.failure === null) throw err;
