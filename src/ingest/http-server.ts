@@ -177,6 +177,9 @@ export class IngestServer {
 
   /** Node's parser refused the request (bad framing, headers too large, timeout): answer as JSON, then close. */
   private onClientError(err: HttpParserError, socket: Duplex): void {
+    // Bytes after a request that closes the connection (Connection: close, HTTP/1.0) are no request to answer
+    // (RFC 9112 section 9.6): the answers owed go out, and node ends the connection after the closing one.
+    if (err.code === 'HPE_CLOSED_CONNECTION') return;
     const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     // The request being received, its body not complete, with no answer in flight: it was answered already (a
     // refusal whose body node drains). A 408 or 400 now would be a second answer to it, unasked for.

@@ -288,6 +288,24 @@ test('pipelined requests are answered in order with consecutive offsets', async 
   assert.deepEqual((await readAll(f.log, 's')).map((x) => x.body.toString()), ['{"n":1}', '{"n":2}', '{"n":3}']);
 });
 
+test('requests pipelined behind one that closes the connection (Connection: close, HTTP/1.0) are ignored: the answers owed still arrive', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(50)) });
+  const closing: [string, string][] = [
+    ['Connection: close', post('two', 'Connection: close\r\n')],
+    ['HTTP/1.0', 'POST /v1/streams/s HTTP/1.0\r\nContent-Length: 3\r\n\r\ntwo'],
+  ];
+  let expected: string[] = [];
+  for (const [what, second] of closing) {
+    const s = await open(f.port);
+    s.write(post('one') + second + post('three'));
+    const r = await collect(s, 3000);
+    assert.deepEqual(statusesOf(r.text), [202, 202], `${what}: no 400 for the bytes after it, in place of the answers owed`);
+    assert.ok(r.closed, what);
+    expected = [...expected, 'one', 'two'];
+    assert.deepEqual(await stored(f), expected, what);
+  }
+});
+
 test('connections beyond maxConnections are closed at once; the others keep working', async (t) => {
   const f = await startIngest(t, { overrides: { ...LIMITS, 'ingest.maxConnections': 2 } });
   const a = await open(f.port);
