@@ -64,7 +64,8 @@ function templateFields(path: string): string {
   try {
     const { size } = statSync(path);
     if (size > MAX_BODY_FILE_BYTES) throw usage(`--body-file ${path} is ${size} bytes: the limit is ${MAX_BODY_FILE_BYTES}.`);
-    text = readFileSync(path, 'utf8');
+    // A byte-order mark (what Windows editors save UTF-8 with) is no part of the JSON: JSON.parse refuses it.
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     if (err instanceof HopperError) throw err;
     throw usage(`--body-file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);

@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HopperError } from '../../src/errors.js';
 import { parseBenchOptions } from '../../src/bench/bench-options.js';
 import { runCli } from './run-cli.js';
@@ -89,6 +92,15 @@ test('an out-of-range duration is told the range in units it can type back', () 
   for (const [flag, value, message] of cases) {
     assert.throws(() => parseBenchOptions({ url, [flag]: value }, []), (err: unknown) => err instanceof HopperError && err.message === message, `--${flag} ${value}`);
   }
+});
+
+test('a --body-file saved with a byte-order mark is read as the JSON object it holds', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hopper-bench-bom-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'body.json');
+  writeFileSync(file, '\uFEFF{"kind":"click","n":1}');
+  const opts = parseBenchOptions({ url: 'http://127.0.0.1:1', 'body-file': file }, []);
+  assert.equal(opts.plan.body.templateFields, '"kind":"click","n":1');
 });
 
 test('through the CLI, a bad flag is one line and exit 2', async () => {
