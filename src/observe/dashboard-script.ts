@@ -82,8 +82,14 @@ export const DASHBOARD_JS = String.raw`(function () {
         $('token-form').hidden = false;
         throw new Error('the admin API needs its token');
       }
-      if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
-      return r.json();
+      if (r.ok) return r.json();
+      // The API's JSON error says what to do (a 403 names the Host rule): show it rather than the bare status.
+      return r.json().then(function (body) {
+        var message = body && body.error && body.error.message;
+        throw new Error(path + ': HTTP ' + r.status + (message ? ': ' + message : ''));
+      }, function () {
+        throw new Error(path + ': HTTP ' + r.status);
+      });
     });
   }
 
