@@ -36,7 +36,10 @@ export function statusLines(s: AdminStatus): string[] {
   out.push('');
 
   const r = s.rates;
-  if (r) {
+  if (r && s.ingestProcesses === null) {
+    // No ingest in this process (hopper work): its request and ack figures would read as "no traffic".
+    if (r.processedPerSecond !== null) out.push(`last ${r.windowSeconds} s: ${formatCount(r.processedPerSecond)} processed/s`);
+  } else if (r) {
     const processed = r.processedPerSecond === null ? '' : ` · ${formatCount(r.processedPerSecond)} processed/s`;
     out.push(
       `last ${r.windowSeconds} s: ${formatCount(r.requestsPerSecond)} requests/s · ${formatCount(r.recordsPerSecond)} records stored/s · ` +
