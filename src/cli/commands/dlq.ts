@@ -126,7 +126,8 @@ export const dlqListCommand: Command = {
         count += chunk.length;
         await writeOut(ctx.stdout, chunk.map((e) => summaryLine(e) + '\n').join(''));
       });
-      if (count === 0) await writeOut(ctx.stdout, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
+      // --limit 0 lists nothing by request: "no pending dead letters" would deny the ones there are.
+      if (count === 0 && sel.limit !== 0) await writeOut(ctx.stdout, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
       return 0;
     });
   },
@@ -161,7 +162,7 @@ export const dlqShowCommand: Command = {
       });
       if (count === 0) {
         if (offset !== undefined) throw new HopperError('HOPPER_USAGE', `no dead letter at ${sel.partition ?? 0}:${offset} of ${stream}${DEAD_LETTER_SUFFIX}.`);
-        await writeOut(ctx.stdout, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
+        if (sel.limit !== 0) await writeOut(ctx.stdout, `no ${ctx.values.all ? '' : 'pending '}dead letters for ${stream}\n`);
       }
       return 0;
     });
