@@ -107,16 +107,21 @@ export class WorkerMetrics {
       }
       return m;
     };
+    // Values from processor code (plain JS too) are checked: a counter only goes up (a drop reads as a restart
+    // to Prometheus' rate()), and a string ("5" from a header) or NaN would leave the series at +Inf or NaN for good.
     return {
       increment(name, value = 1, labels) {
+        if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return;
         const m = at('counter', name, labels);
         if (m) m.value += value;
       },
       gauge(name, value, labels) {
+        if (typeof value !== 'number') return;
         const m = at('gauge', name, labels);
         if (m) m.value = value;
       },
       observe(name, value, labels) {
+        if (typeof value !== 'number' || !Number.isFinite(value)) return;
         const m = at('histogram', name, labels);
         if (m) {
           m.value += value;
