@@ -119,8 +119,9 @@ const ackEnum = { type: 'string', enum: ['durable', 'written', 'fast'] } as cons
 const nonNegInt = { type: 'integer', minimum: 0 } as const;
 const posInt = { type: 'integer', minimum: 1 } as const;
 /**
- * Longest wait setTimeout takes (2^31 - 1 ms, 24.8 days): past it Node fires the timer after 1 ms, so a
- * "wait for ever" shutdownTimeoutMs of 3e9 abandoned every running batch at once.
+ * Longest wait setTimeout and setInterval take (2^31 - 1 ms, 24.8 days): past it Node fires the timer after
+ * 1 ms, so a "wait for ever" shutdownTimeoutMs of 3e9 abandoned every running batch at once, and a
+ * retentionCheckIntervalMs of 3e9 ran retention every millisecond. Every *Ms setting that a timer waits is capped by it.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
@@ -167,9 +168,9 @@ export const CONFIG_SCHEMA = obj({
       maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 256 * 1024 },
       maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
       maxPendingRecords: { ...posInt, default: 200_000 },
-      writtenFsyncIntervalMs: { ...posInt, default: 1000 },
+      writtenFsyncIntervalMs: { ...posInt, maximum: MAX_TIMER_MS, default: 1000 },
       minFsyncIntervalMs: { type: 'number', minimum: 0, maximum: 100, default: 0.5 },
-      retentionCheckIntervalMs: { ...posInt, default: 60_000 },
+      retentionCheckIntervalMs: { ...posInt, maximum: MAX_TIMER_MS, default: 60_000 },
     }),
     redis: obj({
       url: { type: 'string', default: 'redis://127.0.0.1:6379' },
@@ -179,7 +180,7 @@ export const CONFIG_SCHEMA = obj({
       maxBatchBytes: { type: 'integer', minimum: 4096, maximum: 256 * 1024 * 1024, default: 4 * 1024 * 1024 },
       maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
       maxPendingRecords: { ...posInt, default: 200_000 },
-      retentionCheckIntervalMs: { ...posInt, default: 60_000 },
+      retentionCheckIntervalMs: { ...posInt, maximum: MAX_TIMER_MS, default: 60_000 },
     }),
     nats: obj({
       servers: { type: 'string', default: '127.0.0.1:4222' },
@@ -199,9 +200,9 @@ export const CONFIG_SCHEMA = obj({
     maxBodyBytes: { type: 'integer', minimum: 1, maximum: 256 * 1024 * 1024, default: 1024 * 1024 },
     maxPendingBytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
     softPendingBytes: { ...nonNegInt, default: 48 * 1024 * 1024 },
-    headersTimeoutMs: { ...posInt, default: 10_000 },
-    requestTimeoutMs: { ...posInt, default: 30_000 },
-    keepAliveTimeoutMs: { ...posInt, default: 5_000 },
+    headersTimeoutMs: { ...posInt, maximum: MAX_TIMER_MS, default: 10_000 },
+    requestTimeoutMs: { ...posInt, maximum: MAX_TIMER_MS, default: 30_000 },
+    keepAliveTimeoutMs: { ...posInt, maximum: MAX_TIMER_MS, default: 5_000 },
     maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1024 * 1024, default: 16 * 1024 },
     maxConnections: { ...posInt, default: 10_000 },
     httpEngine: { type: 'string', enum: ['hopper', 'node'], default: 'hopper' },
@@ -209,7 +210,7 @@ export const CONFIG_SCHEMA = obj({
     autoCreateStreams: { type: 'boolean', default: true },
     maxStreams: { ...posInt, default: 1000 },
     minFreeDiskBytes: { ...nonNegInt, default: 256 * 1024 * 1024 },
-    shutdownTimeoutMs: { ...posInt, default: 10_000 },
+    shutdownTimeoutMs: { ...posInt, maximum: MAX_TIMER_MS, default: 10_000 },
   }),
   defaultStream: obj(streamProps),
   streams: {
