@@ -158,10 +158,12 @@ export class IngestServer {
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       // A request pipelined behind one not yet answered: node would write its 100 into the middle of its own
       // answer (between head and body) once the body came along. The 100 waits for the answers before it, and
-      // is left out when the body or the answer came first.
+      // is left out when the body or the answer came first. It counts as sent (_sent100) from the start, or node
+      // would close the connection after the answer, dropping the answers of requests pipelined behind it.
       if (res.socket === null) {
         const writeContinue = res.writeContinue.bind(res);
         res.writeContinue = () => {
+          (res as ServerResponse & { _sent100: boolean })._sent100 = true;
           res.once('socket', () => {
             if (!res.headersSent && !req.complete) writeContinue();
           });
