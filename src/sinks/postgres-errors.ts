@@ -55,11 +55,23 @@ export function copyLineOf(err: unknown): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Postgres's own words for a dead letter: "SQLSTATE 22P02: invalid input syntax ... (column rating)". */
+/** "COPY stage, line 12, column speed: ..." => "speed", or '' when absent. */
+function copyColumnOf(where: unknown): string {
+  if (typeof where !== 'string') return '';
+  return /^COPY [^,]+, line \d+, column ([^:]+):/m.exec(where)?.[1] ?? '';
+}
+
+/**
+ * Postgres's own words for a dead letter: "postgres 22P02: invalid input syntax ... (column rating)". A bad
+ * value's message names only the type ("for type integer"), so with several integer columns the dead letter
+ * did not say which one to fix: the column COPY reports is added, unless the message already names it.
+ */
 export function pgReason(err: unknown): string {
   const e = err as { message?: unknown; detail?: unknown; column?: unknown; where?: unknown };
   let text = typeof e.message === 'string' ? e.message : String(err);
   if (typeof e.detail === 'string' && e.detail !== '') text += ` (${e.detail})`;
+  const column = typeof e.column === 'string' && e.column !== '' ? e.column : copyColumnOf(e.where);
+  if (column !== '' && !text.includes(`"${column}"`)) text += ` (column ${column})`;
   const state = sqlState(err);
   return state === '' ? `postgres: ${text}` : `postgres ${state}: ${text}`;
 }

@@ -50,5 +50,8 @@ test('SQLSTATEs and connection failures are sorted into transient, data, stateme
   const copyErr = Object.assign(new Error('invalid input syntax for type integer: "fast"'), { code: '22P02', where: 'COPY hopper_stage_ab12, line 4, column speed: "fast"' });
   assert.equal(copyLineOf(copyErr), 4);
   assert.equal(copyLineOf(new Error('no where')), 0);
-  assert.equal(pgReason(copyErr), 'postgres 22P02: invalid input syntax for type integer: "fast"');
+  assert.equal(pgReason(copyErr), 'postgres 22P02: invalid input syntax for type integer: "fast" (column speed)');
+  // A message that names its column already is not given it twice.
+  const notNull = Object.assign(new Error('null value in column "device" of relation "t" violates not-null constraint'), { code: '23502', column: 'device' });
+  assert.equal(pgReason(notNull), 'postgres 23502: null value in column "device" of relation "t" violates not-null constraint');
 });
