@@ -208,10 +208,22 @@ class FilesWriter {
     await fh.close();
   }
 
-  /** Opened to append ('a+': the tail can be read back to find a torn line). */
+  /**
+   * Opened to append ('a+': the tail can be read back to find a torn line). The directory is made again when
+   * it is gone: removed under the sink (a cleanup job, an operator), it failed every later batch, retried
+   * for ever, until the process restarted.
+   */
   private async openFile(hour: string, index: number): Promise<OpenFile> {
     const path = join(this.dir, fileName(hour, index));
-    return { fh: await fsp.open(path, 'a+'), index, path, aligned: false };
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(path, 'a+');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fsp.mkdir(this.dir, { recursive: true });
+      fh = await fsp.open(path, 'a+');
+    }
+    return { fh, index, path, aligned: false };
   }
 
   /** The file to append the hour's lines to, ending at a line boundary. */

@@ -69,3 +69,15 @@ test('a file that fails to open when the hour rolls over leaves no closed handle
   const rolled = readFileSync(join(dir, 'out', 'ev', '2026-11-25T10.1.ndjson'), 'utf8');
   assert.equal((JSON.parse(rolled) as { n: number }).n, 1);
 });
+
+test('a stream directory removed under the sink is made again: the pipeline does not fail every later batch', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const sink = filesSink({}, context(dir));
+  t.after(() => sink.stop?.(makeCtx()));
+  await sink.process(batch(0), makeCtx());
+  // A cleanup job archives and removes the stream's directory (its files with it).
+  await fsp.rm(join(dir, 'out', 'ev'), { recursive: true });
+  await sink.process(batch(1), makeCtx());
+  assert.equal(readFileSync(join(dir, 'out', 'ev', '2026-11-25T10.ndjson'), 'utf8'), '{"n":1}\n');
+});
