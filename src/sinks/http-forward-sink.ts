@@ -285,8 +285,11 @@ export class HttpForwarder {
         last = { kind: 'unavailable', reason: `${code ?? (err as Error).name}: ${(err as Error).message}`, cause: err };
       }
       if (attempt === this.opts.maxAttempts) break;
-      const delay = Math.min(waitMs ?? backoffMs(attempt, { initialBackoffMs: this.opts.initialBackoffMs, maxBackoffMs: this.opts.maxRetryDelayMs }), this.opts.maxRetryDelayMs);
-      if (Date.now() + delay - startedMs > this.opts.maxRetryTimeMs) break;
+      const asked = waitMs ?? backoffMs(attempt, { initialBackoffMs: this.opts.initialBackoffMs, maxBackoffMs: this.opts.maxRetryDelayMs });
+      // The budget is checked against the wait asked for, not the capped one: a server that asked for an hour
+      // (past the default 60 s budget) got the request again after 30 s (maxRetryDelayMs), then once more.
+      if (Date.now() + asked - startedMs > this.opts.maxRetryTimeMs) break;
+      const delay = Math.min(asked, this.opts.maxRetryDelayMs);
       await sleep(delay, undefined, { signal: ctx.signal });
     }
     return last;

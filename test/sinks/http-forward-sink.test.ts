@@ -144,6 +144,16 @@ test('a Retry-After beyond the retry budget ends the retries at once', async (t)
   assert.ok(Date.now() - started < 3000);
 });
 
+test('a Retry-After beyond the retry budget ends the retries at once with the default budget and cap too', async (t) => {
+  // Defaults: maxRetryDelayMs 30 s, maxRetryTimeMs 60 s. The hour asked for is past the budget, though its cap is not.
+  const srv = await server(t, () => ({ status: 429, headers: { 'retry-after': '3600' } }));
+  const s = sink(t, { url: srv.url });
+  const started = Date.now();
+  await assert.rejects(Promise.resolve(s.process(makeBatch([makeItem(0, '{}')]), makeCtx())), /HTTP 429/);
+  assert.equal(srv.requests.length, 1);
+  assert.ok(Date.now() - started < 10_000, 'the capped Retry-After was waited for');
+});
+
 test('413 splits a request until each part is accepted; a single event still too large is a dead letter', async (t) => {
   const srv = await server(t, (r) => (r.body.length > 120 ? { status: 413, body: 'too large' } : { status: 200 }));
   const s = sink(t, { url: srv.url });
