@@ -645,6 +645,19 @@ test('Expect: 100-continue pipelined with its body behind a write gets no 100, a
   assert.deepEqual(await stored(f), ['A', 'B', 'C']);
 });
 
+hopperTest('Expect: 100-continue on a request without a body gets no 100, and a refusal of it keeps the connection', async (t) => {
+  // node:http sends the 100 when the request is the connection's next, and closes after the refusal.
+  const f = await startIngest(t, { overrides: LIMITS });
+  const s = await open(f.port);
+  const expect = 'Expect: 100-continue\r\n';
+  s.write(post('', expect) + `GET /nope HTTP/1.1\r\nHost: x\r\n${expect}\r\n` + post('C', 'Connection: close\r\n'));
+  const { text, closed } = await collect(s, 3000);
+  assert.doesNotMatch(text, /100 Continue/);
+  assert.deepEqual(statusesOf(text), [202, 404, 202]);
+  assert.ok(closed);
+  assert.deepEqual(await stored(f), ['', 'C']);
+});
+
 test('no 100 Continue to HTTP/1.0 (RFC 9110 section 15.2) nor for an expectation other than 100-continue', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS });
   for (const head of [

@@ -90,7 +90,8 @@ class Http1Request implements IngestRequest {
     this.httpVersionMinor = head.versionMinor;
     this.socket = socket;
     const expect = head.headers.expect;
-    this.expectsContinue = expect !== undefined && head.versionMinor === 1 && expect.toLowerCase() === '100-continue';
+    // Without a body there is nothing to wait for: no 100, and a refusal need not close (RFC 9110 section 10.1.1).
+    this.expectsContinue = expect !== undefined && head.hasBody && head.versionMinor === 1 && expect.toLowerCase() === '100-continue';
   }
 
   on(event: 'data' | 'end' | 'close', listener: Listener): this {
