@@ -27,6 +27,15 @@ export interface ReadinessOptions {
   isStopping(): boolean;
 }
 
+/**
+ * An append error within READINESS_ERROR_WINDOW_MS. atMs is wall-clock time (it is reported): one in the future
+ * means the clock was stepped back since, and counts as old, or the process would stay unready for the step.
+ */
+function isRecent(atMs: number): boolean {
+  const age = Date.now() - atMs;
+  return age >= 0 && age < READINESS_ERROR_WINDOW_MS;
+}
+
 export class Readiness {
   private diskReasons: string[] = [];
   private diskCheckedMs = -Infinity;
@@ -44,7 +53,7 @@ export class Readiness {
     }
     const err = stats.lastAppendError;
     if (err?.untilRestart) out.push(`log not writable until hopper restarts: ${err.code}: ${err.message}`);
-    else if (err !== null && Date.now() - err.atMs < READINESS_ERROR_WINDOW_MS) out.push(`log not writable: ${err.code}: ${err.message}`);
+    else if (err !== null && isRecent(err.atMs)) out.push(`log not writable: ${err.code}: ${err.message}`);
     await this.checkDisk();
     out.push(...this.diskReasons);
     return out;
