@@ -273,7 +273,12 @@ export class HttpForwarder {
         // The shutdown deadline destroyed the body: the failure is the abort's, never the records'.
         ctx.signal.throwIfAborted();
         if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'ok' };
-        const reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.shownUrl}${snippet === '' ? '' : `: ${snippet}`}`;
+        let reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.shownUrl}${snippet === '' ? '' : `: ${snippet}`}`;
+        // Redirects are not followed (a POST may not be repeated elsewhere unasked): the dead letter says where to point url.
+        const location = res.headers.location;
+        if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && location !== '') {
+          reason += ` (redirected to ${maskCredentials(location.slice(0, RESPONSE_SNIPPET_BYTES))}: redirects are not followed, set options.url to it)`;
+        }
         if (res.statusCode === 413 && request.length > 1) return { kind: 'split' };
         if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', reason };
         last = { kind: 'unavailable', reason };

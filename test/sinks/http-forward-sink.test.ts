@@ -154,6 +154,17 @@ test('a Retry-After beyond the retry budget ends the retries at once with the de
   assert.ok(Date.now() - started < 10_000, 'the capped Retry-After was waited for');
 });
 
+test('a redirect is not followed: the dead letter names where it points, so url can be fixed', async (t) => {
+  const srv = await server(t, () => ({ status: 301, headers: { location: 'https://hooks.example/new' }, body: 'Moved Permanently' }));
+  const s = sink(t, { url: srv.url });
+  const result = await s.process(makeBatch([makeItem(0, '{}')]), makeCtx());
+  assert.equal(srv.requests.length, 1);
+  assert.deepEqual(
+    (result?.failed ?? []).map((f) => f.reason),
+    [`HTTP 301 from POST ${srv.url}: Moved Permanently (redirected to https://hooks.example/new: redirects are not followed, set options.url to it)`],
+  );
+});
+
 test('413 splits a request until each part is accepted; a single event still too large is a dead letter', async (t) => {
   const srv = await server(t, (r) => (r.body.length > 120 ? { status: 413, body: 'too large' } : { status: 200 }));
   const s = sink(t, { url: srv.url });
