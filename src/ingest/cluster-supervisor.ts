@@ -110,7 +110,7 @@ export class ClusterSupervisor {
   private spawn(index: number): { worker: Worker; ready: Promise<ListenAddress[]> } {
     const worker = cluster.fork({ [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
     // An IPC failure (a child gone mid-message) must not become an unhandled 'error' that ends the primary.
-    worker.on('error', (err) => this.opts.logger.warn({ pid: worker.process.pid, err: String(err) }, 'ingest process IPC error'));
+    worker.on('error', (err) => this.opts.logger.warn({ childPid: worker.process.pid, err: String(err) }, 'ingest process IPC error'));
     const ready = new Promise<ListenAddress[]>((resolve, reject) => {
       const onMessage = (m: unknown): void => {
         if (!isChildMessage(m)) return;
@@ -146,10 +146,10 @@ export class ClusterSupervisor {
     if (this.starting && !this.everReady.has(worker)) return;
     if (slot.replacing) {
       // Restarting it too would leave two processes for one partition once the replacement is attached.
-      this.opts.logger.warn({ partition: slot.index, pid: worker.process.pid, code, signal }, 'ingest process died during the rolling restart; its replacement takes over');
+      this.opts.logger.warn({ partition: slot.index, childPid: worker.process.pid, code, signal }, 'ingest process died during the rolling restart; its replacement takes over');
       return;
     }
-    this.scheduleRestart(slot, 'ingest process died; restarting it', { pid: worker.process.pid, code, signal });
+    this.scheduleRestart(slot, 'ingest process died; restarting it', { childPid: worker.process.pid, code, signal });
   }
 
   /** Refills an empty slot: at once, then with a growing delay while its children keep dying young. */
@@ -233,7 +233,7 @@ export class ClusterSupervisor {
     return new Promise((resolve) => {
       if (worker.process.exitCode !== null || worker.process.signalCode !== null) return resolve(worker.process.exitCode === 0);
       const timer = setTimeout(() => {
-        this.opts.logger.warn({ pid: worker.process.pid }, 'ingest process did not stop in time: killing it');
+        this.opts.logger.warn({ childPid: worker.process.pid }, 'ingest process did not stop in time: killing it');
         worker.process.kill('SIGKILL');
       }, this.opts.shutdownTimeoutMs + KILL_GRACE_MS);
       worker.once('exit', (code) => {
