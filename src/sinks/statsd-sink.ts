@@ -146,7 +146,17 @@ export class StatsdWriter {
     const now = Date.now();
     if (this.address && now - this.address.resolvedAtMs < DNS_REFRESH_MS) return this.address;
     const literal = isIP(this.opts.host);
-    const found = literal !== 0 ? { address: this.opts.host, family: literal } : await lookup(this.opts.host);
+    let found: { address: string; family: number };
+    try {
+      found = literal !== 0 ? { address: this.opts.host, family: literal } : await lookup(this.opts.host);
+    } catch (err) {
+      // The refresh failed (a resolver down or timing out): the daemon has not moved for that, so the address
+      // found last is kept for another DNS_REFRESH_MS (not asked for again by every batch, each waiting on the
+      // resolver's timeout). Thrown, it stopped every metric for the outage.
+      if (this.address === null) throw err;
+      this.address = { ...this.address, resolvedAtMs: now };
+      return this.address;
+    }
     const family = found.family === 6 ? 6 : 4;
     if (this.socket && this.address && this.address.family !== family) {
       this.socket.close();

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import statsdSink from '../../src/sinks/statsd-sink.js';
+import statsdSink, { DNS_REFRESH_MS } from '../../src/sinks/statsd-sink.js';
 import type { Processor } from '../../src/work/types.js';
 import { makeBatch, makeCtx, makeItem, sinkContext } from './sink-harness.js';
 
@@ -139,4 +140,30 @@ test('an IPv6 host in brackets, as URLs write it, is sent to; a host that can ne
   refused('[::1]:8125', /write the host as "::1" and the port in options\.port/);
   refused('localhost:8125', /write the host as "localhost" and the port in options\.port/);
   refused('::1]', /write an IPv6 address as ::1 or \[::1\]/);
+});
+
+test('a host name whose refresh fails (resolver down) is sent to at the address found last, not failed', async (t) => {
+  const listener = await udpListener(t);
+  const sink = statsdSink({ host: 'localhost', port: listener.port, flavor: 'statsd' }, sinkContext('metrics'));
+  t.after(() => sink.stop?.(makeCtx()));
+  const resolved = await lookup('localhost');
+  if (resolved.family !== 4) return t.skip('localhost does not resolve to IPv4 first here');
+  await sink.process(makeBatch([makeItem(0, '{"name":"a","value":1,"type":"c"}')]), makeCtx());
+  await listener.waitLines(1);
+  // DNS_REFRESH_MS later, the resolver is down.
+  const dns = createRequire(import.meta.url)('node:dns/promises') as { lookup: typeof lookup };
+  const realLookup = dns.lookup;
+  const realNow = Date.now;
+  t.after(() => {
+    dns.lookup = realLookup;
+    syncBuiltinESMExports();
+    Date.now = realNow;
+  });
+  dns.lookup = (async () => {
+    throw Object.assign(new Error('queryA ETIMEOUT localhost'), { code: 'ETIMEOUT' });
+  }) as unknown as typeof lookup;
+  syncBuiltinESMExports();
+  Date.now = () => realNow() + DNS_REFRESH_MS + 1000;
+  await sink.process(makeBatch([makeItem(1, '{"name":"b","value":2,"type":"c"}')]), makeCtx());
+  assert.deepEqual(await listener.waitLines(2), ['a:1|c', 'b:2|c']);
 });
