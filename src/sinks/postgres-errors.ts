@@ -10,8 +10,13 @@ export type PgFailure = 'transient' | 'data' | 'statement' | 'unknown';
 
 /** SQLSTATE classes and codes that say "try again", whatever the rows hold. */
 const TRANSIENT_CLASSES = new Set(['08', '53', '57', '58']);
-const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006']);
+const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006', '25006']);
 /** Class 57 holds 57014 query_canceled: statement_timeout, so it is transient too (the server was slow). */
+/**
+ * 25006 read_only_sql_transaction: a server that takes no writes for now (a primary demoted to a hot standby
+ * by a failover, a database set read-only for maintenance). Not the rows' fault: taken for one, every record
+ * went to dead letters after maxAttempts.
+ */
 
 /** Messages of node-postgres for a connection that died (they carry no SQLSTATE). */
 const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|Client was closed/i;
