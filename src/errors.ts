@@ -74,7 +74,7 @@ export const ERRORS = {
   HOPPER_HEADERS_TOO_LARGE: {
     status: 431,
     retriable: false,
-    message: 'The request headers are larger than ingest.maxHeaderBytes: send fewer or shorter headers.',
+    message: 'The request line and headers are larger than ingest.maxHeaderBytes: shorten the URL (a pixel\'s query) or the headers, or raise the limit.',
   },
   HOPPER_BAD_REQUEST: { status: 400, retriable: false, message: 'The request is not valid HTTP/1.1: check the client.' },
   HOPPER_TRANSFER_CODING_UNSUPPORTED: {

@@ -201,7 +201,8 @@ export class IngestServer {
     let message: string | null = `The request is not valid HTTP/1.1 (${parserCode ?? 'parse error'}): check the client.`;
     if (parserCode === 'HPE_HEADER_OVERFLOW') {
       code = 'HOPPER_HEADERS_TOO_LARGE';
-      message = `The request headers are larger than ingest.maxHeaderBytes (${this.opts.config.ingest.maxHeaderBytes}).`;
+      // The limit counts the request line too: a pixel's long query reaches it before any header does.
+      message = `The request line and headers are larger than ingest.maxHeaderBytes (${this.opts.config.ingest.maxHeaderBytes} bytes): shorten the URL (a pixel's query) or the headers, or raise ingest.maxHeaderBytes.`;
     } else if (parserCode?.startsWith('HPE_UNSUPPORTED_TE') === true) {
       code = 'HOPPER_TRANSFER_CODING_UNSUPPORTED';
       message = `${parserCode.slice('HPE_UNSUPPORTED_TE: '.length)}.`;

@@ -696,6 +696,17 @@ test('a chunked body of 6000 chunks without extensions is stored whole', async (
   assert.deepEqual((await readAll(f.log, 's')).map((x) => x.body.length), [60_000]);
 });
 
+test('a pixel whose URL alone is over maxHeaderBytes gets 431 saying to shorten the URL, not only the headers', async (t) => {
+  const f = await startIngest(t, { overrides: LIMITS }); // maxHeaderBytes 2048
+  const s = await open(f.port);
+  s.write(`GET /v1/streams/s/pixel.gif?q=${'a'.repeat(3000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  const r = await collect(s, 2000);
+  assert.equal(statusOf(r.text), 431);
+  assert.equal(jsonCode(r.text), 'HOPPER_HEADERS_TOO_LARGE');
+  assert.match(r.text, /request line and headers are larger than ingest\.maxHeaderBytes \(2048 bytes\): shorten the URL/);
+  await nothingStored(f);
+});
+
 test('a pixel whose query is over maxBodyBytes gets 413 and keeps the connection: nothing of it is left unread', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS });
   const s = await open(f.port);
