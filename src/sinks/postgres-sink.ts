@@ -244,6 +244,11 @@ export class PostgresWriter {
     const session = await this.checkout(signal);
     let destroy = false;
     try {
+      // Made by someone else, the table may be written by a role without CREATE on its schema (least privilege,
+      // and PostgreSQL 15's default on public), and CREATE TABLE IF NOT EXISTS checks that privilege first:
+      // 42501 on every batch. A table that is there is left alone.
+      const { rows } = await session.client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [this.table]);
+      if (rows[0]?.found === true) return;
       await session.client.query(defaultTableDdl(this.table));
     } catch (err) {
       // Two workers creating the table at once: one of them loses the race on the catalog, the table is there.
