@@ -8,8 +8,8 @@
 // timeouts are retried in the sink, up to maxAttempts per request and maxRetryTimeMs,
 // waiting what Retry-After asks (capped at maxRetryDelayMs) or exponential backoff
 // with jitter; past that the batch is thrown back as HOPPER_SINK_UNAVAILABLE and the
-// runtime retries it later, skipping the records this process already delivered, and
-// sending nothing before the time the last Retry-After asked for.
+// runtime retries it later, skipping the records this process already delivered, after
+// waiting out what the last Retry-After asked for (capped at maxRetryDelayMs).
 // 413 splits the request in two. Any other status (4xx, 3xx) is permanent: the
 // records of that request are returned in `failed` with the status and the start
 // of the response body.
@@ -151,9 +151,9 @@ export class HttpForwarder {
   /** Records whose every event this process delivered: a retried batch skips them. */
   private readonly delivered = new WeakSet<BatchItem>();
   /**
-   * Until when (Date.now() ms) the endpoint asked, in its last Retry-After, not to be sent to. Kept across
-   * process() calls: a batch thrown back went out again on the runtime's next retry (after 100 ms, then a
-   * growing backoff), however long the endpoint had asked to wait.
+   * Until when (Date.now() ms) the endpoint asked, in its last Retry-After (capped at maxRetryDelayMs), not to be
+   * sent to. Kept across process() calls: a batch thrown back went out again on the runtime's next retry (after
+   * 100 ms, then a growing backoff), however long the endpoint had asked to wait.
    */
   private notBeforeMs = 0;
 
@@ -193,13 +193,8 @@ export class HttpForwarder {
       for (let i = 0; i < events.length; i++) units.push({ item, index: i, text: this.serialize(item, i, events[i]) });
     }
     const requests = this.chunk(units);
-    const waitMs = requests.length > 0 ? this.notBeforeMs - Date.now() : 0;
-    if (waitMs > this.opts.maxRetryDelayMs) {
-      this.metrics.transientError(ctx.metrics);
-      const until = new Date(this.notBeforeMs).toISOString();
-      throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.shownUrl} asked (Retry-After) not to be sent to before ${until}; retrying later`);
-    }
-    if (waitMs > 0) await sleep(waitMs, undefined, { signal: ctx.signal });
+    const waitMs = this.notBeforeMs - Date.now();
+    if (requests.length > 0 && waitMs > 0) await sleep(waitMs, undefined, { signal: ctx.signal });
     const badItems = new Map<BatchItem, string>();
     let sent = 0;
     let failedEvents = 0;
@@ -297,7 +292,7 @@ export class HttpForwarder {
         if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', reason };
         last = { kind: 'unavailable', reason };
         waitMs = retryAfterMs(res.headers['retry-after'], Date.now());
-        if (waitMs !== null) this.notBeforeMs = Math.max(this.notBeforeMs, Date.now() + waitMs);
+        if (waitMs !== null) this.notBeforeMs = Math.max(this.notBeforeMs, Date.now() + Math.min(waitMs, this.opts.maxRetryDelayMs));
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         ctx.metrics.increment('sink_http_responses_total', 1, { sink: SINK, status: 'error' });
