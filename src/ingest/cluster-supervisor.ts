@@ -24,6 +24,8 @@ import type { ListenAddress } from './http-server.js';
 
 export const CHILD_PARTITION_ENV = 'HOPPER__INGEST_PARTITION';
 export const CHILD_PARTITIONS_ENV = 'HOPPER__INGEST_PARTITIONS';
+/** What the children keep from the primary's configuration whatever the file says at their start (JSON, see serve.ts). */
+export const CHILD_PINNED_ENV = 'HOPPER__INGEST_PINNED';
 
 /** Child to primary. */
 export type ChildMessage = { hopper: 'ready'; addresses: ListenAddress[] } | { hopper: 'failed'; code: string; message: string };
@@ -51,6 +53,8 @@ export interface SupervisorOptions {
   processes: number;
   shutdownTimeoutMs: number;
   logger: Logger;
+  /** Added to every child's environment. */
+  childEnv?: Record<string, string>;
 }
 
 export function isChildMessage(m: unknown): m is ChildMessage {
@@ -108,7 +112,7 @@ export class ClusterSupervisor {
   }
 
   private spawn(index: number): { worker: Worker; ready: Promise<ListenAddress[]> } {
-    const worker = cluster.fork({ [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
+    const worker = cluster.fork({ ...this.opts.childEnv, [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
     // An IPC failure (a child gone mid-message) must not become an unhandled 'error' that ends the primary.
     worker.on('error', (err) => this.opts.logger.warn({ childPid: worker.process.pid, err: String(err) }, 'ingest process IPC error'));
     const ready = new Promise<ListenAddress[]>((resolve, reject) => {

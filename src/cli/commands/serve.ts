@@ -16,6 +16,7 @@ import { createLogger, errorFields, warnTo, type Logger } from '../../observe/lo
 import {
   CHILD_PARTITION_ENV,
   CHILD_PARTITIONS_ENV,
+  CHILD_PINNED_ENV,
   ClusterSupervisor,
   type ChildMessage,
   type PrimaryMessage,
@@ -65,6 +66,40 @@ function wantsTcp(ctx: CommandContext, config: HopperConfig): boolean {
   return ctx.values.port !== undefined || ctx.values.host !== undefined || process.env.HOPPER_INGEST_PORT !== undefined;
 }
 
+/**
+ * What a child keeps from the primary, whatever the configuration file says when it starts (after a SIGHUP or a
+ * restart): where it listens and where the data is. Re-read, an edited ingest.port moved the server to the new
+ * port on a SIGHUP (clients of the old one refused), and an edited dataDir sent the writes to a directory the
+ * primary neither locks nor reads (its --with-workers pipelines never saw them).
+ */
+interface Pinned {
+  host: string;
+  port: number;
+  socket: string;
+  tcp: boolean;
+  dataDir: string;
+}
+
+function pinned(ctx: CommandContext, config: HopperConfig): Pinned {
+  return { host: config.ingest.host, port: config.ingest.port, socket: config.ingest.socket, tcp: wantsTcp(ctx, config), dataDir: config.dataDir };
+}
+
+/** The child's configuration with the primary's pinned values; a key whose value changed is named in a warning. */
+function withPinned(config: HopperConfig, pin: Pinned, logger: Logger): HopperConfig {
+  const changed = (
+    [
+      ['ingest.host', config.ingest.host, pin.host],
+      ['ingest.port', config.ingest.port, pin.port],
+      ['ingest.socket', config.ingest.socket, pin.socket],
+      ['dataDir', resolve(config.dataDir), resolve(pin.dataDir)],
+    ] as const
+  ).filter(([, now, kept]) => now !== kept);
+  for (const [key, now, kept] of changed) {
+    logger.warn({ key, configured: now, kept }, `${key} changed in the configuration: it takes effect when hopper serve restarts (a SIGHUP keeps the value it started with)`);
+  }
+  return { ...config, dataDir: pin.dataDir, ingest: { ...config.ingest, host: pin.host, port: pin.port, socket: pin.socket } };
+}
+
 async function runChild(ctx: CommandContext): Promise<number> {
   const send = (m: ChildMessage): void => {
     process.send?.(m);
@@ -78,6 +113,8 @@ async function runChild(ctx: CommandContext): Promise<number> {
   }
   const partition = Number(process.env[CHILD_PARTITION_ENV] ?? 0);
   const logger = createLogger(config.logLevel, { partition });
+  const pin = process.env[CHILD_PINNED_ENV] === undefined ? null : (JSON.parse(process.env[CHILD_PINNED_ENV]) as Pinned);
+  if (pin !== null) config = withPinned(config, pin, logger);
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((r) => {
     requestStop = r;
@@ -98,7 +135,7 @@ async function runChild(ctx: CommandContext): Promise<number> {
       logger,
       partition,
       partitions: Number(process.env[CHILD_PARTITIONS_ENV] ?? 1),
-      tcp: wantsTcp(ctx, config),
+      tcp: pin?.tcp ?? wantsTcp(ctx, config),
       onReady: (addresses, stats) => {
         send({ hopper: 'ready', addresses });
         if (sendReport !== null) reporter = new ChildReporter(partition, stats, sendReport);
@@ -216,7 +253,12 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
     await admin?.stop();
     clusterStats.close();
   };
-  const supervisor = new ClusterSupervisor({ processes, shutdownTimeoutMs: config.ingest.shutdownTimeoutMs, logger });
+  const supervisor = new ClusterSupervisor({
+    processes,
+    shutdownTimeoutMs: config.ingest.shutdownTimeoutMs,
+    logger,
+    childEnv: { [CHILD_PINNED_ENV]: JSON.stringify(pinned(ctx, config)) },
+  });
 
   // Signals are handled from before the first child is forked: the children take seconds to start, and without
   // a handler SIGHUP's default action ends the primary (a reload sent right after a start killed the server),
