@@ -124,6 +124,11 @@ export interface LogConsumer {
   fetch(maxRecords: number, maxWaitMs: number, signal?: AbortSignal): Promise<Delivery | null>;
   /** Marks every record of the delivery as processed by the group. */
   commit(delivery: Delivery): Promise<void>;
+  /**
+   * true when a commit moves a position that passes only a contiguous run of committed deliveries (embedded): one
+   * committed behind an unfinished one is delivered again after a crash. false: each is acknowledged on its own.
+   */
+  readonly commitsInOrder: boolean;
   /** Gives up owned partitions (uncommitted deliveries are redelivered to another member). */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // Runs one pipeline: a consumer-group member fetching deliveries, up to
-// `concurrency` batches processing at once (and a few more committing, or waiting
-// for an earlier batch of their partition to be done before they commit), each batch
+// `concurrency` batches processing at once (and a few more committing, or, on a log
+// whose commits move a position, waiting for an earlier batch of their partition to
+// be done before they commit), each batch
 // settled by BatchRun, dead letters written before the commit. At least once:
 // a delivery is committed only after it is processed or dead-lettered, so after
 // a crash at most the batches in flight ((concurrency + COMMIT_WINDOW_BATCHES) x
@@ -64,7 +65,7 @@ export class PipelineRunner {
   /**
    * Per partition, settled once its last fetched delivery is committed or given up: a batch's commit waits for the
    * ones before it. Committed at once, it did not move the position past an unfinished batch and left the window,
-   * so the runner went on processing batches that a crash would all deliver again.
+   * so the runner went on processing batches that a crash would all deliver again. Only where commits are in order.
    */
   private readonly partitionTails = new Map<number, Promise<void>>();
   /**
@@ -169,9 +170,13 @@ export class PipelineRunner {
       }
       // A delivery fetched while stopping is left uncommitted: it is redelivered.
       if (!delivery || signal.aborted) continue;
-      const before = this.partitionTails.get(delivery.partition) ?? Promise.resolve();
+      // Only a commit that moves a position (embedded) waits for the batches before it: one acknowledged on its own
+      // (redis, nats) is not delivered again, and held back it stopped every partition behind one slow batch.
+      const inOrder = this.consumer.commitsInOrder;
+      const before = inOrder ? (this.partitionTails.get(delivery.partition) ?? Promise.resolve()) : Promise.resolve();
       let settle!: () => void;
-      this.partitionTails.set(delivery.partition, new Promise<void>((resolve) => (settle = resolve)));
+      const tail = new Promise<void>((resolve) => (settle = resolve));
+      if (inOrder) this.partitionTails.set(delivery.partition, tail);
       this.track(
         this.processing,
         this.handle(delivery, before, settle).catch((err: Error) => {

@@ -119,6 +119,7 @@ function ownerDead(entry: { host?: string; pid?: number }): boolean {
 }
 
 export class EmbeddedGroupConsumer implements LogConsumer {
+  readonly commitsInOrder = true;
   private owned = new Map<number, OwnedPartition>();
   private readonly deliveries = new WeakMap<Delivery, { owned: OwnedPartition; entry: InFlight }>();
   private nextLeaseCheckMs = 0;

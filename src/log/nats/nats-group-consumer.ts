@@ -66,6 +66,8 @@ interface Held {
 }
 
 export class NatsGroupConsumer implements LogConsumer {
+  /** Acks are explicit, one message at a time. */
+  readonly commitsInOrder = false;
   private readonly parts = new Map<number, PartitionState>();
   private readonly byStreamName = new Map<string, PartitionState>();
   /** Partitions whose pulls ended with 409/503: their consumer is checked (recreated if deleted) before the next pull. */

@@ -76,6 +76,8 @@ interface Buffered {
 }
 
 export class RedisGroupConsumer implements LogConsumer {
+  /** XACK acknowledges a delivery's entries alone. */
+  readonly commitsInOrder = false;
   private partitions: number[] = [];
   /** Entries read from Redis and not yet handed out (a blocking read may return several partitions). */
   private buffered: Buffered[] = [];
