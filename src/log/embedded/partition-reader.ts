@@ -176,7 +176,8 @@ export class PartitionReader {
         const buf = Buffer.allocUnsafe(whole - cached.bytesRead);
         const { bytesRead } = await fh.read(buf, 0, buf.length, cached.bytesRead);
         const fresh = decodeIndexEntries(buf.subarray(0, bytesRead - (bytesRead % INDEX_ENTRY_BYTES)));
-        cached.entries.push(...fresh);
+        // One push per entry: push(...fresh) passes them as arguments, and past ~120,000 (a 1 GiB segment) that throws.
+        for (const e of fresh) cached.entries.push(e);
         cached.bytesRead += fresh.length * INDEX_ENTRY_BYTES;
       }
     } finally {
