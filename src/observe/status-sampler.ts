@@ -164,7 +164,8 @@ export class StatusSampler {
       rssBytes: sum(processes.map((p) => p.memory.rssBytes)),
       heapUsedBytes: sum(processes.map((p) => p.memory.heapUsedBytes)),
     });
-    if (this.samples.length > HISTORY_SAMPLES) this.samples.splice(0, this.samples.length - HISTORY_SAMPLES);
+    // One sample more than the points served: a point is the difference of two samples.
+    if (this.samples.length > HISTORY_SAMPLES + 1) this.samples.splice(0, this.samples.length - HISTORY_SAMPLES - 1);
   }
 
   /** The latest report of every process: the ingest children, then this one. */
@@ -205,7 +206,7 @@ export class StatusSampler {
     };
   }
 
-  /** The last `points` points (at most HISTORY_SAMPLES - 1), oldest first. */
+  /** The last `points` points (at most HISTORY_SAMPLES), oldest first. */
   series(points: number): Series {
     const from = Math.max(1, this.samples.length - points);
     const out: Series = {
