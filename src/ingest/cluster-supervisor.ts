@@ -19,6 +19,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
+import { MAX_TIMER_MS } from '../config/schema.js';
 import { errorFields } from '../observe/logger.js';
 import type { ListenAddress } from './http-server.js';
 
@@ -59,6 +60,14 @@ export interface SupervisorOptions {
 
 export function isChildMessage(m: unknown): m is ChildMessage {
   return typeof m === 'object' && m !== null && ((m as ChildMessage).hopper === 'ready' || (m as ChildMessage).hopper === 'failed');
+}
+
+/**
+ * A wait of shutdownTimeoutMs plus a grace, within what a timer takes: shutdownTimeoutMs may be 2^31 - 1 ms itself,
+ * and past it Node fires the timer after 1 ms (a stop killed every child at once).
+ */
+function timerMs(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
 }
 
 export class ClusterSupervisor {
@@ -201,7 +210,7 @@ export class ClusterSupervisor {
       if (this.stopping) return;
       const { worker, ready } = this.spawn(slot.index);
       slot.replacing = true;
-      const timeout = this.opts.shutdownTimeoutMs + YOUNG_DEATH_MS;
+      const timeout = timerMs(this.opts.shutdownTimeoutMs + YOUNG_DEATH_MS);
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -239,7 +248,7 @@ export class ClusterSupervisor {
       const timer = setTimeout(() => {
         this.opts.logger.warn({ childPid: worker.process.pid }, 'ingest process did not stop in time: killing it');
         worker.process.kill('SIGKILL');
-      }, this.opts.shutdownTimeoutMs + KILL_GRACE_MS);
+      }, timerMs(this.opts.shutdownTimeoutMs + KILL_GRACE_MS));
       worker.once('exit', (code) => {
         clearTimeout(timer);
         resolve(code === 0);
