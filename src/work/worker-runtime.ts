@@ -222,6 +222,8 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
       const skipped = new Set<string>();
       /** Failed starts in a row of a stream's default pipeline, for causes that may pass. */
       const startFailures = new Map<string, number>();
+      /** Discoveries in a row whose stream listing failed: logged at 1, 2, 4, ... of them, not every interval while the backend is down. */
+      let listFailures = 0;
       let busy: Promise<void> | null = null;
       const discover = (): Promise<void> => {
         busy ??= discoverOnce().finally(() => (busy = null));
@@ -229,8 +231,18 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
       };
       const discoverOnce = async (): Promise<void> => {
         if (stopped) return;
+        let streams: string[];
         try {
-          for (const stream of await log.listStreams()) {
+          streams = await log.listStreams();
+        } catch (err) {
+          listFailures++;
+          if ((listFailures & (listFailures - 1)) === 0) logger.error({ err, failures: listFailures }, 'listing streams failed: retrying at the next discovery');
+          return;
+        }
+        if (listFailures > 0) logger.info({ failures: listFailures }, 'listing streams works again');
+        listFailures = 0;
+        try {
+          for (const stream of streams) {
             if (stopped) break;
             if (isDeadLetterStream(stream) || skipped.has(stream)) continue;
             const pipeline = defaultPipeline(stream);
@@ -253,7 +265,7 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
             }
           }
         } catch (err) {
-          logger.error({ err }, 'listing streams failed: retrying at the next discovery');
+          logger.error({ err }, 'stream discovery failed: retrying at the next discovery');
         }
       };
       await discover();
