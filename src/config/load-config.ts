@@ -337,7 +337,8 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
       throw new HopperError('HOPPER_CONFIG_INVALID', `Cannot read config file ${path}: ${(cause as Error).message}`, { cause });
     }
     try {
-      const parsed: unknown = JSON.parse(text);
+      // A byte order mark is no JSON, but editors on Windows (Notepad, PowerShell's Out-File) start files with one.
+      const parsed: unknown = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the top level must be an object');
       data = parsed as JsonObject;
     } catch (cause) {

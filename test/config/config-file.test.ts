@@ -1,0 +1,16 @@
+// How the config file is found and read: the file named by --config or HOPPER_CONFIG, else
+// ./hopper.config.json when present; what a file that cannot be used says.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config.js';
+import { removeDir, tempDir } from '../helpers/embedded.js';
+
+test('a config file that starts with a byte order mark (saved by Notepad) is read', (t) => {
+  const dir = tempDir('hopper-config-');
+  t.after(() => removeDir(dir));
+  const file = join(dir, 'hopper.json');
+  writeFileSync(file, '\uFEFF{ "ingest": { "port": 9000 } }');
+  assert.equal(loadConfig({ env: {}, file }).ingest.port, 9000);
+});
