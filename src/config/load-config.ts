@@ -327,7 +327,9 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   const env = options.env ?? process.env;
   let data: JsonObject = {};
   const sources = new Sources();
-  const file = options.file ?? env.HOPPER_CONFIG ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  // An empty HOPPER_CONFIG is unset, as every empty HOPPER_* variable (compose files pass `HOPPER_CONFIG=${HOPPER_CONFIG}`).
+  const fromEnv = env.HOPPER_CONFIG === '' ? undefined : env.HOPPER_CONFIG;
+  const file = options.file ?? fromEnv ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
   if (file !== undefined) {
     const path = resolve(cwd, file);
     let text: string;

@@ -14,3 +14,11 @@ test('a config file that starts with a byte order mark (saved by Notepad) is rea
   writeFileSync(file, '\uFEFF{ "ingest": { "port": 9000 } }');
   assert.equal(loadConfig({ env: {}, file }).ingest.port, 9000);
 });
+
+test('an empty HOPPER_CONFIG is unset, as every empty HOPPER_* variable: ./hopper.config.json is used', (t) => {
+  const dir = tempDir('hopper-config-');
+  t.after(() => removeDir(dir));
+  assert.equal(loadConfig({ env: { HOPPER_CONFIG: '' }, cwd: dir }).ingest.port, 8080);
+  writeFileSync(join(dir, 'hopper.config.json'), '{ "ingest": { "port": 9001 } }');
+  assert.equal(loadConfig({ env: { HOPPER_CONFIG: '' }, cwd: dir }).ingest.port, 9001);
+});
