@@ -6,13 +6,10 @@
 // rejected whole to the dead-letter stream with the reason: a device's batch is
 // stored completely or not at all, so a requeued batch never doubles half of it.
 //
-// In your own project, import from the package: `import { defineProcessor } from 'hopper'`.
+// `../../src/index.js` is the package's entry: in your own project, import the same names from 'hopper'.
 
 import pg from 'pg';
-import postgresSink from '../../src/sinks/postgres-sink.js';
-import { RetriableError } from '../../src/work/retriable-error.js';
-import { classifyPgError } from '../../src/sinks/postgres-errors.js';
-import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
+import { classifyPgError, defineProcessor, postgresSink, rethrowBatchSplit, RetriableError, type BatchItem, type ProcessResult, type SinkContext } from '../../src/index.js';
 
 /** A checked point, in the shape the column mapping below reads. */
 interface Point {

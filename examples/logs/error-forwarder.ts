@@ -5,10 +5,9 @@
 // Levels are names (trace, debug, info, warn, error, fatal; also warning, err,
 // critical, crit) or pino/bunyan numbers (10 to 60).
 //
-// In your own project, import from the package: `import { defineProcessor } from 'hopper'`.
+// `../../src/index.js` is the package's entry: in your own project, import the same names from 'hopper'.
 
-import httpForwardSink from '../../src/sinks/http-forward-sink.js';
-import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
+import { defineProcessor, httpForwardSink, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/index.js';
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, warning: 40, error: 50, err: 50, fatal: 60, critical: 60, crit: 60 };
 

@@ -5,12 +5,10 @@
 // items' totals, so a batch delivered twice (a worker crash, `hopper replay`)
 // counts each vote once.
 //
-// In your own project, import these from the package: `import { defineProcessor } from 'hopper'`.
+// `../../src/index.js` is the package's entry: in your own project, import the same names from 'hopper'.
 
 import pg from 'pg';
-import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessResult, type SinkContext } from '../../src/work/types.js';
-import { RetriableError } from '../../src/work/retriable-error.js';
-import { classifyPgError } from '../../src/sinks/postgres-errors.js';
+import { classifyPgError, defineProcessor, rethrowBatchSplit, RetriableError, type BatchItem, type ProcessResult, type SinkContext } from '../../src/index.js';
 
 interface Vote {
   item: string;
