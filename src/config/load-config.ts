@@ -226,7 +226,8 @@ function keyName(path: readonly string[]): string {
 
 function invalid(path: readonly string[], value: unknown, source: string, allowed: string): HopperError {
   const key = keyName(path);
-  return new HopperError('HOPPER_CONFIG_INVALID', `config ${key} = ${JSON.stringify(redacted(value, path))} is invalid (from ${source}): expected ${allowed}`);
+  const given = value === undefined ? ' is missing' : ` = ${JSON.stringify(redacted(value, path))} is invalid`;
+  return new HopperError('HOPPER_CONFIG_INVALID', `config ${key}${given} (from ${source}): expected ${allowed}`);
 }
 
 /** The error of a failed validation: the failing key's full path, only its own value (as given, secrets redacted), its source. */
@@ -239,6 +240,10 @@ function schemaError(errors: ErrorObject[], input: unknown, sources: Sources): H
   if (err.keyword === 'additionalProperties') {
     path = [...path, String(p.additionalProperty)];
     value = valueAt(input, path);
+  } else if (err.keyword === 'required') {
+    // The missing key, not the object around it: a pipeline's options hold credentials (a database URL, headers).
+    path = [...path, String(p.missingProperty)];
+    value = undefined;
   } else if (err.keyword === 'propertyNames') {
     path = [...path, String(p.propertyName)];
     value = String(p.propertyName);

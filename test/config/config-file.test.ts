@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
+import { isHopperError } from '../../src/errors.js';
 import { removeDir, tempDir } from '../helpers/embedded.js';
 
 test('a config file that starts with a byte order mark (saved by Notepad) is read', (t) => {
@@ -21,4 +22,16 @@ test('an empty HOPPER_CONFIG is unset, as every empty HOPPER_* variable: ./hoppe
   assert.equal(loadConfig({ env: { HOPPER_CONFIG: '' }, cwd: dir }).ingest.port, 8080);
   writeFileSync(join(dir, 'hopper.config.json'), '{ "ingest": { "port": 9001 } }');
   assert.equal(loadConfig({ env: { HOPPER_CONFIG: '' }, cwd: dir }).ingest.port, 9001);
+});
+
+test('a pipeline without its stream names the missing key and prints none of the pipeline: its options hold credentials', (t) => {
+  const dir = tempDir('hopper-config-');
+  t.after(() => removeDir(dir));
+  const file = join(dir, 'hopper.json');
+  const options = { url: 'postgres://hopper:db-password-1@db/events', headers: { 'X-Api-Key': 'api-key-2' } };
+  writeFileSync(file, JSON.stringify({ pipelines: [{ stream: 'a' }, { processor: 'postgres', options }] }));
+  assert.throws(
+    () => loadConfig({ env: {}, file }),
+    (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message === `config pipelines.1.stream is missing (from ${file}): expected a "stream" key`,
+  );
 });
