@@ -498,6 +498,35 @@ hopperTest('a keep-alive connection still sending answers to a slow reader is no
   assert.ok(closed, 'closed once idle');
 });
 
+hopperTest('a slow reader of a keep-alive connection gets keepAliveTimeoutMs when it is longer than requestTimeoutMs', async (t) => {
+  const dir = tempDir('hopper-slow-reader-');
+  t.after(() => removeDir(dir));
+  const path = join(dir, 'ingest.sock');
+  // A keep-alive timeout longer than requestTimeoutMs (one above a load balancer's idle timeout, say): unflushed
+  // answers got only requestTimeoutMs, less than the connection had before they counted at all.
+  await startIngest(t, { overrides: { 'ingest.socket': path, 'ingest.requestTimeoutMs': 1000, 'ingest.keepAliveTimeoutMs': 15_000 } });
+  const s = connect(path);
+  s.pause();
+  const n = 3000;
+  s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n)); // about 600 KB of answers (see above)
+  let text = '';
+  const oneRead = (d: Buffer): void => {
+    text += d.toString('latin1');
+    s.pause();
+  };
+  s.on('data', oneRead);
+  let closed = false;
+  s.once('close', () => (closed = true));
+  t.after(() => s.destroy());
+  // One read (at most 64 KB) every 300 ms: the answers take seconds to arrive, past requestTimeoutMs.
+  const started = performance.now();
+  while (statusesOf(text).length < n && !closed && performance.now() - started < 12_000) {
+    s.resume();
+    await sleep(300);
+  }
+  assert.equal(statusesOf(text).length, n, 'every answer arrives');
+});
+
 hopperTest('a failed connection whose owed answer never comes is closed after requestTimeoutMs', async (t) => {
   let release = (): void => undefined;
   const gate = new Promise<void>((r) => (release = r));

@@ -486,8 +486,9 @@ class Connection {
       if (now - this.requestStart > requestTimeoutMs) this.fail('timeout', 'request');
     } else if (this.idle) {
       // Answers not yet flushed (a client slow to read) would be dropped with the socket: such a client gets
-      // requestTimeoutMs to take them, and the keep-alive clock restarts once they are flushed ('drain').
-      const limit = this.socket.writableLength > 0 ? requestTimeoutMs : keepAliveTimeoutMs;
+      // requestTimeoutMs to take them (or keepAliveTimeoutMs when longer, as it had before they counted), and the
+      // keep-alive clock restarts once they are flushed ('drain').
+      const limit = this.socket.writableLength > 0 ? Math.max(requestTimeoutMs, keepAliveTimeoutMs) : keepAliveTimeoutMs;
       if (now - this.idleSince > limit) this.destroy();
     }
   }
