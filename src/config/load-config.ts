@@ -37,6 +37,8 @@ interface SchemaNode {
   items?: SchemaNode;
   not?: { enum?: unknown[] };
   propertyNames?: SchemaNode;
+  /** What the value is, in words, where a pattern would say it poorly. */
+  title?: string;
 }
 
 // verbose: errors carry their schema, so an error line can say everything a key allows (all anyOf branches).
@@ -122,6 +124,7 @@ function quoteAll(values: readonly unknown[], joiner: string): string {
 
 /** What a schema allows, in words: "an integer from 0 to 65535", "true or false, or an integer >= 0". */
 function describeSchema(node: SchemaNode): string {
+  if (node.title !== undefined) return node.title;
   if (node.anyOf) return node.anyOf.map(describeSchema).join(', or ');
   if (node.enum) return `one of ${quoteAll(node.enum, ', ')}`;
   const notEnum = node.not?.enum;

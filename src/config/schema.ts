@@ -130,11 +130,22 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export const MAX_DECODED_BYTES = 2 ** 32;
 
+/**
+ * A CORS origin as browsers send it in the Origin header (scheme://host[:port], lowercase, no path), "*" or
+ * "null". An entry with a trailing slash, a path, capitals or a wildcard in the host never equals an Origin
+ * header: its stream refused every browser write, and nothing said why.
+ */
+const corsOrigin = {
+  type: 'string',
+  pattern: '^(?:\\*|null|[a-z][a-z0-9+.-]*://(?:[a-z0-9_-]+(?:\\.[a-z0-9_-]+)*\\.?|\\[[0-9a-f:.]+\\])(?::[0-9]{1,5})?)$',
+  title: 'an origin as browsers send it, such as "https://app.example" or "http://localhost:3000" (lowercase, no path, no trailing slash, no wildcard), or "*" for any',
+} as const;
+
 const streamProps = {
   ack: { ...ackEnum, default: 'durable' },
   minAck: { ...ackEnum, default: 'fast' },
   writeKeys: { type: 'array', items: { type: 'string', minLength: 8 }, default: [] },
-  corsOrigins: { type: 'array', items: { type: 'string' }, default: [] },
+  corsOrigins: { type: 'array', items: corsOrigin, default: [] },
   rateLimitPerSecond: { ...nonNegInt, default: 0 },
   rateLimitBurst: { ...nonNegInt, default: 0 },
   retentionMaxAgeMs: { ...nonNegInt, default: 7 * 24 * 3600 * 1000 },
