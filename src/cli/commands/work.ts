@@ -70,7 +70,8 @@ export const workCommand: Command = {
     'With no "pipelines" in the config, every stream gets the files sink: decoded events as NDJSON in\n' +
     '{dataDir}/out/{stream}/{yyyy-mm-ddThh}.ndjson (new streams are picked up every work.streamDiscoveryIntervalMs).\n' +
     'SIGTERM/SIGINT: stop fetching, finish running batches within work.shutdownTimeoutMs, commit, exit 0\n' +
-    '(during the start too; a processor start() still running at work.shutdownTimeoutMs is abandoned: exit 1).',
+    '(during the start too; a processor start() still running at work.shutdownTimeoutMs is abandoned: exit 1).\n' +
+    'SIGHUP: logged and ignored (no reload: restart hopper work to apply a configuration change).',
   async run(ctx) {
     const config = ctx.loadConfig();
     const logger = createLogger(config.logLevel, { role: 'work' });
@@ -86,6 +87,11 @@ export const workCommand: Command = {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // SIGHUP's default action ended the process at once: running batches were abandoned mid-write and delivered
+    // again, to an operator who sent it as to hopper serve, expecting a reload. There is no reload here: say so, go on.
+    process.on('SIGHUP', () => {
+      logger.warn('SIGHUP: hopper work does not reload its configuration; its pipelines go on unchanged (to apply a change, stop it with SIGTERM and start it again)');
+    });
     const stopRequested = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     // A promise that processor code lets float and that rejects: stop cleanly and exit 1 (the supervisor
     // restarts us) rather than let Node end the process in the middle of writes.
