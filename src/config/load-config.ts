@@ -228,9 +228,12 @@ function keyName(path: readonly string[]): string {
 }
 
 function invalid(path: readonly string[], value: unknown, source: string, allowed: string): HopperError {
-  const key = keyName(path);
-  const given = value === undefined ? ' is missing' : ` = ${JSON.stringify(redacted(value, path))} is invalid`;
-  return new HopperError('HOPPER_CONFIG_INVALID', `config ${key}${given} (from ${source}): expected ${allowed}`);
+  return keyError(path, `= ${JSON.stringify(redacted(value, path))} is invalid`, source, allowed);
+}
+
+/** `what`: "= VALUE is invalid", or "is missing" or "is unknown" for a key whose value is not printed. */
+function keyError(path: readonly string[], what: string, source: string, allowed: string): HopperError {
+  return new HopperError('HOPPER_CONFIG_INVALID', `config ${keyName(path)} ${what} (from ${source}): expected ${allowed}`);
 }
 
 /** The error of a failed validation: the failing key's full path, only its own value (as given, secrets redacted), its source. */
@@ -238,20 +241,22 @@ function schemaError(errors: ErrorObject[], input: unknown, sources: Sources): H
   // An anyOf failure lists each branch's error first; the anyOf error itself says what any branch allows.
   const err = errors.find((e) => e.keyword === 'anyOf') ?? errors.find((e) => e.keyword === 'propertyNames') ?? errors[0]!;
   const p = err.params as Record<string, unknown>;
-  let path = pathOf(err.instancePath);
-  let value = valueAt(input, path);
+  const at = pathOf(err.instancePath);
   if (err.keyword === 'additionalProperties') {
-    path = [...path, String(p.additionalProperty)];
-    value = valueAt(input, path);
-  } else if (err.keyword === 'required') {
-    // The missing key, not the object around it: a pipeline's options hold credentials (a database URL, headers).
-    path = [...path, String(p.missingProperty)];
-    value = undefined;
-  } else if (err.keyword === 'propertyNames') {
-    path = [...path, String(p.propertyName)];
-    value = String(p.propertyName);
+    // Named without its value: under a misspelled key (admin.tokne, write_keys) the value is a secret all the same.
+    const path = [...at, String(p.additionalProperty)];
+    return keyError(path, 'is unknown', sources.of(path), describeAllowed(err));
   }
-  return invalid(path, value, sources.of(path), describeAllowed(err));
+  if (err.keyword === 'required') {
+    // The missing key, not the object around it: a pipeline's options hold credentials (a database URL, headers).
+    const path = [...at, String(p.missingProperty)];
+    return keyError(path, 'is missing', sources.of(path), describeAllowed(err));
+  }
+  if (err.keyword === 'propertyNames') {
+    const path = [...at, String(p.propertyName)];
+    return invalid(path, String(p.propertyName), sources.of(path), describeAllowed(err));
+  }
+  return invalid(at, valueAt(input, at), sources.of(at), describeAllowed(err));
 }
 
 /** Most bytes a record takes in a log's pending budget beyond its body (five metadata strings at their limit, framing). */
