@@ -67,6 +67,38 @@ export function envVariables(): Map<string, { path: string[]; schema: SchemaNode
   return out;
 }
 
+/**
+ * The environment variables under a section of settings: one of them that names no setting is a typo
+ * (HOPPER_ADMIN_TOKN) or a key that has none (HOPPER_DEFAULT_STREAM_WRITE_KEYS). Ignored, it left a stream
+ * open to writes without a key, or a setting at its default, without a word; refused like an unknown key.
+ */
+const SETTING_ENV_PREFIX = /^HOPPER_(?:ADMIN|INGEST|LOG|WORK|DEFAULT_STREAM|STREAMS|PIPELINES)(?:_|$)/;
+const NO_ENV_PREFIX = /^HOPPER_(?:DEFAULT_STREAM|STREAMS|PIPELINES)(?:_|$)/;
+
+function unknownEnvVariable(name: string, known: ReadonlyMap<string, unknown>): HopperError {
+  if (NO_ENV_PREFIX.test(name)) {
+    return new HopperError('HOPPER_CONFIG_INVALID', `env ${name} names no setting: defaultStream, streams and pipelines have no environment variables; set them in the config file.`);
+  }
+  let nearest = '';
+  let best = Infinity;
+  for (const k of known.keys()) {
+    const d = editDistance(name, k);
+    if (d < best) [nearest, best] = [k, d];
+  }
+  return new HopperError('HOPPER_CONFIG_INVALID', `env ${name} names no setting: check the spelling (the nearest is ${nearest}; see the README's Settings table).`);
+}
+
+/** Levenshtein distance, for the nearest known name to a misspelled one. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 const DECIMAL = /^-?\d+(?:\.\d+)?$/;
 
 function coerce(raw: string, schema: SchemaNode): unknown {
@@ -361,7 +393,11 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
     }
     sources.setTree(data, [], path);
   }
-  for (const [name, { path, schema }] of envVariables()) {
+  const variables = envVariables();
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw !== undefined && raw !== '' && SETTING_ENV_PREFIX.test(name) && !variables.has(name)) throw unknownEnvVariable(name, variables);
+  }
+  for (const [name, { path, schema }] of variables) {
     const raw = env[name];
     if (raw !== undefined && raw !== '') {
       setPath(data, path, coerce(raw, schema));
