@@ -288,7 +288,13 @@ function schemaError(errors: ErrorObject[], input: unknown, sources: Sources): H
     const path = [...at, String(p.propertyName)];
     return invalid(path, String(p.propertyName), sources.of(path), describeAllowed(err));
   }
-  return invalid(at, valueAt(input, at), sources.of(at), describeAllowed(err));
+  const value = valueAt(input, at);
+  if (err.keyword === 'type' && typeof value === 'object' && value !== null) {
+    // Brackets only where another type belongs: the contents are beside the point, and may hold credentials
+    // (a pipeline written as an object instead of a list of them, its options with a database URL).
+    return keyError(at, `= ${Array.isArray(value) ? '[...]' : '{...}'} is invalid`, sources.of(at), describeAllowed(err));
+  }
+  return invalid(at, value, sources.of(at), describeAllowed(err));
 }
 
 /** Most bytes a record takes in a log's pending budget beyond its body (five metadata strings at their limit, framing). */

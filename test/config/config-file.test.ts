@@ -35,3 +35,16 @@ test('a pipeline without its stream names the missing key and prints none of the
     (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message === `config pipelines.1.stream is missing (from ${file}): expected a "stream" key`,
   );
 });
+
+test('a list or object where another type belongs is shown by its brackets only: its contents may hold credentials', (t) => {
+  const dir = tempDir('hopper-config-');
+  t.after(() => removeDir(dir));
+  const file = join(dir, 'hopper.json');
+  writeFileSync(file, JSON.stringify({ pipelines: { stream: 'a', processor: 'postgres', options: { url: 'postgres://hopper:db-password-1@db/events' } } }));
+  assert.throws(
+    () => loadConfig({ env: {}, file }),
+    (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message === `config pipelines = {...} is invalid (from ${file}): expected a list, each item an object`,
+  );
+  writeFileSync(file, JSON.stringify({ admin: ['a-long-admin-secret-0123'] }));
+  assert.throws(() => loadConfig({ env: {}, file }), (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message === `config admin = [...] is invalid (from ${file}): expected an object`);
+});
