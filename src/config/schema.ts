@@ -261,6 +261,14 @@ export const CONFIG_SCHEMA = obj({
     enabled: { type: 'boolean', default: true },
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8081 },
-    token: { type: 'string', default: '' },
+    // It travels in an Authorization header, whose value is Latin-1 without control characters (fetch refuses
+    // others, so the dashboard and `hopper status` could never send it) and whose surrounding spaces are not part
+    // of it ("secret\r" from an env file with CRLF lines): such a token locked every client out.
+    token: {
+      type: 'string',
+      pattern: '^(?:[!-~\\u0080-\\u009f\\u00a1-\\u00ff](?:[\\t -~\\u0080-\\u00ff]*[!-~\\u0080-\\u009f\\u00a1-\\u00ff])?)?$',
+      title: 'a token that fits an Authorization header: no control characters, nothing beyond Latin-1, no spaces around it',
+      default: '',
+    },
   }),
 });
