@@ -60,10 +60,14 @@ export const serveCommand: Command = {
   run: (ctx) => (cluster.isWorker ? runChild(ctx) : runPrimary(ctx)),
 };
 
-/** TCP is listened on unless only a socket was asked for (--socket without --host/--port). */
+/**
+ * TCP is listened on unless only a socket was asked for (--socket without --host/--port). Their environment
+ * variables count as the flags, as everywhere; empty ones are unset, as loadConfig reads them.
+ */
 function wantsTcp(ctx: CommandContext, config: HopperConfig): boolean {
   if (config.ingest.socket === '') return true;
-  return ctx.values.port !== undefined || ctx.values.host !== undefined || process.env.HOPPER_INGEST_PORT !== undefined;
+  const { HOPPER_INGEST_PORT: envPort, HOPPER_INGEST_HOST: envHost } = process.env;
+  return ctx.values.port !== undefined || ctx.values.host !== undefined || (envPort ?? '') !== '' || (envHost ?? '') !== '';
 }
 
 /**
