@@ -48,3 +48,9 @@ test('a list or object where another type belongs is shown by its brackets only:
   writeFileSync(file, JSON.stringify({ admin: ['a-long-admin-secret-0123'] }));
   assert.throws(() => loadConfig({ env: {}, file }), (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message === `config admin = [...] is invalid (from ${file}): expected an object`);
 });
+
+test('a stream named like a secret ("api-tokens") has its bad values printed; its writeKeys are still redacted', () => {
+  const load = (stream: Record<string, unknown>) => () => loadConfig({ env: {}, overrides: { streams: { 'api-tokens': stream } } });
+  assert.throws(load({ ack: 'fastest' }), (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message.startsWith('config streams.api-tokens.ack = "fastest" is invalid'));
+  assert.throws(load({ writeKeys: ['short'] }), (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && err.message.startsWith('config streams.api-tokens.writeKeys.0 = "<redacted>" is invalid'));
+});
