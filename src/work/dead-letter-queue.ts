@@ -41,21 +41,29 @@ export async function handledPosition(log: Log, stream: string, partition: numbe
   return (await log.getPosition(DLQ_HANDLED_GROUP, deadLetterStream(stream), partition)) ?? 0;
 }
 
-/** Visits dead letters in partition then offset order; `visit` gets them in chunks (same partition) and may stop. */
+/**
+ * Visits dead letters in partition then offset order; `visit` gets them in chunks (same partition) and may stop.
+ * `ends`: the end offset of each .dlq partition to stop at (a partition not in it is skipped).
+ */
 export async function scanDeadLetters(
   log: Log,
   stream: string,
   options: ScanOptions,
   visit: (chunk: DeadLetterEntry[]) => Promise<boolean | void>,
+  ends?: ReadonlyMap<number, number>,
 ): Promise<void> {
   const dlq = deadLetterStream(stream);
   let remaining = options.limit ?? Infinity;
   for (const p of await dlqPartitions(log, stream)) {
     if (options.partition !== undefined && p !== options.partition) continue;
+    const end = ends ? (ends.get(p) ?? 0) : Infinity;
     const handled = await handledPosition(log, stream, p);
     let offset = options.all ? 0 : handled;
-    while (remaining > 0) {
-      const { records, nextOffset } = await log.read(dlq, p, offset, { maxRecords: Math.min(READ_BATCH, remaining) });
+    while (remaining > 0 && offset < end) {
+      const read = await log.read(dlq, p, offset, { maxRecords: Math.min(READ_BATCH, remaining, end - offset) });
+      // A read may pass offsets the backend no longer holds, and so the end.
+      const records = read.records.filter((r) => r.offset < end);
+      const nextOffset = read.nextOffset;
       if (records.length === 0) break;
       const chunk = records.map((record) => ({ partition: p, offset: record.offset, record, letter: parseDeadLetter(record), handled: record.offset < handled }));
       remaining -= chunk.length;
@@ -117,6 +125,10 @@ export async function handleDeadLetters(
   if (action === 'requeue' && !(await log.listStreams()).includes(stream)) {
     throw new HopperError('HOPPER_STREAM_UNKNOWN', `Stream ${JSON.stringify(stream)} does not exist any more: nothing to requeue into.`);
   }
+  // The letters pending now, not the ones written while this runs: a running pipeline that rejects the records a
+  // requeue puts back writes new letters for them, which the same run would requeue again (and again).
+  const dlqStats = (await log.stats()).streams.find((s) => s.stream === dlq);
+  const ends = new Map((dlqStats?.partitions ?? []).map((p) => [p.partition, p.endOffset]));
   await scanDeadLetters(log, stream, options, async (chunk) => {
     if (action === 'requeue') {
       const byPartition = new Map<number, DeadLetterEntry[]>();
@@ -143,6 +155,6 @@ export async function handleDeadLetters(
     result.foreign += chunk.filter((e) => !e.letter).length;
     const last = chunk[chunk.length - 1]!;
     await log.commitPosition(DLQ_HANDLED_GROUP, dlq, last.partition, last.offset + 1);
-  });
+  }, ends);
   return result;
 }
