@@ -47,10 +47,20 @@ export async function connectRedis(opts: RedisConnectionOptions, name: string, w
     lastWarnMs = now;
     warn({ err: err.message, url: redactUrl(opts.url) }, 'redis connection error (reconnecting)');
   });
+  // connectTimeout bounds ioredis's TCP connect only: a server that accepts and never answers (hung, not Redis)
+  // then held the first connect for connectTimeoutMs plus a commandTimeoutMs each for CLIENT SETNAME and the ready
+  // check (15 s at the defaults), against the setting's "first connection". The whole first connect gets it.
+  let deadline: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    deadline = setTimeout(() => reject(new Error(`no answer within log.redis.connectTimeoutMs, ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+  });
+  const connected = redis.connect();
+  connected.catch(() => undefined); // lost the race below: its own failure says nothing more
   try {
-    await redis.connect();
+    await Promise.race([connected, late]);
   } catch (err) {
     redis.disconnect();
+    redis.stream?.destroy(); // disconnect() ends it gracefully, which a server that never answers never completes
     const why = connectError ?? (err as Error);
     throw new HopperError(
       'HOPPER_LOG_UNAVAILABLE',
@@ -58,6 +68,7 @@ export async function connectRedis(opts: RedisConnectionOptions, name: string, w
       { cause: why },
     );
   } finally {
+    clearTimeout(deadline);
     connecting = false;
   }
   return redis;
