@@ -107,9 +107,11 @@ export const dlqListCommand: Command = {
       return withLog(ctx, async (log) => {
         const streams = (await log.listStreams()).filter((s) => s.endsWith(DEAD_LETTER_SUFFIX));
         if (streams.length === 0) await writeOut(ctx.stdout, 'no dead letters\n');
+        // Once: stats() reads every partition of every stream (round trips per partition on Redis and NATS).
+        const all = streams.length > 0 ? (await log.stats()).streams : [];
         for (const dlq of streams) {
           const stream = dlq.slice(0, -DEAD_LETTER_SUFFIX.length);
-          const stats = (await log.stats()).streams.find((s) => s.stream === dlq);
+          const stats = all.find((s) => s.stream === dlq);
           let pending = 0;
           for (const p of stats?.partitions ?? []) pending += Math.max(0, p.endOffset - Math.max(p.startOffset, await handledPosition(log, stream, p.partition)));
           await writeOut(ctx.stdout, `${stream}: ${pending} pending dead letters (hopper dlq list --stream ${stream})\n`);
