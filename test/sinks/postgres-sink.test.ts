@@ -266,17 +266,20 @@ test('connections killed under load (pg_terminate_backend) are retried; every ro
     }
   });
   let retries = 0;
+  let written = 0;
   try {
-    // Three partitions written concurrently, like a pipeline with concurrency 3.
+    // Three partitions written concurrently, like a pipeline with concurrency 3. On a fast machine 60 batches took
+    // 0.2 s, over before the killer's first round: the load goes on until it has killed some (at most 10x as long).
     await Promise.all(
       [0, 1, 2].map(async (partition) => {
-        for (let b = 0; b < batches / 3; b++) {
+        for (let b = 0; b < (batches / 3) * 10 && (b < batches / 3 || killed < 3); b++) {
           const items = Array.from({ length: perBatch }, (_, i) =>
             makeItem(b * perBatch + i, JSON.stringify({ p: partition, n: b * perBatch + i, pad: 'x'.repeat(200) }), 'application/json', { partition }),
           );
           const r = await processWithRetries(sink, makeBatch(items), ctx, { delayMs: 10 });
           assert.deepEqual(r.result.failed ?? [], []);
           retries += r.retries;
+          written += items.length;
         }
       }),
     );
@@ -285,7 +288,8 @@ test('connections killed under load (pg_terminate_backend) are retried; every ro
     await killer;
   }
   const { rows } = await withDb((db) => db.query(`SELECT count(*)::int AS n, count(DISTINCT (partition, "offset"))::int AS keys FROM ${table}`));
-  assert.deepEqual(rows[0], { n: batches * perBatch, keys: batches * perBatch });
+  assert.ok(written >= batches * perBatch);
+  assert.deepEqual(rows[0], { n: written, keys: written });
   assert.ok(killed > 0, 'the killer terminated no connection');
   assert.ok(retries > 0, `no batch had to be retried (${killed} connections killed)`);
   assert.ok(ctx.metrics.counter('sink_errors_total', 'postgres') >= retries);
