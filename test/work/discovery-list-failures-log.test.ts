@@ -6,15 +6,20 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { startWorkers } from '../../src/work/worker-runtime.js';
+import { startWorkers, type Workers } from '../../src/work/worker-runtime.js';
 import { defineProcessor } from '../../src/work/types.js';
 import { record, testConfig, waitFor } from './work-helpers.js';
 
 test('failed stream listings are logged at 1, 2, 4, ... in a row, and the recovery once', async (t) => {
   const dir = tempDir();
-  t.after(() => removeDir(dir));
   const log = openEmbedded(dir);
-  t.after(() => log.close());
+  let workers: Workers | null = null;
+  // One hook, in this order: the workers write positions until they stop, and the directory goes last.
+  t.after(async () => {
+    await workers?.stop();
+    await log.close();
+    removeDir(dir);
+  });
   const listed = log.listStreams.bind(log);
   let failuresLeft = 9;
   log.listStreams = () => (failuresLeft-- > 0 ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')) : listed());
@@ -34,8 +39,7 @@ test('failed stream listings are logged at 1, 2, 4, ... in a row, and the recove
   await log.ensureStream('later', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.append('later', 0, [record('{"n":1}')], 'durable');
   const config = testConfig(dir, { 'work.streamDiscoveryIntervalMs': 100 });
-  const workers = await startWorkers(config, log, pino({ level: 'info' }, sink), { processors: { 'later.files': processor } });
-  t.after(() => workers.stop());
+  workers = await startWorkers(config, log, pino({ level: 'info' }, sink), { processors: { 'later.files': processor } });
   await waitFor('the event to be processed once listing works', () => events.length === 1);
   const failed = lines.filter((l) => l.msg.startsWith('listing streams failed'));
   assert.deepEqual(failed.map((l) => l.failures), [1, 2, 4, 8]);
