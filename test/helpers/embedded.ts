@@ -19,7 +19,9 @@ export function tempDir(prefix = 'hopper-test-'): string {
 }
 
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  // Tests register this hook first, so it runs before the hooks that stop their workers and close their log
+  // (node:test runs after-hooks in order): a position written meanwhile made it fail with ENOTEMPTY. Retried.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 }
 
 export function openEmbedded(dataDir: string, overrides: Partial<EmbeddedLogOptions> = {}): EmbeddedLog {
