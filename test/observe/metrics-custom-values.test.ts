@@ -3,25 +3,9 @@
 // leave a series at +Inf or NaN for good; such calls are ignored.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MetricsRegistry } from '../../src/observe/metrics-registry.js';
-import type { Observer } from '../../src/observe/observer.js';
 import { WorkerMetrics } from '../../src/work/worker-metrics.js';
+import { registryOf } from './worker-metrics-registry.js';
 import { parsePrometheusText, sampleValue } from './prometheus-text.js';
-
-function registryOf(workers: WorkerMetrics): MetricsRegistry {
-  const observer = {
-    role: 'work',
-    version: '9.9.9',
-    log: { backend: 'embedded' },
-    logStats: { stats: null },
-    sampler: { processes: () => [] },
-    startedAtMs: Date.now(),
-    expectedIngestProcesses: null,
-    ingest: () => null,
-    workers: () => workers.snapshot(),
-  } as unknown as Observer;
-  return new MetricsRegistry(observer);
-}
 
 test('a counter only goes up, and values that are no numbers are ignored', async () => {
   const workers = new WorkerMetrics();

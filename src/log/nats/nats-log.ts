@@ -51,6 +51,7 @@ import { InboxRequester, RequestTimeoutError } from './inbox-requester.js';
 import { UnansweredPublishes } from './unanswered-publishes.js';
 import { NatsLocks, type NatsLock } from './nats-lock.js';
 import { DEFAULT_LOCK_LEASE_MS, lockNameParts } from '../lock-name.js';
+import { SettleTracker } from '../settle-tracker.js';
 
 export interface NatsLogOptions extends NatsConnectionOptions {
   replicas: number;
@@ -84,7 +85,7 @@ export class NatsLog implements Log {
    */
   private readonly known = new Map<string, Map<number, number>>();
   private readonly consumers = new Set<NatsGroupConsumer>();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new SettleTracker();
   private readonly budget: PendingBudget;
   private readonly warn: WarnFn;
   private closed = false;
@@ -226,14 +227,8 @@ export class NatsLog implements Log {
     if (this.closed) return Promise.reject(new HopperError('HOPPER_LOG_CLOSED'));
     if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
     if (this.known.get(stream)?.has(partition)) return this.publish(stream, partition, records, ack);
-    const checked = this.checkPartition(stream, partition);
     // In flight from now: close() waits for the check, then for the publishes it leads to.
-    const settled = checked.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inFlight.add(settled);
-    void settled.then(() => this.inFlight.delete(settled));
+    const checked = this.inFlight.track(this.checkPartition(stream, partition));
     return checked.then(() => this.publish(stream, partition, records, ack));
   }
 
@@ -307,12 +302,12 @@ export class NatsLog implements Log {
     );
     // The budget is released once every publish of the append is answered (or failed); one whose
     // answer timed out may still be queued in this process, so its share waits for proof it left.
-    const tracked = Promise.allSettled(acks).then((results) => {
-      if (results.some((x) => x.status === 'rejected' && x.reason instanceof RequestTimeoutError)) this.unanswered.hold(bytes, records.length);
-      else this.budget.release(bytes, records.length);
-      this.inFlight.delete(tracked);
-    });
-    this.inFlight.add(tracked);
+    this.inFlight.track(
+      Promise.allSettled(acks).then((results) => {
+        if (results.some((x) => x.status === 'rejected' && x.reason instanceof RequestTimeoutError)) this.unanswered.hold(bytes, records.length);
+        else this.budget.release(bytes, records.length);
+      }),
+    );
     if (ack === 'fast') {
       done.catch(() => undefined); // counted in lostFast, never reported to the caller
       return Promise.resolve({ partition, firstOffset: -1, ack: 'fast' });
@@ -492,7 +487,7 @@ export class NatsLog implements Log {
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
     await Promise.all([...this.heldLocks].map((l) => l.release()));
     // A partition check that ends meanwhile adds its publishes.
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.idle();
     this.requester.close(new HopperError('HOPPER_LOG_CLOSED'));
     await this.link.close(this.opts.requestTimeoutMs);
   }

@@ -38,6 +38,7 @@ import { decodeEntry } from './redis-record-codec.js';
 import { RedisGroupConsumer } from './redis-group-consumer.js';
 import { RedisLock } from './redis-lock.js';
 import { DEFAULT_LOCK_LEASE_MS, lockNameParts } from '../lock-name.js';
+import { SettleTracker } from '../settle-tracker.js';
 
 export interface RedisLogOptions extends RedisConnectionOptions {
   keyPrefix: string;
@@ -95,7 +96,7 @@ export class RedisLog implements Log {
   private retentionTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** First appends of partitions waiting for their stream's settings: close() waits for them to be queued. */
-  private readonly lookingUp = new Set<Promise<void>>();
+  private readonly lookingUp = new SettleTracker();
   /** Set once close() has waited for those: an appender created later would never be flushed. */
   private appendersClosing = false;
 
@@ -183,14 +184,8 @@ export class RedisLog implements Log {
     if (records.length === 0) return Promise.resolve({ partition, firstOffset: -1, ack });
     const appender = this.appenders.get(`${stream}/${partition}`) ?? this.knownAppender(stream, partition);
     if (appender) return appender.append(records, ack);
-    const found = this.appenderFor(stream, partition);
     // Settles before the append below is queued on the appender: close() flushes it.
-    const lookup = found.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.lookingUp.add(lookup);
-    void lookup.then(() => this.lookingUp.delete(lookup));
+    const found = this.lookingUp.track(this.appenderFor(stream, partition));
     return found.then((a) => a.append(records, ack));
   }
 
@@ -467,7 +462,7 @@ export class RedisLog implements Log {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await Promise.all([...this.consumers].map((c) => c.close().catch(() => undefined)));
     await Promise.all([...this.locks].map((l) => l.release()));
-    await Promise.all([...this.lookingUp]);
+    await this.lookingUp.idle();
     this.appendersClosing = true;
     await Promise.all([...this.appenders.values()].map((a) => a.flush()));
     await closeRedis(this.redis);
