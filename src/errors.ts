@@ -151,6 +151,12 @@ export const ERRORS = {
     retriable: false,
     message: 'A pipeline processor cannot be loaded: name a built-in sink or a module whose default export is defineProcessor({...}).',
   },
+  HOPPER_PROCESS_TIMEOUT: {
+    status: 504,
+    retriable: true,
+    message:
+      "A processor call ran past the pipeline's processTimeoutMs: its ctx.signal was aborted and the batch is retried after a backoff (never dead-lettered for it); raise processTimeoutMs if such calls are legitimate.",
+  },
   HOPPER_PIPELINE_FAILED: {
     status: 500,
     retriable: false,

@@ -41,6 +41,8 @@ export interface PipelineConfig {
   maxDecodedBytes: number;
   /** Decompressed bytes one processor call may decode over its records (at least maxDecodedBytes); past it the batch is split. */
   maxBatchDecodedBytes: number;
+  /** Longest a processor call may run before it is aborted and retried (0: no limit). */
+  processTimeoutMs: number;
 }
 
 export interface HopperConfig {
@@ -248,6 +250,7 @@ export const CONFIG_SCHEMA = obj({
         maxBackoffMs: { ...posInt, maximum: MAX_TIMER_MS, default: 30_000 },
         maxDecodedBytes: { ...posInt, maximum: MAX_DECODED_BYTES, default: 64 * 1024 * 1024 },
         maxBatchDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
+        processTimeoutMs: { type: 'integer', minimum: 0, maximum: MAX_TIMER_MS, default: 60_000 },
       },
       { required: ['stream'] },
     ),

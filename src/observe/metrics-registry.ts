@@ -211,7 +211,7 @@ export class MetricsRegistry {
     counter('hopper_worker_batches_total', 'Batches committed, by pipeline.', () => perPipeline((p) => p.batches));
     counter('hopper_worker_records_total', 'Records committed, by pipeline.', () => perPipeline((p) => p.records));
     counter('hopper_worker_events_total', 'Events decoded from the records committed (dead letters not included), by pipeline.', () => perPipeline((p) => p.events));
-    counter('hopper_worker_failures_total', 'Processor calls that threw, by pipeline.', () => perPipeline((p) => p.failures));
+    counter('hopper_worker_failures_total', 'Processor calls that threw or ran past processTimeoutMs, by pipeline.', () => perPipeline((p) => p.failures));
     counter('hopper_worker_dead_letters_total', 'Records sent to the dead-letter stream, by pipeline.', () => perPipeline((p) => p.deadLetters));
     counter('hopper_worker_abandoned_batches_total', 'Batches given up at shutdown without commit (redelivered later), by pipeline.', () =>
       perPipeline((p) => p.abandoned),

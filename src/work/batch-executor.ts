@@ -12,9 +12,12 @@
 //      maxAttempts calls of its own. So a record becomes a dead letter only after it
 //      failed maxAttempts times alone, and a batch with k poison records costs
 //      about k * log2(n) extra calls.
-//   5. events() found the call's decode budget (maxBatchDecodedBytes) spent => the batch is split in
+//   5. the call ran past processTimeoutMs => its ctx.signal aborts and it is retried after backoff
+//      like a retriable error (not counted: a hang is more often the destination's than the records')
+//   6. events() found the call's decode budget (maxBatchDecodedBytes) spent => the batch is split in
 //      halves at once, their decoded events dropped, each half processed on its own: no attempt counted.
 
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Batch, BatchItem, ProcessContext, Processor, ProcessResult } from './types.js';
 import type { Clock } from './clock.js';
@@ -24,6 +27,7 @@ import type { RecordItem } from './batch-item.js';
 import { DecodeBudget } from './decode/decode-record.js';
 import { MAX_REASON_CHARS, type DeadLetterKind } from './dead-letter.js';
 import type { PipelineCounters } from './worker-metrics.js';
+import { HopperError } from '../errors.js';
 
 export interface RetryPolicy extends BackoffPolicy {
   maxAttempts: number;
@@ -41,6 +45,8 @@ export interface ExecutorEnv {
   logger: Logger;
   /** Decompressed bytes one processor call may decode (at least the pipeline's maxDecodedBytes). */
   maxBatchDecodedBytes: number;
+  /** Longest one processor call may run (0: no limit). */
+  processTimeoutMs: number;
 }
 
 export interface SettledDeadLetter {
@@ -191,6 +197,42 @@ export class BatchRun {
     return true;
   }
 
+  /**
+   * One processor call, bounded by processTimeoutMs: a call awaiting what never settles (a socket without a
+   * timeout, a promise nobody resolves) stalled its partition for good, with nothing in the logs. Past the limit
+   * the call's ctx.signal aborts, so that a processor that listens stops, and the call fails with a retriable
+   * HOPPER_PROCESS_TIMEOUT; whatever it does later is ignored (the batch is delivered again: at least once).
+   */
+  private async call(batch: Batch): Promise<ProcessResult | void> {
+    const { processor, ctx, processTimeoutMs: limitMs } = this.env;
+    if (limitMs <= 0) return processor.process(batch, ctx);
+    const timeout = new AbortController();
+    // Sinks add a listener per request they make: a short-lived per-call signal needs no leak warning.
+    setMaxListeners(0, timeout.signal);
+    const forward = (): void => timeout.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) forward();
+    else ctx.signal.addEventListener('abort', forward, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new HopperError(
+          'HOPPER_PROCESS_TIMEOUT',
+          `the processor call on ${batch.items.length} record(s) did not finish within processTimeoutMs (${limitMs} ms): it was aborted and the batch is retried; raise the pipeline's processTimeoutMs if such calls are legitimate`,
+        );
+        timeout.abort(err);
+        reject(err);
+      }, limitMs);
+    });
+    const running = Promise.resolve().then(() => processor.process(batch, { ...ctx, signal: timeout.signal }));
+    running.catch(() => undefined); // a call given up on may still fail later: nobody waits for it
+    try {
+      return await Promise.race([running, expired]);
+    } finally {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', forward);
+    }
+  }
+
   private async tryOnce(items: RecordItem[], attempt: number): Promise<TryResult> {
     // The processor gets its own copy of the array: one that consumes batch.items as a queue (shift, splice)
     // must not empty the list this run settles, or its records would be committed without being delivered.
@@ -204,7 +246,7 @@ export class BatchRun {
       item.budget = budget;
     }
     try {
-      const result = await this.env.processor.process(batch, this.env.ctx);
+      const result = await this.call(batch);
       if (overBudget(items)) return { ok: false, decodeFailures: false, overBudget: true, remaining: items };
       // The set of the batch's items is built only when the processor named failures (rare), not per batch.
       let inBatch: Set<RecordItem> | null = null;

@@ -38,8 +38,11 @@ const FETCH_ERROR_PAUSE_MS = 1000;
  * on a busy disk): the window keeps fetching while writes are in progress.
  */
 export const COMMIT_WINDOW_BATCHES = 8;
-/** Abort listeners one running batch may hold on a pipeline's signal at once, and the fetch loop (its fetch and its wait). */
-const SIGNAL_LISTENERS_PER_BATCH = 2;
+/**
+ * Abort listeners one running batch may hold on a pipeline's signals at once (its retry wait, its call's timeout
+ * signal forwarding ctx.signal, a sink's own when there is no timeout), and the fetch loop (its fetch and its wait).
+ */
+const SIGNAL_LISTENERS_PER_BATCH = 3;
 const SIGNAL_LISTENERS_OF_FETCH_LOOP = 2;
 
 export interface RunnerDeps {
@@ -208,6 +211,7 @@ export class PipelineRunner {
       counters: this.counters,
       logger: this.logger,
       maxBatchDecodedBytes: Math.max(this.pipeline.maxBatchDecodedBytes, this.pipeline.maxDecodedBytes),
+      processTimeoutMs: this.pipeline.processTimeoutMs,
     });
     const outcome = await run.run(items);
     if (!outcome.settled || !(await this.writeDeadLetters(delivery.stream, outcome.deadLetters)) || this.abandonAll) {

@@ -58,7 +58,8 @@ export interface ProcessContext {
   metrics: MetricsHandle;
   /**
    * Fires when the worker shuts down and the shutdown deadline (work.shutdownTimeoutMs)
-   * is reached: stop early, the batch is not committed and will be redelivered.
+   * is reached, or when this call runs past the pipeline's processTimeoutMs: stop early,
+   * the batch is not committed and will be delivered again.
    */
   signal: AbortSignal;
   pipeline: string;

@@ -22,7 +22,7 @@ export interface PipelineCounters {
    * is where events are first counted; a processor that never calls item.events() adds none.
    */
   events: number;
-  /** Processor calls that threw. */
+  /** Processor calls that threw or ran past processTimeoutMs. */
   failures: number;
   /** Records sent to the dead-letter stream. */
   deadLetters: number;

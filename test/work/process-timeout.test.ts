@@ -1,0 +1,86 @@
+// A processor call that never settles (a socket without a timeout, a promise nobody resolves) stalled its
+// partition for good, with nothing in the logs. processTimeoutMs bounds each call: past it the call's
+// ctx.signal aborts and the batch is retried after a backoff, never dead-lettered for it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { startWorkers } from '../../src/work/worker-runtime.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { defineProcessor } from '../../src/work/types.js';
+import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
+import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
+
+async function setup(t: { after: (fn: () => unknown) => void }): Promise<{ dir: string; log: EmbeddedLog }> {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [record('{"n":0}'), record('{"n":1}')], 'durable');
+  return { dir, log };
+}
+
+async function deadLetterCount(log: EmbeddedLog): Promise<number> {
+  if (!(await log.listStreams()).includes('s.dlq')) return 0;
+  return (await log.read('s.dlq', 0, 0, { maxRecords: 100 })).records.length;
+}
+
+test('a call that never settles is aborted after processTimeoutMs and the batch delivered again', async (t) => {
+  const { dir, log } = await setup(t);
+  const reasons: unknown[] = [];
+  let calls = 0;
+  const processor = defineProcessor({
+    process(_batch, ctx) {
+      calls++;
+      if (calls > 1) return;
+      return new Promise<void>(() => {
+        ctx.signal.addEventListener('abort', () => reasons.push(ctx.signal.reason));
+      });
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxWaitMs: 0, maxAttempts: 1, processTimeoutMs: 100 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0, processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit both records', async () => (await log.getPosition('g', 's', 0)) === 2);
+  await workers.stop();
+  assert.equal(calls, 2);
+  assert.equal(reasons.length, 1, "the hung call's ctx.signal aborted once");
+  assert.equal((reasons[0] as { code?: string }).code, 'HOPPER_PROCESS_TIMEOUT');
+  assert.equal(await deadLetterCount(log), 0, 'a timeout never makes dead letters');
+});
+
+test('a call that always hangs is retried without end, never dead-lettered, and does not hold up a stop', async (t) => {
+  const { dir, log } = await setup(t);
+  let calls = 0;
+  const processor = defineProcessor({
+    process() {
+      calls++;
+      return new Promise<void>(() => undefined);
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxWaitMs: 0, maxAttempts: 1, processTimeoutMs: 30 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0, processors: { p: processor } });
+  t.after(() => workers.stop());
+  // maxAttempts 1 would split the batch and dead-letter each record after a few counted failures.
+  await waitFor('several timed-out calls', () => calls >= 6);
+  await workers.stop();
+  assert.equal((await log.getPosition('g', 's', 0)) ?? 0, 0, 'nothing committed');
+  assert.equal(await deadLetterCount(log), 0);
+});
+
+test('processTimeoutMs 0: a slow call is waited for', async (t) => {
+  const { dir, log } = await setup(t);
+  let calls = 0;
+  const processor = defineProcessor({
+    async process() {
+      calls++;
+      await new Promise((r) => setTimeout(r, 200));
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxWaitMs: 0, processTimeoutMs: 0 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0, processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit both records', async () => (await log.getPosition('g', 's', 0)) === 2);
+  await workers.stop();
+  assert.equal(calls, 1);
+});
