@@ -155,7 +155,7 @@ export const ERRORS = {
     status: 504,
     retriable: true,
     message:
-      "A processor call ran past the pipeline's processTimeoutMs: its ctx.signal was aborted and the batch is retried after a backoff (never dead-lettered for it); raise processTimeoutMs if such calls are legitimate.",
+      "A processor call ran past the pipeline's processTimeoutMs: its ctx.signal was aborted, and the batch is split in halves (a single record retried after a backoff), never dead-lettered for it; raise processTimeoutMs if such calls are legitimate.",
   },
   HOPPER_PIPELINE_FAILED: {
     status: 500,

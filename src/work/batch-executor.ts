@@ -12,8 +12,10 @@
 //      maxAttempts calls of its own. So a record becomes a dead letter only after it
 //      failed maxAttempts times alone, and a batch with k poison records costs
 //      about k * log2(n) extra calls.
-//   5. the call ran past processTimeoutMs => its ctx.signal aborts and it is retried after backoff
-//      like a retriable error (not counted: a hang is more often the destination's than the records')
+//   5. the call ran past processTimeoutMs => its ctx.signal aborts; a batch is split in halves at once and
+//      a single record retried after backoff, never counted: a call too slow for the limit (a large
+//      batch to a slow destination) gets through in parts, and a hang, more often the destination's
+//      than the records', never makes dead letters
 //   6. events() found the call's decode budget (maxBatchDecodedBytes) spent => the batch is split in
 //      halves at once, their decoded events dropped, each half processed on its own: no attempt counted.
 
@@ -27,7 +29,7 @@ import type { RecordItem } from './batch-item.js';
 import { DecodeBudget } from './decode/decode-record.js';
 import { MAX_REASON_CHARS, type DeadLetterKind } from './dead-letter.js';
 import type { PipelineCounters } from './worker-metrics.js';
-import { HopperError } from '../errors.js';
+import { HopperError, isHopperError } from '../errors.js';
 
 export interface RetryPolicy extends BackoffPolicy {
   maxAttempts: number;
@@ -164,6 +166,10 @@ export class BatchRun {
       // Shutdown came while it ran (a processor or sink aborted by ctx.signal, say): the failure may be the
       // abort's, not the records'. Abandoned (delivered again by the next run), never counted towards a dead letter.
       if (stopping.aborted) return false;
+      if (items.length > 1 && isHopperError(r.error, 'HOPPER_PROCESS_TIMEOUT')) {
+        this.env.logger.warn({ err: message(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
+        return this.settleInParts(items, attemptsAllowed - counted);
+      }
       if (isRetriable(r.error)) {
         retriableStreak++;
         this.env.logger.warn({ err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
@@ -186,7 +192,7 @@ export class BatchRun {
     return true;
   }
 
-  /** A batch over its decode budget: each half on its own, the events decoded so far dropped first. */
+  /** A batch over its decode budget, or too slow for processTimeoutMs: each half on its own, the events decoded so far dropped first. */
   private async settleInParts(items: RecordItem[], attemptsAllowed: number): Promise<boolean> {
     for (const item of items) item.releaseEvents();
     const mid = items.length >>> 1;
@@ -217,7 +223,7 @@ export class BatchRun {
       timer = setTimeout(() => {
         const err = new HopperError(
           'HOPPER_PROCESS_TIMEOUT',
-          `the processor call on ${batch.items.length} record(s) did not finish within processTimeoutMs (${limitMs} ms): it was aborted and the batch is retried; raise the pipeline's processTimeoutMs if such calls are legitimate`,
+          `the processor call on ${batch.items.length} record(s) did not finish within processTimeoutMs (${limitMs} ms): it was aborted (a batch is split in halves, a single record retried after a backoff); raise the pipeline's processTimeoutMs if such calls are legitimate`,
         );
         timeout.abort(err);
         reject(err);

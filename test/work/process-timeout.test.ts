@@ -1,6 +1,6 @@
 // A processor call that never settles (a socket without a timeout, a promise nobody resolves) stalled its
 // partition for good, with nothing in the logs. processTimeoutMs bounds each call: past it the call's
-// ctx.signal aborts and the batch is retried after a backoff, never dead-lettered for it.
+// ctx.signal aborts, a batch is split in halves and a single record retried after a backoff, never dead-lettered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
@@ -43,7 +43,7 @@ test('a call that never settles is aborted after processTimeoutMs and the batch 
   t.after(() => workers.stop());
   await waitFor('the group to commit both records', async () => (await log.getPosition('g', 's', 0)) === 2);
   await workers.stop();
-  assert.equal(calls, 2);
+  assert.equal(calls, 3, 'the hung call on both records, then one call on each half');
   assert.equal(reasons.length, 1, "the hung call's ctx.signal aborted once");
   assert.equal((reasons[0] as { code?: string }).code, 'HOPPER_PROCESS_TIMEOUT');
   assert.equal(await deadLetterCount(log), 0, 'a timeout never makes dead letters');
@@ -65,6 +65,30 @@ test('a call that always hangs is retried without end, never dead-lettered, and 
   await waitFor('several timed-out calls', () => calls >= 6);
   await workers.stop();
   assert.equal((await log.getPosition('g', 's', 0)) ?? 0, 0, 'nothing committed');
+  assert.equal(await deadLetterCount(log), 0);
+});
+
+test('a batch whose call times out is split in halves until its calls finish, with no dead letter', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, [0, 1, 2, 3].map((n) => record(`{"n":${n}}`)), 'durable');
+  const sizes: number[] = [];
+  // Too slow for the limit on more than one record at a time (a slow destination), fine on one.
+  const processor = defineProcessor({
+    process(batch) {
+      sizes.push(batch.items.length);
+      if (batch.items.length > 1) return new Promise<void>(() => undefined);
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxWaitMs: 0, maxAttempts: 1, processTimeoutMs: 50 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0, processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit the four records', async () => (await log.getPosition('g', 's', 0)) === 4);
+  await workers.stop();
+  assert.deepEqual(sizes, [4, 2, 1, 1, 2, 1, 1]);
   assert.equal(await deadLetterCount(log), 0);
 });
 
