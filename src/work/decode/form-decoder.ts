@@ -32,8 +32,11 @@ export function decodeForm(text: string, charset = 'utf-8'): unknown[] {
   if (head === '{' || head === '[') {
     try {
       return decodeJson(text);
-    } catch {
-      // not JSON after all: a form body whose first field name starts with a brace
+    } catch (err) {
+      // JSON.parse refused it: not JSON after all, a form body whose first field name starts with a brace.
+      // JSON that parsed but nests too deep stays refused, as it is under the JSON types: read as a form, it
+      // became one field named by the whole text.
+      if (!(err instanceof DecodeError && err.cause instanceof SyntaxError)) throw err;
     }
   }
   let decoder: TextDecoder | null = null;
