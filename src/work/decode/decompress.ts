@@ -11,14 +11,38 @@ import { DecodeError } from './decode-error.js';
 import { zstdDecompress } from './zstd-decompress.js';
 
 type SyncInflate = (buf: Buffer, options: { maxOutputLength: number }) => Buffer;
+type ZlibSync = (buf: Buffer, options: zlib.ZlibOptions | zlib.BrotliOptions) => Buffer;
+
+/**
+ * A deflate or br stream ends on its own, and node:zlib returns at that end whatever follows: two
+ * concatenated streams decoded to the first one's data, the rest dropped in silence. Only gzip defines
+ * concatenation (members, which gunzipSync decodes in turn), so bytes left unread here fail the body.
+ */
+function wholeStream(coding: string, decode: ZlibSync): SyncInflate {
+  return (buf, options) => {
+    // With `info`, the sync call also returns its engine, whose bytesWritten counts the input it consumed.
+    const { buffer, engine } = decode(buf, { ...options, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    const left = buf.length - engine.bytesWritten;
+    if (left > 0) {
+      throw new DecodeError(
+        'HOPPER_DECODE_FAILED',
+        `${coding} body has ${left} bytes after the end of its compressed data (concatenated ${coding} streams? compress the body once, or use gzip)`,
+      );
+    }
+    return buffer;
+  };
+}
+
+const inflateZlib = wholeStream('deflate', zlib.inflateSync);
+const inflateRaw = wholeStream('deflate', zlib.inflateRawSync);
 
 function inflateDeflate(buf: Buffer, options: { maxOutputLength: number }): Buffer {
   try {
-    return zlib.inflateSync(buf, options);
+    return inflateZlib(buf, options);
   } catch (err) {
     // RFC 9110 section 8.4.1.2 says "deflate" is the zlib format; some clients send raw deflate anyway.
     if ((err as NodeJS.ErrnoException).code === 'Z_DATA_ERROR' && buf.length > 0 && (buf[0]! & 0x0f) !== 8) {
-      return zlib.inflateRawSync(buf, options);
+      return inflateRaw(buf, options);
     }
     throw err;
   }
@@ -28,7 +52,7 @@ const DECODERS: Record<string, SyncInflate> = {
   gzip: zlib.gunzipSync,
   'x-gzip': zlib.gunzipSync,
   deflate: inflateDeflate,
-  br: zlib.brotliDecompressSync,
+  br: wholeStream('br', zlib.brotliDecompressSync),
 };
 
 /** Codings one body may stack ("gzip, br" is two). Real clients use one; a few leaves room for proxies that add one. */
@@ -95,6 +119,7 @@ export function decompress(body: Buffer, contentEncoding: string, maxDecodedByte
       try {
         out = decoder(out, { maxOutputLength: limit });
       } catch (err) {
+        if (err instanceof DecodeError) throw err;
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooLarge(coding, limit, maxDecodedBytes, err);
         throw new DecodeError('HOPPER_DECODE_FAILED', `${coding} body is damaged or truncated: ${e.message}`, { cause: err });
