@@ -271,7 +271,14 @@ export class PartitionReader {
         if (scan.stop === 'visitor') break;
         if (scan.stop === 'end') {
           if (isLast) break;
-          from = Math.max(from, bases[i + 1]!);
+          const nextBase = bases[i + 1]!;
+          // A sealed segment holds every offset up to the next segment's base. Ending before it (cut short at a
+          // frame boundary, or a segment missing between the two), the offsets in between are gone: damage,
+          // reported and counted as such, not skipped without a word.
+          if (from < nextBase && scan.nextOffset < nextBase) {
+            await this.reportQuarantine(base, scan.position, scan.position, scan.nextOffset, nextBase, `segment data ends at offset ${scan.nextOffset}, the next segment starts at ${nextBase}`);
+          }
+          from = Math.max(from, nextBase);
           i++;
           continue;
         }
