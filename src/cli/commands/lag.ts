@@ -9,6 +9,7 @@ import { CONFIG_FLAGS } from '../command.js';
 import { HopperError } from '../../errors.js';
 import { openExistingLog } from '../cli-log.js';
 import { pipelinesOfStreams } from '../../work/pipeline-config.js';
+import { DLQ_HANDLED_GROUP, isDeadLetterStream } from '../../work/dead-letter.js';
 import { unknownStream } from '../select-partitions.js';
 
 interface LagRow {
@@ -35,7 +36,8 @@ export const lagCommand: Command = {
   },
   details:
     'Columns: stream, group, partition, position (next offset the group processes), end (next offset written), lag.\n' +
-    'Groups of the configured pipelines (or of the default files pipeline) are listed before their first commit,\n' +
+    'Groups of the configured pipelines (or of the default files pipeline), and dlq-handled on each .dlq stream\n' +
+    '(its lag: the dead letters not yet requeued or dropped), are listed before their first commit,\n' +
     'marked "(no commit yet)" (JSON: "committed": false), with the whole stored partition as their lag.',
   async run(ctx) {
     const onlyStream = ctx.values.stream as string | undefined;
@@ -52,6 +54,9 @@ export const lagCommand: Command = {
       for (const s of streams) {
         if (onlyStream !== undefined && s.stream !== onlyStream) continue;
         const groupsOfStream = new Set(declared.filter((p) => p.stream === s.stream).map((p) => p.group));
+        // The dead letters nobody requeued or dropped yet are that group's lag from the first letter on, not only
+        // on a partition where a requeue or drop has committed once.
+        if (isDeadLetterStream(s.stream)) groupsOfStream.add(DLQ_HANDLED_GROUP);
         for (const p of s.partitions) {
           const uncommitted = new Set(groupsOfStream);
           for (const g of p.groups) {
