@@ -144,6 +144,8 @@ function abandoned(cause?: unknown): HopperError {
  */
 interface CheckedOut {
   readonly client: PoolClient;
+  /** The call's signal it was checked out under: its abort destroys it. */
+  readonly signal: AbortSignal;
   lost: boolean;
   release(destroy: boolean): void;
 }
@@ -158,7 +160,7 @@ export class PostgresWriter {
   private conflictKey: string | undefined = undefined;
   private readonly encode: (item: BatchItem, events: unknown[]) => string;
   private tableReady: Promise<void> | null = null;
-  /** Sessions on loan, destroyed when the shutdown deadline fires (ctx.signal). */
+  /** Sessions on loan, each destroyed when its call's ctx.signal fires (the shutdown deadline, or processTimeoutMs). */
   private readonly checkedOut = new Set<CheckedOut>();
   private readonly watched = new WeakSet<AbortSignal>();
   private logger: ProcessContext['logger'] | null = null;
@@ -281,6 +283,7 @@ export class PostgresWriter {
     let released = false;
     const session: CheckedOut = {
       client,
+      signal,
       lost: false,
       release: (destroy) => {
         if (released) return; // pg-pool throws on a second release
@@ -296,20 +299,23 @@ export class PostgresWriter {
     client.on('error', onError);
     this.checkedOut.add(session);
     if (signal.aborted) {
-      this.destroyCheckedOut();
+      this.destroyCheckedOut(signal);
       throw abandoned();
     }
-    // One listener per signal (the pipeline's), not one per checkout: batches run concurrently.
+    // One listener per signal (each call has its own), not one per checkout: a call may check out several times.
+    // Only the sessions of the call whose signal fired: one call past processTimeoutMs must not break the
+    // queries of the calls running beside it.
     if (!this.watched.has(signal)) {
       this.watched.add(signal);
-      signal.addEventListener('abort', () => this.destroyCheckedOut(), { once: true });
+      signal.addEventListener('abort', () => this.destroyCheckedOut(signal), { once: true });
     }
     return session;
   }
 
-  /** Drops every session on loan: pg destroys the socket of a client whose query is running, which fails at once. */
-  private destroyCheckedOut(): void {
+  /** Drops the sessions on loan to `signal`'s call: pg destroys the socket of a client whose query is running, which fails at once. */
+  private destroyCheckedOut(signal: AbortSignal): void {
     for (const session of [...this.checkedOut]) {
+      if (session.signal !== signal) continue;
       session.lost = true;
       session.release(true);
     }
