@@ -10,6 +10,7 @@
 //   (none)                                         JSON if it starts with { or [, else text lines
 //   anything else                                  HOPPER_DECODE_UNSUPPORTED
 
+import { constants } from 'node:buffer';
 import type { LogRecord } from '../../log/types.js';
 import { DecodeError } from './decode-error.js';
 import { decompress } from './decompress.js';
@@ -101,6 +102,8 @@ export function parseContentType(value: string): { mediaType: string; charset: s
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** V8's longest string, in UTF-16 code units (0x1fffffe8 on 64-bit Node 20): text past it cannot become events. */
+const MAX_TEXT_CHARS = constants.MAX_STRING_LENGTH;
 
 function toText(bytes: Buffer, charset: string): string {
   let decoder = utf8;
@@ -114,6 +117,14 @@ function toText(bytes: Buffer, charset: string): string {
   try {
     return decoder.decode(bytes);
   } catch (err) {
+    // maxDecodedBytes goes up to 4 GiB: valid text past the string limit is too large, not invalid.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
+      throw new DecodeError(
+        'HOPPER_DECODED_TOO_LARGE',
+        `body is ${bytes.length} bytes of text, more than one JavaScript string holds (${MAX_TEXT_CHARS} characters): keep maxDecodedBytes below that, or read item.body in a processor`,
+        { cause: err },
+      );
+    }
     throw new DecodeError('HOPPER_DECODE_FAILED', `body is not valid ${charset} text`, { cause: err });
   }
 }
