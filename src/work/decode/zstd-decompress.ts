@@ -188,6 +188,8 @@ class OutputLimitReached extends Error {}
 
 /** The decompressed body; memory held is at most maxDecodedBytes of output plus one block and the window. */
 export function zstdDecompress(body: Buffer, maxDecodedBytes: number): Buffer {
+  // fzstd takes no input as an empty stream; zstd (and gzip, deflate, br) call it truncated: no frame at all.
+  if (body.length === 0) throw new DecodeError('HOPPER_DECODE_FAILED', 'zstd body is damaged or truncated: it is empty (a zstd stream holds at least one frame)');
   const walk = checkFrameHeaders(body, maxDecodedBytes);
   const chunks: Uint8Array[] = [];
   let total = 0;
