@@ -29,7 +29,13 @@ import type { RecordItem } from './batch-item.js';
 import { DecodeBudget } from './decode/decode-record.js';
 import { MAX_REASON_CHARS, type DeadLetterKind } from './dead-letter.js';
 import type { PipelineCounters } from './worker-metrics.js';
-import { HopperError, isHopperError } from '../errors.js';
+import { HopperError } from '../errors.js';
+
+/**
+ * The errors of calls that ran past processTimeoutMs, told apart by identity: a processor may throw anything,
+ * and even `instanceof` throws on a revoked Proxy.
+ */
+const timeouts = new WeakSet<object>();
 
 export interface RetryPolicy extends BackoffPolicy {
   maxAttempts: number;
@@ -166,7 +172,7 @@ export class BatchRun {
       // Shutdown came while it ran (a processor or sink aborted by ctx.signal, say): the failure may be the
       // abort's, not the records'. Abandoned (delivered again by the next run), never counted towards a dead letter.
       if (stopping.aborted) return false;
-      if (items.length > 1 && isHopperError(r.error, 'HOPPER_PROCESS_TIMEOUT')) {
+      if (items.length > 1 && typeof r.error === 'object' && r.error !== null && timeouts.has(r.error)) {
         this.env.logger.warn({ err: message(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
         return this.settleInParts(items, attemptsAllowed - counted);
       }
@@ -225,6 +231,7 @@ export class BatchRun {
           'HOPPER_PROCESS_TIMEOUT',
           `the processor call on ${batch.items.length} record(s) did not finish within processTimeoutMs (${limitMs} ms): it was aborted (a batch is split in halves, a single record retried after a backoff); raise the pipeline's processTimeoutMs if such calls are legitimate`,
         );
+        timeouts.add(err);
         timeout.abort(err);
         reject(err);
       }, limitMs);

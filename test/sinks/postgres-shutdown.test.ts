@@ -4,31 +4,19 @@
 // writes it once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { record, testConfig, waitFor } from '../work/work-helpers.js';
-import { testPgUrl, uniqueName } from './sink-harness.js';
+import { lockedDefaultTable, testPgUrl, uniqueName } from './sink-harness.js';
 
 const pgTarget = await testPgUrl();
 const skip = pgTarget.skip ?? false;
 const url = pgTarget.url ?? '';
 
 test('a COPY stuck on a lock is abandoned at the shutdown deadline, then written once by the next run', { skip, timeout: 120_000 }, async (t) => {
-  const table = uniqueName('hopper_shutdown');
   const pipeline = uniqueName('pgstop').slice(0, 40);
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  const locker = new pg.Client({ connectionString: url });
-  await locker.connect();
-  // One hook, in this order: the lock goes before the DROP, which would wait for it.
-  t.after(async () => {
-    await locker.end().catch(() => undefined);
-    await admin.query(`DROP TABLE IF EXISTS ${table}`);
-    await admin.end();
-  });
-  await admin.query(`CREATE TABLE ${table} (stream text, partition integer, "offset" bigint, idx integer, received_at timestamptz, data jsonb, PRIMARY KEY (stream, partition, "offset", idx))`);
+  const { admin, locker, table, waitingOn } = await lockedDefaultTable(t, url, 'hopper_shutdown');
   const dir = tempDir();
   t.after(() => removeDir(dir));
   const log = openEmbedded(dir);
@@ -38,16 +26,10 @@ test('a COPY stuck on a lock is abandoned at the shutdown deadline, then written
     'work.shutdownTimeoutMs': 500,
     pipelines: [{ name: pipeline, stream: 's', group: 'g', processor: 'postgres', batchMaxWaitMs: 0, options: { url, table, statementTimeoutMs: 30_000 } }],
   });
-
-  await locker.query('BEGIN');
-  await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
   const workers = await startWorkers(config, log, createLogger('silent'));
   t.after(() => workers.stop());
   await log.append('s', 0, [record('{"a":1}')], 'durable');
-  await waitFor('the COPY to wait on the lock', async () => {
-    const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`hopper:${pipeline}`]);
-    return rows[0]!.n > 0;
-  });
+  await waitFor('the COPY to wait on the lock', () => waitingOn(pipeline, 1));
   const t0 = Date.now();
   await workers.stop();
   const stopMs = Date.now() - t0;

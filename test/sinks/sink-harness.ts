@@ -125,3 +125,34 @@ export async function scratchTable(t: { after(fn: () => Promise<void>): void }, 
   });
   return { db, table };
 }
+
+/**
+ * A table of the postgres sink's default columns and a second session holding an ACCESS EXCLUSIVE lock on it (in a
+ * transaction: `locker.query('ROLLBACK')` lets writes through), so that a COPY waits; `waitingOn(name, n)` polls
+ * until n sessions of pipeline `name` wait on a lock. After the test: the lock goes first, then the table.
+ */
+export async function lockedDefaultTable(
+  t: { after(fn: () => Promise<void>): void },
+  url: string,
+  prefix: string,
+): Promise<{ admin: pg.Client; locker: pg.Client; table: string; waitingOn(pipeline: string, sessions: number): Promise<boolean> }> {
+  const table = uniqueName(prefix);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const locker = new pg.Client({ connectionString: url });
+  await locker.connect();
+  // One hook, in this order: the lock goes before the DROP, which would wait for it.
+  t.after(async () => {
+    await locker.end().catch(() => undefined);
+    await admin.query(`DROP TABLE IF EXISTS ${table}`);
+    await admin.end();
+  });
+  await admin.query(`CREATE TABLE ${table} (stream text, partition integer, "offset" bigint, idx integer, received_at timestamptz, data jsonb, PRIMARY KEY (stream, partition, "offset", idx))`);
+  await locker.query('BEGIN');
+  await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  const waitingOn = async (pipeline: string, sessions: number): Promise<boolean> => {
+    const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [`hopper:${pipeline}`]);
+    return rows[0]!.n >= sessions;
+  };
+  return { admin, locker, table, waitingOn };
+}

@@ -3,22 +3,11 @@
 // ctx.signal aborts, a batch is split in halves and a single record retried after a backoff, never dead-lettered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { defineProcessor } from '../../src/work/types.js';
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
-import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
-
-async function setup(t: { after: (fn: () => unknown) => void }): Promise<{ dir: string; log: EmbeddedLog }> {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  t.after(() => log.close());
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, [record('{"n":0}'), record('{"n":1}')], 'durable');
-  return { dir, log };
-}
+import { fakeClock, streamWithRecords, testConfig, waitFor } from './work-helpers.js';
 
 async function deadLetterCount(log: EmbeddedLog): Promise<number> {
   if (!(await log.listStreams()).includes('s.dlq')) return 0;
@@ -26,7 +15,7 @@ async function deadLetterCount(log: EmbeddedLog): Promise<number> {
 }
 
 test('a call that never settles is aborted after processTimeoutMs and the batch delivered again', async (t) => {
-  const { dir, log } = await setup(t);
+  const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   const reasons: unknown[] = [];
   let calls = 0;
   const processor = defineProcessor({
@@ -50,7 +39,7 @@ test('a call that never settles is aborted after processTimeoutMs and the batch 
 });
 
 test('a call that always hangs is retried without end, never dead-lettered, and does not hold up a stop', async (t) => {
-  const { dir, log } = await setup(t);
+  const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   let calls = 0;
   const processor = defineProcessor({
     process() {
@@ -69,12 +58,7 @@ test('a call that always hangs is retried without end, never dead-lettered, and 
 });
 
 test('a batch whose call times out is split in halves until its calls finish, with no dead letter', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  t.after(() => log.close());
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, [0, 1, 2, 3].map((n) => record(`{"n":${n}}`)), 'durable');
+  const { dir, log } = await streamWithRecords(t, [0, 1, 2, 3].map((n) => `{"n":${n}}`));
   const sizes: number[] = [];
   // Too slow for the limit on more than one record at a time (a slow destination), fine on one.
   const processor = defineProcessor({
@@ -93,7 +77,7 @@ test('a batch whose call times out is split in halves until its calls finish, wi
 });
 
 test('processTimeoutMs 0: a slow call is waited for', async (t) => {
-  const { dir, log } = await setup(t);
+  const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   let calls = 0;
   const processor = defineProcessor({
     async process() {

@@ -3,21 +3,15 @@
 // retry, or leave a dead letter without a readable reason.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { defineProcessor, type Processor } from '../../src/work/types.js';
 import { parseDeadLetter, type DeadLetterInfo } from '../../src/work/dead-letter.js';
-import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
+import { fakeClock, streamWithRecords, testConfig, waitFor } from './work-helpers.js';
 
 /** Runs `processor` over `bodies` (one batch) until the group committed them all; returns the dead letters. */
 async function runPipeline(t: TestContext, processor: Processor, bodies: string[]): Promise<DeadLetterInfo[]> {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  t.after(() => log.close());
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, bodies.map((b) => record(b)), 'durable');
+  const { dir, log } = await streamWithRecords(t, bodies);
   const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxWaitMs: 0, maxAttempts: 2 }] });
   const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0.5, processors: { p: processor } });
   t.after(() => workers.stop());

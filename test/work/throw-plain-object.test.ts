@@ -2,20 +2,14 @@
 // Error: a processor passing that on made dead letters whose reason read "[object Object]".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { defineProcessor } from '../../src/work/types.js';
 import { parseDeadLetter } from '../../src/work/dead-letter.js';
-import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
+import { fakeClock, streamWithRecords, testConfig, waitFor } from './work-helpers.js';
 
 test('a plain object thrown by a processor: the dead letter reason is its message, or its JSON', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  t.after(() => log.close());
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, [record('{"n":0}'), record('{"n":1}')], 'durable');
+  const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   const processor = defineProcessor({
     process(batch) {
       for (const item of batch.items) {

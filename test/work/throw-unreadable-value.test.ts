@@ -3,13 +3,12 @@
 // crash of the pipeline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { startWorkers } from '../../src/work/worker-runtime.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { defineProcessor } from '../../src/work/types.js';
 import { parseDeadLetter } from '../../src/work/dead-letter.js';
 import { isRetriable } from '../../src/work/retriable-error.js';
-import { fakeClock, record, testConfig, waitFor } from './work-helpers.js';
+import { fakeClock, streamWithRecords, testConfig, waitFor } from './work-helpers.js';
 
 function revokedProxy(): object {
   const { proxy, revoke } = Proxy.revocable({}, {});
@@ -30,12 +29,7 @@ test('isRetriable is false for values whose properties cannot be read', () => {
 });
 
 test('a revoked Proxy thrown by a processor becomes a dead letter; the pipeline keeps running', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  t.after(() => log.close());
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, [record('{"n":0}'), record('{"n":1}')], 'durable');
+  const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 10, batchMaxWaitMs: 0, maxAttempts: 2 }] });
   const processor = defineProcessor({
     process(batch) {

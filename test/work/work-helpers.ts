@@ -8,7 +8,8 @@ import { loadConfig } from '../../src/config/load-config.js';
 import type { HopperConfig } from '../../src/config/schema.js';
 import type { RecordInput } from '../../src/log/types.js';
 import type { Clock } from '../../src/work/clock.js';
-import { TEST_WRITER_OPTIONS } from '../helpers/embedded.js';
+import { TEST_WRITER_OPTIONS, openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/cli/main.js');
@@ -74,4 +75,15 @@ export function writeConfigFile(dir: string, config: Record<string, unknown>): s
   const file = join(dir, 'hopper.config.json');
   writeFileSync(file, JSON.stringify(config));
   return file;
+}
+
+/** A temporary data dir whose embedded log holds stream `s` (one partition) with these bodies from offset 0; both go after the test. */
+export async function streamWithRecords(t: { after(fn: () => unknown): void }, bodies: string[]): Promise<{ dir: string; log: EmbeddedLog }> {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, bodies.map((b) => record(b)), 'durable');
+  return { dir, log };
 }
