@@ -89,16 +89,25 @@ function formatFor(mediaType: string): FormatDecoder | null {
   return null;
 }
 
-/** Media type (lowercase, without parameters) and charset of a Content-Type value. */
+/**
+ * One `;name=value` parameter (RFC 9110 section 5.6.6), value a quoted string (with \-escapes) or a token. Read
+ * one by one from the start: a regex over the whole list took "charset=" inside another one's quoted value.
+ */
+const PARAMETER = /;[ \t]*([^;=\s]*)[ \t]*(?:=[ \t]*(?:"((?:[^"\\]|\\.)*)"?|([^;]*)))?[^;]*/y;
+
+/** Media type (lowercase, without parameters) and charset (the first one, lowercase; utf-8 when none) of a Content-Type value. */
 export function parseContentType(value: string): { mediaType: string; charset: string } {
   const semi = value.indexOf(';');
   const mediaType = (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase();
-  let charset = 'utf-8';
   if (semi !== -1) {
-    const m = /(?:^|;)\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(value.slice(semi));
-    if (m) charset = m[1]!.toLowerCase();
+    PARAMETER.lastIndex = semi;
+    for (let m = PARAMETER.exec(value); m !== null; m = PARAMETER.exec(value)) {
+      if (m[1]!.toLowerCase() !== 'charset') continue;
+      const charset = (m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '')).trim().toLowerCase();
+      if (charset !== '') return { mediaType, charset };
+    }
   }
-  return { mediaType, charset };
+  return { mediaType, charset: 'utf-8' };
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
