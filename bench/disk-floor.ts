@@ -1,9 +1,12 @@
 // The DISK-FLOOR row of bench:ingest: bench/group-commit-floor.c, an ideal group commit in C (no HTTP,
 // no event loop), at the rate of a Hopper `durable` run, pinned to the server's CPU and writing into
 // the work dir (the disk of Hopper's data directory). Its p99 is what the disk alone puts into the tail
-// of a durable ack at that moment; without a C compiler the row is left out.
+// of a durable ack at that moment; without a C compiler the row is left out. Run with both CPUs kept
+// busy (a spinning process on the load CPU, a nice-19 one on the server's), it shows what this machine's
+// disk puts into that tail while the CPUs are as loaded as during an HTTP run: on a Firecracker VM here,
+// ~10 ms device stalls every 100 ms appeared under full CPU and not at rest.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameBytes } from '../src/log/embedded/record-frame.js';
@@ -23,7 +26,13 @@ export interface FloorResult {
 export interface DiskFloor {
   /** What produced the figures, for the report. */
   name: string;
-  run(ratePerSec: number): FloorResult | null;
+  /** `busyCpus`: with both CPUs kept busy meanwhile (see the top of this file). */
+  run(ratePerSec: number, busyCpus?: boolean): FloorResult | null;
+}
+
+/** A process spinning on `cpu` at `nice` until killed. */
+function spinner(cpu: string, nice: number): ReturnType<typeof spawn> {
+  return spawn('nice', ['-n', String(nice), 'taskset', '-c', cpu, process.execPath, '-e', 'for (;;);'], { stdio: 'ignore' });
 }
 
 /** The bytes one bench POST takes in the log: its frame with the metadata the ingest path stores. */
@@ -51,12 +60,14 @@ export function diskFloor(ctx: BenchContext, minFsyncIntervalMs: number): DiskFl
   const intervalUs = Math.round(minFsyncIntervalMs * 1000);
   return {
     name: `bench/group-commit-floor.c: write(2) of every due ${recordBytes}-byte record + fdatasync, fsyncs >= ${intervalUs} us apart, on CPU ${ctx.serverCpu} in ${ctx.workDir}, ${FLOOR_WARMUP_S}s uncounted`,
-    run(rate) {
+    run(rate, busyCpus = false) {
+      const spinners = busyCpus ? [spinner(ctx.loadCpu, 0), spinner(ctx.serverCpu, 19)] : [];
       const r = spawnSync(
         'taskset',
         ['-c', ctx.serverCpu, binary, join(ctx.workDir, 'floor.bin'), String(Math.round(rate)), String(recordBytes), String(intervalUs), String(FLOOR_WARMUP_S), String(ctx.durationS)],
         { encoding: 'utf8', timeout: (ctx.durationS + RUN_GRACE_S) * 1000 },
       );
+      for (const s of spinners) s.kill('SIGKILL');
       try {
         const j = JSON.parse(r.stdout) as { syncs: number; latencyUs: { p50: number; p99: number } };
         return { p50Us: j.latencyUs.p50, p99Us: j.latencyUs.p99, syncs: j.syncs };

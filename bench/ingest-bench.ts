@@ -213,6 +213,13 @@ async function main(): Promise<void> {
             `(${floors.length > 1 ? `median of ${floors.length} runs, each right after one above: ${floors.map((x) => ms(x.p99Us)).join(', ')} ms` : 'one run'}; ` +
             `an ideal group commit on this disk and CPU: what no durable server could beat at that moment)`,
         );
+        const busy = floor?.run(target, true);
+        if (busy) {
+          out.push(
+            `DISK-FLOOR with both CPUs busy, same rate: p99 ${ms(busy.p99Us)} ms, p50 ${ms(busy.p50Us)} ms (one run; a spinning process on CPU ${CTX.loadCpu}, ` +
+              `a nice-19 one on CPU ${CTX.serverCpu}: the disk's own tail while the CPUs are as loaded as in the HTTP run)`,
+          );
+        }
       }
     }
     out.push(`(open loop: ${generator.name}; latency from the time each request was due)`);
