@@ -15,12 +15,13 @@ export function decodeNdjson(text: string): unknown[] {
     line++;
     const raw = text.slice(start, end);
     if (raw.trim() !== '') {
+      // Before parsing: JSON.parse builds every level first (see nestedTooDeep).
+      if (nestedTooDeep(raw)) throw new DecodeError('HOPPER_DECODE_FAILED', `NDJSON line ${line} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)`);
       try {
         events.push(JSON.parse(raw));
       } catch (err) {
         throw new DecodeError('HOPPER_DECODE_FAILED', `malformed NDJSON at line ${line}: ${(err as Error).message}`, { cause: err });
       }
-      if (nestedTooDeep(raw)) throw new DecodeError('HOPPER_DECODE_FAILED', `NDJSON line ${line} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (MAX_JSON_DEPTH)`);
     }
     start = end + 1;
   }
