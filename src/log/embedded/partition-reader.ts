@@ -12,7 +12,7 @@ import { scanFrames } from './frame-scanner.js';
 import { ReadAheadCursor } from './read-ahead.js';
 import { decodeIndexEntries, indexPath, INDEX_ENTRY_BYTES, listSegments, segmentName, segmentPath, type IndexEntry } from './segment-files.js';
 import type { PartitionWriter } from './partition-writer.js';
-import type { WarnFn } from './partition-recovery.js';
+import { frameOffsetAt, type WarnFn } from './partition-recovery.js';
 import { assertOffset } from '../offset-check.js';
 import { QUARANTINE_FILE, rangeKey, readQuarantine, recordQuarantine, type QuarantinedRange } from './quarantine-file.js';
 
@@ -177,7 +177,7 @@ export class PartitionReader {
         const { bytesRead } = await fh.read(buf, 0, buf.length, cached.bytesRead);
         const fresh = decodeIndexEntries(buf.subarray(0, bytesRead - (bytesRead % INDEX_ENTRY_BYTES)));
         // One push per entry: push(...fresh) passes them as arguments, and past ~120,000 (a 1 GiB segment) that throws.
-        for (const e of fresh) cached.entries.push(e);
+        for (const e of inOrder(fresh, cached.entries[cached.entries.length - 1])) cached.entries.push(e);
         cached.bytesRead += fresh.length * INDEX_ENTRY_BYTES;
       }
     } finally {
@@ -226,6 +226,8 @@ export class PartitionReader {
         let cursor = this.takeCursor(from, base, readable.end);
         const sequential = cursor !== null;
         let entries: IndexEntry[] | null = null;
+        /** The index entry the scan starts at (none: a cursor, or the segment's start). */
+        let seekEntry: IndexEntry | null = null;
         let startPos: number;
         let startOffset: number;
         if (cursor) {
@@ -236,6 +238,7 @@ export class PartitionReader {
           let k = upperBoundBy(entries, from - base, (x) => x.relOffset) - 1;
           while (k >= 0 && entries[k]!.position > readable.end) k--; // entries of a tail that recovery cut off
           const e = entries[k];
+          seekEntry = e ?? null;
           startPos = e?.position ?? 0;
           startOffset = base + (e?.relOffset ?? 0);
           cursor = new ReadAheadCursor(base);
@@ -260,6 +263,14 @@ export class PartitionReader {
             return records.length < maxRecords && bytes < maxBytes;
           },
         );
+        if (seekEntry !== null && (scan.stop === 'bad' || scan.stop === 'torn') && scan.position === startPos) {
+          // The frame an index entry points at is not the record it names: the frame is damaged, or the entry is
+          // (an index carries no checksum, and a bad entry would have good records skipped as damage). The entry
+          // leaves the cached index and the seek starts again from the one before it, which tells the two apart:
+          // damaged data is then met past a valid start and skipped as damage.
+          entries!.splice(entries!.indexOf(seekEntry), 1);
+          continue;
+        }
         const decoded = records.length - before;
         if (decoded > 0) this.avgFrameBytes = this.avgFrameBytes * 0.5 + (framesBytes / decoded) * 0.5;
         if (isLast && !sequential && firstWanted - startPos > STALE_INDEX_SCAN_BYTES) this.indexCache.get(base)!.stale = true;
@@ -288,7 +299,7 @@ export class PartitionReader {
         // readable end (a tail cut off, by recovery or anything else) prove nothing and lead nowhere:
         // following one would seek back before it and meet the same bad frame forever.
         entries ??= await this.index(base, isLast);
-        const after = entries.find((x) => x.position > scan.position && x.position < readable.end);
+        const after = await this.resumeEntry(fh, entries, base, scan.position, scan.nextOffset, readable.end, isLast ? Infinity : bases[i + 1]!);
         if (!after && isLast && readable.tailMayBeTorn) break;
         const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
         const resumePos = after ? after.position : readable.end;
@@ -303,6 +314,29 @@ export class PartitionReader {
       }
     }
     return { records, nextOffset: from };
+  }
+
+  /**
+   * The first index entry past a bad frame at `badPos` (carrying `badOffset`) that points, inside the data, at a
+   * valid frame with the offset it names, below `limitOffset` (the next segment's base). Entries are checked
+   * against the data because an index carries no checksum: a damaged one would send the read off to any offset.
+   */
+  private async resumeEntry(
+    fh: fsp.FileHandle,
+    entries: readonly IndexEntry[],
+    base: number,
+    badPos: number,
+    badOffset: number,
+    end: number,
+    limitOffset: number,
+  ): Promise<IndexEntry | undefined> {
+    for (const x of entries) {
+      if (x.position <= badPos || x.position >= end) continue;
+      const offset = base + x.relOffset;
+      if (offset <= badOffset || offset >= limitOffset) continue;
+      if ((await frameOffsetAt(fh, x.position, end)) === offset) return x;
+    }
+    return undefined;
   }
 
   /** The cursor of a sequential reader whose next read is at `from` (taken out: concurrent reads never share one). */
@@ -400,6 +434,29 @@ export class PartitionReader {
       next = nextOffset;
     }
   }
+}
+
+/** True when entry `b` may follow entry `a` in an index: later offset, later position, no smaller time. */
+function follows(a: IndexEntry, b: IndexEntry): boolean {
+  return b.relOffset > a.relOffset && b.position > a.position && b.maxTimeUs >= a.maxTimeUs;
+}
+
+/**
+ * The entries of `fresh` that keep the index in order after `last`. An index carries no checksum: a damaged
+ * entry out of order would mislead every binary search of it (a seek before damage it can never get past).
+ * An entry goes when it does not follow the last one kept, or when the next one does not follow it (too high).
+ */
+function inOrder(fresh: readonly IndexEntry[], last: IndexEntry | undefined): IndexEntry[] {
+  const kept: IndexEntry[] = [];
+  for (let j = 0; j < fresh.length; j++) {
+    const e = fresh[j]!;
+    const next = fresh[j + 1];
+    if (last !== undefined && !follows(last, e)) continue;
+    if (next !== undefined && !follows(e, next)) continue;
+    kept.push(e);
+    last = e;
+  }
+  return kept;
 }
 
 /** Index of the first element greater than `value` in an ascending array. */

@@ -72,7 +72,7 @@ async function entryIsValid(fh: FileHandle, e: IndexEntry, baseOffset: number, s
 }
 
 /** The offset carried by a valid frame at `position`, or null when there is none. */
-async function frameOffsetAt(fh: FileHandle, position: number, size: number): Promise<number | null> {
+export async function frameOffsetAt(fh: FileHandle, position: number, size: number): Promise<number | null> {
   if (position >= size) return null;
   const head = Buffer.allocUnsafe(8);
   const { bytesRead } = await fh.read(head, 0, 8, position);
