@@ -268,7 +268,8 @@ export class PartitionReader {
           // (an index carries no checksum, and a bad entry would have good records skipped as damage). The entry
           // leaves the cached index and the seek starts again from the one before it, which tells the two apart:
           // damaged data is then met past a valid start and skipped as damage.
-          entries!.splice(entries!.indexOf(seekEntry), 1);
+          const at = entries!.indexOf(seekEntry);
+          if (at >= 0) entries!.splice(at, 1); // not there: a concurrent read of the segment dropped it already
           continue;
         }
         const decoded = records.length - before;
