@@ -42,3 +42,14 @@ test('gzip members still concatenate (RFC 1952), and so do stacked codings', () 
   assert.deepEqual(decodeRecord(rec(Buffer.concat([gzipSync(first), gzipSync(second)]), 'gzip'), settings), [{ n: 1 }, { n: 2 }]);
   assert.deepEqual(decodeRecord(rec(gzipSync(brotliCompressSync(first)), 'br, gzip'), settings), [{ n: 1 }]);
 });
+
+test('gzip: zero padding after the last member is ignored, as gzip(1) does, but a member after a zero byte is not dropped', () => {
+  assert.deepEqual(decodeRecord(rec(Buffer.concat([gzipSync(first), Buffer.alloc(7)]), 'gzip'), settings), [{ n: 1 }]);
+  // node:zlib stops at a zero byte after a member and returned the first member's data only.
+  const padded = Buffer.concat([gzipSync(first), Buffer.alloc(1), gzipSync(second)]);
+  assert.throws(
+    () => decodeRecord(rec(padded, 'gzip'), settings),
+    (e) => isHopperError(e, 'HOPPER_DECODE_FAILED') && new RegExp(`^gzip body has ${padded.length - gzipSync(first).length} bytes after the end of its compressed data`).test(e.message),
+  );
+  assert.throws(() => decodeRecord(rec(Buffer.concat([gzipSync(first), Buffer.from([0, 0x41])]), 'x-gzip'), settings), (e) => isHopperError(e, 'HOPPER_DECODE_FAILED'));
+});

@@ -16,18 +16,18 @@ type ZlibSync = (buf: Buffer, options: zlib.ZlibOptions | zlib.BrotliOptions) =>
 /**
  * A deflate or br stream ends on its own, and node:zlib returns at that end whatever follows: two
  * concatenated streams decoded to the first one's data, the rest dropped in silence. Only gzip defines
- * concatenation (members, which gunzipSync decodes in turn), so bytes left unread here fail the body.
+ * concatenation (members, which gunzipSync decodes in turn), so bytes left unread here fail the body. gzip
+ * stops at a zero byte after a member, though, and dropped any member after it: zeros alone are padding
+ * (gzip(1) ignores them), anything else after them fails too.
  */
-function wholeStream(coding: string, decode: ZlibSync): SyncInflate {
+function wholeStream(coding: string, decode: ZlibSync, zeroPadding = false): SyncInflate {
   return (buf, options) => {
     // With `info`, the sync call also returns its engine, whose bytesWritten counts the input it consumed.
     const { buffer, engine } = decode(buf, { ...options, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
     const left = buf.length - engine.bytesWritten;
-    if (left > 0) {
-      throw new DecodeError(
-        'HOPPER_DECODE_FAILED',
-        `${coding} body has ${left} bytes after the end of its compressed data (concatenated ${coding} streams? compress the body once, or use gzip)`,
-      );
+    if (left > 0 && !(zeroPadding && buf.subarray(engine.bytesWritten).every((b) => b === 0))) {
+      const what = zeroPadding ? 'that are neither a gzip member nor zero padding' : `(concatenated ${coding} streams? compress the body once, or use gzip, whose members concatenate)`;
+      throw new DecodeError('HOPPER_DECODE_FAILED', `${coding} body has ${left} bytes after the end of its compressed data ${what}`);
     }
     return buffer;
   };
@@ -49,8 +49,8 @@ function inflateDeflate(buf: Buffer, options: { maxOutputLength: number }): Buff
 }
 
 const DECODERS: Record<string, SyncInflate> = {
-  gzip: zlib.gunzipSync,
-  'x-gzip': zlib.gunzipSync,
+  gzip: wholeStream('gzip', zlib.gunzipSync, true),
+  'x-gzip': wholeStream('x-gzip', zlib.gunzipSync, true),
   deflate: inflateDeflate,
   br: wholeStream('br', zlib.brotliDecompressSync),
 };
