@@ -97,6 +97,26 @@ test('an empty segment below the end of the one before it (left by a failed roll
   });
 });
 
+test('an empty segment left by a failed roll is removed at open also once later segments follow it', async () => {
+  await withLog(async (dir) => {
+    let log = openEmbedded(dir, SMALL);
+    await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+    for (let n = 0; n < 40; n++) await log.append('s', 0, [rec(n)], 'durable');
+    await log.close();
+    const before = segmentFiles(log);
+    assert.ok(before.length >= 2, 'the test needs a roll');
+    // A failed roll at offset 4 that could not remove its file; offsets 4.. went on into segment 0, later rolls followed.
+    writeFileSync(join(log.partitionDir('s', 0), `${segmentName(4)}.log`), '');
+    log = openEmbedded(dir, SMALL);
+    await log.openForWriting('s', 0);
+    assert.deepEqual(segmentFiles(log), before, 'the empty segment is gone');
+    assert.deepEqual((await log.read('s', 0, 4, { maxRecords: 2 })).records.map(nOf), [4, 5], 'nothing is skipped at its base');
+    assert.deepEqual((await readAll(log)).map(nOf), Array.from({ length: 40 }, (_, n) => n));
+    assert.equal((await log.stats()).streams[0]!.partitions[0]!.quarantinedRecords, 0);
+    await log.close();
+  });
+});
+
 test('an empty newest segment right after the one before it is kept (a roll that succeeded)', async () => {
   await withLog(async (dir) => {
     let log = openEmbedded(dir, SMALL);

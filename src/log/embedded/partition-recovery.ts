@@ -152,6 +152,21 @@ export async function recoverPartition(dir: string, indexIntervalBytes: number, 
     bases = [0];
   }
 
+  // A sealed segment is only ever rolled from once it holds data: an empty one before the newest is the leftover
+  // of a failed roll that could not remove it, with a base inside the offsets the segment before it holds. Kept,
+  // a read by offset would look for those records in it and skip them.
+  const empties: number[] = [];
+  for (const base of bases.slice(0, -1)) if ((await fsp.stat(segmentPath(dir, base))).size === 0) empties.push(base);
+  if (empties.length > 0) {
+    for (const base of empties) {
+      await fsp.rm(segmentPath(dir, base), { force: true });
+      await fsp.rm(indexPath(dir, base), { force: true });
+      warn({ segment: segmentName(base) }, 'removed an empty segment left by a failed roll');
+    }
+    await fsyncDir(dir);
+    bases = bases.filter((b) => !empties.includes(b));
+  }
+
   const sealed = bases.slice(0, -1);
   for (let i = 0; i < sealed.length; i++) {
     const base = sealed[i]!;
