@@ -5,6 +5,7 @@
 //   groups/{group}/{stream}/{p}.lease        {"owner","expiresAtMs","host","pid"}
 //   groups/{group}/{stream}/lease.mutex      held while leases change (broken when stale)
 //   groups/{group}/{stream}/{p}.position     the committed position (EmbeddedLog)
+//   groups/{group}/{stream}/*.tmp            positions being written (old ones removed when a member opens)
 //
 // Invariants and rules:
 // - A member renews its leases every leaseTimeoutMs/3 from a timer (not only when
@@ -55,6 +56,11 @@ const MUTEX_STALE_MS = 5_000;
 const MUTEX_MAX_ATTEMPTS = 2000;
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 50;
+/**
+ * A temp file in the group directory older than this was left by a process that died writing a position (a
+ * write takes milliseconds): removed when a member opens, or every crash mid-commit left files for good.
+ */
+const STALE_TEMP_MS = 10 * 60_000;
 /** Position writes of one partition syncing at once (the runtime bounds the commits waiting on them). */
 export const MAX_POSITION_WRITES_IN_FLIGHT = 4;
 
@@ -144,6 +150,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
 
   static async open(log: EmbeddedLog, opts: ConsumerOptions, warn: WarnFn = () => undefined): Promise<EmbeddedGroupConsumer> {
     const c = new EmbeddedGroupConsumer(log, opts, warn);
+    await c.removeStaleTemps();
     await c.refresh().catch((err: unknown) => {
       // A full disk is an operating condition: failing here stopped the worker's start (exit 1, restarted into
       // the same full disk). The member starts owning nothing; the heartbeat takes its share once space returns.
@@ -156,6 +163,18 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     }, Math.max(10, Math.floor(opts.leaseTimeoutMs / 3)));
     c.heartbeat.unref();
     return c;
+  }
+
+  /** Removes position temp files left by processes that died while writing them (best effort: they hold no data). */
+  private async removeStaleTemps(): Promise<void> {
+    const names = await fsp.readdir(this.dir).catch(() => [] as string[]);
+    const now = Date.now();
+    for (const name of names) {
+      if (!name.endsWith('.tmp')) continue;
+      const path = join(this.dir, name);
+      const st = await fsp.stat(path).catch(() => null);
+      if (st !== null && now - st.mtimeMs > STALE_TEMP_MS) await fsp.rm(path, { force: true }).catch(() => undefined);
+    }
   }
 
   /** Partitions this member owns now. */
