@@ -4,13 +4,46 @@
 // a log line) and every event passed. The standard formats are checked (ajv-formats, "full" mode); a format
 // neither knows stops the start naming it, rather than let events through unchecked.
 
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import formatsPlugin from 'ajv-formats';
 import { HopperError } from '../../errors.js';
 import type { EventValidator } from './decode-record.js';
 
 /** Errors listed in one dead-letter reason; the rest are counted. */
 const MAX_REPORTED_ERRORS = 5;
+
+/**
+ * A text equal for two values exactly when JSON Schema calls them equal (deep, object keys in any order,
+ * 1 and 1.0 alike, types never mixed). Events nest at most MAX_JSON_DEPTH levels, so recursion is safe.
+ */
+function canonical(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return String(value); // numbers (Infinity too), booleans, null
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+/**
+ * "uniqueItems" in one pass. ajv's own compares every pair of items unless their type is a known scalar: an
+ * event holding 10,000 small objects held the worker's event loop for seconds, a body of maxDecodedBytes for
+ * hours. Same verdict and message as ajv's.
+ */
+function uniqueItems(this: unknown, schema: boolean, data: unknown[]): boolean {
+  if (!schema) return true;
+  const seen = new Map<string, number>();
+  for (let i = 0; i < data.length; i++) {
+    const key = canonical(data[i]);
+    const j = seen.get(key);
+    if (j !== undefined) {
+      uniqueItems.errors = [{ keyword: 'uniqueItems', message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i, j } }];
+      return false;
+    }
+    seen.set(key, i);
+  }
+  return true;
+}
+uniqueItems.errors = undefined as Partial<ErrorObject>[] | undefined;
 
 /** `key` is where the schema sits in the config, for messages (defaultStream.schema for streams without their own). */
 export function compileSchema(stream: string, schema: Record<string, unknown>, key = `streams.${stream}.schema`): EventValidator {
@@ -20,6 +53,8 @@ export function compileSchema(stream: string, schema: Record<string, unknown>, k
   const ajv = new Ajv({ allErrors: true, strict: false, logger });
   // A CommonJS module: under NodeNext the default import is its module.exports, the plugin is on .default.
   formatsPlugin.default(ajv);
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: uniqueItems });
   let validate;
   try {
     validate = ajv.compile(schema);
