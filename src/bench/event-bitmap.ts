@@ -4,6 +4,8 @@
 
 /** Upper bound on the bitmap of one thread (2^31 events). */
 const MAX_BITMAP_BYTES = 2 ** 28;
+/** Events one bitmap can hold. */
+export const MAX_BITMAP_EVENTS = MAX_BITMAP_BYTES * 8;
 
 export class EventBitmap {
   private bits: Uint8Array;

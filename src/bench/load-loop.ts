@@ -81,6 +81,7 @@ export class LoadLoop {
   private deadline = Infinity;
   private started = false;
   private stopping = false;
+  private idsUsedUp = false;
   private finished = false;
   private lastError: string | null = null;
   private tickTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
@@ -150,8 +151,13 @@ export class LoadLoop {
   }
 
   private mayIssueMore(now: number): boolean {
-    if (this.stopping || now >= this.deadline) return false;
-    return this.plan.maxRequests === null || this.requestsSent < this.plan.maxRequests;
+    if (this.stopping || this.idsUsedUp || now >= this.deadline) return false;
+    if (this.plan.maxRequests !== null && this.requestsSent >= this.plan.maxRequests) return false;
+    if (this.nextSeq + this.plan.body.batch > this.plan.maxEvents) {
+      this.idsUsedUp = true;
+      return false;
+    }
+    return true;
   }
 
   private isDue(now: number): boolean {
@@ -406,12 +412,13 @@ export class LoadLoop {
       bytesSent: this.bytesSent,
       eventsSent: this.nextSeq,
       eventsAcknowledged: this.eventsAcknowledged,
-      behindSchedule: this.stopping ? 0 : behind,
+      behindSchedule: this.stopping || this.idsUsedUp ? 0 : behind,
       inFlightAtStop: this.inFlightAtStop,
       elapsedMs,
       latency: this.latency.toTransfer(),
       acknowledged: this.acked ? this.acked.bytes() : null,
       eventSeqLimit: this.nextSeq,
+      idsUsedUp: this.idsUsedUp,
       lastError: this.lastError,
     };
     this.emit({ type: 'done', result });
@@ -426,7 +433,7 @@ export class LoadLoop {
    * times: t0 + 2000 - t0 is 1999.9999999999998 ms in floating point, and --rate 2 then read 2.0000000000000004.
    */
   private windowMs(now: number): number {
-    if (this.stopping || this.busy > 0 || this.responses === 0) return Math.max(0, now - this.t0);
+    if (this.stopping || this.idsUsedUp || this.busy > 0 || this.responses === 0) return Math.max(0, now - this.t0);
     const planned = this.plan.durationMs ?? 0;
     // The last request's slot ends one slot of the run (1 / R s) after it was due: the run's N requests at R/s take N/R s.
     const slots = this.intervalMs > 0 && this.requestsSent > 0 ? this.slotMs(this.requestsSent - 1) + this.plan.runSlotMs : 0;

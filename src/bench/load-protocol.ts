@@ -32,6 +32,12 @@ export interface LoadThreadPlan {
   requestTimeoutMs: number;
   /** Keep one bit per acknowledged event for the audit. */
   trackAcks: boolean;
+  /**
+   * Events this thread may number: its ids have ID_SEQ_DIGITS digits, and with trackAcks the audit's bitmap
+   * holds MAX_BITMAP_EVENTS. A long --duration run with big batches stops sending there (idsUsedUp) instead of
+   * repeating ids or, with --audit, failing at that moment and losing its report and audit.
+   */
+  maxEvents: number;
   progressIntervalMs: number;
 }
 
@@ -107,6 +113,8 @@ export interface LoadThreadResult extends LoadCounts {
   acknowledged: Uint8Array | null;
   /** One past the highest event sequence number sent. */
   eventSeqLimit: number;
+  /** The thread stopped sending early: one more request would have gone past plan.maxEvents. */
+  idsUsedUp: boolean;
   lastError: string | null;
 }
 

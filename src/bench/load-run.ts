@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { HopperError } from '../errors.js';
-import type { BodySpec } from './body-factory.js';
-import { EventBitmap } from './event-bitmap.js';
+import { MAX_EVENT_SEQ, type BodySpec } from './body-factory.js';
+import { EventBitmap, MAX_BITMAP_EVENTS } from './event-bitmap.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { CONNECT_TIMEOUT_MS } from './load-loop.js';
 import { sumCounts, type FromThread, type LoadCounts, type LoadThreadPlan, type LoadThreadResult, type ToThread } from './load-protocol.js';
@@ -60,7 +60,7 @@ export interface LoadResult extends LoadCounts {
   /** Per thread: the acknowledged events (null unless trackAcks), and one past the highest sequence number sent. */
   acknowledged: { bitmap: EventBitmap | null; seqLimit: number }[];
   /** Why the run ended before its plan, if it did. */
-  stopped: 'hard-cap' | 'interrupted' | 'target-failed' | null;
+  stopped: 'hard-cap' | 'interrupted' | 'target-failed' | 'ids-used-up' | null;
   /** With stopped 'target-failed': the HOPPER_BENCH_TARGET_FAILED message. */
   failure: string | null;
   lastError: string | null;
@@ -121,6 +121,11 @@ function startWorker(threadPlan: LoadThreadPlan): Worker {
   const entry = new URL('./load-worker.ts', import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(code, { eval: true, workerData: threadPlan });
+}
+
+/** Events one load thread may number (LoadThreadPlan.maxEvents): what its ids, and with an audit its bitmap, can hold. */
+export function maxEventsPerThread(trackAcks: boolean): number {
+  return trackAcks ? Math.min(MAX_BITMAP_EVENTS, MAX_EVENT_SEQ + 1) : MAX_EVENT_SEQ + 1;
 }
 
 export function newRunId(): string {
@@ -203,6 +208,7 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
         durationMs: plan.durationMs,
         requestTimeoutMs: plan.requestTimeoutMs,
         trackAcks: plan.trackAcks,
+        maxEvents: maxEventsPerThread(plan.trackAcks),
         progressIntervalMs: THREAD_REPORT_INTERVAL_MS,
       };
       const w = startWorker(threadPlan);
@@ -266,7 +272,7 @@ function merge(runId: string, plan: LoadPlan, threads: number, results: LoadThre
       bitmap: r.acknowledged ? new EventBitmap(r.acknowledged, r.eventSeqLimit) : null,
       seqLimit: r.eventSeqLimit,
     })),
-    stopped,
+    stopped: stopped ?? (results.some((r) => r.idsUsedUp) ? 'ids-used-up' : null),
     failure: null,
     lastError: results.find((r) => r.lastError !== null)?.lastError ?? null,
   };

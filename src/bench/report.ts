@@ -5,7 +5,7 @@
 import type { AuditResult } from './audit.js';
 import { auditVerdict } from './audit.js';
 import type { LatencySummaryUs } from './latency-histogram.js';
-import type { LoadResult, ProgressSnapshot } from './load-run.js';
+import { maxEventsPerThread, type LoadResult, type ProgressSnapshot } from './load-run.js';
 
 /** Missing (or duplicated) ids named in the text report before the verdict. */
 export const TEXT_LISTED_IDS_MAX = 20;
@@ -85,6 +85,7 @@ export function loadLines(r: LoadResult): string[] {
   if (r.behindSchedule > 0) lines.push(`  behind schedule ${int(r.behindSchedule)} requests were due but never sent (too few connections for --rate, or a slow server)`);
   if (r.stopped === 'hard-cap') lines.push(`  stopped by the hard cap (planned length + 30 s) with ${int(r.inFlightAtStop)} requests unanswered`);
   if (r.stopped === 'interrupted') lines.push(`  interrupted, ${int(r.inFlightAtStop)} requests unanswered`);
+  if (r.stopped === 'ids-used-up') lines.push(`  stopped early: a load thread used up its ${int(maxEventsPerThread(r.plan.trackAcks))} event ids: use more --threads, a smaller --batch or a shorter --duration`);
   if (r.stopped === 'target-failed') lines.push(`  stopped: ${r.failure ?? 'the target failed'}`);
   if (f.socketErrors > 0 && r.lastError) lines.push(`  last socket error: ${r.lastError}`);
   return lines;
