@@ -114,11 +114,17 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** V8's longest string, in UTF-16 code units (0x1fffffe8 on 64-bit Node 20): text past it cannot become events. */
 const MAX_TEXT_CHARS = constants.MAX_STRING_LENGTH;
 
+/** Labels of UTF-16 that name no byte order: TextDecoder reads them all little-endian. */
+const UTF16_EITHER_ORDER = new Set(['utf-16', 'ucs-2', 'unicode', 'unicodefeff', 'csunicode', 'iso-10646-ucs-2']);
+
 function toText(bytes: Buffer, charset: string): string {
   let decoder = utf8;
   if (charset !== 'utf-8' && charset !== 'utf8') {
+    // RFC 2781: under such a label the byte order mark decides. Java's "UTF-16" writes FE FF and big-endian,
+    // which read little-endian became garbage text, delivered as such.
+    const label = UTF16_EITHER_ORDER.has(charset) && bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : charset;
     try {
-      decoder = new TextDecoder(charset, { fatal: true });
+      decoder = new TextDecoder(label, { fatal: true });
     } catch (err) {
       throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `charset ${JSON.stringify(charset)} is not supported`, { cause: err });
     }
