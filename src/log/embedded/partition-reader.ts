@@ -155,12 +155,21 @@ export class PartitionReader {
       this.indexCache.set(base, cached);
     }
     if (cached.complete || (isLast && !cached.stale)) return cached.entries;
+    // Set before the read, so that a concurrent call does not read the same entries again; undone when the read
+    // fails (a full descriptor table, a missing index that recovery rebuilds later): marked complete without its
+    // entries, a sealed segment was read without an index for good (each seek a scan from its start, and damage
+    // skipped to the segment's end).
     cached.stale = false;
     if (!isLast) cached.complete = true;
+    const retryLater = (): void => {
+      cached.stale = true;
+      cached.complete = false;
+    };
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(indexPath(this.dir, base), 'r');
     } catch (err) {
+      retryLater();
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return cached.entries;
       throw err;
     }
@@ -180,6 +189,9 @@ export class PartitionReader {
         for (const e of inOrder(fresh, cached.entries[cached.entries.length - 1])) cached.entries.push(e);
         cached.bytesRead += fresh.length * INDEX_ENTRY_BYTES;
       }
+    } catch (err) {
+      retryLater();
+      throw err;
     } finally {
       await fh.close();
     }
