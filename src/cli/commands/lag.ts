@@ -11,16 +11,20 @@ import { openExistingLog } from '../cli-log.js';
 import { pipelinesOfStreams } from '../../work/pipeline-config.js';
 import { DLQ_HANDLED_GROUP, isDeadLetterStream } from '../../work/dead-letter.js';
 import { unknownStream } from '../select-partitions.js';
+import type { EmbeddedPartitionStats } from '../../log/embedded/embedded-log.js';
 
 interface LagRow {
   stream: string;
   group: string;
   partition: number;
-  position: number;
+  /** null (and `unreadable`) when the group's position file on this partition cannot be read. */
+  position: number | null;
   end: number;
-  lag: number;
+  lag: number | null;
   /** False for a configured group that has not committed on this partition: it starts at the first stored record. */
   committed: boolean;
+  /** Only when true: the group committed here, but its position file cannot be read (its workers skip the partition). */
+  unreadable?: true;
 }
 
 export const lagCommand: Command = {
@@ -38,7 +42,8 @@ export const lagCommand: Command = {
     'Columns: stream, group, partition, position (next offset the group processes), end (next offset written), lag.\n' +
     'Groups of the configured pipelines (or of the default files pipeline), and dlq-handled on each .dlq stream\n' +
     '(its lag: the dead letters not yet requeued or dropped), are listed before their first commit,\n' +
-    'marked "(no commit yet)" (JSON: "committed": false), with the whole stored partition as their lag.',
+    'marked "(no commit yet)" (JSON: "committed": false), with the whole stored partition as their lag.\n' +
+    'A position that cannot be read shows as ? "(position unreadable)" (JSON: null, "unreadable": true), its error on stderr.',
   async run(ctx) {
     const onlyStream = ctx.values.stream as string | undefined;
     const onlyGroup = ctx.values.group as string | undefined;
@@ -59,6 +64,14 @@ export const lagCommand: Command = {
         if (isDeadLetterStream(s.stream)) groupsOfStream.add(DLQ_HANDLED_GROUP);
         for (const p of s.partitions) {
           const uncommitted = new Set(groupsOfStream);
+          // The embedded log lists these apart: such a group committed (it is neither "no commit yet" nor absent).
+          for (const u of (p as EmbeddedPartitionStats).unreadableGroups ?? []) {
+            uncommitted.delete(u.group);
+            groups.add(u.group);
+            if (onlyGroup !== undefined && u.group !== onlyGroup) continue;
+            rows.push({ stream: s.stream, group: u.group, partition: p.partition, position: null, end: p.endOffset, lag: null, committed: true, unreadable: true });
+            ctx.stderr.write(`hopper: warning: ${u.message} (${u.code})\n`);
+          }
           for (const g of p.groups) {
             uncommitted.delete(g.group);
             groups.add(g.group);
@@ -90,10 +103,10 @@ export const lagCommand: Command = {
       ctx.stdout.write('no consumer group has committed a position yet\n');
       return 0;
     }
-    const table = [['STREAM', 'GROUP', 'PARTITION', 'POSITION', 'END', 'LAG'], ...rows.map((r) => [r.stream, r.group, String(r.partition), String(r.position), String(r.end), String(r.lag)])];
+    const table = [['STREAM', 'GROUP', 'PARTITION', 'POSITION', 'END', 'LAG'], ...rows.map((r) => [r.stream, r.group, String(r.partition), String(r.position ?? '?'), String(r.end), String(r.lag ?? '?')])];
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
     // The note trails the LAG column so the six columns keep their meaning for scripts that split lines.
-    const notes = ['', ...rows.map((r) => (r.committed ? '' : '  (no commit yet)'))];
+    const notes = ['', ...rows.map((r) => (r.unreadable ? '  (position unreadable)' : r.committed ? '' : '  (no commit yet)'))];
     ctx.stdout.write(table.map((row, n) => row.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd() + notes[n] + '\n').join(''));
     return 0;
   },
