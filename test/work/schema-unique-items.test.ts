@@ -12,7 +12,7 @@ test('a large array under uniqueItems is checked in linear time', () => {
   const started = performance.now();
   assert.equal(validate({ tags }), null);
   tags.push({ i: 17, name: 'tag-17' });
-  assert.equal(validate({ tags }), '/tags must NOT have duplicate items (items ## 17 and 10000 are identical)');
+  assert.match(validate({ tags }) ?? '', /^\/tags must NOT have duplicate items \(items ## 17 and 10000 are identical\)/);
   const ms = performance.now() - started;
   assert.ok(ms < 1500, `took ${Math.round(ms)} ms`);
 });
