@@ -6,7 +6,7 @@
 // disk puts into that tail while the CPUs are as loaded as during an HTTP run: on a Firecracker VM here,
 // ~10 ms device stalls every 100 ms appeared under full CPU and not at rest.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameBytes } from '../src/log/embedded/record-frame.js';
@@ -30,9 +30,15 @@ export interface DiskFloor {
   run(ratePerSec: number, busyCpus?: boolean): FloorResult | null;
 }
 
-/** A process spinning on `cpu` at `nice` until killed. */
-function spinner(cpu: string, nice: number): ReturnType<typeof spawn> {
-  return spawn('nice', ['-n', String(nice), 'taskset', '-c', cpu, process.execPath, '-e', 'for (;;);'], { stdio: 'ignore' });
+/**
+ * A process spinning on `cpu` at `nice` until killed, or at the latest after `seconds`: the bench stopped by a
+ * signal while it waits in spawnSync cannot kill it, and it must not spin on for ever.
+ */
+function spinner(cpu: string, nice: number, seconds: number): ReturnType<typeof spawn> {
+  const code = `const end = Date.now() + ${Math.ceil(seconds * 1000)}; while (Date.now() < end);`;
+  const child = spawn('nice', ['-n', String(nice), 'taskset', '-c', cpu, process.execPath, '-e', code], { stdio: 'ignore' });
+  child.on('error', () => undefined); // no `nice` or `taskset`: the run goes on without it
+  return child;
 }
 
 /** The bytes one bench POST takes in the log: its frame with the metadata the ingest path stores. */
@@ -61,13 +67,18 @@ export function diskFloor(ctx: BenchContext, minFsyncIntervalMs: number): DiskFl
   return {
     name: `bench/group-commit-floor.c: write(2) of every due ${recordBytes}-byte record + fdatasync, fsyncs >= ${intervalUs} us apart, on CPU ${ctx.serverCpu} in ${ctx.workDir}, ${FLOOR_WARMUP_S}s uncounted`,
     run(rate, busyCpus = false) {
-      const spinners = busyCpus ? [spinner(ctx.loadCpu, 0), spinner(ctx.serverCpu, 19)] : [];
-      const r = spawnSync(
-        'taskset',
-        ['-c', ctx.serverCpu, binary, join(ctx.workDir, 'floor.bin'), String(Math.round(rate)), String(recordBytes), String(intervalUs), String(FLOOR_WARMUP_S), String(ctx.durationS)],
-        { encoding: 'utf8', timeout: (ctx.durationS + RUN_GRACE_S) * 1000 },
-      );
-      for (const s of spinners) s.kill('SIGKILL');
+      const runS = FLOOR_WARMUP_S + ctx.durationS;
+      const spinners = busyCpus ? [spinner(ctx.loadCpu, 0, runS + RUN_GRACE_S), spinner(ctx.serverCpu, 19, runS + RUN_GRACE_S)] : [];
+      let r: SpawnSyncReturns<string>;
+      try {
+        r = spawnSync(
+          'taskset',
+          ['-c', ctx.serverCpu, binary, join(ctx.workDir, 'floor.bin'), String(Math.round(rate)), String(recordBytes), String(intervalUs), String(FLOOR_WARMUP_S), String(ctx.durationS)],
+          { encoding: 'utf8', timeout: (ctx.durationS + RUN_GRACE_S) * 1000 },
+        );
+      } finally {
+        for (const s of spinners) s.kill('SIGKILL');
+      }
       try {
         const j = JSON.parse(r.stdout) as { syncs: number; latencyUs: { p50: number; p99: number } };
         return { p50Us: j.latencyUs.p50, p99Us: j.latencyUs.p99, syncs: j.syncs };

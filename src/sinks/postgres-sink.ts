@@ -135,7 +135,11 @@ function unavailable(err: unknown): HopperError {
 }
 
 function abandoned(cause?: unknown): HopperError {
-  return new HopperError('HOPPER_SHUTTING_DOWN', 'postgres sink: the shutdown deadline was reached: the batch is abandoned and will be delivered again', cause === undefined ? undefined : { cause });
+  return new HopperError(
+    'HOPPER_SHUTTING_DOWN',
+    "postgres sink: the call was aborted (the shutdown deadline, or the pipeline's processTimeoutMs): the batch will be delivered again",
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /**
@@ -159,7 +163,8 @@ export class PostgresWriter {
   /** Quoted column list of the table's redelivery key once found; undefined: none found yet (or the table may have changed). */
   private conflictKey: string | undefined = undefined;
   private readonly encode: (item: BatchItem, events: unknown[]) => string;
-  private tableReady: Promise<void> | null = null;
+  /** The CREATE of the default table once started, and the signal of the call that runs it. */
+  private tableReady: { done: Promise<void>; signal: AbortSignal } | null = null;
   /** Sessions on loan, each destroyed when its call's ctx.signal fires (the shutdown deadline, or processTimeoutMs). */
   private readonly checkedOut = new Set<CheckedOut>();
   private readonly watched = new WeakSet<AbortSignal>();
@@ -233,13 +238,25 @@ export class PostgresWriter {
     await this.pool.end();
   }
 
-  private ensureTable(signal: AbortSignal): Promise<void> {
-    if (this.opts.columns !== undefined || !this.opts.createTable) return Promise.resolve();
-    this.tableReady ??= this.createTable(signal).catch((err: unknown) => {
-      this.tableReady = null;
-      throw classifyPgError(err) === 'transient' && !(err instanceof HopperError) ? unavailable(err) : err;
-    });
-    return this.tableReady;
+  private async ensureTable(signal: AbortSignal): Promise<void> {
+    if (this.opts.columns !== undefined || !this.opts.createTable) return;
+    for (;;) {
+      if (this.tableReady === null) {
+        const done = this.createTable(signal).catch((err: unknown) => {
+          this.tableReady = null;
+          throw classifyPgError(err) === 'transient' && !(err instanceof HopperError) ? unavailable(err) : err;
+        });
+        this.tableReady = { done, signal };
+      }
+      const { done, signal: runner } = this.tableReady;
+      try {
+        return await done;
+      } catch (err) {
+        // The call that ran the CREATE was aborted (its processTimeoutMs): not this call's failure, so it runs it again.
+        if (runner !== signal && runner.aborted && !signal.aborted) continue;
+        throw err;
+      }
+    }
   }
 
   private async createTable(signal: AbortSignal): Promise<void> {

@@ -172,13 +172,18 @@ export class BatchRun {
       // Shutdown came while it ran (a processor or sink aborted by ctx.signal, say): the failure may be the
       // abort's, not the records'. Abandoned (delivered again by the next run), never counted towards a dead letter.
       if (stopping.aborted) return false;
-      if (items.length > 1 && typeof r.error === 'object' && r.error !== null && timeouts.has(r.error)) {
-        this.env.logger.warn({ err: message(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
-        return this.settleInParts(items, attemptsAllowed - counted);
+      if (typeof r.error === 'object' && r.error !== null && timeouts.has(r.error)) {
+        // The abandoned call keeps its items: the next calls get fresh ones.
+        items = items.map((i) => i.fork());
+        if (items.length > 1) {
+          this.env.logger.warn({ code: 'HOPPER_PROCESS_TIMEOUT', err: message(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
+          return this.settleInParts(items, attemptsAllowed - counted);
+        }
       }
       if (isRetriable(r.error)) {
         retriableStreak++;
-        this.env.logger.warn({ err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
+        const code = typeof r.error === 'object' && r.error !== null && timeouts.has(r.error) ? 'HOPPER_PROCESS_TIMEOUT' : undefined;
+        this.env.logger.warn({ code, err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
         await clock.sleep(backoffMs(retriableStreak, policy, random), stopping);
         continue;
       }
@@ -203,7 +208,8 @@ export class BatchRun {
     for (const item of items) item.releaseEvents();
     const mid = items.length >>> 1;
     for (const half of [items.slice(0, mid), items.slice(mid)]) {
-      if (!(await this.settle(half, Math.max(1, attemptsAllowed)))) return false;
+      // A record alone gets maxAttempts calls of its own, as in bisection: never a dead letter after fewer.
+      if (!(await this.settle(half, half.length === 1 ? this.env.policy.maxAttempts : Math.max(1, attemptsAllowed)))) return false;
       for (const item of half) item.releaseEvents(); // processed: its events need not stay in memory
     }
     return true;
@@ -235,6 +241,8 @@ export class BatchRun {
         timeout.abort(err);
         reject(err);
       }, limitMs);
+      // A hung call must not keep the process alive after the workers stopped.
+      timer.unref();
     });
     const running = Promise.resolve().then(() => processor.process(batch, { ...ctx, signal: timeout.signal }));
     running.catch(() => undefined); // a call given up on may still fail later: nobody waits for it

@@ -22,6 +22,8 @@ export class RecordItem implements BatchItem {
   firstFailureAtMs = 0;
   lastFailureAtMs = 0;
   lastError = '';
+  /** The item that took this one's place after a call on it timed out (see fork). */
+  private successor: RecordItem | null = null;
 
   constructor(
     readonly record: LogRecord,
@@ -62,9 +64,9 @@ export class RecordItem implements BatchItem {
     return this.record.body;
   }
 
-  /** Events this record decoded to (0 while events() was never called, or failed). */
+  /** Events this record decoded to (0 while events() was never called, or failed); its successor's once forked. */
   get decodedEvents(): number {
-    return this.eventCount;
+    return this.successor !== null ? this.successor.decodedEvents : this.eventCount;
   }
 
   events(): unknown[] {
@@ -92,6 +94,22 @@ export class RecordItem implements BatchItem {
   releaseEvents(): void {
     this.decoded = null;
     this.overBudget = false;
+  }
+
+  /**
+   * A fresh item for the same record, with this one's failure history, for the calls after one that timed out:
+   * the abandoned call still holds this one and may go on calling events() (changing the cached events in place,
+   * spending the call's decode budget), which must not reach the calls that retry the record.
+   */
+  fork(): RecordItem {
+    const next = new RecordItem(this.record, this.settings);
+    next.calls = this.calls;
+    next.failures = this.failures;
+    next.firstFailureAtMs = this.firstFailureAtMs;
+    next.lastFailureAtMs = this.lastFailureAtMs;
+    next.lastError = this.lastError;
+    this.successor = next;
+    return next;
   }
 
   noteFailure(nowMs: number, message: string): void {

@@ -76,6 +76,63 @@ test('a batch whose call times out is split in halves until its calls finish, wi
   assert.equal(await deadLetterCount(log), 0);
 });
 
+test('an abandoned call that goes on using its items does not reach the retry of its records', async (t) => {
+  const { dir, log } = await streamWithRecords(t, ['{"n":1}']);
+  let calls = 0;
+  const seen: number[] = [];
+  let mutated!: () => void;
+  const afterMutation = new Promise<void>((resolve) => (mutated = resolve));
+  const processor = defineProcessor({
+    process(batch) {
+      calls++;
+      const item = batch.items[0]!;
+      if (calls === 1) {
+        item.events();
+        // Wakes after its limit, while the retry runs, and changes the events in place.
+        return new Promise<void>((resolve) =>
+          setTimeout(() => {
+            (item.events()[0] as { n: number }).n *= 100;
+            mutated();
+            resolve();
+          }, 300),
+        );
+      }
+      return afterMutation.then(() => {
+        seen.push((item.events()[0] as { n: number }).n);
+      });
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxWaitMs: 0, processTimeoutMs: 200 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0, processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit the record', async () => (await log.getPosition('g', 's', 0)) === 1);
+  await workers.stop();
+  assert.deepEqual(seen, [1]);
+});
+
+test('a record split off by a timeout still gets maxAttempts calls of its own before it is a dead letter', async (t) => {
+  const { dir, log } = await streamWithRecords(t, [0, 1, 2, 3].map((n) => `{"n":${n}}`));
+  const aloneCallsOfZero: number[] = [];
+  const processor = defineProcessor({
+    process(batch) {
+      const size = batch.items.length;
+      if (size === 4) throw new Error('the batch fails');
+      if (size === 2) return new Promise<void>(() => undefined);
+      if (batch.items[0]!.offset === 0) {
+        aloneCallsOfZero.push(batch.attempt);
+        throw new Error('record 0 fails');
+      }
+    },
+  });
+  const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxWaitMs: 0, maxAttempts: 3, processTimeoutMs: 50 }] });
+  const workers = await startWorkers(config, log, createLogger('silent'), { clock: fakeClock(), random: () => 0, processors: { p: processor } });
+  t.after(() => workers.stop());
+  await waitFor('the group to commit the four records', async () => (await log.getPosition('g', 's', 0)) === 4);
+  await workers.stop();
+  assert.equal(aloneCallsOfZero.length, 3, 'maxAttempts calls of record 0 alone');
+  assert.equal(await deadLetterCount(log), 1);
+});
+
 test('processTimeoutMs 0: a slow call is waited for', async (t) => {
   const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   let calls = 0;
