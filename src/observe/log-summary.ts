@@ -42,6 +42,24 @@ export function groupLags(stats: LogStats): GroupLag[] {
   return [...byKey.values()].sort((a, b) => a.stream.localeCompare(b.stream) || a.group.localeCompare(b.group));
 }
 
+/** A group position that cannot be read: the group's workers skip that partition, and its lag is unknown. */
+export interface UnreadablePosition {
+  stream: string;
+  group: string;
+  partition: number;
+}
+
+/** The positions the embedded log lists apart as unreadable (left out of groupLags); none on other backends. */
+export function unreadablePositions(stats: LogStats): UnreadablePosition[] {
+  const out: UnreadablePosition[] = [];
+  for (const s of stats.streams) {
+    for (const p of s.partitions) {
+      for (const u of (p as { unreadableGroups?: { group: string }[] }).unreadableGroups ?? []) out.push({ stream: s.stream, group: u.group, partition: p.partition });
+    }
+  }
+  return out;
+}
+
 export function deadLetterCounts(stats: LogStats): DeadLetterCount[] {
   const out: DeadLetterCount[] = [];
   for (const s of stats.streams) {

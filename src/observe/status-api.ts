@@ -6,7 +6,7 @@
 import type { AckLevel } from '../log/types.js';
 import type { AppendErrorInfo } from '../ingest/ingest-stats.js';
 import type { PipelineCounters } from '../work/worker-metrics.js';
-import { deadLetterCounts, groupLags, type DeadLetterCount, type GroupLag } from './log-summary.js';
+import { deadLetterCounts, groupLags, unreadablePositions, type DeadLetterCount, type GroupLag, type UnreadablePosition } from './log-summary.js';
 import type { AdminRole, Observer } from './observer.js';
 import { processLabel } from './process-probe.js';
 import type { LagHistory, WindowRates } from './status-sampler.js';
@@ -61,6 +61,8 @@ export interface AdminStatus {
   } | null;
   streams: StreamStatus[];
   groups: GroupLag[];
+  /** Only when there is one: group positions that cannot be read (not in `groups`; see statusWarnings). */
+  unreadablePositions?: UnreadablePosition[];
   deadLetters: { pending: number; stored: number; streams: DeadLetterCount[] };
   workers: { pipelines: Record<string, PipelineCounters> } | null;
   disk: { path: string; freeBytes: number; totalBytes: number; minFreeBytes: number } | null;
@@ -110,6 +112,7 @@ export function buildStatus(o: Observer): AdminStatus {
   });
 
   const dead = stats ? deadLetterCounts(stats) : [];
+  const unreadable = stats ? unreadablePositions(stats) : [];
   const workers = o.workers();
   const disk = o.sampler.disk;
   const status: AdminStatus = {
@@ -148,6 +151,7 @@ export function buildStatus(o: Observer): AdminStatus {
       : null,
     streams,
     groups: stats ? groupLags(stats) : [],
+    ...(unreadable.length > 0 ? { unreadablePositions: unreadable } : {}),
     deadLetters: { pending: dead.reduce((n, d) => n + d.pending, 0), stored: dead.reduce((n, d) => n + d.stored, 0), streams: dead },
     workers: workers ? { pipelines: workers.pipelines } : null,
     disk: disk ? { ...disk, minFreeBytes: config.ingest.minFreeDiskBytes } : null,

@@ -75,6 +75,14 @@ export function statusWarnings(s: AdminStatus): string[] {
     );
   }
 
+  // A server too old to report them has no such field.
+  for (const u of s.unreadablePositions ?? []) {
+    out.push(
+      `the position of group ${u.group} on stream ${u.stream} partition ${u.partition} cannot be read: its workers skip that partition, and its lag is not shown. ` +
+        `Commit a new one: hopper replay --stream ${u.stream} --group ${u.group} --partition ${u.partition} --from OFFSET|ISO-TIME.`,
+    );
+  }
+
   for (const d of s.deadLetters.streams) {
     if (d.pending > 0) {
       out.push(`${formatCount(d.pending)} dead letter${d.pending === 1 ? '' : 's'} pending for stream ${d.stream}: see hopper dlq list --stream ${d.stream}.`);
