@@ -7,13 +7,13 @@
 // A failed fdatasync stops the partition (see failedSync): what it covered may
 // not be on disk, and nothing written after it may be acknowledged as durable.
 
-import { promises as fsp, writeSync } from 'node:fs';
+import { promises as fsp, ftruncateSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
 import { writersCrc32Memory, type Crc32Memory } from './crc32.js';
 import { frameBytes, writeFrame } from './record-frame.js';
-import { encodeIndexEntries, fsyncDir, indexPath, segmentPath, type IndexEntry } from './segment-files.js';
+import { encodeIndexEntries, fsyncDir, INDEX_ENTRY_BYTES, indexPath, segmentPath, type IndexEntry } from './segment-files.js';
 import { recoverPartition, type WarnFn } from './partition-recovery.js';
 import { WriterLock } from './writer-lock.js';
 
@@ -121,6 +121,8 @@ export class PartitionWriter {
   /** Given the seconds of each fdatasync of segment data (metrics); set by the log. Two clock reads per fsync, nothing per record. */
   onFsync: ((seconds: number) => void) | null = null;
   private closed = false;
+  /** A partial index entry could not be cut off: the active segment's index takes no more entries (see appendIndex). */
+  private indexOutOfStep = false;
   private lastIndexedPosition: number;
   private drainWaiters: (() => void)[] = [];
   /** Records acknowledged `fast` whose write then failed: the loss `fast` accepts. */
@@ -353,12 +355,7 @@ export class PartitionWriter {
     }
     if (entries.length > 0) {
       // The index is a hint rebuilt by recovery, so it is not fsync'd on the hot path.
-      const encoded = encodeIndexEntries(entries);
-      try {
-        this.idxSize += writeSync(this.idx.fd, encoded, 0, encoded.length, this.idxSize);
-      } catch (err) {
-        this.warn({ err: String(err) }, 'could not extend a segment index (recovery will rebuild it)');
-      }
+      if (!this.indexOutOfStep) this.appendIndex(encodeIndexEntries(entries));
     }
     if (landed < batch.length) {
       // Refused, even the append whose first records landed: the client retries it, and at-least-once allows the duplicates.
@@ -377,6 +374,32 @@ export class PartitionWriter {
       rel += p.records.length;
     }
     if (wantsDurable) this.startSync(false);
+  }
+
+  /**
+   * Appends entries to the index. The file is opened to append (O_APPEND: the position is ignored), so a write
+   * cut short inside an entry (the disk filled between two blocks of the index) would put every later entry
+   * out of step, and readers would decode garbage from there on. The part of an entry is cut off again; if
+   * that fails, the segment gets no more entries (they are hints: reads scan further, recovery rebuilds it).
+   */
+  private appendIndex(encoded: Buffer): void {
+    let n = 0;
+    try {
+      while (n < encoded.length) n += writeSync(this.idx.fd, encoded, n, encoded.length - n, this.idxSize + n);
+    } catch (err) {
+      this.warn({ err: String(err) }, 'could not extend a segment index (recovery will rebuild it)');
+    }
+    const part = n % INDEX_ENTRY_BYTES;
+    if (part !== 0) {
+      try {
+        ftruncateSync(this.idx.fd, this.idxSize + n - part);
+        n -= part;
+      } catch (err) {
+        this.indexOutOfStep = true;
+        this.warn({ err: String(err) }, 'could not cut a partial entry off a segment index: no more entries until the next segment');
+      }
+    }
+    this.idxSize += n;
   }
 
   /**
@@ -574,6 +597,7 @@ export class PartitionWriter {
     this.base = nextBase;
     this.size = 0;
     this.idxSize = 0;
+    this.indexOutOfStep = false;
     // maxTimeUs carries over: the time index must see a late-stamped record at the end of the sealed segment.
     this.lastIndexedPosition = -Infinity;
     this.bases.push(nextBase);
