@@ -4,14 +4,15 @@
 
 import type { HopperConfig } from '../config/schema.js';
 import type { Log } from './types.js';
-import { constants, existsSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HopperError } from '../errors.js';
 import type { WarnFn } from './embedded/partition-recovery.js';
+import { checkExistingDataDir } from './embedded/existing-data-dir.js';
 
 export interface OpenOptions {
-  /** The log must exist already (a CLI command reading it): a data directory that is not there is a typo, not an empty log. */
+  /** The log must exist already (a CLI command reading it): a data directory that is not there, or not a log's, is a typo, not an empty log. */
   existing?: boolean;
 }
 
@@ -19,10 +20,8 @@ export type LogFactory = (config: HopperConfig, warn: WarnFn, opts: OpenOptions)
 
 const BACKENDS: Record<string, LogFactory> = {
   embedded: async (config, warn, opts) => {
-    if (opts.existing === true && !existsSync(config.dataDir)) {
-      throw new HopperError('HOPPER_USAGE', `No Hopper data in ${resolve(config.dataDir)}: pass --data-dir (or set HOPPER_DATA_DIR) to the directory hopper serve writes to.`);
-    }
-    if (opts.existing !== true) await prepareDataDir(config.dataDir);
+    if (opts.existing === true) checkExistingDataDir(config.dataDir);
+    else await prepareDataDir(config.dataDir);
     const { EmbeddedLog } = await import('./embedded/embedded-log.js');
     return new EmbeddedLog({ dataDir: config.dataDir, ...config.log.embedded, warn });
   },
