@@ -3,9 +3,10 @@
 //
 //   groups/{group}/{stream}/members/{name}   {"expiresAtMs","host","pid"}  one per live member
 //   groups/{group}/{stream}/{p}.lease        {"owner","expiresAtMs","host","pid"}
-//   groups/{group}/{stream}/lease.mutex      held while leases change (broken when stale)
+//   groups/{group}/{stream}/lease.mutex      held while leases change: {"owner","host","pid","token"}; broken when
+//                                            stale by renaming it away and checking it was the stale one
 //   groups/{group}/{stream}/{p}.position     the committed position (EmbeddedLog)
-//   groups/{group}/{stream}/*.tmp            positions being written (old ones removed when a member opens)
+//   groups/{group}/{stream}/*.tmp            positions being written, broken mutexes (old ones removed when a member opens)
 //
 // Invariants and rules:
 // - A member renews its leases every leaseTimeoutMs/3 from a timer (not only when
@@ -42,6 +43,7 @@
 //   only if the next fetch asks for that partition, at that position, of that lease.
 
 import { promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isHopperError } from '../../errors.js';
@@ -50,8 +52,16 @@ import type { EmbeddedLog } from './embedded-log.js';
 import type { WarnFn } from './partition-recovery.js';
 import type { PreparedFile } from './segment-files.js';
 
-/** A mutex file older than this was left by a dead process and is broken. */
+/** A mutex file older than this, whose holder is not a live process on this host, was left by a dead process and is broken. */
 const MUTEX_STALE_MS = 5_000;
+/**
+ * A mutex held this long by a live process on this host is broken anyway (a hung member must not stop the
+ * group for good). Far above MUTEX_STALE_MS: a member paused or on a disk stalled past 5 s still holds it,
+ * and breaking it let two members take the same free partition.
+ */
+const MUTEX_LIVE_STALE_MS = 60_000;
+/** A mutex found missing when released is looked at again after this long (a breaker may be putting it back). */
+const MUTEX_RELEASE_RECHECK_MS = 10;
 /** Mutex acquisition attempts (2-7 ms apart) before giving up. */
 const MUTEX_MAX_ATTEMPTS = 2000;
 const POLL_MIN_MS = 5;
@@ -190,14 +200,16 @@ export class EmbeddedGroupConsumer implements LogConsumer {
 
   private async withMutex<T>(fn: () => Promise<T>): Promise<T> {
     const path = join(this.dir, 'lease.mutex');
+    // A token per acquisition: tells our mutex from a newer one of the same name (inode numbers are reused).
+    const text = JSON.stringify({ owner: this.opts.consumerName, host: HOST, pid: process.pid, token: randomBytes(8).toString('hex') });
     for (let attempt = 0; ; attempt++) {
       try {
-        await fsp.writeFile(path, this.opts.consumerName, { flag: 'wx' });
+        await fsp.writeFile(path, text, { flag: 'wx' });
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const st = await fsp.stat(path).catch(() => null);
-        if (st && Date.now() - st.mtimeMs > MUTEX_STALE_MS) await fsp.rm(path, { force: true });
+        const found = await readMutex(path);
+        if (found && mutexStale(found)) await breakMutex(path, found);
         if (attempt > MUTEX_MAX_ATTEMPTS) throw new Error(`lease mutex ${path} contended for too long`);
         await sleep(2 + Math.random() * 5);
       }
@@ -205,7 +217,12 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     try {
       return await fn();
     } finally {
-      await fsp.rm(path, { force: true });
+      // Only our own: a mutex broken while we held it (hung past MUTEX_LIVE_STALE_MS) is someone else's now.
+      let held = await readMutex(path).catch(() => null);
+      // Missing: maybe a late breaker has it renamed aside and is about to link it back; left there it would
+      // hold the group up to MUTEX_LIVE_STALE_MS.
+      if (held === null) held = await sleep(MUTEX_RELEASE_RECHECK_MS).then(() => readMutex(path).catch(() => null));
+      if (held?.text === text) await fsp.rm(path, { force: true });
     }
   }
 
@@ -526,6 +543,59 @@ export class EmbeddedGroupConsumer implements LogConsumer {
       await fsp.rm(join(this.dir, 'members', encodeURIComponent(me)), { force: true });
     }).catch(() => undefined);
     this.owned.clear();
+  }
+}
+
+/** The lease mutex as read: inode, mtime and text, to tell the file judged stale from a newer one of the same name. */
+interface MutexFile {
+  ino: number;
+  mtimeMs: number;
+  text: string;
+}
+
+async function readMutex(path: string): Promise<MutexFile | null> {
+  try {
+    const st = await fsp.stat(path);
+    return { ino: st.ino, mtimeMs: st.mtimeMs, text: await fsp.readFile(path, 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+function mutexStale(found: MutexFile): boolean {
+  let holder: { host?: string; pid?: number } = {};
+  try {
+    holder = (JSON.parse(found.text) as typeof holder | null) ?? {}; // older Hoppers wrote the member's name: unknown holder
+  } catch {
+    // unknown holder (or read while being written: then it is fresh)
+  }
+  const liveHere = holder.host === HOST && typeof holder.pid === 'number' && processAlive(holder.pid);
+  return Date.now() - found.mtimeMs > (liveHere ? MUTEX_LIVE_STALE_MS : MUTEX_STALE_MS);
+}
+
+/**
+ * Breaks the stale mutex `found`: renamed away (atomic, so of members breaking it together one gets it), then
+ * checked to be the file judged stale. A newer one (another breaker removed the stale one and a member took
+ * the mutex meanwhile) is linked back: removing it let two members change leases at once.
+ */
+async function breakMutex(path: string, found: MutexFile): Promise<void> {
+  const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`; // a crash leaves it to removeStaleTemps
+  try {
+    await fsp.rename(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const moved = await readMutex(aside);
+    if (moved && (moved.ino !== found.ino || moved.mtimeMs !== found.mtimeMs || moved.text !== found.text)) {
+      // EEXIST: a third member took the mutex in that instant; it needs two breakers and a third acquirer within
+      // microseconds, and is not handled further.
+      await fsp.link(aside, path).catch(() => undefined);
+    }
+  } finally {
+    await fsp.rm(aside, { force: true });
   }
 }
 
