@@ -1,9 +1,21 @@
 // Walks the frames of one segment file from a byte position, in large reads,
 // validating each frame (length, checksum, consecutive offsets). Recovery and
 // reads both use it; it stops at the first frame that is not valid.
+// After damage, findNextFrame searches forward for where valid frames start again.
 
 import type { FileHandle } from 'node:fs/promises';
-import { FRAME_BAD, FRAME_HEADER_BYTES, FRAME_OK, FRAME_SHORT, inspectFrame, newFrameFacts } from './record-frame.js';
+import {
+  FRAME_BAD,
+  FRAME_HEADER_BYTES,
+  FRAME_OK,
+  FRAME_SHORT,
+  FRAME_VERSION,
+  MAX_PAYLOAD_BYTES,
+  PAYLOAD_FIXED_BYTES,
+  inspectFrame,
+  newFrameFacts,
+  type FrameFacts,
+} from './record-frame.js';
 
 export const SCAN_CHUNK_BYTES = 1024 * 1024;
 /** Reads for one frame: read-ahead bytes, a fresh read of its header, then of its whole length (and slack). */
@@ -116,4 +128,72 @@ export async function scanFrames(
     if (!visit(v)) return { position: pos, nextOffset: next, stop: 'visitor' };
   }
   return { position: pos, nextOffset: next ?? 0, stop: 'end' };
+}
+
+/** Bytes from a frame's start to the end of its offset field: enough to judge a candidate before its checksum. */
+const CANDIDATE_HEAD_BYTES = FRAME_HEADER_BYTES + 20;
+
+export interface FoundFrame {
+  position: number;
+  offset: number;
+}
+
+/** The offset of a valid frame at `pos` (from `buf`, holding file bytes from `bufStart`, when it has the whole frame), or null. */
+async function validOffsetAt(fh: FileHandle, pos: number, end: number, buf: Buffer, bufStart: number, bufEnd: number, facts: FrameFacts): Promise<number | null> {
+  if (pos + FRAME_HEADER_BYTES > end) return null;
+  let at = pos - bufStart;
+  let limit = bufEnd - bufStart;
+  if (at < 0 || at + CANDIDATE_HEAD_BYTES > limit || at + FRAME_HEADER_BYTES + buf.readUInt32LE(at) > limit) {
+    const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    if ((await fh.read(head, 0, FRAME_HEADER_BYTES, pos)).bytesRead < FRAME_HEADER_BYTES) return null;
+    const payloadBytes = head.readUInt32LE(0);
+    if (payloadBytes < PAYLOAD_FIXED_BYTES || payloadBytes > MAX_PAYLOAD_BYTES || pos + FRAME_HEADER_BYTES + payloadBytes > end) return null;
+    buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
+    limit = (await fh.read(buf, 0, buf.length, pos)).bytesRead;
+    at = 0;
+  }
+  return inspectFrame(buf, at, limit, facts) === FRAME_OK ? facts.offset : null;
+}
+
+/**
+ * After a bad frame: the first position in [from, end) where a valid frame starts that carries an offset in
+ * (afterOffset, beforeOffset) and that the data after it continues (the next frame is valid with the next
+ * offset, or the data ends with it), or null. Each position is looked at once, in chunks; only a candidate
+ * whose header is plausible (length, version, offset in range, inside the data) has its checksum computed,
+ * so the search costs one pass over the bytes, not one scan per position. Only damage runs it.
+ */
+export async function findNextFrame(
+  fh: FileHandle,
+  from: number,
+  end: number,
+  afterOffset: number,
+  beforeOffset: number,
+  chunkBytes = SCAN_CHUNK_BYTES,
+): Promise<FoundFrame | null> {
+  const facts = newFrameFacts();
+  let chunkStart = from;
+  while (chunkStart + CANDIDATE_HEAD_BYTES <= end) {
+    const want = Math.min(Math.max(chunkBytes, CANDIDATE_HEAD_BYTES), end - chunkStart);
+    const buf = Buffer.allocUnsafe(want);
+    const { bytesRead } = await fh.read(buf, 0, want, chunkStart);
+    const lastAt = bytesRead - CANDIDATE_HEAD_BYTES; // the last candidate whose head is whole in buf
+    if (lastAt < 0) return null;
+    const bufEnd = chunkStart + bytesRead;
+    for (let at = 0; at <= lastAt; at++) {
+      const payloadBytes = buf.readUInt32LE(at);
+      if (payloadBytes < PAYLOAD_FIXED_BYTES || payloadBytes > MAX_PAYLOAD_BYTES) continue;
+      const pos = chunkStart + at;
+      const frameEnd = pos + FRAME_HEADER_BYTES + payloadBytes;
+      if (frameEnd > end || buf[at + FRAME_HEADER_BYTES] !== FRAME_VERSION) continue;
+      const offset = buf.readUInt32LE(at + FRAME_HEADER_BYTES + 12) + buf.readUInt32LE(at + FRAME_HEADER_BYTES + 16) * 0x1_0000_0000;
+      if (offset <= afterOffset || offset >= beforeOffset) continue;
+      if ((await validOffsetAt(fh, pos, end, buf, chunkStart, bufEnd, facts)) !== offset) continue;
+      // A record's body may hold a whole frame (a copy of one): the frame after a real one carries the next offset.
+      if (frameEnd === end || (await validOffsetAt(fh, frameEnd, end, buf, chunkStart, bufEnd, facts)) === offset + 1) {
+        return { position: pos, offset };
+      }
+    }
+    chunkStart += lastAt + 1;
+  }
+  return null;
 }

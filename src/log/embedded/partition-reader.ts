@@ -8,7 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import type { LogRecord, ReadResult } from '../types.js';
 import { decodeFrame } from './record-frame.js';
-import { scanFrames } from './frame-scanner.js';
+import { findNextFrame, scanFrames, type FoundFrame } from './frame-scanner.js';
 import { ReadAheadCursor } from './read-ahead.js';
 import { decodeIndexEntries, indexPath, INDEX_ENTRY_BYTES, listSegments, segmentName, segmentPath, type IndexEntry } from './segment-files.js';
 import type { PartitionWriter } from './partition-writer.js';
@@ -61,6 +61,11 @@ export class PartitionReader {
   private cursors: ReadAheadCursor[] = [];
   /** Sizes of sealed segments (they never change), so a read needs no fstat. */
   private sealedSizes = new Map<number, number>();
+  /**
+   * Per segment, where valid frames start again after damage that no index entry lies past (found by a forward
+   * search): a later seek starts there instead of before the damage, which it would meet again. Ascending offsets.
+   */
+  private resumePoints = new Map<number, FoundFrame[]>();
   /** Running average of frame sizes, to size reads to what maxRecords needs. */
   private avgFrameBytes = 512;
 
@@ -78,6 +83,7 @@ export class PartitionReader {
     for (const base of this.indexCache.keys()) if (!bases.includes(base)) this.indexCache.delete(base);
     if (this.cursors.some((c) => !bases.includes(c.base))) this.cursors = this.cursors.filter((c) => bases.includes(c.base));
     for (const base of this.sealedSizes.keys()) if (!bases.includes(base)) this.sealedSizes.delete(base);
+    for (const base of this.resumePoints.keys()) if (!bases.includes(base)) this.resumePoints.delete(base);
     for (const [base, h] of this.handles) if (!bases.includes(base)) this.drop(base, h);
     return bases;
   }
@@ -134,6 +140,7 @@ export class PartitionReader {
     this.indexCache.clear();
     this.cursors = [];
     this.sealedSizes.clear();
+    this.resumePoints.clear();
   }
 
   /** Closes the idle handles now, and those of reads in progress when they are done. */
@@ -253,6 +260,13 @@ export class PartitionReader {
           seekEntry = e ?? null;
           startPos = e?.position ?? 0;
           startOffset = base + (e?.relOffset ?? 0);
+          const r = this.resumePointBefore(base, from, readable.end);
+          if (r !== undefined && r.offset > startOffset) {
+            // Past damage the index has no entry after: start where the search found valid frames again.
+            seekEntry = null;
+            startPos = r.position;
+            startOffset = r.offset;
+          }
           cursor = new ReadAheadCursor(base);
         }
         const wantBytes = (maxRecords - records.length) * this.avgFrameBytes * 1.25 + (from - startOffset) * this.avgFrameBytes;
@@ -312,9 +326,13 @@ export class PartitionReader {
         // readable end (a tail cut off, by recovery or anything else) prove nothing and lead nowhere:
         // following one would seek back before it and meet the same bad frame forever.
         entries ??= await this.index(base, isLast);
-        const after = await this.resumeEntry(fh, entries, base, scan.position, scan.nextOffset, readable.end, isLast ? Infinity : bases[i + 1]!);
+        const limitOffset = isLast ? (this.writer()?.writtenEnd.nextOffset ?? Infinity) : bases[i + 1]!;
+        let after: FoundFrame | undefined = await this.resumeEntry(fh, entries, base, scan.position, scan.nextOffset, readable.end, limitOffset);
         if (!after && isLast && readable.tailMayBeTorn) break;
-        const resumeOffset = after ? base + after.relOffset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
+        // No entry past the damage (index missing, or the damage after its last entry): search the data itself
+        // for where valid frames start again, rather than give up the rest of the segment.
+        after ??= await this.searchPastDamage(fh, base, scan.position, scan.nextOffset, readable.end, limitOffset);
+        const resumeOffset = after ? after.offset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
         const resumePos = after ? after.position : readable.end;
         await this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
         from = Math.max(from, resumeOffset);
@@ -342,14 +360,34 @@ export class PartitionReader {
     badOffset: number,
     end: number,
     limitOffset: number,
-  ): Promise<IndexEntry | undefined> {
+  ): Promise<FoundFrame | undefined> {
     for (const x of entries) {
       if (x.position <= badPos || x.position >= end) continue;
       const offset = base + x.relOffset;
       if (offset <= badOffset || offset >= limitOffset) continue;
-      if ((await frameOffsetAt(fh, x.position, end)) === offset) return x;
+      if ((await frameOffsetAt(fh, x.position, end)) === offset) return { position: x.position, offset };
     }
     return undefined;
+  }
+
+  /** The next valid frame after a bad one at `badPos`, found by a forward search of the data (remembered for later seeks). */
+  private async searchPastDamage(fh: fsp.FileHandle, base: number, badPos: number, badOffset: number, end: number, limitOffset: number): Promise<FoundFrame | undefined> {
+    const found = await findNextFrame(fh, badPos + 1, end, badOffset, limitOffset);
+    if (found === null) return undefined;
+    const points = this.resumePoints.get(base) ?? [];
+    if (!points.some((p) => p.offset === found.offset)) {
+      points.push(found);
+      points.sort((a, b) => a.offset - b.offset);
+      this.resumePoints.set(base, points);
+    }
+    return found;
+  }
+
+  /** The last resume point of `base` at or before offset `from`, inside the readable data. */
+  private resumePointBefore(base: number, from: number, end: number): FoundFrame | undefined {
+    let best: FoundFrame | undefined;
+    for (const p of this.resumePoints.get(base) ?? []) if (p.offset <= from && p.position < end) best = p;
+    return best;
   }
 
   /** The cursor of a sequential reader whose next read is at `from` (taken out: concurrent reads never share one). */

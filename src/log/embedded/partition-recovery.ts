@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { HopperError } from '../../errors.js';
-import { scanFrames, type ScanEnd } from './frame-scanner.js';
+import { findNextFrame, scanFrames, type ScanEnd } from './frame-scanner.js';
 import {
   INDEX_ENTRY_BYTES,
   INDEX_SUFFIX,
@@ -38,13 +38,18 @@ export interface RecoveredPartition {
   truncatedBytes: number;
 }
 
-/** Builds index entries for the frames of a whole segment (used when its index is missing). */
+/**
+ * Builds index entries for the frames of a whole sealed segment (used when its index is missing). Damage does
+ * not end it: the scan resumes at the next valid frame (below `nextBase`, the next segment's base) and an entry
+ * goes there, so a reader meeting the damage skips to it rather than past the rest of the segment.
+ */
 async function buildIndex(
   path: string,
   baseOffset: number,
+  nextBase: number,
   intervalBytes: number,
   seedMaxTimeUs: number,
-): Promise<{ entries: IndexEntry[]; end: number; nextOffset: number; maxTimeUs: number }> {
+): Promise<{ entries: IndexEntry[]; maxTimeUs: number }> {
   const fh = await fsp.open(path, 'r');
   try {
     const { size } = await fh.stat();
@@ -52,15 +57,25 @@ async function buildIndex(
     let lastIndexed = -Infinity;
     // Carried on from the segments before, as the writer does: a late stamp there is found by a time lookup.
     let maxTimeUs = seedMaxTimeUs;
-    const end = await scanFrames(fh, 0, size, baseOffset, (v) => {
-      maxTimeUs = Math.max(maxTimeUs, v.receivedAtUs);
-      if (v.filePosition - lastIndexed >= intervalBytes) {
-        entries.push({ relOffset: v.offset - baseOffset, position: v.filePosition, maxTimeUs });
-        lastIndexed = v.filePosition;
-      }
-      return true;
-    });
-    return { entries, end: end.position, nextOffset: end.nextOffset, maxTimeUs };
+    let position = 0;
+    let expected = baseOffset;
+    for (;;) {
+      const end = await scanFrames(fh, position, size, expected, (v) => {
+        maxTimeUs = Math.max(maxTimeUs, v.receivedAtUs);
+        if (v.filePosition - lastIndexed >= intervalBytes) {
+          entries.push({ relOffset: v.offset - baseOffset, position: v.filePosition, maxTimeUs });
+          lastIndexed = v.filePosition;
+        }
+        return true;
+      });
+      if (end.stop === 'end' || end.position >= size) break;
+      const found = await findNextFrame(fh, end.position + 1, size, end.nextOffset, nextBase);
+      if (found === null) break;
+      position = found.position;
+      expected = found.offset;
+      lastIndexed = -Infinity; // an entry at the first frame after the damage
+    }
+    return { entries, maxTimeUs };
   } finally {
     await fh.close();
   }
@@ -173,7 +188,7 @@ export async function recoverPartition(dir: string, indexIntervalBytes: number, 
     const idxBytes = await indexFileBytes(indexPath(dir, base));
     if (idxBytes === null || idxBytes % INDEX_ENTRY_BYTES !== 0) {
       const seed = i > 0 ? (await sealedTail(dir, sealed[i - 1]!, indexIntervalBytes)).maxTimeUs : 0;
-      const built = await buildIndex(segmentPath(dir, base), base, indexIntervalBytes, seed);
+      const built = await buildIndex(segmentPath(dir, base), base, bases[i + 1]!, indexIntervalBytes, seed);
       await writeFileAtomic(indexPath(dir, base), encodeIndexEntries(built.entries), dir);
       warn({ segment: segmentName(base) }, idxBytes === null ? 'rebuilt a missing segment index' : 'rebuilt a torn segment index');
     }
