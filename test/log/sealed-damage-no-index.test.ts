@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
+import { readThrough } from './read-through.js';
 import { open } from 'node:fs/promises';
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import { findNextFrame } from '../../src/log/embedded/frame-scanner.js';
@@ -33,18 +34,7 @@ function damage(segment: string): void {
 }
 
 async function readAll(log: EmbeddedLog): Promise<number[]> {
-  const seen: number[] = [];
-  let offset = 0;
-  for (let guard = 0; guard < 1000; guard++) {
-    const { records, nextOffset } = await log.read('s', 0, offset, { maxRecords: 37 });
-    for (const r of records) {
-      assert.ok(r.body.equals(makeRecord(r.offset, 200).body), `record ${r.offset} must be the one written`);
-      seen.push(r.offset);
-    }
-    if (records.length === 0 && nextOffset === offset) break;
-    offset = nextOffset;
-  }
-  return seen;
+  return (await readThrough(log, 37, 200)).offsets;
 }
 
 async function checkOnlyOneLost(log: EmbeddedLog, warnings: string[]): Promise<void> {

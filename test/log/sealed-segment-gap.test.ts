@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
+import { readThrough } from './read-through.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { decodeIndexEntries } from '../../src/log/embedded/segment-files.js';
 import { makeRecord } from './conformance.js';
@@ -27,15 +28,9 @@ async function drainAndCount(dir: string, maxRecords: number): Promise<{ seen: n
   const warnings: Record<string, unknown>[] = [];
   const log = openEmbedded(dir, { ...OPTS, warn: (fields, message) => void (message.includes('damaged range') && warnings.push(fields)) });
   try {
-    let seen = 0;
-    let offset = 0;
-    for (let guard = 0; guard < 1000; guard++) {
-      const { records, nextOffset } = await log.read('s', 0, offset, { maxRecords });
-      seen += records.length;
-      if (records.length === 0 && nextOffset === offset) break;
-      offset = nextOffset;
-    }
-    assert.equal(offset, TOTAL, 'reading reaches the end');
+    const { offsets, end } = await readThrough(log, maxRecords);
+    const seen = offsets.length;
+    assert.equal(end, TOTAL, 'reading reaches the end');
     const quarantined = (await log.stats()).streams[0]!.partitions[0]!.quarantinedRecords;
     return { seen, quarantined, warnings };
   } finally {
