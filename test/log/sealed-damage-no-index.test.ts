@@ -2,26 +2,20 @@
 // index and a reader with no index both search forward for the next valid frame instead of dropping the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
-import { readThrough } from './read-through.js';
+import { readThrough, SMALL_SEGMENTS, writeSealedSegments } from './damage-fixture.js';
 import { open } from 'node:fs/promises';
 import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 import { findNextFrame } from '../../src/log/embedded/frame-scanner.js';
 import { writeFrame } from '../../src/log/embedded/record-frame.js';
 
-const OPTS = { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 };
+const OPTS = SMALL_SEGMENTS;
 
 async function writeAll(dir: string): Promise<string[]> {
-  const log = openEmbedded(dir, OPTS);
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  for (let i = 0; i < 300; i += 10) await log.append('s', 0, Array.from({ length: 10 }, (_, j) => makeRecord(i + j, 200)), 'durable');
-  await log.close();
-  const pdir = join(dir, 'streams', 's', '0');
-  const segs = readdirSync(pdir).filter((n) => n.endsWith('.log')).sort();
-  assert.ok(segs.length >= 4, 'the test needs several sealed segments');
+  const { pdir, segs } = await writeSealedSegments(dir);
   return segs.map((n) => join(pdir, n));
 }
 

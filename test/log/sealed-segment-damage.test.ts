@@ -2,30 +2,23 @@
 // the process: the bad range is skipped, counted in stats, and reading goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
-import { readThrough } from './read-through.js';
+import { readThrough, SMALL_SEGMENTS, writeSealedSegments } from './damage-fixture.js';
 
 test('a bad checksum in a sealed segment is quarantined and reading continues after it', async (t) => {
   const dir = tempDir();
   t.after(() => removeDir(dir));
   const warnings: string[] = [];
-  let log = openEmbedded(dir, { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 });
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  for (let i = 0; i < 300; i += 10) await log.append('s', 0, Array.from({ length: 10 }, (_, j) => makeRecord(i + j, 200)), 'durable');
-  await log.close();
-
-  const pdir = join(dir, 'streams', 's', '0');
-  const segs = readdirSync(pdir).filter((n) => n.endsWith('.log')).sort();
-  assert.ok(segs.length >= 4, 'the test needs several sealed segments');
+  const { pdir, segs } = await writeSealedSegments(dir);
   const victim = join(pdir, segs[1]!);
   const buf = readFileSync(victim);
   buf[Math.floor(buf.length / 2)] ^= 0x5a;
   writeFileSync(victim, buf);
 
-  log = openEmbedded(dir, { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512, warn: (_f, m) => warnings.push(m) });
+  const log = openEmbedded(dir, { ...SMALL_SEGMENTS, warn: (_f, m) => warnings.push(m) });
   t.after(() => log.close());
   const seen = (await readThrough(log, 37, 200)).offsets;
   assert.equal(seen[seen.length - 1], 299, 'reading reaches the end of the partition');

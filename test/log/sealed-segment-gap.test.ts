@@ -3,26 +3,14 @@
 // quarantined, as they do for a bad checksum, not skip them without a word.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { readFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { readThrough } from './read-through.js';
+import { readThrough, RECORDS, SMALL_SEGMENTS, writeSealedSegments } from './damage-fixture.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { decodeIndexEntries } from '../../src/log/embedded/segment-files.js';
-import { makeRecord } from './conformance.js';
 
-const OPTS = { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 };
-const TOTAL = 300;
-
-async function writeSegments(dir: string): Promise<{ pdir: string; segs: string[] }> {
-  const log = openEmbedded(dir, OPTS);
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  for (let i = 0; i < TOTAL; i += 10) await log.append('s', 0, Array.from({ length: 10 }, (_, j) => makeRecord(i + j, 200)), 'durable');
-  await log.close();
-  const pdir = join(dir, 'streams', 's', '0');
-  const segs = readdirSync(pdir).filter((n) => n.endsWith('.log')).sort();
-  assert.ok(segs.length >= 4, 'the test needs several sealed segments');
-  return { pdir, segs };
-}
+const OPTS = SMALL_SEGMENTS;
+const TOTAL = RECORDS;
 
 async function drainAndCount(dir: string, maxRecords: number): Promise<{ seen: number; quarantined: number; warnings: Record<string, unknown>[] }> {
   const warnings: Record<string, unknown>[] = [];
@@ -41,7 +29,7 @@ async function drainAndCount(dir: string, maxRecords: number): Promise<{ seen: n
 test('a sealed segment cut short at a frame boundary: the offsets up to the next segment are reported and counted', async (t) => {
   const dir = tempDir();
   t.after(() => removeDir(dir));
-  const { pdir, segs } = await writeSegments(dir);
+  const { pdir, segs } = await writeSealedSegments(dir);
   const victim = join(pdir, segs[1]!);
   // Cut at an index entry in the middle: a whole-frame boundary, so no frame is torn.
   const entries = decodeIndexEntries(readFileSync(victim.replace(/\.log$/, '.idx')));
@@ -62,7 +50,7 @@ test('a sealed segment cut short at a frame boundary: the offsets up to the next
 test('a segment missing between two others: its offsets are reported and counted', async (t) => {
   const dir = tempDir();
   t.after(() => removeDir(dir));
-  const { pdir, segs } = await writeSegments(dir);
+  const { pdir, segs } = await writeSealedSegments(dir);
   rmSync(join(pdir, segs[2]!));
   rmSync(join(pdir, segs[2]!.replace(/\.log$/, '.idx')));
   const lost = Number(segs[3]!.slice(0, 20)) - Number(segs[2]!.slice(0, 20));
