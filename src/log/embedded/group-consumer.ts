@@ -51,6 +51,7 @@ import type { ConsumerOptions, Delivery, LogConsumer, ReadResult } from '../type
 import type { EmbeddedLog } from './embedded-log.js';
 import type { WarnFn } from './partition-recovery.js';
 import type { PreparedFile } from './segment-files.js';
+import { breakAside } from './break-aside.js';
 
 /** A mutex file older than this, whose holder is not a live process on this host, was left by a dead process and is broken. */
 const MUTEX_STALE_MS = 5_000;
@@ -580,23 +581,10 @@ function mutexStale(found: MutexFile): boolean {
  * the mutex meanwhile) is linked back: removing it let two members change leases at once.
  */
 async function breakMutex(path: string, found: MutexFile): Promise<void> {
-  const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`; // a crash leaves it to removeStaleTemps
-  try {
-    await fsp.rename(path, aside);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  try {
+  await breakAside(path, async (aside) => {
     const moved = await readMutex(aside);
-    if (moved && (moved.ino !== found.ino || moved.mtimeMs !== found.mtimeMs || moved.text !== found.text)) {
-      // EEXIST: a third member took the mutex in that instant; it needs two breakers and a third acquirer within
-      // microseconds, and is not handled further.
-      await fsp.link(aside, path).catch(() => undefined);
-    }
-  } finally {
-    await fsp.rm(aside, { force: true });
-  }
+    return !moved || (moved.ino === found.ino && moved.mtimeMs === found.mtimeMs && moved.text === found.text);
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -25,6 +25,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HopperError } from '../../errors.js';
+import { breakAside } from './break-aside.js';
 
 const LOCK_FILE = 'writer.lock';
 const TAKEOVER_SUFFIX = '.takeover';
@@ -199,23 +200,9 @@ async function breakIfStale(mutex: string): Promise<void> {
   const found = await readLockFile(mutex);
   if (found === null) return;
   if (found.owner && isAlive(found.owner)) return; // held: the holder is done in a few milliseconds
-  // Rename it away, then check that what we moved is the dead holder's file: another breaker may have
-  // removed that one already and a live process linked a new mutex, which goes back in place.
-  const aside = `${mutex}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await fsp.rename(mutex, aside);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  try {
+  // Another breaker may have removed the dead holder's file already and a live process linked a new mutex.
+  await breakAside(mutex, async (aside) => {
     const moved = await readLockFile(aside);
-    if (moved && (moved.ino !== found.ino || moved.text !== found.text)) {
-      // EEXIST: a third process linked a mutex in that instant, and two hold one. That needs a crash inside
-      // the mutex and three processes opening the partition at once; it is not handled further.
-      await fsp.link(aside, mutex).catch(() => undefined);
-    }
-  } finally {
-    await fsp.rm(aside, { force: true });
-  }
+    return !moved || (moved.ino === found.ino && moved.text === found.text);
+  });
 }
