@@ -11,7 +11,8 @@
 // whose batch was not committed and is delivered again. Appended to as it is, that
 // partial line and the first line of the next write would become one corrupt line
 // and the redelivered event would be lost in it. So before this process first writes
-// to a file, and after a write of its own failed, it ends a torn last line with "\n".
+// to a file, after a write of its own failed, and when another process appended since
+// its last write (that process may have died part way), it ends a torn last line with "\n".
 // The fragment stays, as one line that is not JSON: cutting it off instead would race
 // with another worker appending to the same file, and could cut off its lines.
 
@@ -56,6 +57,8 @@ interface OpenFile {
   path: string;
   /** Known to end at a line boundary (checked since it was opened, and no write of ours failed since). */
   aligned: boolean;
+  /** Its size after our last write: a different size means another process appended since, maybe a torn line. */
+  end: number;
 }
 
 const NEWLINE = 0x0a;
@@ -129,6 +132,7 @@ class FilesWriter {
       let at = 0;
       try {
         while (at < data.length) at += (await file.fh.write(data, at, data.length - at)).bytesWritten;
+        file.end += data.length;
       } catch (err) {
         // What went in (if anything) is a torn line: the next write here ends it first.
         file.aligned = false;
@@ -223,7 +227,7 @@ class FilesWriter {
       await fsp.mkdir(this.dir, { recursive: true });
       fh = await fsp.open(path, 'a+');
     }
-    return { fh, index, path, aligned: false };
+    return { fh, index, path, aligned: false, end: 0 };
   }
 
   /** The file to append the hour's lines to, ending at a line boundary. */
@@ -266,10 +270,19 @@ class FilesWriter {
     return named !== null && named.ino === held.ino && named.dev === held.dev;
   }
 
+  /**
+   * The file's size, its tail checked again whenever it is not where our last write left it: another worker
+   * appending to the same file and killed part way through a write left a torn line, and our next line,
+   * glued to it, was lost in a corrupt line after its batch was committed.
+   */
   private async checkedSize(file: OpenFile, logger: Logger): Promise<number> {
-    if (file.aligned) return (await file.fh.stat()).size;
+    if (file.aligned) {
+      const size = (await file.fh.stat()).size;
+      if (size === file.end) return size;
+    }
     const size = await this.alignTail(file, logger);
     file.aligned = true;
+    file.end = size;
     return size;
   }
 
