@@ -136,8 +136,13 @@ function basicAuthorization(url: URL): string {
   return `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
 }
 
+/**
+ * The URL with its user and password replaced by ***. They end at the last "@" before the path, query or
+ * fragment: URLs take a raw "@" in a password (https://bob:p@ss@host/), and cut at the first one, the
+ * rest of the password was shown.
+ */
 function maskCredentials(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+  return url.replace(/\/\/[^/?#]*@/, '//***@');
 }
 
 export class HttpForwarder {

@@ -64,3 +64,29 @@ test('dead-letter reasons and retriable errors never show the URL\'s password', 
     return true;
   });
 });
+
+test('a password with a raw "@" (which URLs accept) is masked whole, in dead letters and in a redirect\'s Location', async (t) => {
+  const expected = `Basic ${Buffer.from('bob:hunt@er2').toString('base64')}`;
+  const seen: (string | undefined)[] = [];
+  const srv = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(req.headers.authorization);
+      res.writeHead(req.url === '/hook' ? 403 : 308, { location: `http://bob:hunt@er2@127.0.0.1:1/new` });
+      res.end('denied');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  t.after(() => srv.closeAllConnections());
+  const port = (srv.address() as AddressInfo).port;
+  for (const path of ['hook', 'moved']) {
+    const sink = httpForwardSink({ url: `http://bob:hunt@er2@127.0.0.1:${port}/${path}` }, sinkContext('alerts'));
+    t.after(() => sink.stop?.(makeCtx()));
+    const result = await sink.process(makeBatch([makeItem(0, '{"a":1}')]), makeCtx());
+    const reason = result!.failed![0]!.reason;
+    assert.doesNotMatch(reason, /er2/, reason);
+    assert.match(reason, new RegExp(`from POST http://\\*\\*\\*@127\\.0\\.0\\.1:${port}/${path}`));
+  }
+  assert.deepEqual(seen, [expected, expected]);
+});
