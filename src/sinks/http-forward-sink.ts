@@ -202,7 +202,8 @@ export class HttpForwarder {
     if (requests.length > 0 && waitMs > 0) await sleep(waitMs, undefined, { signal: ctx.signal });
     const badItems = new Map<BatchItem, string>();
     let sent = 0;
-    let failedEvents = 0;
+    // An undecodable record counts as one failed event (how many it held is unknown), as in every sink.
+    let failedEvents = failed.length;
     // A work list, not recursion: a 413 puts two halves back, and a request of one event cannot split.
     while (requests.length > 0) {
       const request = requests.shift()!;

@@ -209,3 +209,13 @@ test('connection refused is retriable; Retry-After parses seconds and HTTP dates
   assert.throws(() => httpForwardSink({ url: 'ftp://x' }, sinkContext()), /options\.url/);
   assert.throws(() => httpForwardSink({ url: 'http://x', format: 'xml' }, sinkContext()), /options\.format/);
 });
+
+test('an undecodable record is a dead letter counted in sink_failed_events_total as one event, as in every sink', async (t) => {
+  const srv = await server(t, () => ({ status: 200 }));
+  const s = sink(t, { url: srv.url });
+  const ctx = makeCtx();
+  const result = await s.process(makeBatch([makeItem(0, '{"n":0}'), makeItem(1, '{"n":')]), ctx);
+  assert.deepEqual((result?.failed ?? []).map((f) => f.item.offset), [1]);
+  assert.equal(ctx.metrics.counter('sink_events_written_total', 'http'), 1);
+  assert.equal(ctx.metrics.counter('sink_failed_events_total', 'http'), 1);
+});
