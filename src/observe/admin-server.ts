@@ -95,7 +95,13 @@ export class AdminServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://admin.invalid');
+    } catch {
+      // The client's mistake (`GET //[`), not a bug of ours: no 500, no error line per request.
+      return this.error(res, new HopperError('HOPPER_BAD_REQUEST', `The request target ${JSON.stringify(req.url)} is not a URL path.`));
+    }
     const path = url.pathname;
     if (req.method !== 'GET') {
       const err = new HopperError('HOPPER_METHOD_NOT_ALLOWED', `${req.method} is not allowed on the admin API: use GET.`);
