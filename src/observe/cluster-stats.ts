@@ -99,12 +99,20 @@ export class ClusterStats {
    * The last report of each live child that reported within STALE_REPORT_MS, by partition. A child that
    * stopped reporting but did not exit (a blocked event loop, SIGSTOP) is left out: it is not "reporting",
    * which status warns about, and its last, healthy figures are not shown as current. Its counters still
-   * count in ingest(): they never go back.
+   * count in ingest(): they never go back. During a rolling restart the replacement of a partition reports
+   * before the old child exits: only the one started last is listed, so /metrics does not give the series
+   * of "ingest-0" twice and the status does not count one partition as two processes.
    */
   processes(nowMs = Date.now()): ProcessReport[] {
-    return [...this.live.values()]
-      .filter((r) => nowMs - r.atMs <= STALE_REPORT_MS)
-      .sort((a, b) => (a.partition ?? 0) - (b.partition ?? 0) || a.pid - b.pid);
+    const byPartition = new Map<number, ProcessReport>();
+    const startedMs = (r: ProcessReport): number => r.atMs - r.uptimeSeconds * 1000;
+    for (const r of this.live.values()) {
+      if (nowMs - r.atMs > STALE_REPORT_MS) continue;
+      const p = r.partition ?? 0;
+      const seen = byPartition.get(p);
+      if (seen === undefined || startedMs(r) > startedMs(seen)) byPartition.set(p, r);
+    }
+    return [...byPartition.values()].sort((a, b) => (a.partition ?? 0) - (b.partition ?? 0) || a.pid - b.pid);
   }
 
   close(): void {
