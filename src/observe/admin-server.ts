@@ -1,6 +1,6 @@
 // The admin listener: a second node:http server, apart from ingest (default
 // 127.0.0.1:8081, config admin.*), so monitoring never competes with the hot
-// path's connection limits and is never exposed with it. Routes (GET only):
+// path's connection limits and is never exposed with it. Routes (GET, and HEAD):
 //   /                        the dashboard (and its static files; no data, no token)
 //   /metrics                 Prometheus text (metrics-registry.ts)
 //   /api/status              the essentials as JSON (status-api.ts)
@@ -103,9 +103,10 @@ export class AdminServer {
       return this.error(res, new HopperError('HOPPER_BAD_REQUEST', `The request target ${JSON.stringify(req.url)} is not a URL path.`));
     }
     const path = url.pathname;
-    if (req.method !== 'GET') {
+    // HEAD is GET without the body (node:http leaves it out): RFC 9110 section 9.1 asks every server for both.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
       const err = new HopperError('HOPPER_METHOD_NOT_ALLOWED', `${req.method} is not allowed on the admin API: use GET.`);
-      return this.error(res, err, { Allow: 'GET' });
+      return this.error(res, err, { Allow: 'GET, HEAD' });
     }
     const asset = this.assets.get(path);
     if (asset !== undefined) {
