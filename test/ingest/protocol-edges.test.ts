@@ -747,3 +747,21 @@ test('a pixel whose query is over maxBodyBytes gets 413 and keeps the connection
   assert.doesNotMatch(r.text.slice(0, r.text.indexOf('\r\n\r\n')), /Connection: close/i, 'the 413 does not close');
   assert.deepEqual(await stored(f), ['q=2']);
 });
+
+hopperTest('a request the engine stopped reading (64 pipelined writes ahead of it, waiting for the log) is not timed out for the wait', async (t) => {
+  // Answers slower than the headers and request timeouts, as during a rolling restart's partition lock wait.
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(1200)) });
+  const last = post('last', 'Connection: close\r\n');
+  // The 65th request cut in its head, then in its body: its rest arrives while reading is paused for the 64 ahead.
+  for (const at of [20, last.length - 2]) {
+    const s = await open(f.port);
+    const r = collect(s, 5000);
+    s.write(post('x').repeat(64) + last.slice(0, at));
+    await sleep(50);
+    s.write(last.slice(at));
+    const { text, closed } = await r;
+    // Before: 408 after headersTimeoutMs, then the connection destroyed with the 64 stored writes unanswered.
+    assert.deepEqual(statusesOf(text), Array(65).fill(202), `cut at ${at}`);
+    assert.ok(closed);
+  }
+});

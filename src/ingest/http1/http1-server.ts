@@ -208,6 +208,8 @@ class Connection {
   /** performance.now() by which a failed connection must be gone, answers owed or not (0: none). */
   private failDeadline = 0;
   private pausedForOutput = false;
+  /** performance.now() when reading was paused for output (the clock of the request arriving stops meanwhile). */
+  private pausedAt = 0;
   private dead = false;
 
   constructor(
@@ -297,6 +299,7 @@ class Connection {
   private pauseForOutput(): void {
     if (this.pausedForOutput || this.dead) return;
     this.pausedForOutput = true;
+    this.pausedAt = performance.now();
     this.socket.pause();
   }
 
@@ -393,6 +396,8 @@ class Connection {
     if (!this.pausedForOutput || this.dead || this.readingStopped) return;
     if (this.queue.length < MAX_PIPELINED_REQUESTS && this.socket.writableLength < MAX_UNSENT_BYTES) {
       this.pausedForOutput = false;
+      // The rest of a request cut by the pause waited in the socket, not on its client: that time is not its.
+      this.requestStart += performance.now() - this.pausedAt;
       this.socket.resume();
     }
   }
@@ -480,6 +485,13 @@ class Connection {
       return;
     }
     const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = this.server.opts;
+    if (this.pausedForOutput) {
+      // Reading is paused (answers owed to earlier requests): a request cut by the pause is not timed out for it,
+      // or its client would get 408 and lose the answers owed while the log is slow (a restart's lock wait).
+      // A client that takes no answers keeps the pause: it is cut off as a slow reader of an idle connection is.
+      if (this.socket.writableLength > 0 && now - this.idleSince > Math.max(requestTimeoutMs, keepAliveTimeoutMs)) this.destroy();
+      return;
+    }
     if (this.parser.inHead) {
       if (now - this.requestStart > headersTimeoutMs) this.fail('timeout', 'headers');
     } else if (this.reading !== null) {
