@@ -31,7 +31,10 @@ export const DASHBOARD_JS = String.raw`(function () {
 
   var token = '';
   try { token = sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { /* storage off */ }
-  var fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  // Not URLSearchParams: it reads '+' as a space, and base64 tokens (openssl rand -base64) hold '+'.
+  var hashToken = /(?:^|&)token=([^&]*)/.exec(location.hash.slice(1));
+  var fromHash = hashToken ? hashToken[1] : '';
+  try { fromHash = decodeURIComponent(fromHash); } catch (e) { /* a bare '%': the token as written */ }
   if (fromHash) {
     token = fromHash;
     try { sessionStorage.setItem(TOKEN_KEY, token); } catch (e) { /* storage off */ }
