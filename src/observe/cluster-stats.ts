@@ -23,7 +23,8 @@ export function emptyIngestSnapshot(): IngestSnapshot {
     appendFailures: 0,
     lastAppendError: null,
     peakHeldBytes: 0,
-    streams: {},
+    // Keyed by stream names, which clients choose: "constructor" or "__proto__" must not find Object.prototype's.
+    streams: Object.create(null) as Record<string, StreamSnapshot>,
     appendLatency,
     fsyncLatency: null,
   };
