@@ -5,7 +5,7 @@
 // HopperError with a stable code.
 
 import type { HopperConfig } from '../config/schema.js';
-import { ERRORS, HopperError, type ErrorCode } from '../errors.js';
+import { ERRORS, HopperError, isHopperError, type ErrorCode } from '../errors.js';
 import { FETCH_BLOCKED_PORTS } from '../config/fetch-blocked-ports.js';
 
 /** A request to the admin API that has not answered after this fails. */
@@ -46,8 +46,26 @@ export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: 
   return { url: url.replace(/\/+$/, ''), token: flagToken ?? config.admin.token, tokenFlag };
 }
 
-/** GET url+path; a 2xx response, or a HopperError (unreachable, unauthorized, or the server's own error code). */
+/** The wait before asking again after a 503 HOPPER_ADMIN_BUSY (the server's Retry-After). */
+const BUSY_RETRY_MS = 1000;
+
+/**
+ * GET url+path; a 2xx response, or a HopperError (unreachable, unauthorized, or the server's own error code).
+ * A 503 HOPPER_ADMIN_BUSY (too many record reads at once) is asked again a second later, until timeoutMs.
+ */
 export async function adminGet(target: AdminTarget, path: string, timeoutMs = ADMIN_REQUEST_TIMEOUT_MS): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await adminGetOnce(target, path, Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      if (!isHopperError(err, 'HOPPER_ADMIN_BUSY') || Date.now() + BUSY_RETRY_MS >= deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+  }
+}
+
+async function adminGetOnce(target: AdminTarget, path: string, timeoutMs: number): Promise<Response> {
   const headers: Record<string, string> = {};
   if (target.token !== '') headers.authorization = `Bearer ${target.token}`;
   let res: Response;
