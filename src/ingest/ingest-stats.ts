@@ -129,7 +129,8 @@ export class IngestStats {
   }
 
   snapshot(): IngestSnapshot {
-    const streams: Record<string, StreamSnapshot> = {};
+    // Keyed by stream names, which clients choose: in a plain object, "__proto__" would set the prototype and be lost.
+    const streams = Object.create(null) as Record<string, StreamSnapshot>;
     for (const [name, c] of this.streams) streams[name] = c.snapshot();
     const appendLatency = {} as Record<AckLevel, HistogramSnapshot>;
     ACK_LEVELS.forEach((level, rank) => (appendLatency[level] = this.appendLatency[rank]!.snapshot()));
