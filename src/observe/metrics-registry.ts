@@ -89,7 +89,8 @@ function labelName(name: string): string {
 function customSeries(metrics: readonly CustomMetric[]): CustomMetric[] {
   const merged = new Map<string, CustomMetric>();
   for (const m of metrics) {
-    const labels: Record<string, string> = {};
+    // Label names are the processor's: in a plain object "constructor" or "toString" would find Object.prototype's and be dropped.
+    const labels = Object.create(null) as Record<string, string>;
     for (const [k, v] of Object.entries(m.labels)) labels[labelName(k)] ??= v;
     const key = JSON.stringify(Object.entries(labels).sort());
     const seen = merged.get(key);

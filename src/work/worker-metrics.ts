@@ -132,11 +132,12 @@ export class WorkerMetrics {
   }
 
   snapshot(): WorkerMetricsSnapshot {
-    const pipelines: Record<string, PipelineCounters> = {};
+    // Keyed by pipeline names, which the config chooses: in a plain object "__proto__" would set the prototype and be lost.
+    const pipelines = Object.create(null) as Record<string, PipelineCounters>;
     for (const [name, c] of this.pipelines) pipelines[name] = { ...c, batchDuration: { ...c.batchDuration } };
     const custom: CustomMetric[] = [];
     for (const series of this.custom.values()) for (const m of series.values()) custom.push({ ...m, labels: { ...m.labels } });
-    const batchSeconds: Record<string, HistogramSnapshot> = {};
+    const batchSeconds = Object.create(null) as Record<string, HistogramSnapshot>;
     for (const [name, h] of this.batchSeconds) batchSeconds[name] = h.snapshot();
     return { pipelines, custom, batchSeconds };
   }
