@@ -157,6 +157,12 @@ export const ERRORS = {
     message:
       "A processor call ran past the pipeline's processTimeoutMs: its ctx.signal was aborted, and the batch is split in halves (a single record retried after a backoff), never dead-lettered for it; raise processTimeoutMs if such calls are legitimate.",
   },
+  HOPPER_REDELIVERY_LIMIT: {
+    status: 500,
+    retriable: false,
+    message:
+      "A record was delivered the pipeline's maxDeliveries times and never finished: the worker processing it crashed, was killed or stopped, or lost its lease each time (a record that brings its worker down?). It went to the dead-letter stream without another try; fix the cause, then hopper dlq requeue it.",
+  },
   HOPPER_PIPELINE_FAILED: {
     status: 500,
     retriable: false,

@@ -43,6 +43,8 @@ export interface PipelineConfig {
   maxBatchDecodedBytes: number;
   /** Longest a processor call may run before it is aborted and retried (0: no limit). */
   processTimeoutMs: number;
+  /** Deliveries of a record never finished (its worker crashed, was stopped or lost its lease) before it is a dead letter (0: no limit). */
+  maxDeliveries: number;
 }
 
 export interface HopperConfig {
@@ -251,6 +253,7 @@ export const CONFIG_SCHEMA = obj({
         maxDecodedBytes: { ...posInt, maximum: MAX_DECODED_BYTES, default: 64 * 1024 * 1024 },
         maxBatchDecodedBytes: { ...posInt, default: 64 * 1024 * 1024 },
         processTimeoutMs: { type: 'integer', minimum: 0, maximum: MAX_TIMER_MS, default: 60_000 },
+        maxDeliveries: { type: 'integer', minimum: 0, maximum: 1000, default: 5 },
       },
       { required: ['stream'] },
     ),

@@ -105,7 +105,14 @@ export interface Delivery {
   stream: string;
   partition: number;
   records: LogRecord[];
-  /** How many times these records were delivered to this group before (0 on first delivery). */
+  /**
+   * How many times these records were delivered to this group before without being committed (0 on first
+   * delivery): the member that had them crashed, was stopped, or lost its lease. A record delivered again comes
+   * alone (a delivery of one record), so that the one that brings its worker down every time can be told from
+   * the records delivered with it. A backend that cannot tell which records were delivered before counts only
+   * the first record a member delivers after taking a partition (embedded): a worker that dies on a record
+   * dies on the first one it is given after its restart.
+   */
   redeliveries: number;
 }
 

@@ -20,9 +20,10 @@ export const MAX_REASON_CHARS = 4096;
 /**
  * decode: the body could not be decoded; schema: an event failed the stream's schema;
  * processor: the processor kept throwing for this record alone (maxAttempts times);
- * rejected: the processor named the record in `failed`.
+ * rejected: the processor named the record in `failed`;
+ * redelivery: the record was delivered maxDeliveries times and never finished (its worker died on it?).
  */
-export type DeadLetterKind = 'decode' | 'schema' | 'processor' | 'rejected';
+export type DeadLetterKind = 'decode' | 'schema' | 'processor' | 'rejected' | 'redelivery';
 
 export interface DeadLetterInfo {
   v: 1;

@@ -7,6 +7,11 @@
 // a crash at most the batches in flight ((concurrency + COMMIT_WINDOW_BATCHES) x
 // batchMaxRecords records) are processed again.
 //
+// A delivery of records delivered before and never finished (Delivery.redeliveries: the worker that had them
+// crashed, was stopped, or lost its lease) runs alone: once the batches before it are committed, with nothing
+// beside it, and committed before the next fetch. A record that brings its worker down then does so alone, and
+// the log counts it; past maxDeliveries it becomes a dead letter without another call.
+//
 // Shutdown (stop): no more fetches; batches waiting for a retry are abandoned at
 // once; running batches get until shutdownTimeoutMs, then ctx.signal fires and
 // they are abandoned; abandoned batches are never committed (redelivered later).
@@ -23,7 +28,7 @@ import type { DecodeSettings } from './decode/decode-record.js';
 import type { DeadLetterWriter } from './dead-letter-writer.js';
 import type { WorkerMetrics, PipelineCounters } from './worker-metrics.js';
 import { RecordItem } from './batch-item.js';
-import { BatchRun, type SettledDeadLetter } from './batch-executor.js';
+import { BatchRun, type BatchOutcome, type SettledDeadLetter } from './batch-executor.js';
 import { encodeDeadLetter, withoutBody, type DeadLetterInfo } from './dead-letter.js';
 import { isHopperError } from '../errors.js';
 import { backoffMs } from './backoff.js';
@@ -173,6 +178,15 @@ export class PipelineRunner {
       }
       // A delivery fetched while stopping is left uncommitted: it is redelivered.
       if (!delivery || signal.aborted) continue;
+      const alone = delivery.redeliveries > 0;
+      if (alone) {
+        await this.waitForIdle();
+        if (signal.aborted) continue;
+        this.logger.warn(
+          { partition: delivery.partition, offset: delivery.records[0]?.offset, records: delivery.records.length, redeliveries: delivery.redeliveries },
+          'record delivered again, never finished before (its worker crashed, was stopped, or lost its lease): processing it alone',
+        );
+      }
       // Only a commit that moves a position (embedded) waits for the batches before it: one acknowledged on its own
       // (redis, nats) is not delivered again, and held back it stopped every partition behind one slow batch.
       const inOrder = this.consumer.commitsInOrder;
@@ -194,6 +208,14 @@ export class PipelineRunner {
       partitionsSeen.add(delivery.partition);
       shortInRow = delivery.records.length < batchMaxRecords ? shortInRow + 1 : 0;
       if (shortInRow >= partitionsSeen.size && batchMaxWaitMs > 0) await this.deps.clock.sleep(batchMaxWaitMs, signal);
+      if (alone) await this.waitForIdle(); // processed and committed before anything else is fetched
+    }
+  }
+
+  /** Until no batch is processing or committing (or the pipeline stops). */
+  private async waitForIdle(): Promise<void> {
+    while ((this.processing.size > 0 || this.committing.size > 0) && !this.stopping.signal.aborted) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
 
@@ -213,7 +235,8 @@ export class PipelineRunner {
       maxBatchDecodedBytes: Math.max(this.pipeline.maxBatchDecodedBytes, this.pipeline.maxDecodedBytes),
       processTimeoutMs: this.pipeline.processTimeoutMs,
     });
-    const outcome = await run.run(items);
+    const { maxDeliveries } = this.pipeline;
+    const outcome = maxDeliveries > 0 && delivery.redeliveries >= maxDeliveries ? this.overDelivered(items, delivery.redeliveries) : await run.run(items);
     if (!outcome.settled || !(await this.writeDeadLetters(delivery.stream, outcome.deadLetters)) || this.abandonAll) {
       this.counters.abandoned++;
       void before.then(settle);
@@ -235,6 +258,22 @@ export class PipelineRunner {
       .catch((err: Error) => this.logger.error({ err, partition: delivery.partition }, 'commit failed: the batch may be delivered again (the embedded log writes the position again at its next lease renewal)'))
       .finally(settle);
     this.track(this.committing, commit);
+  }
+
+  /** Dead letters for records delivered maxDeliveries times and never finished: no call again, it may bring the worker down. */
+  private overDelivered(items: RecordItem[], redeliveries: number): BatchOutcome {
+    const nowMs = this.deps.clock.nowMs();
+    const reason =
+      `delivered ${redeliveries} times before and never finished (pipeline maxDeliveries ${this.pipeline.maxDeliveries}): the worker ` +
+      'processing it crashed, was killed or stopped, or lost its lease each time; not processed again';
+    return {
+      settled: true,
+      deadLetters: items.map((item) => {
+        item.calls = redeliveries;
+        item.noteFailure(nowMs, reason);
+        return { item, kind: 'redelivery', code: 'HOPPER_REDELIVERY_LIMIT', reason };
+      }),
+    };
   }
 
   /** Settles with `before`, or at the shutdown deadline. */

@@ -35,7 +35,9 @@ async function setup(t: { after(fn: () => unknown): void }, records: number) {
   t.after(() => log.close());
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.append('s', 0, Array.from({ length: records }, (_, i) => record(`{"i":${i}}`)), 'durable');
-  const config = testConfig(dir, { pipelines: [{ name: 's.test', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 1, batchMaxWaitMs: 0 }] });
+  // Each death leaves its record unfinished, delivered again to the next runner: with no maxDeliveries limit here,
+  // since what is tested is the restarts (test/work/poison-record.test.ts tests the limit).
+  const config = testConfig(dir, { pipelines: [{ name: 's.test', stream: 's', group: 'g', processor: 'noop', batchMaxRecords: 1, batchMaxWaitMs: 0, maxDeliveries: 0 }] });
   return { dir, log, config };
 }
 

@@ -22,6 +22,7 @@ import type {
 } from '../types.js';
 import { PartitionWriter, type WriterOptions } from './partition-writer.js';
 import { PartitionReader } from './partition-reader.js';
+import { forgetDeliveries } from './delivery-count.js';
 import { fsyncDir, listSegments, prepareFileAtomic, segmentPath, writeFileAtomic, type PreparedFile } from './segment-files.js';
 import type { WarnFn } from './partition-recovery.js';
 import { EmbeddedGroupConsumer } from './group-consumer.js';
@@ -214,8 +215,10 @@ export class EmbeddedLog implements Log {
     return join(this.groupDir(group, stream), `${partition}.position`);
   }
 
+  /** A position stored from outside the group's members (hopper replay): the records from there are delivered afresh. */
   async commitPosition(group: string, stream: string, partition: number, position: number): Promise<void> {
     await (await this.preparePosition(group, stream, partition, position)).install();
+    await forgetDeliveries(this.groupDir(group, stream), partition);
   }
 
   /**

@@ -6,6 +6,7 @@
 //   groups/{group}/{stream}/lease.mutex      held while leases change: {"owner","host","pid","token"}; broken when
 //                                            stale by renaming it away and checking it was the stale one
 //   groups/{group}/{stream}/{p}.position     the committed position (EmbeddedLog)
+//   groups/{group}/{stream}/{p}.deliveries   takes in a row that began delivering at the same record (delivery-count.ts)
 //   groups/{group}/{stream}/*.tmp            positions being written, broken mutexes (old ones removed when a member opens)
 //
 // Invariants and rules:
@@ -41,6 +42,9 @@
 //   tries first) is read at once, so the log is parsed while the caller processes
 //   and commits. One such read per member; it is only a cache of log.read: it is used
 //   only if the next fetch asks for that partition, at that position, of that lease.
+// - The first delivery after taking a partition is counted in {p}.deliveries. When members began there before
+//   without moving the position past it, the delivery holds that one record alone, with the count as its
+//   redeliveries: a worker that died on it is not handed the records around it with it again.
 
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -52,6 +56,7 @@ import type { EmbeddedLog } from './embedded-log.js';
 import type { WarnFn } from './partition-recovery.js';
 import type { PreparedFile } from './segment-files.js';
 import { breakAside } from './break-aside.js';
+import { readDeliveryMark, takeFinds, writeDeliveryMark, type DeliveryMark } from './delivery-count.js';
 
 /** A mutex file older than this, whose holder is not a live process on this host, was left by a dead process and is broken. */
 const MUTEX_STALE_MS = 5_000;
@@ -117,6 +122,14 @@ interface OwnedPartition {
   leaseUntilMs: number;
   /** Over our share: no more fetches; released once drained. */
   releasing: boolean;
+  /** No delivery made yet since we took the partition (the first one reads and counts {p}.deliveries). */
+  firstDelivery: boolean;
+  /** Our {p}.deliveries as last written (null: not yet). */
+  mark: DeliveryMark | null;
+  /** Records before this were delivered by an earlier take and not finished (0: none): never with new ones. */
+  unfinishedEnd: number;
+  /** Those records go out one per delivery. */
+  alone: boolean;
 }
 
 const HOST = hostname();
@@ -351,7 +364,19 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     });
     for (const { partition: p, position: found } of acquired) {
       const position = found === null ? await this.startOffset(p, 0) : await this.clampToEnd(p, found);
-      this.owned.set(p, { fetchPosition: position, inFlight: [], stored: position, wanted: position, writes: [], leaseUntilMs: expiresAtMs, releasing: false });
+      this.owned.set(p, {
+        fetchPosition: position,
+        inFlight: [],
+        stored: position,
+        wanted: position,
+        writes: [],
+        leaseUntilMs: expiresAtMs,
+        releasing: false,
+        firstDelivery: true,
+        mark: null,
+        unfinishedEnd: 0,
+        alone: false,
+      });
     }
     for (const p of kept) {
       const o = this.owned.get(p);
@@ -373,6 +398,10 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         if (this.owned.get(p) !== o || o.writes.length > 0 || o.wanted !== o.stored) continue;
         o.inFlight = [];
         o.fetchPosition = o.stored = o.wanted = position;
+        o.firstDelivery = true;
+        o.mark = null;
+        o.unfinishedEnd = 0;
+        o.alone = false;
       }
     }
     this.nextLeaseCheckMs = Date.now() + this.opts.leaseTimeoutMs / 3;
@@ -393,8 +422,10 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         const p = parts[(this.rr + k) % parts.length]!;
         const owned = this.owned.get(p);
         if (!owned) continue;
-        const { records, nextOffset } = await this.read(p, owned, maxRecords);
+        const read = await this.read(p, owned, owned.alone && owned.fetchPosition < owned.unfinishedEnd ? 1 : maxRecords);
         if (this.owned.get(p) !== owned) continue; // lost or reset while reading
+        const { records, nextOffset, redeliveries } = read.records.length > 0 ? await this.markDelivery(p, owned, read) : { ...read, redeliveries: 0 };
+        if (this.owned.get(p) !== owned) continue;
         const reached = records.length > 0 ? records[0]!.offset : nextOffset;
         if (reached > owned.fetchPosition) await this.reportRetentionSkip(p, owned.fetchPosition, reached);
         if (records.length === 0) {
@@ -410,7 +441,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         owned.fetchPosition = nextOffset;
         const entry = { end: nextOffset, done: false };
         owned.inFlight.push(entry);
-        const delivery: Delivery = { stream: this.opts.stream, partition: p, records, redeliveries: 0 };
+        const delivery: Delivery = { stream: this.opts.stream, partition: p, records, redeliveries };
         this.deliveries.set(delivery, { owned, entry });
         // A full batch means a backlog: read the next one while this one is processed.
         if (records.length >= maxRecords) this.startReadAhead(parts[this.rr % parts.length]!, maxRecords);
@@ -420,6 +451,55 @@ export class EmbeddedGroupConsumer implements LogConsumer {
       await sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
       pollMs = Math.min(POLL_MAX_MS, pollMs * 2);
     }
+  }
+
+  /**
+   * Notes in {p}.deliveries the delivery `read` makes before it goes out (it may bring the process down), cut so
+   * that records an earlier take delivered and did not finish go out apart from new ones, alone after a second
+   * death (see delivery-count.ts). A mark that cannot be stored (a full disk) is warned about once per take and
+   * the deliveries go on: records a worker keeps dying on are then not told apart until the next take.
+   */
+  private async markDelivery(partition: number, owned: OwnedPartition, read: ReadResult): Promise<ReadResult & { redeliveries: number }> {
+    let { records, nextOffset } = read;
+    const first = records[0]!.offset;
+    let redeliveries = 0;
+    let restart: DeliveryMark | null = null;
+    if (owned.firstDelivery) {
+      owned.firstDelivery = false;
+      const found = takeFinds(await readDeliveryMark(this.dir, partition), first);
+      owned.unfinishedEnd = found.unfinishedEnd;
+      owned.alone = found.alone;
+      redeliveries = found.redeliveries;
+      restart = { offset: first, deliveries: found.redeliveries + 1, end: 0, takes: found.takes + 1 };
+    } else if (first < owned.unfinishedEnd) {
+      redeliveries = 1;
+    } else if (owned.unfinishedEnd > 0) {
+      owned.unfinishedEnd = 0; // past the unfinished records: counting begins again here
+      restart = { offset: first, deliveries: 1, end: 0, takes: 1 };
+    }
+    if (first < owned.unfinishedEnd) {
+      const cut = owned.alone ? 1 : records.findIndex((r) => r.offset >= owned.unfinishedEnd);
+      if (cut > 0 && cut < records.length) {
+        records = records.slice(0, cut);
+        nextOffset = records[cut - 1]!.offset + 1;
+      }
+    }
+    const end = Math.max(owned.unfinishedEnd, nextOffset);
+    const mark = restart ?? owned.mark;
+    if (mark !== null && (restart !== null || end > mark.end)) {
+      try {
+        await writeDeliveryMark(this.dir, partition, { ...mark, end });
+        owned.mark = { ...mark, end };
+      } catch (err) {
+        owned.mark = null; // not written again in this take
+        const { group, stream } = this.opts;
+        this.warn(
+          { group, stream, partition, error: (err as Error).message },
+          'consumer group: cannot store which records were delivered (a record its worker keeps dying on is not told apart until the partition is taken again)',
+        );
+      }
+    }
+    return { records, nextOffset, redeliveries };
   }
 
   /** The partition's first stored offset (retention deletes from the front), or `otherwise` when it has no segment. */

@@ -57,6 +57,11 @@ interface PartitionState {
   stream: string;
   buffer: Pulled[];
   pull: { id: number; remaining: number; expiresAtMs: number } | null;
+  /**
+   * Pulls ask for one message: at first (a message delivered before may wait, and a pull counts a delivery of
+   * every message it brings, handed out or not) and while messages delivered more than once come.
+   */
+  pullOne: boolean;
 }
 
 interface Held {
@@ -121,7 +126,7 @@ export class NatsGroupConsumer implements LogConsumer {
       if (this.parts.has(p)) continue;
       const stream = this.log.streamName(this.opts.stream, p);
       await this.ensureConsumer(stream);
-      const state: PartitionState = { partition: p, stream, buffer: [], pull: null };
+      const state: PartitionState = { partition: p, stream, buffer: [], pull: null, pullOne: true };
       this.parts.set(p, state);
       this.byStreamName.set(stream, state);
     }
@@ -200,7 +205,7 @@ export class NatsGroupConsumer implements LogConsumer {
         const state = states[(this.rr + k) % states.length]!;
         this.dropLostPull(state);
         if (state.pull) continue; // a waiting pull is open: its messages land in the buffer
-        this.pull(state, maxRecords, 0);
+        this.pull(state, state.pullOne ? 1 : maxRecords, 0);
         await this.waitUntil(() => state.pull === null || state.buffer.length > 0, this.log.opts.requestTimeoutMs, signal);
         const got = this.takeBuffered(maxRecords);
         if (got) return got;
@@ -210,7 +215,7 @@ export class NatsGroupConsumer implements LogConsumer {
       if (remainingMs <= 0) return null;
       for (const state of states) {
         this.dropLostPull(state);
-        if (!state.pull) this.pull(state, maxRecords, Math.min(MAX_PULL_EXPIRES_MS, remainingMs));
+        if (!state.pull) this.pull(state, state.pullOne ? 1 : maxRecords, Math.min(MAX_PULL_EXPIRES_MS, remainingMs));
       }
       await this.waitUntil(() => states.some((st) => st.buffer.length > 0), remainingMs, signal);
       const got = this.takeBuffered(maxRecords);
@@ -267,12 +272,18 @@ export class NatsGroupConsumer implements LogConsumer {
       while (state.buffer.length > 0 && now - state.buffer[0]!.receivedAtMs > staleMs) state.buffer.shift();
       if (state.buffer.length === 0) continue;
       this.rr = (this.rr + k + 1) % states.length;
-      const taken = state.buffer.splice(0, maxRecords);
+      // Messages delivered as often go together: new ones, or ones delivered once before; one delivered more often
+      // goes alone, and the next pulls ask for one message while such ones come (see Delivery.redeliveries).
+      const count = Math.max(1, state.buffer[0]!.deliveryCount);
+      state.pullOne = count > 2;
+      let take = 1;
+      if (count <= 2) while (take < maxRecords && take < state.buffer.length && Math.max(1, state.buffer[take]!.deliveryCount) === count) take++;
+      const taken = state.buffer.splice(0, take);
       const delivery: Delivery = {
         stream: this.opts.stream,
         partition: state.partition,
         records: taken.map((t) => t.record),
-        redeliveries: taken.reduce((max, t) => Math.max(max, t.deliveryCount), 1) - 1,
+        redeliveries: count - 1,
       };
       const held: Held = { msgs: taken.map((t) => t.msg), renewedAtMs: taken.reduce((min, t) => Math.min(min, t.receivedAtMs), now) };
       this.held.set(delivery, held);

@@ -2,14 +2,15 @@
 // every partition key, so Redis shares entries among members (XREADGROUP) and
 // remembers what each member holds (the pending entries list). A commit is an
 // XACK. Entries a member holds longer than leaseTimeoutMs without committing
-// (it died, or gave up) are taken over by any member with XAUTOCLAIM, which
-// also counts deliveries: Delivery.redeliveries comes from that count.
+// (it died, or gave up) are taken over by any member (XPENDING, then XCLAIM of
+// what goes out next), which counts deliveries: Delivery.redeliveries comes
+// from that count.
 // Each member blocks on its own connection, so reads never stall appends or
 // commits (those go on the log's shared connection).
 //
 // Lease renewal: Redis's lease clock for an entry is its idle time in the
 // pending entries list, reset when it is delivered (XREADGROUP), taken over
-// (XAUTOCLAIM) or renewed (XCLAIM JUSTID by the same member). A timer renews,
+// (XCLAIM) or renewed (XCLAIM JUSTID by the same member). A timer renews,
 // every lease/3, each held delivery whose clock is lease/6 old, independently of
 // fetch(): a worker busy with a long batch does not fetch. The clock of a
 // delivery starts when Redis delivered its entries, not when fetch() handed it
@@ -49,7 +50,7 @@ for _, m in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
 end
 return removed
 `;
-/** Idle time given to entries released by close(), so XAUTOCLAIM hands them out at once. */
+/** Idle time given to entries released by close(), so the next takeover hands them out at once. */
 const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
 /**
  * Buffered entries whose lease clock ran this fraction of the lease are left pending (taken over later,
@@ -89,6 +90,8 @@ export class RedisGroupConsumer implements LogConsumer {
   private renewAgain = false;
   private lastRenewWarnMs = 0;
   private nextMaintenanceMs = 0;
+  /** Partitions whose last takeover found entries: more may be waiting, looked for before new entries are read. */
+  private readonly abandonedLeft = new Set<number>();
   private maintenanceRuns = 0;
   private closed = false;
   /** simulateCrash() was called: no more renewals. */
@@ -151,6 +154,8 @@ export class RedisGroupConsumer implements LogConsumer {
     for (;;) {
       if (this.closed || signal?.aborted) return null;
       if (Date.now() >= this.nextMaintenanceMs) await this.maintain(maxRecords);
+      // Taken-over entries come before new ones, and one claim takes only what goes out next.
+      for (const p of [...this.abandonedLeft]) if (this.buffered.length === 0) await this.claimAbandoned(p, maxRecords);
       const ready = this.takeBuffered(maxRecords);
       if (ready) return ready;
       const remainingMs = deadline - Date.now();
@@ -164,7 +169,7 @@ export class RedisGroupConsumer implements LogConsumer {
   private takeBuffered(maxRecords: number): Delivery | null {
     if (this.closed) return null;
     // Entries buffered for most of a lease may be taken over by another member before a renewal
-    // arrives: leave them pending (XAUTOCLAIM hands them out again, counted).
+    // arrives: leave them pending (a takeover hands them out again, counted).
     const now = Date.now();
     const staleBeforeMs = now - this.leaseMs * STALE_BUFFER_LEASE_FRACTION;
     while (this.buffered.length > 0 && this.buffered[0]!.deliveredAtMs < staleBeforeMs) this.buffered.shift();
@@ -315,36 +320,41 @@ export class RedisGroupConsumer implements LogConsumer {
     }
   }
 
+  /**
+   * Takes over entries another member was handed and did not acknowledge within a lease (it died, or stalls).
+   * XPENDING first, to claim only what is handed out next: XAUTOCLAIM counted a delivery of every entry it took,
+   * and a member dying on the first one counted one for each entry taken with it, every time, until records it
+   * never handed out looked like records that bring a worker down (see Delivery.redeliveries). Entries delivered
+   * once go out again together; one delivered more often goes alone.
+   */
   private async claimAbandoned(partition: number, maxRecords: number): Promise<void> {
     const key = this.key(partition);
     const claimedAtMs = Date.now();
-    let reply: [Buffer, Entry[], Buffer[]?];
+    this.abandonedLeft.delete(partition);
+    let records: LogRecord[];
+    let delivered: number;
     try {
-      reply = (await this.conn.callBuffer(
-        'XAUTOCLAIM', key, this.opts.group, this.opts.consumerName, this.leaseMs, '0-0', 'COUNT', maxRecords,
-      )) as [Buffer, Entry[], Buffer[]?];
+      const pending = (await this.conn.call('XPENDING', key, this.opts.group, 'IDLE', this.leaseMs, '-', '+', maxRecords)) as [string, string, number, number][];
+      if (pending.length === 0) return;
+      delivered = Number(pending[0]![3]);
+      let take = 1;
+      if (delivered <= 1) while (take < pending.length && Number(pending[take]![3]) <= 1) take++;
+      const ids = pending.slice(0, take).map((p) => p[0]);
+      // XCLAIM checks the idle time again: an entry another member took meanwhile is left to it. Entries
+      // deleted since (retention) leave the pending list without being returned.
+      records = [];
+      for (let i = 0; i < ids.length; i += MAX_IDS_PER_CALL) {
+        const args: (string | number)[] = [key, this.opts.group, this.opts.consumerName, this.leaseMs];
+        for (const id of ids.slice(i, i + MAX_IDS_PER_CALL)) args.push(id);
+        records.push(...this.decode((await this.conn.callBuffer('XCLAIM', args)) as Entry[], partition));
+      }
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) return;
       throw redisUnavailable(err, 'take over abandoned deliveries');
     }
-    const records = this.decode(reply[1], partition);
+    this.abandonedLeft.add(partition); // more may wait: looked at again before the next new entries
     if (records.length === 0) return;
-    let deliveredTimes = 1;
-    try {
-      // XAUTOCLAIM counted this delivery; XPENDING tells the count per entry.
-      const first = entryId(records[0]!.offset);
-      const last = entryId(records[records.length - 1]!.offset);
-      const pending = (await this.conn.xpending(key, this.opts.group, first, last, records.length, this.opts.consumerName)) as [
-        string,
-        string,
-        number,
-        number,
-      ][];
-      for (const p of pending) deliveredTimes = Math.max(deliveredTimes, Number(p[3]));
-    } catch (err) {
-      throw redisUnavailable(err, 'read delivery counts');
-    }
-    this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: deliveredTimes - 1 }, deliveredAtMs: claimedAtMs });
+    this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: delivered }, deliveredAtMs: claimedAtMs });
   }
 
   private async removeDeadMembers(): Promise<void> {
@@ -379,7 +389,7 @@ export class RedisGroupConsumer implements LogConsumer {
   /**
    * Hands back what this member holds: entries read but not handed out keep
    * their delivery count, uncommitted deliveries count as delivered; both are
-   * marked idle for long enough that the next XAUTOCLAIM of any member takes them.
+   * marked idle for long enough that the next takeover of any member takes them.
    */
   async close(): Promise<void> {
     if (this.closed) return;

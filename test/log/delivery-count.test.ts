@@ -1,0 +1,53 @@
+// The embedded log's count of unfinished deliveries (src/log/embedded/delivery-count.ts): what hopper replay
+// and a damaged count file do to it. The conformance suite covers the counting itself on every backend.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
+import { makeRecord } from './conformance.js';
+import { deliveriesPath } from '../../src/log/embedded/delivery-count.js';
+import type { Delivery, LogConsumer } from '../../src/log/types.js';
+
+const crash = (c: LogConsumer): void => (c as LogConsumer & { simulateCrash(): void }).simulateCrash();
+
+async function fetchSome(c: LogConsumer): Promise<Delivery> {
+  for (const until = Date.now() + 10_000; Date.now() < until; ) {
+    const d = await c.fetch(10, 200);
+    if (d) return d;
+  }
+  throw new Error('no delivery');
+}
+
+test('embedded: a position stored by hopper replay, or an unreadable count, starts the count afresh', async (t) => {
+  const dir = tempDir();
+  const log = openEmbedded(dir);
+  t.after(async () => {
+    await log.close();
+    removeDir(dir);
+  });
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, Array.from({ length: 5 }, (_, i) => makeRecord(i)), 'durable');
+  const member = (name: string): Promise<LogConsumer> => log.openConsumer({ group: 'g', stream: 's', consumerName: name, leaseTimeoutMs: 300 });
+
+  const m0 = await member('m0');
+  assert.equal((await fetchSome(m0)).redeliveries, 0);
+  crash(m0);
+  const m1 = await member('m1');
+  const again = await fetchSome(m1);
+  assert.deepEqual([again.records.length, again.redeliveries], [5, 1], 'counted after a death');
+  crash(m1);
+
+  await log.commitPosition('g', 's', 0, 0); // hopper replay --from 0
+  const m2 = await member('m2');
+  const replayed = await fetchSome(m2);
+  assert.deepEqual([replayed.records.length, replayed.redeliveries], [5, 0], 'records replayed on purpose are new deliveries');
+  crash(m2);
+
+  writeFileSync(deliveriesPath(log.groupDir('g', 's'), 0), '{"offset":0,"deliv'); // torn in a power cut
+  const m3 = await member('m3');
+  const afterTorn = await fetchSome(m3);
+  assert.deepEqual([afterTorn.records.length, afterTorn.redeliveries], [5, 0], 'an unreadable count counts as none');
+  await m3.commit(afterTorn);
+  await m3.close();
+  for (const c of [m0, m1, m2]) await c.close();
+});
