@@ -197,13 +197,24 @@ export interface FormatOptions {
 }
 
 /**
+ * A rate in (0, 1) in plain decimal digits: String() writes those under 1e-6 with an exponent ("1e-7"), which
+ * statsd's "@" parser (digits and dots only) does not read, taking the rate for 1 and undercounting.
+ */
+function plainDecimal(n: number): string {
+  const text = String(n);
+  const m = /^(\d)(?:\.(\d+))?e-(\d+)$/.exec(text);
+  if (!m) return text;
+  return `0.${'0'.repeat(Number(m[3]) - 1)}${m[1]}${m[2] ?? ''}`;
+}
+
+/**
  * The line(s) for one metric. Plain statsd reads a gauge value with a sign as a
  * delta, so an absolute negative gauge from a JSON event is sent as "0" then the
  * value: two lines that always share a datagram.
  */
 export function formatMetric(m: StatsdMetric, opts: FormatOptions, fromJson: boolean): string {
   let tail = `|${m.type}`;
-  if (m.sampleRate !== undefined) tail += `|@${m.sampleRate}`;
+  if (m.sampleRate !== undefined) tail += `|@${plainDecimal(m.sampleRate)}`;
   if (opts.flavor === 'dogstatsd') {
     const tags = opts.globalTags.length > 0 ? [...opts.globalTags, ...m.tags] : m.tags;
     if (tags.length > 0) tail += `|#${tags.join(',')}`;

@@ -23,6 +23,9 @@ function reason(event: unknown): string {
 test('JSON metrics of every type and alias become statsd lines', () => {
   assert.equal(line({ name: 'hits', value: 1, type: 'counter' }), 'hits:1|c');
   assert.equal(line({ name: 'hits', value: 3, type: 'c', sampleRate: 0.25 }), 'hits:3|c|@0.25');
+  // Under 1e-6 String() writes an exponent, which statsd's "@" parser does not read.
+  assert.equal(line({ name: 'hits', value: 3, type: 'c', sampleRate: 1e-7 }), 'hits:3|c|@0.0000001');
+  assert.equal(line({ name: 'hits', value: 3, type: 'c', sampleRate: 2.5e-9 }), 'hits:3|c|@0.0000000025');
   assert.equal(line({ name: 'temp', value: 21.5, type: 'gauge' }), 'temp:21.5|g');
   assert.equal(line({ name: 'lat', value: 12, type: 'timer' }), 'lat:12|ms');
   assert.equal(line({ name: 'lat', value: 12, type: 'ms' }), 'lat:12|ms');
