@@ -10,7 +10,7 @@
 // with jitter; past that the batch is thrown back as HOPPER_SINK_UNAVAILABLE and the
 // runtime retries it later, skipping the records this process already delivered, after
 // waiting out what the last Retry-After asked for (capped at maxRetryDelayMs).
-// 413 splits the request in two. Any other status (4xx, 3xx) is permanent: the
+// 413 splits the request in two; 303 See Other is delivered. Any other status (4xx, 3xx) is permanent: the
 // records of that request are returned in `failed` with the status and the start
 // of the response body.
 //
@@ -287,7 +287,9 @@ export class HttpForwarder {
         const snippet = await readSnippet(res.body, this.opts.timeoutMs);
         // The shutdown deadline destroyed the body: the failure is the abort's, never the records'.
         ctx.signal.throwIfAborted();
-        if (res.statusCode >= 200 && res.statusCode < 300) return { kind: 'ok' };
+        // 303 See Other answers a request the server carried out (RFC 9110 15.4.4): the records were delivered, and a
+        // dead letter requeued would send them twice.
+        if ((res.statusCode >= 200 && res.statusCode < 300) || res.statusCode === 303) return { kind: 'ok' };
         let reason = `HTTP ${res.statusCode} from ${this.opts.method} ${this.shownUrl}${snippet === '' ? '' : `: ${snippet}`}`;
         // Redirects are not followed (a POST may not be repeated elsewhere unasked): the dead letter says where to point url.
         const location = res.headers.location;

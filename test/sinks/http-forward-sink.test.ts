@@ -182,6 +182,14 @@ test('a redirect is not followed: the dead letter names where it points, so url 
   );
 });
 
+test('a 303 See Other means the server carried the request out: delivered, not a dead letter, not sent again', async (t) => {
+  const srv = await server(t, () => ({ status: 303, headers: { location: 'https://hooks.example/result/1' }, body: '' }));
+  const s = sink(t, { url: srv.url });
+  const result = await s.process(makeBatch([makeItem(0, '{}'), makeItem(1, '{}')]), makeCtx());
+  assert.deepEqual(result?.failed ?? [], []);
+  assert.equal(srv.requests.length, 1);
+});
+
 test('413 splits a request until each part is accepted; a single event still too large is a dead letter', async (t) => {
   const srv = await server(t, (r) => (r.body.length > 120 ? { status: 413, body: 'too large' } : { status: 200 }));
   const s = sink(t, { url: srv.url });
