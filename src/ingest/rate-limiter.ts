@@ -25,7 +25,7 @@ export interface RateLimit {
  * request head) as a view into its parent: as a map key it would pin the whole head, up to
  * ingest.maxHeaderBytes, for as long as its bucket lives. JSON's round trip is exact for any string.
  */
-function ownCopy(key: string): string {
+export function ownCopy(key: string): string {
   return JSON.parse(JSON.stringify(key)) as string;
 }
 

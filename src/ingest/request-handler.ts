@@ -16,6 +16,7 @@ import { MAX_METADATA_BYTES, type AckLevel, type RecordInput } from '../log/type
 import type { AppendBatcher, AppendWaiter } from './append-batcher.js';
 import type { Backpressure } from './backpressure.js';
 import { clientAddress, type TrustProxy } from './client-address.js';
+import { ownCopy } from './rate-limiter.js';
 import type { IngestStats, StreamCounters } from './ingest-stats.js';
 import { PIXEL_CONTENT_TYPE, PIXEL_GIF, PIXEL_HEADERS } from './pixel.js';
 import type { Readiness } from './readiness.js';
@@ -280,6 +281,9 @@ export class RequestHandler {
 
     let entry = known;
     if (entry === undefined) {
+      // Kept for the life of the process (registry, stats, rate limit scope): a slice of the request head would
+      // keep the whole head (up to ingest.maxHeaderBytes) with it.
+      name = ownCopy(name);
       try {
         entry = registry.resolve(name);
       } catch (err) {

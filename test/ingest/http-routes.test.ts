@@ -2,6 +2,8 @@
 // what is answered (status, headers, JSON error code) and what is stored (exactly the body, or nothing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { errorCode, post, readAll, send, startIngest, type Reply } from './ingest-fixture.js';
 import { PIXEL_GIF } from '../../src/ingest/pixel.js';
 
@@ -329,4 +331,23 @@ test('a configured stream inherits from defaultStream what it does not set', asy
   const weaker = await post(f.port, 'own', '{}', { authorization: 'Bearer secret-key-1', 'hopper-ack': 'fast' });
   assert.equal(weaker.status, 400, 'minAck comes from defaultStream');
   assert.equal((await post(f.port, 'auto', '{}')).headers['hopper-ack'], 'written');
+});
+
+test('a stream created by a write keeps only its name, not the request head the name was cut from', async (t) => {
+  // The name is a V8 view into the whole request head; kept by the registry, the stats and the stream's rate
+  // limit for the life of the process, it pinned the head (up to ingest.maxHeaderBytes) with it: 1000 streams
+  // (ingest.maxStreams) of 1 MiB heads are 1 GB.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const f = await startIngest(t, { overrides: { 'ingest.maxHeaderBytes': 1024 * 1024, defaultStream: { rateLimitPerSecond: 100 } } });
+  const pad = 'p'.repeat(512 * 1024);
+  const write = (name: string): Promise<Reply> => post(f.port, name, '{}', { 'x-pad': pad });
+  assert.equal((await write('warm-up-stream-name')).status, 202);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 40; i++) assert.equal((await write(`a-long-stream-name-${i}`)).status, 202);
+  gc();
+  const grownBytes = process.memoryUsage().heapUsed - before;
+  // Before: about 20 MB (40 heads of 512 KiB).
+  assert.ok(grownBytes < 5 * 1024 * 1024, `40 new streams hold ${grownBytes} bytes of heap`);
 });
