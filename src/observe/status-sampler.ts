@@ -6,6 +6,7 @@
 // minutes" warning all come from them. Cost: one tick a second, whatever the
 // request rate; memory: bounded by HISTORY_SAMPLES x MAX_LAG_SERIES.
 
+import type { Logger } from 'pino';
 import type { IngestSnapshot } from '../ingest/ingest-stats.js';
 import type { WorkerMetricsSnapshot } from '../work/worker-metrics.js';
 import { addHistogram, emptyHistogram, histogramDelta, histogramQuantile, type HistogramSnapshot } from './bucket-histogram.js';
@@ -13,6 +14,8 @@ import { diskSpace, type DiskSpace } from './disk-space.js';
 import type { LogStatsCache } from './log-stats-cache.js';
 import { deadLetterCounts, groupLags } from './log-summary.js';
 import type { ProcessProbe, ProcessReport } from './process-probe.js';
+import { errorFields } from './logger.js';
+import { ThrottledErrorLog } from './throttled-error-log.js';
 
 export const SAMPLE_INTERVAL_MS = 1000;
 /** Samples kept: ten minutes at one a second. */
@@ -23,6 +26,8 @@ export const RATE_WINDOW_MS = 10_000;
 export const MAX_LAG_SERIES = 20;
 /** Spacing of the lag history handed to `hopper status` (one point a minute). */
 export const LAG_HISTORY_STEP_MS = 60_000;
+/** A tick that keeps failing logs at most one line per this interval (each line counts the failures it stands for). */
+export const TICK_ERROR_LINE_INTERVAL_MS = 60_000;
 
 export interface SamplerSources {
   logStats: LogStatsCache;
@@ -32,6 +37,7 @@ export interface SamplerSources {
   probe: ProcessProbe;
   workers(): WorkerMetricsSnapshot | null;
   dataDir: string;
+  logger: Logger;
 }
 
 interface Sample {
@@ -105,9 +111,11 @@ export class StatusSampler {
   private lagTruncated = false;
   private own: ProcessReport;
   disk: DiskSpace | null = null;
+  private readonly tickErrors: ThrottledErrorLog;
 
   constructor(private readonly src: SamplerSources) {
     this.own = src.probe.report();
+    this.tickErrors = new ThrottledErrorLog(src.logger, TICK_ERROR_LINE_INTERVAL_MS);
   }
 
   /** Takes the first sample (so the status is complete at once), then one every SAMPLE_INTERVAL_MS. */
@@ -120,11 +128,24 @@ export class StatusSampler {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    this.tickErrors.flush();
   }
 
-  /** One sample; a tick that finds the previous one still running (slow log stats) is skipped. */
+  /**
+   * One sample; a tick that finds the previous one still running (slow log stats) is skipped. Never rejects:
+   * it runs from a timer in the primary of `hopper serve`, where a rejection would end every ingest process.
+   * A failed tick is logged (throttled) and leaves no sample; the next one tries again.
+   */
   tick(): Promise<void> {
-    this.ticking ??= this.takeSample().finally(() => (this.ticking = null));
+    this.ticking ??= this.takeSample()
+      .catch((err: unknown) => {
+        // Most likely a bug: the stack says where.
+        this.tickErrors.error(
+          { ...errorFields(err), stack: err instanceof Error ? err.stack : undefined },
+          'admin: taking the status sample failed; the rates and charts of status and the dashboard miss it',
+        );
+      })
+      .finally(() => (this.ticking = null));
     return this.ticking;
   }
 

@@ -4,13 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
+import pino from 'pino';
 import { HISTORY_SAMPLES, StatusSampler, type SamplerSources } from '../../src/observe/status-sampler.js';
 import { ProcessProbe } from '../../src/observe/process-probe.js';
 import type { LogStatsCache } from '../../src/observe/log-stats-cache.js';
 
 test('a full history serves HISTORY_SAMPLES points, the oldest dropped first', async () => {
   const logStats = { stats: null, refresh: async () => undefined } as unknown as LogStatsCache;
-  const sources: SamplerSources = { logStats, ingest: null, probe: new ProcessProbe('work'), workers: () => null, dataDir: tmpdir() };
+  const sources: SamplerSources = { logStats, ingest: null, probe: new ProcessProbe('work'), workers: () => null, dataDir: tmpdir(), logger: pino({ enabled: false }) };
   const sampler = new StatusSampler(sources);
   for (let i = 0; i < HISTORY_SAMPLES + 5; i++) await sampler.tick();
   const all = sampler.series(HISTORY_SAMPLES);
