@@ -16,8 +16,9 @@
 //
 // Delivery guarantee: at least once. A request whose response is lost (timeout,
 // connection reset) is sent again, and a batch redelivered after a crash is sent
-// again: each request carries an Idempotency-Key built from the positions of its
-// first and last events, so a receiver can drop what it already has.
+// again: each request carries an Idempotency-Key built from the pipeline, the positions
+// of its first and last events and the first one's received-at, so a receiver can drop
+// what it already has.
 
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
@@ -266,16 +267,21 @@ export class HttpForwarder {
     return `[${request.map((u) => u.text).join(',')}]`;
   }
 
-  private idempotencyKey(request: Unit[]): string {
+  /**
+   * Where the request's events sit in the log, which pipeline sends them, and when the first one was received:
+   * positions alone repeat in a new data directory (offsets start at 0 again), and another pipeline sending the
+   * same stream to the same receiver sends its own copy, so a receiver keeping keys would drop new events as seen.
+   */
+  private idempotencyKey(request: Unit[], pipeline: string): string {
     const first = request[0]!;
     const last = request[request.length - 1]!;
-    return `${first.item.stream}:${first.item.partition}:${first.item.offset}.${first.index}-${last.item.offset}.${last.index}`;
+    return `${pipeline}/${first.item.stream}:${first.item.partition}:${first.item.offset}.${first.index}-${last.item.offset}.${last.index}/${first.item.receivedAtUs}`;
   }
 
   /** One request, retried for retriable answers within its attempt and time budget. */
   private async send(request: Unit[], ctx: ProcessContext): Promise<Outcome> {
     const body = this.body(request);
-    const headers = { ...this.headers, 'idempotency-key': this.idempotencyKey(request) };
+    const headers = { ...this.headers, 'idempotency-key': this.idempotencyKey(request, ctx.pipeline) };
     const startedMs = Date.now();
     let last: Outcome = { kind: 'unavailable', reason: 'not sent' };
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {

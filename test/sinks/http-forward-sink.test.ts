@@ -66,11 +66,23 @@ test('5xx then 429 with Retry-After, then success: one delivery, the wait honour
   assert.deepEqual(okBodies(srv.requests, ok), [{ a: 1 }, { b: 2 }, { b: 3 }]);
   assert.ok(srv.requests[2]!.atMs - srv.requests[1]!.atMs >= 950, 'Retry-After: 1 was not waited for');
   const keys = new Set(srv.requests.map((r) => r.headers['idempotency-key']));
-  assert.deepEqual([...keys], ['events:0:0.0-1.1'], 'a retried request keeps its Idempotency-Key');
+  assert.deepEqual([...keys], [`test/events:0:0.0-1.1/${1_767_225_600_000_000}`], 'a retried request keeps its Idempotency-Key');
   assert.equal(srv.requests[0]!.headers['content-type'], 'application/json');
   assert.equal(srv.requests[0]!.headers.authorization, 'Bearer k');
   assert.equal(srv.connections(), 1, 'the pool kept one connection alive across requests');
   assert.equal(ctx.metrics.counter('sink_events_written_total', 'http'), 3);
+});
+
+test('the Idempotency-Key differs for the same positions received at another time (a new data dir) or sent by another pipeline', async (t) => {
+  const srv = await server(t, () => ({ status: 200 }));
+  const s = sink(t, { url: srv.url });
+  await s.process(makeBatch([makeItem(0, '{}')]), makeCtx());
+  await s.process(makeBatch([makeItem(0, '{}', 'application/json', { receivedAtUs: 1_800_000_000_000_000 })]), makeCtx());
+  await s.process(makeBatch([makeItem(0, '{}')]), { ...makeCtx(), pipeline: 'other' });
+  await s.process(makeBatch([makeItem(0, '{}')]), makeCtx());
+  const keys = srv.requests.map((r) => r.headers['idempotency-key']);
+  assert.equal(new Set(keys.slice(0, 3)).size, 3, keys.join(' '));
+  assert.equal(keys[3], keys[0], 'the same events from the same pipeline keep their key');
 });
 
 test('a 4xx answer sends the records of that request to dead letters with the status and the response start', async (t) => {
