@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RequestParseError, RequestParser, type RequestHead } from '../../src/ingest/http1/request-parser.js';
 import { cut } from '../helpers/byte-cuts.js';
 
@@ -209,4 +211,24 @@ test('an unfinished head or chunk-size line with a bare LF is refused at once, n
   }
   // CRLF split across two reads is not a bare LF.
   assert.deepEqual(parseAll([Buffer.from('GET / HTTP/1.1\r\nHost: x\r'), Buffer.from('\nX-A: 1\r'), Buffer.from('\n')]), []);
+});
+
+test('a header name kept in the lower-case cache does not keep the request head it was cut from', () => {
+  // A name is a V8 view into the whole head text; the cache keeps up to 512 names for the life of the process,
+  // which pinned 512 heads of up to maxHeaderBytes each (8 MiB at the 16 KiB default, 512 MiB at 1 MiB) for
+  // any client that sends names the cache has not seen, on any route.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const maxHeaderBytes = 1024 * 1024;
+  const pad = 'p'.repeat(256 * 1024);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 60; i++) {
+    const [p] = parseAll([Buffer.from(`GET / HTTP/1.1\r\nHost: h\r\nX-Pad: ${pad}\r\nX-Never-Seen-Before-${i}: 1\r\n\r\n`, 'latin1')], maxHeaderBytes);
+    assert.equal(p!.head.headers[`x-never-seen-before-${i}`], '1');
+  }
+  gc();
+  const grownBytes = process.memoryUsage().heapUsed - before;
+  // Before: about 15 MB (60 heads of 256 KiB).
+  assert.ok(grownBytes < 4 * 1024 * 1024, `60 cached names hold ${grownBytes} bytes of heap`);
 });

@@ -79,7 +79,11 @@ function lower(name: string): string {
   let l = lowerNames.get(name);
   if (l === undefined) {
     l = name.toLowerCase();
-    if (lowerNames.size < MAX_CACHED_NAMES) lowerNames.set(name, l);
+    if (lowerNames.size < MAX_CACHED_NAMES) {
+      // Kept for the life of the process: copies, as a slice of the head text would keep the whole head with it.
+      l = latin1(Buffer.from(l, 'latin1'));
+      lowerNames.set(l === name ? l : latin1(Buffer.from(name, 'latin1')), l);
+    }
   }
   return l;
 }
