@@ -214,7 +214,8 @@ export class RequestHandler {
         return this.refuseWith(res, err, requestId, { close });
       }
     }
-    const refusedIn = known === undefined ? undefined : stats.stream(name);
+    // The entry's own name: the counters keep it for the life of the process, and `name` is a view into the head.
+    const refusedIn = known === undefined ? undefined : stats.stream(known.name);
 
     let cors: string[] | null = null;
     const origin = header(req, 'origin');

@@ -350,4 +350,14 @@ test('a stream created by a write keeps only its name, not the request head the 
   const grownBytes = process.memoryUsage().heapUsed - before;
   // Before: about 20 MB (40 heads of 512 KiB).
   assert.ok(grownBytes < 5 * 1024 * 1024, `40 new streams hold ${grownBytes} bytes of heap`);
+
+  // A configured stream's counters are made at its first write, under the name as the request spelled it.
+  const names = Array.from({ length: 40 }, (_, i) => `a-configured-stream-${i}`);
+  const c = await startIngest(t, { overrides: { 'ingest.maxHeaderBytes': 1024 * 1024, streams: Object.fromEntries(names.map((n) => [n, {}])) } });
+  gc();
+  const beforeConfigured = process.memoryUsage().heapUsed;
+  for (const n of names) assert.equal((await post(c.port, n, '{}', { 'x-pad': pad })).status, 202);
+  gc();
+  const grownConfigured = process.memoryUsage().heapUsed - beforeConfigured;
+  assert.ok(grownConfigured < 5 * 1024 * 1024, `the counters of 40 configured streams hold ${grownConfigured} bytes of heap`);
 });
