@@ -104,6 +104,33 @@ function withPinned(config: HopperConfig, pin: Pinned, logger: Logger): HopperCo
   return { ...config, dataDir: pin.dataDir, ingest: { ...config.ingest, host: pin.host, port: pin.port, socket: pin.socket } };
 }
 
+/**
+ * What a SIGHUP does not apply: it replaces the ingest processes, and the primary keeps its own parts as they
+ * started: the admin server (a rotated admin.token went on being refused without a word) and, with
+ * --with-workers, the pipelines. Each changed key is named in a warning, never its value (admin.token is a
+ * secret). A configuration that no longer loads is not reported here: the replacements fail and say why.
+ */
+function warnKeptByPrimary(ctx: CommandContext, running: HopperConfig, logger: Logger): void {
+  let now: HopperConfig;
+  try {
+    now = ctx.loadConfig();
+  } catch {
+    return;
+  }
+  const keys: [string, unknown, unknown][] = [
+    ['admin.enabled', now.admin.enabled, running.admin.enabled],
+    ['admin.host', now.admin.host, running.admin.host],
+    ['admin.port', now.admin.port, running.admin.port],
+    ['admin.token', now.admin.token, running.admin.token],
+  ];
+  if (ctx.values['with-workers'] === true) {
+    keys.push(['pipelines', JSON.stringify(now.pipelines), JSON.stringify(running.pipelines)], ['work', JSON.stringify(now.work), JSON.stringify(running.work)]);
+  }
+  for (const [key, value, kept] of keys) {
+    if (value !== kept) logger.warn({ key }, `${key} changed in the configuration: it takes effect when hopper serve restarts (a SIGHUP only replaces the ingest processes)`);
+  }
+}
+
 async function runChild(ctx: CommandContext): Promise<number> {
   const send = (m: ChildMessage): void => {
     process.send?.(m);
@@ -301,6 +328,7 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
       return;
     }
     logger.info('SIGHUP: rolling restart of the ingest processes');
+    warnKeptByPrimary(ctx, config, logger);
     void supervisor.rollingRestart();
   });
   /** The stop after a stop signal that came during the start: not a start failure. */
@@ -319,6 +347,7 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
     started = true;
     if (reloadWhenStarted) {
       logger.info('SIGHUP: rolling restart of the ingest processes');
+      warnKeptByPrimary(ctx, config, logger);
       void supervisor.rollingRestart();
     }
     admin = await startAdmin({
