@@ -750,7 +750,7 @@ test('a pixel whose query is over maxBodyBytes gets 413 and keeps the connection
 
 hopperTest('a request the engine stopped reading (64 pipelined writes ahead of it, waiting for the log) is not timed out for the wait', async (t) => {
   // Answers slower than the headers and request timeouts, as during a rolling restart's partition lock wait.
-  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(1200)) });
+  const f = await startIngest(t, { overrides: LIMITS, wrapLog: delayedLog(() => sleep(700)) });
   const last = post('last', 'Connection: close\r\n');
   // The 65th request cut in its head, then in its body: its rest arrives while reading is paused for the 64 ahead.
   for (const at of [20, last.length - 2]) {
