@@ -488,8 +488,8 @@ class Connection {
     if (this.pausedForOutput) {
       // Reading is paused (answers owed to earlier requests): a request cut by the pause is not timed out for it,
       // or its client would get 408 and lose the answers owed while the log is slow (a restart's lock wait).
-      // A client that takes no answers keeps the pause: it is cut off as a slow reader of an idle connection is.
-      if (this.socket.writableLength > 0 && now - this.idleSince > Math.max(requestTimeoutMs, keepAliveTimeoutMs)) this.destroy();
+      // A pause kept by a client that takes no answers (not by the log) ends as a slow reader's idle connection does.
+      if (this.socket.writableLength >= MAX_UNSENT_BYTES && now - this.idleSince > Math.max(requestTimeoutMs, keepAliveTimeoutMs)) this.destroy();
       return;
     }
     if (this.parser.inHead) {
