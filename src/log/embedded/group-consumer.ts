@@ -6,7 +6,7 @@
 //   groups/{group}/{stream}/lease.mutex      held while leases change: {"owner","host","pid","token"}; broken when
 //                                            stale by renaming it away and checking it was the stale one
 //   groups/{group}/{stream}/{p}.position     the committed position (EmbeddedLog)
-//   groups/{group}/{stream}/{p}.deliveries   takes in a row that began delivering at the same record (delivery-count.ts)
+//   groups/{group}/{stream}/{p}.deliveries   what the last takes delivered and did not finish, counted (delivery-count.ts)
 //   groups/{group}/{stream}/*.tmp            positions being written, broken mutexes (old ones removed when a member opens)
 //
 // Invariants and rules:
@@ -42,9 +42,10 @@
 //   tries first) is read at once, so the log is parsed while the caller processes
 //   and commits. One such read per member; it is only a cache of log.read: it is used
 //   only if the next fetch asks for that partition, at that position, of that lease.
-// - The first delivery after taking a partition is counted in {p}.deliveries. When members began there before
-//   without moving the position past it, the delivery holds that one record alone, with the count as its
-//   redeliveries: a worker that died on it is not handed the records around it with it again.
+// - Deliveries are noted in {p}.deliveries before they go out. A take that begins inside what the takes before it
+//   delivered and did not finish hands those records out apart from new ones, counted (Delivery.redeliveries),
+//   and one by one once takes died on them twice: a worker that dies on a record is not handed the records
+//   around it with it again, and that record's count grows.
 
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -56,7 +57,7 @@ import type { EmbeddedLog } from './embedded-log.js';
 import type { WarnFn } from './partition-recovery.js';
 import type { PreparedFile } from './segment-files.js';
 import { breakAside } from './break-aside.js';
-import { readDeliveryMark, takeFinds, writeDeliveryMark, type DeliveryMark } from './delivery-count.js';
+import { DeliveryMarkFile, deliveriesPath, readDeliveryMark, takeFinds, type DeliveryMark } from './delivery-count.js';
 
 /** A mutex file older than this, whose holder is not a live process on this host, was left by a dead process and is broken. */
 const MUTEX_STALE_MS = 5_000;
@@ -124,7 +125,7 @@ interface OwnedPartition {
   releasing: boolean;
   /** No delivery made yet since we took the partition (the first one reads and counts {p}.deliveries). */
   firstDelivery: boolean;
-  /** Our {p}.deliveries as last written (null: not yet). */
+  /** Our {p}.deliveries as last written (null: none yet, or writing it failed in this take). */
   mark: DeliveryMark | null;
   /** Records before this were delivered by an earlier take and not finished (0: none): never with new ones. */
   unfinishedEnd: number;
@@ -160,6 +161,8 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   private readAhead: ReadAhead | null = null;
   /** Partitions whose position file we found unreadable (warned once until it reads again). */
   private readonly unreadable = new Set<number>();
+  /** {p}.deliveries of partitions this member delivered from, open (see delivery-count.ts). */
+  private readonly markFiles = new Map<number, DeliveryMarkFile>();
   private readonly dir: string;
   private readonly marginMs: number;
 
@@ -466,6 +469,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     let restart: DeliveryMark | null = null;
     if (owned.firstDelivery) {
       owned.firstDelivery = false;
+      this.markFiles.get(partition)?.close(); // opened again: hopper replay may have removed the file
       const found = takeFinds(await readDeliveryMark(this.dir, partition), first);
       owned.unfinishedEnd = found.unfinishedEnd;
       owned.alone = found.alone;
@@ -485,21 +489,27 @@ export class EmbeddedGroupConsumer implements LogConsumer {
       }
     }
     const end = Math.max(owned.unfinishedEnd, nextOffset);
-    const mark = restart ?? owned.mark;
-    if (mark !== null && (restart !== null || end > mark.end)) {
-      try {
-        await writeDeliveryMark(this.dir, partition, { ...mark, end });
-        owned.mark = { ...mark, end };
-      } catch (err) {
-        owned.mark = null; // not written again in this take
-        const { group, stream } = this.opts;
-        this.warn(
-          { group, stream, partition, error: (err as Error).message },
-          'consumer group: cannot store which records were delivered (a record its worker keeps dying on is not told apart until the partition is taken again)',
-        );
-      }
-    }
+    if (restart !== null) this.writeMark(partition, owned, { ...restart, end });
+    else if (owned.mark !== null && end > owned.mark.end) this.writeMark(partition, owned, { ...owned.mark, end });
     return { records, nextOffset, redeliveries };
+  }
+
+  /** Stores `mark` before the delivery it notes goes out; a failure is warned about and ends the marks of this take. */
+  private writeMark(partition: number, owned: OwnedPartition, mark: DeliveryMark): void {
+    let file = this.markFiles.get(partition);
+    if (file === undefined) this.markFiles.set(partition, (file = new DeliveryMarkFile(deliveriesPath(this.dir, partition))));
+    try {
+      file.write(mark);
+      owned.mark = mark;
+    } catch (err) {
+      owned.mark = null;
+      file.close();
+      const { group, stream } = this.opts;
+      this.warn(
+        { group, stream, partition, error: (err as Error).message },
+        'consumer group: cannot store which records were delivered (a record its worker keeps dying on is not told apart until the partition is taken again)',
+      );
+    }
   }
 
   /** The partition's first stored offset (retention deletes from the front), or `otherwise` when it has no segment. */
@@ -608,13 +618,17 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) {
+      for (const file of this.markFiles.values()) file.close(); // after simulateCrash
+      return;
+    }
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.readAhead?.result;
     this.readAhead = null;
     await this.refreshing?.catch(() => undefined);
     await Promise.allSettled([...this.owned.values()].flatMap((o) => o.writes.map((w) => w.settled)));
+    for (const file of this.markFiles.values()) file.close();
     const me = this.opts.consumerName;
     await this.withMutex(async () => {
       for (const p of this.owned.keys()) {
