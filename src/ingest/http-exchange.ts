@@ -10,6 +10,11 @@ export interface IngestRequest {
   readonly httpVersionMajor: number;
   readonly httpVersionMinor: number;
   readonly socket: { readonly remoteAddress?: string };
+  /**
+   * Bytes of the request head its header values are views into, held in memory until the request is answered
+   * (Hopper's engine; node:http gives each header its own string: absent).
+   */
+  readonly headBytes?: number;
   /** Body chunks ('data'), its end ('end'), or the connection closing first ('close'); `this` is the request. */
   on(event: 'data', listener: (this: never, chunk: Buffer) => void): unknown;
   on(event: 'end' | 'close', listener: (this: never) => void): unknown;

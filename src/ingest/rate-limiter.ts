@@ -2,13 +2,15 @@
 // rateLimitPerSecond tokens a second, up to rateLimitBurst. The map of buckets
 // is bounded: past MAX_RATE_LIMIT_KEYS the oldest bucket is dropped (that key
 // starts again with a full bucket), so a flood of addresses cannot grow memory.
-// A key is stored as a copy (ownCopy), and the request handler refuses a client
+// A key is stored as a copy (ownCopy: a header value would pin its request head), and the request handler refuses a client
 // address too long to store before it reaches the limiter, so a bucket holds at
 // most 1 KiB of key.
 // Streams created on first write all have defaultStream's limit: each gets its
 // own buckets (scoped()) in one shared map bounded at MAX_SHARED_RATE_LIMIT_KEYS,
 // so up to ingest.maxStreams such streams cannot multiply the memory bound.
 // A limiter counts the requests of one ingest process only (see the README).
+
+import { ownCopy } from './own-copy.js';
 
 export const MAX_RATE_LIMIT_KEYS = 10_000;
 /** Bound of the map shared by the streams created on first write (about 200 bytes a bucket, plus its key of at most 1 KiB). */
@@ -18,15 +20,6 @@ export const MAX_SHARED_RATE_LIMIT_KEYS = 100_000;
 export interface RateLimit {
   /** 0 when allowed, else the whole seconds until a token is available. */
   take(key: string, nowMs: number): number;
-}
-
-/**
- * A copy of `key` that holds only its own characters. V8 keeps a substring (a header value, cut from the
- * request head) as a view into its parent: as a map key it would pin the whole head, up to
- * ingest.maxHeaderBytes, for as long as its bucket lives. JSON's round trip is exact for any string.
- */
-export function ownCopy(key: string): string {
-  return JSON.parse(JSON.stringify(key)) as string;
 }
 
 interface Bucket {

@@ -16,7 +16,7 @@ import { MAX_METADATA_BYTES, type AckLevel, type RecordInput } from '../log/type
 import type { AppendBatcher, AppendWaiter } from './append-batcher.js';
 import type { Backpressure } from './backpressure.js';
 import { clientAddress, type TrustProxy } from './client-address.js';
-import { ownCopy } from './rate-limiter.js';
+import { ownCopy } from './own-copy.js';
 import type { IngestStats, StreamCounters } from './ingest-stats.js';
 import { PIXEL_CONTENT_TYPE, PIXEL_GIF, PIXEL_HEADERS } from './pixel.js';
 import type { Readiness } from './readiness.js';
@@ -292,14 +292,17 @@ export class RequestHandler {
       }
     }
     const sc = refusedIn ?? stats.stream(name);
-    const retryAfter = backpressure.admit(declared);
+    // The head stays in memory until the answer (its header values are views into it): counted with the body, but
+    // never so much that a write the budget can hold alone would be refused for good.
+    const headBytes = Math.min(req.headBytes ?? 0, backpressure.hardBytes - declared);
+    const retryAfter = backpressure.admit(declared + headBytes);
     if (retryAfter > 0) {
       stats.backpressureRefusals++;
       sc.backpressureRefusals++;
       return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors, stream: sc });
     }
 
-    const w = new PendingWrite(this, res, entry, sc, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, pixel);
+    const w = new PendingWrite(this, res, entry, sc, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, headBytes, pixel);
     this.inFlight++;
     if (pixelBody !== null) return w.complete(pixelBody);
     (req as WriteRequest)[kWrite] = w;
@@ -373,6 +376,8 @@ class PendingWrite implements AppendWaiter {
     private readonly remoteAddress: string,
     /** Bytes reserved with backpressure (from Content-Length, then grown chunk by chunk). */
     private reserved: number,
+    /** Bytes of the request head reserved with backpressure besides, until the answer. */
+    private headReserved: number,
     private readonly pixel: boolean,
   ) {}
 
@@ -431,14 +436,16 @@ class PendingWrite implements AppendWaiter {
     const { stats, batcher } = this.h.opts;
     stats.bytesIn += body.length;
     this.sc.bytesIn += body.length;
+    // Copies: header values are views into the request head, which would stay in memory as long as the record
+    // waits for the log (200,000 records of 16 KiB heads: 3 GiB that no pending-bytes bound counts).
     const record: RecordInput = {
       body,
       receivedAtUs: this.receivedAtUs,
-      contentType: this.contentType,
-      contentEncoding: this.contentEncoding,
-      remoteAddress: this.remoteAddress,
-      requestId: this.requestId,
-      idempotencyKey: this.idempotencyKey,
+      contentType: ownCopy(this.contentType),
+      contentEncoding: ownCopy(this.contentEncoding),
+      remoteAddress: ownCopy(this.remoteAddress),
+      requestId: ownCopy(this.requestId),
+      idempotencyKey: ownCopy(this.idempotencyKey),
     };
     const entry = this.entry;
     if (entry.ready) {
@@ -455,8 +462,9 @@ class PendingWrite implements AppendWaiter {
 
   private end(): void {
     this.phase = DONE;
-    this.h.opts.backpressure.release(this.reserved);
+    this.h.opts.backpressure.release(this.reserved + this.headReserved);
     this.reserved = 0;
+    this.headReserved = 0;
     this.h.finished();
   }
 

@@ -69,6 +69,7 @@ class Http1Request implements IngestRequest {
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor: number;
   readonly socket: Socket;
+  readonly headBytes: number;
   onData: Listener | null = null;
   onEnd: Listener | null = null;
   onClose: Listener | null = null;
@@ -89,6 +90,7 @@ class Http1Request implements IngestRequest {
     this.headers = head.headers;
     this.httpVersionMinor = head.versionMinor;
     this.socket = socket;
+    this.headBytes = head.headBytes;
     const expect = head.headers.expect;
     // Without a body there is nothing to wait for: no 100, and a refusal need not close (RFC 9110 section 10.1.1).
     this.expectsContinue = expect !== undefined && head.hasBody && head.versionMinor === 1 && expect.toLowerCase() === '100-continue';

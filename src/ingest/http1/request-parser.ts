@@ -24,6 +24,8 @@ export interface RequestHead {
   keepAlive: boolean;
   /** The request carries a body to read (Content-Length > 0 or chunked). */
   hasBody: boolean;
+  /** Characters of the head text the fields are cut from (views into it: it stays in memory as long as they do). */
+  headBytes: number;
 }
 
 export interface RequestEvents {
@@ -361,7 +363,7 @@ export class RequestParser {
       if (c.includes('close')) keepAlive = false;
       else if (versionMinor === 0 && c.includes('keep-alive')) keepAlive = true;
     }
-    return { method, url, versionMinor, headers, keepAlive, hasBody };
+    return { method, url, versionMinor, headers, keepAlive, hasBody, headBytes: text.length };
   }
 
   private chunkSize(data: Buffer, pos: number): number {
