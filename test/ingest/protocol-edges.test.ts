@@ -182,9 +182,12 @@ test('a body that stalls is cut off with 408 after requestTimeoutMs and nothing 
 test('a client that disconnects mid-body stores nothing and leaks nothing', async (t) => {
   const f = await startIngest(t, { overrides: LIMITS });
   const s = await open(f.port);
-  s.write('POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n' + 'x'.repeat(100));
+  const head = 'POST /v1/streams/s HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n';
+  s.write(head + 'x'.repeat(100));
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(f.server.backpressure.heldBytes, 500, 'the declared length is reserved while the body arrives');
+  // Hopper's engine holds the head too (its header values are views into it); node:http copies them: not counted.
+  const headHeld = fixtureDefaults['ingest.httpEngine'] === 'hopper' ? head.length - 4 : 0; // the head's text, without the blank line that ends it
+  assert.equal(f.server.backpressure.heldBytes, 500 + headHeld, 'the declared length (and the head) is reserved while the body arrives');
   s.destroy();
   await new Promise((r) => setTimeout(r, 100));
   await nothingStored(f);
