@@ -390,6 +390,14 @@ class PendingWrite implements AppendWaiter {
       return this.cutOff('HOPPER_BODY_TOO_LARGE', `The body is larger than ${this.h.bodyLimitKey} (${this.h.bodyLimitBytes}).`, undefined);
     }
     if (n > this.reserved) {
+      // The head is counted only as far as the budget has room beside the body (as at admission with a
+      // Content-Length): a chunked body the budget can hold alone must not be refused for good.
+      const over = n + this.headReserved - backpressure.hardBytes;
+      if (over > 0 && this.headReserved > 0) {
+        const give = Math.min(over, this.headReserved);
+        backpressure.release(give);
+        this.headReserved -= give;
+      }
       if (!backpressure.grow(n - this.reserved)) {
         stats.backpressureRefusals++;
         this.sc.backpressureRefusals++;

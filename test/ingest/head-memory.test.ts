@@ -90,3 +90,17 @@ test('records handed to the log hold copies of their metadata, not views that ke
   // 300 heads of 60 KiB are 18 MB: the records alone hold a few hundred bytes each.
   assert.ok(grownMb < 6, `the heap grew by ${grownMb.toFixed(1)} MB holding ${writes} queued records`);
 });
+
+test('a chunked body the budget can hold alone is admitted on an idle server, its head counted only beside it', async (t) => {
+  // maxBodyBytes = maxPendingBytes: a body of the whole budget fits alone; a Content-Length one is admitted (its head
+  // is counted up to what the budget has room for beside it), and a chunked one must be too, not 503 for good.
+  const f = await startIngest(t, { overrides: { ...BIG_HEADS, 'ingest.maxPendingBytes': 128 * 1024, 'ingest.softPendingBytes': 128 * 1024, 'ingest.maxBodyBytes': 128 * 1024 } });
+  const body = `{"b":"${'x'.repeat(120 * 1024)}"}`;
+  const headers = { 'x-pad': 'p'.repeat(30 * 1024) };
+  assert.equal((await post(f.port, 'hm', body, headers)).status, 202, 'with a Content-Length');
+  const chunked = await post(f.port, 'hm', body, { ...headers, 'transfer-encoding': 'chunked' });
+  assert.equal(chunked.status, 202, `chunked: ${chunked.text}`);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(f.server.handler.inFlight, 0);
+  assert.equal(f.server.backpressure.heldBytes, 0);
+});
