@@ -153,7 +153,7 @@ export class RedisGroupConsumer implements LogConsumer {
     const deadline = Date.now() + maxWaitMs;
     for (;;) {
       if (this.closed || signal?.aborted) return null;
-      if (Date.now() >= this.nextMaintenanceMs) await this.maintain(maxRecords);
+      if (Date.now() >= this.nextMaintenanceMs) await this.maintain();
       // Taken-over entries come before new ones, and one claim takes only what goes out next.
       for (const p of [...this.abandonedLeft]) if (this.buffered.length === 0) await this.claimAbandoned(p, maxRecords);
       const ready = this.takeBuffered(maxRecords);
@@ -256,11 +256,14 @@ export class RedisGroupConsumer implements LogConsumer {
   }
 
   /** Every lease/3 (from fetch): take over what others left, find new partitions. Renewals run on their own timer. */
-  private async maintain(maxRecords: number): Promise<void> {
+  private async maintain(): Promise<void> {
     this.nextMaintenanceMs = Date.now() + Math.max(50, this.leaseMs / 3);
     this.maintenanceRuns++;
     await this.refreshPartitions();
-    for (const p of this.partitions) await this.claimAbandoned(p, maxRecords);
+    // Looked for by fetch, one partition at a time while nothing is buffered: a claim counts a delivery of what it
+    // takes, and entries claimed here for every partition waited in the buffer behind a slow delivery, went stale
+    // unhanded and were claimed (counted) again, until records never handed out were over maxDeliveries.
+    for (const p of this.partitions) this.abandonedLeft.add(p);
     if (this.maintenanceRuns % 10 === 1) await this.removeDeadMembers();
   }
 
