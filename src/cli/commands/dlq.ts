@@ -63,7 +63,11 @@ function summaryLine(e: DeadLetterEntry): string {
   return [where, iso(i.lastFailureAtMs), i.kind, `attempts=${i.attempts}`, `${i.stream}/${i.partition}@${i.offset}`, e.handled ? '[handled] ' + oneLine(i.reason) : oneLine(i.reason)].join('  ');
 }
 
-function detail(e: DeadLetterEntry): Record<string, unknown> {
+/**
+ * `original`: for a letter stored without its body (bodyOmittedBytes, too large for the dead-letter stream), the
+ * body its stream still holds, or null once retention removed it; such a letter's own body is empty, not the record's.
+ */
+function detail(e: DeadLetterEntry, original?: Buffer | null): Record<string, unknown> {
   const out: Record<string, unknown> = { dlqPartition: e.partition, dlqOffset: e.offset, handled: e.handled };
   if (!e.letter) {
     out.notADeadLetter = true;
@@ -91,7 +95,26 @@ function detail(e: DeadLetterEntry): Record<string, unknown> {
     requestId: info.requestId,
   });
   if (info.idempotencyKey !== '') out.idempotencyKey = info.idempotencyKey;
-  return addBody(out, body);
+  if (info.bodyOmittedBytes === undefined) return addBody(out, body);
+  out.bodyOmittedBytes = info.bodyOmittedBytes;
+  if (original === undefined || original === null) {
+    out.bodyGone = true;
+    return out;
+  }
+  return addBody(out, original);
+}
+
+/** The original body of a letter stored without it, from its stream, or null when the stream no longer holds it. */
+async function omittedBody(log: Log, e: DeadLetterEntry): Promise<Buffer | null | undefined> {
+  const info = e.letter?.info;
+  if (info?.bodyOmittedBytes === undefined) return undefined;
+  try {
+    const { records } = await log.read(info.stream, info.partition, info.offset, { maxRecords: 1 });
+    return records[0]?.offset === info.offset ? records[0].body : null;
+  } catch (err) {
+    if (isHopperError(err, 'HOPPER_STREAM_UNKNOWN') || isHopperError(err, 'HOPPER_PARTITION_UNKNOWN')) return null;
+    throw err;
+  }
 }
 
 export const dlqListCommand: Command = {
@@ -100,7 +123,7 @@ export const dlqListCommand: Command = {
   summary: 'List dead letters with their reasons (all .dlq streams with counts when --stream is not given).',
   usage: 'dlq list [--stream S] [--all] [--partition P] [--limit N] [--data-dir DIR]',
   flags: { ...CONFIG_FLAGS, stream: STREAM_FLAG, all: { type: 'boolean', description: 'include handled (requeued or dropped) ones' }, ...SELECT_FLAGS },
-  details: 'Columns: S.dlq partition:offset, last failure time, kind (decode, schema, processor, rejected), attempts,\noriginal stream/partition@offset, reason.',
+  details: 'Columns: S.dlq partition:offset, last failure time, kind (decode, schema, processor, rejected, redelivery), attempts,\noriginal stream/partition@offset, reason.',
   async run(ctx) {
     if (!ctx.values.stream) {
       if (ctx.values.partition !== undefined || ctx.values.limit !== undefined) throw new HopperError('HOPPER_USAGE', 'dlq list --partition and --limit need --stream S.');
@@ -159,7 +182,9 @@ export const dlqShowCommand: Command = {
       await scanDeadLetters(log, stream, options, async (chunk) => {
         const picked = offset === undefined ? chunk : chunk.filter((e) => e.offset === offset);
         count += picked.length;
-        await writeOut(ctx.stdout, picked.map((e) => JSON.stringify(detail(e)) + '\n').join(''));
+        let lines = '';
+        for (const e of picked) lines += JSON.stringify(detail(e, await omittedBody(log, e))) + '\n';
+        await writeOut(ctx.stdout, lines);
         return offset === undefined || chunk[chunk.length - 1]!.offset < offset;
       });
       if (count === 0) {
