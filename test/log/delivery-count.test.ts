@@ -51,3 +51,44 @@ test('embedded: a position stored by hopper replay, or an unreadable count, star
   await m3.close();
   for (const c of [m0, m1, m2]) await c.close();
 });
+
+test('embedded: a member whose lease ran out during a read neither hands the records out nor overwrites the new owner’s count', async (t) => {
+  const dir = tempDir();
+  const log = openEmbedded(dir);
+  t.after(async () => {
+    await log.close();
+    removeDir(dir);
+  });
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('s', 0, Array.from({ length: 20 }, (_, i) => makeRecord(i)), 'durable');
+  const leaseTimeoutMs = 1000;
+  const member = (name: string): Promise<LogConsumer> => log.openConsumer({ group: 'g', stream: 's', consumerName: name, leaseTimeoutMs });
+  const a = await member('a');
+  const first = await a.fetch(50, 5000); // all 20: no read ahead
+  assert.ok(first && first.records.length === 20);
+  await a.commit(first);
+  await log.append('s', 0, Array.from({ length: 5 }, (_, i) => makeRecord(20 + i)), 'durable');
+  // a's disk stalls: its lease renewals get nowhere, and its next read takes longer than what is left of its lease.
+  (a as unknown as { refresh: () => Promise<void> }).refresh = () => Promise.resolve();
+  const read = log.read.bind(log);
+  let stall = true;
+  log.read = async (...args: Parameters<typeof log.read>) => {
+    if (stall) {
+      stall = false;
+      await new Promise((r) => setTimeout(r, leaseTimeoutMs * 1.6));
+    }
+    return read(...args);
+  };
+  const late = a.fetch(50, 100);
+  await new Promise((r) => setTimeout(r, leaseTimeoutMs * 1.1));
+  const b = await member('b');
+  const taken = await fetchSome(b);
+  assert.equal(taken.records[0]!.offset, 20);
+  const path = deliveriesPath(log.groupDir('g', 's'), 0);
+  const { readFileSync } = await import('node:fs');
+  const marked = readFileSync(path, 'utf8');
+  assert.equal(await late, null, 'a delivery handed out by a member whose lease ran out');
+  assert.equal(readFileSync(path, 'utf8'), marked, 'the new owner’s count was overwritten');
+  await b.close();
+  await a.close();
+});

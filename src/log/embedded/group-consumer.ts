@@ -426,9 +426,12 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         const owned = this.owned.get(p);
         if (!owned) continue;
         const read = await this.read(p, owned, owned.alone && owned.fetchPosition < owned.unfinishedEnd ? 1 : maxRecords);
-        if (this.owned.get(p) !== owned) continue; // lost or reset while reading
-        const { records, nextOffset, redeliveries } = read.records.length > 0 ? await this.markDelivery(p, owned, read) : { ...read, redeliveries: 0 };
-        if (this.owned.get(p) !== owned) continue;
+        // Lost or reset while reading, or the lease ran out meanwhile (renewals stalled with the read): another
+        // member may own the partition and its {p}.deliveries now.
+        if (!this.holds(p, owned)) continue;
+        const marked = read.records.length > 0 ? await this.markDelivery(p, owned, read) : { ...read, redeliveries: 0 };
+        if (marked === null || this.owned.get(p) !== owned) continue;
+        const { records, nextOffset, redeliveries } = marked;
         const reached = records.length > 0 ? records[0]!.offset : nextOffset;
         if (reached > owned.fetchPosition) await this.reportRetentionSkip(p, owned.fetchPosition, reached);
         if (records.length === 0) {
@@ -462,15 +465,17 @@ export class EmbeddedGroupConsumer implements LogConsumer {
    * death (see delivery-count.ts). A mark that cannot be stored (a full disk) is warned about once per take and
    * the deliveries go on: records a worker keeps dying on are then not told apart until the next take.
    */
-  private async markDelivery(partition: number, owned: OwnedPartition, read: ReadResult): Promise<ReadResult & { redeliveries: number }> {
+  private async markDelivery(partition: number, owned: OwnedPartition, read: ReadResult): Promise<(ReadResult & { redeliveries: number }) | null> {
     let { records, nextOffset } = read;
     const first = records[0]!.offset;
     let redeliveries = 0;
     let restart: DeliveryMark | null = null;
     if (owned.firstDelivery) {
+      const stored = await readDeliveryMark(this.dir, partition);
+      if (!this.holds(partition, owned)) return null; // not ours to write any more
       owned.firstDelivery = false;
       this.markFiles.get(partition)?.close(); // opened again: hopper replay may have removed the file
-      const found = takeFinds(await readDeliveryMark(this.dir, partition), first);
+      const found = takeFinds(stored, first);
       owned.unfinishedEnd = found.unfinishedEnd;
       owned.alone = found.alone;
       redeliveries = found.redeliveries;
@@ -492,6 +497,11 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     if (restart !== null) this.writeMark(partition, owned, { ...restart, end });
     else if (owned.mark !== null && end > owned.mark.end) this.writeMark(partition, owned, { ...owned.mark, end });
     return { records, nextOffset, redeliveries };
+  }
+
+  /** We own `partition` as `owned`, with time left on its lease. */
+  private holds(partition: number, owned: OwnedPartition): boolean {
+    return this.owned.get(partition) === owned && owned.leaseUntilMs - this.marginMs > Date.now();
   }
 
   /** Stores `mark` before the delivery it notes goes out; a failure is warned about and ends the marks of this take. */
