@@ -11,7 +11,7 @@ import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
 import type { Log, LogLock } from '../../log/types.js';
 import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
 import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
-import { choosePartitions } from '../select-partitions.js';
+import { choosePartitions, unknownStream } from '../select-partitions.js';
 import { addBody } from '../../observe/record-json.js';
 
 
@@ -42,6 +42,17 @@ function selection(ctx: CommandContext): Omit<ScanOptions, 'all'> {
 async function checkPartition(ctx: CommandContext, log: Log, stream: string): Promise<void> {
   const partitions = await dlqPartitions(log, stream);
   if (partitions.length > 0) choosePartitions(partitions, `${stream}${DEAD_LETTER_SUFFIX}`, ctx.values.partition as string | undefined);
+}
+
+/**
+ * A stream that neither the log (S or S.dlq) nor the config knows is a typo: "no dead letters for ordres" read as
+ * "nothing pending" (exit 0, a cron'd drop doing nothing for ever). A known stream without a .dlq has none indeed.
+ */
+async function checkStream(ctx: CommandContext, log: Log, stream: string): Promise<void> {
+  const streams = await log.listStreams();
+  if (streams.includes(stream) || streams.includes(`${stream}${DEAD_LETTER_SUFFIX}`)) return;
+  if (Object.hasOwn(ctx.loadConfig().streams, stream)) return;
+  throw unknownStream(stream);
 }
 
 async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Promise<T> {
@@ -126,7 +137,9 @@ export const dlqListCommand: Command = {
   details: 'Columns: S.dlq partition:offset, last failure time, kind (decode, schema, processor, rejected, redelivery), attempts,\noriginal stream/partition@offset, reason.',
   async run(ctx) {
     if (!ctx.values.stream) {
-      if (ctx.values.partition !== undefined || ctx.values.limit !== undefined) throw new HopperError('HOPPER_USAGE', 'dlq list --partition and --limit need --stream S.');
+      if (ctx.values.partition !== undefined || ctx.values.limit !== undefined || ctx.values.all !== undefined) {
+        throw new HopperError('HOPPER_USAGE', 'dlq list --all, --partition and --limit need --stream S.');
+      }
       return withLog(ctx, async (log) => {
         const streams = (await log.listStreams()).filter((s) => s.endsWith(DEAD_LETTER_SUFFIX));
         if (streams.length === 0) await writeOut(ctx.stdout, 'no dead letters\n');
@@ -145,6 +158,7 @@ export const dlqListCommand: Command = {
     const stream = streamOf(ctx, 'list');
     const sel = selection(ctx);
     return withLog(ctx, async (log) => {
+      await checkStream(ctx, log, stream);
       await checkPartition(ctx, log, stream);
       let count = 0;
       await scanDeadLetters(log, stream, { ...sel, all: ctx.values.all === true }, async (chunk) => {
@@ -176,6 +190,7 @@ export const dlqShowCommand: Command = {
     const sel = selection(ctx);
     const offset = ctx.values.offset === undefined ? undefined : parseNonNegativeInt(ctx.values.offset as string, '--offset');
     return withLog(ctx, async (log) => {
+      await checkStream(ctx, log, stream);
       await checkPartition(ctx, log, stream);
       let count = 0;
       const options: ScanOptions = offset === undefined ? { ...sel, all: ctx.values.all === true } : { partition: sel.partition ?? 0, all: true };
@@ -215,6 +230,7 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
       const stream = streamOf(ctx, action);
       const sel = selection(ctx);
       return withLog(ctx, async (log) => {
+        await checkStream(ctx, log, stream);
         if ((await dlqPartitions(log, stream)).length === 0) {
           await writeOut(ctx.stdout, `no dead letters for ${stream}\n`);
           return 0;
