@@ -101,6 +101,8 @@ export interface HandleResult {
   dropped: number;
   /** Records of the .dlq stream that were not dead letters (marked handled, not requeued). */
   foreign: number;
+  /** `stop` fired: the run ended at a chunk boundary (everything counted is handled), letters may still be pending. */
+  stopped: boolean;
 }
 
 /**
@@ -119,8 +121,9 @@ export async function handleDeadLetters(
   action: 'requeue' | 'drop',
   options: Omit<ScanOptions, 'all'>,
   grow?: StreamOptions,
+  stop?: AbortSignal,
 ): Promise<HandleResult> {
-  const result: HandleResult = { requeued: 0, dropped: 0, foreign: 0 };
+  const result: HandleResult = { requeued: 0, dropped: 0, foreign: 0, stopped: false };
   const dlq = deadLetterStream(stream);
   if (action === 'requeue' && !(await log.listStreams()).includes(stream)) {
     throw new HopperError('HOPPER_STREAM_UNKNOWN', `Stream ${JSON.stringify(stream)} does not exist any more: nothing to requeue into.`);
@@ -130,6 +133,12 @@ export async function handleDeadLetters(
   const dlqStats = (await log.stats()).streams.find((s) => s.stream === dlq);
   const ends = new Map((dlqStats?.partitions ?? []).map((p) => [p.partition, p.endOffset]));
   await scanDeadLetters(log, stream, options, async (chunk) => {
+    // Only between chunks: stopped after appending a chunk and before moving the watermark past it, a run would
+    // requeue that chunk again on the next one (up to READ_BATCH duplicates for a Ctrl-C).
+    if (stop?.aborted) {
+      result.stopped = true;
+      return false;
+    }
     if (action === 'requeue') {
       const byPartition = new Map<number, DeadLetterEntry[]>();
       for (const e of chunk) {
@@ -155,6 +164,7 @@ export async function handleDeadLetters(
     result.foreign += chunk.filter((e) => !e.letter).length;
     const last = chunk[chunk.length - 1]!;
     await log.commitPosition(DLQ_HANDLED_GROUP, dlq, last.partition, last.offset + 1);
+    return true;
   }, ends);
   return result;
 }

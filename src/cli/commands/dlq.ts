@@ -227,26 +227,58 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
           'more partition for them (retention from the config), which the running workers pick up.'
         : undefined,
     async run(ctx) {
-      const stream = streamOf(ctx, action);
-      const sel = selection(ctx);
-      return withLog(ctx, async (log) => {
-        await checkStream(ctx, log, stream);
-        if ((await dlqPartitions(log, stream)).length === 0) {
-          await writeOut(ctx.stdout, `no dead letters for ${stream}\n`);
-          return 0;
-        }
-        await checkPartition(ctx, log, stream);
-        const config = ctx.loadConfig();
-        const settings = { ...config.defaultStream, ...config.streams[stream] };
-        const grow = { partitions: 1, retentionMaxAgeMs: settings.retentionMaxAgeMs, retentionMaxBytes: settings.retentionMaxBytes };
-        const r = await withHandlingLock(log, stream, action, () => handleDeadLetters(log, stream, action, sel, grow));
-        const n = action === 'requeue' ? r.requeued : r.dropped;
-        const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
-        await writeOut(ctx.stdout, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}\n`);
-        return 0;
-      });
+      // Before the first await (main.ts hands held stop signals to the listeners in place then).
+      const stopping = stopAtChunkBoundary();
+      try {
+        return await handle(ctx, action, stopping.signal);
+      } finally {
+        stopping.dispose();
+      }
     },
   };
+}
+
+/**
+ * A stop signal (Ctrl-C, SIGTERM) during a requeue or drop ends it between chunks: killed by the signal's default
+ * action, it stopped after appending letters and before moving the watermark past them, so the next run requeued
+ * them again, and on Redis and NATS its lock stayed held for its 30 s lease ("another ... is running"). A second
+ * signal ends the process at once.
+ */
+function stopAtChunkBoundary(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!controller.signal.aborted) {
+      controller.abort(signal);
+      return;
+    }
+    for (const s of signals) process.off(s, onSignal);
+    process.kill(process.pid, signal);
+  };
+  for (const s of signals) process.on(s, onSignal);
+  return { signal: controller.signal, dispose: () => signals.forEach((s) => process.off(s, onSignal)) };
+}
+
+async function handle(ctx: CommandContext, action: 'requeue' | 'drop', stop: AbortSignal): Promise<number> {
+  const stream = streamOf(ctx, action);
+  const sel = selection(ctx);
+  return withLog(ctx, async (log) => {
+    await checkStream(ctx, log, stream);
+    if ((await dlqPartitions(log, stream)).length === 0) {
+      await writeOut(ctx.stdout, `no dead letters for ${stream}\n`);
+      return 0;
+    }
+    await checkPartition(ctx, log, stream);
+    const config = ctx.loadConfig();
+    const settings = { ...config.defaultStream, ...config.streams[stream] };
+    const grow = { partitions: 1, retentionMaxAgeMs: settings.retentionMaxAgeMs, retentionMaxBytes: settings.retentionMaxBytes };
+    const r = await withHandlingLock(log, stream, action, () => handleDeadLetters(log, stream, action, sel, grow, stop));
+    const n = action === 'requeue' ? r.requeued : r.dropped;
+    const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
+    const stopped = r.stopped ? ` (stopped by ${String(stop.reason)}: run it again for the rest)` : '';
+    await writeOut(ctx.stdout, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}${stopped}\n`);
+    return r.stopped ? 128 + (stop.reason === 'SIGINT' ? 2 : 15) : 0;
+  });
 }
 
 /**
