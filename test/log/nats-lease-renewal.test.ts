@@ -57,12 +57,13 @@ test('nats: a message that waited in the buffer is renewed from its delivery, no
   });
   await watcher.flush();
 
-  // A member's first pull asks for one message (one delivered before may wait: see Delivery.redeliveries); once
-  // a new one came, pulls ask for a batch.
+  // A member's pulls ask for one message for a lease and a half after it takes a partition (messages a dead member
+  // held come due then: see Delivery.redeliveries); after that, once a new one came, pulls ask for a batch.
   await log.append('buf', 0, [makeRecord(0)], 'durable');
   const warmUp = await member.fetch(10, 2000);
   assert.deepEqual(warmUp?.records.map((r) => r.offset), [0]);
   await member.commit(warmUp);
+  await sleep(1.5 * leaseTimeoutMs);
   // A fetch on an empty stream leaves a waiting pull open; the first record answers the fetch, and
   // the second, appended while the member processes the first, lands in its buffer through that pull.
   // The pull expires with the fetch's wait, well before ack_wait: a redelivery goes to the other member.

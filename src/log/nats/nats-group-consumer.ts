@@ -32,6 +32,8 @@ import { decodeMessage } from './nats-record-codec.js';
 const MAX_PULL_EXPIRES_MS = 5_000;
 /** How often the member looks for partitions added to the stream. */
 const PARTITION_REFRESH_MS = 5_000;
+/** Leases after a member takes a partition during which its pulls ask for one message (a little over one: redeliveries come due late). */
+const PULL_ONE_LEASES = 1.5;
 /** close() waits this long at most for its outstanding pulls to end before handing messages back. */
 const CLOSE_DRAIN_MS = 2_000;
 
@@ -62,6 +64,13 @@ interface PartitionState {
    * every message it brings, handed out or not) and while messages delivered more than once come.
    */
   pullOne: boolean;
+  /**
+   * Pulls ask for one message until then besides: for a lease after the member took the partition, as messages a
+   * dead member held come due within a lease of its death. A batch pulled then brought them all, and a member
+   * dying on the first one counted a delivery of each of the others, until records it never handed out were over
+   * maxDeliveries as fast as the one at fault.
+   */
+  pullOneUntilMs: number;
 }
 
 interface Held {
@@ -126,7 +135,7 @@ export class NatsGroupConsumer implements LogConsumer {
       if (this.parts.has(p)) continue;
       const stream = this.log.streamName(this.opts.stream, p);
       await this.ensureConsumer(stream);
-      const state: PartitionState = { partition: p, stream, buffer: [], pull: null, pullOne: true };
+      const state: PartitionState = { partition: p, stream, buffer: [], pull: null, pullOne: true, pullOneUntilMs: Date.now() + this.opts.leaseTimeoutMs * PULL_ONE_LEASES };
       this.parts.set(p, state);
       this.byStreamName.set(stream, state);
     }
@@ -205,7 +214,7 @@ export class NatsGroupConsumer implements LogConsumer {
         const state = states[(this.rr + k) % states.length]!;
         this.dropLostPull(state);
         if (state.pull) continue; // a waiting pull is open: its messages land in the buffer
-        this.pull(state, state.pullOne ? 1 : maxRecords, 0);
+        this.pull(state, this.pullSize(state, maxRecords), 0);
         await this.waitUntil(() => state.pull === null || state.buffer.length > 0, this.log.opts.requestTimeoutMs, signal);
         const got = this.takeBuffered(maxRecords);
         if (got) return got;
@@ -215,13 +224,18 @@ export class NatsGroupConsumer implements LogConsumer {
       if (remainingMs <= 0) return null;
       for (const state of states) {
         this.dropLostPull(state);
-        if (!state.pull) this.pull(state, state.pullOne ? 1 : maxRecords, Math.min(MAX_PULL_EXPIRES_MS, remainingMs));
+        if (!state.pull) this.pull(state, this.pullSize(state, maxRecords), Math.min(MAX_PULL_EXPIRES_MS, remainingMs));
       }
       await this.waitUntil(() => states.some((st) => st.buffer.length > 0), remainingMs, signal);
       const got = this.takeBuffered(maxRecords);
       if (got) return got;
       if (Date.now() >= deadline) return null;
     }
+  }
+
+  /** Messages the next pull of a partition asks for (see PartitionState.pullOne). */
+  private pullSize(state: PartitionState, maxRecords: number): number {
+    return state.pullOne || Date.now() < state.pullOneUntilMs ? 1 : maxRecords;
   }
 
   /** A pull whose end was never seen (lost with a reconnect) is given up after its expiry plus a grace period. */
