@@ -190,8 +190,11 @@ export class PartitionAppender {
     let count = 0;
     for (const p of batch) count += p.records.length;
     this.inFlight++;
+    // Room is given back before the callers hear: one that appends again at once must find it free.
+    const done = (): void => this.ctx.budget.release(bytes, count);
     this.evalAppend(this.scriptCalls(batch)).then(
       (firstId) => {
+        done();
         const first = idSequence(firstId) - 1;
         const reached: AckLevel = this.ctx.durableIsFsync() ? 'durable' : 'written';
         let rel = 0;
@@ -202,6 +205,7 @@ export class PartitionAppender {
         }
       },
       (err: unknown) => {
+        done();
         if (isCommandTimeout(err)) dropHungConnection(this.ctx.redis, this.ctx.warn);
         const error = redisUnavailable(err, 'append');
         for (const p of batch) {
@@ -211,7 +215,6 @@ export class PartitionAppender {
         if (batch.some((p) => p.ack === 'fast')) this.ctx.warn({ err: error.message, partition: this.partition }, 'redis append failed; fast-acknowledged records lost');
       },
     ).finally(() => {
-      this.ctx.budget.release(bytes, count);
       this.inFlight--;
       if (this.queue.length > 0) this.schedule();
       else if (this.inFlight === 0) for (const w of this.drainWaiters.splice(0)) w();
