@@ -54,6 +54,14 @@ export function resolvePipelines(config: HopperConfig): ResolvedPipeline[] {
     if (names.has(full.name)) {
       throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.name ${JSON.stringify(full.name)} is used by two pipelines: give each a distinct name.`);
     }
+    if (full.maxDeliveries === 1 || full.maxDeliveries === 2) {
+      // Records a worker died in twice come again counted twice (Redis, NATS: every record of that batch), and
+      // must get one call alone before a limit can tell the one at fault.
+      throw new HopperError(
+        'HOPPER_CONFIG_INVALID',
+        `config ${where}.maxDeliveries is ${full.maxDeliveries}: allowed are 0 (no limit) or 3 and more (records come one by one only after their second unfinished delivery, and each needs one call alone).`,
+      );
+    }
     if (full.initialBackoffMs > full.maxBackoffMs) {
       throw new HopperError('HOPPER_CONFIG_INVALID', `config ${where}.initialBackoffMs (${full.initialBackoffMs}) is larger than maxBackoffMs (${full.maxBackoffMs}).`);
     }

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { isHopperError } from '../../src/errors.js';
 import { MAX_DECODED_BYTES, MAX_TIMER_MS } from '../../src/config/schema.js';
 import { decompress } from '../../src/work/decode/decompress.js';
+import { resolvePipelines } from '../../src/work/pipeline-config.js';
 
 function errorOf(overrides: Record<string, unknown>): string {
   try {
@@ -32,4 +33,18 @@ test('work timers past setTimeout range and maxDecodedBytes past zlib range are 
   assert.equal(config.work.shutdownTimeoutMs, MAX_TIMER_MS);
   // The largest maxDecodedBytes accepted still decodes a gzip body.
   assert.equal(decompress(gzipSync('{"a":1}'), 'gzip', config.pipelines[0]!.maxDecodedBytes).toString(), '{"a":1}');
+});
+
+test('maxDeliveries of 1 or 2 is refused naming the key: a record needs a call alone before a limit can tell it at fault', () => {
+  for (const maxDeliveries of [1, 2]) {
+    const config = loadConfig({ env: {}, cwd: '/nonexistent', overrides: { pipelines: [{ stream: 's', maxDeliveries }] } });
+    assert.throws(
+      () => resolvePipelines(config),
+      (err: unknown) => isHopperError(err, 'HOPPER_CONFIG_INVALID') && /pipelines\.0\.maxDeliveries is \d: allowed are 0 \(no limit\) or 3 and more/.test(err.message),
+    );
+  }
+  for (const maxDeliveries of [0, 3, 5]) {
+    const config = loadConfig({ env: {}, cwd: '/nonexistent', overrides: { pipelines: [{ stream: 's', maxDeliveries }] } });
+    assert.equal(resolvePipelines(config)[0]!.maxDeliveries, maxDeliveries);
+  }
 });
