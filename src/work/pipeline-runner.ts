@@ -32,6 +32,7 @@ import { BatchRun, type BatchOutcome, type SettledDeadLetter } from './batch-exe
 import { encodeDeadLetter, withoutBody, type DeadLetterInfo } from './dead-letter.js';
 import { isHopperError } from '../errors.js';
 import { backoffMs } from './backoff.js';
+import { ERROR_LINE_INTERVAL_MS, ThrottledErrorLog } from '../observe/throttled-error-log.js';
 
 /** How long one fetch waits for records before the loop looks at its stop flag again. */
 const FETCH_WAIT_MS = 500;
@@ -86,6 +87,7 @@ export class PipelineRunner {
   private abandonAll = false;
   private stopped: Promise<void> | null = null;
   private readonly counters: PipelineCounters;
+  private readonly redeliveryLines: ThrottledErrorLog;
   readonly ctx: ProcessContext;
   private readonly logger: Logger;
 
@@ -97,6 +99,7 @@ export class PipelineRunner {
   ) {
     this.logger = deps.logger.child({ pipeline: pipeline.name });
     this.counters = deps.metrics.pipeline(pipeline.name);
+    this.redeliveryLines = new ThrottledErrorLog(this.logger, ERROR_LINE_INTERVAL_MS, undefined, 'warn');
     this.ctx = {
       logger: this.logger,
       metrics: deps.metrics.handle(pipeline.name),
@@ -182,7 +185,9 @@ export class PipelineRunner {
       if (alone) {
         await this.waitForIdle();
         if (signal.aborted) continue;
-        this.logger.warn(
+        // At most a line a second (with a count of the ones it stands for): after a second death the records come
+        // one by one, thousands of them.
+        this.redeliveryLines.error(
           { partition: delivery.partition, offset: delivery.records[0]?.offset, records: delivery.records.length, redeliveries: delivery.redeliveries },
           'record delivered again, never finished before (its worker crashed, was stopped, or lost its lease): processing it alone',
         );
@@ -395,6 +400,7 @@ export class PipelineRunner {
     this.waitingForEarlier.clear();
     await Promise.allSettled([...this.committing]);
     await this.stopProcessor();
+    this.redeliveryLines.flush();
     await this.consumer.close();
     this.logger.info('pipeline stopped');
   }

@@ -72,7 +72,9 @@ async function poisonRecordIsDeadLettered(t: TestContext, backend: BackendName):
     assert.ok(deaths <= MAX_DEATHS, `the poison record brought the worker down ${deaths} times, more than ${MAX_DEATHS}: ${stderr}`);
   }
   t.diagnostic(`${deaths} deaths before the poison record became a dead letter`);
-  assert.ok(deaths >= MAX_DELIVERIES, `it was tried ${MAX_DELIVERIES} times before (${deaths} deaths)`);
+  // On NATS a pull request still open when the worker dies may take the record (counted) without a call: one death fewer.
+  const fewest = backend === 'nats' ? MAX_DELIVERIES - 1 : MAX_DELIVERIES;
+  assert.ok(deaths >= fewest, `it was tried ${fewest} times before (${deaths} deaths)`);
 
   const processed = new Set(lines(join(dir, 'done.txt')));
   for (let i = 0; i < RECORDS; i++) if (i !== POISON_AT) assert.ok(processed.has(`0:${i}`), `record ${i} was processed`);
