@@ -1,12 +1,13 @@
 // The embedded log's count of unfinished deliveries (src/log/embedded/delivery-count.ts): what hopper replay
 // and a damaged count file do to it. The conformance suite covers the counting itself on every backend.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
 import { deliveriesPath } from '../../src/log/embedded/delivery-count.js';
 import type { Delivery, LogConsumer } from '../../src/log/types.js';
+import type { EmbeddedLog } from '../../src/log/embedded/embedded-log.js';
 
 const crash = (c: LogConsumer): void => (c as LogConsumer & { simulateCrash(): void }).simulateCrash();
 
@@ -18,7 +19,8 @@ async function fetchSome(c: LogConsumer): Promise<Delivery> {
   throw new Error('no delivery');
 }
 
-test('embedded: a position stored by hopper replay, or an unreadable count, starts the count afresh', async (t) => {
+/** An embedded log in a temporary directory with stream `s` of one partition holding `records` records. */
+async function logWithRecords(t: TestContext, records: number): Promise<EmbeddedLog> {
   const dir = tempDir();
   const log = openEmbedded(dir);
   t.after(async () => {
@@ -26,7 +28,12 @@ test('embedded: a position stored by hopper replay, or an unreadable count, star
     removeDir(dir);
   });
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, Array.from({ length: 5 }, (_, i) => makeRecord(i)), 'durable');
+  await log.append('s', 0, Array.from({ length: records }, (_, i) => makeRecord(i)), 'durable');
+  return log;
+}
+
+test('embedded: a position stored by hopper replay, or an unreadable count, starts the count afresh', async (t) => {
+  const log = await logWithRecords(t, 5);
   const member = (name: string): Promise<LogConsumer> => log.openConsumer({ group: 'g', stream: 's', consumerName: name, leaseTimeoutMs: 300 });
 
   const m0 = await member('m0');
@@ -53,14 +60,7 @@ test('embedded: a position stored by hopper replay, or an unreadable count, star
 });
 
 test('embedded: a member whose lease ran out during a read neither hands the records out nor overwrites the new owner’s count', async (t) => {
-  const dir = tempDir();
-  const log = openEmbedded(dir);
-  t.after(async () => {
-    await log.close();
-    removeDir(dir);
-  });
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, Array.from({ length: 20 }, (_, i) => makeRecord(i)), 'durable');
+  const log = await logWithRecords(t, 20);
   const leaseTimeoutMs = 1000;
   const member = (name: string): Promise<LogConsumer> => log.openConsumer({ group: 'g', stream: 's', consumerName: name, leaseTimeoutMs });
   const a = await member('a');
@@ -85,7 +85,6 @@ test('embedded: a member whose lease ran out during a read neither hands the rec
   const taken = await fetchSome(b);
   assert.equal(taken.records[0]!.offset, 20);
   const path = deliveriesPath(log.groupDir('g', 's'), 0);
-  const { readFileSync } = await import('node:fs');
   const marked = readFileSync(path, 'utf8');
   assert.equal(await late, null, 'a delivery handed out by a member whose lease ran out');
   assert.equal(readFileSync(path, 'utf8'), marked, 'the new owner’s count was overwritten');
