@@ -1,6 +1,8 @@
 // One log backend as seen by the CLI tests: where `hopper serve`/`hopper work` children find the log
 // (a data directory, or Redis / NATS under a key or subject prefix unique to the test), a Log handle on
 // the same data for the test's own appends and checks, and the cleanup of everything it stored.
+import type { ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
 import type { Log } from '../../src/log/types.js';
 import { openEmbedded, removeDir, tempDir } from './embedded.js';
 import { REDIS_TEST_URL, deleteRedisPrefix, openRedisLog, redisSkipReason, uniqueRedisPrefix } from './redis.js';
@@ -71,4 +73,40 @@ export function backendTarget(name: BackendName, dirPrefix = 'hopper-test-'): Ba
     openLog: () => Promise.resolve(openEmbedded(dataDir)),
     cleanup: () => Promise.resolve(removeDir(dataDir)),
   };
+}
+
+/** A target for tests that run `hopper work` children on it, with what they started, stopped in order after the test. */
+export interface WorkerTestTarget {
+  target: BackendTarget;
+  /** Children killed (SIGKILL) after the test, before anything else is cleaned up. */
+  children: ChildProcess[];
+  /** A log handle on the target for the test's own checks, closed after the children. */
+  openCheckLog(): Promise<Log>;
+}
+
+/**
+ * backendTarget for a test that starts workers, or null when `t` was skipped (the backend's server is not
+ * reachable). After the test: the workers first, the check log next, the log's data last (a live worker
+ * would recreate the group under a deleted prefix).
+ */
+export async function workerTestTarget(t: TestContext, backend: BackendName): Promise<WorkerTestTarget | null> {
+  const reason = await backendSkipReason(backend);
+  if (reason) {
+    t.skip(reason);
+    return null;
+  }
+  const target = backendTarget(backend);
+  const children: ChildProcess[] = [];
+  const checks: Log[] = [];
+  t.after(async () => {
+    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGKILL'))));
+    for (const log of checks) await log.close();
+    await target.cleanup();
+  });
+  const openCheckLog = async (): Promise<Log> => {
+    const log = await target.openLog();
+    checks.push(log);
+    return log;
+  };
+  return { target, children, openCheckLog };
 }

@@ -8,9 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, cleanEnv, record, waitFor, writeConfigFile } from '../work/work-helpers.js';
-import type { Log } from '../../src/log/types.js';
 import { COMMIT_WINDOW_BATCHES } from '../../src/work/pipeline-runner.js';
-import { backendSkipReason, backendTarget, type BackendName } from './log-backend-target.js';
+import { workerTestTarget, type BackendName } from './log-backend-target.js';
 
 const PARTITIONS = 2;
 const PER_PARTITION = 2000;
@@ -30,17 +29,9 @@ function lines(file: string): string[] {
 
 /** Skips `t` with the reason when the backend's server is not reachable. */
 export async function workerSurvivesSigkillMidBatch(t: TestContext, backend: BackendName, kills: number): Promise<void> {
-  const reason = await backendSkipReason(backend);
-  if (reason) return t.skip(reason);
-  const target = backendTarget(backend);
-  const children: ChildProcess[] = [];
-  let check: Log | null = null;
-  // Workers first, the log's data last: a live worker would recreate the group under a deleted prefix.
-  t.after(async () => {
-    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGKILL'))));
-    await check?.close();
-    await target.cleanup();
-  });
+  const w = await workerTestTarget(t, backend);
+  if (!w) return;
+  const { target, children } = w;
   const dir = target.dataDir;
   const log = await target.openLog();
   await log.ensureStream('jobs', { partitions: PARTITIONS, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
@@ -82,8 +73,7 @@ export async function workerSurvivesSigkillMidBatch(t: TestContext, backend: Bac
   assert.ok(progressBeforeLastRun < PARTITIONS * PER_PARTITION, 'the kills must happen before the work is done');
 
   const last = startWorker();
-  check = await target.openLog();
-  const position = check;
+  const position = await w.openCheckLog();
   await waitFor(
     'the last worker to commit everything',
     async () => {

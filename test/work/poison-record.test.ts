@@ -4,14 +4,13 @@
 // backend: the embedded log counts deliveries in its own files, Redis and NATS in their servers.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, cleanEnv, record, waitFor, writeConfigFile } from './work-helpers.js';
-import { backendSkipReason, backendTarget, type BackendName } from '../helpers/log-backend-target.js';
+import { workerTestTarget, type BackendName } from '../helpers/log-backend-target.js';
 import { parseDeadLetter } from '../../src/work/dead-letter.js';
-import type { Log } from '../../src/log/types.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/poison-processor.mjs', import.meta.url));
 const RECORDS = 200;
@@ -25,19 +24,11 @@ function lines(file: string): string[] {
 }
 
 async function poisonRecordIsDeadLettered(t: TestContext, backend: BackendName): Promise<void> {
-  const reason = await backendSkipReason(backend);
-  if (reason) return t.skip(reason);
-  const target = backendTarget(backend);
-  const children: ChildProcess[] = [];
-  let check: Log | null = null;
-  t.after(async () => {
-    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r).kill('SIGKILL'))));
-    await check?.close();
-    await target.cleanup();
-  });
+  const w = await workerTestTarget(t, backend);
+  if (!w) return;
+  const { target, children } = w;
   const dir = target.dataDir;
-  check = await target.openLog();
-  const log = check;
+  const log = await w.openCheckLog();
   await log.ensureStream('jobs', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   const bodies = Array.from({ length: RECORDS }, (_, i) => (i === POISON_AT ? `{"job":${i},"poison":true}` : `{"job":${i}}`));
   await log.append('jobs', 0, bodies.map((b) => record(b)), 'durable');
