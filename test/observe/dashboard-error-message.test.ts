@@ -6,48 +6,16 @@ import assert from 'node:assert/strict';
 import { runInNewContext } from 'node:vm';
 import { DASHBOARD_JS } from '../../src/observe/dashboard-script.js';
 import { HopperError } from '../../src/errors.js';
+import { fakeDashboard } from './fake-dashboard.js';
 
-interface FakeElement {
-  hidden: boolean;
-  textContent: string;
-  className: string;
-  innerHTML: string;
-  value: string;
-  clientWidth: number;
-  addEventListener(): void;
-  appendChild(): void;
-}
 
 test('a refused API request shows the error message of its JSON body', async () => {
-  const elements = new Map<string, FakeElement>();
-  const element = (id: string): FakeElement => {
-    let e = elements.get(id);
-    if (!e) elements.set(id, (e = { hidden: true, textContent: '', className: '', innerHTML: '', value: '', clientWidth: 300, addEventListener: () => undefined, appendChild: () => undefined }));
-    return e;
-  };
   const refusal = new HopperError('HOPPER_ADMIN_HOST_REFUSED');
   const timers: (() => void)[] = [];
-  const window: Record<string, unknown> = {
-    innerWidth: 1000,
-    addEventListener: () => undefined,
-  };
-  const context = {
-    window,
-    document: { getElementById: element, querySelector: () => ({}), createElement: () => element('li') },
-    sessionStorage: { getItem: () => null, setItem: () => undefined },
-    location: { hash: '', pathname: '/', search: '' },
-    history: { replaceState: () => undefined },
-    URLSearchParams,
-    Promise,
-    Date,
-    Math,
-    Object,
-    String,
-    Error,
-    isFinite,
+  const { context, window, element } = fakeDashboard({
     setTimeout: (fn: () => void) => timers.push(fn),
     fetch: () => Promise.resolve(new Response(JSON.stringify(refusal.toJSON()), { status: 403, headers: { 'content-type': 'application/json' } })),
-  };
+  });
   runInNewContext(DASHBOARD_JS, context);
   const state = window.hopperDashboard as { failures: number; lastError: string | null };
   for (let i = 0; i < 100 && state.failures === 0; i++) await new Promise((r) => setImmediate(r));

@@ -11,19 +11,10 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startAdmin } from '../../src/observe/admin-runtime.js';
 import { httpRequest, tempDir } from './serve-with-admin.js';
+import { fakeDashboard } from './fake-dashboard.js';
 
 const TOKEN = 'k9+Qz/3xV+w1Lr8=aB+c/Yt0=';
 
-interface FakeElement {
-  hidden: boolean;
-  textContent: string;
-  className: string;
-  innerHTML: string;
-  value: string;
-  clientWidth: number;
-  addEventListener(): void;
-  appendChild(): void;
-}
 
 test('the token of the #token= fragment reaches the admin API unchanged, + included', { timeout: 60_000 }, async (t) => {
   const dir = tempDir();
@@ -36,14 +27,6 @@ test('the token of the #token= fragment reaches the admin API unchanged, + inclu
   assert.equal(script.status, 200);
 
   for (const hash of [`#token=${TOKEN}`, `#token=${encodeURIComponent(TOKEN)}`]) {
-    const elements = new Map<string, FakeElement>();
-    const element = (id: string): FakeElement => {
-      let e = elements.get(id);
-      if (!e) elements.set(id, (e = { hidden: true, textContent: '', className: '', innerHTML: '', value: '', clientWidth: 300, addEventListener: () => undefined, appendChild: () => undefined }));
-      return e;
-    };
-    const stored = new Map<string, string>();
-    const window: Record<string, unknown> = { innerWidth: 1000, addEventListener: () => undefined };
     class FakePlot {
       data: unknown;
       constructor(_opts: unknown, data: unknown) {
@@ -55,25 +38,11 @@ test('the token of the #token= fragment reaches the admin API unchanged, + inclu
       setSize(): void {}
       destroy(): void {}
     }
-    const context = {
-      window,
-      document: { getElementById: element, querySelector: () => ({}), createElement: () => element('li') },
-      sessionStorage: { getItem: (k: string) => stored.get(k) ?? null, setItem: (k: string, v: string) => stored.set(k, v) },
-      location: { hash, pathname: '/', search: '' },
-      history: { replaceState: () => undefined },
-      uPlot: FakePlot,
-      URLSearchParams,
-      Promise,
-      Date,
-      Math,
-      Object,
-      String,
-      Error,
-      isFinite,
-      decodeURIComponent,
-      setTimeout: () => undefined,
+    const { context, window, element, stored } = fakeDashboard({
+      hash,
       fetch: (path: string, init: RequestInit) => fetch(admin.url + path, init),
-    };
+      extra: { uPlot: FakePlot },
+    });
     runInNewContext(script.body, context);
     const state = window.hopperDashboard as { updates: number; failures: number; lastError: string | null };
     for (let i = 0; i < 500 && state.updates + state.failures === 0; i++) await new Promise((r) => setTimeout(r, 10));
