@@ -50,7 +50,7 @@ export async function startAdmin(opts: AdminRuntimeOptions): Promise<AdminRuntim
     if (err) logger.error({ code: err.code, err: err.message }, 'admin: reading the log stats failed; status and metrics keep the last figures');
     else logger.info('admin: log stats readable again');
   });
-  const sampler = new StatusSampler({ logStats, ingest: opts.cluster, probe, workers: opts.workers, dataDir: resolve(config.dataDir), logger });
+  const sampler = new StatusSampler({ logStats, ingest: opts.cluster, probe, workers: opts.workers, dataDir: resolve(config.dataDir), logger, config });
   const cluster = opts.cluster;
   const observer: Observer = {
     role: opts.role,

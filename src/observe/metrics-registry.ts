@@ -13,7 +13,7 @@ import type { IngestSnapshot, StreamSnapshot } from '../ingest/ingest-stats.js';
 import type { LogStats } from '../log/types.js';
 import type { CustomMetric, PipelineCounters, WorkerMetricsSnapshot } from '../work/worker-metrics.js';
 import { LATENCY_BUCKETS_SECONDS, type HistogramSnapshot } from './bucket-histogram.js';
-import { deadLetterCounts, groupLags, type DeadLetterCount, type GroupLag } from './log-summary.js';
+import { deadLetterCounts, declaredGroups, groupLags, type DeadLetterCount, type GroupLag } from './log-summary.js';
 import type { Observer } from './observer.js';
 import { processLabel, type ProcessReport } from './process-probe.js';
 
@@ -195,7 +195,7 @@ export class MetricsRegistry {
     const perGroupPartition = (pick: (p: GroupLag['partitions'][number]) => number): Sample[] => {
       const stats = v().stats;
       if (!stats) return [];
-      return groupLags(stats).flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.group, stream: g.stream, partition: p.partition }, value: pick(p) })));
+      return groupLags(stats, declaredGroups(o.config, stats)).flatMap((g) => g.partitions.map((p) => ({ labels: { group: g.group, stream: g.stream, partition: p.partition }, value: pick(p) })));
     };
     gauge('hopper_group_lag', 'Records a consumer group still has to process, by group, stream and partition.', () => perGroupPartition((p) => p.lag));
     gauge('hopper_group_position', 'Next offset a consumer group processes, by group, stream and partition.', () => perGroupPartition((p) => p.position));

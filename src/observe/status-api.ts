@@ -6,7 +6,7 @@
 import type { AckLevel } from '../log/types.js';
 import type { AppendErrorInfo } from '../ingest/ingest-stats.js';
 import type { PipelineCounters } from '../work/worker-metrics.js';
-import { deadLetterCounts, groupLags, unreadablePositions, type DeadLetterCount, type GroupLag, type UnreadablePosition } from './log-summary.js';
+import { deadLetterCounts, declaredGroups, groupLags, unreadablePositions, type DeadLetterCount, type GroupLag, type UnreadablePosition } from './log-summary.js';
 import type { AdminRole, Observer } from './observer.js';
 import { processLabel } from './process-probe.js';
 import type { LagHistory, WindowRates } from './status-sampler.js';
@@ -150,7 +150,7 @@ export function buildStatus(o: Observer): AdminStatus {
         }
       : null,
     streams,
-    groups: stats ? groupLags(stats) : [],
+    groups: stats ? groupLags(stats, declaredGroups(config, stats)) : [],
     ...(unreadable.length > 0 ? { unreadablePositions: unreadable } : {}),
     deadLetters: { pending: dead.reduce((n, d) => n + d.pending, 0), stored: dead.reduce((n, d) => n + d.stored, 0), streams: dead },
     workers: workers ? { pipelines: workers.pipelines } : null,

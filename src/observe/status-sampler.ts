@@ -7,12 +7,13 @@
 // request rate; memory: bounded by HISTORY_SAMPLES x MAX_LAG_SERIES.
 
 import type { Logger } from 'pino';
+import type { HopperConfig } from '../config/schema.js';
 import type { IngestSnapshot } from '../ingest/ingest-stats.js';
 import type { WorkerMetricsSnapshot } from '../work/worker-metrics.js';
 import { addHistogram, emptyHistogram, histogramDelta, histogramQuantile, type HistogramSnapshot } from './bucket-histogram.js';
 import { diskSpace, type DiskSpace } from './disk-space.js';
 import type { LogStatsCache } from './log-stats-cache.js';
-import { deadLetterCounts, groupLags } from './log-summary.js';
+import { deadLetterCounts, declaredGroups, groupLags } from './log-summary.js';
 import type { ProcessProbe, ProcessReport } from './process-probe.js';
 import { errorFields } from './logger.js';
 import { ThrottledErrorLog } from './throttled-error-log.js';
@@ -38,6 +39,8 @@ export interface SamplerSources {
   workers(): WorkerMetricsSnapshot | null;
   dataDir: string;
   logger: Logger;
+  /** Its pipelines' groups are sampled before their first commit too (as `hopper lag` lists them); none without. */
+  config?: HopperConfig;
 }
 
 interface Sample {
@@ -161,7 +164,7 @@ export class StatusSampler {
     const lag = new Map<string, number>();
     let truncated = false;
     if (stats) {
-      for (const g of groupLags(stats)) {
+      for (const g of groupLags(stats, src.config ? declaredGroups(src.config, stats) : [])) {
         if (lag.size >= MAX_LAG_SERIES) {
           truncated = true;
           break;
