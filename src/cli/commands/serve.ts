@@ -169,7 +169,7 @@ async function runChild(ctx: CommandContext): Promise<number> {
       tcp: pin?.tcp ?? wantsTcp(ctx, config),
       onReady: (addresses, stats) => {
         send({ hopper: 'ready', addresses });
-        if (sendReport !== null) reporter = new ChildReporter(partition, stats, sendReport);
+        if (sendReport !== null) reporter = new ChildReporter(partition, stats, sendReport, logger);
       },
       stopRequested,
     });
