@@ -78,3 +78,30 @@ test('nats: messages pulled with one a member died on are not counted as deliver
   for (const o of [1, 2, 3, 4]) assert.ok(innocent.get(o)! <= 2, `record ${o}, handed out twice before (m0, m1), came counted ${innocent.get(o)} times`);
   for (const m of members) await m.close();
 });
+
+test('nats: a member taking a partition with nothing delivered and unacknowledged pulls batches at once', async (t) => {
+  const reason = await natsSkipReason();
+  if (reason) return t.skip(reason);
+  const prefix = uniqueNatsPrefix();
+  const log = await openNatsLog(prefix);
+  t.after(async () => {
+    await log.close();
+    await deleteNatsPrefix(prefix);
+  });
+  const s = 'pullbatch';
+  await log.ensureStream(s, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append(s, 0, Array.from({ length: 50 }, (_, i) => makeRecord(i)), 'durable');
+  // A lease far longer than the test: were the one-message window on, every delivery would hold one record.
+  const m = await log.openConsumer({ group: 'g', stream: s, consumerName: 'm', leaseTimeoutMs: 60_000 });
+  t.after(() => m.close());
+  const sizes: number[] = [];
+  for (let got = 0; got < 50; ) {
+    const d = await m.fetch(20, 2000);
+    assert.ok(d, 'every record is delivered');
+    assert.equal(d.redeliveries, 0);
+    sizes.push(d.records.length);
+    got += d.records.length;
+    await m.commit(d);
+  }
+  assert.ok(sizes.length <= 5, `50 new records came in ${sizes.length} deliveries (${sizes.join(', ')}): one message per pull`);
+});

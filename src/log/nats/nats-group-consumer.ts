@@ -65,7 +65,8 @@ interface PartitionState {
    */
   pullOne: boolean;
   /**
-   * Pulls ask for one message until then besides: for a lease after the member took the partition, as messages a
+   * Pulls ask for one message until then besides (0: not at all): for a lease and a half after the member took a
+   * partition that had messages delivered and unacknowledged, as messages a
    * dead member held come due within a lease of its death. A batch pulled then brought them all, and a member
    * dying on the first one counted a delivery of each of the others, until records it never handed out were over
    * maxDeliveries as fast as the one at fault.
@@ -134,26 +135,32 @@ export class NatsGroupConsumer implements LogConsumer {
     for (const p of await this.log.listPartitions(this.opts.stream)) {
       if (this.parts.has(p)) continue;
       const stream = this.log.streamName(this.opts.stream, p);
-      await this.ensureConsumer(stream);
-      const state: PartitionState = { partition: p, stream, buffer: [], pull: null, pullOne: true, pullOneUntilMs: Date.now() + this.opts.leaseTimeoutMs * PULL_ONE_LEASES };
+      const unacknowledged = await this.ensureConsumer(stream);
+      // With nothing delivered and unacknowledged (a first start, a clean restart), no dead member's message can come due.
+      const pullOneUntilMs = unacknowledged > 0 ? Date.now() + this.opts.leaseTimeoutMs * PULL_ONE_LEASES : 0;
+      const state: PartitionState = { partition: p, stream, buffer: [], pull: null, pullOne: true, pullOneUntilMs };
       this.parts.set(p, state);
       this.byStreamName.set(stream, state);
     }
   }
 
-  /** Creates the group's durable consumer on a partition, or aligns its ack_wait with this member's lease. */
-  private async ensureConsumer(stream: string): Promise<void> {
+  /**
+   * Creates the group's durable consumer on a partition, or aligns its ack_wait with this member's lease. Returns
+   * how many messages it has delivered and not had acknowledged (JetStream's num_ack_pending; 0 when created).
+   */
+  private async ensureConsumer(stream: string): Promise<number> {
     const ackWaitNs = nanos(this.opts.leaseTimeoutMs);
     const jsm = this.log.jsm;
     try {
       try {
         const info = await jsm.consumers.info(stream, this.durable);
         if (info.config.ack_wait !== ackWaitNs) await jsm.consumers.update(stream, this.durable, { ...info.config, ack_wait: ackWaitNs });
-        return;
+        return info.num_ack_pending;
       } catch (err) {
         if (!isJsApiError(err, JS_CONSUMER_NOT_FOUND)) throw err;
       }
       await jsm.consumers.add(stream, groupConsumerConfig(this.durable, ackWaitNs));
+      return 0;
     } catch (err) {
       throw natsUnavailable(err, 'create a consumer group');
     }
