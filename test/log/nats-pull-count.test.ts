@@ -2,24 +2,34 @@
 // out or not. A member that pulls a batch while messages a dead member abandoned come due gets them all at once;
 // when it dies on the first one (a record that brings its worker down), the others were counted as delivered
 // again though never handed out, and they climb towards maxDeliveries as fast as the record at fault.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Delivery, LogConsumer } from '../../src/log/types.js';
+import type { Delivery, Log, LogConsumer } from '../../src/log/types.js';
 import { deleteNatsPrefix, natsSkipReason, openNatsLog, uniqueNatsPrefix } from '../helpers/nats.js';
 import { makeRecord } from './conformance.js';
 
-test('nats: messages pulled with one a member died on are not counted as delivered again', async (t) => {
+/** A NATS log under a prefix of its own with stream `s` of one partition holding `records` records; null: skipped. */
+async function natsStream(t: TestContext, s: string, records: number): Promise<Log | null> {
   const reason = await natsSkipReason();
-  if (reason) return t.skip(reason);
+  if (reason) {
+    t.skip(reason);
+    return null;
+  }
   const prefix = uniqueNatsPrefix();
   const log = await openNatsLog(prefix);
   t.after(async () => {
     await log.close();
     await deleteNatsPrefix(prefix);
   });
-  const s = 'pullcount';
   await log.ensureStream(s, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append(s, 0, Array.from({ length: 5 }, (_, i) => makeRecord(i)), 'durable');
+  await log.append(s, 0, Array.from({ length: records }, (_, i) => makeRecord(i)), 'durable');
+  return log;
+}
+
+test('nats: messages pulled with one a member died on are not counted as delivered again', async (t) => {
+  const s = 'pullcount';
+  const log = await natsStream(t, s, 5);
+  if (!log) return;
   const leaseTimeoutMs = 3000;
   const member = (name: string): Promise<LogConsumer> => log.openConsumer({ group: 'g', stream: s, consumerName: name, leaseTimeoutMs });
   const fetchSome = async (c: LogConsumer): Promise<Delivery> => {
@@ -80,17 +90,9 @@ test('nats: messages pulled with one a member died on are not counted as deliver
 });
 
 test('nats: a member taking a partition with nothing delivered and unacknowledged pulls batches at once', async (t) => {
-  const reason = await natsSkipReason();
-  if (reason) return t.skip(reason);
-  const prefix = uniqueNatsPrefix();
-  const log = await openNatsLog(prefix);
-  t.after(async () => {
-    await log.close();
-    await deleteNatsPrefix(prefix);
-  });
   const s = 'pullbatch';
-  await log.ensureStream(s, { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append(s, 0, Array.from({ length: 50 }, (_, i) => makeRecord(i)), 'durable');
+  const log = await natsStream(t, s, 50);
+  if (!log) return;
   // A lease far longer than the test: were the one-message window on, every delivery would hold one record.
   const m = await log.openConsumer({ group: 'g', stream: s, consumerName: 'm', leaseTimeoutMs: 60_000 });
   t.after(() => m.close());
