@@ -26,3 +26,14 @@ export function startHopperFromSources(args: string[]): HopperChild {
   };
   return { child, exited, kill };
 }
+
+/** Runs `script` as an ES module in a child Node with tsx, from the repository root (imports of src/ resolve); waits for its exit. */
+export async function runModuleScript(script: string): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c));
+  child.stderr!.on('data', (c: Buffer) => (err += c));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, out, err };
+}

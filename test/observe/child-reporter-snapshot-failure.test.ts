@@ -5,10 +5,10 @@
 // reported again. A failed report must be logged (throttled), and the next one must be sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { runModuleScript } from '../helpers/source-cli.js';
 import { ChildReporter, type ReportMessage } from '../../src/observe/child-reporter.js';
 import { emptyIngestSnapshot } from '../../src/observe/cluster-stats.js';
 
@@ -55,15 +55,7 @@ test('an ingest process whose report fails on every tick after the first keeps r
     const keep = setInterval(() => undefined, 1000);
     setTimeout(async () => { clearInterval(keep); console.log('alive, sent ' + sent + ' of ' + calls); await reporter.stop(); }, 4500);
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c));
-  child.stderr.on('data', (c: Buffer) => (err += c));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, out, err } = await runModuleScript(script);
   assert.equal(code, 0, `${out}\n${err}`);
   const m = /alive, sent (\d+) of (\d+)/.exec(out);
   assert.ok(m, out + err);

@@ -4,11 +4,11 @@
 // ingest process with it. A failed tick must be logged and the next one must run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { runModuleScript } from '../helpers/source-cli.js';
 import { StatusSampler, type SamplerSources } from '../../src/observe/status-sampler.js';
 import { ProcessProbe } from '../../src/observe/process-probe.js';
 import type { LogStatsCache } from '../../src/observe/log-stats-cache.js';
@@ -58,15 +58,7 @@ test('a process whose sampler throws on every tick after the first keeps running
     const keep = setInterval(() => undefined, 1000);
     setTimeout(() => { clearInterval(keep); sampler.stop(); console.log('alive'); }, 3500);
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c));
-  child.stderr.on('data', (c: Buffer) => (err += c));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, out, err } = await runModuleScript(script);
   assert.equal(code, 0, `${out}\n${err}`);
   assert.match(out, /alive/);
 });
