@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { encodeDeadLetter } from '../../src/work/dead-letter.js';
-import { cleanEnv, record, ROOT } from '../work/work-helpers.js';
+import { openEmbedded } from '../helpers/embedded.js';
+import { logWithDeadLetters } from './dead-letters-fixture.js';
+import { cleanEnv, ROOT } from '../work/work-helpers.js';
 
 const LETTERS = 3000;
 
@@ -23,22 +23,7 @@ function requeue(dir: string): Promise<{ code: number | null; stdout: string; st
 }
 
 test('two concurrent dlq requeue runs requeue each letter once', async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.ensureStream('s.dlq', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  const letters = Array.from({ length: LETTERS }, (_, i) =>
-    encodeDeadLetter(
-      {
-        v: 1, stream: 's', partition: 0, offset: i, receivedAtUs: 1, contentType: 'application/json', contentEncoding: '', remoteAddress: '',
-        requestId: `r${i}`, idempotencyKey: '', pipeline: 's.p', group: 'g', kind: 'processor', reason: 'down', attempts: 5, firstFailureAtMs: 1, lastFailureAtMs: 2,
-      },
-      record(`{"i":${i}}`).body,
-      1,
-    ),
-  );
-  await log.append('s.dlq', 0, letters, 'durable');
+  const { dir, log } = await logWithDeadLetters(t, LETTERS, {});
   await log.close();
 
   const runs = await Promise.all([requeue(dir), requeue(dir)]);

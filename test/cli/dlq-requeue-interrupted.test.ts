@@ -6,30 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { encodeDeadLetter } from '../../src/work/dead-letter.js';
-import { CLI, cleanEnv, record, runCli } from '../work/work-helpers.js';
+import { openEmbedded } from '../helpers/embedded.js';
+import { logWithDeadLetters } from './dead-letters-fixture.js';
+import { CLI, cleanEnv, runCli } from '../work/work-helpers.js';
 
 const LETTERS = 40_000;
 
 test('SIGINT during dlq requeue stops between chunks: no letter requeued twice', { timeout: 120_000 }, async (t) => {
-  const dir = tempDir();
-  t.after(() => removeDir(dir));
-  const log = openEmbedded(dir);
-  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.ensureStream('s.dlq', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  const letters = Array.from({ length: LETTERS }, (_, i) =>
-    encodeDeadLetter(
-      {
-        v: 1, stream: 's', partition: 0, offset: i, receivedAtUs: 1, contentType: 'application/json', contentEncoding: '', remoteAddress: '',
-        requestId: `r${i}`, idempotencyKey: '', pipeline: 's.p', group: 'g', kind: 'redelivery', code: 'HOPPER_REDELIVERY_LIMIT', reason: 'died', attempts: 5,
-        firstFailureAtMs: 1, lastFailureAtMs: 2,
-      },
-      record(`{"i":${i}}`).body,
-      1,
-    ),
-  );
-  for (let i = 0; i < LETTERS; i += 5000) await log.append('s.dlq', 0, letters.slice(i, i + 5000), 'durable');
+  const { dir, log } = await logWithDeadLetters(t, LETTERS, { kind: 'redelivery', code: 'HOPPER_REDELIVERY_LIMIT', reason: 'died' });
 
   const child = spawn(process.execPath, [CLI, 'dlq', 'requeue', '--stream', 's', '--data-dir', dir], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
