@@ -22,7 +22,8 @@ export const replayCommand: Command = {
     partition: { type: 'string', description: 'only this partition (default: all)', valueName: 'P' },
   },
   details:
-    'An offset past the end is clamped to the end; an unreadable position (HOPPER_LOG_CORRUPT) is overwritten.\n' +
+    'An offset past the end is clamped to the end, and one before the first stored record (older ones deleted by\n' +
+    'retention) to that record; an unreadable position (HOPPER_LOG_CORRUPT) is overwritten.\n' +
     'Stop the group\'s workers first for a guaranteed effect: on the embedded log running workers notice the new\n' +
     'position within work.leaseTimeoutMs/3, but a commit they make at that very moment can overwrite it.',
   async run(ctx) {
@@ -38,11 +39,17 @@ export const replayCommand: Command = {
       const partitions = await selectPartitions(log, stream, ctx.values.partition as string | undefined);
       const stats = (await log.stats()).streams.find((s) => s.stream === stream);
       for (const p of partitions) {
-        const endOffset = stats?.partitions.find((x) => x.partition === p)?.endOffset ?? Infinity;
-        const target = Math.min('offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs), endOffset);
+        const bounds = stats?.partitions.find((x) => x.partition === p);
+        const endOffset = bounds?.endOffset ?? Infinity;
+        const startOffset = Math.min(bounds?.startOffset ?? 0, endOffset);
+        const asked = Math.min('offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs), endOffset);
+        // A position below the first stored record names records that are gone: stored as is, the group's members
+        // would report them skipped, and lag tools would show a position that does not exist.
+        const target = Math.max(asked, startOffset);
         const before = await positionText(log, group, stream, p);
         await log.commitPosition(group, stream, p, target);
-        ctx.stdout.write(`${stream} partition ${p}: group ${group} position ${before} -> ${target}\n`);
+        const note = target > asked ? ` (offsets before ${target} were deleted by retention)` : '';
+        ctx.stdout.write(`${stream} partition ${p}: group ${group} position ${before} -> ${target}${note}\n`);
       }
     } finally {
       await log.close();
