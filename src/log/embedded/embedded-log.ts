@@ -23,6 +23,7 @@ import type {
 import { PartitionWriter, type WriterOptions } from './partition-writer.js';
 import { PartitionReader } from './partition-reader.js';
 import { forgetDeliveries } from './delivery-count.js';
+import { forgetQuarantine, QUARANTINE_FILE } from './quarantine-file.js';
 import { fsyncDir, listSegments, prepareFileAtomic, segmentPath, writeFileAtomic, type PreparedFile } from './segment-files.js';
 import type { WarnFn } from './partition-recovery.js';
 import { EmbeddedGroupConsumer } from './group-consumer.js';
@@ -399,6 +400,7 @@ export class EmbeddedLog implements Log {
       infos.push({ base, bytes: st?.size ?? 0, mtimeMs: st?.mtimeMs ?? 0 });
     }
     let total = infos.reduce((s, x) => s + x.bytes, 0);
+    let deleted = 0;
     // The newest segment is never deleted: it is (or may be) the one being written.
     for (const info of infos.slice(0, -1)) {
       const tooOld = maxAgeMs > 0 && nowMs - info.mtimeMs > maxAgeMs;
@@ -408,9 +410,16 @@ export class EmbeddedLog implements Log {
       await fsp.rm(segmentPath(dir, info.base), { force: true });
       await fsp.rm(segmentPath(dir, info.base).replace(/\.log$/, '.idx'), { force: true });
       total -= info.bytes;
+      deleted++;
       if (writer && writer.bases[0] === info.base) writer.bases.shift();
     }
     await fsyncDir(dir).catch(() => undefined);
+    const start = infos[deleted]?.base;
+    if (start === undefined) return;
+    // Also when nothing was deleted now: a run that crashed or failed here left the ranges of the segments it deleted.
+    await forgetQuarantine(dir, start).catch((err: unknown) =>
+      this.warn({ stream, partition, err: String(err) }, `could not drop the damaged ranges of deleted segments from ${QUARANTINE_FILE}; the next retention check tries again`),
+    );
   }
 
   /**

@@ -84,6 +84,7 @@ export class PartitionReader {
     if (this.cursors.some((c) => !bases.includes(c.base))) this.cursors = this.cursors.filter((c) => bases.includes(c.base));
     for (const base of this.sealedSizes.keys()) if (!bases.includes(base)) this.sealedSizes.delete(base);
     for (const base of this.resumePoints.keys()) if (!bases.includes(base)) this.resumePoints.delete(base);
+    for (const [key, r] of this.quarantined) if (!bases.includes(r.segment)) this.quarantined.delete(key);
     for (const [base, h] of this.handles) if (!bases.includes(base)) this.drop(base, h);
     return bases;
   }

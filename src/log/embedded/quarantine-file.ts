@@ -56,7 +56,24 @@ const updating = new Map<string, Promise<void>>();
  * processes updating at the same moment can lose one's ranges: a report, found again by the next process reading there).
  */
 export function recordQuarantine(dir: string, ranges: readonly QuarantinedRange[]): Promise<void> {
-  const next = (updating.get(dir) ?? Promise.resolve()).then(() => mergeInto(dir, ranges));
+  return update(dir, () => mergeInto(dir, ranges));
+}
+
+/**
+ * Drops the ranges of segments below `startBase`, the partition's first stored segment (retention deletes from
+ * the front): the file would otherwise keep every damaged segment ever found, for good.
+ */
+export function forgetQuarantine(dir: string, startBase: number): Promise<void> {
+  return update(dir, async () => {
+    const ranges = await readQuarantine(dir);
+    const kept = ranges.filter((r) => r.segment >= startBase);
+    if (kept.length === ranges.length) return;
+    await writeFileAtomic(join(dir, QUARANTINE_FILE), JSON.stringify({ ranges: kept }, null, 1) + '\n', dir);
+  });
+}
+
+function update(dir: string, change: () => Promise<void>): Promise<void> {
+  const next = (updating.get(dir) ?? Promise.resolve()).then(change);
   const tail = next.catch(() => undefined);
   updating.set(dir, tail);
   void tail.then(() => {
