@@ -2,6 +2,8 @@
 // be found stored exactly once. Reads the stored bodies of the stream back
 // (StoredBodySource), finds this run's ids in them (every line of an NDJSON
 // batch, gzip undone), and reports acknowledged, stored, missing, duplicated.
+// An event counts as stored only when its bytes are the ones sent (eventSuffix):
+// a copy with its id intact and other bytes around it is corrupted, not stored.
 
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { eventId, ID_SEQ_DIGITS } from './body-factory.js';
@@ -29,6 +31,11 @@ export interface AuditInput {
   waitMs: number;
   /** Aborted (Ctrl-C), the wait for missing ids ends: the result of the last read is the verdict. */
   signal?: AbortSignal;
+  /**
+   * The bytes each event of `thread` has after its sequence digits (from the closing quote of its id to its
+   * closing brace): a stored event must be them, a whole body or a whole NDJSON line. Absent: ids only.
+   */
+  eventSuffix?: (thread: number) => Buffer;
 }
 
 export interface AuditResult {
@@ -49,10 +56,13 @@ export interface AuditResult {
   unexpected: number;
   /** Stored records whose compressed body could not be decoded. */
   undecodable: number;
+  /** Stored copies of this run's events whose bytes differ from those sent (the id intact): not counted as stored. */
+  corrupted: number;
   /** Records read. */
   recordsScanned: number;
   missingIds: string[];
   duplicatedIds: string[];
+  corruptedIds: string[];
 }
 
 interface Tally {
@@ -61,6 +71,8 @@ interface Tally {
   duplicatedIds: string[];
   unexpected: number;
   undecodable: number;
+  corrupted: number;
+  corruptedIds: string[];
   records: number;
 }
 
@@ -77,8 +89,21 @@ function decode(body: Buffer, encoding: string): Buffer | null {
   return body;
 }
 
-/** Finds `"id":"<runId>-<thread>-<seq>"` occurrences in a body and calls found(thread, seq) for each. */
-export function forEachRunId(body: Buffer, runId: string, found: (thread: number, seq: number) => void): void {
+/** Whether the event whose id starts at idAt and ends at closingQuoteAt is byte for byte the one sent: `{"id":"...` + suffix, alone on its line. */
+function isIntact(body: Buffer, idAt: number, closingQuoteAt: number, suffix: Buffer): boolean {
+  const start = idAt - 1;
+  const end = closingQuoteAt + suffix.length;
+  if (start < 0 || body[start] !== 0x7b || end > body.length) return false; // '{'
+  if (start > 0 && body[start - 1] !== 0x0a) return false;
+  if (end < body.length && body[end] !== 0x0a) return false;
+  return suffix.compare(body, closingQuoteAt, end) === 0;
+}
+
+/**
+ * Finds `"id":"<runId>-<thread>-<seq>"` occurrences in a body and calls found(thread, seq, idAt, closingQuoteAt)
+ * for each: idAt is where `"id"` starts, closingQuoteAt where the id's closing quote is.
+ */
+export function forEachRunId(body: Buffer, runId: string, found: (thread: number, seq: number, idAt: number, closingQuoteAt: number) => void): void {
   const needle = Buffer.from(`"id":"${runId}-`);
   let at = body.indexOf(needle);
   while (at !== -1) {
@@ -98,7 +123,7 @@ export function forEachRunId(body: Buffer, runId: string, found: (thread: number
       if (c === undefined || c < 48 || c > 57) ok = false;
       else seq = seq * 10 + (c - 48);
     }
-    if (ok && body[p] === 34) found(thread, seq); // closing '"'
+    if (ok && body[p] === 34) found(thread, seq, at, p); // closing '"'
     at = body.indexOf(needle, at + needle.length);
   }
 }
@@ -110,6 +135,8 @@ async function scanOnce(source: StoredBodySource, input: AuditInput): Promise<{ 
     duplicatedIds: [],
     unexpected: 0,
     undecodable: 0,
+    corrupted: 0,
+    corruptedIds: [],
     records: 0,
   };
   const exists = await source.scan(input.stream, input.sinceUs, (raw, encoding) => {
@@ -119,10 +146,15 @@ async function scanOnce(source: StoredBodySource, input: AuditInput): Promise<{ 
       tally.undecodable++;
       return;
     }
-    forEachRunId(body, input.runId, (thread, seq) => {
+    forEachRunId(body, input.runId, (thread, seq, idAt, closingQuoteAt) => {
       const t = input.threads[thread];
       if (!t || seq >= t.seqLimit) {
         tally.unexpected++;
+        return;
+      }
+      if (input.eventSuffix && !isIntact(body, idAt, closingQuoteAt, input.eventSuffix(thread))) {
+        tally.corrupted++;
+        if (tally.corruptedIds.length < AUDIT_LISTED_IDS_MAX) tally.corruptedIds.push(eventId(input.runId, thread, seq));
         return;
       }
       if (tally.seen[thread]!.testAndSet(seq)) {
@@ -165,9 +197,11 @@ function summarize(input: AuditInput, source: StoredBodySource, exists: boolean,
     storedUnacknowledged,
     unexpected: tally.unexpected,
     undecodable: tally.undecodable,
+    corrupted: tally.corrupted,
     recordsScanned: tally.records,
     missingIds,
     duplicatedIds: tally.duplicatedIds,
+    corruptedIds: tally.corruptedIds,
   };
 }
 

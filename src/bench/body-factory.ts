@@ -65,6 +65,12 @@ function eventText(spec: BodySpec, runId: string, thread: number): { text: strin
   return { text: `{"id":"${id}","pad":"${filler(padBytes)}"}`, seqAt };
 }
 
+/** The bytes of thread `thread`'s events, sequence digits zeroed at seqByteAt: what the audit compares each stored event with. */
+export function eventTemplate(spec: BodySpec, runId: string, thread: number): { bytes: Buffer; seqByteAt: number } {
+  const { text, seqAt } = eventText(spec, runId, thread);
+  return { bytes: Buffer.from(text), seqByteAt: Buffer.byteLength(text.slice(0, seqAt)) };
+}
+
 export interface RequestTarget {
   /** Request target (path and query), e.g. /v1/streams/bench. */
   path: string;

@@ -98,6 +98,9 @@ export function auditLines(a: AuditResult): string[] {
   else lines.push(`audit: read ${int(a.recordsScanned)} records of stream ${a.stream} from ${a.source}`);
   if (a.undecodable > 0) lines.push(`audit: ${a.undecodable} stored bodies could not be decompressed`);
   if (a.unexpected > 0) lines.push(`audit: ${a.unexpected} stored ids of this run were never sent`);
+  if (a.corrupted > 0) lines.push(`audit: ${a.corrupted} stored events of this run differ from what was sent (corrupted)`);
+  for (const id of a.corruptedIds.slice(0, TEXT_LISTED_IDS_MAX)) lines.push(`audit: corrupted ${id}`);
+  if (a.corrupted > TEXT_LISTED_IDS_MAX) lines.push(`audit: ... ${a.corrupted - TEXT_LISTED_IDS_MAX} more corrupted (all in --json, up to 1000)`);
   if (a.storedUnacknowledged > 0) lines.push(`audit: ${a.storedUnacknowledged} ids stored without a 2xx answer (failed or timed-out requests the server kept; not loss)`);
   for (const id of a.duplicatedIds.slice(0, TEXT_LISTED_IDS_MAX)) lines.push(`audit: duplicated ${id}`);
   if (a.duplicated > TEXT_LISTED_IDS_MAX) lines.push(`audit: ... ${a.duplicated - TEXT_LISTED_IDS_MAX} more duplicates (all in --json, up to 1000)`);

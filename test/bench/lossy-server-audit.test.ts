@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -32,8 +32,8 @@ interface LossyServer {
   stored: () => number;
 }
 
-/** What happens to every hundredth body. */
-type Fault = 'drop' | 'store-twice';
+/** What happens to every hundredth body: not stored, stored twice, or stored with one byte of its last event changed. */
+type Fault = 'drop' | 'store-twice' | 'corrupt';
 
 async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => void }, dataDir: string, fault: Fault = 'drop'): Promise<LossyServer> {
   const log = new EmbeddedLog({ dataDir, ...LOG_OPTIONS });
@@ -52,7 +52,15 @@ async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => 
         res.end('{"ack":"durable"}');
       };
       const faulty = n % 100 === 99;
-      if (faulty) {
+      let storedBody = body;
+      if (faulty && fault === 'corrupt') {
+        // One letter of the last event's padding changed, the JSON still valid and its id intact: silent corruption.
+        const at = body.lastIndexOf('"}') - 3;
+        storedBody = Buffer.from(body);
+        storedBody[at] = body[at] === 0x41 ? 0x42 : 0x41;
+        const lines = body.toString().split('\n').filter((l) => l !== '');
+        affected.push((JSON.parse(lines[lines.length - 1]!) as { id: string }).id);
+      } else if (faulty) {
         const plain = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
         for (const line of plain.toString().split('\n')) if (line !== '') affected.push((JSON.parse(line) as { id: string }).id);
       }
@@ -61,7 +69,7 @@ async function startLossyServer(t: { after: (fn: () => Promise<void> | void) => 
         return;
       }
       const record = {
-        body,
+        body: storedBody,
         receivedAtUs: Date.now() * 1000,
         contentType: req.headers['content-type'] ?? '',
         contentEncoding: req.headers['content-encoding'] ?? '',
@@ -140,6 +148,33 @@ test('bodies stored twice: the audit names exactly those ids as duplicated, and 
   const named = [...r.stdout.matchAll(/^audit: duplicated (\S+)$/gm)].map((m) => m[1]);
   assert.deepEqual(named.sort(), [...server.affected].sort());
   assert.doesNotMatch(r.stdout, /^audit: missing /m);
+});
+
+test('an event stored with other bytes than were sent is not stored: the audit names it corrupted and missing, exit 1', async (t) => {
+  const dataDir = tempDir(t);
+  const server = await startLossyServer(t, dataDir, 'corrupt');
+  const r = await runCli(['bench', '--url', server.url, '--requests', '400', '--connections', '4', '--batch', '2', '--audit', '--data-dir', dataDir, '--audit-wait', '0s']);
+  assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
+  assert.equal(server.affected.length, 4, 'one event of each of 4 bodies');
+  assert.equal(lastLine(r.stdout), 'audit: acknowledged 800, stored 796, missing 4, duplicated 0');
+  assert.match(r.stdout, /^audit: 4 stored events of this run differ from what was sent \(corrupted\)$/m);
+  const named = [...r.stdout.matchAll(/^audit: corrupted (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(named.sort(), [...server.affected].sort());
+  const missing = [...r.stdout.matchAll(/^audit: missing (\S+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(missing.sort(), [...server.affected].sort());
+});
+
+test('--body-file events and --json: a corrupted one is counted and named in corruptedIds', async (t) => {
+  const dataDir = tempDir(t);
+  const server = await startLossyServer(t, dataDir, 'corrupt');
+  const bodyFile = join(dataDir, 'event.json');
+  writeFileSync(bodyFile, JSON.stringify({ type: 'click', item: 42, note: 'AAAAAAAA' }));
+  const r = await runCli(['bench', '--url', server.url, '--requests', '200', '--connections', '2', '--body-file', bodyFile, '--audit', '--data-dir', dataDir, '--audit-wait', '0s', '--json']);
+  assert.equal(r.code, 1, `exit status\n${r.stdout}\n${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { audit: { stored: number; missing: number; corrupted: number; corruptedIds: string[] } };
+  assert.equal(server.affected.length, 2);
+  assert.deepEqual({ stored: out.audit.stored, missing: out.audit.missing, corrupted: out.audit.corrupted }, { stored: 198, missing: 2, corrupted: 2 });
+  assert.deepEqual([...out.audit.corruptedIds].sort(), [...server.affected].sort());
 });
 
 /** Runs `hopper bench --audit` for up to 60 s and sends SIGTERM once the server has stored `after` bodies. */

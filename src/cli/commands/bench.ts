@@ -11,6 +11,7 @@ import { thrownMessage } from '../../work/thrown-message.js';
 import { openExistingLog } from '../cli-log.js';
 import { parseBenchOptions, DEFAULTS, MAX_CONNECTIONS, type BenchOptions } from '../../bench/bench-options.js';
 import { audit, type AuditResult } from '../../bench/audit.js';
+import { eventTemplate, ID_SEQ_DIGITS } from '../../bench/body-factory.js';
 import { runLoad, type LoadResult, type RunHooks } from '../../bench/load-run.js';
 import { runVs } from '../../bench/vs-run.js';
 import { LogBodySource, type StoredBodySource } from '../../bench/stored-body-source.js';
@@ -38,6 +39,25 @@ async function openAuditSource(ctx: Parameters<Command['run']>[0]): Promise<Stor
   const log = await openExistingLog(config, ctx.stderr);
   const where = config.log.backend === 'embedded' ? `the embedded log in ${config.dataDir}` : `the ${config.log.backend} log`;
   return new LogBodySource(log, where);
+}
+
+/**
+ * What follows the sequence digits in each event a thread sent, for the audit to compare stored events with. It
+ * depends on the thread only through its number's width (the padding makes up for it): one copy per width, not
+ * one per thread of an event that may be megabytes long.
+ */
+function eventSuffixes(opts: BenchOptions, runId: string): (thread: number) => Buffer {
+  const byWidth = new Map<number, Buffer>();
+  return (thread) => {
+    const width = String(thread).length;
+    let suffix = byWidth.get(width);
+    if (suffix === undefined) {
+      const { bytes, seqByteAt } = eventTemplate(opts.plan.body, runId, thread);
+      suffix = bytes.subarray(seqByteAt + ID_SEQ_DIGITS);
+      byWidth.set(width, suffix);
+    }
+    return suffix;
+  };
 }
 
 /** True when some request was answered 2xx; otherwise says so on stderr (a wrong path or a failing server). */
@@ -78,8 +98,9 @@ export const benchCommand: Command = {
   details: [
     'The audit reads the log the server writes: --data-dir DIR (or --config FILE) of the server under test,',
     'or, with --admin URL, what the running server serves on its admin API (no access to its data needed).',
-    'Exit status: 0 when done; 1 when an acknowledged id is missing, no request got a 2xx (from either server',
-    'with --vs), or the target failed; duplicated ids are reported but do not change it;',
+    'Exit status: 0 when done; 1 when an acknowledged id is missing, a stored event differs from the one sent,',
+    'no request got a 2xx (from either server with --vs), or the target failed; duplicated ids are reported but',
+    'do not change it;',
     '130 (SIGINT, Ctrl-C) or 143 (SIGTERM) when interrupted: the load stops, the report (and audit) of what ran',
     'is printed, and a missing id still exits 1; a second signal ends it at once;',
     '2 on invalid flags. Each run is bounded: its duration (or 24 h for --requests) plus 30 s, and at most',
@@ -176,6 +197,7 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
         // Ctrl-C while acknowledged ids are still missing ends the --audit-wait. Not one that stopped the load: the
         // server may still be writing what it acknowledged last, and a read at once would call that lost.
         signal: auditStop.signal,
+        eventSuffix: eventSuffixes(opts, result.runId),
       }).catch((err: unknown) => {
         // Read through the admin API of the target that died, the audit fails too: the cause is the target.
         if (result.failure === null) throw err;
@@ -188,8 +210,8 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
     // The target failed: its one line (exit 1) now that what it acknowledged is audited.
     if (result.failure !== null) throw new HopperError('HOPPER_BENCH_TARGET_FAILED', result.failure);
     const stoppedCode = interrupted();
-    // Loss found in the part that ran outranks the interruption.
-    if (verdict !== null && verdict.missing > 0) return 1;
+    // Loss found in the part that ran outranks the interruption; so do bytes stored that were never sent.
+    if (verdict !== null && (verdict.missing > 0 || verdict.corrupted > 0)) return 1;
     if (stoppedCode !== null) return stoppedCode;
     // Duplicates are reported, not failed: storing a body twice loses nothing (consumers dedupe by id).
     return checkAcknowledged(result, ctx.stderr) ? 0 : 1;
