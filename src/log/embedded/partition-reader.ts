@@ -447,8 +447,20 @@ export class PartitionReader {
     const bases = await this.segments();
     if (bases.length === 0) return 0;
     let start = bases[0]!;
-    search: for (const base of bases) {
-      for (const e of await this.index(base)) {
+    search: for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      // Only entries inside the data: an index newer than its segment (a backup that copied the index after the
+      // segment, a power cut that kept the index's blocks) would start the scan past the end, and the answer with it.
+      const isLast = i === bases.length - 1;
+      let dataBytes = isLast ? undefined : this.sealedSizes.get(base);
+      if (dataBytes === undefined) {
+        const st = await fsp.stat(segmentPath(this.dir, base)).catch(() => null); // gone: deleted by retention meanwhile
+        dataBytes = st?.size ?? 0;
+        if (st !== null && !isLast) this.sealedSizes.set(base, dataBytes);
+      }
+      const nextBase = bases[i + 1] ?? Infinity;
+      for (const e of await this.index(base, isLast)) {
+        if (e.position >= dataBytes || base + e.relOffset >= nextBase) break;
         if (e.maxTimeUs >= timeUs) break search;
         start = base + e.relOffset;
       }
