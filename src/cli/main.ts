@@ -84,7 +84,9 @@ function watchStdout(cmd: Command): void {
   });
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(args: string[]): Promise<number> {
+  // `hopper help serve`, `hopper help log read`: what the main help's "help" promises, the command's own help.
+  const argv = args[0] === 'help' && args.length > 1 ? [...args.slice(1), '--help'] : args;
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(mainHelp());
     return argv.length === 0 ? 2 : 0;
@@ -95,6 +97,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const found = findCommand(argv);
+  if (!found && argv[0]!.startsWith('-')) {
+    // An option before the command (`hopper --data-dir d log read`) was reported as unknown command ''.
+    process.stderr.write(`hopper: unknown option '${argv[0]!.split('=', 1)[0]}': options go after the command (hopper <command> [options]); run 'hopper --help' for the commands\n`);
+    return 2;
+  }
   if (!found) {
     const groupCommands = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
     if (groupCommands.length > 0 && argv.length === 2 && (argv[1] === '--help' || argv[1] === '-h')) {

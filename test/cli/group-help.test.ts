@@ -44,3 +44,21 @@ test('hopper dlq show --help: --partition is optional with --offset (it defaults
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Usage: hopper dlq show --stream S \[--offset O \[--partition P\]\] /);
 });
+
+test("hopper help CMD prints that command's help; an option before the command is named as such", { timeout: 120_000 }, () => {
+  const serve = hopper(['help', 'serve']);
+  assert.equal(serve.code, 0, serve.stderr);
+  assert.match(serve.stdout, /^Usage: hopper serve \[--host H\]/, 'not the main help');
+  assert.match(hopper(['help', 'log', 'read']).stdout, /^Usage: hopper log read --stream S/);
+  assert.match(hopper(['help', 'log']).stdout, /^Usage: hopper log <read\|stats> \[options\]\n/);
+  const unknown = hopper(['help', 'serv']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^hopper: unknown command 'serv': run 'hopper --help' for the list\n$/);
+  for (const args of [['--foo'], ['--data-dir=d', 'log', 'read'], ['--data-dir', 'd', 'log', 'stats']]) {
+    const r = hopper(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    // It said: unknown command ''.
+    assert.match(r.stderr, /^hopper: unknown option '--(foo|data-dir)': options go after the command \(hopper <command> \[options\]\); run 'hopper --help' for the commands\n$/);
+  }
+});
