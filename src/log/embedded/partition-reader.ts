@@ -213,7 +213,7 @@ export class PartitionReader {
     const sealed = isLast ? undefined : this.sealedSizes.get(base);
     if (sealed !== undefined) return { end: sealed, tailMayBeTorn: false };
     const { size } = await fh.stat();
-    if (!isLast) this.sealedSizes.set(base, size);
+    if (!isLast && size > 0) this.sealedSizes.set(base, size); // empty: a failed roll's file, never kept as sealed
     return { end: size, tailMayBeTorn: isLast };
   }
 
@@ -242,6 +242,13 @@ export class PartitionReader {
       try {
         const fh = handle.fh;
         const readable = await this.readableEnd(base, isLast, fh);
+        if (!isLast && readable.end === 0) {
+          // A sealed segment always holds data: an empty one before the newest is a roll that failed (its file not
+          // removed yet, or not removable), and appends went on in the segment before it, which holds its offsets.
+          bases.splice(i, 1);
+          i = Math.max(0, upperBound(bases, from) - 1);
+          continue;
+        }
         // Going on where a previous read stopped: no seek, and the next chunk may already be read.
         let cursor = this.takeCursor(from, base, readable.end);
         const sequential = cursor !== null;
@@ -315,6 +322,13 @@ export class PartitionReader {
           // frame boundary, or a segment missing between the two), the offsets in between are gone: damage,
           // reported and counted as such, not skipped without a word.
           if (from < nextBase && scan.nextOffset < nextBase) {
+            // Its size may have been taken while it still grew: a failed roll's new file, seen before the writer
+            // removed it, made it look sealed to a reader in another process. Grown since: read on in it.
+            const { size } = await fh.stat();
+            if (size > readable.end) {
+              this.sealedSizes.set(base, size);
+              continue;
+            }
             await this.reportQuarantine(base, scan.position, scan.position, scan.nextOffset, nextBase, `segment data ends at offset ${scan.nextOffset}, the next segment starts at ${nextBase}`);
           }
           from = Math.max(from, nextBase);
