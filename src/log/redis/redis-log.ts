@@ -58,8 +58,8 @@ interface StreamMeta {
 }
 
 const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
-/** Entries asked for by the first XRANGE of a read; later ones are sized from the bytes seen. */
-const READ_FIRST_CHUNK = 256;
+/** Entries per XRANGE inside READ_SCRIPT: what Redis holds at once for a read besides its reply. */
+const READ_STEP = 64;
 /** Pending entries acknowledged per XACK when a position is set by hand (replay). */
 const ACK_CHUNK = 1000;
 /** Upper bound on XPENDING pages walked by commitPosition (ACK_CHUNK each). */
@@ -81,6 +81,37 @@ end
 local json = '{"partitions":' .. string.format('%d', partitions) .. ',"retentionMaxAgeMs":' .. ARGV[3] .. ',"retentionMaxBytes":' .. ARGV[4] .. '}'
 if json ~= current then redis.call('HSET', KEYS[1], ARGV[1], json) end
 return json
+`;
+
+/**
+ * KEYS[1] = partition key; ARGV = first entry ID, max entries, max body bytes (soft: at least one entry),
+ * entries per XRANGE. Returns the entries as XRANGE does, stopping at the entry that reaches the byte limit.
+ * The limit is applied in Redis because entry sizes are known only there: a read that asked for a fixed
+ * number of entries (256) brought 256 whole bodies into this process for a read of one.
+ */
+const READ_SCRIPT = `
+local out = {}
+local from = ARGV[1]
+local left = tonumber(ARGV[2])
+local maxBytes = tonumber(ARGV[3])
+local step = tonumber(ARGV[4])
+local bytes = 0
+while left > 0 do
+  local want = math.min(left, step)
+  local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', want)
+  for _, e in ipairs(entries) do
+    out[#out + 1] = e
+    left = left - 1
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 'b' then bytes = bytes + #f[i + 1] end
+    end
+    if bytes >= maxBytes or left == 0 then return out end
+  end
+  if #entries < want then return out end
+  from = '(' .. entries[#entries][1]
+end
+return out
 `;
 
 export class RedisLog implements Log {
@@ -237,26 +268,21 @@ export class RedisLog implements Log {
     const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
     const records: LogRecord[] = [];
     let from = Math.max(0, fromOffset);
-    let bytes = 0;
-    let chunk = Math.min(options.maxRecords, READ_FIRST_CHUNK);
-    // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
-    while (records.length < options.maxRecords && (bytes < maxBytes || records.length === 0)) {
-      let entries: [Buffer, Buffer[]][];
-      try {
-        entries = (await this.redis.callBuffer('XRANGE', key, entryId(from), '+', 'COUNT', chunk)) as [Buffer, Buffer[]][];
-      } catch (err) {
-        throw redisUnavailable(err, 'read');
-      }
-      for (const [id, fields] of entries) {
-        const rec = decodeEntry(fields, stream, partition, offsetOfId(id));
-        records.push(rec);
-        bytes += rec.body.length;
-        from = rec.offset + 1;
-        if (bytes >= maxBytes || records.length >= options.maxRecords) break;
-      }
-      if (entries.length < chunk) break;
-      const avg = Math.max(1, bytes / records.length);
-      chunk = Math.max(1, Math.min(options.maxRecords - records.length, Math.floor((maxBytes - bytes) / avg)));
+    if (!(options.maxRecords >= 1)) return { records, nextOffset: from };
+    // Lua reads its numbers from decimal text: no Infinity.
+    const limit = (n: number): number => Math.max(0, Math.min(Math.floor(n), Number.MAX_SAFE_INTEGER));
+    let entries: [Buffer, Buffer[]][];
+    try {
+      // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
+      const args = [READ_SCRIPT, 1, key, entryId(from), limit(options.maxRecords), Number.isNaN(maxBytes) ? 0 : limit(maxBytes), READ_STEP];
+      entries = (await this.redis.callBuffer('EVAL', args)) as [Buffer, Buffer[]][];
+    } catch (err) {
+      throw redisUnavailable(err, 'read');
+    }
+    for (const [id, fields] of entries) {
+      const rec = decodeEntry(fields, stream, partition, offsetOfId(id));
+      records.push(rec);
+      from = rec.offset + 1;
     }
     return { records, nextOffset: from };
   }
