@@ -2,7 +2,7 @@
 // and a temp store directory, for tests that must hang (SIGSTOP) or kill the
 // server without disturbing the shared one.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -23,9 +23,11 @@ export class TestNatsServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<TestNatsServer> {
+  /** `config`: nats-server configuration file text (e.g. `max_pending: 16MB`), besides the port and store set here. */
+  static async start(config = ''): Promise<TestNatsServer> {
     const [port] = await freePorts(1);
     const server = new TestNatsServer(port!, mkdtempSync(join(tmpdir(), 'hopper-nats-')));
+    writeFileSync(join(server.dir, 'server.conf'), config);
     try {
       await server.startProcess();
     } catch (err) {
@@ -37,7 +39,8 @@ export class TestNatsServer {
 
   /** Starts nats-server -js on this port and store directory, and waits until JetStream answers. */
   private async startProcess(): Promise<void> {
-    this.proc = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], { stdio: 'ignore' });
+    const args = ['-c', join(this.dir, 'server.conf'), '-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir];
+    this.proc = spawn(NATS_SERVER_BIN, args, { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {

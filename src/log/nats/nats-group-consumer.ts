@@ -5,8 +5,9 @@
 //
 // Pulls are raw JetStream pull requests ($JS.API.CONSUMER.MSG.NEXT) answered
 // on this member's inbox: at most one outstanding per partition, each for at
-// most the batch asked for, so what is buffered here is bounded by
-// partitions x maxRecords. A commit acknowledges every message of the delivery
+// most the batch asked for and at most PULL_MAX_BYTES (shared by the partitions
+// when all wait at once; never less than one message), so what is buffered here
+// is bounded by partitions x maxRecords and by bytes. A commit acknowledges every message of the delivery
 // and waits for the server to confirm the last acknowledgement (acks of one
 // connection are processed in order), so a committed record is never delivered again.
 //
@@ -34,6 +35,17 @@ const MAX_PULL_EXPIRES_MS = 5_000;
 const PARTITION_REFRESH_MS = 5_000;
 /** Leases after a member takes a partition during which its pulls ask for one message (a little over one: redeliveries come due late). */
 const PULL_ONE_LEASES = 1.5;
+/**
+ * Message bytes a pull asks for (JetStream's max_bytes), at most: nats-server disconnects a client it has more
+ * than max_pending bytes queued for (64 MB by default, "Slow Consumer Detected"), and a pull of maxRecords large
+ * messages did, every time, so the messages it brought came again, counted as delivered again each time.
+ */
+export const PULL_MAX_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes JetStream counts for a message against max_bytes besides its body and headers (its subject and ack
+ * subject), with a margin: a pull whose max_bytes is below one message's ends (409) without it, for ever.
+ */
+const PULLED_MESSAGE_OVERHEAD_BYTES = 4096;
 /** close() waits this long at most for its outstanding pulls to end before handing messages back. */
 const CLOSE_DRAIN_MS = 2_000;
 
@@ -177,7 +189,9 @@ export class NatsGroupConsumer implements LogConsumer {
       const state = this.parts.get(partition!);
       const code = msg.headers?.code ?? 0;
       if (state && code !== 100 && state.pull?.id === pullId) state.pull = null;
-      if (state && (code === 409 || code === 503)) {
+      // A pull that reached its max_bytes ends with a 409 too; its consumer is fine.
+      const maxBytesReached = code === 409 && /MaxBytes/i.test(msg.headers?.description ?? '');
+      if (state && (code === 409 || code === 503) && !maxBytesReached) {
         // The consumer was deleted (or is leaderless): look at it again before the next pull.
         this.recheck.add(state.partition);
         this.nextRefreshMs = 0;
@@ -221,7 +235,7 @@ export class NatsGroupConsumer implements LogConsumer {
         const state = states[(this.rr + k) % states.length]!;
         this.dropLostPull(state);
         if (state.pull) continue; // a waiting pull is open: its messages land in the buffer
-        this.pull(state, this.pullSize(state, maxRecords), 0);
+        this.pull(state, this.pullSize(state, maxRecords), 0, PULL_MAX_BYTES);
         await this.waitUntil(() => state.pull === null || state.buffer.length > 0, this.log.opts.requestTimeoutMs, signal);
         const got = this.takeBuffered(maxRecords);
         if (got) return got;
@@ -231,7 +245,7 @@ export class NatsGroupConsumer implements LogConsumer {
       if (remainingMs <= 0) return null;
       for (const state of states) {
         this.dropLostPull(state);
-        if (!state.pull) this.pull(state, this.pullSize(state, maxRecords), Math.min(MAX_PULL_EXPIRES_MS, remainingMs));
+        if (!state.pull) this.pull(state, this.pullSize(state, maxRecords), Math.min(MAX_PULL_EXPIRES_MS, remainingMs), Math.floor(PULL_MAX_BYTES / states.length));
       }
       await this.waitUntil(() => states.some((st) => st.buffer.length > 0), remainingMs, signal);
       const got = this.takeBuffered(maxRecords);
@@ -250,10 +264,15 @@ export class NatsGroupConsumer implements LogConsumer {
     if (state.pull && Date.now() > state.pull.expiresAtMs + this.log.opts.requestTimeoutMs) state.pull = null;
   }
 
-  /** Sends a pull request for up to `batch` messages; expiresMs 0 = answer at once with what is there. */
-  private pull(state: PartitionState, batch: number, expiresMs: number): void {
+  /**
+   * Sends a pull request for up to `batch` messages and about `maxBytes` (at least one message of max_payload);
+   * expiresMs 0 = answer at once with what is there.
+   */
+  private pull(state: PartitionState, batch: number, expiresMs: number, maxBytes: number): void {
     const id = ++this.pullSeq;
-    const request = expiresMs > 0 ? { batch, expires: nanos(expiresMs) } : { batch, no_wait: true };
+    const largestMessageBytes = this.log.maxPayload() + PULLED_MESSAGE_OVERHEAD_BYTES;
+    const max_bytes = Math.max(maxBytes, Number.isFinite(largestMessageBytes) ? largestMessageBytes : 0);
+    const request = expiresMs > 0 ? { batch, max_bytes, expires: nanos(expiresMs) } : { batch, max_bytes, no_wait: true };
     state.pull = { id, remaining: batch, expiresAtMs: Date.now() + expiresMs };
     try {
       this.log.link.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${state.stream}.${this.durable}`, JSON.stringify(request), {

@@ -65,8 +65,14 @@ export interface NatsLogOptions extends NatsConnectionOptions {
 }
 
 const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
-/** Messages asked for at once by a read (one STREAM.MSG.GET request each). */
+/** Messages asked for at once by a read (one STREAM.MSG.GET request each), at most. */
 const READ_WINDOW = 128;
+/**
+ * Reply bytes a read may have asked for at once, counting each reply at its largest (a message of max_payload,
+ * base64 in JSON). nats-server disconnects a client it has more than max_pending bytes queued for (64 MB by
+ * default, "Slow Consumer Detected"), and the connection carries the appends too: 128 replies of 1 MB records did.
+ */
+export const READ_WINDOW_BYTES = 16 * 1024 * 1024;
 /**
  * Bytes JetStream's file store counts for a message besides its subject, headers and body (its record
  * header and checksum: 34), with a margin: a record is refused when subject, headers, body and this
@@ -252,8 +258,13 @@ export class NatsLog implements Log {
     this.known.set(stream, known);
   }
 
+  /** The server's max_payload: the largest message (body and headers) it takes. */
+  maxPayload(): number {
+    return this.link.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+  }
+
   private publish(stream: string, partition: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> {
-    const maxPayload = this.link.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const maxPayload = this.maxPayload();
     const subject = partitionSubject(this.opts.subjectPrefix, stream, partition);
     // JetStream's max_bytes (discard old) deletes the oldest messages while the stream holds more than
     // max_bytes, the one just stored included: a record larger than its partition's share of
@@ -337,10 +348,11 @@ export class NatsLog implements Log {
     next = Math.max(next, bounds.start);
     const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
     const name = this.streamName(stream, partition);
+    const window = Math.max(1, Math.min(READ_WINDOW, Math.floor(READ_WINDOW_BYTES / largestReplyBytes(this.maxPayload()))));
     let bytes = 0;
     // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
     while (next < bounds.end && records.length < options.maxRecords && (bytes < maxBytes || records.length === 0)) {
-      const n = Math.min(READ_WINDOW, bounds.end - next, options.maxRecords - records.length);
+      const n = Math.min(window, bounds.end - next, options.maxRecords - records.length);
       let msgs: (StoredMessage | null)[];
       try {
         msgs = await Promise.all(
@@ -529,6 +541,11 @@ interface StoredMessage {
   seq: number;
   headers: MsgHdrsImpl | undefined;
   data: Uint8Array;
+}
+
+/** The largest STREAM.MSG.GET reply for a message of `maxPayload` bytes: headers and body in base64, in JSON. */
+function largestReplyBytes(maxPayload: number): number {
+  return Math.ceil(maxPayload / 3) * 4 + 1024;
 }
 
 /** A STREAM.MSG.GET reply: the message, or null when that sequence is not stored (deleted). */
