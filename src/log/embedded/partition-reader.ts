@@ -233,8 +233,9 @@ export class PartitionReader {
       const isLast = i === bases.length - 1;
       const handle = await this.useHandle(base);
       if (handle === null) {
-        // Deleted by retention while we looked: go on with the next segment.
+        // Deleted by retention while we looked (or by hand: reported below): go on with the next segment.
         if (isLast) break;
+        await this.reportMissing(bases, i);
         from = Math.max(from, bases[i + 1]!);
         i++;
         continue;
@@ -439,6 +440,22 @@ export class PartitionReader {
     await recordQuarantine(this.dir, [range]).catch((err: unknown) =>
       this.warn({ stream: this.stream, partition: this.partition, err: String(err) }, `could not record the damaged range in ${QUARANTINE_FILE}; only this process counts it`),
     );
+  }
+
+  /**
+   * Segment `bases[i]` was found missing. Retention deletes from the front, so with a segment before it still
+   * stored it was lost some other way (deleted by hand): its offsets are reported as quarantined, keyed as a
+   * reader whose listing lacks it reports them (the end of the segment before it), so that both count once.
+   */
+  private async reportMissing(bases: readonly number[], i: number): Promise<void> {
+    const base = bases[i]!;
+    const previous = bases[i - 1];
+    const first = (await this.segments())[0];
+    if (previous === undefined || first === undefined || first >= base) return;
+    const size = (await fsp.stat(segmentPath(this.dir, previous)).catch(() => null))?.size;
+    if (size === undefined) return;
+    const nextBase = bases[i + 1]!;
+    await this.reportQuarantine(previous, size, size, base, nextBase, `segment ${segmentName(base)} is missing, the next segment starts at ${nextBase}`);
   }
 
   /** Records and bytes skipped as damaged in the segments still stored (`bases`), as found by any process. */
