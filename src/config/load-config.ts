@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { CONFIG_SCHEMA, type HopperConfig, type StreamConfig } from './schema.js';
 import { FETCH_BLOCKED_PORTS } from './fetch-blocked-ports.js';
+import { jsonTextProblem } from './json-text.js';
 import { ACK_LEVELS, MAX_METADATA_BYTES, ackRank } from '../log/types.js';
 import { HopperError } from '../errors.js';
 
@@ -374,6 +375,33 @@ function checkStreamAcks(config: HopperConfig, input: unknown, sources: Sources)
   }
 }
 
+/**
+ * The config file's object. Its errors never quote the file (JSON.parse's do: `..."token":s3cr3t-t0k"...`): they
+ * say where. A key given twice in one object is refused: JSON.parse keeps the last, dropping the first in silence.
+ */
+function parseConfigText(text: string, path: string): JsonObject {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    const problem = jsonTextProblem(text);
+    const where = problem?.kind === 'syntax' ? ` at line ${problem.line}, column ${problem.column}: ${problem.problem}` : '';
+    const module = /\.[cm]?[jt]s$/i.test(path) ? ' (the configuration is read as JSON only, not as a .ts or .js module: write it as hopper.config.json)' : '';
+    throw new HopperError('HOPPER_CONFIG_INVALID', `Config file ${path} is not valid JSON${where}${module}.`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new HopperError('HOPPER_CONFIG_INVALID', `Config file ${path} is not valid: the top level must be an object ({ ... }).`);
+  }
+  const problem = jsonTextProblem(text);
+  if (problem?.kind === 'duplicate') {
+    throw new HopperError(
+      'HOPPER_CONFIG_INVALID',
+      `config ${keyName(problem.path!)} is given twice in ${path} (${problem.firstLine === problem.line ? `line ${problem.line}` : `lines ${problem.firstLine} and ${problem.line}`}): JSON would keep only the second; merge them into one.`,
+    );
+  }
+  return parsed as JsonObject;
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
@@ -390,14 +418,8 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
     } catch (cause) {
       throw new HopperError('HOPPER_CONFIG_INVALID', `Cannot read config file ${path}: ${(cause as Error).message}`, { cause });
     }
-    try {
-      // A byte order mark is no JSON, but editors on Windows (Notepad, PowerShell's Out-File) start files with one.
-      const parsed: unknown = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the top level must be an object');
-      data = parsed as JsonObject;
-    } catch (cause) {
-      throw new HopperError('HOPPER_CONFIG_INVALID', `Config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
-    }
+    // A byte order mark is no JSON, but editors on Windows (Notepad, PowerShell's Out-File) start files with one.
+    data = parseConfigText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, path);
     sources.setTree(data, [], path);
   }
   const variables = envVariables();
