@@ -84,6 +84,21 @@ function watchStdout(cmd: Command): void {
   });
 }
 
+/**
+ * A flag that takes one value, given twice with different values: parseArgs keeps the last in silence, and
+ * `replay --from 0 ... --from 2026-11-25` or `dlq drop --stream a ... --stream b` would act on one of them unasked.
+ */
+function repeatedFlag(tokens: ReturnType<typeof parseArgs>['tokens'], options: Record<string, { type: string; multiple?: boolean }>): string | null {
+  const first = new Map<string, string>();
+  for (const t of tokens ?? []) {
+    if (t.kind !== 'option' || t.value === undefined || options[t.name]?.multiple === true) continue;
+    const seen = first.get(t.name);
+    if (seen === undefined) first.set(t.name, t.value);
+    else if (seen !== t.value) return `--${t.name} given twice (${JSON.stringify(seen)} and ${JSON.stringify(t.value)}): give it once`;
+  }
+  return null;
+}
+
 export async function main(args: string[]): Promise<number> {
   // `hopper help serve`, `hopper help log read`: what the main help's "help" promises, the command's own help.
   const argv = args[0] === 'help' && args.length > 1 ? [...args.slice(1), '--help'] : args;
@@ -121,9 +136,14 @@ export async function main(args: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options, strict: true, allowPositionals: true, tokens: true });
   } catch (err) {
     process.stderr.write(`hopper ${cmd.name}: ${(err as Error).message.replace(/\s*\n\s*/g, ' ')} (see 'hopper ${cmd.name} --help')\n`);
+    return 2;
+  }
+  const repeated = repeatedFlag(parsed.tokens, options);
+  if (repeated !== null) {
+    process.stderr.write(`hopper ${cmd.name}: ${repeated} (see 'hopper ${cmd.name} --help') (HOPPER_USAGE)\n`);
     return 2;
   }
   if (parsed.values.help) {
