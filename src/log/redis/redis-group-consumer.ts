@@ -50,6 +50,53 @@ for _, m in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
 end
 return removed
 `;
+/**
+ * Body bytes one read of new entries hands this member, at most (soft: at least one entry), as a read of the
+ * embedded log: XREADGROUP has no byte limit, and a COUNT of maxRecords (1000 by default) of 1 MB records
+ * brought 1 GB into the worker at once.
+ */
+export const FETCH_MAX_BYTES = 16 * 1024 * 1024;
+/** Entries per XRANGE inside READ_GROUP_SCRIPT. */
+const READ_GROUP_STEP = 64;
+/**
+ * KEYS[1] = partition key; ARGV = group, member, max entries, max body bytes (soft: at least one entry),
+ * entries per XRANGE. XREADGROUP of the new entries that fit in the byte limit, measured first with XRANGE
+ * after the group's last-delivered ID (where XREADGROUP '>' starts): what XREADGROUP hands out is pending
+ * for this member whether or not it is returned, so it must not be asked for more. Same reply as XREADGROUP.
+ */
+const READ_GROUP_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOGROUP no such key') end
+local last = nil
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local f = {}
+  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+  if f['name'] == ARGV[1] then last = f['last-delivered-id'] end
+end
+if not last then return redis.error_reply('NOGROUP no such consumer group') end
+local left = tonumber(ARGV[3])
+local maxBytes = tonumber(ARGV[4])
+local step = tonumber(ARGV[5])
+local from = '(' .. last
+local count = 0
+local bytes = 0
+while left > 0 and bytes < maxBytes do
+  local want = math.min(left, step)
+  local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', want)
+  for _, e in ipairs(entries) do
+    count = count + 1
+    left = left - 1
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 'b' then bytes = bytes + #f[i + 1] end
+    end
+    if bytes >= maxBytes then break end
+  end
+  if #entries < want then break end
+  from = '(' .. entries[#entries][1]
+end
+if count == 0 then return false end
+return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', KEYS[1], '>')
+`;
 /** Idle time given to entries released by close(), so the next takeover hands them out at once. */
 const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
 /**
@@ -208,19 +255,26 @@ export class RedisGroupConsumer implements LogConsumer {
     if (blockMs > 0) await this.readGroup(this.partitions, maxRecords, blockMs);
   }
 
-  /** One XREADGROUP of new entries; true when it returned any. */
+  /**
+   * One read of new entries; true when it returned any. Without blocking (one partition), up to maxRecords
+   * and FETCH_MAX_BYTES; a blocking read on all partitions takes one entry of each (their sizes are not
+   * known before they arrive), the next reads take the rest.
+   */
   private async readGroup(partitions: number[], maxRecords: number, blockMs: number): Promise<boolean> {
-    const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords];
-    if (blockMs > 0) args.push('BLOCK', blockMs);
-    args.push('STREAMS');
-    for (const p of partitions) args.push(this.key(p));
-    for (let i = 0; i < partitions.length; i++) args.push('>');
     // Redis starts the lease clock when it answers: the time before asking is a safe (early) estimate,
     // the time of the reply a closer one after a blocking read that waited.
     const askedAtMs = Date.now();
     let reply: [Buffer, Entry[]][] | null;
     try {
-      reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
+      if (blockMs > 0) {
+        const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS'];
+        for (const p of partitions) args.push(this.key(p));
+        for (let i = 0; i < partitions.length; i++) args.push('>');
+        reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
+      } else {
+        const args = [READ_GROUP_SCRIPT, 1, this.key(partitions[0]!), this.opts.group, this.opts.consumerName, maxRecords, FETCH_MAX_BYTES, READ_GROUP_STEP];
+        reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
+      }
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) {
         // The partition key was deleted and recreated: recreate the group on the next round.
