@@ -2,8 +2,31 @@
 // down, a connection reset). Such failures are retried with backoff until they
 // stop; they never count toward maxAttempts nor send records to dead letters.
 
-/** Node error codes of network failures: retried as RetriableError would be. */
-const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+/**
+ * Error codes of network failures, retried as RetriableError would be: Node's (net, dns) and undici's, which
+ * fetch() and undici's request() raise when the destination is unreachable or drops the connection.
+ */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/**
+ * Errors followed down their `cause` (and an AggregateError's `errors`): fetch() throws TypeError("fetch failed")
+ * with the network error as its cause, and libraries wrap theirs the same way. Bounds a cycle or a deep chain.
+ */
+const MAX_CAUSE_DEPTH = 8;
 
 export class RetriableError extends Error {
   readonly retriable = true;
@@ -20,12 +43,21 @@ export class RetriableError extends Error {
  * getter) is an ordinary failure of the batch, not a crash of the pipeline.
  */
 export function isRetriable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
+  return retriableAt(err, 0);
+}
+
+function retriableAt(err: unknown, depth: number): boolean {
+  if (typeof err !== 'object' || err === null || depth > MAX_CAUSE_DEPTH) return false;
   try {
-    const e = err as { retriable?: unknown; code?: unknown };
+    const e = err as { retriable?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
     if (e.retriable === true) return true;
+    // An error that says it is not retriable is not, whatever it wraps (a sink's permanent rejection, say).
+    if (e.retriable === false) return false;
     const code = e.code;
-    return typeof code === 'string' && NETWORK_ERROR_CODES.has(code);
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+    if (retriableAt(e.cause, depth + 1)) return true;
+    const errors = e.errors;
+    return Array.isArray(errors) && errors.slice(0, MAX_CAUSE_DEPTH).some((inner) => retriableAt(inner, depth + 1));
   } catch {
     return false;
   }
