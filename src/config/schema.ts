@@ -145,6 +145,17 @@ const corsOrigin = {
   title: 'an origin as browsers send it, such as "https://app.example" or "http://localhost:3000" (lowercase, no path, no trailing slash, no wildcard), or "*" for any',
 } as const;
 
+/**
+ * An address to listen on. Not "": Node reads an empty host as none and listens on every interface, so
+ * `--host "$HOST"` with HOST unset put the server (or the admin API) on the network, its start line saying http://:8080.
+ */
+const listenHost = {
+  type: 'string',
+  minLength: 1,
+  title: 'a host name or IP address to listen on (0.0.0.0 or :: for every interface)',
+  default: '127.0.0.1',
+} as const;
+
 const streamProps = {
   ack: { ...ackEnum, default: 'durable' },
   minAck: { ...ackEnum, default: 'fast' },
@@ -208,7 +219,7 @@ export const CONFIG_SCHEMA = obj({
     }),
   }),
   ingest: obj({
-    host: { type: 'string', default: '127.0.0.1' },
+    host: listenHost,
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
     socket: { type: 'string', default: '' },
     workers: { ...nonNegInt, maximum: 256, default: 0 },
@@ -265,7 +276,7 @@ export const CONFIG_SCHEMA = obj({
   }),
   admin: obj({
     enabled: { type: 'boolean', default: true },
-    host: { type: 'string', default: '127.0.0.1' },
+    host: listenHost,
     port: { type: 'integer', minimum: 0, maximum: 65535, default: 8081 },
     // It travels in an Authorization header, whose value is Latin-1 without control characters (fetch refuses
     // others, so the dashboard and `hopper status` could never send it) and whose surrounding spaces are not part
