@@ -97,6 +97,25 @@ end
 if count == 0 then return false end
 return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', KEYS[1], '>')
 `;
+/**
+ * KEYS[1] = partition key; ARGV = max body bytes, then entry IDs. How many of the first IDs a takeover claims:
+ * those whose bodies fit in the byte limit, and the one that reaches it (deleted entries count nothing).
+ */
+const CLAIM_COUNT_SCRIPT = `
+local bytes = 0
+local maxBytes = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local e = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])[1]
+  if e then
+    local f = e[2]
+    for j = 1, #f, 2 do
+      if f[j] == 'b' then bytes = bytes + #f[j + 1] end
+    end
+  end
+  if bytes >= maxBytes then return i - 1 end
+end
+return #ARGV - 1
+`;
 /** Idle time given to entries released by close(), so the next takeover hands them out at once. */
 const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
 /**
@@ -396,7 +415,9 @@ export class RedisGroupConsumer implements LogConsumer {
       delivered = Number(pending[0]![3]);
       let take = 1;
       if (delivered <= 1) while (take < pending.length && Number(pending[take]![3]) <= 1) take++;
-      const ids = pending.slice(0, take).map((p) => p[0]);
+      let ids = pending.slice(0, take).map((p) => p[0]);
+      // As many as a read of new entries would hand out (FETCH_MAX_BYTES): a dead member may have held many.
+      if (ids.length > 1) ids = ids.slice(0, Number(await this.conn.call('EVAL', [CLAIM_COUNT_SCRIPT, 1, key, FETCH_MAX_BYTES, ...ids])));
       // XCLAIM checks the idle time again: an entry another member took meanwhile is left to it. Entries
       // deleted since (retention) leave the pending list without being returned.
       records = [];
