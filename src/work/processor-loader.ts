@@ -4,6 +4,7 @@
 // (options, context) => Processor. .js/.mjs/.cjs load with import(); .ts/.mts
 // load through tsx's tsImport when tsx is installed (else: compile to .js).
 
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,8 +35,27 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
   } catch (err) {
     if (err instanceof HopperError) throw err;
     // The CLI reports this in one line; esbuild (tsx) puts each syntax error of a .ts module on a line of its own.
-    throw invalid(pipeline, `failed to load: ${thrownMessage(err).replace(/\s*\n\s*/g, ' ')}`, err);
+    const where = err instanceof SyntaxError && !TS_MODULE.test(path) ? syntaxErrorPlace(err, path) : null;
+    const at = where === null ? '' : ` (at ${where})`;
+    throw invalid(pipeline, `failed to load: ${thrownMessage(err).replace(/\s*\n\s*/g, ' ')}${at}`, err);
   }
+}
+
+/** A stack's first line when Node decorated it with the place of a syntax error ("/path/to/file.cjs:3"). */
+const PLACE_LINE = /^(.+:\d+)\n/;
+
+/**
+ * File and line of a JavaScript module's syntax error. V8's message says only what ("Unexpected token '}'"):
+ * CommonJS errors carry the place on the first line of their stack, ES module errors nowhere, so the module is
+ * parsed again by `node --check` (no code runs), which prints it. Null when not found (the error is in a module
+ * it imports, or it is not a syntax error of the code, such as a missing named export).
+ */
+function syntaxErrorPlace(err: SyntaxError, path: string): string | null {
+  const decorated = PLACE_LINE.exec(err.stack ?? '');
+  if (decorated) return decorated[1]!;
+  const check = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  if (check.status === 0 || typeof check.stderr !== 'string') return null;
+  return PLACE_LINE.exec(check.stderr)?.[1] ?? null;
 }
 
 function isProcessor(value: unknown): value is Processor {
