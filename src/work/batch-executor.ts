@@ -287,7 +287,9 @@ export class BatchRun {
           }
           item = found;
         }
-        const reason = typeof f.reason === 'string' && f.reason !== '' ? f.reason : 'rejected by the processor';
+        // Not only strings: `failed.push({ item, reason: err })` with the caught Error lost what went wrong.
+        const given: unknown = f.reason;
+        const reason = typeof given === 'string' && given !== '' ? given : given === undefined || given === null || given === '' ? 'rejected by the processor' : message(given);
         if (item.decodeError) this.addDecodeDead(item, reason);
         else this.addDead(item, 'rejected', reason);
       }
