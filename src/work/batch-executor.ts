@@ -166,15 +166,16 @@ export class BatchRun {
       if (stopping.aborted) return false;
       const r = await this.tryOnce(items, counted + retriableStreak + 1);
       items = r.remaining;
+      const timedOut = typeof r.error === 'object' && r.error !== null && timeouts.has(r.error);
+      // The abandoned call keeps its items: the next calls get fresh ones, whichever way they follow it.
+      if (timedOut) items = items.map((i) => i.fork());
       if (r.overBudget === true && items.length > 1) return this.settleInParts(items, attemptsAllowed - counted);
       if (r.ok || items.length === 0) return true;
       if (r.decodeFailures) continue;
       // Shutdown came while it ran (a processor or sink aborted by ctx.signal, say): the failure may be the
       // abort's, not the records'. Abandoned (delivered again by the next run), never counted towards a dead letter.
       if (stopping.aborted) return false;
-      if (typeof r.error === 'object' && r.error !== null && timeouts.has(r.error)) {
-        // The abandoned call keeps its items: the next calls get fresh ones.
-        items = items.map((i) => i.fork());
+      if (timedOut) {
         if (items.length > 1) {
           this.env.logger.warn({ code: 'HOPPER_PROCESS_TIMEOUT', err: message(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
           return this.settleInParts(items, attemptsAllowed - counted);
