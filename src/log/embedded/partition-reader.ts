@@ -487,7 +487,7 @@ export class PartitionReader {
       if (dataBytes === undefined) {
         const st = await fsp.stat(segmentPath(this.dir, base)).catch(() => null); // gone: deleted by retention meanwhile
         dataBytes = st?.size ?? 0;
-        if (st !== null && !isLast) this.sealedSizes.set(base, dataBytes);
+        if (st !== null && !isLast && dataBytes > 0) this.sealedSizes.set(base, dataBytes);
       }
       const nextBase = bases[i + 1] ?? Infinity;
       for (const e of await this.index(base, isLast)) {
