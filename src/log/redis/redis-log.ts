@@ -144,6 +144,7 @@ export class RedisLog implements Log {
     const redis = await connectRedis(opts, 'hopper-log', warn);
     const log = new RedisLog(redis, opts);
     log.capabilities.durableIsFsync = await probeFsyncAlways(redis, warn);
+    await warnIfEvicting(redis, warn);
     log.retentionTimer = setInterval(() => {
       log.enforceRetention().catch((err: unknown) => warn({ err: String(err) }, 'redis retention check failed'));
     }, opts.retentionCheckIntervalMs);
@@ -493,6 +494,27 @@ export class RedisLog implements Log {
     await Promise.all([...this.appenders.values()].map((a) => a.flush()));
     await closeRedis(this.redis);
   }
+}
+
+/**
+ * Warns when Redis may evict Hopper's keys: under an allkeys-* maxmemory-policy a full Redis deletes whole
+ * partitions (acknowledged records, group positions) to make room, and their offsets are handed out again.
+ * Hopper's keys have no TTL, so the volatile-* policies never take them.
+ */
+async function warnIfEvicting(redis: Redis, warn: WarnFn): Promise<void> {
+  let policy: string | undefined;
+  let maxmemory: string | undefined;
+  try {
+    policy = ((await redis.call('CONFIG', 'GET', 'maxmemory-policy')) as string[])[1];
+    maxmemory = ((await redis.call('CONFIG', 'GET', 'maxmemory')) as string[])[1];
+  } catch {
+    return; // CONFIG refused: probeFsyncAlways said so already
+  }
+  if (!policy?.startsWith('allkeys-') || Number(maxmemory) === 0) return;
+  warn(
+    { maxmemoryPolicy: policy, maxmemory: Number(maxmemory) },
+    `Redis evicts any key when it reaches maxmemory (maxmemory-policy ${policy}): it can delete acknowledged records and group positions of Hopper's partitions; set maxmemory-policy noeviction (a full Redis then refuses appends with 503)`,
+  );
 }
 
 /** True when Redis fsyncs every write before answering; warns otherwise, saying what can be lost. */
