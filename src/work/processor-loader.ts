@@ -70,10 +70,12 @@ export async function loadProcessor(pipeline: ResolvedPipeline, context: SinkCon
     throw invalid(pipeline, `is neither a built-in sink (${builtinSinkNames().join(', ')}) nor an existing file (looked for ${path})`);
   }
   const mod = await importModule(pipeline, path);
-  // tsImport of a CommonJS-looking module nests the exports one level down.
+  // A CommonJS module's default export is its module.exports: for TypeScript compiled to CommonJS
+  // (`exports.default = ...`, as tsImport also does), the processor or factory is one level down.
   let exported = mod.default ?? mod.processor;
-  if (!isProcessor(exported) && typeof exported !== 'function' && isProcessor((exported as { default?: unknown } | undefined)?.default)) {
-    exported = (exported as { default: unknown }).default;
+  if (!isProcessor(exported) && typeof exported !== 'function') {
+    const inner = (exported as { default?: unknown } | undefined)?.default;
+    if (isProcessor(inner) || typeof inner === 'function') exported = inner;
   }
   if (typeof exported === 'function') {
     try {
