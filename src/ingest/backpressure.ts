@@ -67,7 +67,13 @@ export class Backpressure {
    * admitted (and reserves the bytes), else the Retry-After seconds of the refusal.
    */
   admit(bytes: number): number {
-    const now = this.heldBytes + this.logPendingBytes;
+    let now = this.heldBytes + this.logPendingBytes;
+    if (now + bytes > this.hardBytes || now > this.softBytes) {
+      // The backlog as last sampled (up to 100 ms ago) still holds records the log has written since, those of
+      // writes already answered: a client sending large bodies one after another got 503 from an idle process.
+      this.refreshLog();
+      now = this.heldBytes + this.logPendingBytes;
+    }
     if (now + bytes > this.hardBytes) return this.retryAfterSeconds();
     if (now > this.softBytes) {
       const span = this.hardBytes - this.softBytes;
@@ -79,7 +85,10 @@ export class Backpressure {
 
   /** Reserves more bytes of an admitted write (a chunk of a chunked body): false past the hard watermark. */
   grow(bytes: number): boolean {
-    if (this.heldBytes + this.logPendingBytes + bytes > this.hardBytes) return false;
+    if (this.heldBytes + this.logPendingBytes + bytes > this.hardBytes) {
+      this.refreshLog();
+      if (this.heldBytes + this.logPendingBytes + bytes > this.hardBytes) return false;
+    }
     this.reserve(bytes);
     return true;
   }
