@@ -114,6 +114,23 @@ end
 return out
 `;
 
+/**
+ * KEYS[1] = partition key. Returns {length, last-generated-id, ID of the first entry or false}, or false when
+ * the key does not exist. XINFO STREAM answers with the first and last entries whole, bodies included: run
+ * here, only their IDs leave Redis (stats read the bounds of every partition each second).
+ */
+const BOUNDS_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local length, last, first = 0, '0-0', false
+for i = 1, #info, 2 do
+  if info[i] == 'length' then length = info[i + 1]
+  elseif info[i] == 'last-generated-id' then last = info[i + 1]
+  elseif info[i] == 'first-entry' and info[i + 1] then first = info[i + 1][1] end
+end
+return {length, last, first}
+`;
+
 export class RedisLog implements Log {
   readonly backend = 'redis';
   readonly capabilities = { durableIsFsync: false };
@@ -290,18 +307,16 @@ export class RedisLog implements Log {
 
   /** First stored offset and the offset the next append gets (0, 0 for a partition never written). */
   async bounds(stream: string, partition: number): Promise<{ start: number; end: number; length: number }> {
-    let info: unknown[];
+    let info: [number, string, string | null] | null;
     try {
-      info = (await this.redis.call('XINFO', 'STREAM', this.key(stream, partition))) as unknown[];
+      info = (await this.redis.call('EVAL', BOUNDS_SCRIPT, 1, this.key(stream, partition))) as [number, string, string | null] | null;
     } catch (err) {
-      if (isReplyError(err, 'ERR no such key')) return { start: 0, end: 0, length: 0 };
       throw redisUnavailable(err, 'read stream info');
     }
-    const field = (name: string): unknown => info[info.indexOf(name) + 1];
-    const length = Number(field('length'));
-    const end = idSequence(String(field('last-generated-id')));
-    const first = field('first-entry') as [string, unknown] | null;
-    return { start: length > 0 && first ? offsetOfId(first[0]) : end, end, length };
+    if (info === null) return { start: 0, end: 0, length: 0 };
+    const [length, lastId, firstId] = info;
+    const end = idSequence(lastId);
+    return { start: length > 0 && firstId ? offsetOfId(firstId) : end, end, length: Number(length) };
   }
 
   async offsetForTime(stream: string, partition: number, timeUs: number): Promise<number> {
