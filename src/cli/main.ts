@@ -72,15 +72,21 @@ function findCommand(argv: string[]): { cmd: Command; rest: string[] } | null {
  * once head has its line (EPIPE), or `hopper log read > file` on a full disk. A command whose output is its result
  * stops then (exit 0 when the reader just left); any other one finishes its work, as serve keeps serving.
  */
-function watchStdout(cmd: Command): void {
+const stdoutUse = { label: 'hopper', isResult: true };
+
+/**
+ * From the start: help and --version are results too, and `hopper --help | head -1` or `hopper --version > /dev/full`
+ * ended with a stack trace, `hopper serve --help > /dev/full` with exit 0. main() names the command once found.
+ */
+function watchStdout(): void {
   let told = false;
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     const readerLeft = err.code === 'EPIPE';
     if (!readerLeft && !told) {
       told = true;
-      process.stderr.write(`hopper ${cmd.name}: cannot write to stdout (${err.code ?? err.message}) (HOPPER_OUTPUT_FAILED)\n`);
+      process.stderr.write(`${stdoutUse.label}: cannot write to stdout (${err.code ?? err.message}) (HOPPER_OUTPUT_FAILED)\n`);
     }
-    if (cmd.stopsWhenStdoutCloses === true) process.exit(readerLeft ? 0 : 1);
+    if (stdoutUse.isResult) process.exit(readerLeft ? 0 : 1);
   });
 }
 
@@ -102,6 +108,7 @@ function repeatedFlag(tokens: ReturnType<typeof parseArgs>['tokens'], options: R
 export async function main(args: string[]): Promise<number> {
   // `hopper help serve`, `hopper help log read`: what the main help's "help" promises, the command's own help.
   const argv = args[0] === 'help' && args.length > 1 ? [...args.slice(1), '--help'] : args;
+  watchStdout();
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(mainHelp());
     return argv.length === 0 ? 2 : 0;
@@ -129,7 +136,8 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const { cmd, rest } = found;
-  watchStdout(cmd);
+  stdoutUse.label = `hopper ${cmd.name}`;
+  stdoutUse.isResult = cmd.stopsWhenStdoutCloses === true;
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, f] of Object.entries(cmd.flags)) {
     options[name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
@@ -147,6 +155,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (parsed.values.help) {
+    stdoutUse.isResult = true;
     process.stdout.write(commandHelp(cmd));
     return 0;
   }

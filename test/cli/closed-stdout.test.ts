@@ -54,3 +54,26 @@ test('log read into a full disk prints HOPPER_OUTPUT_FAILED on one line and exit
   assert.equal(code, 1);
   assert.match(stderr, /^hopper log read: cannot write to stdout \(ENOSPC\) \(HOPPER_OUTPUT_FAILED\)\n$/);
 });
+
+/** Runs the CLI with stdout already closed by its reader (a pipe whose read end is gone) or on /dev/full. */
+async function runInto(args: string[], into: 'closed-pipe' | 'full-disk'): Promise<{ code: number | null; stderr: string }> {
+  const full = into === 'full-disk' ? openSync('/dev/full', 'w') : null;
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: ['ignore', full ?? 'pipe', 'pipe'] });
+  if (full === null) child.stdout!.destroy();
+  else closeSync(full);
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stderr };
+}
+
+test('help and --version whose stdout is gone: exit 0 quietly for a reader that left, one line and exit 1 on a full disk', { skip: existsSync('/dev/full') ? false : 'no /dev/full on this system' }, async () => {
+  // They ended in an unhandled 'error' event and a stack trace; serve --help on a full disk exited 0.
+  for (const args of [['--help'], ['--version'], ['log', '--help'], ['help', 'serve'], ['serve', '--help']]) {
+    const left = await runInto(args, 'closed-pipe');
+    assert.deepEqual(left, { code: 0, stderr: '' }, args.join(' '));
+    const full = await runInto(args, 'full-disk');
+    assert.equal(full.code, 1, `${args.join(' ')}: ${full.stderr}`);
+    assert.match(full.stderr, /^hopper( serve)?: cannot write to stdout \(ENOSPC\) \(HOPPER_OUTPUT_FAILED\)\n$/, args.join(' '));
+  }
+});
