@@ -5,8 +5,9 @@
 // load through tsx's tsImport when tsx is installed (else: compile to .js).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HopperError } from '../errors.js';
 import { builtinSinkNames, loadSink } from '../sinks/registry.js';
@@ -20,6 +21,19 @@ function invalid(pipeline: ResolvedPipeline, why: string, cause?: unknown): Hopp
   return new HopperError('HOPPER_PROCESSOR_INVALID', `pipeline ${pipeline.name}: processor ${JSON.stringify(pipeline.processor)} ${why}`, cause === undefined ? undefined : { cause });
 }
 
+/**
+ * The file of tsx's ES module API as installed for the module at `path`. Its CommonJS build (what
+ * require.resolve gives) fails when imported, so the package's "import" export is read from its package.json.
+ */
+function tsxApiNear(path: string): string {
+  const manifest = createRequire(path).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, { import?: string | { default?: string } }> };
+  const entry = exports?.['./esm/api']?.import;
+  const file = typeof entry === 'string' ? entry : entry?.default;
+  if (file === undefined) throw new Error(`${manifest} has no ES module export ./esm/api`);
+  return join(dirname(manifest), file);
+}
+
 async function importModule(pipeline: ResolvedPipeline, path: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(path).href;
   try {
@@ -28,8 +42,13 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
     let api: { tsImport(specifier: string, parentURL: string): Promise<unknown> };
     try {
       api = (await import(tsxApi)) as typeof api;
-    } catch (cause) {
-      throw invalid(pipeline, 'is TypeScript and tsx is not installed: run `npm install tsx`, or compile it to .js', cause);
+    } catch {
+      // Not reachable from Hopper's own files (installed globally, or by pnpm): the processor's project may have it.
+      try {
+        api = (await import(pathToFileURL(tsxApiNear(path)).href)) as typeof api;
+      } catch (cause) {
+        throw invalid(pipeline, 'is TypeScript and tsx is not installed: run `npm install tsx`, or compile it to .js', cause);
+      }
     }
     return (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
   } catch (err) {
