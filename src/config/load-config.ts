@@ -76,6 +76,19 @@ export function envVariables(): Map<string, { path: string[]; schema: SchemaNode
 const SETTING_ENV_PREFIX = /^HOPPER_(?:ADMIN|INGEST|LOG|WORK|DEFAULT_STREAM|STREAMS|PIPELINES)(?:_|$)/;
 const NO_ENV_PREFIX = /^HOPPER_(?:DEFAULT_STREAM|STREAMS|PIPELINES)(?:_|$)/;
 
+/**
+ * Variables outside every section: HOPPER_DATA_DIR, HOPPER_LOG_LEVEL and HOPPER_CONFIG. No prefix catches a
+ * misspelling of them, and HOPPER_DATADIR=/srv/hopper left the data in ./data without a word. Other HOPPER_*
+ * variables are left alone (HOPPER_DEBUG, test settings); a name this close to one of these three is a typo.
+ */
+const TOP_LEVEL_ENV = ['HOPPER_DATA_DIR', 'HOPPER_LOG_LEVEL', 'HOPPER_CONFIG'];
+const TOP_LEVEL_TYPO_DISTANCE = 2;
+
+function topLevelTypo(name: string): string | null {
+  if (!name.startsWith('HOPPER_') || name.startsWith('HOPPER__') || TOP_LEVEL_ENV.includes(name) || name === 'HOPPER_DEBUG') return null;
+  return TOP_LEVEL_ENV.find((known) => editDistance(name, known) <= TOP_LEVEL_TYPO_DISTANCE) ?? null;
+}
+
 function unknownEnvVariable(name: string, known: ReadonlyMap<string, unknown>): HopperError {
   if (NO_ENV_PREFIX.test(name)) {
     return new HopperError('HOPPER_CONFIG_INVALID', `env ${name} names no setting: defaultStream, streams and pipelines have no environment variables; set them in the config file.`);
@@ -424,7 +437,12 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   }
   const variables = envVariables();
   for (const [name, raw] of Object.entries(env)) {
-    if (raw !== undefined && raw !== '' && SETTING_ENV_PREFIX.test(name) && !variables.has(name)) throw unknownEnvVariable(name, variables);
+    if (raw === undefined || raw === '' || variables.has(name)) continue;
+    if (SETTING_ENV_PREFIX.test(name)) throw unknownEnvVariable(name, variables);
+    const typoOf = topLevelTypo(name);
+    if (typoOf !== null) {
+      throw new HopperError('HOPPER_CONFIG_INVALID', `env ${name} names no setting: check the spelling (the nearest is ${typoOf}; see the README's Settings table).`);
+    }
   }
   for (const [name, { path, schema }] of variables) {
     const raw = env[name];

@@ -32,3 +32,14 @@ test('variables outside the sections of settings, and empty ones, are left alone
   const env = { HOPPER_CONFIG: '', HOPPER_DEBUG: '1', HOPPER_TEST_PG_URL: 'postgres://x', HOPPER__INGEST_PARTITION: '0', HOPPER_ADMIN_TOKN: '', HOPPER_INGEST_PORT: '9000' };
   assert.equal(loadConfig({ env }).ingest.port, 9000);
 });
+
+test('a misspelled HOPPER_DATA_DIR, HOPPER_LOG_LEVEL or HOPPER_CONFIG is refused: no section prefix caught them', () => {
+  // HOPPER_DATADIR=/srv/hopper was ignored: the data went to ./data without a word.
+  assert.equal(errorOf({ HOPPER_DATADIR: '/srv/hopper' }), "env HOPPER_DATADIR names no setting: check the spelling (the nearest is HOPPER_DATA_DIR; see the README's Settings table).");
+  assert.match(errorOf({ HOPPER_LOGLEVEL: 'debug' }), /the nearest is HOPPER_LOG_LEVEL;/);
+  assert.match(errorOf({ HOPPER_CONFG: '/etc/hopper.json' }), /the nearest is HOPPER_CONFIG;/);
+  assert.match(errorOf({ HOPPER_DATA_DIRS: '/srv/hopper' }), /the nearest is HOPPER_DATA_DIR;/);
+  // Names of other tools' settings are not near them.
+  const env = { HOPPER_CI: '1', HOPPER_DEBUG: '1', HOPPER_TEST_REDIS_URL: 'redis://x', HOPPER_BENCH_PG_URL: 'postgres://x', HOPPER_DATA_DIR: '/srv/hopper' };
+  assert.equal(loadConfig({ env }).dataDir, '/srv/hopper');
+});
