@@ -55,6 +55,9 @@ function retriableAt(err: unknown, depth: number): boolean {
     if (e.retriable === false) return false;
     const code = e.code;
     if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return true;
+    // What fetch(url, { signal: AbortSignal.timeout(ms) }) throws at the limit (a DOMException whose code is a
+    // number): a destination too slow, like ETIMEDOUT, never the records' fault.
+    if ((e as { name?: unknown }).name === 'TimeoutError') return true;
     if (retriableAt(e.cause, depth + 1)) return true;
     const errors = e.errors;
     return Array.isArray(errors) && errors.slice(0, MAX_CAUSE_DEPTH).some((inner) => retriableAt(inner, depth + 1));

@@ -43,6 +43,14 @@ test('a fetch to a closed port and a network error wrapped in a cause are retria
   assert.equal(isRetriable(a), false);
 });
 
+test('a fetch aborted by AbortSignal.timeout (a TimeoutError DOMException, its code a number) is retriable', async () => {
+  const signal = AbortSignal.timeout(1);
+  const reason = await new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+  assert.equal((reason as Error).name, 'TimeoutError');
+  assert.equal(isRetriable(reason), true);
+  assert.equal(isRetriable(new Error('upload failed', { cause: reason })), true);
+});
+
 test('a processor whose fetch fails while its destination is down: retried until it is up, no dead letter', async (t) => {
   const { dir, log } = await streamWithRecords(t, ['{"n":0}', '{"n":1}']);
   const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', processor: 'noop', batchMaxWaitMs: 0, maxAttempts: 2 }] });
