@@ -252,8 +252,19 @@ export class RequestHandler {
     const contentType = pixel ? PIXEL_CONTENT_TYPE : (header(req, 'content-type') ?? '');
     const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
     const idempotencyKey = header(req, 'idempotency-key') ?? '';
-    if (tooLong(contentType) || tooLong(contentEncoding) || tooLong(idempotencyKey) || tooLong(remote)) {
-      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', null, requestId, { close, cors, stream: refusedIn });
+    // Named, since the generic message lists headers the client may never have sent (X-Forwarded-For is not among them).
+    const tooLongHeader = tooLong(contentType)
+      ? 'Content-Type'
+      : tooLong(contentEncoding)
+        ? 'Content-Encoding'
+        : tooLong(idempotencyKey)
+          ? 'Idempotency-Key'
+          : tooLong(remote)
+            ? 'X-Forwarded-For'
+            : null;
+    if (tooLongHeader !== null) {
+      const what = tooLongHeader === 'X-Forwarded-For' ? 'The client address taken from X-Forwarded-For (ingest.trustProxy)' : `The ${tooLongHeader} header`;
+      return this.refuse(res, 'HOPPER_METADATA_TOO_LARGE', `${what} is longer than ${MAX_METADATA_BYTES} bytes, the most a record stores.`, requestId, { close, cors, stream: refusedIn });
     }
 
     // After the length checks: a client address (from X-Forwarded-For) becomes a bucket's key, and must be bounded.
