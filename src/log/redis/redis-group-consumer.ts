@@ -79,15 +79,22 @@ local step = tonumber(ARGV[5])
 local from = '(' .. last
 local count = 0
 local bytes = 0
+local largest = 0
 while left > 0 and bytes < maxBytes do
-  local want = math.min(left, step)
+  -- Sized from the largest body seen (one entry first): Redis too holds only about maxBytes at once.
+  local fit = 1
+  if largest > 0 then fit = math.max(1, math.floor((maxBytes - bytes) / largest)) end
+  local want = math.min(left, step, fit)
   local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', want)
   for _, e in ipairs(entries) do
     count = count + 1
     left = left - 1
     local f = e[2]
     for i = 1, #f, 2 do
-      if f[i] == 'b' then bytes = bytes + #f[i + 1] end
+      if f[i] == 'b' then
+        bytes = bytes + #f[i + 1]
+        largest = math.max(largest, #f[i + 1], 1)
+      end
     end
     if bytes >= maxBytes then break end
   end

@@ -96,15 +96,22 @@ local left = tonumber(ARGV[2])
 local maxBytes = tonumber(ARGV[3])
 local step = tonumber(ARGV[4])
 local bytes = 0
+local largest = 0
 while left > 0 do
-  local want = math.min(left, step)
+  -- Sized from the largest body seen (one entry first): Redis too holds only about maxBytes at once.
+  local fit = 1
+  if largest > 0 then fit = math.max(1, math.floor((maxBytes - bytes) / largest)) end
+  local want = math.min(left, step, fit)
   local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', want)
   for _, e in ipairs(entries) do
     out[#out + 1] = e
     left = left - 1
     local f = e[2]
     for i = 1, #f, 2 do
-      if f[i] == 'b' then bytes = bytes + #f[i + 1] end
+      if f[i] == 'b' then
+        bytes = bytes + #f[i + 1]
+        largest = math.max(largest, #f[i + 1], 1)
+      end
     end
     if bytes >= maxBytes or left == 0 then return out end
   end
