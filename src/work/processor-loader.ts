@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HopperError } from '../errors.js';
 import { builtinSinkNames, loadSink } from '../sinks/registry.js';
 import type { Processor, SinkContext } from './types.js';
@@ -37,7 +37,10 @@ function tsxApiNear(path: string): string {
 async function importModule(pipeline: ResolvedPipeline, path: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(path).href;
   try {
-    if (!TS_MODULE.test(path)) return (await import(url)) as Record<string, unknown>;
+    // One instance of the module per pipeline (a pipeline started again gets the same one), as tsImport gives a
+    // .ts module: two pipelines on one module shared its exported object, so what start() kept from its ctx.options
+    // (a table, a pool) was the last pipeline's, and the other pipeline's records went there too.
+    if (!TS_MODULE.test(path)) return (await import(`${url}?pipeline=${encodeURIComponent(pipeline.name)}`)) as Record<string, unknown>;
     const tsxApi = 'tsx/esm/api';
     let api: { tsImport(specifier: string, parentURL: string): Promise<unknown> };
     try {
@@ -71,7 +74,11 @@ const PLACE_LINE = /^(.+:\d+)\n/;
  */
 function syntaxErrorPlace(err: SyntaxError, path: string): string | null {
   const decorated = PLACE_LINE.exec(err.stack ?? '');
-  if (decorated) return decorated[1]!;
+  if (decorated) {
+    // An ES module's place is its URL, with the ?pipeline= query it was imported with: shown as a path.
+    const place = /^(file:.+):(\d+)$/.exec(decorated[1]!);
+    return place ? `${fileURLToPath(place[1]!)}:${place[2]}` : decorated[1]!;
+  }
   const check = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, NODE_OPTIONS: '' } });
   if (check.status === 0 || typeof check.stderr !== 'string') return null;
   return PLACE_LINE.exec(check.stderr)?.[1] ?? null;

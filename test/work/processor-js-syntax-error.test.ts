@@ -40,7 +40,7 @@ test('other syntax errors keep their message, with the place when Node knows it'
   writeFileSync(join(dir, 'lib.mjs'), 'export const x = 1;\n');
   writeFileSync(join(dir, 'named.mjs'), 'import { y } from "./lib.mjs";\nexport default { process() { return y; } };\n');
   const named = await loadError(dir, 'named.mjs');
-  assert.match(named, /failed to load: The requested module '\.\/lib\.mjs' does not provide an export named 'y' \(at file:.*named\.mjs:1\)$/);
+  assert.ok(named.endsWith(`failed to load: The requested module './lib.mjs' does not provide an export named 'y' (at ${join(dir, 'named.mjs')}:1)`), named);
   // The broken module is one the processor imports: `node --check` of the processor finds nothing to add.
   writeFileSync(join(dir, 'broken-lib.mjs'), 'export const = 1;\n');
   writeFileSync(join(dir, 'imports-broken.mjs'), 'import "./broken-lib.mjs";\nexport default { process() {} };\n');
