@@ -58,6 +58,22 @@ export class TestNatsServer {
     }
   }
 
+  /** SIGKILL, then a start on the same port and store; `wipe`: with an empty store, as a server that lost its data. */
+  async restart(wipe: boolean): Promise<void> {
+    await this.kill();
+    if (wipe) rmSync(join(this.dir, 'jetstream'), { recursive: true, force: true });
+    await this.startProcess();
+  }
+
+  private async kill(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGCONT');
+    proc.kill('SIGKILL');
+    await gone;
+  }
+
   /** SIGSTOP: the server hangs with its sockets open (connections stay up, nothing is read or answered). */
   async pause(): Promise<void> {
     const proc = this.proc;
@@ -70,13 +86,7 @@ export class TestNatsServer {
   }
 
   async stop(): Promise<void> {
-    const proc = this.proc;
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGCONT');
-      proc.kill('SIGKILL');
-      await gone;
-    }
+    await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

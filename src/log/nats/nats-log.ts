@@ -102,6 +102,10 @@ export class NatsLog implements Log {
   private readonly locks: NatsLocks;
   /** Locks of acquireLock not released yet: close() releases them. */
   private readonly heldLocks = new Set<NatsLock>();
+  /** The options each stream was ensured with here: a partition stream NATS lost is created again with them. */
+  private readonly ensuredWith = new Map<string, StreamOptions>();
+  /** Streams being created again after NATS lost them (one run at a time per stream). */
+  private readonly recreating = new Set<string>();
 
   private constructor(
     readonly link: NatsLink,
@@ -197,6 +201,35 @@ export class NatsLog implements Log {
       known.set(p, maxBytesLimit(want.max_bytes));
     }
     this.known.set(stream, known);
+    this.ensuredWith.set(stream, sized);
+  }
+
+  /**
+   * A publish that no stream answered (503) went to a partition stream NATS no longer has: it lost its data (a
+   * store on a wiped disk, or under /tmp, nats-server's default, after a reboot). Like the Redis backend, which
+   * puts a stream's settings back with each append, the streams are created again (empty, as NATS lost them),
+   * so appends work again without a restart; until then they get 503.
+   */
+  private recreateLost(stream: string, partition: number): void {
+    const options = this.ensuredWith.get(stream);
+    if (!options || this.recreating.has(stream) || this.closed) return;
+    this.recreating.add(stream);
+    const recreate = async (): Promise<void> => {
+      // A cluster electing the stream's leader answers 503 too: only a stream that is really gone is created.
+      try {
+        await this.jsm.streams.info(this.streamName(stream, partition));
+        return;
+      } catch (err) {
+        if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw err;
+      }
+      this.warn({ stream, partition }, 'the JetStream stream of a partition is gone (NATS lost its data?): creating the stream\'s partitions again, empty');
+      await this.ensureStream(stream, options);
+    };
+    this.inFlight.track(
+      recreate()
+        .catch((err: unknown) => this.warn({ err: String(err), stream }, 'could not create the lost JetStream streams again (retrying with the next append)'))
+        .finally(() => this.recreating.delete(stream)),
+    );
   }
 
   async listStreams(): Promise<string[]> {
@@ -304,6 +337,7 @@ export class NatsLog implements Log {
     const done = Promise.all(acks).then(
       (seqs): AppendResult => ({ partition, firstOffset: seqs[0]! - 1, ack: ack === 'durable' ? 'durable' : 'written' }),
       (err: unknown) => {
+        if (err instanceof NoStreamAnsweredError) this.recreateLost(stream, partition);
         if (ack === 'fast') {
           this.lostFast += records.length;
           this.warn({ err: String(err), stream, partition }, 'nats append failed; fast-acknowledged records lost');
@@ -529,8 +563,12 @@ function tooLargeForRetention(index: number, count: number, messageBytes: number
   );
 }
 
+/** A publish that no JetStream stream took (a 503 no-responders status): the partition's stream does not exist. */
+class NoStreamAnsweredError extends Error {}
+
 /** The sequence a PubAck gives, or the error it (or a no-responders status) reports. */
 function pubAckSequence(msg: Msg): number {
+  if (msg.headers?.code === 503) throw new NoStreamAnsweredError(`publish not stored: 503 ${msg.headers.description || 'no stream answered'}`);
   if (msg.headers?.code) throw new Error(`publish not stored: ${msg.headers.code} ${msg.headers.description || 'no stream answered'}`);
   const ack = JSON.parse(msg.string()) as { seq?: number; error?: { description?: string; err_code?: number } };
   if (ack.error || typeof ack.seq !== 'number') throw new Error(`publish not stored: ${ack.error?.description ?? 'invalid PubAck'}`);
