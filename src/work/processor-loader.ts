@@ -34,6 +34,9 @@ function tsxApiNear(path: string): string {
   return join(dirname(manifest), file);
 }
 
+/** The .ts modules loaded, by path and pipeline: one instance per pipeline, as import() keeps one per URL. */
+const tsModules = new Map<string, Record<string, unknown>>();
+
 async function importModule(pipeline: ResolvedPipeline, path: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(path).href;
   try {
@@ -53,7 +56,14 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
         throw invalid(pipeline, 'is TypeScript and tsx is not installed: run `npm install tsx`, or compile it to .js', cause);
       }
     }
-    return (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
+    // tsImport evaluates the module anew on every call: a pipeline restarted after an error (serve --with-workers,
+    // every 30 s at worst) got a fresh copy each time, kept for good in the module cache, and not the same object.
+    const key = `${path}\u0000${pipeline.name}`;
+    const loaded = tsModules.get(key);
+    if (loaded !== undefined) return loaded;
+    const mod = (await api.tsImport(url, import.meta.url)) as Record<string, unknown>;
+    tsModules.set(key, mod);
+    return mod;
   } catch (err) {
     if (err instanceof HopperError) throw err;
     // The CLI reports this in one line; esbuild (tsx) puts each syntax error of a .ts module on a line of its own.

@@ -1,7 +1,7 @@
 // Two pipelines running one .js/.mjs processor module shared its exported object (a .ts module, loaded through
 // tsx, was already one per pipeline): what start() kept from ctx.options was the last pipeline's, so the other
 // pipeline's records went to that pipeline's destination. Each pipeline now has its own instance of the module;
-// a pipeline loaded again (a restart) gets the same one, as before.
+// a pipeline loaded again (a restart) gets the same one, as a .js module did and a .ts one did not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -36,6 +36,14 @@ test('each pipeline gets its own instance of a processor module; the same pipeli
   const first = await loadProcessor(a, context(a));
   assert.notEqual(first, await loadProcessor(b, context(b)));
   assert.equal(first, await loadProcessor(a, context(a)));
+  // A .ts module too: tsImport evaluated it anew on every load, so a restarted pipeline got a new copy each time.
+  const typed = join(dir, 'shared.ts');
+  writeFileSync(typed, 'export default { async process(batch: unknown): Promise<void> {} };\n');
+  const ta = { ...a, processor: typed };
+  const tb = { ...b, processor: typed };
+  const typedFirst = await loadProcessor(ta, context(ta));
+  assert.notEqual(typedFirst, await loadProcessor(tb, context(tb)));
+  assert.equal(typedFirst, await loadProcessor(ta, context(ta)));
 });
 
 test('two pipelines on one module with different options write where their own options say', async (t) => {
