@@ -144,6 +144,7 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
   const latest = Array.from({ length: threads }, () => ({ responses: 0, errors: 0, nonSuccess: 0 }));
   const recent = new LatencyHistogram();
   let fatal: string | null = null;
+  const failedThreads = new Set<number>();
   let stopped: LoadResult['stopped'] = null;
   const startedAt = Date.now();
 
@@ -218,7 +219,11 @@ export async function runLoad(plan: LoadPlan, hooks: RunHooks = {}): Promise<Loa
           latest[msg.thread] = { responses: msg.responses, errors: msg.errors, nonSuccess: msg.nonSuccess };
           recent.add(LatencyHistogram.fromTransfer(msg.interval));
         } else if (msg.type === 'fatal') {
-          if (fatal === null) {
+          // A thread gives up on what it alone saw: its connections refused (a connection limit, nginx limit_conn)
+          // while the other threads' were answered. That ended the whole run as "no response arrived", its report
+          // lost; the target has failed only when every thread gave up.
+          failedThreads.add(msg.thread);
+          if (fatal === null && failedThreads.size === threads) {
             fatal = msg.message;
             stopAll();
           }
