@@ -69,7 +69,9 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
     // The CLI reports this in one line; esbuild (tsx) puts each syntax error of a .ts module on a line of its own.
     const where = err instanceof SyntaxError && !TS_MODULE.test(path) ? syntaxErrorPlace(err, path) : null;
     const at = where === null ? '' : ` (at ${where})`;
-    throw invalid(pipeline, `failed to load: ${thrownMessage(err).replace(/\s*\n\s*/g, ' ')}${at}`, err);
+    // tsImport names the module it loaded with a ?namespace=<uuid> query, which tells the user nothing.
+    const text = thrownMessage(err).replace(/\s*\n\s*/g, ' ').replace(/\?namespace=[\w-]+/g, '');
+    throw invalid(pipeline, `failed to load: ${text}${at}`, err);
   }
 }
 
