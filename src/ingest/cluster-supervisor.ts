@@ -27,6 +27,8 @@ export const CHILD_PARTITION_ENV = 'HOPPER__INGEST_PARTITION';
 export const CHILD_PARTITIONS_ENV = 'HOPPER__INGEST_PARTITIONS';
 /** What the children keep from the primary's configuration whatever the file says at their start (JSON, see serve.ts). */
 export const CHILD_PINNED_ENV = 'HOPPER__INGEST_PINNED';
+/** The TCP port a child listens on instead of ingest.port 0 (see ClusterSupervisor.listenEnv). */
+export const CHILD_BOUND_PORT_ENV = 'HOPPER__INGEST_BOUND_PORT';
 
 /** Child to primary. */
 export type ChildMessage = { hopper: 'ready'; addresses: ListenAddress[] } | { hopper: 'failed'; code: string; message: string };
@@ -81,6 +83,10 @@ export class ClusterSupervisor {
   private starting = false;
   /** Children that reported ready at least once (a death during start() is a start failure only before that). */
   private readonly everReady = new WeakSet<Worker>();
+  /** The TCP port the first child reported (what the start line announces). */
+  private boundPort: number | null = null;
+  /** Children are told to listen on boundPort rather than on the configured port (see listenEnv). */
+  private pinBoundPort = false;
 
   constructor(private readonly opts: SupervisorOptions) {
     // The children accept from the shared listening socket themselves (SCHED_NONE) rather than the primary
@@ -121,7 +127,7 @@ export class ClusterSupervisor {
   }
 
   private spawn(index: number): { worker: Worker; ready: Promise<ListenAddress[]> } {
-    const worker = cluster.fork({ ...this.opts.childEnv, [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
+    const worker = cluster.fork({ ...this.opts.childEnv, ...this.listenEnv(), [CHILD_PARTITION_ENV]: String(index), [CHILD_PARTITIONS_ENV]: String(this.opts.processes) });
     // An IPC failure (a child gone mid-message) must not become an unhandled 'error' that ends the primary.
     worker.on('error', (err) => this.opts.logger.warn({ childPid: worker.process.pid, err: String(err) }, 'ingest process IPC error'));
     const ready = new Promise<ListenAddress[]>((resolve, reject) => {
@@ -129,6 +135,15 @@ export class ClusterSupervisor {
         if (!isChildMessage(m)) return;
         if (m.hopper === 'ready') {
           this.everReady.add(worker);
+          const port = m.addresses.find((a) => a.port !== undefined)?.port;
+          if (this.boundPort === null) this.boundPort = port ?? null;
+          else if (port !== undefined && port !== this.boundPort && !this.starting) {
+            // Forked while the last children were dying (their socket not yet closed, so not pinned): it got a
+            // new random port. Replaced by a child listening on the announced one.
+            this.pinBoundPort = true;
+            this.opts.logger.warn({ partition: index, childPid: worker.process.pid, port, announcedPort: this.boundPort }, 'ingest process listens on another port than the one announced: replacing it');
+            worker.send({ hopper: 'stop' } satisfies PrimaryMessage, () => undefined);
+          }
           resolve(m.addresses);
         } else {
           reject(new HopperError(m.code in ERRORS ? (m.code as ErrorCode) : 'HOPPER_INTERNAL', m.message));
@@ -141,6 +156,21 @@ export class ClusterSupervisor {
     });
     ready.catch(() => undefined);
     return { worker, ready };
+  }
+
+  /**
+   * node:cluster shares one listening socket per address among the children and closes it with the last of
+   * them. Under ingest.port 0, a child forked once every child is gone asked for a new random port: the port the
+   * start line announced refused every connection from then on. From then, children listen on that port by
+   * number. Not before: a child listening by number beside children listening on port 0 would not share their
+   * socket, and could not bind its port. A child forked as the last ones die may still miss it: it reports
+   * another port when ready, and is replaced (see spawn).
+   */
+  private listenEnv(): Record<string, string> {
+    if (!this.pinBoundPort && this.boundPort !== null && this.slots.every((s) => s.worker === null || !s.worker.isConnected())) {
+      this.pinBoundPort = true;
+    }
+    return this.pinBoundPort ? { [CHILD_BOUND_PORT_ENV]: String(this.boundPort) } : {};
   }
 
   private attach(slot: Slot, worker: Worker): void {

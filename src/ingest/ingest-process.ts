@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { HopperConfig } from '../config/schema.js';
 import { openLog } from '../log/open-log.js';
 import { errorFields, throttledWarnTo } from '../observe/logger.js';
+import { CHILD_BOUND_PORT_ENV } from './cluster-supervisor.js';
 import { IngestServer, type ListenAddress } from './http-server.js';
 import type { IngestStats } from './ingest-stats.js';
 
@@ -27,7 +28,10 @@ export interface IngestProcessOptions {
 
 /** Resolves true after a clean stop (everything answered and flushed in time). Throws when it cannot start. */
 export async function runIngestProcess(opts: IngestProcessOptions): Promise<boolean> {
-  const { config, logger } = opts;
+  const { logger } = opts;
+  const boundPort = process.env[CHILD_BOUND_PORT_ENV];
+  // The port the server announced when it started on port 0 (src/ingest/cluster-supervisor.ts).
+  const config = opts.config.ingest.port === 0 && boundPort !== undefined ? { ...opts.config, ingest: { ...opts.config.ingest, port: Number(boundPort) } } : opts.config;
   const warn = throttledWarnTo(logger);
   const log = await openLog(config, warn);
   let server: IngestServer;
