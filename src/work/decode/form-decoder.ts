@@ -1,7 +1,8 @@
 // application/x-www-form-urlencoded: classic form posts and pixel query strings.
 // One event per body: an object of fields; a repeated field becomes an array.
 // `curl -d '{"a":1}'` sends JSON under this type: a body that starts with { or [
-// and parses as JSON is decoded as JSON instead (documented in the README).
+// and parses as JSON (or as NDJSON) is decoded as such instead, and one that does
+// not and holds no "=" is malformed JSON, not a form (documented in the README).
 //
 // Parsed as the WHATWG URL standard's urlencoded parser does (section 5.1: split on
 // "&", name and value at the first "=", "+" is a space, %XX is a byte, a "%" not
@@ -12,6 +13,7 @@
 
 import { TextDecoder } from 'node:util';
 import { decodeJson } from './json-decoder.js';
+import { decodeNdjson } from './ndjson-decoder.js';
 import { DecodeError } from './decode-error.js';
 
 /** Runs of %XX escapes: the bytes of one run are decoded together, so a multi-byte character may span escapes. */
@@ -26,17 +28,44 @@ function percentDecoder(charset: string): TextDecoder {
   }
 }
 
+/** A DecodeError for text JSON.parse refused (not one for JSON nesting too deep, which stays refused). */
+function isSyntaxFailure(err: unknown): boolean {
+  return err instanceof DecodeError && err.cause instanceof SyntaxError;
+}
+
+/** Whether the first non-blank line parses as JSON: the text is NDJSON with a bad line further down. */
+function firstLineParses(text: string): boolean {
+  const trimmed = text.trimStart();
+  const end = trimmed.indexOf('\n');
+  const line = end === -1 ? trimmed : trimmed.slice(0, end);
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** `text` is the body already read in `charset`: only the %XX escapes are left to decode. */
 export function decodeForm(text: string, charset = 'utf-8'): unknown[] {
   const head = text.trimStart()[0];
   if (head === '{' || head === '[') {
     try {
       return decodeJson(text);
-    } catch (err) {
+    } catch (jsonErr) {
       // JSON.parse refused it: not JSON after all, a form body whose first field name starts with a brace.
       // JSON that parsed but nests too deep stays refused, as it is under the JSON types: read as a form, it
       // became one field named by the whole text.
-      if (!(err instanceof DecodeError && err.cause instanceof SyntaxError)) throw err;
+      if (!isSyntaxFailure(jsonErr)) throw jsonErr;
+      // `curl --data-binary @events.ndjson` sends NDJSON under this type: it was one event, a field named by the
+      // whole text. And without a "=" it is no form at all (`curl -d @events.ndjson` drops the newlines:
+      // {...}{...}), so it fails as the malformed JSON or NDJSON it is instead.
+      try {
+        return decodeNdjson(text);
+      } catch (ndjsonErr) {
+        if (!isSyntaxFailure(ndjsonErr)) throw ndjsonErr;
+        if (!text.includes('=')) throw firstLineParses(text) ? ndjsonErr : jsonErr;
+      }
     }
   }
   let decoder: TextDecoder | null = null;
