@@ -257,6 +257,23 @@ async function lockDataDir(config: HopperConfig, logger: Logger): Promise<(() =>
   }
 }
 
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * Ingest and admin on one port of one address: ingest listens first and takes it, and the admin server then
+ * failed as if another program held the port (`serve --port 8081`, 8081 being admin.port's default), the server
+ * running without /metrics, /api and the dashboard. Known before anything listens: refused, naming both keys.
+ */
+function checkPortsApart(ctx: CommandContext, config: HopperConfig): void {
+  const { ingest, admin } = config;
+  if (!admin.enabled || admin.port === 0 || ingest.port !== admin.port || !wantsTcp(ctx, config)) return;
+  if (ingest.host !== admin.host && !ANY_ADDRESS.has(ingest.host) && !ANY_ADDRESS.has(admin.host)) return;
+  throw new HopperError(
+    'HOPPER_CONFIG_INVALID',
+    `ingest.port (--port) and admin.port are both ${ingest.port} on ${ingest.host === admin.host ? ingest.host : `${ingest.host} and ${admin.host}`}: give one of them another port (admin.port, env HOPPER_ADMIN_PORT), or set admin.enabled false.`,
+  );
+}
+
 async function runPrimary(ctx: CommandContext): Promise<number> {
   const config = ctx.loadConfig();
   const logger = createLogger(config.logLevel);
@@ -275,6 +292,7 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
   // token stops the start before any child runs; the admin listener itself comes up once ingest does.
   // With admin.enabled false nothing listens, so admin.host and admin.token do not matter.
   if (config.admin.enabled) checkAdminAccess(config.admin);
+  checkPortsApart(ctx, config);
   let workers: WorkerRuntime | null = null;
   /** Set when a stop signal came while the worker runtime was starting. */
   let workersStarting: Promise<WorkerRuntime | null> | null = null;
