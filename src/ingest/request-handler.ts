@@ -122,6 +122,16 @@ export class RequestHandler {
       // RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
       return this.refuse(res, 'HOPPER_BAD_REQUEST', 'HTTP/1.1 requests need a Host header (RFC 9112 section 3.2).', requestId, { close: true });
     }
+    const te = header(req, 'transfer-encoding');
+    if (te !== undefined && te !== 'chunked') {
+      // Hopper's engine refuses a coding under chunked while parsing; node:http (ingest.httpEngine "node") hands on
+      // the bytes still coded ("gzip, chunked"), which, stored without a Content-Encoding, no worker could decode.
+      const coding = te.split(',').map((c) => c.trim()).find((c) => c.toLowerCase() !== 'chunked');
+      if (coding !== undefined) {
+        const message = `transfer coding ${JSON.stringify(coding.slice(0, 40))} is not supported: send the compressed body with Content-Encoding instead.`;
+        return this.refuse(res, 'HOPPER_TRANSFER_CODING_UNSUPPORTED', message, requestId, { close: true });
+      }
+    }
     if (path.startsWith(STREAMS_PREFIX)) {
       const rest = path.slice(STREAMS_PREFIX.length);
       const slash = rest.indexOf('/');

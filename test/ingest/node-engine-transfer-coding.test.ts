@@ -1,0 +1,35 @@
+// On ingest.httpEngine "node", a transfer coding under chunked ("gzip, chunked") is refused with
+// 501 HOPPER_TRANSFER_CODING_UNSUPPORTED, as on Hopper's engine, and nothing is stored. node:http
+// took it and handed on the still gzip-coded bytes: stored without any Content-Encoding, the
+// record could never be decoded (a dead letter its requeue could not fix).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { readAll, startIngest } from './ingest-fixture.js';
+
+function exchange(port: number, head: string, body: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // Not half-closed: node:http drops the answers owed to a client that half-closed. Both answers close.
+    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(head), body])));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+for (const engine of ['node', 'hopper']) {
+  test(`${engine} engine: Transfer-Encoding gzip, chunked gets 501 and is not stored`, async (t) => {
+    const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine } });
+    const coded = gzipSync('{"a":1}');
+    const chunked = Buffer.concat([Buffer.from(`${coded.length.toString(16)}\r\n`), coded, Buffer.from('\r\n0\r\n\r\n')]);
+    const answer = await exchange(f.port, 'POST /v1/streams/te HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', chunked);
+    assert.match(answer, /^HTTP\/1\.1 501 /, answer);
+    assert.match(answer, /HOPPER_TRANSFER_CODING_UNSUPPORTED/);
+    assert.match(answer, /transfer coding \\"gzip\\"/);
+    assert.deepEqual(await readAll(f.log, 'te').catch(() => []), []);
+    const plain = await exchange(f.port, 'POST /v1/streams/te HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n', Buffer.from('2\r\n{}\r\n0\r\n\r\n'));
+    assert.match(plain, /^HTTP\/1\.1 202 /, plain);
+  });
+}
