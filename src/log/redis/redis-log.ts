@@ -475,6 +475,9 @@ export class RedisLog implements Log {
    * limit may stay, never less.
    */
   async enforceRetention(nowMs = Date.now()): Promise<void> {
+    // A partition that fails (a key of the wrong type, a script error) must not cost the partitions after it
+    // their retention: the first failure is thrown once every partition had its turn.
+    let firstFailure: unknown = null;
     for (const stream of await this.listStreams()) {
       const meta = await this.loadMeta(stream);
       if (!meta) continue;
@@ -499,10 +502,11 @@ export class RedisLog implements Log {
             }
           }
         } catch (err) {
-          throw redisUnavailable(err, 'apply retention');
+          firstFailure ??= redisUnavailable(err, `apply retention to ${stream}/${partition}`);
         }
       }
     }
+    if (firstFailure !== null) throw firstFailure;
   }
 
   async close(): Promise<void> {
