@@ -245,9 +245,11 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
           for (const stream of streams) {
             if (stopped) break;
             if (isDeadLetterStream(stream) || skipped.has(stream)) continue;
-            const pipeline = defaultPipeline(stream);
-            if (runners.has(pipeline.name)) continue;
             try {
+              // Inside the try: a name valid at ingest may be too long for a pipeline (its .dlq would pass 64
+              // characters), and one such stream must not end the pass for the streams listed after it.
+              const pipeline = defaultPipeline(stream);
+              if (runners.has(pipeline.name)) continue;
               await start(pipeline);
               startFailures.delete(stream);
             } catch (err) {
