@@ -92,7 +92,12 @@ export const ERRORS = {
     retriable: true,
     message: 'The log cannot store writes right now (disk full, I/O error or backend down): retry later.',
   },
-  HOPPER_SHUTTING_DOWN: { status: 503, retriable: true, message: 'The server is shutting down: retry on another instance.' },
+  HOPPER_SHUTTING_DOWN: {
+    status: 503,
+    retriable: true,
+    message:
+      "A sink call was aborted (the shutdown deadline, or the pipeline's processTimeoutMs): the batch is delivered again. Ingest never answers it: a stopping server finishes the requests it has, answering them with Connection: close.",
+  },
   HOPPER_NOT_READY: { status: 503, retriable: true, message: 'This ingest process is not ready to take writes: see the reasons.' },
   HOPPER_LISTEN_FAILED: {
     status: 500,
