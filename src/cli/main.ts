@@ -100,9 +100,20 @@ function repeatedFlag(tokens: ReturnType<typeof parseArgs>['tokens'], options: R
     if (t.kind !== 'option' || t.value === undefined || options[t.name]?.multiple === true) continue;
     const seen = first.get(t.name);
     if (seen === undefined) first.set(t.name, t.value);
-    else if (seen !== t.value) return `--${t.name} given twice (${JSON.stringify(seen)} and ${JSON.stringify(t.value)}): give it once`;
+    else if (seen !== t.value) {
+      const values = SECRET_FLAG.test(t.name) ? 'two different values' : `${JSON.stringify(withoutCredentials(seen))} and ${JSON.stringify(withoutCredentials(t.value))}`;
+      return `--${t.name} given twice (${values}): give it once`;
+    }
   }
   return null;
+}
+
+/** Flags whose values are secrets (--token, --admin-token...): an error line names the flag, never the values (stderr goes to logs). */
+const SECRET_FLAG = /token|secret|password|key$/i;
+
+/** A URL's user:password@ masked, as the backends mask theirs in their errors. */
+function withoutCredentials(value: string): string {
+  return value.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 export async function main(args: string[]): Promise<number> {

@@ -38,3 +38,16 @@ test('a one-value flag given twice with different values is refused and changes 
   assert.equal(same.code, 0, same.stderr);
   assert.equal(same.stdout.trim().split('\n').length, 1);
 });
+
+test('a secret flag given twice is named without its values, and a URL given twice without its credentials', { timeout: 60_000 }, () => {
+  const status = hopper(['status', '--token', 's3cr3t-AAAA', '--token', 's3cr3t-BBBB']);
+  assert.equal(status.code, 2, status.stderr);
+  assert.match(status.stderr, /--token given twice \(two different values\): give it once/);
+  assert.doesNotMatch(status.stderr, /s3cr3t/);
+  const bench = hopper(['bench', '--admin-token', 's3cr3t-AAAA', '--admin-token=s3cr3t-BBBB']);
+  assert.equal(bench.code, 2, bench.stderr);
+  assert.doesNotMatch(bench.stderr, /s3cr3t/);
+  const url = hopper(['bench', '--url', 'http://u:s3cr3t-A@127.0.0.1:9/', '--url', 'http://u:s3cr3t-B@127.0.0.1:9/x']);
+  assert.equal(url.code, 2, url.stderr);
+  assert.match(url.stderr, /--url given twice \("http:\/\/\*\*\*@127\.0\.0\.1:9\/" and "http:\/\/\*\*\*@127\.0\.0\.1:9\/x"\)/);
+});
