@@ -4,8 +4,9 @@
 // (options, context) => Processor. .js/.mjs/.cjs load with import(); .ts/.mts
 // load through tsx's tsImport when tsx is installed (else: compile to .js).
 
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -67,7 +68,7 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
   } catch (err) {
     if (err instanceof HopperError) throw err;
     // The CLI reports this in one line; esbuild (tsx) puts each syntax error of a .ts module on a line of its own.
-    const where = err instanceof SyntaxError && !TS_MODULE.test(path) ? syntaxErrorPlace(err, path) : null;
+    const where = err instanceof SyntaxError && !TS_MODULE.test(path) ? await syntaxErrorPlace(err, path) : null;
     const at = where === null ? '' : ` (at ${where})`;
     // tsImport names the module it loaded with a ?namespace=<uuid> query, which tells the user nothing.
     const text = thrownMessage(err).replace(/\s*\n\s*/g, ' ').replace(/\?namespace=[\w-]+/g, '');
@@ -78,22 +79,50 @@ async function importModule(pipeline: ResolvedPipeline, path: string): Promise<R
 /** A stack's first line when Node decorated it with the place of a syntax error ("/path/to/file.cjs:3"). */
 const PLACE_LINE = /^(.+:\d+)\n/;
 
+/** How long `node --check` may take to find a syntax error's place before the message goes without it. */
+const CHECK_TIMEOUT_MS = 10_000;
+
+/**
+ * `node --check`'s answer per module path, for the file as it was (mtime and size): with serve --with-workers the
+ * pipelines run in the serving process, which retries a pipeline that failed to load every 30 s at worst, and each
+ * retry of an unchanged broken file would start a node process again to print the same place.
+ */
+const checkedPlaces = new Map<string, { mtimeMs: number; size: number; place: Promise<string | null> }>();
+
 /**
  * File and line of a JavaScript module's syntax error. V8's message says only what ("Unexpected token '}'"):
  * CommonJS errors carry the place on the first line of their stack, ES module errors nowhere, so the module is
  * parsed again by `node --check` (no code runs), which prints it. Null when not found (the error is in a module
  * it imports, or it is not a syntax error of the code, such as a missing named export).
  */
-function syntaxErrorPlace(err: SyntaxError, path: string): string | null {
+async function syntaxErrorPlace(err: SyntaxError, path: string): Promise<string | null> {
   const decorated = PLACE_LINE.exec(err.stack ?? '');
   if (decorated) {
     // An ES module's place is its URL, with the ?pipeline= query it was imported with: shown as a path.
     const place = /^(file:.+):(\d+)$/.exec(decorated[1]!);
     return place ? `${fileURLToPath(place[1]!)}:${place[2]}` : decorated[1]!;
   }
-  const check = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, NODE_OPTIONS: '' } });
-  if (check.status === 0 || typeof check.stderr !== 'string') return null;
-  return PLACE_LINE.exec(check.stderr)?.[1] ?? null;
+  let file: { mtimeMs: number; size: number };
+  try {
+    file = await stat(path);
+  } catch {
+    return null;
+  }
+  const known = checkedPlaces.get(path);
+  if (known !== undefined && known.mtimeMs === file.mtimeMs && known.size === file.size) return known.place;
+  // Asynchronous: a synchronous child process blocked the event loop (ingest included, under serve --with-workers)
+  // for as long as a node process takes to start.
+  const entry = { mtimeMs: file.mtimeMs, size: file.size, place: Promise.resolve<string | null>(null) };
+  entry.place = new Promise<string | null>((done) => {
+    execFile(process.execPath, ['--check', path], { encoding: 'utf8', timeout: CHECK_TIMEOUT_MS, env: { ...process.env, NODE_OPTIONS: '' } }, (error, _stdout, stderr) => {
+      // Only a check that ran to its end (exit code 0 or not) is kept: one killed at the timeout or that could not
+      // start (a machine under load) is tried again at the next load.
+      if (error !== null && typeof error.code !== 'number' && checkedPlaces.get(path) === entry) checkedPlaces.delete(path);
+      done(error === null ? null : (PLACE_LINE.exec(stderr)?.[1] ?? null));
+    });
+  });
+  checkedPlaces.set(path, entry);
+  return entry.place;
 }
 
 function isProcessor(value: unknown): value is Processor {
