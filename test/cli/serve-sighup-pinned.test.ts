@@ -18,15 +18,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('after a SIGHUP with an edited ingest.port and dataDir, the server listens and stores where it started, and says so', { timeout: 90_000 }, async (t) => {
+test('after a SIGHUP with an edited ingest.port, dataDir and ingest.workers, the server listens and stores where it started, and says so', { timeout: 90_000 }, async (t) => {
   const dir = tempDir('hopper-sighup-pin-');
   t.after(() => removeDir(dir));
   const [first, second] = [await freePort(), await freePort()];
   const configPath = join(dir, 'hopper.json');
-  const write = (port: number, dataDir: string): void =>
-    writeFileSync(configPath, JSON.stringify({ dataDir: join(dir, dataDir), admin: { enabled: false }, ingest: { port } }));
-  write(first, 'data');
-  const child = spawn(process.execPath, [CLI, 'serve', '--workers', '1', '--config', configPath], {
+  const write = (port: number, dataDir: string, workers: number): void =>
+    writeFileSync(configPath, JSON.stringify({ dataDir: join(dir, dataDir), admin: { enabled: false }, ingest: { port, workers } }));
+  write(first, 'data', 1);
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, HOPPER_LOG_LEVEL: 'info' },
@@ -47,7 +47,7 @@ test('after a SIGHUP with an edited ingest.port and dataDir, the server listens 
     assert.ok(stderr.includes(text), `no "${text}" in:\n${stderr}`);
   };
   await waitFor('hopper serve listening');
-  write(second, 'moved');
+  write(second, 'moved', 2);
   child.kill('SIGHUP');
   await waitFor('rolling restart done');
   const r = await postWith(false, first, '/v1/streams/pin', '{"a":1}');
@@ -56,6 +56,7 @@ test('after a SIGHUP with an edited ingest.port and dataDir, the server listens 
   assert.equal(existsSync(join(dir, 'moved')), false);
   assert.match(stderr, /ingest\.port changed in the configuration: it takes effect when hopper serve restarts/);
   assert.match(stderr, /dataDir changed in the configuration/);
+  assert.match(stderr, /ingest\.workers changed in the configuration: it takes effect when hopper serve restarts/);
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });

@@ -118,6 +118,8 @@ function warnKeptByPrimary(ctx: CommandContext, running: HopperConfig, logger: L
     return;
   }
   const keys: [string, unknown, unknown][] = [
+    // The process count is the primary's: a SIGHUP replaces the processes it has, one by one.
+    ['ingest.workers', now.ingest.workers, running.ingest.workers],
     ['admin.enabled', now.admin.enabled, running.admin.enabled],
     ['admin.host', now.admin.host, running.admin.host],
     ['admin.port', now.admin.port, running.admin.port],
