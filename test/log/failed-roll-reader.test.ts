@@ -3,9 +3,10 @@
 // record of that older segment is skipped, neither by a sequential read nor by a seek into its offsets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { segmentPath } from '../../src/log/embedded/segment-files.js';
+import { listSegments, segmentPath } from '../../src/log/embedded/segment-files.js';
+import { frameBytes } from '../../src/log/embedded/record-frame.js';
 import { makeRecord } from './conformance.js';
 
 const SEGMENTS = { segmentMaxBytes: 8 * 1024, indexIntervalBytes: 512 };
@@ -63,5 +64,90 @@ test('an empty segment a failed roll left behind does not hide the offsets the s
     const { records } = await reader.read('s', 0, at, { maxRecords: 3 });
     assert.deepEqual(records.map((r) => r.offset), [at, at + 1, at + 2], `a read from ${at}`);
   }
+  assert.deepEqual(warnings, [], 'nothing quarantined');
+});
+
+/** Records `from` up to `to`, stamped 1000 µs apart from 1 s on: a time lookup knows which one it should find. */
+function stamped(from: number, to: number): ReturnType<typeof makeRecord>[] {
+  return Array.from({ length: to - from }, (_, j) => ({ ...makeRecord(from + j, 200), receivedAtUs: 1_000_000 + (from + j) * 1000 }));
+}
+
+async function readAll(log: ReturnType<typeof openEmbedded>, from: number, maxRecords: number): Promise<number[]> {
+  const offsets: number[] = [];
+  for (let guard = 0; guard < 1000; guard++) {
+    const { records, nextOffset } = await log.read('s', 0, from, { maxRecords });
+    offsets.push(...records.map((r) => r.offset));
+    if (nextOffset === from) break;
+    from = nextOffset;
+  }
+  return offsets;
+}
+
+test('an empty newest segment a failed roll left behind does not hide the records appended after it', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const writer = openEmbedded(dir, { segmentMaxBytes: 1024 * 1024, indexIntervalBytes: 512 });
+  t.after(() => writer.close());
+  await writer.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await writer.append('s', 0, stamped(0, 10), 'durable');
+  // The writer could not remove it, and no roll has succeeded since: it is the newest segment on disk.
+  writeFileSync(segmentPath(writer.partitionDir('s', 0), 10), '');
+  await writer.append('s', 0, stamped(10, 30), 'durable');
+
+  const warnings: string[] = [];
+  const reader = openEmbedded(dir, { warn: (_f, m) => warnings.push(m) });
+  t.after(() => reader.close());
+  const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+  assert.deepEqual(await readAll(reader, 10, 100), range(10, 30), 'a read from the empty segment\'s base');
+  assert.deepEqual(await readAll(reader, 0, 7), range(0, 30), 'a consumer draining the partition');
+  assert.deepEqual(await readAll(reader, 17, 3), range(17, 30), 'a seek past the empty segment\'s base');
+  const stats = (await reader.stats()).streams[0]!.partitions[0]!;
+  assert.equal(stats.endOffset, 30);
+  assert.equal(stats.quarantinedRecords, 0);
+  assert.equal(await reader.offsetForTime('s', 0, 1_000_000 + 20 * 1000), 20);
+  assert.equal(await reader.offsetForTime('s', 0, 1_000_000 + 10 * 1000 - 1), 10);
+  assert.equal(await reader.offsetForTime('s', 0, 9_000_000), 30, 'after every record: the end');
+
+  // Appends go on in the older segment: a reader that stopped at the end sees them.
+  await writer.append('s', 0, stamped(30, 40), 'durable');
+  assert.deepEqual(await readAll(reader, 30, 4), range(30, 40));
+  assert.equal((await reader.stats()).streams[0]!.partitions[0]!.endOffset, 40);
+  assert.deepEqual(warnings, [], 'nothing quarantined');
+});
+
+test('a newest segment just rolled to, still empty, is where the next records are read from', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const writer = openEmbedded(dir, { segmentMaxBytes: 4 * 1024, indexIntervalBytes: 512 });
+  t.after(() => writer.close());
+  await writer.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const pdir = writer.partitionDir('s', 0);
+  // Just enough records to fill the segment, in one write: the roll follows it, before any other write.
+  let end = 0;
+  for (let bytes = 0; bytes < 4 * 1024; end++) bytes += frameBytes(stamped(end, end + 1)[0]!);
+  await writer.append('s', 0, stamped(0, end), 'durable');
+  for (let guard = 0; guard < 500 && (await listSegments(pdir)).length < 2; guard++) await new Promise((r) => setTimeout(r, 10));
+  const bases = await listSegments(pdir);
+  assert.deepEqual(bases, [0, end], 'rolled, the new segment named by the next offset');
+  assert.equal(statSync(segmentPath(pdir, end)).size, 0);
+  const sealedBytes = statSync(segmentPath(pdir, 0)).size;
+
+  const warnings: string[] = [];
+  const reader = openEmbedded(dir, { warn: (_f, m) => warnings.push(m) });
+  t.after(() => reader.close());
+  const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+  assert.deepEqual(await readAll(reader, 0, 3), range(0, end));
+  assert.deepEqual((await reader.read('s', 0, end, { maxRecords: 10 })).records, []);
+  assert.equal((await reader.read('s', 0, end, { maxRecords: 10 })).nextOffset, end);
+  assert.equal((await reader.stats()).streams[0]!.partitions[0]!.endOffset, end);
+  assert.equal(await reader.offsetForTime('s', 0, 9_000_000), end);
+
+  await writer.append('s', 0, stamped(end, end + 5), 'durable');
+  assert.ok(statSync(segmentPath(pdir, end)).size > 0, 'written to the new segment');
+  assert.equal(statSync(segmentPath(pdir, 0)).size, sealedBytes, 'the sealed one is unchanged');
+  assert.deepEqual(await readAll(reader, end, 2), range(end, end + 5));
+  assert.deepEqual(await readAll(reader, end - 2, 100), range(end - 2, end + 5));
+  assert.equal((await reader.stats()).streams[0]!.partitions[0]!.endOffset, end + 5);
+  assert.equal(await reader.offsetForTime('s', 0, 1_000_000 + (end + 1) * 1000), end + 1);
   assert.deepEqual(warnings, [], 'nothing quarantined');
 });

@@ -68,6 +68,8 @@ export class PartitionReader {
   private resumePoints = new Map<number, FoundFrame[]>();
   /** Running average of frame sizes, to size reads to what maxRecords needs. */
   private avgFrameBytes = 512;
+  /** The newest segment, once seen holding data (it is then no failed roll's leftover): no stat per read to tell. */
+  private newestWithData: number | null = null;
 
   constructor(
     private readonly dir: string,
@@ -86,6 +88,23 @@ export class PartitionReader {
     for (const base of this.resumePoints.keys()) if (!bases.includes(base)) this.resumePoints.delete(base);
     for (const [key, r] of this.quarantined) if (!bases.includes(r.segment)) this.quarantined.delete(key);
     for (const [base, h] of this.handles) if (!bases.includes(base)) this.drop(base, h);
+    return bases;
+  }
+
+  /**
+   * The segments to read: without an empty newest one after another, unless this process writes the partition.
+   * That one is a roll just made, and the segment before it is sealed and ends at its base, or the leftover of a
+   * roll that failed (its file not removed, no roll succeeded since), and appends go on in the segment before it:
+   * read as the newest, that segment serves both (recovery tells the two apart the same way, by where it ends).
+   */
+  private async readableSegments(): Promise<number[]> {
+    const bases = await this.segments();
+    if (bases.length < 2 || this.writer() !== null) return bases;
+    const newest = bases[bases.length - 1]!;
+    if (newest === this.newestWithData) return bases;
+    const size = (await fsp.stat(segmentPath(this.dir, newest)).catch(() => null))?.size ?? 0; // gone: the writer removed it
+    if (size > 0) this.newestWithData = newest;
+    else bases.pop();
     return bases;
   }
 
@@ -142,6 +161,7 @@ export class PartitionReader {
     this.cursors = [];
     this.sealedSizes.clear();
     this.resumePoints.clear();
+    this.newestWithData = null;
   }
 
   /** Closes the idle handles now, and those of reads in progress when they are done. */
@@ -222,7 +242,7 @@ export class PartitionReader {
     const records: LogRecord[] = [];
     let bytes = 0;
     let from = Math.max(0, fromOffset);
-    const bases = await this.segments();
+    const bases = await this.readableSegments();
     if (bases.length === 0) return { records, nextOffset: from };
     if (from < bases[0]!) from = bases[0]!;
     let i = upperBound(bases, from) - 1;
@@ -475,7 +495,7 @@ export class PartitionReader {
 
   /** The first offset received at or after timeUs, or the end offset when none is. */
   async offsetForTime(timeUs: number): Promise<number> {
-    const bases = await this.segments();
+    const bases = await this.readableSegments();
     if (bases.length === 0) return 0;
     let start = bases[0]!;
     search: for (let i = 0; i < bases.length; i++) {
@@ -508,7 +528,7 @@ export class PartitionReader {
   async endOffset(): Promise<number> {
     const w = this.writer();
     if (w) return w.writtenEnd.nextOffset;
-    const bases = await this.segments();
+    const bases = await this.readableSegments();
     if (bases.length === 0) return 0;
     const last = bases[bases.length - 1]!;
     // Another process is appending: re-read the index so the scan to the end starts near it
