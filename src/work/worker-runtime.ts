@@ -205,7 +205,15 @@ export async function startWorkers(config: HopperConfig, log: Log, logger: Logge
     let configured = resolvePipelines(config);
     if (options.only) {
       const unknown = options.only.filter((n) => !configured.some((p) => p.name === n));
-      if (unknown.length > 0) throw new HopperError('HOPPER_USAGE', `no pipeline named ${unknown.join(', ')} in the config (pipelines: ${configured.map((p) => p.name).join(', ') || 'none'}).`);
+      if (unknown.length > 0) {
+        const names = unknown.map((n) => JSON.stringify(n)).join(', ');
+        // With none configured, every stream gets its default pipeline (S.files), which --pipeline does not select.
+        const known =
+          configured.length > 0
+            ? `pipelines: ${configured.map((p) => p.name).join(', ')}`
+            : 'the config has no "pipelines"; without --pipeline, hopper work runs the files sink of every stream';
+        throw new HopperError('HOPPER_USAGE', `no pipeline named ${names} in the config (${known}).`);
+      }
       configured = configured.filter((p) => options.only!.includes(p.name));
     }
     for (const pipeline of configured) {
