@@ -4,7 +4,10 @@
 
 /**
  * Error codes of network failures, retried as RetriableError would be: Node's (net, dns) and undici's, which
- * fetch() and undici's request() raise when the destination is unreachable or drops the connection.
+ * fetch() and undici's request() raise when the destination is unreachable or drops the connection. ENETDOWN and
+ * EHOSTDOWN are in undici's own RetryHandler list; EADDRNOTAVAIL is connect(2) finding no free ephemeral port
+ * (or the local address gone with its interface), which frees up. Not UND_ERR_CLOSED: undici throws it only for a
+ * Client, Pool or Agent whose close() was called, which never reopens, so retrying would never end.
  */
 const NETWORK_ERROR_CODES = new Set([
   'ECONNREFUSED',
@@ -14,7 +17,10 @@ const NETWORK_ERROR_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'EHOSTUNREACH',
+  'EHOSTDOWN',
   'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
   'ECONNABORTED',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_SOCKET',
@@ -28,6 +34,9 @@ const NETWORK_ERROR_CODES = new Set([
  */
 const MAX_CAUSE_DEPTH = 8;
 
+/** Errors looked at in all for one isRetriable call: AggregateErrors nested in each other multiply. */
+const MAX_ERRORS_VISITED = 256;
+
 export class RetriableError extends Error {
   readonly retriable = true;
 
@@ -38,16 +47,19 @@ export class RetriableError extends Error {
 }
 
 /**
- * true for errors carrying `retriable: true` (RetriableError, retriable HopperErrors) and network errors.
+ * true for errors carrying `retriable: true` (RetriableError, retriable HopperErrors), network errors, and errors
+ * whose `cause` is retriable. An AggregateError (Promise.any, Happy Eyeballs, a client writing to several nodes) is
+ * retriable only when it has errors and every one of them is: one that mixes a bad row with a connection reset would
+ * otherwise be retried forever, its records never dead-lettered. Too many errors to look at all is not retriable.
  * Processors may throw anything: a value whose properties cannot be read (a revoked Proxy, a throwing
  * getter) is an ordinary failure of the batch, not a crash of the pipeline.
  */
 export function isRetriable(err: unknown): boolean {
-  return retriableAt(err, 0);
+  return retriableAt(err, 0, { left: MAX_ERRORS_VISITED });
 }
 
-function retriableAt(err: unknown, depth: number): boolean {
-  if (typeof err !== 'object' || err === null || depth > MAX_CAUSE_DEPTH) return false;
+function retriableAt(err: unknown, depth: number, budget: { left: number }): boolean {
+  if (typeof err !== 'object' || err === null || depth > MAX_CAUSE_DEPTH || --budget.left < 0) return false;
   try {
     const e = err as { retriable?: unknown; code?: unknown; cause?: unknown; errors?: unknown };
     if (e.retriable === true) return true;
@@ -58,9 +70,11 @@ function retriableAt(err: unknown, depth: number): boolean {
     // What fetch(url, { signal: AbortSignal.timeout(ms) }) throws at the limit (a DOMException whose code is a
     // number): a destination too slow, like ETIMEDOUT, never the records' fault.
     if ((e as { name?: unknown }).name === 'TimeoutError') return true;
-    if (retriableAt(e.cause, depth + 1)) return true;
+    if (retriableAt(e.cause, depth + 1, budget)) return true;
     const errors = e.errors;
-    return Array.isArray(errors) && errors.slice(0, MAX_CAUSE_DEPTH).some((inner) => retriableAt(inner, depth + 1));
+    if (!Array.isArray(errors) || errors.length === 0 || errors.length > budget.left) return false;
+    for (const inner of errors) if (!retriableAt(inner, depth + 1, budget)) return false;
+    return true;
   } catch {
     return false;
   }

@@ -43,6 +43,15 @@ test('a fetch to a closed port and a network error wrapped in a cause are retria
   assert.equal(isRetriable(a), false);
 });
 
+test('network down, host down and no free local port are retriable; a closed undici client is not', () => {
+  for (const code of ['ENETDOWN', 'EHOSTDOWN', 'EADDRNOTAVAIL']) {
+    assert.equal(isRetriable(Object.assign(new Error(`connect ${code} 10.0.0.1:443`), { code })), true, code);
+    assert.equal(isRetriable(new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) })), true, code);
+  }
+  // undici's ClientClosedError: the Client/Pool/Agent was closed by its owner and never reopens.
+  assert.equal(isRetriable(Object.assign(new Error('The client is closed'), { code: 'UND_ERR_CLOSED' })), false);
+});
+
 test('a fetch aborted by AbortSignal.timeout (a TimeoutError DOMException, its code a number) is retriable', async () => {
   const signal = AbortSignal.timeout(1);
   const reason = await new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
