@@ -109,12 +109,20 @@ export async function prepareFileAtomic(path: string, data: Buffer | string, dir
   try {
     await fh.writeFile(data);
     await fh.datasync();
-  } finally {
-    await fh.close();
+  } catch (err) {
+    // Left behind, one temp file would pile up per attempt while the disk stays full (a group position is
+    // committed again and again), until a restart cleaned them.
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
   }
+  await fh.close();
   return {
     install: async () => {
-      await fsp.rename(tmp, path);
+      await fsp.rename(tmp, path).catch(async (err: unknown) => {
+        await fsp.rm(tmp, { force: true }).catch(() => undefined);
+        throw err;
+      });
       if (syncDir) await fsyncDir(dir);
     },
     discard: () => fsp.rm(tmp, { force: true }),
