@@ -295,7 +295,7 @@ export class LoadLoop {
     }
     const silentMs = performance.now() - this.lastResponseAt;
     if (this.responses > 0 && c.failures > 0 && this.busy === 0 && silentMs > Math.max(TARGET_LOST_MS, this.plan.requestTimeoutMs)) {
-      const message = `the target stopped answering: no response for ${Math.round(silentMs / 1000)} s after ${this.responses} responses (last error: ${this.lastError ?? 'none'})`;
+      const message = `the target stopped answering: no response for ${Math.round(silentMs / 1000)} s after ${this.responses} responses to this load thread (last error: ${this.lastError ?? 'none'})`;
       this.emit({ type: 'fatal', thread: this.plan.thread, message });
       this.stopping = true;
       this.finish();

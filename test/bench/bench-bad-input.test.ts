@@ -163,7 +163,7 @@ test('a server that answers, then dies: a --requests run ends with one line and 
   }, (s) => (server = s));
   const r = await runCli(['bench', '--url', `http://127.0.0.1:${port}`, '--requests', '1000', '--connections', '2', '--threads', '1']);
   assert.equal(r.code, 1);
-  assertOneLine(r.stderr, /the target stopped answering: no response for \d+ s after \d+ responses \(last error: ECONNREFUSED.*\(HOPPER_BENCH_TARGET_FAILED\)/);
+  assertOneLine(r.stderr, /the target stopped answering: no response for \d+ s after \d+ responses to this load thread \(last error: ECONNREFUSED.*\(HOPPER_BENCH_TARGET_FAILED\)/);
   assert.ok(r.ms < 40_000, `gave up (${r.ms} ms)`);
 });
 
