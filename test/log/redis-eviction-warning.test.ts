@@ -23,6 +23,6 @@ test('redis: opening the log warns when Redis may evict its keys (allkeys-* maxm
   assert.match(lru ?? '', /allkeys-lru.*noeviction/);
   assert.equal((await warningsWith('allkeys-random', '64mb')).length, 1);
   assert.deepEqual(await warningsWith('noeviction', '64mb'), []);
-  assert.deepEqual(await warningsWith('volatile-lru', '64mb'), [], 'Hopper keys have no TTL: volatile-* never takes them');
+  assert.deepEqual(await warningsWith('volatile-lru', '64mb'), [], 'volatile-* takes only keys with a TTL: of Hopper\'s only a held lock, never partitions or group positions');
   assert.deepEqual(await warningsWith('allkeys-lru', '0'), [], 'no maxmemory: nothing is evicted');
 });

@@ -54,6 +54,14 @@ return removed
  * Body bytes one read of new entries hands this member, at most (soft: at least one entry), as a read of the
  * embedded log: XREADGROUP has no byte limit, and a COUNT of maxRecords (1000 by default) of 1 MB records
  * brought 1 GB into the worker at once.
+ * Measuring the entries first (READ_GROUP_SCRIPT: entries go through Lua twice) costs Redis about 3.5 times a
+ * plain XREADGROUP of small entries, and far more of large ones, main-thread time that delays appends. So a read
+ * is measured only while this member knows no body size of the partition, or right after a plain read that the
+ * limit cut short far under it (bodies now much smaller than the largest seen: a measured read still takes
+ * maxRecords of them). Other reads are a plain XREADGROUP COUNT min(maxRecords, FETCH_MAX_BYTES / the largest
+ * body this member has seen on the partition, at least 1): within the limit while bodies are no larger than one
+ * seen before. Bodies larger than any seen there can make one read go over it, by at most that count of them;
+ * the reads after plan with their size.
  */
 export const FETCH_MAX_BYTES = 16 * 1024 * 1024;
 /** Entries per XRANGE inside READ_GROUP_SCRIPT. */
@@ -137,6 +145,16 @@ const RENEW_WARN_INTERVAL_MS = 10_000;
 
 type Entry = [Buffer, Buffer[] | null];
 
+/** A read of new entries of one partition, without blocking. */
+interface ReadPlan {
+  partition: number;
+  /** By READ_GROUP_SCRIPT (exactly within FETCH_MAX_BYTES), else a plain XREADGROUP of `count` entries. */
+  measured: boolean;
+  count: number;
+  /** The count was set by FETCH_MAX_BYTES over the estimated body size, not by maxRecords. */
+  byBytes: boolean;
+}
+
 interface Held {
   delivery: Delivery;
   /** When Redis last reset the idle time of these entries (delivery, takeover or renewal): the lease runs from here. */
@@ -163,6 +181,10 @@ export class RedisGroupConsumer implements LogConsumer {
   private renewAgain = false;
   private lastRenewWarnMs = 0;
   private nextMaintenanceMs = 0;
+  /** Per partition, the body size reads of new entries plan with (see FETCH_MAX_BYTES); absent: not known yet. */
+  private readonly bodyEstimate = new Map<number, number>();
+  /** Partitions whose next read of new entries is measured in Redis (READ_GROUP_SCRIPT). */
+  private readonly measureNext = new Set<number>();
   /** Partitions whose last takeover found entries: more may be waiting, looked for before new entries are read. */
   private readonly abandonedLeft = new Set<number>();
   private maintenanceRuns = 0;
@@ -291,6 +313,7 @@ export class RedisGroupConsumer implements LogConsumer {
     // the time of the reply a closer one after a blocking read that waited.
     const askedAtMs = Date.now();
     let reply: [Buffer, Entry[]][] | null;
+    let plan: ReadPlan | null = null;
     try {
       if (blockMs > 0) {
         const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS'];
@@ -298,8 +321,19 @@ export class RedisGroupConsumer implements LogConsumer {
         for (let i = 0; i < partitions.length; i++) args.push('>');
         reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
       } else {
-        const args = [READ_GROUP_SCRIPT, 1, this.key(partitions[0]!), this.opts.group, this.opts.consumerName, maxRecords, FETCH_MAX_BYTES, READ_GROUP_STEP];
-        reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
+        const p = partitions[0]!;
+        const estimate = this.bodyEstimate.get(p);
+        if (estimate === undefined || this.measureNext.has(p)) {
+          const args = [READ_GROUP_SCRIPT, 1, this.key(p), this.opts.group, this.opts.consumerName, maxRecords, FETCH_MAX_BYTES, READ_GROUP_STEP];
+          reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
+          plan = { partition: p, measured: true, count: maxRecords, byBytes: false };
+        } else {
+          const fit = Math.max(1, Math.floor(FETCH_MAX_BYTES / estimate));
+          const count = Math.min(maxRecords, fit);
+          const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', count, 'STREAMS', this.key(p), '>'];
+          reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
+          plan = { partition: p, measured: false, count, byBytes: fit < maxRecords };
+        }
       }
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) {
@@ -316,11 +350,31 @@ export class RedisGroupConsumer implements LogConsumer {
     for (const [key, entries] of reply) {
       const partition = this.partitionOfKey(key.toString('utf8'));
       const records = this.decode(entries, partition);
+      this.learnSizes(partition, records, plan?.partition === partition ? plan : null);
       if (records.length === 0) continue;
       this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs });
       any = true;
     }
     return any;
+  }
+
+  /** Updates what the next reads of the partition plan with, from the bodies a read returned (see FETCH_MAX_BYTES). */
+  private learnSizes(partition: number, records: LogRecord[], plan: ReadPlan | null): void {
+    if (records.length === 0) return;
+    let bytes = 0;
+    let largest = 1;
+    for (const r of records) {
+      bytes += r.body.length;
+      largest = Math.max(largest, r.body.length);
+    }
+    // Never lowered: a plain read planned with a smaller body than one seen before would go over the limit
+    // whenever bodies of that size came back.
+    this.bodyEstimate.set(partition, Math.max(largest, this.bodyEstimate.get(partition) ?? 0));
+    if (!plan) return;
+    // A plain read that got the whole count the limit allowed and stayed far under it planned with bodies much
+    // larger than these: the next read is measured, so that small bodies after large ones still go maxRecords at a time.
+    if (plan.measured) this.measureNext.delete(partition);
+    else if (plan.byBytes && records.length === plan.count && bytes < FETCH_MAX_BYTES / 4) this.measureNext.add(partition);
   }
 
   private partitionOfKey(key: string): number {
@@ -424,7 +478,10 @@ export class RedisGroupConsumer implements LogConsumer {
       if (delivered <= 1) while (take < pending.length && Number(pending[take]![3]) <= 1) take++;
       let ids = pending.slice(0, take).map((p) => p[0]);
       // As many as a read of new entries would hand out (FETCH_MAX_BYTES): a dead member may have held many.
-      if (ids.length > 1) ids = ids.slice(0, Number(await this.conn.call('EVAL', [CLAIM_COUNT_SCRIPT, 1, key, FETCH_MAX_BYTES, ...ids])));
+      // Planned, as those reads, with the largest body seen on the partition; measured only when none was.
+      const estimate = this.bodyEstimate.get(partition);
+      if (estimate !== undefined) ids = ids.slice(0, Math.max(1, Math.floor(FETCH_MAX_BYTES / estimate)));
+      else if (ids.length > 1) ids = ids.slice(0, Number(await this.conn.call('EVAL', [CLAIM_COUNT_SCRIPT, 1, key, FETCH_MAX_BYTES, ...ids])));
       // XCLAIM checks the idle time again: an entry another member took meanwhile is left to it. Entries
       // deleted since (retention) leave the pending list without being returned.
       records = [];
@@ -439,6 +496,7 @@ export class RedisGroupConsumer implements LogConsumer {
     }
     this.abandonedLeft.add(partition); // more may wait: looked at again before the next new entries
     if (records.length === 0) return;
+    this.learnSizes(partition, records, null);
     this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: delivered }, deliveredAtMs: claimedAtMs });
   }
 

@@ -74,7 +74,7 @@ export class RedisLock implements LogLock {
       if (renewed === 1 || this.released) return;
       this.lost = true;
       clearInterval(this.timer);
-      this.warn({ key: this.key }, 'a lock this process held ran out (Redis was unreachable for its whole lease): another process may hold it now');
+      this.warn({ key: this.key }, 'a lock this process held is gone (Redis was unreachable for its whole lease, or evicted the key under a volatile-* maxmemory-policy): another process may hold it now');
     } catch (err) {
       // Redis unreachable for now: the next tick tries again while the lease lasts.
       this.warn({ err: String(err), key: this.key }, 'could not renew a lock (retrying)');

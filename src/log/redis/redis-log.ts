@@ -525,7 +525,10 @@ export class RedisLog implements Log {
 /**
  * Warns when Redis may evict Hopper's keys: under an allkeys-* maxmemory-policy a full Redis deletes whole
  * partitions (acknowledged records, group positions) to make room, and their offsets are handed out again.
- * Hopper's keys have no TTL, so the volatile-* policies never take them.
+ * The volatile-* policies take only keys with a TTL: of Hopper's, only a held lock (SET PX, redis-lock.ts), and
+ * only once Redis is full, when appends fail already. A `dlq requeue`/`drop` whose lock is evicted so can run
+ * alongside a second one (its letters requeued twice), which its holder is warned of at its next renewal; not
+ * warned of here, as partitions and group positions stay safe and the remedy (noeviction) is the same.
  */
 async function warnIfEvicting(redis: Redis, warn: WarnFn): Promise<void> {
   let policy: string | undefined;
