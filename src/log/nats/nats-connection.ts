@@ -59,7 +59,7 @@ export class NatsLink {
     } catch (err) {
       throw new HopperError(
         'HOPPER_LOG_UNAVAILABLE',
-        `Cannot connect to NATS at ${servers.join(',')} (${(err as Error).message}): start nats-server -js or set log.nats.servers.`,
+        `Cannot connect to NATS at ${withoutCredentials(servers.join(','))} (${(err as Error).message}): start nats-server -js or set log.nats.servers.`,
         { cause: err },
       );
     }
@@ -84,6 +84,11 @@ export async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Server URLs with their user:password@ (or token@) masked, for error lines and logs, as the Redis backend masks its URL. */
+export function withoutCredentials(servers: string): string {
+  return servers.replace(/(^|,|\/\/)[^@,/]*@/g, '$1***@');
 }
 
 export function isJsApiError(err: unknown, code: number): boolean {
