@@ -369,8 +369,13 @@ export class RedisGroupConsumer implements LogConsumer {
     }
     // Never lowered: a plain read planned with a smaller body than one seen before would go over the limit
     // whenever bodies of that size came back.
-    this.bodyEstimate.set(partition, Math.max(largest, this.bodyEstimate.get(partition) ?? 0));
-    if (!plan) return;
+    const known = this.bodyEstimate.get(partition);
+    this.bodyEstimate.set(partition, Math.max(largest, known ?? 0));
+    if (!plan) {
+      // The first size known came from a blocking read (one entry) or a takeover: measure the next read still.
+      if (known === undefined) this.measureNext.add(partition);
+      return;
+    }
     // A plain read that got the whole count the limit allowed and stayed far under it planned with bodies much
     // larger than these: the next read is measured, so that small bodies after large ones still go maxRecords at a time.
     if (plan.measured) this.measureNext.delete(partition);
