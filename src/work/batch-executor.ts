@@ -25,9 +25,10 @@ import type { Batch, BatchItem, ProcessContext, Processor, ProcessResult } from 
 import type { Clock } from './clock.js';
 import { backoffMs, type BackoffPolicy } from './backoff.js';
 import { isRetriable } from './retriable-error.js';
+import { thrownMessage } from './thrown-message.js';
 import type { RecordItem } from './batch-item.js';
 import { DecodeBudget } from './decode/decode-record.js';
-import { MAX_REASON_CHARS, type DeadLetterKind } from './dead-letter.js';
+import type { DeadLetterKind } from './dead-letter.js';
 import type { PipelineCounters } from './worker-metrics.js';
 import { HopperError } from '../errors.js';
 
@@ -74,29 +75,6 @@ interface TryResult {
   /** The call's decode budget ran out: split the batch, whatever the processor did. */
   overBudget?: boolean;
   remaining: RecordItem[];
-}
-
-/**
- * What a processor threw, as text for logs and dead letters; user code may throw anything, even what cannot be
- * printed. Not String(err) for all of it: `throw ""` or `throw undefined` made a dead letter whose reason was
- * "" (or "undefined"), which tells the operator nothing.
- */
-function message(err: unknown): string {
-  try {
-    if (err instanceof Error) return err.message || err.name;
-    if (err === '' || err === undefined || err === null) return `${err === '' ? '""' : String(err)} was thrown (not an Error)`;
-    // A plain object (what some clients reject with: { code, message }) read "[object Object]": its message, or its JSON.
-    if (typeof err === 'object') {
-      const text = (err as { message?: unknown }).message;
-      if (typeof text === 'string' && text !== '') return text;
-      const described = String(err);
-      if (described !== '[object Object]') return described;
-      return `${(JSON.stringify(err) ?? described).slice(0, MAX_REASON_CHARS)} was thrown (not an Error)`;
-    }
-    return String(err);
-  } catch {
-    return 'the processor threw a value that cannot be described (reading its message or converting it to text threw)';
-  }
 }
 
 /**
@@ -177,14 +155,14 @@ export class BatchRun {
       if (stopping.aborted) return false;
       if (timedOut) {
         if (items.length > 1) {
-          this.env.logger.warn({ code: 'HOPPER_PROCESS_TIMEOUT', err: message(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
+          this.env.logger.warn({ code: 'HOPPER_PROCESS_TIMEOUT', err: thrownMessage(r.error), records: items.length }, 'processor call timed out: splitting the batch in halves');
           return this.settleInParts(items, attemptsAllowed - counted);
         }
       }
       if (isRetriable(r.error)) {
         retriableStreak++;
         const code = typeof r.error === 'object' && r.error !== null && timeouts.has(r.error) ? 'HOPPER_PROCESS_TIMEOUT' : undefined;
-        this.env.logger.warn({ code, err: message(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
+        this.env.logger.warn({ code, err: thrownMessage(r.error), attempt: retriableStreak }, 'retriable processor failure: retrying after backoff');
         await clock.sleep(backoffMs(retriableStreak, policy, random), stopping);
         continue;
       }
@@ -290,7 +268,7 @@ export class BatchRun {
         }
         // Not only strings: `failed.push({ item, reason: err })` with the caught Error lost what went wrong.
         const given: unknown = f.reason;
-        const reason = typeof given === 'string' && given !== '' ? given : given === undefined || given === null || given === '' ? 'rejected by the processor' : message(given);
+        const reason = typeof given === 'string' && given !== '' ? given : given === undefined || given === null || given === '' ? 'rejected by the processor' : thrownMessage(given);
         if (item.decodeError) this.addDecodeDead(item, reason);
         else this.addDead(item, 'rejected', reason);
       }
@@ -309,7 +287,7 @@ export class BatchRun {
         return { ok: false, error, decodeFailures: true, remaining: items.filter((i) => i.decodeError === null) };
       }
       const now = this.env.clock.nowMs();
-      const text = message(error);
+      const text = thrownMessage(error);
       for (const item of items) item.noteFailure(now, text);
       return { ok: false, error, decodeFailures: false, remaining: items };
     }
