@@ -68,11 +68,20 @@ const DEFAULT_READ_MAX_BYTES = 16 * 1024 * 1024;
 /** Messages asked for at once by a read (one STREAM.MSG.GET request each), at most. */
 const READ_WINDOW = 128;
 /**
- * Reply bytes a read may have asked for at once, counting each reply at its largest (a message of max_payload,
- * base64 in JSON). nats-server disconnects a client it has more than max_pending bytes queued for (64 MB by
- * default, "Slow Consumer Detected"), and the connection carries the appends too: 128 replies of 1 MB records did.
+ * Reply bytes a read asks for at once. nats-server disconnects a client it has more than max_pending bytes queued
+ * for (64 MB by default, "Slow Consumer Detected"), and the connection carries the appends too: 128 replies of
+ * 1 MB records did. A reply's size is known only once it came: each is counted at the largest this read has had
+ * (a partition's records are mostly alike), at max_payload before the first. Counting every one at max_payload
+ * kept reads of 200 B records to 11 requests in flight (1 at max_payload 8 MB), twice as slow.
  */
 export const READ_WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * Reply bytes a read asks for at once counting each at max_payload, at most: the window sized from small records
+ * meets large ones whole (139 records of 200 B then 1 MB ones had 128 replies of 1.4 MB asked for, and the read
+ * failed every time). 3/4 of the default max_pending; a partition whose stored bytes all fit READ_WINDOW_BYTES
+ * as replies has no such bound, its replies together being smaller.
+ */
+export const READ_WINDOW_WORST_BYTES = 48 * 1024 * 1024;
 /**
  * Bytes JetStream's file store counts for a message besides its subject, headers and body (its record
  * header and checksum: 34), with a margin: a record is refused when subject, headers, body and this
@@ -382,15 +391,27 @@ export class NatsLog implements Log {
     next = Math.max(next, bounds.start);
     const maxBytes = options.maxBytes ?? DEFAULT_READ_MAX_BYTES;
     const name = this.streamName(stream, partition);
-    const window = Math.max(1, Math.min(READ_WINDOW, Math.floor(READ_WINDOW_BYTES / largestReplyBytes(this.maxPayload()))));
+    const worstReplyBytes = largestReplyBytes(this.maxPayload());
+    // Any requests of this read are answered with at most the partition's stored bytes (read ends at bounds.end).
+    const wholePartitionFits = largestReplyBytes(bounds.bytes) + READ_WINDOW * REPLY_OVERHEAD_BYTES <= READ_WINDOW_BYTES;
+    let largestReply = 0;
     let bytes = 0;
     // maxBytes is soft: at least one record, whatever it is (a read of none would look like the end).
     while (next < bounds.end && records.length < options.maxRecords && (bytes < maxBytes || records.length === 0)) {
+      const replyBytes = largestReply > 0 ? largestReply + REPLY_OVERHEAD_BYTES : worstReplyBytes;
+      const window = wholePartitionFits
+        ? READ_WINDOW
+        : Math.max(1, Math.min(READ_WINDOW, Math.floor(READ_WINDOW_BYTES / replyBytes), Math.floor(READ_WINDOW_WORST_BYTES / worstReplyBytes)));
       const n = Math.min(window, bounds.end - next, options.maxRecords - records.length);
       let msgs: (StoredMessage | null)[];
       try {
         msgs = await Promise.all(
-          Array.from({ length: n }, (_, i) => this.requester.request(`$JS.API.STREAM.MSG.GET.${name}`, JSON.stringify({ seq: next + i + 1 })).then(storedMessage)),
+          Array.from({ length: n }, (_, i) =>
+            this.requester.request(`$JS.API.STREAM.MSG.GET.${name}`, JSON.stringify({ seq: next + i + 1 })).then((reply) => {
+              largestReply = Math.max(largestReply, reply.data.length);
+              return storedMessage(reply);
+            }),
+          ),
         );
       } catch (err) {
         throw natsUnavailable(err, 'read');
@@ -581,9 +602,12 @@ interface StoredMessage {
   data: Uint8Array;
 }
 
+/** Bytes of a reply on the connection besides its JSON (the MSG line with the inbox subject, its status headers), with a margin. */
+const REPLY_OVERHEAD_BYTES = 1024;
+
 /** The largest STREAM.MSG.GET reply for a message of `maxPayload` bytes: headers and body in base64, in JSON. */
 function largestReplyBytes(maxPayload: number): number {
-  return Math.ceil(maxPayload / 3) * 4 + 1024;
+  return Math.ceil(maxPayload / 3) * 4 + REPLY_OVERHEAD_BYTES;
 }
 
 /** A STREAM.MSG.GET reply: the message, or null when that sequence is not stored (deleted). */
