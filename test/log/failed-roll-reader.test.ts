@@ -1,9 +1,9 @@
 // A reader in another process (a worker beside `hopper serve`) that sees the new segment file of a roll that
 // failed half way (the writer removes it, or cannot, and goes on appending to the segment before it): no
 // record of that older segment is skipped, neither by a sequential read nor by a seek into its offsets.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { listSegments, segmentPath } from '../../src/log/embedded/segment-files.js';
 import { frameBytes } from '../../src/log/embedded/record-frame.js';
@@ -112,24 +112,42 @@ test('an empty newest segment a failed roll left behind does not hide the record
   await writer.append('s', 0, stamped(30, 40), 'durable');
   assert.deepEqual(await readAll(reader, 30, 4), range(30, 40));
   assert.equal((await reader.stats()).streams[0]!.partitions[0]!.endOffset, 40);
+
+  // A write in progress past the empty segment's base (a frame not all there yet) is waited for, not skipped.
+  const seg = segmentPath(writer.partitionDir('s', 0), 0);
+  const frameStart = statSync(seg).size;
+  const head = Buffer.alloc(12);
+  head.writeUInt32LE(300, 0);
+  appendFileSync(seg, head);
+  assert.deepEqual(await reader.read('s', 0, 40, { maxRecords: 10 }), { records: [], nextOffset: 40 });
+  truncateSync(seg, frameStart);
+  await writer.append('s', 0, stamped(40, 45), 'durable');
+  assert.deepEqual(await readAll(reader, 40, 10), range(40, 45));
   assert.deepEqual(warnings, [], 'nothing quarantined');
 });
 
-test('a newest segment just rolled to, still empty, is where the next records are read from', async (t) => {
+/**
+ * A partition whose writer has just rolled: segment 0 sealed with records 0 up to `end`, the new one (base `end`)
+ * still empty. Just enough records fill the segment, in one write: the roll follows it, before any other write.
+ */
+async function rolledOnce(t: TestContext, indexIntervalBytes: number): Promise<{ dir: string; writer: ReturnType<typeof openEmbedded>; pdir: string; end: number }> {
   const dir = tempDir();
   t.after(() => removeDir(dir));
-  const writer = openEmbedded(dir, { segmentMaxBytes: 4 * 1024, indexIntervalBytes: 512 });
+  const writer = openEmbedded(dir, { segmentMaxBytes: 4 * 1024, indexIntervalBytes });
   t.after(() => writer.close());
   await writer.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   const pdir = writer.partitionDir('s', 0);
-  // Just enough records to fill the segment, in one write: the roll follows it, before any other write.
   let end = 0;
   for (let bytes = 0; bytes < 4 * 1024; end++) bytes += frameBytes(stamped(end, end + 1)[0]!);
   await writer.append('s', 0, stamped(0, end), 'durable');
   for (let guard = 0; guard < 500 && (await listSegments(pdir)).length < 2; guard++) await new Promise((r) => setTimeout(r, 10));
-  const bases = await listSegments(pdir);
-  assert.deepEqual(bases, [0, end], 'rolled, the new segment named by the next offset');
+  assert.deepEqual(await listSegments(pdir), [0, end], 'rolled, the new segment named by the next offset');
   assert.equal(statSync(segmentPath(pdir, end)).size, 0);
+  return { dir, writer, pdir, end };
+}
+
+test('a newest segment just rolled to, still empty, is where the next records are read from', async (t) => {
+  const { dir, writer, pdir, end } = await rolledOnce(t, 512);
   const sealedBytes = statSync(segmentPath(pdir, 0)).size;
 
   const warnings: string[] = [];
@@ -150,4 +168,36 @@ test('a newest segment just rolled to, still empty, is where the next records ar
   assert.equal((await reader.stats()).streams[0]!.partitions[0]!.endOffset, end + 5);
   assert.equal(await reader.offsetForTime('s', 0, 1_000_000 + (end + 1) * 1000), end + 1);
   assert.deepEqual(warnings, [], 'nothing quarantined');
+});
+
+test('damage at the end of a segment just rolled from is skipped, not waited on as a write in progress', async (t) => {
+  const { dir, pdir, end } = await rolledOnce(t, 2048);
+  // A bad byte in the body of the record before the last one, past the segment's last index entry.
+  const seg = segmentPath(pdir, 0);
+  const data = readFileSync(seg);
+  const at = data.length - frameBytes(stamped(end - 1, end)[0]!) - 5;
+  data[at] = data[at]! ^ 0xff;
+  writeFileSync(seg, data);
+
+  const warnings: string[] = [];
+  const reader = openEmbedded(dir, { warn: (_f, m) => warnings.push(m) });
+  t.after(() => reader.close());
+  const offsets = await readAll(reader, 0, 100);
+  assert.deepEqual(offsets, [...Array.from({ length: end - 2 }, (_, i) => i), end - 1], 'all but the damaged record');
+  assert.equal((await reader.read('s', 0, end - 2, { maxRecords: 10 })).nextOffset, end, 'read on past the damage');
+  assert.equal(warnings.length, 1, `the damage reported: ${JSON.stringify(warnings)}`);
+});
+
+test('a segment just rolled from that ends short has the missing offsets reported, not waited for', async (t) => {
+  const { dir, pdir, end } = await rolledOnce(t, 2048);
+  const seg = segmentPath(pdir, 0);
+  truncateSync(seg, statSync(seg).size - frameBytes(stamped(end - 1, end)[0]!)); // its last record gone, at a frame boundary
+
+  const warnings: string[] = [];
+  const reader = openEmbedded(dir, { warn: (_f, m) => warnings.push(m) });
+  t.after(() => reader.close());
+  assert.deepEqual(await readAll(reader, 0, 100), Array.from({ length: end - 1 }, (_, i) => i));
+  assert.equal((await reader.read('s', 0, end - 1, { maxRecords: 10 })).nextOffset, end, 'read on past the gap');
+  assert.equal(warnings.length, 1, `the gap reported: ${JSON.stringify(warnings)}`);
+  assert.equal((await reader.stats()).streams[0]!.partitions[0]!.quarantinedRecords, 1);
 });

@@ -96,16 +96,21 @@ export class PartitionReader {
    * That one is a roll just made, and the segment before it is sealed and ends at its base, or the leftover of a
    * roll that failed (its file not removed, no roll succeeded since), and appends go on in the segment before it:
    * read as the newest, that segment serves both (recovery tells the two apart the same way, by where it ends).
+   * `passedOver` is that empty segment's base: the data before it was synced before its file was made, so none
+   * of it is a write in progress.
    */
-  private async readableSegments(): Promise<number[]> {
+  private async readableSegments(): Promise<{ bases: number[]; passedOver: number | null }> {
     const bases = await this.segments();
-    if (bases.length < 2 || this.writer() !== null) return bases;
+    if (bases.length < 2 || this.writer() !== null) return { bases, passedOver: null };
     const newest = bases[bases.length - 1]!;
-    if (newest === this.newestWithData) return bases;
+    if (newest === this.newestWithData) return { bases, passedOver: null };
     const size = (await fsp.stat(segmentPath(this.dir, newest)).catch(() => null))?.size ?? 0; // gone: the writer removed it
-    if (size > 0) this.newestWithData = newest;
-    else bases.pop();
-    return bases;
+    if (size > 0) {
+      this.newestWithData = newest;
+      return { bases, passedOver: null };
+    }
+    bases.pop();
+    return { bases, passedOver: newest };
   }
 
   /**
@@ -242,7 +247,7 @@ export class PartitionReader {
     const records: LogRecord[] = [];
     let bytes = 0;
     let from = Math.max(0, fromOffset);
-    const bases = await this.readableSegments();
+    const { bases, passedOver } = await this.readableSegments();
     if (bases.length === 0) return { records, nextOffset: from };
     if (from < bases[0]!) from = bases[0]!;
     let i = upperBound(bases, from) - 1;
@@ -336,9 +341,11 @@ export class PartitionReader {
           this.keepCursor(cursor);
         }
         if (scan.stop === 'visitor') break;
+        /** Where this segment's data must reach, all of it synced: an empty newest segment passed over starts there. */
+        const sealedUpTo = isLast && passedOver !== null && scan.nextOffset < passedOver ? passedOver : null;
         if (scan.stop === 'end') {
-          if (isLast) break;
-          const nextBase = bases[i + 1]!;
+          if (isLast && sealedUpTo === null) break;
+          const nextBase = sealedUpTo ?? bases[i + 1]!;
           // A sealed segment holds every offset up to the next segment's base. Ending before it (cut short at a
           // frame boundary, or a segment missing between the two), the offsets in between are gone: damage,
           // reported and counted as such, not skipped without a word.
@@ -347,12 +354,13 @@ export class PartitionReader {
             // removed it, made it look sealed to a reader in another process. Grown since: read on in it.
             const { size } = await fh.stat();
             if (size > readable.end) {
-              this.sealedSizes.set(base, size);
+              if (!isLast) this.sealedSizes.set(base, size);
               continue;
             }
             await this.reportQuarantine(base, scan.position, scan.position, scan.nextOffset, nextBase, `segment data ends at offset ${scan.nextOffset}, the next segment starts at ${nextBase}`);
           }
           from = Math.max(from, nextBase);
+          if (isLast) break;
           i++;
           continue;
         }
@@ -364,11 +372,11 @@ export class PartitionReader {
         entries ??= await this.index(base, isLast);
         const limitOffset = isLast ? (this.writer()?.writtenEnd.nextOffset ?? Infinity) : bases[i + 1]!;
         let after: FoundFrame | undefined = await this.resumeEntry(fh, entries, base, scan.position, scan.nextOffset, readable.end, limitOffset);
-        if (!after && isLast && readable.tailMayBeTorn) break;
+        if (!after && isLast && readable.tailMayBeTorn && sealedUpTo === null) break;
         // No entry past the damage (index missing, or the damage after its last entry): search the data itself
         // for where valid frames start again, rather than give up the rest of the segment.
         after ??= await this.searchPastDamage(fh, base, scan.position, scan.nextOffset, readable.end, limitOffset);
-        const resumeOffset = after ? after.offset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? scan.nextOffset) : bases[i + 1]!;
+        const resumeOffset = after ? after.offset : isLast ? (this.writer()?.writtenEnd.nextOffset ?? sealedUpTo ?? scan.nextOffset) : bases[i + 1]!;
         const resumePos = after ? after.position : readable.end;
         await this.reportQuarantine(base, scan.position, resumePos, scan.nextOffset, resumeOffset, scan.reason ?? 'bad frame');
         from = Math.max(from, resumeOffset);
@@ -495,7 +503,7 @@ export class PartitionReader {
 
   /** The first offset received at or after timeUs, or the end offset when none is. */
   async offsetForTime(timeUs: number): Promise<number> {
-    const bases = await this.readableSegments();
+    const { bases } = await this.readableSegments();
     if (bases.length === 0) return 0;
     let start = bases[0]!;
     search: for (let i = 0; i < bases.length; i++) {
@@ -528,7 +536,7 @@ export class PartitionReader {
   async endOffset(): Promise<number> {
     const w = this.writer();
     if (w) return w.writtenEnd.nextOffset;
-    const bases = await this.readableSegments();
+    const { bases } = await this.readableSegments();
     if (bases.length === 0) return 0;
     const last = bases[bases.length - 1]!;
     // Another process is appending: re-read the index so the scan to the end starts near it
