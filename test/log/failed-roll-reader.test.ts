@@ -1,6 +1,8 @@
 // A reader in another process (a worker beside `hopper serve`) that sees the new segment file of a roll that
 // failed half way (the writer removes it, or cannot, and goes on appending to the segment before it): no
-// record of that older segment is skipped, neither by a sequential read nor by a seek into its offsets.
+// record of that older segment is skipped, neither by a sequential read nor by a seek into its offsets, also
+// while that empty file is the newest segment. A roll that succeeded is read as before: from its new segment on,
+// the one before it sealed (its damage skipped and reported, not waited on while the new segment is empty).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
