@@ -43,7 +43,7 @@ import type { WarnFn } from '../embedded/partition-recovery.js';
 import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
 import { assertOffset } from '../offset-check.js';
-import { JS_CONSUMER_NOT_FOUND, JS_REPLICAS_NOT_SUPPORTED, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
+import { JS_CONSUMER_NOT_FOUND, JS_REPLICAS_NOT_SUPPORTED, JS_STREAM_NAME_IN_USE, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
 import { assertJsStreamName, durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
 import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats-record-codec.js';
 import { NatsGroupConsumer } from './nats-group-consumer.js';
@@ -232,7 +232,23 @@ export class NatsLog implements Log {
         if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw err;
       }
       this.warn({ stream, partition }, 'the JetStream stream of a partition is gone (NATS lost its data?): creating the stream\'s partitions again, empty');
-      await this.ensureStream(stream, options);
+      // Only the partitions that are gone, never ensureStream's update: that would put this process's retention
+      // back on partitions another process, started with newer settings, had changed (a shorter one deletes).
+      // add() of a stream that exists (a cluster member catching up says "not found") changes nothing.
+      for (let p = 0; p < options.partitions; p++) {
+        const want = this.streamConfig(stream, p, options);
+        try {
+          await this.jsm.streams.info(want.name!);
+          continue;
+        } catch (err) {
+          if (!isJsApiError(err, JS_STREAM_NOT_FOUND)) throw err;
+        }
+        try {
+          await this.jsm.streams.add({ ...want, name: want.name! });
+        } catch (err) {
+          if (!isJsApiError(err, JS_STREAM_NAME_IN_USE)) throw err; // created meanwhile, with other settings
+        }
+      }
     };
     this.inFlight.track(
       recreate()
