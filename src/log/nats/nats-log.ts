@@ -43,7 +43,7 @@ import type { WarnFn } from '../embedded/partition-recovery.js';
 import { PendingBudget } from '../pending-budget.js';
 import { searchOffsetForTime } from '../offset-for-time.js';
 import { assertOffset } from '../offset-check.js';
-import { JS_CONSUMER_NOT_FOUND, JS_REPLICAS_NOT_SUPPORTED, JS_STREAM_NAME_IN_USE, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, type NatsConnectionOptions } from './nats-connection.js';
+import { JS_CONSUMER_NOT_FOUND, JS_REPLICAS_NOT_SUPPORTED, JS_STREAM_NAME_IN_USE, JS_STREAM_NOT_FOUND, NatsLink, isJsApiError, natsUnavailable, withoutCredentials, type NatsConnectionOptions } from './nats-connection.js';
 import { assertJsStreamName, durableName, jsStreamName, parseSubject, partitionSubject, unescapeName } from './nats-names.js';
 import { decodeMessage, encodeHeaders, oversizeBytes, recordBytes } from './nats-record-codec.js';
 import { NatsGroupConsumer } from './nats-group-consumer.js';
@@ -201,7 +201,7 @@ export class NatsLog implements Log {
           // A setting to change, not an outage: 'retry later' would have every start and write wait for ever.
           throw new HopperError(
             'HOPPER_CONFIG_INVALID',
-            `log.nats.replicas is ${this.opts.replicas} but the NATS server at ${this.opts.servers} is not in a JetStream cluster: set log.nats.replicas to 1, or run a cluster of at least ${this.opts.replicas} servers.`,
+            `log.nats.replicas is ${this.opts.replicas} but the NATS server at ${withoutCredentials(this.opts.servers)} is not in a JetStream cluster: set log.nats.replicas to 1, or run a cluster of at least ${this.opts.replicas} servers.`,
             { cause: err },
           );
         }
