@@ -268,7 +268,14 @@ export class BatchRun {
         }
         // Not only strings: `failed.push({ item, reason: err })` with the caught Error lost what went wrong.
         const given: unknown = f.reason;
-        const reason = typeof given === 'string' && given !== '' ? given : given === undefined || given === null || given === '' ? 'rejected by the processor' : thrownMessage(given);
+        const reason =
+          typeof given === 'string' && given !== ''
+            ? given
+            : given === undefined || given === null || given === ''
+              ? 'rejected by the processor'
+              : typeof given === 'object'
+                ? thrownMessage(given)
+                : String(given); // a code given as a number: the reason as given, nothing was thrown
         if (item.decodeError) this.addDecodeDead(item, reason);
         else this.addDead(item, 'rejected', reason);
       }
