@@ -59,3 +59,31 @@ test('a factory rejecting with a plain object fails to load with the object\'s m
     return true;
   });
 });
+
+// JSON.stringify calls toJSON before a replacer sees the value: a thrown { code, body: Buffer } first had the body
+// copied into an array of its bytes (a 64 MB one: seconds of a blocked event loop and a gigabyte of heap) and a
+// Uint8Array was listed key by key; a thrown Buffer itself became its whole content decoded as the message.
+test('thrownMessage writes bytes as their kind and size, never their content', () => {
+  const body = Buffer.alloc(64 * 1024 * 1024);
+  body.toJSON = () => assert.fail('toJSON of the Buffer was called');
+  assert.equal(thrownMessage({ code: 'E_BODY', body }), '{"code":"E_BODY","body":"<Buffer 67108864 bytes>"} was thrown (not an Error)');
+  assert.equal(thrownMessage({ body: new Uint8Array(32 * 1024 * 1024) }), '{"body":"<Uint8Array 33554432 bytes>"} was thrown (not an Error)');
+  assert.equal(
+    thrownMessage({ raw: new ArrayBuffer(3), view: new DataView(new ArrayBuffer(5)), floats: new Float64Array(2) }),
+    '{"raw":"<ArrayBuffer 3 bytes>","view":"<DataView 5 bytes>","floats":"<Float64Array 16 bytes>"} was thrown (not an Error)',
+  );
+  assert.equal(thrownMessage(Buffer.from('x'.repeat(100_000))), '<Buffer 100000 bytes> was thrown (not an Error)');
+  assert.equal(thrownMessage(new Uint8Array(100_000)), '<Uint8Array 100000 bytes> was thrown (not an Error)');
+  // A thrown array read all its items joined by commas.
+  const many = thrownMessage(Array.from({ length: 100_000 }, (_, i) => i));
+  assert.ok(many.startsWith('[0,1,2,') && many.endsWith(',"... 99950 more"] was thrown (not an Error)'), many);
+});
+
+// toJSON is code of the thrown object's own that may copy any amount of data: only a Date's is followed.
+test('thrownMessage writes Dates as JSON does and does not call other toJSON methods', () => {
+  let called = false;
+  const thrown = { at: new Date(Date.UTC(2026, 0, 2)), bad: new Date(NaN), conn: { host: 'db', toJSON: () => (called = true) } };
+  assert.equal(thrownMessage(thrown), '{"at":"2026-01-02T00:00:00.000Z","bad":null,"conn":{"host":"db"}} was thrown (not an Error)');
+  assert.equal(called, false);
+  assert.equal(thrownMessage({ code: 'E', list: [undefined, () => 1, Symbol('s'), NaN], skip: undefined }), '{"code":"E","list":[null,null,null,null]} was thrown (not an Error)');
+});
