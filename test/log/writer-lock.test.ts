@@ -3,15 +3,15 @@
 // taking the lock at the same moment (fresh or stale) never both get it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
 import { isHopperError } from '../../src/errors.js';
-import { WriterLock } from '../../src/log/embedded/writer-lock.js';
+import { FOREIGN_LOCK_STALE_MS, LOCK_TOUCH_MS, PID_SCOPE, WriterLock } from '../../src/log/embedded/writer-lock.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/log-appender.ts', import.meta.url));
 const RACER = fileURLToPath(new URL('./writer-lock-racer.ts', import.meta.url));
@@ -123,4 +123,62 @@ test('an empty lock (an older Hopper that crashed while writing it) is taken ove
   const lock = await WriterLock.acquire(dir, 'the partition');
   await assert.rejects(WriterLock.acquire(dir, 'the partition'), (e) => isHopperError(e, 'HOPPER_PARTITION_LOCKED'));
   await lock.release();
+});
+
+/** A lock as another pid namespace (a container sharing the data directory) writes it: its pid is not ours to check. */
+const FOREIGN_OWNER = JSON.stringify({ pid: 99_999_999, startTicks: '1', scope: 'other-boot/pid:[1]' });
+
+test('a lock of a process in another pid namespace is judged by its age, not by its pid', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const lockPath = join(dir, 'writer.lock');
+  writeFileSync(lockPath, FOREIGN_OWNER);
+  // Its pid does not exist here, but it lives in another container: taking it over made two writers.
+  await assert.rejects(WriterLock.acquire(dir, 'the partition'), (e) => {
+    assert.ok(isHopperError(e, 'HOPPER_PARTITION_LOCKED'));
+    assert.match((e as Error).message, /another container or host/);
+    return true;
+  });
+  const old = new Date(Date.now() - FOREIGN_LOCK_STALE_MS - 5_000);
+  utimesSync(lockPath, old, old);
+  const lock = await WriterLock.acquire(dir, 'the partition');
+  assert.equal((JSON.parse(readFileSync(lockPath, 'utf8')) as { scope: string }).scope, PID_SCOPE);
+  // The holder keeps its lock fresh for the other namespaces.
+  utimesSync(lockPath, old, old);
+  await new Promise((r) => setTimeout(r, LOCK_TOUCH_MS * 2));
+  assert.ok(Date.now() - statSync(lockPath).mtimeMs < FOREIGN_LOCK_STALE_MS);
+  await lock.release();
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+/** `unshare` runs a command in a new pid namespace here (root, and a kernel that allows it), as in a container. */
+const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0;
+
+test('a writer in another pid namespace sharing the directory is refused while the holder lives', { skip: canUnshare ? false : 'needs root and unshare(1) to start a process in a new pid namespace' }, async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const holder = spawn(process.execPath, ['--import', 'tsx', RACER, '0', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => holder.kill('SIGKILL'));
+  await lineFrom(holder, (l) => l === 'ready');
+  holder.stdin.write(`${Date.now()}\n`);
+  assert.deepEqual(JSON.parse(await lineFrom(holder, (l) => l.startsWith('['))), ['ok']);
+
+  const contend = async (): Promise<string[]> => {
+    const other = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '--import', 'tsx', RACER, '0', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await lineFrom(other, (l) => l === 'ready');
+      other.stdin.write(`${Date.now()}\n`);
+      return JSON.parse(await lineFrom(other, (l) => l.startsWith('['))) as string[];
+    } finally {
+      other.stdin.end();
+      await new Promise((r) => other.once('exit', r));
+    }
+  };
+  // The holder's pid does not exist in the new namespace: before, the lock was taken over as stale.
+  assert.deepEqual(await contend(), ['HOPPER_PARTITION_LOCKED']);
+  holder.kill('SIGKILL');
+  await new Promise((r) => holder.once('exit', r));
+  const old = new Date(Date.now() - FOREIGN_LOCK_STALE_MS - 5_000);
+  utimesSync(join(dir, 'writer.lock'), old, old); // as if FOREIGN_LOCK_STALE_MS had passed since the holder died
+  assert.deepEqual(await contend(), ['ok']);
 });

@@ -20,9 +20,16 @@
 //   dead (a crash in the few milliseconds it is held), it is broken by renaming it
 //   away and checking that the renamed file is the dead one (a live one is linked
 //   back), so a crash never blocks a restart here either.
+// - A pid means something only in its own pid namespace: containers sharing the data directory (and hosts
+//   sharing it over NFS) each have theirs, and another one's pid was "not running" here, so a live writer's
+//   lock was taken over and two processes wrote the partition. Locks record where their pid lives (the
+//   boot's id and the pid namespace); one from elsewhere is judged by its age instead: its holder touches it
+//   every LOCK_TOUCH_MS, and it is stale FOREIGN_LOCK_STALE_MS after that stops (a crashed container's lock
+//   does not block its restart for good).
 
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, readlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { HopperError } from '../../errors.js';
 import { breakAside } from './break-aside.js';
@@ -31,16 +38,37 @@ const LOCK_FILE = 'writer.lock';
 const TAKEOVER_SUFFIX = '.takeover';
 /** Rounds of create / inspect / take over before giving up as contended (each waits 2-7 ms when it loses). */
 const MAX_ACQUIRE_ATTEMPTS = 200;
+/** How often a holder touches its lock file, so that processes in other pid namespaces see it is alive. */
+export const LOCK_TOUCH_MS = 1_000;
+/** A lock (or takeover mutex) of another pid namespace untouched this long has lost its holder. */
+export const FOREIGN_LOCK_STALE_MS = 15_000;
+
+/**
+ * Where this process's pid is meaningful: the boot and the pid namespace. Equal for two processes when one
+ * can see the other's pid (kill(pid, 0), /proc/{pid}); the host name where /proc cannot tell.
+ */
+export const PID_SCOPE = pidScope();
+
+function pidScope(): string {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return `host:${hostname()}`;
+  }
+}
 
 interface LockOwner {
   pid: number;
   /** Linux start time of the process (clock ticks since boot), to survive pid reuse; null elsewhere. */
   startTicks: string | null;
+  /** PID_SCOPE of the owner; null in locks of older Hoppers (taken to be of this scope, as they were). */
+  scope: string | null;
 }
 
 /** A lock (or mutex) file as read: its inode and text, to tell it from a newer file of the same name. */
 interface LockFile {
   ino: number;
+  mtimeMs: number;
   text: string;
   /** null when the text is not an owner (a lock of an older Hopper that crashed while writing it). */
   owner: LockOwner | null;
@@ -67,7 +95,8 @@ function isZombie(pid: number): boolean {
   }
 }
 
-function isAlive(owner: LockOwner): boolean {
+function isAlive(owner: LockOwner, mtimeMs: number): boolean {
+  if (owner.scope !== null && owner.scope !== PID_SCOPE) return Date.now() - mtimeMs < FOREIGN_LOCK_STALE_MS;
   try {
     process.kill(owner.pid, 0);
   } catch (err) {
@@ -84,7 +113,7 @@ function parseOwner(text: string): LockOwner | null {
   try {
     const v = JSON.parse(text) as Partial<LockOwner>;
     if (typeof v.pid !== 'number' || !Number.isSafeInteger(v.pid)) return null;
-    return { pid: v.pid, startTicks: typeof v.startTicks === 'string' ? v.startTicks : null };
+    return { pid: v.pid, startTicks: typeof v.startTicks === 'string' ? v.startTicks : null, scope: typeof v.scope === 'string' ? v.scope : null };
   } catch {
     return null;
   }
@@ -100,9 +129,9 @@ async function readLockFile(path: string): Promise<LockFile | null> {
     throw err;
   }
   try {
-    const { ino } = await fh.stat();
+    const { ino, mtimeMs } = await fh.stat();
     const text = await fh.readFile('utf8');
-    return { ino, text, owner: parseOwner(text) };
+    return { ino, mtimeMs, text, owner: parseOwner(text) };
   } finally {
     await fh.close();
   }
@@ -132,29 +161,41 @@ function sleep(ms: number): Promise<void> {
 }
 
 export class WriterLock {
+  private readonly touching: NodeJS.Timeout;
+
   private constructor(
     private readonly path: string,
     private readonly text: string,
-  ) {}
+  ) {
+    // A failed touch is retried at the next one; only processes in other pid namespaces look at the time.
+    this.touching = setInterval(() => {
+      const now = new Date();
+      fsp.utimes(path, now, now).catch(() => undefined);
+    }, LOCK_TOUCH_MS);
+    this.touching.unref();
+  }
 
   /** Takes the partition's writer lock, or throws HOPPER_PARTITION_LOCKED naming the holder. */
   static async acquire(dir: string, what: string): Promise<WriterLock> {
     const path = join(dir, LOCK_FILE);
     const startTicks = startTicksOf(process.pid);
     // The nonce tells apart two acquirers of one process (two logs on one data directory).
-    const text = JSON.stringify({ pid: process.pid, startTicks, nonce: randomBytes(8).toString('hex') });
+    const text = JSON.stringify({ pid: process.pid, startTicks, scope: PID_SCOPE, nonce: randomBytes(8).toString('hex') });
     for (let attempt = 0; attempt < MAX_ACQUIRE_ATTEMPTS; attempt++) {
       if (await createWhole(path, text)) return new WriterLock(path, text);
       const found = await readLockFile(path);
       if (found === null) continue; // released between our link and our read: try again
       const owner = found.owner;
-      if (owner && owner.pid === process.pid && owner.startTicks === startTicks) {
+      if (owner && owner.pid === process.pid && owner.startTicks === startTicks && (owner.scope ?? PID_SCOPE) === PID_SCOPE) {
         throw new HopperError('HOPPER_PARTITION_LOCKED', `${what} is already open for writing in this process.`);
       }
-      if (owner && isAlive(owner)) {
+      if (owner && isAlive(owner, found.mtimeMs)) {
+        const where = owner.scope !== null && owner.scope !== PID_SCOPE
+          ? ` in another container or host (its lock is taken over ${FOREIGN_LOCK_STALE_MS / 1000} s after that process stops)`
+          : '';
         throw new HopperError(
           'HOPPER_PARTITION_LOCKED',
-          `${what} is being written by process ${owner.pid}: stop it, or give this process another data directory or partition.`,
+          `${what} is being written by process ${owner.pid}${where}: stop it, or give this process another data directory or partition.`,
         );
       }
       const took = await takeOver(path, found, text);
@@ -165,6 +206,7 @@ export class WriterLock {
   }
 
   async release(): Promise<void> {
+    clearInterval(this.touching);
     // Only our own lock: a lock file that is not ours (never expected) belongs to a writer that is alive.
     const found = await readLockFile(this.path).catch(() => null);
     if (found?.text === this.text) await fsp.rm(this.path, { force: true });
@@ -199,7 +241,7 @@ async function takeOver(path: string, stale: LockFile, text: string): Promise<bo
 async function breakIfStale(mutex: string): Promise<void> {
   const found = await readLockFile(mutex);
   if (found === null) return;
-  if (found.owner && isAlive(found.owner)) return; // held: the holder is done in a few milliseconds
+  if (found.owner && isAlive(found.owner, found.mtimeMs)) return; // held: the holder is done in a few milliseconds
   // Another breaker may have removed the dead holder's file already and a live process linked a new mutex.
   await breakAside(mutex, async (aside) => {
     const moved = await readLockFile(aside);
