@@ -2,6 +2,10 @@
 // or the `key` query parameter (for beacons and pixels, which cannot set
 // headers). Keys are compared as SHA-256 digests with crypto.timingSafeEqual
 // against every configured key, so neither the key nor its length leaks in timing.
+// Header values reach us decoded as latin1 (one character per byte, by either HTTP
+// engine), while ?key= is percent-decoded as UTF-8: a key with non-ASCII characters,
+// sent in UTF-8 as clients do, is also matched in its latin1 reading. ASCII keys (the
+// usual case) get no second digest, so their match costs what it did.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -14,6 +18,10 @@ export class WriteKeys {
 
   constructor(keys: readonly string[]) {
     this.digests = keys.map(digest);
+    for (const key of keys) {
+      const asHeader = Buffer.from(key, 'utf8').toString('latin1');
+      if (asHeader !== key) this.digests.push(digest(asHeader));
+    }
   }
 
   matches(presented: string): boolean {

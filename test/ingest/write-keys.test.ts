@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WriteKeys, presentedKey, queryParam, withoutQueryParam } from '../../src/ingest/write-keys.js';
+import { send, startIngest } from './ingest-fixture.js';
 
 test('a key is taken from Authorization: Bearer, else from ?key=', () => {
   assert.equal(presentedKey('Bearer abc123456', ''), 'abc123456');
@@ -37,3 +38,25 @@ test('query helpers', () => {
   assert.equal(withoutQueryParam('key=s', 'key'), '');
   assert.equal(withoutQueryParam('a=1&monkey=2', 'key'), 'a=1&monkey=2');
 });
+
+test('a key with non-ASCII characters matches when sent in UTF-8 in Authorization (read as latin1) and in ?key=', () => {
+  const keys = new WriteKeys(['pässwort-geheim']);
+  const onTheWire = Buffer.from('pässwort-geheim', 'utf8').toString('latin1');
+  assert.ok(keys.matches(presentedKey(`Bearer ${onTheWire}`, '')!));
+  assert.ok(keys.matches(presentedKey(undefined, 'key=p%C3%A4sswort-geheim')!));
+  assert.ok(keys.matches('pässwort-geheim'));
+  assert.ok(!keys.matches('passwort-geheim'));
+});
+
+for (const engine of ['hopper', 'node']) {
+  test(`${engine} engine: a non-ASCII write key is accepted in Authorization: Bearer over HTTP`, async (t) => {
+    const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine, streams: { k: { writeKeys: ['pässwort-geheim'] } } } });
+    // node's client, like curl, sends the header's characters in UTF-8 (fetch sends a Latin-1 one as its byte,
+    // which read as latin1 gives the key back and matched before).
+    const authorization = 'Bearer pässwort-geheim';
+    const r = await send(f.port, 'POST', '/v1/streams/k', { headers: { authorization }, body: 'x' });
+    assert.equal(r.status, 202, r.text);
+    const wrong = await send(f.port, 'POST', '/v1/streams/k', { headers: { authorization: 'Bearer passwort-geheim' }, body: 'x' });
+    assert.equal(wrong.status, 403);
+  });
+}
