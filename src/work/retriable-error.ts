@@ -34,7 +34,10 @@ const NETWORK_ERROR_CODES = new Set([
  */
 const MAX_CAUSE_DEPTH = 8;
 
-/** Errors looked at in all for one isRetriable call: AggregateErrors nested in each other multiply. */
+/**
+ * Errors looked at in all for one isRetriable call, the outermost among them (an AggregateError of 256 errors is not
+ * retriable, as the README says): AggregateErrors nested in each other multiply.
+ */
 const MAX_ERRORS_VISITED = 256;
 
 export class RetriableError extends Error {

@@ -25,6 +25,9 @@ test('an AggregateError is retriable only when it has errors and all of them are
   assert.equal(isRetriable(new Error('write failed', { cause: new AggregateError([reset(), reset()]) })), true);
   // Too many to look at each: an ordinary failure (attempts counted), not retried without end.
   assert.equal(isRetriable(new AggregateError(Array.from({ length: 10_000 }, reset))), false);
+  // The limit the README states: 256 errors looked at, the AggregateError itself among them.
+  assert.equal(isRetriable(new AggregateError(Array.from({ length: 255 }, reset))), true);
+  assert.equal(isRetriable(new AggregateError(Array.from({ length: 256 }, reset))), false);
   const self = new AggregateError([reset()]) as AggregateError & { errors: unknown[] };
   self.errors.push(self);
   assert.equal(isRetriable(self), false);
