@@ -68,8 +68,8 @@ export class PartitionReader {
   private resumePoints = new Map<number, FoundFrame[]>();
   /** Running average of frame sizes, to size reads to what maxRecords needs. */
   private avgFrameBytes = 512;
-  /** The newest segment, once seen holding data (it is then no failed roll's leftover): no stat per read to tell. */
-  private newestWithData: number | null = null;
+  /** Segments seen holding data (a segment never empties again): no stat per read to tell them from a failed roll's leftover. */
+  private withData = new Set<number>();
 
   constructor(
     private readonly dir: string,
@@ -86,31 +86,47 @@ export class PartitionReader {
     if (this.cursors.some((c) => !bases.includes(c.base))) this.cursors = this.cursors.filter((c) => bases.includes(c.base));
     for (const base of this.sealedSizes.keys()) if (!bases.includes(base)) this.sealedSizes.delete(base);
     for (const base of this.resumePoints.keys()) if (!bases.includes(base)) this.resumePoints.delete(base);
+    for (const base of this.withData) if (!bases.includes(base)) this.withData.delete(base);
     for (const [key, r] of this.quarantined) if (!bases.includes(r.segment)) this.quarantined.delete(key);
     for (const [base, h] of this.handles) if (!bases.includes(base)) this.drop(base, h);
     return bases;
   }
 
   /**
-   * The segments to read: without an empty newest one after another, unless this process writes the partition.
-   * That one is a roll just made, and the segment before it is sealed and ends at its base, or the leftover of a
-   * roll that failed (its file not removed, no roll succeeded since), and appends go on in the segment before it:
-   * read as the newest, that segment serves both (recovery tells the two apart the same way, by where it ends).
-   * `passedOver` is that empty segment's base: the data before it was synced before its file was made, so none
-   * of it is a write in progress.
+   * The segments to read, unless this process writes the partition: those holding data. An empty segment is the
+   * leftover of a roll that failed (its file not removed; appends went on in the segment before it, which holds its
+   * offsets) or, the newest only, a roll just made (the segment before it is sealed and ends at its base). Every
+   * segment with data was made by a roll that succeeded, from the segment with data before it, which ends exactly at
+   * its base: the offsets between two such segments are all in the first, whatever leftovers lie between them. After
+   * the last one with data, leftovers and a new segment look the same: that one is read as the newest, and serves
+   * both (recovery tells the two apart the same way, by where it ends). `passedOver` is then the newest segment's
+   * base: the data below it was synced before its file was made, so none of it is a write in progress.
    */
   private async readableSegments(): Promise<{ bases: number[]; passedOver: number | null }> {
     const bases = await this.segments();
     if (bases.length < 2 || this.writer() !== null) return { bases, passedOver: null };
-    const newest = bases[bases.length - 1]!;
-    if (newest === this.newestWithData) return { bases, passedOver: null };
-    const size = (await fsp.stat(segmentPath(this.dir, newest)).catch(() => null))?.size ?? 0; // gone: the writer removed it
-    if (size > 0) {
-      this.newestWithData = newest;
-      return { bases, passedOver: null };
+    const sizes = await Promise.all(
+      bases.map((base) =>
+        this.withData.has(base)
+          ? 1
+          : fsp.stat(segmentPath(this.dir, base)).then(
+              (st) => st.size,
+              // Gone: deleted by retention, a failed roll's file the writer removed, a leftover recovery removed.
+              // Not known (any other error): kept, for the read to meet the error itself.
+              (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? 0 : -1),
+            ),
+      ),
+    );
+    const kept: number[] = [];
+    for (let i = 0; i < bases.length; i++) {
+      if (sizes[i]! === 0) continue;
+      if (sizes[i]! > 0) this.withData.add(bases[i]!);
+      kept.push(bases[i]!);
     }
-    bases.pop();
-    return { bases, passedOver: newest };
+    const newest = bases[bases.length - 1]!;
+    // None holds data yet (the one before a roll just made deleted by retention): the newest is where records go.
+    if (kept.length === 0) return { bases: [newest], passedOver: null };
+    return { bases: kept, passedOver: kept[kept.length - 1] === newest ? null : newest };
   }
 
   /**
@@ -166,7 +182,7 @@ export class PartitionReader {
     this.cursors = [];
     this.sealedSizes.clear();
     this.resumePoints.clear();
-    this.newestWithData = null;
+    this.withData.clear();
   }
 
   /** Closes the idle handles now, and those of reads in progress when they are done. */
