@@ -74,6 +74,11 @@ function boundedJson(thrown: object): string {
     } else {
       put('{');
       const keys = Object.keys(value);
+      // An Error's name, message and cause are not enumerable: one a client wraps in its rejection read {}.
+      if (value instanceof Error || types.isNativeError(value)) {
+        const own = ['name', 'message', ...(Object.hasOwn(value, 'cause') ? ['cause'] : [])];
+        keys.unshift(...own.filter((k) => !keys.includes(k)));
+      }
       let first = true;
       for (const key of keys.slice(0, MAX_DESCRIBED_ENTRIES)) {
         if (left <= 0) break;
@@ -97,7 +102,14 @@ function boundedJson(thrown: object): string {
 /** The message of an Error, a thrown string as is, any other value described; never throws. */
 export function thrownMessage(thrown: unknown): string {
   try {
-    if (thrown instanceof Error) return thrown.message || thrown.name;
+    if (thrown instanceof Error) {
+      // A library may set message to a number or an object: returned as is, it was no string to callers.
+      const message: unknown = thrown.message;
+      if (typeof message === 'string' && message !== '') return message;
+      if (typeof message === 'object' && message !== null) return boundedJson(message);
+      if (message !== undefined && message !== null && message !== '') return String(message).slice(0, MAX_DESCRIBED_CHARS);
+      return String(thrown.name || 'Error');
+    }
     if (typeof thrown === 'string' && thrown !== '') return thrown;
     // A plain object (what some clients reject with: { code, message }) read "[object Object]": its message, or its JSON.
     if (typeof thrown === 'object' && thrown !== null) {

@@ -87,3 +87,20 @@ test('thrownMessage writes Dates as JSON does and does not call other toJSON met
   assert.equal(called, false);
   assert.equal(thrownMessage({ code: 'E', list: [undefined, () => 1, Symbol('s'), NaN], skip: undefined }), '{"code":"E","list":[null,null,null,null]} was thrown (not an Error)');
 });
+
+// An Error's name, message and cause are not enumerable, so one wrapped in a thrown object read {}; an Error whose
+// message a library set to an object or a number was returned as that value, no string (a loader's .replace threw).
+test('thrownMessage writes Errors inside a thrown object, and an Error\'s message that is no string as text', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  assert.equal(
+    thrownMessage({ code: 'E_WRAP', err: new Error('fetch failed', { cause: refused }), errors: [new TypeError('bad row')] }),
+    '{"code":"E_WRAP","err":{"name":"Error","message":"fetch failed","cause":{"name":"Error","message":"connect ECONNREFUSED 10.0.0.1:5432","code":"ECONNREFUSED"}},"errors":[{"name":"TypeError","message":"bad row"}]} was thrown (not an Error)',
+  );
+  const objectMessage = Object.assign(new Error(), { message: { code: 'E_OBJ' } });
+  assert.equal(thrownMessage(objectMessage), '{"code":"E_OBJ"}');
+  assert.equal(thrownMessage(Object.assign(new Error(), { message: 42 })), '42');
+  const selfMessage = new Error() as Error & { message: unknown };
+  selfMessage.message = selfMessage;
+  assert.equal(thrownMessage(selfMessage), '{"name":"Error","message":"[Circular]"}');
+  assert.equal(thrownMessage(new RangeError()), 'RangeError');
+});
