@@ -99,8 +99,8 @@ test('thrownMessage writes Errors inside a thrown object, and an Error\'s messag
   const objectMessage = Object.assign(new Error(), { message: { code: 'E_OBJ' } });
   assert.equal(thrownMessage(objectMessage), '{"code":"E_OBJ"}');
   assert.equal(thrownMessage(Object.assign(new Error(), { message: 42 })), '42');
-  const selfMessage = new Error() as Error & { message: unknown };
-  selfMessage.message = selfMessage;
+  const selfMessage = new Error();
+  Object.defineProperty(selfMessage, 'message', { value: selfMessage, enumerable: false, writable: true });
   assert.equal(thrownMessage(selfMessage), '{"name":"Error","message":"[Circular]"}');
   assert.equal(thrownMessage(new RangeError()), 'RangeError');
 });
