@@ -159,6 +159,13 @@ export class AppendBatcher {
         retryAfterSeconds: 1,
       });
     }
+    // A refusal of the records themselves (4xx: a body over NATS max_payload or a partition's share of
+    // retentionMaxBytes) says nothing of the log's health: it must not make /readyz fail, nor show as a
+    // log failure, or one client sending a large body takes the process out of its load balancer.
+    if (e.status < 500) {
+      for (const w of b.waiters) w.failed(e);
+      return;
+    }
     stats.appendFailures++;
     if (stats.lastAppendError?.untilRestart !== true || e.untilRestart) {
       stats.lastAppendError = { code: e.code, message: e.message, atMs: Date.now(), untilRestart: e.untilRestart };

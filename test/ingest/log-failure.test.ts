@@ -71,6 +71,19 @@ test('a failure that lasts until a restart (a partition stopped by a failed fsyn
   assert.equal(f.server.stats.lastAppendError?.untilRestart, true);
 });
 
+test('a record the log refuses for its own size (413, NATS max_payload) leaves the process ready: the log is writable', async (t) => {
+  const failure: { error: Error | null } = { error: null };
+  const f = await startIngest(t, { wrapLog: (inner) => failing(inner, failure) });
+  failure.error = new HopperError('HOPPER_BODY_TOO_LARGE', 'Record 1 of 1 is 1048700 bytes as a NATS message, more than max_payload.');
+  const r = await post(f.port, 'w', '{"big":1}');
+  assert.equal(r.status, 413);
+  failure.error = null;
+  const ready = await send(f.port, 'GET', '/readyz');
+  assert.equal(ready.status, 200, `one client's oversized body must not take the process out of a load balancer: ${ready.text}`);
+  assert.equal(f.server.stats.lastAppendError, null);
+  assert.equal(f.server.stats.appendFailures, 0, 'appendFailures counts the calls answered 503 or 500');
+});
+
 test('a real full disk (ENOSPC) answers 503 for what was not stored and recovers when space returns', async (t) => {
   const mnt = tempDir('hopper-ingest-full-');
   try {
