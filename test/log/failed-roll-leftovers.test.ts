@@ -2,7 +2,8 @@
 // could not remove them (the writer appended on into the segment before them) together with a roll that
 // succeeded since, or several such files in a row: no record is skipped or counted as quarantined, by a read from
 // any offset, the end offset (stats) or a time lookup; and damage at the end of a segment just rolled from is
-// still skipped and reported, not waited on.
+// still skipped and reported, not waited on. A leftover that retention left first holds no offsets: stats and a
+// consumer group see the partition start after it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
@@ -180,3 +181,32 @@ for (const leftovers of [[10], [10, 20]]) {
     assert.equal(await reader.offsetForTime('s', 0, stampOf(end + 100)), end);
   });
 }
+
+test('a failed roll\'s leftover left first by retention holds no offsets: the partition starts after it', async (t) => {
+  const { dir, writer, pdir, end } = await leftoverPartition(t, [10], true);
+  await writer.append('s', 0, stamped(end, end + 5), 'durable');
+  // Retention deletes the writer's segments from the front; the leftover is none of them, and stays.
+  await writer.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 1 });
+  await writer.enforceRetention();
+  assert.deepEqual(await listSegments(pdir), [10, end]);
+
+  const warnings: string[] = [];
+  const skipped: unknown[] = [];
+  const reader = openEmbedded(dir, { warn: (f, m) => void (warnings.push(m), skipped.push(f.skippedOffsets)) });
+  t.after(() => reader.close());
+  const stats = (await reader.stats()).streams[0]!.partitions[0]!;
+  assert.equal(stats.startOffset, end, 'the first offset stored');
+  assert.equal(stats.endOffset, end + 5);
+  assert.deepEqual(await readAll(reader, 0, 3), range(end, end + 5));
+  assert.deepEqual(await readAll(reader, 15, 3), range(end, end + 5));
+  assert.equal(await reader.offsetForTime('s', 0, 0), end);
+  assert.deepEqual(warnings, []);
+
+  // A group whose position was in the deleted segment: told every offset it never got.
+  await reader.commitPosition('g', 's', 0, 5);
+  const consumer = await reader.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: 30_000 });
+  t.after(() => consumer.close());
+  assert.equal((await consumer.fetch(10, 1_000))?.records[0]?.offset, end);
+  assert.deepEqual(warnings, ['consumer group skipped records that retention deleted before the group processed them']);
+  assert.equal(skipped[0], `5..${end - 1}`);
+});

@@ -339,7 +339,7 @@ export class EmbeddedLog implements Log {
         let bytes = 0;
         for (const base of bases) bytes += (await fsp.stat(segmentPath(this.partitionDir(stream, partition), base)).catch(() => ({ size: 0 }))).size;
         const endOffset = await reader.endOffset();
-        const startOffset = bases[0] ?? 0;
+        const startOffset = (await reader.startOffset()) ?? 0;
         const quarantine = await reader.quarantineTotals(bases);
         const groupStats = [];
         const unreadableGroups: UnreadableGroupPosition[] = [];

@@ -524,7 +524,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
 
   /** The partition's first stored offset (retention deletes from the front), or `otherwise` when it has no segment. */
   private async startOffset(partition: number, otherwise: number): Promise<number> {
-    return (await this.log.reader(this.opts.stream, partition).segments())[0] ?? otherwise;
+    return (await this.log.reader(this.opts.stream, partition).startOffset()) ?? otherwise;
   }
 
   /**

@@ -548,6 +548,11 @@ export class PartitionReader {
     }
   }
 
+  /** The first offset stored (retention deletes from the front, a failed roll's leftover holds none), or null with no segment. */
+  async startOffset(): Promise<number | null> {
+    return (await this.readableSegments()).bases[0] ?? null;
+  }
+
   /** The offset the next appended record gets, seen from any process. */
   async endOffset(): Promise<number> {
     const w = this.writer();
