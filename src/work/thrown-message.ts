@@ -99,6 +99,29 @@ function boundedJson(thrown: object): string {
   return out.join('').slice(0, MAX_DESCRIBED_CHARS);
 }
 
+/** Errors of an AggregateError named in its description; the rest are counted. */
+const MAX_DESCRIBED_ERRORS = 5;
+
+/**
+ * An Error without a message by its name, code and errors. Node's AggregateError for a connection refused at every
+ * address of a name (net's autoSelectFamily: localhost as ::1 and 127.0.0.1, a database down) has no message and
+ * read only "AggregateError"; its errors' messages are read one level down, not followed further.
+ */
+function emptyErrorText(err: Error): string {
+  const { code, errors } = err as { code?: unknown; errors?: unknown };
+  let text = String(err.name || 'Error');
+  if (typeof code === 'string' || typeof code === 'number') text += ` [${code}]`;
+  if (Array.isArray(errors) && errors.length > 0) {
+    const inner = errors.slice(0, MAX_DESCRIBED_ERRORS).map((e: unknown) => {
+      const message: unknown = e instanceof Error ? e.message : e;
+      return typeof message === 'string' && message !== '' ? message : e instanceof Error ? String(e.name) : typeof e;
+    });
+    const more = errors.length > MAX_DESCRIBED_ERRORS ? `; ... ${errors.length - MAX_DESCRIBED_ERRORS} more` : '';
+    text += `: ${inner.join('; ')}${more}`;
+  }
+  return text.slice(0, MAX_DESCRIBED_CHARS);
+}
+
 /** The message of an Error, a thrown string as is, any other value described; never throws. */
 export function thrownMessage(thrown: unknown): string {
   try {
@@ -108,7 +131,7 @@ export function thrownMessage(thrown: unknown): string {
       if (typeof message === 'string' && message !== '') return message;
       if (typeof message === 'object' && message !== null) return boundedJson(message);
       if (message !== undefined && message !== null && message !== '') return String(message).slice(0, MAX_DESCRIBED_CHARS);
-      return String(thrown.name || 'Error');
+      return emptyErrorText(thrown);
     }
     if (typeof thrown === 'string' && thrown !== '') return thrown;
     // A plain object (what some clients reject with: { code, message }) read "[object Object]": its message, or its JSON.

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { thrownMessage } from '../../src/work/thrown-message.js';
 import { loadProcessor } from '../../src/work/processor-loader.js';
 import { defaultPipeline } from '../../src/work/pipeline-config.js';
@@ -103,4 +104,24 @@ test('thrownMessage writes Errors inside a thrown object, and an Error\'s messag
   Object.defineProperty(selfMessage, 'message', { value: selfMessage, enumerable: false, writable: true });
   assert.equal(thrownMessage(selfMessage), '{"name":"Error","message":"[Circular]"}');
   assert.equal(thrownMessage(new RangeError()), 'RangeError');
+});
+
+// Node's AggregateError for a connection refused at every address of a name (net's autoSelectFamily: localhost as
+// ::1 and 127.0.0.1) has no message: a factory connecting to a database that is down failed to start with
+// "factory threw: AggregateError", and a processor's retries were logged the same.
+test('thrownMessage describes an Error without a message by its name, code and errors', async () => {
+  const refused = await new Promise<unknown>((resolve) => {
+    const socket = connect({
+      host: 'db.test',
+      port: 9,
+      autoSelectFamily: true,
+      lookup: (_host, _options, callback) => (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }, { address: '127.0.0.2', family: 4 }]),
+    });
+    socket.on('error', resolve);
+  });
+  assert.equal(thrownMessage(refused), 'AggregateError [ECONNREFUSED]: connect ECONNREFUSED 127.0.0.1:9; connect ECONNREFUSED 127.0.0.2:9');
+  const many = new AggregateError([...Array.from({ length: 6 }, (_, i) => new Error(`e${i}`)), 'text', new TypeError(), 7]);
+  assert.equal(thrownMessage(many), 'AggregateError: e0; e1; e2; e3; e4; ... 4 more');
+  assert.equal(thrownMessage(new AggregateError(['text', new TypeError(), 7])), 'AggregateError: text; TypeError; number');
+  assert.equal(thrownMessage(Object.assign(new Error(), { code: 'E_DOWN' })), 'Error [E_DOWN]');
 });
