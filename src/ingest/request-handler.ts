@@ -301,27 +301,37 @@ export class RequestHandler {
       });
     }
 
+    if (known === undefined) {
+      try {
+        registry.checkRoom(name);
+      } catch (err) {
+        return this.refuseWith(res, err, requestId, { cors });
+      }
+    }
+    // The head stays in memory until the answer (its header values are views into it): counted with the body, but
+    // never so much that a write the budget can hold alone would be refused for good.
+    // Admitted before a new stream is created (resolve): a write refused here must not create it either.
+    const headBytes = Math.min(req.headBytes ?? 0, backpressure.hardBytes - declared);
+    const retryAfter = backpressure.admit(declared + headBytes);
+    if (retryAfter > 0) {
+      stats.backpressureRefusals++;
+      if (refusedIn !== undefined) refusedIn.backpressureRefusals++;
+      return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors, stream: refusedIn });
+    }
     let entry = known;
     if (entry === undefined) {
       // Kept for the life of the process (registry, stats, rate limit scope): a slice of the request head would
       // keep the whole head (up to ingest.maxHeaderBytes) with it.
       name = ownCopy(name);
       try {
+        // Checked just above in this same turn (checkRoom): nothing ran since that could make it throw.
         entry = registry.resolve(name);
       } catch (err) {
+        backpressure.release(declared + headBytes);
         return this.refuseWith(res, err, requestId, { cors });
       }
     }
     const sc = refusedIn ?? stats.stream(name);
-    // The head stays in memory until the answer (its header values are views into it): counted with the body, but
-    // never so much that a write the budget can hold alone would be refused for good.
-    const headBytes = Math.min(req.headBytes ?? 0, backpressure.hardBytes - declared);
-    const retryAfter = backpressure.admit(declared + headBytes);
-    if (retryAfter > 0) {
-      stats.backpressureRefusals++;
-      sc.backpressureRefusals++;
-      return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors, stream: sc });
-    }
 
     const w = new PendingWrite(this, res, entry, sc, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, headBytes, pixel);
     this.inFlight++;

@@ -140,11 +140,18 @@ export class StreamRegistry {
     }
   }
 
+  /**
+   * Throws the 403 HOPPER_STREAM_LIMIT that resolve(name) would throw now, creating nothing: a write is checked
+   * before it is admitted, and its stream created only once it was.
+   */
+  checkRoom(name: string): void {
+    if (!this.known.has(name) && this.known.size >= this.opts.config.ingest.maxStreams) throw this.limitError();
+  }
+
   /** For a name `get` does not know: a new entry being created, or a HopperError (400, 404, 403). */
   resolve(name: string): StreamEntry {
     this.checkCreatable(name);
-    const { ingest } = this.opts.config;
-    if (!this.known.has(name) && this.known.size >= ingest.maxStreams) throw this.limitError();
+    this.checkRoom(name);
     const entry = this.newEntry(name, this.autoSettings(name));
     this.known.add(name);
     entry.readyPromise = this.create(entry, true).then(

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { HopperError } from '../../src/errors.js';
 import { StreamRegistry } from '../../src/ingest/stream-registry.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
-import { testConfig } from './ingest-fixture.js';
+import type { Log } from '../../src/log/types.js';
+import { errorCode, post, startIngest, testConfig } from './ingest-fixture.js';
 
 async function registry(t: import('node:test').TestContext, overrides: Record<string, unknown>) {
   const dataDir = tempDir('hopper-registry-');
@@ -54,4 +55,42 @@ test('every stream created on first write has its own rate limit', async (t) => 
   const take = (limit: typeof a.settings.rateLimiter): number[] => [1, 2, 3, 4].map(() => limit!.take('10.0.0.1', 0));
   assert.deepEqual(take(a.settings.rateLimiter), [0, 0, 0, 1], 'a: the burst of 3, then wait');
   assert.deepEqual(take(b.settings.rateLimiter), [0, 0, 0, 1], 'b: a burst of its own, not what a left');
+});
+
+test('a write refused for backpressure creates no stream and no metrics series: a refused request never touches the log', async (t) => {
+  const gate: { open: () => void; wait: Promise<void> } = { open: () => undefined, wait: Promise.resolve() };
+  gate.wait = new Promise((resolve) => (gate.open = resolve));
+  let stall = false;
+  const f = await startIngest(t, {
+    overrides: { 'ingest.maxPendingBytes': 8192, 'ingest.softPendingBytes': 8192 },
+    wrapLog: (inner) =>
+      new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop === 'append') {
+            return async (...args: Parameters<Log['append']>) => {
+              if (stall) await gate.wait;
+              return target.append(...args);
+            };
+          }
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      }),
+  });
+  t.after(() => gate.open());
+  assert.equal((await post(f.port, 'held', '{}')).status, 202);
+  stall = true;
+  const held = post(f.port, 'held', 'x'.repeat(6000)); // waits in the stalled log, holding 6000 of 8192 bytes
+  while (f.server.handler.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+  const refused = await post(f.port, 'fresh', 'y'.repeat(4000));
+  assert.equal(refused.status, 503);
+  assert.equal(errorCode(refused), 'HOPPER_BACKPRESSURE');
+  await new Promise((r) => setTimeout(r, 50)); // a creation started anyway would have reached the log by now
+  assert.ok(!(await f.log.listStreams()).includes('fresh'), 'the refused write created its stream');
+  assert.ok(!f.server.registry.names().includes('fresh'));
+  assert.equal(f.server.stats.snapshot().streams.fresh, undefined, 'a refused name makes no metrics series');
+  gate.open();
+  assert.equal((await held).status, 202);
+  assert.equal((await post(f.port, 'fresh', 'y')).status, 202, 'once the pressure is gone the stream is created');
+  assert.ok((await f.log.listStreams()).includes('fresh'));
 });
