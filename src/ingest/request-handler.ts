@@ -310,7 +310,7 @@ export class RequestHandler {
     }
     // The head stays in memory until the answer (its header values are views into it): counted with the body, but
     // never so much that a write the budget can hold alone would be refused for good.
-    // Admitted before a new stream is created (resolve): a write refused here must not create it either.
+    // Admitted before a new stream is created: a write refused here must not create it either.
     const headBytes = Math.min(req.headBytes ?? 0, backpressure.hardBytes - declared);
     const retryAfter = backpressure.admit(declared + headBytes);
     if (retryAfter > 0) {
@@ -318,22 +318,12 @@ export class RequestHandler {
       if (refusedIn !== undefined) refusedIn.backpressureRefusals++;
       return this.refuse(res, 'HOPPER_BACKPRESSURE', null, requestId, { retryAfterSeconds: retryAfter, cors, stream: refusedIn });
     }
-    let entry = known;
-    if (entry === undefined) {
-      // Kept for the life of the process (registry, stats, rate limit scope): a slice of the request head would
-      // keep the whole head (up to ingest.maxHeaderBytes) with it.
-      name = ownCopy(name);
-      try {
-        // Checked just above in this same turn (checkRoom): nothing ran since that could make it throw.
-        entry = registry.resolve(name);
-      } catch (err) {
-        backpressure.release(declared + headBytes);
-        return this.refuseWith(res, err, requestId, { cors });
-      }
-    }
-    const sc = refusedIn ?? stats.stream(name);
-
-    const w = new PendingWrite(this, res, entry, sc, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, headBytes, pixel);
+    // A new stream is created (and counted) once the body came whole (PendingWrite.complete): a body cut off
+    // (chunked past the limit, refused for backpressure, abandoned) must not create it either. Its name is kept
+    // for the life of the process (registry, stats, rate limit scope): a slice of the request head would keep the
+    // whole head (up to ingest.maxHeaderBytes) with it.
+    const newStream = known === undefined ? ownCopy(name) : null;
+    const w = new PendingWrite(this, res, known ?? null, newStream, refusedIn, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, headBytes, pixel);
     this.inFlight++;
     if (pixelBody !== null) return w.complete(pixelBody);
     (req as WriteRequest)[kWrite] = w;
@@ -396,8 +386,12 @@ class PendingWrite implements AppendWaiter {
   constructor(
     private readonly h: RequestHandler,
     private readonly res: ServerResponse,
-    private readonly entry: StreamEntry,
-    private readonly sc: StreamCounters,
+    /** null for a stream new to this process, created (resolved) in complete(). */
+    private entry: StreamEntry | null,
+    /** The new stream's name while entry is null. */
+    private readonly newStream: string | null,
+    /** The stream's counters; undefined for a new stream until it is created, so a refused name makes no series. */
+    private sc: StreamCounters | undefined,
     private readonly rank: number,
     private readonly requestId: string,
     private readonly cors: string[] | null,
@@ -431,7 +425,7 @@ class PendingWrite implements AppendWaiter {
       }
       if (!backpressure.grow(n - this.reserved)) {
         stats.backpressureRefusals++;
-        this.sc.backpressureRefusals++;
+        if (this.sc !== undefined) this.sc.backpressureRefusals++;
         return this.cutOff('HOPPER_BACKPRESSURE', null, backpressure.retryAfterSeconds());
       }
       this.reserved = n;
@@ -473,8 +467,21 @@ class PendingWrite implements AppendWaiter {
     this.chunks = null;
     this.copied = null;
     const { stats, batcher } = this.h.opts;
+    let entry = this.entry;
+    if (entry === null) {
+      const { registry } = this.h.opts;
+      const name = this.newStream!;
+      try {
+        // Another request may have created it while this body came in.
+        entry = this.entry = registry.get(name) ?? registry.resolve(name);
+      } catch (err) {
+        return this.failed(err instanceof HopperError ? err : new HopperError('HOPPER_INTERNAL', undefined, { cause: err }));
+      }
+      this.sc ??= stats.stream(entry.name);
+    }
+    const sc = this.sc!;
     stats.bytesIn += body.length;
-    this.sc.bytesIn += body.length;
+    sc.bytesIn += body.length;
     // Copies: header values are views into the request head, which would stay in memory as long as the record
     // waits for the log (200,000 records of 16 KiB heads: 3 GiB that no pending-bytes bound counts).
     const record: RecordInput = {
@@ -486,7 +493,6 @@ class PendingWrite implements AppendWaiter {
       requestId: ownCopy(this.requestId),
       idempotencyKey: ownCopy(this.idempotencyKey),
     };
-    const entry = this.entry;
     if (entry.ready) {
       batcher.add(entry, this.rank, record, this);
     } else if (entry.readyPromise !== null) {
@@ -540,7 +546,7 @@ class PendingWrite implements AppendWaiter {
     if (this.h.stopping) headers.push('Connection', 'close');
     const status = this.pixel ? 200 : 202;
     this.h.opts.stats.countStatus(status);
-    const sc = this.sc;
+    const sc = this.sc!; // set in complete(), before the append
     sc.countStatus(status);
     sc.records++;
     sc.ackLatency.observe((receivedAtUs() - this.receivedAtUs) / 1e6);
@@ -552,7 +558,7 @@ class PendingWrite implements AppendWaiter {
     this.end();
     if (err.code === 'HOPPER_BACKPRESSURE') {
       this.h.opts.stats.backpressureRefusals++;
-      this.sc.backpressureRefusals++;
+      if (this.sc !== undefined) this.sc.backpressureRefusals++;
     }
     const extras: ErrorExtras = { cors: this.cors, stream: this.sc };
     if (this.h.stopping) extras.close = true;

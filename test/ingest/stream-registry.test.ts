@@ -6,7 +6,8 @@ import type { HopperError } from '../../src/errors.js';
 import { StreamRegistry } from '../../src/ingest/stream-registry.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import type { Log } from '../../src/log/types.js';
-import { errorCode, post, startIngest, testConfig } from './ingest-fixture.js';
+import { connect } from 'node:net';
+import { errorCode, post, readAll, startIngest, testConfig } from './ingest-fixture.js';
 
 async function registry(t: import('node:test').TestContext, overrides: Record<string, unknown>) {
   const dataDir = tempDir('hopper-registry-');
@@ -93,4 +94,33 @@ test('a write refused for backpressure creates no stream and no metrics series: 
   assert.equal((await held).status, 202);
   assert.equal((await post(f.port, 'fresh', 'y')).status, 202, 'once the pressure is gone the stream is created');
   assert.ok((await f.log.listStreams()).includes('fresh'));
+});
+
+test('a body cut off (chunked past ingest.maxBodyBytes) or abandoned creates no stream: the stream is made once a body came whole', async (t) => {
+  const f = await startIngest(t, { overrides: { 'ingest.maxBodyBytes': 100 } });
+  const raw = (bytes: string) =>
+    new Promise<string>((resolve) => {
+      const s = connect(f.port, '127.0.0.1');
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.on('close', () => resolve(got));
+      s.on('connect', () => {
+        s.write(bytes);
+        // An abandoned body: the client goes away half way.
+        if (!bytes.includes('chunked')) setTimeout(() => s.destroy(), 50);
+      });
+    });
+  const tooLarge = await raw(`POST /v1/streams/cut HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nc8\r\n${'x'.repeat(200)}\r\n0\r\n\r\n`);
+  assert.match(tooLarge, /^HTTP\/1\.1 413 /);
+  await raw('POST /v1/streams/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nhalf');
+  await new Promise((r) => setTimeout(r, 50)); // a creation started anyway would have reached the log by now
+  const streams = await f.log.listStreams();
+  assert.ok(!streams.includes('cut') && !streams.includes('gone'), `refused or abandoned writes created ${streams.join(', ')}`);
+  assert.deepEqual(f.server.registry.names(), []);
+  assert.deepEqual(Object.keys(f.server.stats.snapshot().streams), [], 'no metrics series for names no write went to');
+  // Concurrent first writes to one new name share one entry, and each gets its own offset.
+  const replies = await Promise.all([0, 1, 2, 3].map((i) => post(f.port, 'cut', String(i))));
+  assert.deepEqual(replies.map((r) => r.status), [202, 202, 202, 202]);
+  assert.deepEqual(new Set(replies.map((r) => r.headers['hopper-offset'])).size, 4);
+  assert.equal((await readAll(f.log, 'cut')).length, 4);
 });
