@@ -159,10 +159,11 @@ export class AppendBatcher {
         retryAfterSeconds: 1,
       });
     }
-    // A refusal of the records themselves (4xx: a body over NATS max_payload or a partition's share of
-    // retentionMaxBytes) says nothing of the log's health: it must not make /readyz fail, nor show as a
-    // log failure, or one client sending a large body takes the process out of its load balancer.
-    if (e.status < 500) {
+    // A refusal of the request's own record (413: a body over NATS max_payload or a partition's share of
+    // retentionMaxBytes; 400: its metadata) says nothing of the log's health: it must not make /readyz fail,
+    // nor show as a log failure, or one client sending a large body takes the process out of its load balancer.
+    // Other errors, 4xx included (a stream or partition gone from the log), still do: they need an operator.
+    if (e.code === 'HOPPER_BODY_TOO_LARGE' || e.code === 'HOPPER_METADATA_TOO_LARGE') {
       for (const w of b.waiters) w.failed(e);
       return;
     }

@@ -82,6 +82,12 @@ test('a record the log refuses for its own size (413, NATS max_payload) leaves t
   assert.equal(ready.status, 200, `one client's oversized body must not take the process out of a load balancer: ${ready.text}`);
   assert.equal(f.server.stats.lastAppendError, null);
   assert.equal(f.server.stats.appendFailures, 0, 'appendFailures counts the calls answered 503 or 500');
+
+  // A partition gone from the log is no client's doing: it still shows, though its status is 404.
+  failure.error = new HopperError('HOPPER_PARTITION_UNKNOWN', 'Stream w has no partition 0.');
+  assert.equal((await post(f.port, 'w', '{"n":2}')).status, 404);
+  failure.error = null;
+  assert.match((await send(f.port, 'GET', '/readyz')).text, /log not writable: HOPPER_PARTITION_UNKNOWN/);
 });
 
 test('a real full disk (ENOSPC) answers 503 for what was not stored and recovers when space returns', async (t) => {
