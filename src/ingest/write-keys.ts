@@ -67,7 +67,9 @@ export function withoutQueryParam(query: string, name: string): string {
 export function presentedKey(authorization: string | undefined, query: string): string | null {
   if (authorization !== undefined) {
     // The credentials are the rest of the header, spaces inside included: writeKeys may hold a passphrase.
-    const m = /^Bearer[ \t]+(\S(?:.*\S)?)[ \t]*$/i.exec(authorization);
+    // Trimmed of HTTP's whitespace (space, tab) only: \s would also take a latin1 \u00a0, the last byte of
+    // a key ending in "à" sent in UTF-8 (C3 A0), and the key would go unread.
+    const m = /^Bearer[ \t]+([^ \t](?:.*[^ \t])?)[ \t]*$/i.exec(authorization);
     if (m) return m[1]!;
   }
   return queryParam(query, 'key');
