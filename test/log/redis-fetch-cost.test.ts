@@ -1,8 +1,9 @@
 // Redis consumer groups: measuring new entries before XREADGROUP (a Lua script that reads them with XRANGE, then
 // XREADGROUPs them: every entry through Lua twice) cost Redis about 3.5 times a plain XREADGROUP on every read,
-// main-thread time that delays appends on the same Redis. A member plans its reads with the largest body it has
-// seen on the partition and measures only when it knows none (or its estimate went stale), so a stream of small
-// records is read with plain XREADGROUPs, and the FETCH_MAX_BYTES bound still holds when sizes change.
+// main-thread time that delays appends on the same Redis. Appends list the partition's large bodies
+// (BIG_BODY_BYTES), and a member reads with a plain XREADGROUP whenever none is listed ahead of what it last read,
+// so a stream of small records is read with plain XREADGROUPs, and the FETCH_MAX_BYTES bound still holds when
+// sizes change (redis-big-bodies.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
@@ -46,7 +47,7 @@ test('redis: reads of small records are plain XREADGROUPs of maxRecords, measure
     await consumer.commit(d);
   }
   assert.deepEqual(seen, Array.from({ length: 5000 }, (_, i) => i));
-  assert.equal(counts.get('EVAL_XREADGROUP') ?? 0, 1, 'only the first read, with no body size known yet, is measured');
+  assert.equal(counts.get('EVAL_XREADGROUP') ?? 0, 1, 'only the first read, before the member read anything there, is measured');
   assert.equal(counts.get('XREADGROUP'), 4, 'the other reads are plain XREADGROUPs');
 });
 

@@ -22,33 +22,47 @@
 // calls inside one MULTI/EXEC, so it stays atomic.
 
 import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
 import type { PendingBudget } from '../pending-budget.js';
-import { idSequence } from './redis-keys.js';
+import { BIG_BODY_BYTES, bigKey, bigSinceKey, idSequence } from './redis-keys.js';
 import { FIELDS_PER_RECORD, pushRecordArgs, recordBytes } from './redis-record-codec.js';
 import { dropHungConnection, isCommandTimeout, redisNotReady, redisUnavailable } from './redis-connection.js';
 import type { WarnFn } from '../embedded/partition-recovery.js';
 
 /**
- * KEYS[1] = partition key, KEYS[2] = meta key; ARGV[1] = approximate MAXLEN to trim to ('0' = none),
- * ARGV[2] = Hopper stream, ARGV[3] = its settings (JSON); then FIELDS_PER_RECORD values per record.
+ * KEYS[1] = partition key, KEYS[2] = meta key, KEYS[3] = its big key, KEYS[4] = its bigsince key (redis-keys.ts);
+ * ARGV[1] = approximate MAXLEN to trim to ('0' = none), ARGV[2] = Hopper stream, ARGV[3] = its settings (JSON),
+ * ARGV[4] = a token no other script call has (BIGSINCE_TOKEN); then FIELDS_PER_RECORD values per record.
  * Returns the ID of the first entry. `0-*` makes Redis pick the next sequence number after the
  * stream's last ID. The settings are put back when missing: a Redis restarted without its data
  * (no persistence, or a snapshot older than the stream) has lost them, and without them the
  * records stored from then on are in no stream listing, so no worker would ever read them.
+ * A body over BIG_BODY_BYTES is listed in the big key (scored by its ID's sequence number, offset + 1, taken
+ * from the ID as text: Lua numbers print inexactly past 1e14), so group reads know whether one is ahead without
+ * measuring the entries; bigsince keeps the sequence number of the first entry appended so (set once),
+ * below which a partition written by an older Hopper may hold big bodies unlisted, and the token: a member that
+ * read before bigsince was deleted and set again (Redis lost its data, a position was set back) finds another
+ * value and does not trust what it read then. A small body costs one length comparison.
  */
 export const APPEND_SCRIPT = `
 local key = KEYS[1]
 local first = nil
 redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
-for i = 4, #ARGV, ${FIELDS_PER_RECORD} do
+for i = 5, #ARGV, ${FIELDS_PER_RECORD} do
   local id = redis.call('XADD', key, '0-*', 'at', ARGV[i], 'ct', ARGV[i + 1], 'ce', ARGV[i + 2], 'ra', ARGV[i + 3], 'rq', ARGV[i + 4], 'ik', ARGV[i + 5], 'b', ARGV[i + 6])
   if first == nil then first = id end
+  if #ARGV[i + 6] > ${BIG_BODY_BYTES} then redis.call('ZADD', KEYS[3], string.sub(id, 3), id) end
 end
+redis.call('SET', KEYS[4], string.sub(first, 3) .. ' ' .. ARGV[4], 'NX')
 if ARGV[1] ~= '0' then redis.call('XTRIM', key, 'MAXLEN', '~', ARGV[1]) end
 return first
 `;
+
+/** This process's part of APPEND_SCRIPT's token, followed by a count of script calls. */
+const BIGSINCE_TOKEN = randomBytes(8).toString('hex');
+let scriptCalls = 0;
 
 const MAX_IN_FLIGHT_BATCHES = 2;
 /**
@@ -57,9 +71,9 @@ const MAX_IN_FLIGHT_BATCHES = 2;
  * Keeps each command's argument count (and Redis's Lua ARGV table) moderate.
  */
 export const MAX_RECORDS_PER_CALL = 10_000;
-/** Arguments of one script call: [script, numkeys, key, metaKey, maxLen, stream, settings, ...FIELDS_PER_RECORD per record]. */
+/** Arguments of one script call: [script, numkeys, key, metaKey, bigKey, bigSinceKey, maxLen, stream, settings, token, ...FIELDS_PER_RECORD per record]. */
 type ScriptCall = (string | Buffer | number)[];
-const MAX_LEN_ARG = 4;
+const MAX_LEN_ARG = 6;
 
 /** The Hopper stream a partition belongs to and where its settings live (redis-keys.ts). */
 export interface StreamSettings {
@@ -174,7 +188,7 @@ export class PartitionAppender {
     for (const p of batch) {
       for (const r of p.records) {
         if (call === null || inCall === MAX_RECORDS_PER_CALL) {
-          call = [APPEND_SCRIPT, 2, this.key, metaKey, '0', stream, settings];
+          call = [APPEND_SCRIPT, 4, this.key, metaKey, bigKey(this.key), bigSinceKey(this.key), '0', stream, settings, `${BIGSINCE_TOKEN}.${++scriptCalls}`];
           calls.push(call);
           inCall = 0;
         }

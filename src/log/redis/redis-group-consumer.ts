@@ -24,7 +24,7 @@ import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import type { RedisLog } from './redis-log.js';
 import { closeRedis, isReplyError, redisUnavailable } from './redis-connection.js';
-import { entryId, offsetOfId } from './redis-keys.js';
+import { BIG_BODY_BYTES, bigKey, bigSinceKey, entryId, offsetOfId } from './redis-keys.js';
 import { decodeEntry } from './redis-record-codec.js';
 
 /** Longest single XREADGROUP BLOCK, so close() and abort signals are noticed quickly. */
@@ -55,15 +55,20 @@ return removed
  * embedded log: XREADGROUP has no byte limit, and a COUNT of maxRecords (1000 by default) of 1 MB records
  * brought 1 GB into the worker at once.
  * Measuring the entries first (READ_GROUP_SCRIPT: entries go through Lua twice) costs Redis about 3.5 times a
- * plain XREADGROUP of small entries, and far more of large ones, main-thread time that delays appends. So a read
- * is measured only while this member knows no body size of the partition, or right after a plain read that the
- * limit cut short far under it (bodies now much smaller than the largest seen: a measured read still takes
- * maxRecords of them). Other reads are a plain XREADGROUP COUNT min(maxRecords, FETCH_MAX_BYTES / the largest
- * body this member has seen on the partition, at least 1): within the limit while bodies are no larger than one
- * seen before. Bodies larger than any seen there can make one read go over it, by at most that count of them;
- * the reads after plan with their size.
+ * plain XREADGROUP of small entries, and far more of large ones, main-thread time that delays appends. So appends
+ * list bodies over BIG_BODY_BYTES (FETCH_MAX_BYTES / 1024) in the partition's big key (redis-keys.ts), and a read
+ * is a plain XREADGROUP when none is listed after the last entry this member read there (the group's
+ * last-delivered ID is at or past it), the list covers every entry from there on (bigsince: a partition written
+ * by an older Hopper, or a read before this member got anything there, is measured), and maxRecords is at most
+ * PLAIN_READ_MAX (1024: that many bodies of BIG_BODY_BYTES are FETCH_MAX_BYTES; a larger batch is measured).
+ * A group that starts over below what a member read (Redis lost its data and another member made the group
+ * again; a position set back by commitPosition, `hopper replay`, which deletes bigsince) makes the member
+ * measure: bigsince is set again by the next append with another token, and the member plans plain reads only
+ * under the bigsince value it saw before its last measured or plain read.
  */
 export const FETCH_MAX_BYTES = 16 * 1024 * 1024;
+/** Entries a plain XREADGROUP asks for at most: that many bodies of BIG_BODY_BYTES are FETCH_MAX_BYTES. */
+const PLAIN_READ_MAX = Math.floor(FETCH_MAX_BYTES / BIG_BODY_BYTES);
 /** Entries per XRANGE inside READ_GROUP_SCRIPT. */
 const READ_GROUP_STEP = 64;
 /**
@@ -113,13 +118,21 @@ if count == 0 then return false end
 return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', KEYS[1], '>')
 `;
 /**
- * KEYS[1] = partition key; ARGV = max body bytes, then entry IDs. How many of the first IDs a takeover claims:
- * those whose bodies fit in the byte limit, and the one that reaches it (deleted entries count nothing).
+ * KEYS[1] = partition key, KEYS[2] = its big key, KEYS[3] = its bigsince key; ARGV = max body bytes, entries
+ * that fit it when none is big (PLAIN_READ_MAX), then entry IDs (ascending). How many of the first IDs a takeover
+ * claims: all of them when they are no more than that and the big key lists none of them and covers them all
+ * (see FETCH_MAX_BYTES); else those whose bodies fit in the byte limit, and the one that reaches it (deleted
+ * entries count nothing), measured here.
  */
 const CLAIM_COUNT_SCRIPT = `
+local since = redis.call('GET', KEYS[3])
+local first = string.sub(ARGV[3], 3)
+if #ARGV - 2 <= tonumber(ARGV[2]) and since and tonumber(string.match(since, '^%d+')) <= tonumber(first) and #redis.call('ZRANGEBYSCORE', KEYS[2], first, string.sub(ARGV[#ARGV], 3), 'LIMIT', 0, 1) == 0 then
+  return #ARGV - 2
+end
 local bytes = 0
 local maxBytes = tonumber(ARGV[1])
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local e = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])[1]
   if e then
     local f = e[2]
@@ -127,9 +140,9 @@ for i = 2, #ARGV do
       if f[j] == 'b' then bytes = bytes + #f[j + 1] end
     end
   end
-  if bytes >= maxBytes then return i - 1 end
+  if bytes >= maxBytes then return i - 2 end
 end
-return #ARGV - 1
+return #ARGV - 2
 `;
 /** Idle time given to entries released by close(), so the next takeover hands them out at once. */
 const RELEASED_IDLE_MS = 365 * 24 * 3600 * 1000;
@@ -144,16 +157,6 @@ const MAX_IDS_PER_CALL = 10_000;
 const RENEW_WARN_INTERVAL_MS = 10_000;
 
 type Entry = [Buffer, Buffer[] | null];
-
-/** A read of new entries of one partition, without blocking. */
-interface ReadPlan {
-  partition: number;
-  /** By READ_GROUP_SCRIPT (exactly within FETCH_MAX_BYTES), else a plain XREADGROUP of `count` entries. */
-  measured: boolean;
-  count: number;
-  /** The count was set by FETCH_MAX_BYTES over the estimated body size, not by maxRecords. */
-  byBytes: boolean;
-}
 
 interface Held {
   delivery: Delivery;
@@ -181,10 +184,13 @@ export class RedisGroupConsumer implements LogConsumer {
   private renewAgain = false;
   private lastRenewWarnMs = 0;
   private nextMaintenanceMs = 0;
-  /** Per partition, the body size reads of new entries plan with (see FETCH_MAX_BYTES); absent: not known yet. */
-  private readonly bodyEstimate = new Map<number, number>();
-  /** Partitions whose next read of new entries is measured in Redis (READ_GROUP_SCRIPT). */
-  private readonly measureNext = new Set<number>();
+  /**
+   * Per partition, the offset of the last entry of this member's latest read of new entries: the group's
+   * last-delivered ID is at or past it, so a plain read is safe when no big body is listed after it (see
+   * FETCH_MAX_BYTES); and the partition's bigsince value seen before a read since which there was no other (null:
+   * none), as reads are planned only while it is unchanged. Absent: nothing read there yet, reads are measured.
+   */
+  private readonly lastRead = new Map<number, { offset: number; bigSince: string | null }>();
   /** Partitions whose last takeover found entries: more may be waiting, looked for before new entries are read. */
   private readonly abandonedLeft = new Set<number>();
   private maintenanceRuns = 0;
@@ -231,6 +237,7 @@ export class RedisGroupConsumer implements LogConsumer {
       if (this.partitions.includes(p)) continue;
       try {
         await this.conn.xgroup('CREATE', this.key(p), this.opts.group, '0', 'MKSTREAM');
+        this.lastRead.delete(p); // a group made again (Redis lost it) starts over at 0
       } catch (err) {
         if (!isReplyError(err, 'BUSYGROUP')) throw redisUnavailable(err, 'create a consumer group');
       }
@@ -313,7 +320,7 @@ export class RedisGroupConsumer implements LogConsumer {
     // the time of the reply a closer one after a blocking read that waited.
     const askedAtMs = Date.now();
     let reply: [Buffer, Entry[]][] | null;
-    let plan: ReadPlan | null = null;
+    let bigSince: string | null = null;
     try {
       if (blockMs > 0) {
         const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS'];
@@ -322,23 +329,23 @@ export class RedisGroupConsumer implements LogConsumer {
         reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
       } else {
         const p = partitions[0]!;
-        const estimate = this.bodyEstimate.get(p);
-        if (estimate === undefined || this.measureNext.has(p)) {
+        // More than PLAIN_READ_MAX small bodies can be over the limit: measured, so that a batch of maxRecords
+        // small records still comes whole (a worker waits batchMaxWaitMs after a short one).
+        let plain = false;
+        if (maxRecords <= PLAIN_READ_MAX) ({ bigSince, plain } = await this.planRead(p));
+        if (plain) {
+          const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords, 'STREAMS', this.key(p), '>'];
+          reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
+        } else {
           const args = [READ_GROUP_SCRIPT, 1, this.key(p), this.opts.group, this.opts.consumerName, maxRecords, FETCH_MAX_BYTES, READ_GROUP_STEP];
           reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
-          plan = { partition: p, measured: true, count: maxRecords, byBytes: false };
-        } else {
-          const fit = Math.max(1, Math.floor(FETCH_MAX_BYTES / estimate));
-          const count = Math.min(maxRecords, fit);
-          const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', count, 'STREAMS', this.key(p), '>'];
-          reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
-          plan = { partition: p, measured: false, count, byBytes: fit < maxRecords };
         }
       }
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) {
         // The partition key was deleted and recreated: recreate the group on the next round.
         this.partitions = [];
+        this.lastRead.clear();
         this.nextMaintenanceMs = 0;
         return false;
       }
@@ -350,7 +357,11 @@ export class RedisGroupConsumer implements LogConsumer {
     for (const [key, entries] of reply) {
       const partition = this.partitionOfKey(key.toString('utf8'));
       const records = this.decode(entries, partition);
-      this.learnSizes(partition, records, plan?.partition === partition ? plan : null);
+      if (entries.length > 0) {
+        // A blocking read looked at no bigsince: the one seen before stands (a changed one still fails the check).
+        const seen = blockMs > 0 ? (this.lastRead.get(partition)?.bigSince ?? null) : bigSince;
+        this.lastRead.set(partition, { offset: offsetOfId(entries[entries.length - 1]![0]), bigSince: seen });
+      }
       if (records.length === 0) continue;
       this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs });
       any = true;
@@ -358,28 +369,22 @@ export class RedisGroupConsumer implements LogConsumer {
     return any;
   }
 
-  /** Updates what the next reads of the partition plan with, from the bodies a read returned (see FETCH_MAX_BYTES). */
-  private learnSizes(partition: number, records: LogRecord[], plan: ReadPlan | null): void {
-    if (records.length === 0) return;
-    let bytes = 0;
-    let largest = 1;
-    for (const r of records) {
-      bytes += r.body.length;
-      largest = Math.max(largest, r.body.length);
-    }
-    // Never lowered: a plain read planned with a smaller body than one seen before would go over the limit
-    // whenever bodies of that size came back.
-    const known = this.bodyEstimate.get(partition);
-    this.bodyEstimate.set(partition, Math.max(largest, known ?? 0));
-    if (!plan) {
-      // The first size known came from a blocking read (one entry) or a takeover: measure the next read still.
-      if (known === undefined) this.measureNext.add(partition);
-      return;
-    }
-    // A plain read that got the whole count the limit allowed and stayed far under it planned with bodies much
-    // larger than these: the next read is measured, so that small bodies after large ones still go maxRecords at a time.
-    if (plan.measured) this.measureNext.delete(partition);
-    else if (plan.byBytes && records.length === plan.count && bytes < FETCH_MAX_BYTES / 4) this.measureNext.add(partition);
+  /**
+   * Whether a plain XREADGROUP of new entries of the partition is within FETCH_MAX_BYTES: the big key lists no
+   * body after this member's last read, covers every entry from there, and bigsince is what it was before that
+   * read (a GET and a ZRANGEBYSCORE, sent together). Also the bigsince value seen, to plan the next read with.
+   */
+  private async planRead(partition: number): Promise<{ bigSince: string | null; plain: boolean }> {
+    const key = this.key(partition);
+    const last = this.lastRead.get(partition);
+    if (last === undefined) return { bigSince: (await this.conn.call('GET', bigSinceKey(key))) as string | null, plain: false };
+    const after = last.offset + 1; // sequence number of the last entry read (redis-keys.ts)
+    const [bigSince, big] = (await Promise.all([
+      this.conn.call('GET', bigSinceKey(key)),
+      this.conn.call('ZRANGEBYSCORE', bigKey(key), `(${after}`, '+inf', 'LIMIT', 0, 1),
+    ])) as [string | null, string[]];
+    const plain = bigSince !== null && bigSince === last.bigSince && Number(bigSince.split(' ')[0]) <= after && big.length === 0;
+    return { bigSince, plain };
   }
 
   private partitionOfKey(key: string): number {
@@ -482,11 +487,12 @@ export class RedisGroupConsumer implements LogConsumer {
       let take = 1;
       if (delivered <= 1) while (take < pending.length && Number(pending[take]![3]) <= 1) take++;
       let ids = pending.slice(0, take).map((p) => p[0]);
-      // As many as a read of new entries would hand out (FETCH_MAX_BYTES): a dead member may have held many.
-      // Planned, as those reads, with the largest body seen on the partition; measured only when none was.
-      const estimate = this.bodyEstimate.get(partition);
-      if (estimate !== undefined) ids = ids.slice(0, Math.max(1, Math.floor(FETCH_MAX_BYTES / estimate)));
-      else if (ids.length > 1) ids = ids.slice(0, Number(await this.conn.call('EVAL', [CLAIM_COUNT_SCRIPT, 1, key, FETCH_MAX_BYTES, ...ids])));
+      // As many as a read of new entries would hand out (FETCH_MAX_BYTES): a dead member may have held many,
+      // possibly the very large bodies it died of.
+      if (ids.length > 1) {
+        const args = [CLAIM_COUNT_SCRIPT, 3, key, bigKey(key), bigSinceKey(key), FETCH_MAX_BYTES, PLAIN_READ_MAX, ...ids];
+        ids = ids.slice(0, Number(await this.conn.call('EVAL', args)));
+      }
       // XCLAIM checks the idle time again: an entry another member took meanwhile is left to it. Entries
       // deleted since (retention) leave the pending list without being returned.
       records = [];
@@ -501,7 +507,6 @@ export class RedisGroupConsumer implements LogConsumer {
     }
     this.abandonedLeft.add(partition); // more may wait: looked at again before the next new entries
     if (records.length === 0) return;
-    this.learnSizes(partition, records, null);
     this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: delivered }, deliveredAtMs: claimedAtMs });
   }
 

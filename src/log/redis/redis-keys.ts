@@ -3,6 +3,11 @@
 //   {prefix}meta:streams            hash: Hopper stream -> {"partitions","retentionMaxAgeMs","retentionMaxBytes"}
 //   {prefix}{stream}:{partition}    Redis stream: one entry per record, consumer groups = Hopper groups
 //   {prefix}lock:{name}             string: holder and token of a Log.acquireLock lock, with a lease (redis-lock.ts)
+//   {prefix}{stream}:{partition}:big       sorted set: entry IDs of bodies over BIG_BODY_BYTES, scored by their
+//                                          sequence number (offset + 1)
+//   {prefix}{stream}:{partition}:bigsince  string: sequence number of the first entry appended while that set was
+//                                          kept (older Hopper versions did not: bodies before it may be big, unlisted),
+//                                          a space, and a token unique to the append that set it
 //
 // Entry IDs are `0-{offset+1}`: Hopper appends with `XADD key 0-* ...`, so Redis
 // itself hands out the next sequence number of the partition (dense, never
@@ -14,6 +19,23 @@ import { HopperError } from '../../errors.js';
 
 export function partitionKey(prefix: string, stream: string, partition: number): string {
   return `${prefix}${stream}:${partition}`;
+}
+
+/**
+ * Bodies larger than this are listed in the partition's big key when appended, so a group read knows cheaply
+ * whether any is ahead: FETCH_MAX_BYTES / 1024, so that a plain XREADGROUP of 1024 entries none of which is
+ * listed brings at most FETCH_MAX_BYTES of bodies (redis-group-consumer.ts).
+ */
+export const BIG_BODY_BYTES = 16 * 1024;
+
+/** The sorted set of a partition's big bodies (see BIG_BODY_BYTES). */
+export function bigKey(partitionKey: string): string {
+  return `${partitionKey}:big`;
+}
+
+/** From which sequence number (offset + 1) on the partition's big bodies are all in bigKey ('{seq} {token}'). */
+export function bigSinceKey(partitionKey: string): string {
+  return `${partitionKey}:bigsince`;
 }
 
 export function lockKey(prefix: string, lockName: string): string {

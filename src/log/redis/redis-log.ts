@@ -33,7 +33,7 @@ import { searchOffsetForTime } from '../offset-for-time.js';
 import { assertOffset } from '../offset-check.js';
 import { PartitionAppender } from './partition-appender.js';
 import { closeRedis, connectRedis, isReplyError, redisUnavailable, type RedisConnectionOptions } from './redis-connection.js';
-import { entryId, idSequence, lockKey, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
+import { bigKey, bigSinceKey, entryId, idSequence, lockKey, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
 import { decodeEntry } from './redis-record-codec.js';
 import { RedisGroupConsumer } from './redis-group-consumer.js';
 import { RedisLock } from './redis-lock.js';
@@ -348,6 +348,9 @@ export class RedisLog implements Log {
         if (!isReplyError(err, 'BUSYGROUP')) throw err;
       }
       await this.redis.xgroup('SETID', key, group, positionId(position));
+      // The group may now be behind what its members last read, from where they look for big bodies ahead
+      // (redis-group-consumer.ts, FETCH_MAX_BYTES): without bigsince they measure until past the next append.
+      await this.redis.del(bigSinceKey(key));
       // Deliveries still pending were either before the new position (done, by this call) or
       // after it (they will be delivered again from the position): none stays pending.
       for (let page = 0; page < MAX_ACK_PAGES; page++) {
@@ -501,12 +504,25 @@ export class RedisLog implements Log {
               if (memory > budgetBytes) await this.redis.xtrim(key, 'MAXLEN', '~', keep);
             }
           }
+          await this.trimBigList(stream, partition);
         } catch (err) {
           firstFailure ??= redisUnavailable(err, `apply retention to ${stream}/${partition}`);
         }
       }
     }
     if (firstFailure !== null) throw firstFailure;
+  }
+
+  /**
+   * Removes the trimmed entries from the partition's list of big bodies (redis-keys.ts). Entries the appender's
+   * MAXLEN trimmed since the last check stay listed until the next one: a listed entry that is gone only makes
+   * a group read measure.
+   */
+  private async trimBigList(stream: string, partition: number): Promise<void> {
+    const big = bigKey(this.key(stream, partition));
+    if ((await this.redis.zcard(big)) === 0) return;
+    const { start } = await this.bounds(stream, partition);
+    await this.redis.zremrangebyscore(big, '-inf', `(${start + 1}`); // scores are sequence numbers, offset + 1
   }
 
   async close(): Promise<void> {
