@@ -11,7 +11,7 @@
 // Streams created on first write get defaultStream's settings, each with a rate
 // limit of its own (see rate-limiter.ts).
 
-import { HopperError, isValidName } from '../errors.js';
+import { HopperError, isValidLogStreamName } from '../errors.js';
 import type { HopperConfig, StreamConfig } from '../config/schema.js';
 import { ackRank, DEAD_LETTER_SUFFIX, type AckLevel, type Log } from '../log/types.js';
 import { CorsPolicy } from './cors.js';
@@ -128,7 +128,9 @@ export class StreamRegistry {
   }
 
   private checkCreatable(name: string): void {
-    if (!isValidName(name)) {
+    // The log's test: a dead-letter name is valid up to 68 characters, and must be refused as reserved (403),
+    // not as an invalid name (400), whatever the length of the stream it belongs to.
+    if (!isValidLogStreamName(name)) {
       throw new HopperError(
         'HOPPER_STREAM_NAME_INVALID',
         `Invalid stream name ${JSON.stringify(name.slice(0, 80))}: names must match ^[A-Za-z0-9_.-]{1,64}$ and may not be "." or "..".`,

@@ -124,3 +124,15 @@ test('a body cut off (chunked past ingest.maxBodyBytes) or abandoned creates no 
   assert.deepEqual(new Set(replies.map((r) => r.headers['hopper-offset'])).size, 4);
   assert.equal((await readAll(f.log, 'cut')).length, 4);
 });
+
+test('a write to the dead-letter stream of a 61- to 64-character stream is refused as reserved (403), as for any other', async (t) => {
+  const f = await startIngest(t);
+  for (const stem of ['s', 's'.repeat(64)]) {
+    const r = await post(f.port, `${stem}.dlq`, '{}');
+    assert.equal(r.status, 403, `${stem.length}: ${r.text}`);
+    assert.equal(errorCode(r), 'HOPPER_STREAM_RESERVED');
+  }
+  const tooLong = await post(f.port, `${'s'.repeat(65)}.dlq`, '{}');
+  assert.equal(errorCode(tooLong), 'HOPPER_STREAM_NAME_INVALID', 'no stream can have that one as its dead letters');
+  assert.deepEqual(await f.log.listStreams(), []);
+});
