@@ -20,15 +20,14 @@ const MIB = 1024 * 1024;
 function countCommands(consumer: LogConsumer): Map<string, number> {
   const conn = (consumer as unknown as { conn: Redis }).conn;
   const counts = new Map<string, number>();
-  for (const method of ['call', 'callBuffer'] as const) {
-    const original = conn[method].bind(conn) as (...args: unknown[]) => unknown;
-    (conn as unknown as Record<string, unknown>)[method] = (name: string, ...rest: unknown[]) => {
-      const script = String((Array.isArray(rest[0]) ? rest[0][0] : rest[0]) ?? '');
-      const counted = name.toUpperCase() === 'EVAL' && script.includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name.toUpperCase();
-      counts.set(counted, (counts.get(counted) ?? 0) + 1);
-      return original(name, ...rest);
-    };
-  }
+  // Every command goes through sendCommand, also those of a MULTI (a plain read is one: redis-group-consumer.ts).
+  const send = conn.sendCommand.bind(conn) as (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
+  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+    const name = command.name.toUpperCase();
+    const counted = name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name;
+    counts.set(counted, (counts.get(counted) ?? 0) + 1);
+    return send(command, ...rest);
+  };
   return counts;
 }
 
@@ -187,4 +186,63 @@ test('redis: retention removes trimmed entries from the list of large bodies', a
   assert.ok(start > 0 && end === 40, `retention trimmed to ${start}..${end}`);
   const listed = await log.redis.zrange(big, 0, -1);
   assert.deepEqual(listed, range(start, end - start).map((o) => `0-${o + 1}`));
+});
+
+test('redis: large bodies appended between a read\'s check of the list and its XREADGROUP stay within FETCH_MAX_BYTES', async (t) => {
+  const log = await openRedisTestLog(t);
+  if (!log) return;
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await appendMany(log, 's', 0, 10, 200);
+  const c = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: 30_000 });
+  t.after(() => c.close());
+  await drain(c, 10, 200);
+  await appendMany(log, 's', 10, 10, 200);
+  // An ingest append lands right after the member looked at the list of large bodies (nothing listed ahead).
+  const conn = (c as unknown as { conn: Redis }).conn;
+  const call = conn.call.bind(conn) as (...args: unknown[]) => Promise<unknown>;
+  let appended = false;
+  (conn as unknown as Record<string, unknown>).call = async (name: string, ...rest: unknown[]) => {
+    const reply = await call(name, ...rest);
+    if (name.toUpperCase() === 'ZRANGEBYSCORE' && !appended) {
+      appended = true;
+      await appendMany(log, 's', 20, 40, MIB);
+    }
+    return reply;
+  };
+  const { offsets } = await drain(c, 50, MIB);
+  assert.ok(appended, 'the member looked at the list before reading');
+  assert.deepEqual(offsets, range(10, 50));
+});
+
+test('redis: a member reading right as a replay sets the group back stays within FETCH_MAX_BYTES', async (t) => {
+  const log = await openRedisTestLog(t);
+  if (!log) return;
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await appendMany(log, 's', 0, 40, MIB);
+  await appendMany(log, 's', 40, 2000, 200);
+  const c = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: 30_000 });
+  t.after(() => c.close());
+  await drain(c, 2040, MIB);
+  await drain(c, 0, MIB); // a plain read planned: the member knows bigsince
+  // The member reads as soon as Redis answered the replay's XGROUP SETID, before anything else the replay sends.
+  const send = log.redis.sendCommand.bind(log.redis) as (command: { name: string; args: unknown[]; promise: Promise<unknown>; inTransaction: boolean }, ...rest: unknown[]) => unknown;
+  let raced = null as Promise<Delivery | null> | null; // set in the hook: not narrowed to null
+  (log.redis as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[]; promise: Promise<unknown>; inTransaction: boolean }, ...rest: unknown[]) => {
+    if (command.name === 'del' && raced && !command.inTransaction) {
+      // Whatever the replay sends after SETID arrives once that read is done.
+      void raced.finally(() => send(command, ...rest));
+      return command.promise;
+    }
+    const sent = send(command, ...rest);
+    if (command.name === 'xgroup' && String(command.args[0]).toUpperCase() === 'SETID') {
+      raced = command.promise.then(() => c.fetch(1000, 0));
+    }
+    return sent;
+  };
+  await log.commitPosition('g', 's', 0, 0);
+  (log.redis as unknown as Record<string, unknown>).sendCommand = send;
+  assert.ok(raced, 'the replay set the group back with XGROUP SETID');
+  const d = await raced;
+  const bytes = d?.records.reduce((sum, r) => sum + r.body.length, 0) ?? 0;
+  assert.ok(bytes <= FETCH_MAX_BYTES + MIB, `a delivery of ${d?.records.length} records, ${bytes} bytes`);
 });

@@ -19,15 +19,14 @@ import { makeRecord } from './conformance.js';
 function countCommands(consumer: LogConsumer): Map<string, number> {
   const conn = (consumer as unknown as { conn: Redis }).conn;
   const counts = new Map<string, number>();
-  for (const method of ['call', 'callBuffer'] as const) {
-    const original = conn[method].bind(conn) as (...args: unknown[]) => unknown;
-    (conn as unknown as Record<string, unknown>)[method] = (name: string, ...rest: unknown[]) => {
-      const script = String((Array.isArray(rest[0]) ? rest[0][0] : rest[0]) ?? '');
-      const counted = name.toUpperCase() === 'EVAL' && script.includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name.toUpperCase();
-      counts.set(counted, (counts.get(counted) ?? 0) + 1);
-      return original(name, ...rest);
-    };
-  }
+  // Every command goes through sendCommand, also those of a MULTI (a plain read is one: redis-group-consumer.ts).
+  const send = conn.sendCommand.bind(conn) as (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
+  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+    const name = command.name.toUpperCase();
+    const counted = name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name;
+    counts.set(counted, (counts.get(counted) ?? 0) + 1);
+    return send(command, ...rest);
+  };
   return counts;
 }
 

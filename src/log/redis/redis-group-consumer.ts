@@ -333,10 +333,23 @@ export class RedisGroupConsumer implements LogConsumer {
         // small records still comes whole (a worker waits batchMaxWaitMs after a short one).
         let plain = false;
         if (maxRecords <= PLAIN_READ_MAX) ({ bigSince, plain } = await this.planRead(p));
+        reply = null;
         if (plain) {
+          // In MULTI under the WATCH planRead set: a large body listed (or bigsince set again) since the check
+          // makes EXEC do nothing, and the read is measured instead. Without it, an append landing between the
+          // check and the read went out whole: 40 x 1 MiB in one delivery.
           const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords, 'STREAMS', this.key(p), '>'];
-          reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
-        } else {
+          const done = await this.conn.multi().callBuffer('XREADGROUP', ...args).exec();
+          if (done === null) plain = false;
+          else {
+            const [err, got] = done[0]!;
+            if (err) throw err;
+            reply = got as [Buffer, Entry[]][] | null;
+          }
+        } else if (maxRecords <= PLAIN_READ_MAX) {
+          await this.conn.unwatch();
+        }
+        if (!plain) {
           const args = [READ_GROUP_SCRIPT, 1, this.key(p), this.opts.group, this.opts.consumerName, maxRecords, FETCH_MAX_BYTES, READ_GROUP_STEP];
           reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
         }
@@ -373,16 +386,18 @@ export class RedisGroupConsumer implements LogConsumer {
    * Whether a plain XREADGROUP of new entries of the partition is within FETCH_MAX_BYTES: the big key lists no
    * body after this member's last read, covers every entry from there, and bigsince is what it was before that
    * read (a GET and a ZRANGEBYSCORE, sent together). Also the bigsince value seen, to plan the next read with.
+   * Both keys stay WATCHed (the caller reads in MULTI, or UNWATCHes), as appends go on while the member reads.
    */
   private async planRead(partition: number): Promise<{ bigSince: string | null; plain: boolean }> {
     const key = this.key(partition);
     const last = this.lastRead.get(partition);
     if (last === undefined) return { bigSince: (await this.conn.call('GET', bigSinceKey(key))) as string | null, plain: false };
     const after = last.offset + 1; // sequence number of the last entry read (redis-keys.ts)
-    const [bigSince, big] = (await Promise.all([
+    const [, bigSince, big] = (await Promise.all([
+      this.conn.watch(bigKey(key), bigSinceKey(key)),
       this.conn.call('GET', bigSinceKey(key)),
       this.conn.call('ZRANGEBYSCORE', bigKey(key), `(${after}`, '+inf', 'LIMIT', 0, 1),
-    ])) as [string | null, string[]];
+    ])) as [unknown, string | null, string[]];
     const plain = bigSince !== null && bigSince === last.bigSince && Number(bigSince.split(' ')[0]) <= after && big.length === 0;
     return { bigSince, plain };
   }

@@ -347,10 +347,12 @@ export class RedisLog implements Log {
       } catch (err) {
         if (!isReplyError(err, 'BUSYGROUP')) throw err;
       }
-      await this.redis.xgroup('SETID', key, group, positionId(position));
       // The group may now be behind what its members last read, from where they look for big bodies ahead
       // (redis-group-consumer.ts, FETCH_MAX_BYTES): without bigsince they measure until past the next append.
-      await this.redis.del(bigSinceKey(key));
+      // Both in one MULTI: a member reading between them read from the new position as planned from the old
+      // one (1000 entries, 40 x 1 MiB among them, in one delivery).
+      const done = await this.redis.multi().xgroup('SETID', key, group, positionId(position)).del(bigSinceKey(key)).exec();
+      for (const [err] of done ?? []) if (err) throw err;
       // Deliveries still pending were either before the new position (done, by this call) or
       // after it (they will be delivered again from the position): none stays pending.
       for (let page = 0; page < MAX_ACK_PAGES; page++) {
