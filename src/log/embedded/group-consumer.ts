@@ -1,9 +1,9 @@
 // A consumer-group member on the embedded log. Members of a group share the
 // partitions through lease files (one per partition) in the data directory:
 //
-//   groups/{group}/{stream}/members/{name}   {"expiresAtMs","host","pid"}  one per live member
-//   groups/{group}/{stream}/{p}.lease        {"owner","expiresAtMs","host","pid"}
-//   groups/{group}/{stream}/lease.mutex      held while leases change: {"owner","host","pid","token"}; broken when
+//   groups/{group}/{stream}/members/{name}   {"expiresAtMs","host","pid","scope"}  one per live member
+//   groups/{group}/{stream}/{p}.lease        {"owner","expiresAtMs","host","pid","scope"}
+//   groups/{group}/{stream}/lease.mutex      held while leases change: {"owner","host","pid","scope","token"}; broken when
 //                                            stale by renaming it away and checking it was the stale one
 //   groups/{group}/{stream}/{p}.position     the committed position (EmbeddedLog)
 //   groups/{group}/{stream}/{p}.deliveries   what the last takes delivered and did not finish, counted (delivery-count.ts)
@@ -13,7 +13,10 @@
 // - A member renews its leases every leaseTimeoutMs/3 from a timer (not only when
 //   fetching, so a long batch does not lose its partition). A lease is free when it
 //   expired, or its owner is a dead process on this host (pid check: a SIGKILLed
-//   worker's partitions are taken over at once when it restarts).
+//   worker's partitions are taken over at once when it restarts). "This host" is the
+//   pid namespace (scope, see writer-lock.ts), not the host name: containers sharing the
+//   data directory may share a host name (host networking), and a live member's pid,
+//   not running in another's namespace, had its partitions taken while it processed them.
 // - Each member takes up to ceil(partitions / live members); a member over its share
 //   stops fetching from the extra partitions, and releases them once their in-flight
 //   deliveries are committed (rebalancing without double delivery).
@@ -57,6 +60,7 @@ import type { EmbeddedLog } from './embedded-log.js';
 import type { WarnFn } from './partition-recovery.js';
 import type { PreparedFile } from './segment-files.js';
 import { breakAside } from './break-aside.js';
+import { PID_SCOPE } from './writer-lock.js';
 import { DeliveryMarkFile, deliveriesPath, readDeliveryMark, takeFinds, type DeliveryMark } from './delivery-count.js';
 
 /** A mutex file older than this, whose holder is not a live process on this host, was left by a dead process and is broken. */
@@ -86,6 +90,7 @@ interface LeaseFile {
   expiresAtMs: number;
   host?: string;
   pid?: number;
+  scope?: string;
 }
 
 interface InFlight {
@@ -144,9 +149,14 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A lease or member entry whose process is gone (same host only; pid reuse errs on the side of "alive"). */
-function ownerDead(entry: { host?: string; pid?: number }): boolean {
-  return entry.host === HOST && typeof entry.pid === 'number' && entry.pid !== process.pid && !processAlive(entry.pid);
+/** The entry's pid is one of our pid namespace (entries of older Hoppers have no scope: taken to be ours, as they were). */
+function pidHere(entry: { host?: string; scope?: unknown }): boolean {
+  return entry.host === HOST && (entry.scope === undefined || entry.scope === PID_SCOPE);
+}
+
+/** A lease or member entry whose process is gone (same pid namespace only; pid reuse errs on the side of "alive"). */
+function ownerDead(entry: { host?: string; pid?: number; scope?: unknown }): boolean {
+  return pidHere(entry) && typeof entry.pid === 'number' && entry.pid !== process.pid && !processAlive(entry.pid);
 }
 
 export class EmbeddedGroupConsumer implements LogConsumer {
@@ -218,7 +228,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   private async withMutex<T>(fn: () => Promise<T>): Promise<T> {
     const path = join(this.dir, 'lease.mutex');
     // A token per acquisition: tells our mutex from a newer one of the same name (inode numbers are reused).
-    const text = JSON.stringify({ owner: this.opts.consumerName, host: HOST, pid: process.pid, token: randomBytes(8).toString('hex') });
+    const text = JSON.stringify({ owner: this.opts.consumerName, host: HOST, pid: process.pid, scope: PID_SCOPE, token: randomBytes(8).toString('hex') });
     for (let attempt = 0; ; attempt++) {
       try {
         await fsp.writeFile(path, text, { flag: 'wx' });
@@ -256,7 +266,7 @@ export class EmbeddedGroupConsumer implements LogConsumer {
   }
 
   private leaseText(expiresAtMs: number): string {
-    return JSON.stringify({ owner: this.opts.consumerName, expiresAtMs, host: HOST, pid: process.pid });
+    return JSON.stringify({ owner: this.opts.consumerName, expiresAtMs, host: HOST, pid: process.pid, scope: PID_SCOPE });
   }
 
   /** The stored position, null when none, or 'unreadable' (HOPPER_LOG_CORRUPT, warned once). */
@@ -312,11 +322,11 @@ export class EmbeddedGroupConsumer implements LogConsumer {
     const membersDir = join(this.dir, 'members');
     await fsp.mkdir(membersDir, { recursive: true }); // here, not once at open: it may need space a full disk lacked then
     await this.withMutex(async () => {
-      await fsp.writeFile(join(membersDir, encodeURIComponent(me)), JSON.stringify({ expiresAtMs, host: HOST, pid: process.pid }));
+      await fsp.writeFile(join(membersDir, encodeURIComponent(me)), JSON.stringify({ expiresAtMs, host: HOST, pid: process.pid, scope: PID_SCOPE }));
       let alive = 0;
       for (const name of await fsp.readdir(membersDir)) {
         const text = await fsp.readFile(join(membersDir, name), 'utf8').catch(() => '0');
-        let entry: { expiresAtMs?: number; host?: string; pid?: number };
+        let entry: { expiresAtMs?: number; host?: string; pid?: number; scope?: unknown };
         try {
           const parsed: unknown = JSON.parse(text);
           entry = typeof parsed === 'number' ? { expiresAtMs: parsed } : (parsed as typeof entry);
@@ -669,13 +679,13 @@ async function readMutex(path: string): Promise<MutexFile | null> {
 }
 
 function mutexStale(found: MutexFile): boolean {
-  let holder: { host?: string; pid?: number } = {};
+  let holder: { host?: string; pid?: number; scope?: unknown } = {};
   try {
     holder = (JSON.parse(found.text) as typeof holder | null) ?? {}; // older Hoppers wrote the member's name: unknown holder
   } catch {
     // unknown holder (or read while being written: then it is fresh)
   }
-  const liveHere = holder.host === HOST && typeof holder.pid === 'number' && processAlive(holder.pid);
+  const liveHere = pidHere(holder) && typeof holder.pid === 'number' && processAlive(holder.pid);
   return Date.now() - found.mtimeMs > (liveHere ? MUTEX_LIVE_STALE_MS : MUTEX_STALE_MS);
 }
 
