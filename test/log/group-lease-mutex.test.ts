@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fsp, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { PID_SCOPE } from '../../src/log/embedded/writer-lock.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import type { EmbeddedGroupConsumer } from '../../src/log/embedded/group-consumer.js';
 
@@ -106,4 +108,25 @@ test('a live member holding the mutex past 5 s (paused, stalled disk) keeps it',
   await until(() => bDone, 2000);
   assert.equal(bDone, true);
   assert.equal(s.most(), 1);
+});
+
+test('a mutex whose holder was killed while changing leases is broken at once, not after MUTEX_STALE_MS', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 2, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const groupDir = log.groupDir('g', 's');
+  await fsp.mkdir(groupDir, { recursive: true });
+  const mutex = join(groupDir, 'lease.mutex');
+  // As a member of this host writes it (PID_SCOPE), with a pid above Linux's pid_max: a member SIGKILLed holding it.
+  writeFileSync(mutex, JSON.stringify({ owner: 'killed', host: hostname(), pid: 99_999_999, scope: PID_SCOPE, token: 'x' }));
+  // Dated ahead, so that only the dead pid can make it stale: by age, every renewal and fetch of the group waited
+  // 5 s on it (leases shorter than that expired meanwhile); here that wait never ends and opening gives up.
+  const ahead = (Date.now() + 60_000) / 1000;
+  utimesSync(mutex, ahead, ahead);
+  const c = (await log.openConsumer({ group: 'g', stream: 's', consumerName: 'a', leaseTimeoutMs: 60_000 })) as EmbeddedGroupConsumer;
+  t.after(() => c.close());
+  assert.deepEqual(c.partitions(), [0, 1]);
+  assert.ok(!existsSync(mutex));
 });

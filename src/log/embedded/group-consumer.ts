@@ -63,7 +63,7 @@ import { breakAside } from './break-aside.js';
 import { PID_SCOPE } from './writer-lock.js';
 import { DeliveryMarkFile, deliveriesPath, readDeliveryMark, takeFinds, type DeliveryMark } from './delivery-count.js';
 
-/** A mutex file older than this, whose holder is not a live process on this host, was left by a dead process and is broken. */
+/** A mutex file older than this, whose holder is not a process of this host (pid namespace), was left by a dead process and is broken (at once when its holder is a dead process of this host). */
 const MUTEX_STALE_MS = 5_000;
 /**
  * A mutex held this long by a live process on this host is broken anyway (a hung member must not stop the
@@ -685,7 +685,11 @@ function mutexStale(found: MutexFile): boolean {
   } catch {
     // unknown holder (or read while being written: then it is fresh)
   }
-  const liveHere = pidHere(holder) && typeof holder.pid === 'number' && processAlive(holder.pid);
+  const here = pidHere(holder) && typeof holder.pid === 'number';
+  // Its holder was killed while changing leases: waiting MUTEX_STALE_MS stopped every member's renewals and
+  // fetches that long (and let leases shorter than that expire). Pid reuse errs on the side of "alive".
+  if (here && holder.pid !== process.pid && !processAlive(holder.pid!)) return true;
+  const liveHere = here && processAlive(holder.pid!);
   return Date.now() - found.mtimeMs > (liveHere ? MUTEX_LIVE_STALE_MS : MUTEX_STALE_MS);
 }
 
