@@ -118,7 +118,7 @@ export const ERRORS = {
     status: 409,
     retriable: true,
     message:
-      'Another process holds this lock (e.g. a hopper dlq requeue or drop of the same stream): wait for it to finish, then run this again. A holder that died frees it at once on the embedded log, within its lease (30 s) on Redis and NATS.',
+      'Another process holds this lock (e.g. a hopper dlq requeue or drop of the same stream): wait for it to finish, then run this again. A holder that died frees it at once on the embedded log (15 s after its last touch when it ran in another container or host), within its lease (30 s) on Redis and NATS.',
   },
   HOPPER_LOG_CLOSED: { status: 503, retriable: true, message: 'The log is closed.' },
   HOPPER_LOG_CORRUPT: {
