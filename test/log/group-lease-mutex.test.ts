@@ -7,6 +7,7 @@ import { existsSync, promises as fsp, statSync, utimesSync, writeFileSync } from
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PID_SCOPE } from '../../src/log/embedded/writer-lock.js';
+import { isHopperError } from '../../src/errors.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import type { EmbeddedGroupConsumer } from '../../src/log/embedded/group-consumer.js';
 
@@ -129,4 +130,23 @@ test('a mutex whose holder was killed while changing leases is broken at once, n
   t.after(() => c.close());
   assert.deepEqual(c.partitions(), [0, 1]);
   assert.ok(!existsSync(mutex));
+});
+
+test('a mutex a live member holds past every attempt fails the renewal with HOPPER_LOCK_HELD, naming the mutex', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  const groupDir = log.groupDir('g', 's');
+  await fsp.mkdir(groupDir, { recursive: true });
+  const mutex = join(groupDir, 'lease.mutex');
+  // A live holder of this host (this test process, as a hung member would be): only broken once 60 s old.
+  writeFileSync(mutex, JSON.stringify({ owner: 'hung', host: hostname(), pid: process.pid, scope: PID_SCOPE, token: 'x' }));
+  await assert.rejects(log.openConsumer({ group: 'g', stream: 's', consumerName: 'a', leaseTimeoutMs: 60_000 }), (e) => {
+    assert.ok(isHopperError(e, 'HOPPER_LOCK_HELD'), String(e));
+    assert.match((e as Error).message, /lease\.mutex is held for too long/);
+    return true;
+  });
+  assert.ok(existsSync(mutex));
 });

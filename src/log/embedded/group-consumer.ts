@@ -54,7 +54,7 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isHopperError } from '../../errors.js';
+import { HopperError, isHopperError } from '../../errors.js';
 import type { ConsumerOptions, Delivery, LogConsumer, ReadResult } from '../types.js';
 import type { EmbeddedLog } from './embedded-log.js';
 import type { WarnFn } from './partition-recovery.js';
@@ -237,7 +237,12 @@ export class EmbeddedGroupConsumer implements LogConsumer {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const found = await readMutex(path);
         if (found && mutexStale(found)) await breakMutex(path, found);
-        if (attempt > MUTEX_MAX_ATTEMPTS) throw new Error(`lease mutex ${path} contended for too long`);
+        if (attempt > MUTEX_MAX_ATTEMPTS) {
+          throw new HopperError(
+            'HOPPER_LOCK_HELD',
+            `Consumer group ${this.opts.group} on ${this.opts.stream}: its lease mutex ${path} is held for too long (a member hung, paused or on a stalled disk while changing leases): retrying; it is broken once ${MUTEX_LIVE_STALE_MS / 1000} s old, at once when its process is gone.`,
+          );
+        }
         await sleep(2 + Math.random() * 5);
       }
     }
