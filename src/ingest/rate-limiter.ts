@@ -1,7 +1,8 @@
 // Token bucket per key (write key, or client address on streams without keys):
 // rateLimitPerSecond tokens a second, up to rateLimitBurst. The map of buckets
-// is bounded: past MAX_RATE_LIMIT_KEYS the oldest bucket is dropped (that key
-// starts again with a full bucket), so a flood of addresses cannot grow memory.
+// is bounded: past MAX_RATE_LIMIT_KEYS a bucket that has refilled is dropped (it
+// was as good as new), else the oldest (that key starts again with a full bucket),
+// so a flood of addresses cannot grow memory, nor reset an abuser's empty bucket.
 // A key is stored as a copy (ownCopy: a header value would pin its request head), and the request handler refuses a client
 // address too long to store before it reaches the limiter, so a bucket holds at
 // most 1 KiB of key.
@@ -13,6 +14,8 @@
 import { ownCopy } from './own-copy.js';
 
 export const MAX_RATE_LIMIT_KEYS = 10_000;
+/** Oldest buckets looked at for a refilled one when the map is full: a bound on the work of one new key. */
+const EVICTION_SCAN_BUCKETS = 16;
 /** Bound of the map shared by the streams created on first write (about 200 bytes a bucket, plus its key of at most 1 KiB). */
 export const MAX_SHARED_RATE_LIMIT_KEYS = 100_000;
 
@@ -43,7 +46,7 @@ export class RateLimiter implements RateLimit {
   take(key: string, nowMs: number): number {
     let b = this.buckets.get(key);
     if (b === undefined) {
-      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
+      if (this.buckets.size >= this.maxKeys) this.evictOne(nowMs);
       b = { tokens: this.burst, lastMs: nowMs };
       this.buckets.set(ownCopy(key), b);
     } else {
@@ -58,6 +61,23 @@ export class RateLimiter implements RateLimit {
       return 0;
     }
     return Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
+  }
+
+  /**
+   * Makes room for one bucket. A refilled bucket is dropped first: losing it changes nothing, where dropping the
+   * oldest let a flood of new keys (or addresses) reset an abuser's empty bucket every MAX_RATE_LIMIT_KEYS keys.
+   * Only the oldest few are looked at, so a new key costs a bounded amount of work; past them, the oldest goes.
+   */
+  private evictOne(nowMs: number): void {
+    let looked = 0;
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((nowMs - b.lastMs) / 1000) * this.perSecond >= this.burst) {
+        this.buckets.delete(key);
+        return;
+      }
+      if (++looked >= EVICTION_SCAN_BUCKETS) break;
+    }
+    this.buckets.delete(this.buckets.keys().next().value as string);
   }
 
   /**

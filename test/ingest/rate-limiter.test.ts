@@ -36,6 +36,24 @@ test('the map of keys is bounded: the oldest is dropped', () => {
   assert.equal(rl.size, 100);
 });
 
+test("a full map drops a refilled bucket, not an abuser's spent one", () => {
+  const rl = new RateLimiter(1, 5, 100);
+  const t = 1_800_000_000_000;
+  for (let i = 0; i < 5; i++) assert.equal(rl.take('abuser', t), 0);
+  assert.equal(rl.take('abuser', t), 1, 'the abuser spent its burst');
+  // 99 addresses, one request each: the map is full. A second later their buckets have refilled, the abuser's has 1 token.
+  for (let i = 0; i < 99; i++) rl.take(`k${i}`, t);
+  for (let i = 0; i < 50; i++) rl.take(`late${i}`, t + 1000);
+  assert.equal(rl.size, 100);
+  // Before: the oldest bucket, the abuser's, was dropped first, and it came back with a full burst of 5.
+  assert.equal(rl.take('abuser', t + 1000), 0, 'the one token a second gave it');
+  assert.ok(rl.take('abuser', t + 1000) >= 1, 'still limited: the refilled buckets went first');
+  // With nothing refilled, the oldest still goes: the map stays bounded.
+  const full = new RateLimiter(1, 5, 10);
+  for (let i = 0; i < 100; i++) full.take(`n${i}`, t);
+  assert.equal(full.size, 10);
+});
+
 test('scoped limits keep their own buckets in one bounded map', () => {
   const shared = new RateLimiter(1, 2, 100);
   const a = shared.scoped('a');
