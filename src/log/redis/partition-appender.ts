@@ -26,14 +26,13 @@ import { randomBytes } from 'node:crypto';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
 import type { PendingBudget } from '../pending-budget.js';
-import { BIG_BODY_BYTES, BIG_LEVEL_BYTES, bigKey, bigSinceKey, idSequence } from './redis-keys.js';
+import { BIG_BODY_BYTES, bigKey, bigSinceKey, idSequence } from './redis-keys.js';
 import { FIELDS_PER_RECORD, pushRecordArgs, recordBytes } from './redis-record-codec.js';
 import { dropHungConnection, isCommandTimeout, redisNotReady, redisUnavailable } from './redis-connection.js';
 import type { WarnFn } from '../embedded/partition-recovery.js';
 
 /**
- * KEYS[1] = partition key, KEYS[2] = meta key, KEYS[3] = its big key, KEYS[4] = its bigsince key, KEYS[5...] = its
- * big keys of levels 1... (redis-keys.ts, BIG_LEVEL_BYTES: a body is listed in each level it is over);
+ * KEYS[1] = partition key, KEYS[2] = meta key, KEYS[3] = its big key, KEYS[4] = its bigsince key (redis-keys.ts);
  * ARGV[1] = approximate MAXLEN to trim to ('0' = none), ARGV[2] = Hopper stream, ARGV[3] = its settings (JSON),
  * ARGV[4] = a token no other script call has (BIGSINCE_TOKEN); then FIELDS_PER_RECORD values per record.
  * Returns the ID of the first entry. `0-*` makes Redis pick the next sequence number after the
@@ -50,19 +49,11 @@ import type { WarnFn } from '../embedded/partition-recovery.js';
 export const APPEND_SCRIPT = `
 local key = KEYS[1]
 local first = nil
-local levels = {${BIG_LEVEL_BYTES.join(', ')}}
 redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3])
 for i = 5, #ARGV, ${FIELDS_PER_RECORD} do
   local id = redis.call('XADD', key, '0-*', 'at', ARGV[i], 'ct', ARGV[i + 1], 'ce', ARGV[i + 2], 'ra', ARGV[i + 3], 'rq', ARGV[i + 4], 'ik', ARGV[i + 5], 'b', ARGV[i + 6])
   if first == nil then first = id end
-  if #ARGV[i + 6] > ${BIG_BODY_BYTES} then
-    local seq = string.sub(id, 3)
-    redis.call('ZADD', KEYS[3], seq, id)
-    for l = 2, #levels do
-      if #ARGV[i + 6] <= levels[l] then break end
-      redis.call('ZADD', KEYS[3 + l], seq, id)
-    end
-  end
+  if #ARGV[i + 6] > ${BIG_BODY_BYTES} then redis.call('ZADD', KEYS[3], string.sub(id, 3), id) end
 end
 redis.call('SET', KEYS[4], string.sub(first, 3) .. ' ' .. ARGV[4], 'NX')
 if ARGV[1] ~= '0' then redis.call('XTRIM', key, 'MAXLEN', '~', ARGV[1]) end
@@ -80,11 +71,9 @@ const MAX_IN_FLIGHT_BATCHES = 2;
  * Keeps each command's argument count (and Redis's Lua ARGV table) moderate.
  */
 export const MAX_RECORDS_PER_CALL = 10_000;
-/** The big keys of levels 1... of a partition key (APPEND_SCRIPT's KEYS[5...]). */
-const LEVEL_KEYS = (key: string): string[] => BIG_LEVEL_BYTES.slice(1).map((_, i) => bigKey(key, i + 1));
-/** Arguments of one script call: [script, numkeys, key, metaKey, bigKey, bigSinceKey, ...level keys, maxLen, stream, settings, token, ...FIELDS_PER_RECORD per record]. */
+/** Arguments of one script call: [script, numkeys, key, metaKey, bigKey, bigSinceKey, maxLen, stream, settings, token, ...FIELDS_PER_RECORD per record]. */
 type ScriptCall = (string | Buffer | number)[];
-const MAX_LEN_ARG = 2 + 3 + BIG_LEVEL_BYTES.length; // script, numkeys, the keys
+const MAX_LEN_ARG = 6;
 
 /** The Hopper stream a partition belongs to and where its settings live (redis-keys.ts). */
 export interface StreamSettings {
@@ -199,7 +188,7 @@ export class PartitionAppender {
     for (const p of batch) {
       for (const r of p.records) {
         if (call === null || inCall === MAX_RECORDS_PER_CALL) {
-          call = [APPEND_SCRIPT, 3 + BIG_LEVEL_BYTES.length, this.key, metaKey, bigKey(this.key), bigSinceKey(this.key), ...LEVEL_KEYS(this.key), '0', stream, settings, `${BIGSINCE_TOKEN}.${++scriptCalls}`];
+          call = [APPEND_SCRIPT, 4, this.key, metaKey, bigKey(this.key), bigSinceKey(this.key), '0', stream, settings, `${BIGSINCE_TOKEN}.${++scriptCalls}`];
           calls.push(call);
           inCall = 0;
         }

@@ -24,7 +24,7 @@ import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import type { RedisLog } from './redis-log.js';
 import { closeRedis, isReplyError, redisUnavailable } from './redis-connection.js';
-import { BIG_BODY_BYTES, BIG_LEVEL_BYTES, bigKey, bigSinceKey, entryId, offsetOfId } from './redis-keys.js';
+import { BIG_BODY_BYTES, bigKey, bigSinceKey, entryId, offsetOfId } from './redis-keys.js';
 import { decodeEntry } from './redis-record-codec.js';
 
 /** Longest single XREADGROUP BLOCK, so close() and abort signals are noticed quickly. */
@@ -61,9 +61,6 @@ return removed
  * last-delivered ID is at or past it), the list covers every entry from there on (bigsince: a partition written
  * by an older Hopper, or a read before this member got anything there, is measured), and maxRecords is at most
  * PLAIN_READ_MAX (1024: that many bodies of BIG_BODY_BYTES are FETCH_MAX_BYTES; a larger batch is measured).
- * Appends list larger bodies again by size (BIG_LEVEL_BYTES), so a partition of large bodies is read plainly too,
- * FETCH_MAX_BYTES / the largest size listed after the last read at a time (planRead): measuring 256 bodies of
- * 64 KiB cost Redis about 10 times the plain read of them (over 100 ms of main-thread time a read).
  * A group that starts over below what a member read (Redis lost its data and another member made the group
  * again; a position set back by commitPosition, `hopper replay`, which deletes bigsince) makes the member
  * measure: bigsince is set again by the next append with another token, and the member plans plain reads only
@@ -334,15 +331,14 @@ export class RedisGroupConsumer implements LogConsumer {
         const p = partitions[0]!;
         // More than PLAIN_READ_MAX small bodies can be over the limit: measured, so that a batch of maxRecords
         // small records still comes whole (a worker waits batchMaxWaitMs after a short one).
-        let count = 0;
-        if (maxRecords <= PLAIN_READ_MAX) ({ bigSince, count } = await this.planRead(p, maxRecords));
-        let plain = count > 0;
+        let plain = false;
+        if (maxRecords <= PLAIN_READ_MAX) ({ bigSince, plain } = await this.planRead(p));
         reply = null;
         if (plain) {
           // In MULTI under the WATCH planRead set: a large body listed (or bigsince set again) since the check
           // makes EXEC do nothing, and the read is measured instead. Without it, an append landing between the
           // check and the read went out whole: 40 x 1 MiB in one delivery.
-          const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', count, 'STREAMS', this.key(p), '>'];
+          const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords, 'STREAMS', this.key(p), '>'];
           const done = await this.conn.multi().callBuffer('XREADGROUP', ...args).exec();
           if (done === null) plain = false;
           else {
@@ -387,34 +383,23 @@ export class RedisGroupConsumer implements LogConsumer {
   }
 
   /**
-   * How many new entries of the partition a plain XREADGROUP can ask for within FETCH_MAX_BYTES (0: measure
-   * them in Redis instead), from the big keys (redis-keys.ts): when none lists a body after this member's last
-   * read, maxRecords; when bodies up to BIG_LEVEL_BYTES[i] are listed there and none larger, FETCH_MAX_BYTES /
-   * BIG_LEVEL_BYTES[i] (at least 1: 256 of 64 KiB bodies), whatever entries the group hands out next (other
-   * members may have read past this member: every entry after its last read is within that size). A read that
-   * count would cut short in a run of small bodies before the first listed one is measured, so that small bodies
-   * before a large one still go maxRecords at a time. Only while the list covers every entry from the last read
-   * on (bigsince, unchanged since that read). Also the bigsince value seen, to plan the next read with.
-   * The big key and bigsince stay WATCHed (the caller reads in MULTI, or UNWATCHes): every big body appended
-   * since is in the big key, and appends go on while the member reads.
+   * Whether a plain XREADGROUP of new entries of the partition is within FETCH_MAX_BYTES: the big key lists no
+   * body after this member's last read, covers every entry from there, and bigsince is what it was before that
+   * read (a GET and a ZRANGEBYSCORE, sent together). Also the bigsince value seen, to plan the next read with.
+   * Both keys stay WATCHed (the caller reads in MULTI, or UNWATCHes), as appends go on while the member reads.
    */
-  private async planRead(partition: number, maxRecords: number): Promise<{ bigSince: string | null; count: number }> {
+  private async planRead(partition: number): Promise<{ bigSince: string | null; plain: boolean }> {
     const key = this.key(partition);
     const last = this.lastRead.get(partition);
-    if (last === undefined) return { bigSince: (await this.conn.call('GET', bigSinceKey(key))) as string | null, count: 0 };
+    if (last === undefined) return { bigSince: (await this.conn.call('GET', bigSinceKey(key))) as string | null, plain: false };
     const after = last.offset + 1; // sequence number of the last entry read (redis-keys.ts)
-    const [, bigSince, ...levels] = (await Promise.all([
+    const [, bigSince, big] = (await Promise.all([
       this.conn.watch(bigKey(key), bigSinceKey(key)),
       this.conn.call('GET', bigSinceKey(key)),
-      ...BIG_LEVEL_BYTES.map((_, level) => this.conn.call('ZRANGEBYSCORE', bigKey(key, level), `(${after}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)),
-    ])) as [unknown, string | null, ...string[][]];
-    if (bigSince === null || bigSince !== last.bigSince || Number(bigSince.split(' ')[0]) > after) return { bigSince, count: 0 };
-    const level = levels.findIndex((listed) => listed.length === 0);
-    if (level === 0) return { bigSince, count: maxRecords };
-    const fit = level < 0 ? 1 : Math.max(1, Math.floor(FETCH_MAX_BYTES / BIG_LEVEL_BYTES[level]!));
-    if (fit >= maxRecords) return { bigSince, count: maxRecords };
-    const firstBig = Number(levels[0]![1]);
-    return { bigSince, count: firstBig - after > fit ? 0 : fit };
+      this.conn.call('ZRANGEBYSCORE', bigKey(key), `(${after}`, '+inf', 'LIMIT', 0, 1),
+    ])) as [unknown, string | null, string[]];
+    const plain = bigSince !== null && bigSince === last.bigSince && Number(bigSince.split(' ')[0]) <= after && big.length === 0;
+    return { bigSince, plain };
   }
 
   private partitionOfKey(key: string): number {

@@ -5,7 +5,6 @@
 //   {prefix}lock:{name}             string: holder and token of a Log.acquireLock lock, with a lease (redis-lock.ts)
 //   {prefix}{stream}:{partition}:big       sorted set: entry IDs of bodies over BIG_BODY_BYTES, scored by their
 //                                          sequence number (offset + 1)
-//   {prefix}{stream}:{partition}:big{n}k   the same for bodies over n KiB, n in BIG_LEVEL_BYTES (64, 256, 1024, 4096)
 //   {prefix}{stream}:{partition}:bigsince  string: sequence number of the first entry appended while that set was
 //                                          kept (older Hopper versions did not: bodies before it may be big, unlisted),
 //                                          a space, and a token unique to the append that set it
@@ -29,16 +28,10 @@ export function partitionKey(prefix: string, stream: string, partition: number):
  */
 export const BIG_BODY_BYTES = 16 * 1024;
 
-/** The sorted set of a partition's big bodies (see BIG_BODY_BYTES), or of those over BIG_LEVEL_BYTES[level]. */
-export function bigKey(partitionKey: string, level = 0): string {
-  return level === 0 ? `${partitionKey}:big` : `${partitionKey}:big${BIG_LEVEL_BYTES[level]! / 1024}k`;
+/** The sorted set of a partition's big bodies (see BIG_BODY_BYTES). */
+export function bigKey(partitionKey: string): string {
+  return `${partitionKey}:big`;
 }
-
-/**
- * Larger bodies are listed again, by size: a body over BIG_LEVEL_BYTES[i] is in bigKey(key, i) (and every lower
- * level), so a read knows the largest size class ahead of it (redis-group-consumer.ts). Level 0 is BIG_BODY_BYTES.
- */
-export const BIG_LEVEL_BYTES = [BIG_BODY_BYTES, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024] as const;
 
 /** From which sequence number (offset + 1) on the partition's big bodies are all in bigKey ('{seq} {token}'). */
 export function bigSinceKey(partitionKey: string): string {

@@ -33,7 +33,7 @@ import { searchOffsetForTime } from '../offset-for-time.js';
 import { assertOffset } from '../offset-check.js';
 import { PartitionAppender } from './partition-appender.js';
 import { closeRedis, connectRedis, isReplyError, redisUnavailable, type RedisConnectionOptions } from './redis-connection.js';
-import { BIG_LEVEL_BYTES, bigKey, bigSinceKey, entryId, idSequence, lockKey, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
+import { bigKey, bigSinceKey, entryId, idSequence, lockKey, metaKey, offsetOfId, partitionKey, positionId } from './redis-keys.js';
 import { decodeEntry } from './redis-record-codec.js';
 import { RedisGroupConsumer } from './redis-group-consumer.js';
 import { RedisLock } from './redis-lock.js';
@@ -521,12 +521,10 @@ export class RedisLog implements Log {
    * a group read measure.
    */
   private async trimBigList(stream: string, partition: number): Promise<void> {
-    const key = this.key(stream, partition);
-    if ((await this.redis.zcard(bigKey(key))) === 0) return; // every level lists a subset of level 0
+    const big = bigKey(this.key(stream, partition));
+    if ((await this.redis.zcard(big)) === 0) return;
     const { start } = await this.bounds(stream, partition);
-    for (let level = 0; level < BIG_LEVEL_BYTES.length; level++) {
-      await this.redis.zremrangebyscore(bigKey(key, level), '-inf', `(${start + 1}`); // scores are sequence numbers, offset + 1
-    }
+    await this.redis.zremrangebyscore(big, '-inf', `(${start + 1}`); // scores are sequence numbers, offset + 1
   }
 
   async close(): Promise<void> {
