@@ -15,9 +15,15 @@ const WAIT_MS = 777;
 
 test('deliveries cut short by the byte limit are no reason to wait batchMaxWaitMs', async (t) => {
   const dir = tempDir();
-  t.after(() => removeDir(dir));
   const log = openEmbedded(dir);
-  t.after(() => log.close());
+  let workers: { stop(): Promise<void> } | null = null;
+  // One hook, in this order: removing the directory first raced a commit still under way (ENOTEMPTY), and the
+  // hooks after a failed one never ran, so the workers kept the test process alive.
+  t.after(async () => {
+    await workers?.stop();
+    await log.close();
+    removeDir(dir);
+  });
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   for (let i = 0; i < RECORDS; i++) await log.append('s', 0, [record(`{"i":${i},"pad":"${'x'.repeat(BODY_BYTES)}"}`)], 'durable');
   const clock = fakeClock();
@@ -32,13 +38,10 @@ test('deliveries cut short by the byte limit are no reason to wait batchMaxWaitM
     },
   });
   const config = testConfig(dir, { pipelines: [{ name: 'p', stream: 's', group: 'g', batchMaxRecords: 100, batchMaxWaitMs: WAIT_MS }] });
-  const workers = await startWorkers(config, log, createLogger('silent'), { clock, processors: { p: processor } });
-  t.after(() => workers.stop());
+  const running = await startWorkers(config, log, createLogger('silent'), { clock, processors: { p: processor } });
+  workers = running;
   await waitFor('the backlog to be processed', () => waitsDuringBacklog >= 0);
   assert.ok(deliveries >= 2, `the byte limit should split the backlog (${deliveries} deliveries)`);
   // Before: a wait after each delivery but the last.
   assert.equal(waitsDuringBacklog, 0, `${waitsDuringBacklog} waits of batchMaxWaitMs during a backlog of large records`);
-  // Stopped here, before the directory goes: a commit still under way wrote into it while it was removed.
-  await workers.stop();
-  await log.close();
 });
