@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { RedisLog, type RedisLogOptions } from '../../src/log/redis/redis-log.js';
+import type { LogConsumer } from '../../src/log/types.js';
 import { skipOutsideCi } from './service-skip.js';
 
 export const REDIS_TEST_URL = process.env.HOPPER_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -73,4 +74,22 @@ export async function openRedisTestLog(t: Pick<TestContext, 'after' | 'skip'>, o
     await deleteRedisPrefix(prefix);
   });
   return log;
+}
+
+/**
+ * Counts the commands a group member sends on its own connection (where it reads), by name; a script that reads
+ * the group (XREADGROUP in its text, a measured read) as EVAL_XREADGROUP, other scripts (housekeeping) as EVAL.
+ */
+export function countMemberCommands(consumer: LogConsumer): Map<string, number> {
+  const conn = (consumer as unknown as { conn: Redis }).conn;
+  const counts = new Map<string, number>();
+  // Every command goes through sendCommand, also those of a MULTI (a plain read is one: redis-group-consumer.ts).
+  const send = conn.sendCommand.bind(conn) as (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
+  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+    const name = command.name.toUpperCase();
+    const counted = name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name;
+    counts.set(counted, (counts.get(counted) ?? 0) + 1);
+    return send(command, ...rest);
+  };
+  return counts;
 }

@@ -11,25 +11,11 @@ import { FETCH_MAX_BYTES } from '../../src/log/redis/redis-group-consumer.js';
 import { bigKey, bigSinceKey } from '../../src/log/redis/redis-keys.js';
 import type { RedisLog } from '../../src/log/redis/redis-log.js';
 import type { Delivery, LogConsumer } from '../../src/log/types.js';
-import { openRedisTestLog } from '../helpers/redis.js';
+import { countMemberCommands, openRedisTestLog } from '../helpers/redis.js';
 import { makeRecord } from './conformance.js';
 
 const MIB = 1024 * 1024;
 
-/** Counts the member's commands by name; a script that reads the group (a measured read) as EVAL_XREADGROUP. */
-function countCommands(consumer: LogConsumer): Map<string, number> {
-  const conn = (consumer as unknown as { conn: Redis }).conn;
-  const counts = new Map<string, number>();
-  // Every command goes through sendCommand, also those of a MULTI (a plain read is one: redis-group-consumer.ts).
-  const send = conn.sendCommand.bind(conn) as (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
-  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
-    const name = command.name.toUpperCase();
-    const counted = name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name;
-    counts.set(counted, (counts.get(counted) ?? 0) + 1);
-    return send(command, ...rest);
-  };
-  return counts;
-}
 
 async function appendMany(log: RedisLog, stream: string, from: number, count: number, bodyBytes: number): Promise<void> {
   const per = Math.max(1, Math.min(1000, Math.floor(4 * MIB / bodyBytes)));
@@ -66,7 +52,7 @@ test('redis: large bodies after small ones go out within FETCH_MAX_BYTES a deliv
   t.after(() => c.close());
   const first = await drain(c, 10, 200);
   await appendMany(log, 's', 10, 40, MIB);
-  const counts = countCommands(c);
+  const counts = countMemberCommands(c);
   const { offsets } = await drain(c, 40, MIB);
   assert.deepEqual([...first.offsets, ...offsets], range(0, 50));
   assert.equal(counts.get('XREADGROUP') ?? 0, 0, 'no plain read while big bodies are ahead');
@@ -117,7 +103,7 @@ test('redis: small bodies after large ones are plain reads of maxRecords once th
   await appendMany(log, 's', 1, 5000, 200);
   const c = await log.openConsumer({ group: 'g', stream: 's', consumerName: 'c', leaseTimeoutMs: 30_000 });
   t.after(() => c.close());
-  const counts = countCommands(c);
+  const counts = countMemberCommands(c);
   const { sizes, offsets } = await drain(c, 5001, MIB);
   assert.deepEqual(offsets, range(0, 5001));
   assert.deepEqual(sizes, [1000, 1000, 1000, 1000, 1000, 1]);

@@ -6,29 +6,10 @@
 // sizes change (redis-big-bodies.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
 import { FETCH_MAX_BYTES } from '../../src/log/redis/redis-group-consumer.js';
-import type { LogConsumer } from '../../src/log/types.js';
-import { openRedisTestLog } from '../helpers/redis.js';
+import { countMemberCommands, openRedisTestLog } from '../helpers/redis.js';
 import { makeRecord } from './conformance.js';
 
-/**
- * Counts the commands the member sends on its own connection (where it reads), by name; a script that reads the
- * group (XREADGROUP in its text) as EVAL_XREADGROUP, other scripts (housekeeping) as EVAL.
- */
-function countCommands(consumer: LogConsumer): Map<string, number> {
-  const conn = (consumer as unknown as { conn: Redis }).conn;
-  const counts = new Map<string, number>();
-  // Every command goes through sendCommand, also those of a MULTI (a plain read is one: redis-group-consumer.ts).
-  const send = conn.sendCommand.bind(conn) as (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
-  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
-    const name = command.name.toUpperCase();
-    const counted = name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name;
-    counts.set(counted, (counts.get(counted) ?? 0) + 1);
-    return send(command, ...rest);
-  };
-  return counts;
-}
 
 test('redis: reads of small records are plain XREADGROUPs of maxRecords, measured in a script only the first time', async (t) => {
   const log = await openRedisTestLog(t);
@@ -37,7 +18,7 @@ test('redis: reads of small records are plain XREADGROUPs of maxRecords, measure
   for (let i = 0; i < 5000; i += 1000) await log.append('small', 0, Array.from({ length: 1000 }, (_, j) => makeRecord(i + j, 200)), 'durable');
   const consumer = await log.openConsumer({ group: 'g', stream: 'small', consumerName: 'c', leaseTimeoutMs: 30_000 });
   t.after(() => consumer.close());
-  const counts = countCommands(consumer);
+  const counts = countMemberCommands(consumer);
   const seen: number[] = [];
   for (let i = 0; i < 5; i++) {
     const d = await consumer.fetch(1000, 0);
