@@ -76,20 +76,30 @@ export async function openRedisTestLog(t: Pick<TestContext, 'after' | 'skip'>, o
   return log;
 }
 
+/** A command a group member sent on its own connection: its name (scripts that read the group as EVAL_XREADGROUP) and arguments. */
+export interface MemberCommand {
+  name: string;
+  args: unknown[];
+}
+
 /**
- * Counts the commands a group member sends on its own connection (where it reads), by name; a script that reads
- * the group (XREADGROUP in its text, a measured read) as EVAL_XREADGROUP, other scripts (housekeeping) as EVAL.
+ * Calls onCommand with every command a group member sends on its own connection (where it reads); a script that
+ * reads the group (XREADGROUP in its text, a measured read) is named EVAL_XREADGROUP, other scripts (housekeeping) EVAL.
  */
-export function countMemberCommands(consumer: LogConsumer): Map<string, number> {
+export function watchMemberCommands(consumer: LogConsumer, onCommand: (command: MemberCommand) => void): void {
   const conn = (consumer as unknown as { conn: Redis }).conn;
-  const counts = new Map<string, number>();
   // Every command goes through sendCommand, also those of a MULTI (a plain read is one: redis-group-consumer.ts).
   const send = conn.sendCommand.bind(conn) as (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown;
   (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
     const name = command.name.toUpperCase();
-    const counted = name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name;
-    counts.set(counted, (counts.get(counted) ?? 0) + 1);
+    onCommand({ name: name === 'EVAL' && String(command.args[0] ?? '').includes('XREADGROUP') ? 'EVAL_XREADGROUP' : name, args: command.args });
     return send(command, ...rest);
   };
+}
+
+/** Counts the commands a group member sends on its own connection, by name (see watchMemberCommands). */
+export function countMemberCommands(consumer: LogConsumer): Map<string, number> {
+  const counts = new Map<string, number>();
+  watchMemberCommands(consumer, ({ name }) => counts.set(name, (counts.get(name) ?? 0) + 1));
   return counts;
 }

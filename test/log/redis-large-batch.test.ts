@@ -17,8 +17,8 @@ function tiny(i: number, body = Buffer.alloc(0)): RecordInput {
 }
 
 /**
- * A redis-server of the test's own: a fetch of 160k records is measured in one Lua script, which holds Redis for
- * about a second, and on the shared server other test files running meanwhile timed out (a 1 s connect, a lease).
+ * A redis-server of the test's own: appends of 160k records in one script, and their reads, keep Redis busy for
+ * a while, and on the shared server other test files running meanwhile timed out (a 1 s connect, a lease).
  */
 async function setup(t: { after: (fn: () => Promise<void>) => void; skip: (m: string) => void }): Promise<{ log: RedisLog; prefix: string; url: string } | null> {
   const missing = redisServerMissing();

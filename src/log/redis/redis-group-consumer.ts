@@ -59,8 +59,9 @@ return removed
  * list bodies over BIG_BODY_BYTES (FETCH_MAX_BYTES / 1024) in the partition's big key (redis-keys.ts), and a read
  * is a plain XREADGROUP when none is listed after the last entry this member read there (the group's
  * last-delivered ID is at or past it), the list covers every entry from there on (bigsince: a partition written
- * by an older Hopper, or a read before this member got anything there, is measured), and maxRecords is at most
- * PLAIN_READ_MAX (1024: that many bodies of BIG_BODY_BYTES are FETCH_MAX_BYTES; a larger batch is measured).
+ * by an older Hopper, or a read before this member got anything there, is measured). A read asks for at most
+ * PLAIN_READ_MAX entries at a time (1024: that many bodies of BIG_BODY_BYTES are FETCH_MAX_BYTES); a larger batch
+ * is read in such steps, each plain while the bytes read so far leave room for that many.
  * A group that starts over below what a member read (Redis lost its data and another member made the group
  * again; a position set back by commitPosition, `hopper replay`, which deletes bigsince) makes the member
  * measure: bigsince is set again by the next append with another token, and the member plans plain reads only
@@ -69,6 +70,11 @@ return removed
 export const FETCH_MAX_BYTES = 16 * 1024 * 1024;
 /** Entries a plain XREADGROUP asks for at most: that many bodies of BIG_BODY_BYTES are FETCH_MAX_BYTES. */
 const PLAIN_READ_MAX = Math.floor(FETCH_MAX_BYTES / BIG_BODY_BYTES);
+/**
+ * Fewest entries a plain step of a large read asks for: once the bytes left allow fewer (a read of small records
+ * nearing FETCH_MAX_BYTES), a measured step of PLAIN_READ_MAX costs Redis less than dozens of small plain ones.
+ */
+const PLAIN_STEP_MIN_ENTRIES = 128;
 /** Entries per XRANGE inside READ_GROUP_SCRIPT. */
 const READ_GROUP_STEP = 64;
 /**
@@ -312,48 +318,32 @@ export class RedisGroupConsumer implements LogConsumer {
 
   /**
    * One read of new entries; true when it returned any. Without blocking (one partition), up to maxRecords
-   * and FETCH_MAX_BYTES; a blocking read on all partitions takes one entry of each (their sizes are not
-   * known before they arrive), the next reads take the rest.
+   * and FETCH_MAX_BYTES, in steps of at most PLAIN_READ_MAX entries; a blocking read on all partitions takes one
+   * entry of each (their sizes are not known before they arrive), the next reads take the rest.
    */
   private async readGroup(partitions: number[], maxRecords: number, blockMs: number): Promise<boolean> {
     // Redis starts the lease clock when it answers: the time before asking is a safe (early) estimate,
     // the time of the reply a closer one after a blocking read that waited.
     const askedAtMs = Date.now();
-    let reply: [Buffer, Entry[]][] | null;
-    let bigSince: string | null = null;
     try {
-      if (blockMs > 0) {
-        const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS'];
-        for (const p of partitions) args.push(this.key(p));
-        for (let i = 0; i < partitions.length; i++) args.push('>');
-        reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
-      } else {
-        const p = partitions[0]!;
-        // More than PLAIN_READ_MAX small bodies can be over the limit: measured, so that a batch of maxRecords
-        // small records still comes whole (a worker waits batchMaxWaitMs after a short one).
-        let plain = false;
-        if (maxRecords <= PLAIN_READ_MAX) ({ bigSince, plain } = await this.planRead(p));
-        reply = null;
-        if (plain) {
-          // In MULTI under the WATCH planRead set: a large body listed (or bigsince set again) since the check
-          // makes EXEC do nothing, and the read is measured instead. Without it, an append landing between the
-          // check and the read went out whole: 40 x 1 MiB in one delivery.
-          const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', maxRecords, 'STREAMS', this.key(p), '>'];
-          const done = await this.conn.multi().callBuffer('XREADGROUP', ...args).exec();
-          if (done === null) plain = false;
-          else {
-            const [err, got] = done[0]!;
-            if (err) throw err;
-            reply = got as [Buffer, Entry[]][] | null;
-          }
-        } else if (maxRecords <= PLAIN_READ_MAX) {
-          await this.conn.unwatch();
-        }
-        if (!plain) {
-          const args = [READ_GROUP_SCRIPT, 1, this.key(p), this.opts.group, this.opts.consumerName, maxRecords, FETCH_MAX_BYTES, READ_GROUP_STEP];
-          reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
-        }
+      if (blockMs === 0) return await this.readPartition(partitions[0]!, maxRecords, askedAtMs);
+      const args: (string | number)[] = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS'];
+      for (const p of partitions) args.push(this.key(p));
+      for (let i = 0; i < partitions.length; i++) args.push('>');
+      const reply = (await this.conn.callBuffer('XREADGROUP', args)) as [Buffer, Entry[]][] | null;
+      if (!reply) return false;
+      const deliveredAtMs = Date.now();
+      let any = false;
+      for (const [key, entries] of reply) {
+        const partition = this.partitionOfKey(key.toString('utf8'));
+        // A blocking read looked at no bigsince: the one seen before stands (a changed one still fails the check).
+        this.noteRead(partition, entries, this.lastRead.get(partition)?.bigSince ?? null);
+        const records = this.decode(entries, partition);
+        if (records.length === 0) continue;
+        this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs });
+        any = true;
       }
+      return any;
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) {
         // The partition key was deleted and recreated: recreate the group on the next round.
@@ -364,22 +354,68 @@ export class RedisGroupConsumer implements LogConsumer {
       }
       throw redisUnavailable(err, 'read a consumer group');
     }
-    if (!reply) return false;
-    const deliveredAtMs = blockMs > 0 ? Date.now() : askedAtMs;
-    let any = false;
-    for (const [key, entries] of reply) {
-      const partition = this.partitionOfKey(key.toString('utf8'));
-      const records = this.decode(entries, partition);
-      if (entries.length > 0) {
-        // A blocking read looked at no bigsince: the one seen before stands (a changed one still fails the check).
-        const seen = blockMs > 0 ? (this.lastRead.get(partition)?.bigSince ?? null) : bigSince;
-        this.lastRead.set(partition, { offset: offsetOfId(entries[entries.length - 1]![0]), bigSince: seen });
+  }
+
+  /**
+   * New entries of one partition, up to maxRecords and FETCH_MAX_BYTES, as one delivery. Each step asks Redis for
+   * at most PLAIN_READ_MAX entries: a measured read of 160k small entries in one script held Redis for about a
+   * second, and every append and commit of every client waited behind it.
+   */
+  private async readPartition(partition: number, maxRecords: number, askedAtMs: number): Promise<boolean> {
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    while (records.length < maxRecords && bytes < FETCH_MAX_BYTES) {
+      const count = Math.min(maxRecords - records.length, PLAIN_READ_MAX);
+      const { entries, bigSince, asked } = await this.readStep(partition, count, FETCH_MAX_BYTES - bytes);
+      this.noteRead(partition, entries, bigSince);
+      for (const r of this.decode(entries, partition)) {
+        records.push(r);
+        bytes += r.body.length;
       }
-      if (records.length === 0) continue;
-      this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs });
-      any = true;
+      if (entries.length < asked) break; // drained, or cut at the byte limit
     }
-    return any;
+    if (records.length === 0) return false;
+    this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs: askedAtMs });
+    return true;
+  }
+
+  /**
+   * One XREADGROUP of new entries of a partition within `maxBytes` (soft: at least one entry), asking for `count`
+   * (at most PLAIN_READ_MAX) or fewer: plain, of as many as the big key shows to fit (see FETCH_MAX_BYTES), or
+   * measured when that is fewer than PLAIN_STEP_MIN_ENTRIES. Returns how many it asked for.
+   */
+  private async readStep(partition: number, count: number, maxBytes: number): Promise<{ entries: Entry[]; bigSince: string | null; asked: number }> {
+    const key = this.key(partition);
+    const planned = await this.planRead(partition);
+    // Bodies not in the big key are under BIG_BODY_BYTES: after a first step's bytes, fewer than PLAIN_READ_MAX fit.
+    const fitting = Math.min(count, Math.floor(maxBytes / BIG_BODY_BYTES));
+    let plain = planned.plain && fitting >= Math.min(count, PLAIN_STEP_MIN_ENTRIES);
+    let reply: [Buffer, Entry[]][] | null = null;
+    if (plain) {
+      // In MULTI under the WATCH planRead set: a large body listed (or bigsince set again) since the check
+      // makes EXEC do nothing, and the read is measured instead. Without it, an append landing between the
+      // check and the read went out whole: 40 x 1 MiB in one delivery.
+      const args = ['GROUP', this.opts.group, this.opts.consumerName, 'COUNT', fitting, 'STREAMS', key, '>'];
+      const done = await this.conn.multi().callBuffer('XREADGROUP', ...args).exec();
+      if (done === null) plain = false;
+      else {
+        const [err, got] = done[0]!;
+        if (err) throw err;
+        reply = got as [Buffer, Entry[]][] | null;
+      }
+    } else {
+      await this.conn.unwatch();
+    }
+    if (!plain) {
+      const args = [READ_GROUP_SCRIPT, 1, key, this.opts.group, this.opts.consumerName, count, maxBytes, READ_GROUP_STEP];
+      reply = (await this.conn.callBuffer('EVAL', args)) as [Buffer, Entry[]][] | null;
+    }
+    return { entries: reply?.[0]?.[1] ?? [], bigSince: planned.bigSince, asked: plain ? fitting : count };
+  }
+
+  /** After a read of new entries: where this member's reads got to, and the bigsince value seen before it (see lastRead). */
+  private noteRead(partition: number, entries: Entry[], bigSince: string | null): void {
+    if (entries.length > 0) this.lastRead.set(partition, { offset: offsetOfId(entries[entries.length - 1]![0]), bigSince });
   }
 
   /**
@@ -493,28 +529,42 @@ export class RedisGroupConsumer implements LogConsumer {
     const key = this.key(partition);
     const claimedAtMs = Date.now();
     this.abandonedLeft.delete(partition);
-    let records: LogRecord[];
-    let delivered: number;
+    const records: LogRecord[] = [];
+    let delivered = 0;
     try {
-      const pending = (await this.conn.call('XPENDING', key, this.opts.group, 'IDLE', this.leaseMs, '-', '+', maxRecords)) as [string, string, number, number][];
-      if (pending.length === 0) return;
-      delivered = Number(pending[0]![3]);
-      let take = 1;
-      if (delivered <= 1) while (take < pending.length && Number(pending[take]![3]) <= 1) take++;
-      let ids = pending.slice(0, take).map((p) => p[0]);
-      // As many as a read of new entries would hand out (FETCH_MAX_BYTES): a dead member may have held many,
-      // possibly the very large bodies it died of.
-      if (ids.length > 1) {
-        const args = [CLAIM_COUNT_SCRIPT, 3, key, bigKey(key), bigSinceKey(key), FETCH_MAX_BYTES, PLAIN_READ_MAX, ...ids];
-        ids = ids.slice(0, Number(await this.conn.call('EVAL', args)));
-      }
-      // XCLAIM checks the idle time again: an entry another member took meanwhile is left to it. Entries
-      // deleted since (retention) leave the pending list without being returned.
-      records = [];
-      for (let i = 0; i < ids.length; i += MAX_IDS_PER_CALL) {
-        const args: (string | number)[] = [key, this.opts.group, this.opts.consumerName, this.leaseMs];
-        for (const id of ids.slice(i, i + MAX_IDS_PER_CALL)) args.push(id);
-        records.push(...this.decode((await this.conn.callBuffer('XCLAIM', args)) as Entry[], partition));
+      // In steps of at most PLAIN_READ_MAX entries, as reads of new ones (readPartition): one XPENDING and one
+      // measuring script over 100k entries held Redis for a long time.
+      let bytes = 0;
+      let start = '-';
+      while (records.length < maxRecords && bytes < FETCH_MAX_BYTES) {
+        const count = Math.min(maxRecords - records.length, PLAIN_READ_MAX);
+        const pending = (await this.conn.call('XPENDING', key, this.opts.group, 'IDLE', this.leaseMs, start, '+', count)) as [string, string, number, number][];
+        if (pending.length === 0) break;
+        const first = Number(pending[0]![3]);
+        if (start === '-') delivered = first;
+        else if (first > 1) break; // goes out alone, in a takeover of its own
+        let take = 1;
+        if (first <= 1) while (take < pending.length && Number(pending[take]![3]) <= 1) take++;
+        let ids = pending.slice(0, take).map((p) => p[0]);
+        // As many as a read of new entries would hand out (FETCH_MAX_BYTES): a dead member may have held many,
+        // possibly the very large bodies it died of.
+        if (ids.length > 1 || start !== '-') {
+          const budget = FETCH_MAX_BYTES - bytes;
+          const args = [CLAIM_COUNT_SCRIPT, 3, key, bigKey(key), bigSinceKey(key), budget, Math.floor(budget / BIG_BODY_BYTES), ...ids];
+          ids = ids.slice(0, Number(await this.conn.call('EVAL', args)));
+        }
+        // XCLAIM checks the idle time again: an entry another member took meanwhile is left to it. Entries
+        // deleted since (retention) leave the pending list without being returned.
+        for (let i = 0; i < ids.length; i += MAX_IDS_PER_CALL) {
+          const args: (string | number)[] = [key, this.opts.group, this.opts.consumerName, this.leaseMs];
+          for (const id of ids.slice(i, i + MAX_IDS_PER_CALL)) args.push(id);
+          for (const r of this.decode((await this.conn.callBuffer('XCLAIM', args)) as Entry[], partition)) {
+            records.push(r);
+            bytes += r.body.length;
+          }
+        }
+        if (first > 1 || ids.length < pending.length || pending.length < count) break;
+        start = `(${ids[ids.length - 1]!}`;
       }
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) return;
