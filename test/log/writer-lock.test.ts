@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 import { makeRecord } from './conformance.js';
 import { isHopperError } from '../../src/errors.js';
-import { FOREIGN_LOCK_STALE_MS, LOCK_TOUCH_MS, PID_SCOPE, WriterLock } from '../../src/log/embedded/writer-lock.js';
+import { FOREIGN_LOCK_STALE_MS, LOCK_CONFIRM_MAX_AGE_MS, LOCK_TOUCH_MS, PID_SCOPE, WriterLock } from '../../src/log/embedded/writer-lock.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/log-appender.ts', import.meta.url));
 const RACER = fileURLToPath(new URL('./writer-lock-racer.ts', import.meta.url));
@@ -181,4 +181,78 @@ test('a writer in another pid namespace sharing the directory is refused while t
   const old = new Date(Date.now() - FOREIGN_LOCK_STALE_MS - 5_000);
   utimesSync(join(dir, 'writer.lock'), old, old); // as if FOREIGN_LOCK_STALE_MS had passed since the holder died
   assert.deepEqual(await contend(), ['ok']);
+});
+
+/** The partition's segment files and their sizes, to see that nothing more was written. */
+function segmentSizes(partitionDir: string): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const f of readdirSync(partitionDir)) if (f.endsWith('.log')) sizes[f] = statSync(join(partitionDir, f)).size;
+  return sizes;
+}
+
+/** As a process in another container takes a stale lock over: the old file removed, a new one linked in its place. */
+function takeLockOver(lockPath: string): void {
+  const tmp = `${lockPath}.other.tmp`;
+  writeFileSync(tmp, FOREIGN_OWNER);
+  rmSync(lockPath);
+  linkSync(tmp, lockPath);
+  rmSync(tmp);
+}
+
+function assertLockLost(e: unknown): true {
+  assert.ok(isHopperError(e, 'HOPPER_LOG_UNAVAILABLE'), String(e));
+  assert.match((e as Error).message, /written by another process now/);
+  return true;
+}
+
+test('a writer whose lock another process took over (it was paused past the stale age) writes and acknowledges no more', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('taken', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('taken', 0, [makeRecord(1)], 'durable');
+  const partitionDir = log.partitionDir('taken', 0);
+  const lockPath = join(partitionDir, 'writer.lock');
+  const before = segmentSizes(partitionDir);
+
+  takeLockOver(lockPath);
+  await new Promise((r) => setTimeout(r, LOCK_TOUCH_MS * 2.5)); // a touch finds the lock is not ours
+  await assert.rejects(log.append('taken', 0, [makeRecord(2)], 'durable'), assertLockLost);
+  await assert.rejects(log.append('taken', 0, [makeRecord(3)], 'fast'), assertLockLost);
+  assert.deepEqual(segmentSizes(partitionDir), before, 'nothing more was written over the new holder’s records');
+  await log.close();
+  assert.equal(readFileSync(lockPath, 'utf8'), FOREIGN_OWNER, 'close leaves the new holder’s lock alone');
+});
+
+test('a writer resuming from a pause checks its lock before its first write, before any touch could run', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('paused', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('paused', 0, [makeRecord(1)], 'durable');
+  const partitionDir = log.partitionDir('paused', 0);
+  const before = segmentSizes(partitionDir);
+
+  // Paused (no timer runs) past LOCK_CONFIRM_MAX_AGE_MS; meanwhile another container takes the partition over.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_CONFIRM_MAX_AGE_MS + 300);
+  takeLockOver(join(partitionDir, 'writer.lock'));
+  // Resumed: the append comes before the touch timer's check.
+  const appended = log.append('paused', 0, [makeRecord(2)], 'durable');
+  assert.deepEqual(segmentSizes(partitionDir), before, 'nothing was written over the new holder’s records');
+  await assert.rejects(appended, assertLockLost);
+  assert.deepEqual(segmentSizes(partitionDir), before);
+});
+
+test('a lock still its holder’s after a pause keeps the partition writable', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('resumed', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('resumed', 0, [makeRecord(1)], 'durable');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_CONFIRM_MAX_AGE_MS + 300);
+  const r = await log.append('resumed', 0, [makeRecord(2)], 'durable');
+  assert.equal(r.firstOffset, 1);
 });

@@ -15,7 +15,7 @@ import { writersCrc32Memory, type Crc32Memory } from './crc32.js';
 import { frameBytes, writeFrame } from './record-frame.js';
 import { encodeIndexEntries, fsyncDir, INDEX_ENTRY_BYTES, indexPath, segmentPath, type IndexEntry } from './segment-files.js';
 import { recoverPartition, type WarnFn } from './partition-recovery.js';
-import { WriterLock } from './writer-lock.js';
+import { FOREIGN_LOCK_STALE_MS, WriterLock } from './writer-lock.js';
 
 /** Retry-After of the refusals of a stopped partition: it needs an operator and a restart, not a quick retry. */
 const STOPPED_RETRY_AFTER_S = 30;
@@ -151,6 +151,7 @@ export class PartitionWriter {
   ) {
     this.bases = bases;
     this.lastIndexedPosition = lastIndexedPosition;
+    lock.onLost = () => this.lostLock();
     this.syncTimer = setInterval(() => {
       if (!this.unsynced) return;
       this.syncDue = true;
@@ -287,8 +288,9 @@ export class PartitionWriter {
   }
 
   private async writeBatch(batch: PendingAppend[]): Promise<void> {
-    if (this.stopped) {
-      this.refuseUnwritten(batch, this.stopped);
+    // isHeld() stops the partition (lostLock) when another process holds its lock now.
+    if (this.stopped || !this.lock.isHeld()) {
+      this.refuseUnwritten(batch, this.stopped!);
       return;
     }
     let bytes = 0;
@@ -468,6 +470,11 @@ export class PartitionWriter {
         this.failedSync(err, waiting.map((w) => w.p));
         return;
       }
+      if (this.stopped) {
+        // The lock was lost meanwhile (lostLock): these records may have been written over by the new holder.
+        this.rejectAll(waiting.map((w) => w.p), this.stopped);
+        return;
+      }
       synced = waiting;
       // Appends held back during this fsync (see schedule) are written now, so this loop runs the next fsync for them at once.
       this.writeHeldBack();
@@ -520,6 +527,29 @@ export class PartitionWriter {
     this.queuedNotDurable = 0;
     this.refuseUnwritten(this.queue.splice(0), this.stopped);
     // The queue is empty for good: a flush() waiting for it to drain must not wait for a write that never comes.
+    if (!this.flushing) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  /**
+   * The writer lock now belongs to another process (this one was paused past FOREIGN_LOCK_STALE_MS and a process
+   * in another container took the partition over): it recovered the partition from what it found and writes it
+   * now. Nothing more is written here, and nothing waiting is acknowledged: its frames may lie where the new
+   * holder writes. Stopped until a restart, as after a failed fsync.
+   */
+  private lostLock(): void {
+    if (this.stopped) return;
+    this.stopped = new HopperError(
+      'HOPPER_LOG_UNAVAILABLE',
+      `partition ${this.partition} in ${this.dir} is written by another process now: this one was paused or stalled for over ` +
+        `${FOREIGN_LOCK_STALE_MS / 1000} s and lost its writer lock, so it takes no more writes there. Restart it once the other ` +
+        'writer stops, or give each process its own data directory.',
+      { retryAfterSeconds: STOPPED_RETRY_AFTER_S, untilRestart: true },
+    );
+    this.lastError = { code: 'HOPPER_LOG_UNAVAILABLE', message: this.stopped.message, atMs: Date.now() };
+    this.warn({ partition: this.partition, dir: this.dir }, 'writer lock lost to another process: this partition takes no more writes here');
+    this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
+    this.queuedNotDurable = 0;
+    this.refuseUnwritten(this.queue.splice(0), this.stopped);
     if (!this.flushing) for (const w of this.drainWaiters.splice(0)) w();
   }
 

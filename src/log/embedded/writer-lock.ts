@@ -26,8 +26,13 @@
 //   boot's id and the pid namespace); one from elsewhere is judged by its age instead: its holder touches it
 //   every LOCK_TOUCH_MS, and it is stale FOREIGN_LOCK_STALE_MS after that stops (a crashed container's lock
 //   does not block its restart for good).
+// - So a holder paused longer than that (`docker pause`, a stalled VM) may find its lock taken when it resumes:
+//   it confirms the lock is still its own at every touch, and before a write when the last confirmation is
+//   older than LOCK_CONFIRM_MAX_AGE_MS (the touches stopped: it was paused). A lost lock is reported (onLost)
+//   and stays lost: the new holder recovered the partition from what it found, and a write of ours now would
+//   land on top of its records.
 
-import { promises as fsp, readFileSync, readlinkSync } from 'node:fs';
+import { promises as fsp, readFileSync, readlinkSync, utimesSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +47,11 @@ const MAX_ACQUIRE_ATTEMPTS = 200;
 export const LOCK_TOUCH_MS = 1_000;
 /** A lock (or takeover mutex) of another pid namespace untouched this long has lost its holder. */
 export const FOREIGN_LOCK_STALE_MS = 15_000;
+/**
+ * A holder whose last confirmation of its lock (at a touch) is older than this checks the lock on disk before it
+ * writes: the touches stopped, so the process was paused or its event loop stalled, maybe past FOREIGN_LOCK_STALE_MS.
+ */
+export const LOCK_CONFIRM_MAX_AGE_MS = 2 * LOCK_TOUCH_MS;
 
 /**
  * Where this process's pid is meaningful: the boot and the pid namespace. Equal for two processes when one
@@ -162,17 +172,69 @@ function sleep(ms: number): Promise<void> {
 
 export class WriterLock {
   private readonly touching: NodeJS.Timeout;
+  /** performance.now() before the last touch that found the lock still ours. */
+  private confirmedAtMs = performance.now();
+  private lost = false;
+  /** Called once, when the lock is found to belong to another process (or to be gone). */
+  onLost: (() => void) | null = null;
 
   private constructor(
     private readonly path: string,
     private readonly text: string,
   ) {
-    // A failed touch is retried at the next one; only processes in other pid namespaces look at the time.
-    this.touching = setInterval(() => {
-      const now = new Date();
-      fsp.utimes(path, now, now).catch(() => undefined);
-    }, LOCK_TOUCH_MS);
+    this.touching = setInterval(() => void this.touch(), LOCK_TOUCH_MS);
     this.touching.unref();
+  }
+
+  /** Touches the lock (processes in other pid namespaces judge it by its age), then checks it is still ours. */
+  private async touch(): Promise<void> {
+    const startedMs = performance.now();
+    const now = new Date();
+    try {
+      await fsp.utimes(this.path, now, now);
+    } catch (err) {
+      // Another error is retried at the next touch.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.markLost();
+      return;
+    }
+    const found = await readLockFile(this.path).catch(() => undefined);
+    if (found === undefined || this.lost) return;
+    if (found === null || found.text !== this.text) this.markLost();
+    else this.confirmedAtMs = startedMs;
+  }
+
+  /**
+   * Whether this process still holds the lock, to be asked before each write: at once while a touch confirmed it
+   * within LOCK_CONFIRM_MAX_AGE_MS, else by touching and reading the lock now (synchronously: the write follows).
+   * A lock that cannot be read for another reason than its absence counts as held (the write says more).
+   */
+  isHeld(): boolean {
+    if (this.lost) return false;
+    if (performance.now() - this.confirmedAtMs <= LOCK_CONFIRM_MAX_AGE_MS) return true;
+    const startedMs = performance.now();
+    let text: string;
+    try {
+      const now = new Date();
+      utimesSync(this.path, now, now);
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+      this.markLost();
+      return false;
+    }
+    if (text !== this.text) {
+      this.markLost();
+      return false;
+    }
+    this.confirmedAtMs = startedMs;
+    return true;
+  }
+
+  private markLost(): void {
+    if (this.lost) return;
+    this.lost = true;
+    clearInterval(this.touching); // touches would keep another holder's lock fresh after it died
+    this.onLost?.();
   }
 
   /** Takes the partition's writer lock, or throws HOPPER_PARTITION_LOCKED naming the holder. */
@@ -228,6 +290,8 @@ async function takeOver(path: string, stale: LockFile, text: string): Promise<bo
     if (now === null) return await createWhole(path, text);
     // Someone else replaced it (their lock is live, or at least not the one we judged): look again.
     if (now.ino !== stale.ino || now.text !== stale.text) return false;
+    // Its holder (in another pid namespace) touched it since we judged it: it was paused, and is back.
+    if (now.owner && isAlive(now.owner, now.mtimeMs)) return false;
     await fsp.rm(path, { force: true });
     // A fresh acquirer may link in the instant the name is free: then it holds the lock, not us.
     return await createWhole(path, text);
