@@ -172,8 +172,9 @@ function sleep(ms: number): Promise<void> {
 
 export class WriterLock {
   private readonly touching: NodeJS.Timeout;
-  /** performance.now() before the last touch that found the lock still ours. */
+  /** performance.now() before the last touch that found the lock still ours, and when the last touch began. */
   private confirmedAtMs = performance.now();
+  private touchStartedAtMs = performance.now();
   private lost = false;
   /** Called once, when the lock is found to belong to another process (or to be gone). */
   onLost: (() => void) | null = null;
@@ -182,13 +183,17 @@ export class WriterLock {
     private readonly path: string,
     private readonly text: string,
   ) {
-    this.touching = setInterval(() => void this.touch(), LOCK_TOUCH_MS);
+    this.touching = setInterval(() => {
+      // A touch due long ago: this process was paused. Checked at once, before the writes it resumes with.
+      if (this.isHeld()) void this.touch();
+    }, LOCK_TOUCH_MS);
     this.touching.unref();
   }
 
   /** Touches the lock (processes in other pid namespaces judge it by its age), then checks it is still ours. */
   private async touch(): Promise<void> {
     const startedMs = performance.now();
+    this.touchStartedAtMs = startedMs;
     const now = new Date();
     try {
       await fsp.utimes(this.path, now, now);
@@ -205,12 +210,15 @@ export class WriterLock {
 
   /**
    * Whether this process still holds the lock, to be asked before each write: at once while a touch confirmed it
-   * within LOCK_CONFIRM_MAX_AGE_MS, else by touching and reading the lock now (synchronously: the write follows).
-   * A lock that cannot be read for another reason than its absence counts as held (the write says more).
+   * within LOCK_CONFIRM_MAX_AGE_MS, or one began then (timers run: no pause; a touch slowed by a stalled disk
+   * finishes its own check, and a synchronous one here would stall the event loop with it); else by touching and
+   * reading the lock now (synchronously: the write follows). A lock that cannot be read for another reason than
+   * its absence counts as held (the write says more).
    */
   isHeld(): boolean {
     if (this.lost) return false;
-    if (performance.now() - this.confirmedAtMs <= LOCK_CONFIRM_MAX_AGE_MS) return true;
+    const nowMs = performance.now();
+    if (nowMs - this.confirmedAtMs <= LOCK_CONFIRM_MAX_AGE_MS || nowMs - this.touchStartedAtMs <= LOCK_CONFIRM_MAX_AGE_MS) return true;
     const startedMs = performance.now();
     let text: string;
     try {
