@@ -117,3 +117,27 @@ test('redis: a takeover of 5,000 entries of a dead member comes as one delivery,
   assert.ok(commands.filter((c) => c.name === 'XPENDING').length >= Math.ceil(n / STEP_MAX_ENTRIES), 'listed in steps');
   await heir.commit(d);
 });
+
+test('redis: a member looks for abandoned entries once a maintenance round, not before every read, when none are pending', async (t) => {
+  const log = await openRedisTestLog(t);
+  if (!log) return;
+  const partitions = 8;
+  await log.ensureStream('idle-pel', { partitions, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  for (let p = 0; p < partitions; p++) await log.append('idle-pel', p, Array.from({ length: 200 }, (_, i) => makeRecord(i, 100)), 'durable');
+  // A lease of 30 s: one maintenance round (every lease / 3) during the test, which lists each partition once.
+  const consumer = await log.openConsumer({ group: 'g', stream: 'idle-pel', consumerName: 'c', leaseTimeoutMs: 30_000 });
+  t.after(() => consumer.close());
+  const commands = watchSteps(consumer);
+  let records = 0;
+  for (let i = 0; i < 100; i++) {
+    const d = await consumer.fetch(10, 0);
+    assert.ok(d, `fetch ${i}`);
+    records += d.records.length;
+    await consumer.commit(d);
+  }
+  assert.equal(records, 1000);
+  // XPENDING with IDLE walks the whole pending list of the group (6 ms for 100k entries held by live members):
+  // sent for every partition before every read, it cost Redis more than the reads.
+  const listed = commands.filter((c) => c.name === 'XPENDING').length;
+  assert.ok(listed <= 2 * partitions, `${listed} XPENDING for 100 fetches on ${partitions} partitions`);
+});

@@ -539,6 +539,9 @@ export class RedisGroupConsumer implements LogConsumer {
       while (records.length < maxRecords && bytes < FETCH_MAX_BYTES) {
         const count = Math.min(maxRecords - records.length, PLAIN_READ_MAX);
         const pending = (await this.conn.call('XPENDING', key, this.opts.group, 'IDLE', this.leaseMs, start, '+', count)) as [string, string, number, number][];
+        // Nothing abandoned: not looked at again before the next maintenance round. XPENDING with IDLE walks the
+        // group's whole pending list, and sent before every read it cost Redis more than the reads.
+        if (pending.length === 0 && start === '-') return;
         if (pending.length === 0) break;
         const first = Number(pending[0]![3]);
         if (start === '-') delivered = first;
