@@ -4,7 +4,8 @@
 // HISTORY_SAMPLES samples (ten minutes) are kept in memory: the dashboard's
 // charts, the rates and percentiles of /api/status, and the "lag growing for five
 // minutes" warning all come from them. Cost: one tick a second, whatever the
-// request rate; memory: bounded by HISTORY_SAMPLES x MAX_LAG_SERIES.
+// request rate; memory: bounded by HISTORY_SAMPLES x MAX_LAG_SERIES for the
+// charts, and by LAG_POINTS_KEPT x MAX_LAG_HISTORY_SERIES for the lag history.
 
 import type { Logger } from 'pino';
 import type { HopperConfig } from '../config/schema.js';
@@ -23,10 +24,22 @@ export const SAMPLE_INTERVAL_MS = 1000;
 export const HISTORY_SAMPLES = 600;
 /** Rates and percentiles in /api/status cover this much time. */
 export const RATE_WINDOW_MS = 10_000;
-/** Lag series kept per sample (stream and group pairs); more are left out of the charts and the history. */
+/** Lag series kept per sample (stream and group pairs) for the dashboard's chart; more are left out of it. */
 export const MAX_LAG_SERIES = 20;
 /** Spacing of the lag history handed to `hopper status` (one point a minute). */
 export const LAG_HISTORY_STEP_MS = 60_000;
+/**
+ * Stream and group pairs in the lag history (every group of a server with up to 1,000 streams read by two
+ * groups each): the "lag growing" warning must see every group, not only the chart's first MAX_LAG_SERIES.
+ */
+export const MAX_LAG_HISTORY_SERIES = 2_000;
+/**
+ * The lag of every group is kept this often, not every sample (memory): the history's points, picked a
+ * minute apart back from the latest sample, are then 60 to 65 s apart.
+ */
+const LAG_POINT_INTERVAL_MS = 5_000;
+/** Lag points kept: the ten minutes of HISTORY_SAMPLES, both ends included. */
+const LAG_POINTS_KEPT = (HISTORY_SAMPLES * SAMPLE_INTERVAL_MS) / LAG_POINT_INTERVAL_MS + 1;
 /** A tick that keeps failing logs at most one line per this interval (each line counts the failures it stands for). */
 export const TICK_ERROR_LINE_INTERVAL_MS = 60_000;
 
@@ -57,7 +70,7 @@ interface Sample {
   events: number | null;
   /** null before the first log stats. */
   deadLettersPending: number | null;
-  /** Total lag per "stream/group". */
+  /** Total lag per "stream/group", the first MAX_LAG_SERIES (the chart's). */
   lag: Map<string, number>;
   rssBytes: number;
   heapUsedBytes: number;
@@ -101,6 +114,12 @@ export interface LagHistory {
   points: [number, number][];
 }
 
+/** Total lag per "stream/group" of every group (up to MAX_LAG_HISTORY_SERIES) at one time. */
+interface LagPoint {
+  tMs: number;
+  lag: Map<string, number>;
+}
+
 function sum(values: Iterable<number>): number {
   let s = 0;
   for (const v of values) s += v;
@@ -112,6 +131,10 @@ export class StatusSampler {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private lagTruncated = false;
+  /** One point about every LAG_POINT_INTERVAL_MS, oldest first, at most LAG_POINTS_KEPT. */
+  private readonly lagPoints: LagPoint[] = [];
+  /** The lag of every group at the latest sample. */
+  private latestLag: LagPoint | null = null;
   private own: ProcessReport;
   disk: DiskSpace | null = null;
   private readonly tickErrors: ThrottledErrorLog;
@@ -162,20 +185,23 @@ export class StatusSampler {
     const workers = src.workers();
     const stats = src.logStats.stats;
     const lag = new Map<string, number>();
+    const allLag = new Map<string, number>();
     let truncated = false;
     if (stats) {
       for (const g of groupLags(stats, src.config ? declaredGroups(src.config, stats) : [])) {
-        if (lag.size >= MAX_LAG_SERIES) {
-          truncated = true;
-          break;
-        }
-        lag.set(`${g.stream}/${g.group}`, g.lag);
+        if (allLag.size >= MAX_LAG_HISTORY_SERIES) break;
+        const key = `${g.stream}/${g.group}`;
+        allLag.set(key, g.lag);
+        if (lag.size < MAX_LAG_SERIES) lag.set(key, g.lag);
+        else truncated = true;
       }
     }
     this.lagTruncated = truncated;
+    const tMs = Date.now();
+    this.addLagPoint({ tMs, lag: allLag });
     const processes = this.processes();
     this.samples.push({
-      tMs: Date.now(),
+      tMs,
       requests: ingest ? sum(Object.values(ingest.requestsByStatus)) : 0,
       records: ingest?.recordsAppended ?? 0,
       bytesIn: ingest?.bytesIn ?? 0,
@@ -190,6 +216,15 @@ export class StatusSampler {
     });
     // One sample more than the points served: a point is the difference of two samples.
     if (this.samples.length > HISTORY_SAMPLES + 1) this.samples.splice(0, this.samples.length - HISTORY_SAMPLES - 1);
+  }
+
+  /** Keeps the latest lag of every group, and one every LAG_POINT_INTERVAL_MS for lagHistory. */
+  private addLagPoint(point: LagPoint): void {
+    this.latestLag = point;
+    const last = this.lagPoints[this.lagPoints.length - 1];
+    if (last !== undefined && point.tMs - last.tMs < LAG_POINT_INTERVAL_MS) return;
+    this.lagPoints.push(point);
+    if (this.lagPoints.length > LAG_POINTS_KEPT) this.lagPoints.splice(0, this.lagPoints.length - LAG_POINTS_KEPT);
   }
 
   /** The latest report of every process: the ingest children, then this one. */
@@ -276,17 +311,21 @@ export class StatusSampler {
     return out;
   }
 
-  /** Lag of each group about once a minute over the kept history, for the "lag growing" warning. */
+  /**
+   * Lag of each group (every one, not only the chart's) about once a minute over the last ten minutes, the
+   * latest sample last, for the "lag growing" warning.
+   */
   lagHistory(): LagHistory[] {
-    const n = this.samples.length;
-    if (n === 0) return [];
-    const picked: Sample[] = [];
-    let next = this.samples[n - 1]!.tMs;
-    for (let i = n - 1; i >= 0; i--) {
-      const s = this.samples[i]!;
-      if (s.tMs <= next) {
-        picked.unshift(s);
-        next = s.tMs - LAG_HISTORY_STEP_MS;
+    if (this.latestLag === null) return [];
+    const points = [...this.lagPoints];
+    if (points[points.length - 1] !== this.latestLag) points.push(this.latestLag);
+    const picked: LagPoint[] = [];
+    let next = this.latestLag.tMs;
+    for (let i = points.length - 1; i >= 0; i--) {
+      const p = points[i]!;
+      if (p.tMs <= next) {
+        picked.unshift(p);
+        next = p.tMs - LAG_HISTORY_STEP_MS;
       }
     }
     const byKey = new Map<string, LagHistory>();
