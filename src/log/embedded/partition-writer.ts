@@ -7,7 +7,7 @@
 // A failed fdatasync stops the partition (see failedSync): what it covered may
 // not be on disk, and nothing written after it may be acknowledged as durable.
 
-import { promises as fsp, ftruncateSync, writeSync } from 'node:fs';
+import { promises as fsp, fstatSync, ftruncateSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { HopperError } from '../../errors.js';
 import type { AckLevel, AppendResult, RecordInput } from '../types.js';
@@ -475,6 +475,10 @@ export class PartitionWriter {
         this.rejectAll(waiting.map((w) => w.p), this.stopped);
         return;
       }
+      if (this.segmentDeleted()) {
+        this.stopDeletedSegment(waiting.map((w) => w.p));
+        return;
+      }
       synced = waiting;
       // Appends held back during this fsync (see schedule) are written now, so this loop runs the next fsync for them at once.
       this.writeHeldBack();
@@ -516,18 +520,15 @@ export class PartitionWriter {
    */
   private failedSync(err: unknown, waiting: PendingAppend[]): void {
     const e = err as NodeJS.ErrnoException;
-    this.stopped = new HopperError(
-      'HOPPER_LOG_UNAVAILABLE',
-      `fsync failed (${e.code ?? e.message}) on partition ${this.partition} in ${this.dir}: data written since the last successful fsync ` +
-        'may not be on disk, so this partition takes no more writes. Check the disk, then restart hopper.',
-      { cause: err, retryAfterSeconds: STOPPED_RETRY_AFTER_S, untilRestart: true },
+    this.stop(
+      new HopperError(
+        'HOPPER_LOG_UNAVAILABLE',
+        `fsync failed (${e.code ?? e.message}) on partition ${this.partition} in ${this.dir}: data written since the last successful fsync ` +
+          'may not be on disk, so this partition takes no more writes. Check the disk, then restart hopper.',
+        { cause: err, retryAfterSeconds: STOPPED_RETRY_AFTER_S, untilRestart: true },
+      ),
     );
-    this.failBatch(waiting, err, 'fsync');
-    this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
-    this.queuedNotDurable = 0;
-    this.refuseUnwritten(this.queue.splice(0), this.stopped);
-    // The queue is empty for good: a flush() waiting for it to drain must not wait for a write that never comes.
-    if (!this.flushing) for (const w of this.drainWaiters.splice(0)) w();
+    this.failBatch(waiting, err, 'fsync'); // lastError: the fsync's own error code
   }
 
   /**
@@ -538,18 +539,52 @@ export class PartitionWriter {
    */
   private lostLock(): void {
     if (this.stopped) return;
-    this.stopped = new HopperError(
+    this.warn({ partition: this.partition, dir: this.dir }, 'writer lock lost to another process: this partition takes no more writes here');
+    this.stop(
+      new HopperError(
+        'HOPPER_LOG_UNAVAILABLE',
+        `partition ${this.partition} in ${this.dir} is written by another process now: this one was paused or stalled for over ` +
+          `${FOREIGN_LOCK_STALE_MS / 1000} s and lost its writer lock, so it takes no more writes there. Restart it once the other ` +
+          'writer stops, or give each process its own data directory.',
+        { retryAfterSeconds: STOPPED_RETRY_AFTER_S, untilRestart: true },
+      ),
+    );
+  }
+
+  /**
+   * Whether the active segment file was deleted (by hand, or a cleanup script) while written: its data lives on
+   * in the open file only, and is gone at the next restart. Checked after each fsync, before its appends are
+   * acknowledged (one fstat, no I/O); an error is taken as "not deleted" (the fsync itself succeeded).
+   */
+  private segmentDeleted(): boolean {
+    try {
+      return fstatSync(this.fh.fd).nlink === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private stopDeletedSegment(waiting: PendingAppend[]): void {
+    const path = segmentPath(this.dir, this.base);
+    this.warn({ partition: this.partition, path }, 'the active segment file was deleted while written: this partition takes no more writes');
+    const error = new HopperError(
       'HOPPER_LOG_UNAVAILABLE',
-      `partition ${this.partition} in ${this.dir} is written by another process now: this one was paused or stalled for over ` +
-        `${FOREIGN_LOCK_STALE_MS / 1000} s and lost its writer lock, so it takes no more writes there. Restart it once the other ` +
-        'writer stops, or give each process its own data directory.',
+      `the segment file ${path} was deleted while partition ${this.partition} was writing it: what it held since is gone at the next ` +
+        'restart, so this partition takes no more writes. Restart hopper (it goes on from the segments left).',
       { retryAfterSeconds: STOPPED_RETRY_AFTER_S, untilRestart: true },
     );
-    this.lastError = { code: 'HOPPER_LOG_UNAVAILABLE', message: this.stopped.message, atMs: Date.now() };
-    this.warn({ partition: this.partition, dir: this.dir }, 'writer lock lost to another process: this partition takes no more writes here');
-    this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), this.stopped);
+    this.rejectAll(waiting, error);
+    this.stop(error);
+  }
+
+  /** Stops the partition until a restart: every append waiting or queued is refused with `error`, and so are later ones. */
+  private stop(error: HopperError): void {
+    this.stopped = error;
+    this.lastError = { code: error.code, message: error.message, atMs: Date.now() };
+    this.rejectAll(this.awaitingSync.splice(0).map((w) => w.p), error);
     this.queuedNotDurable = 0;
-    this.refuseUnwritten(this.queue.splice(0), this.stopped);
+    this.refuseUnwritten(this.queue.splice(0), error);
+    // The queue is empty for good: a flush() waiting for it to drain must not wait for a write that never comes.
     if (!this.flushing) for (const w of this.drainWaiters.splice(0)) w();
   }
 
