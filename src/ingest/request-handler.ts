@@ -88,6 +88,20 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return req.headers[name] as string | undefined;
 }
 
+/** A byte over 0x7f in a header value as both engines read it: one character per byte (latin1). */
+const NON_ASCII_BYTE = /[\x80-\xff]/;
+
+/**
+ * A stored header value (content type and encoding, idempotency key) as the text the client sent. Both engines read
+ * header bytes as latin1, one character per byte; clients send UTF-8, so `é` stored as it was read became `Ã©`
+ * (four bytes in the record, and an idempotency key that matched no key the client holds). Bytes that are not
+ * UTF-8 become U+FFFD. ASCII values (nearly all) are returned as they are, after one regular-expression test.
+ */
+function storedHeader(value: string | undefined): string {
+  if (value === undefined) return '';
+  return NON_ASCII_BYTE.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+}
+
 export class RequestHandler {
   /** Set by stop(): answers then carry Connection: close. */
   stopping = false;
@@ -259,9 +273,9 @@ export class RequestHandler {
     const trustProxy = this.opts.trustProxy;
     const remote = trustProxy === false ? (socket.remoteAddress ?? '') : clientAddress(socket.remoteAddress, header(req, 'x-forwarded-for'), trustProxy);
 
-    const contentType = pixel ? PIXEL_CONTENT_TYPE : (header(req, 'content-type') ?? '');
-    const contentEncoding = pixel ? '' : (header(req, 'content-encoding') ?? '');
-    const idempotencyKey = header(req, 'idempotency-key') ?? '';
+    const contentType = pixel ? PIXEL_CONTENT_TYPE : storedHeader(header(req, 'content-type'));
+    const contentEncoding = pixel ? '' : storedHeader(header(req, 'content-encoding'));
+    const idempotencyKey = storedHeader(header(req, 'idempotency-key'));
     // Named, since the generic message lists headers the client may never have sent (X-Forwarded-For is not among them).
     const tooLongHeader = tooLong(contentType)
       ? 'Content-Type'
