@@ -7,7 +7,7 @@
 //
 // Routes:  POST|PUT /v1/streams/{stream}   store the body       -> 202 {"ok":true}
 //          OPTIONS  /v1/streams/{stream}   CORS preflight       -> 204
-//          GET      /v1/streams/{stream}/pixel.gif?QUERY  store QUERY -> 200 GIF
+//          GET      /v1/streams/{stream}/pixel.gif?QUERY  store QUERY -> 200 GIF (HEAD: its headers, nothing stored)
 //          GET|HEAD /healthz, /readyz
 
 import type { IngestRequest as IncomingMessage, IngestResponse as ServerResponse } from './http-exchange.js';
@@ -29,7 +29,7 @@ import { presentedKey, withoutQueryParam } from './write-keys.js';
 const STREAMS_PREFIX = '/v1/streams/';
 const PIXEL_SUFFIX = 'pixel.gif';
 const WRITE_ALLOW = 'POST, PUT, OPTIONS';
-const PIXEL_ALLOW = 'GET';
+const PIXEL_ALLOW = 'GET, HEAD';
 const PROBE_ALLOW = 'GET, HEAD';
 const EMPTY = Buffer.alloc(0);
 const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
@@ -159,6 +159,7 @@ export class RequestHandler {
       }
       if (rest.slice(slash + 1) === PIXEL_SUFFIX) {
         if (method === 'GET') return this.write(req, res, rest.slice(0, slash), query, requestId, true);
+        if (method === 'HEAD') return this.pixelHead(res, requestId);
         return this.refuse(res, 'HOPPER_METHOD_NOT_ALLOWED', `${method} is not allowed on the pixel: use GET.`, requestId, { allow: PIXEL_ALLOW });
       }
     } else if (path === '/healthz' || path === '/readyz') {
@@ -189,6 +190,19 @@ export class RequestHandler {
       },
       (err: unknown) => this.refuseWith(res, err, requestId),
     );
+  }
+
+  /**
+   * HEAD of the pixel: the GIF's headers, and nothing stored. Link checkers and uptime monitors send HEAD to see the
+   * pixel is there (a 405 looked like a broken page); a page view is a GET, and a HEAD must not count as one.
+   */
+  private pixelHead(res: ServerResponse, requestId: string): void {
+    const headers = PIXEL_HEADERS.slice();
+    headers.push('X-Request-Id', requestId);
+    if (this.stopping) headers.push('Connection', 'close');
+    this.opts.stats.countStatus(200);
+    res.writeHead(200, headers);
+    res.end();
   }
 
   private preflight(req: IncomingMessage, res: ServerResponse, name: string, requestId: string): void {

@@ -1,0 +1,42 @@
+// HEAD on the tracking pixel answers the GIF's headers and stores nothing: link checkers and uptime monitors
+// send HEAD to see the pixel is there, and got 405; a page view is a GET, and a HEAD must not count as one.
+// Its Content-Length announces the GIF without sending it: the next request on the connection must still be read.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { readAll, startIngest } from './ingest-fixture.js';
+
+function exchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+for (const engine of ['node', 'hopper']) {
+  test(`${engine} engine: HEAD on the pixel answers its headers, stores nothing, and keeps the connection usable`, async (t) => {
+    const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine } });
+    const answer = await exchange(
+      f.port,
+      'HEAD /v1/streams/views/pixel.gif?page=1 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /v1/streams/views/pixel.gif?page=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    const [head, get] = answer.split(/(?=HTTP\/1\.1 )/);
+    assert.match(head!, /^HTTP\/1\.1 200 /, answer);
+    assert.match(head!, /content-type: image\/gif/i);
+    assert.match(head!, /content-length: 43\r\n/i);
+    assert.match(head!, /cache-control: no-cache/i);
+    assert.ok(head!.endsWith('\r\n\r\n'), `the HEAD answer carries no body: ${JSON.stringify(head)}`);
+    assert.match(get!, /^HTTP\/1\.1 200 /, answer);
+    assert.match(get!, /GIF89a/);
+    const stored = await readAll(f.log, 'views');
+    assert.deepEqual(
+      stored.map((r) => r.body.toString()),
+      ['page=2'],
+      'only the GET was stored',
+    );
+  });
+}
