@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { FETCH_MAX_BYTES } from '../../src/log/redis/redis-group-consumer.js';
 import { BIG_BODY_BYTES } from '../../src/log/redis/redis-keys.js';
 import type { LogConsumer } from '../../src/log/types.js';
-import { openRedisTestLog, watchMemberCommands, type MemberCommand } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
+import { REDIS_TEST_URL, openRedisTestLog, watchMemberCommands, type MemberCommand } from '../helpers/redis.js';
 import { makeRecord } from './conformance.js';
 
 const STEP_MAX_ENTRIES = 1024;
@@ -140,4 +141,58 @@ test('redis: a member looks for abandoned entries once a maintenance round, not 
   // sent for every partition before every read, it cost Redis more than the reads.
   const listed = commands.filter((c) => c.name === 'XPENDING').length;
   assert.ok(listed <= 2 * partitions, `${listed} XPENDING for 100 fetches on ${partitions} partitions`);
+});
+
+test('redis: entries read by the first steps of a fetch whose connection drops go out with the next fetch, not a lease later', async (t) => {
+  const log = await openRedisTestLog(t);
+  if (!log) return;
+  const n = 3000;
+  await log.ensureStream('dropped', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('dropped', 0, Array.from({ length: n }, (_, i) => makeRecord(i, 100)), 'durable');
+  // A lease of 30 s: what the first fetch read is taken over only long after the test's deadline.
+  const consumer = await log.openConsumer({ group: 'g', stream: 'dropped', consumerName: 'c', leaseTimeoutMs: 30_000 });
+  t.after(() => consumer.close());
+  const admin = new Redis(REDIS_TEST_URL);
+  t.after(() => admin.disconnect());
+  // The member's connection is killed as the second step begins (its first GET, in planRead), after the first
+  // step (measured: nothing read there yet) handed it 1024 entries.
+  const conn = (consumer as unknown as { conn: Redis }).conn;
+  const memberId = String(await conn.client('ID'));
+  const send = conn.sendCommand.bind(conn) as (command: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => unknown;
+  let gets = 0;
+  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => {
+    if (command.name.toUpperCase() === 'GET' && ++gets === 2) {
+      void admin.client('KILL', 'ID', memberId).then(() => {
+        try {
+          send(command, ...rest);
+        } catch {
+          // refused at once: the connection is down, as intended
+        }
+      });
+      command.promise.catch(() => undefined);
+      return command.promise;
+    }
+    return send(command, ...rest);
+  };
+
+  await assert.rejects(consumer.fetch(n, 0), /Redis could not read a consumer group/);
+  const offsets: number[] = [];
+  for (const deadline = Date.now() + 5000; offsets.length < n && Date.now() < deadline; ) {
+    let d;
+    try {
+      d = await consumer.fetch(n, 100);
+    } catch {
+      await new Promise((r) => setTimeout(r, 50)); // reconnecting
+      continue;
+    }
+    if (!d) continue;
+    assert.equal(d.redeliveries, 0, `records from offset ${d.records[0]?.offset} counted as delivered again`);
+    offsets.push(...d.records.map((r) => r.offset));
+    await consumer.commit(d);
+  }
+  assert.deepEqual(
+    offsets.sort((a, b) => a - b),
+    Array.from({ length: n }, (_, i) => i),
+    'every record, within seconds (the lease is 30 s)',
+  );
 });

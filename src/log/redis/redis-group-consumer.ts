@@ -364,15 +364,25 @@ export class RedisGroupConsumer implements LogConsumer {
   private async readPartition(partition: number, maxRecords: number, askedAtMs: number): Promise<boolean> {
     const records: LogRecord[] = [];
     let bytes = 0;
-    while (records.length < maxRecords && bytes < FETCH_MAX_BYTES) {
-      const count = Math.min(maxRecords - records.length, PLAIN_READ_MAX);
-      const { entries, bigSince, asked } = await this.readStep(partition, count, FETCH_MAX_BYTES - bytes);
-      this.noteRead(partition, entries, bigSince);
-      for (const r of this.decode(entries, partition)) {
-        records.push(r);
-        bytes += r.body.length;
+    try {
+      while (records.length < maxRecords && bytes < FETCH_MAX_BYTES) {
+        const count = Math.min(maxRecords - records.length, PLAIN_READ_MAX);
+        const { entries, bigSince, asked } = await this.readStep(partition, count, FETCH_MAX_BYTES - bytes);
+        this.noteRead(partition, entries, bigSince);
+        for (const r of this.decode(entries, partition)) {
+          records.push(r);
+          bytes += r.body.length;
+        }
+        if (entries.length < asked) break; // drained, or cut at the byte limit
       }
-      if (entries.length < asked) break; // drained, or cut at the byte limit
+    } catch (err) {
+      // The entries of the steps before are pending for this member already: buffered, they go out with the next
+      // fetch. Dropped, they waited a lease for a takeover that counted them delivered (processed alone, logged as
+      // records a worker died on). Not after NOGROUP: the partition was deleted, its group and entries with it.
+      if (records.length > 0 && !isReplyError(err, 'NOGROUP')) {
+        this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs: askedAtMs });
+      }
+      throw err;
     }
     if (records.length === 0) return false;
     this.buffered.push({ delivery: { stream: this.opts.stream, partition, records, redeliveries: 0 }, deliveredAtMs: askedAtMs });
