@@ -415,6 +415,17 @@ function parseConfigText(text: string, path: string): JsonObject {
   return parsed as JsonObject;
 }
 
+/** What the user gave for each config loadConfig returned (file, environment, flags), before defaults. */
+const givenInputs = new WeakMap<HopperConfig, unknown>();
+
+/**
+ * Whether the user set `dotted` (in the config file, an environment variable or a flag) for a config loadConfig
+ * returned, rather than leaving it to its default: some defaults apply only when nothing else is asked for.
+ */
+export function isGiven(config: HopperConfig, dotted: string): boolean {
+  return isSet(givenInputs.get(config), dotted.split('.'));
+}
+
 export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
@@ -468,5 +479,6 @@ export function loadConfig(options: LoadConfigOptions = {}): HopperConfig {
     const path = ['admin', 'port'];
     throw invalid(path, config.admin.port, sources.of(path), 'a port browsers and fetch may connect to (this one is on their list of blocked ports: the dashboard could not load)');
   }
+  givenInputs.set(config, input);
   return config;
 }

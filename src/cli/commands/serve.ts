@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { CONFIG_FLAGS } from '../command.js';
 import type { HopperConfig } from '../../config/schema.js';
+import { isGiven } from '../../config/load-config.js';
 import { HopperError, isHopperError } from '../../errors.js';
 import { openLog } from '../../log/open-log.js';
 import type { Log } from '../../log/types.js';
@@ -61,13 +62,13 @@ export const serveCommand: Command = {
 };
 
 /**
- * TCP is listened on unless only a socket was asked for (--socket without --host/--port). Their environment
- * variables count as the flags, as everywhere; empty ones are unset, as loadConfig reads them.
+ * TCP is listened on unless only a socket was asked for (a socket without a host or port). The host and port count
+ * wherever they were given (flags, environment variables, the config file), as the socket does: a config file
+ * with `ingest.port` and `ingest.socket` listened on the socket alone.
  */
-function wantsTcp(ctx: CommandContext, config: HopperConfig): boolean {
+function wantsTcp(config: HopperConfig): boolean {
   if (config.ingest.socket === '') return true;
-  const { HOPPER_INGEST_PORT: envPort, HOPPER_INGEST_HOST: envHost } = process.env;
-  return ctx.values.port !== undefined || ctx.values.host !== undefined || (envPort ?? '') !== '' || (envHost ?? '') !== '';
+  return isGiven(config, 'ingest.port') || isGiven(config, 'ingest.host');
 }
 
 /**
@@ -84,8 +85,8 @@ interface Pinned {
   dataDir: string;
 }
 
-function pinned(ctx: CommandContext, config: HopperConfig): Pinned {
-  return { host: config.ingest.host, port: config.ingest.port, socket: config.ingest.socket, tcp: wantsTcp(ctx, config), dataDir: config.dataDir };
+function pinned(config: HopperConfig): Pinned {
+  return { host: config.ingest.host, port: config.ingest.port, socket: config.ingest.socket, tcp: wantsTcp(config), dataDir: config.dataDir };
 }
 
 /** The child's configuration with the primary's pinned values; a key whose value changed is named in a warning. */
@@ -168,7 +169,7 @@ async function runChild(ctx: CommandContext): Promise<number> {
       logger,
       partition,
       partitions: Number(process.env[CHILD_PARTITIONS_ENV] ?? 1),
-      tcp: pin?.tcp ?? wantsTcp(ctx, config),
+      tcp: pin?.tcp ?? wantsTcp(config),
       onReady: (addresses, stats) => {
         send({ hopper: 'ready', addresses });
         if (sendReport !== null) reporter = new ChildReporter(partition, stats, sendReport, logger);
@@ -266,9 +267,9 @@ const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
  * failed as if another program held the port (`serve --port 8081`, 8081 being admin.port's default), the server
  * running without /metrics, /api and the dashboard. Known before anything listens: refused, naming both keys.
  */
-function checkPortsApart(ctx: CommandContext, config: HopperConfig): void {
+function checkPortsApart(config: HopperConfig): void {
   const { ingest, admin } = config;
-  if (!admin.enabled || admin.port === 0 || ingest.port !== admin.port || !wantsTcp(ctx, config)) return;
+  if (!admin.enabled || admin.port === 0 || ingest.port !== admin.port || !wantsTcp(config)) return;
   if (ingest.host !== admin.host && !ANY_ADDRESS.has(ingest.host) && !ANY_ADDRESS.has(admin.host)) return;
   throw new HopperError(
     'HOPPER_CONFIG_INVALID',
@@ -294,7 +295,7 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
   // token stops the start before any child runs; the admin listener itself comes up once ingest does.
   // With admin.enabled false nothing listens, so admin.host and admin.token do not matter.
   if (config.admin.enabled) checkAdminAccess(config.admin);
-  checkPortsApart(ctx, config);
+  checkPortsApart(config);
   let workers: WorkerRuntime | null = null;
   /** Set when a stop signal came while the worker runtime was starting. */
   let workersStarting: Promise<WorkerRuntime | null> | null = null;
@@ -308,7 +309,7 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
     processes,
     shutdownTimeoutMs: config.ingest.shutdownTimeoutMs,
     logger,
-    childEnv: { [CHILD_PINNED_ENV]: JSON.stringify(pinned(ctx, config)) },
+    childEnv: { [CHILD_PINNED_ENV]: JSON.stringify(pinned(config)) },
   });
 
   // Signals are handled from before the first child is forked: the children take seconds to start, and without
