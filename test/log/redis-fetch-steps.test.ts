@@ -196,3 +196,63 @@ test('redis: entries read by the first steps of a fetch whose connection drops g
     'every record, within seconds (the lease is 30 s)',
   );
 });
+
+test('redis: entries claimed by the first steps of a takeover whose connection drops go out with the next fetch, counted once', async (t) => {
+  const log = await openRedisTestLog(t);
+  if (!log) return;
+  const n = 3000;
+  const leaseTimeoutMs = 500;
+  await log.ensureStream('dropped-claim', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('dropped-claim', 0, Array.from({ length: n }, (_, i) => makeRecord(i, 100)), 'durable');
+  const dead = await log.openConsumer({ group: 'g', stream: 'dropped-claim', consumerName: 'dead', leaseTimeoutMs });
+  t.after(() => dead.close());
+  assert.equal((await dead.fetch(n, 0))?.records.length, n);
+  (dead as LogConsumer & { simulateCrash(): void }).simulateCrash();
+
+  const heir = await log.openConsumer({ group: 'g', stream: 'dropped-claim', consumerName: 'heir', leaseTimeoutMs });
+  t.after(() => heir.close());
+  const admin = new Redis(REDIS_TEST_URL);
+  t.after(() => admin.disconnect());
+  // The heir's connection is killed as the second step of its takeover begins (its second XPENDING), after the
+  // first step claimed 1024 entries (XCLAIM counted their second delivery).
+  const conn = (heir as unknown as { conn: Redis }).conn;
+  const heirId = String(await conn.client('ID'));
+  const send = conn.sendCommand.bind(conn) as (command: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => unknown;
+  let listed = 0;
+  (conn as unknown as Record<string, unknown>).sendCommand = (command: { name: string; promise: Promise<unknown> }, ...rest: unknown[]) => {
+    if (command.name.toUpperCase() === 'XPENDING' && ++listed === 2) {
+      void admin.client('KILL', 'ID', heirId).then(() => {
+        try {
+          send(command, ...rest);
+        } catch {
+          // refused at once: the connection is down, as intended
+        }
+      });
+      command.promise.catch(() => undefined);
+      return command.promise;
+    }
+    return send(command, ...rest);
+  };
+
+  await new Promise((r) => setTimeout(r, leaseTimeoutMs + 100)); // the dead member's entries are abandoned
+  await assert.rejects(heir.fetch(n, 0), /Redis could not take over abandoned deliveries/);
+  const offsets: number[] = [];
+  for (const deadline = Date.now() + 5000; offsets.length < n && Date.now() < deadline; ) {
+    let d;
+    try {
+      d = await heir.fetch(n, 100);
+    } catch {
+      await new Promise((r) => setTimeout(r, 50)); // reconnecting
+      continue;
+    }
+    if (!d) continue;
+    // Redis counted two deliveries of each (the dead member's and the heir's): redeliveries 1, not 2 after a second takeover.
+    assert.equal(d.redeliveries, 1, `records from offset ${d.records[0]?.offset}`);
+    offsets.push(...d.records.map((r) => r.offset));
+    await heir.commit(d);
+  }
+  assert.deepEqual(
+    offsets.sort((a, b) => a - b),
+    Array.from({ length: n }, (_, i) => i),
+  );
+});

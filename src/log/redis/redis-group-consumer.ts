@@ -581,6 +581,9 @@ export class RedisGroupConsumer implements LogConsumer {
       }
     } catch (err) {
       if (isReplyError(err, 'NOGROUP')) return;
+      // What the steps before claimed is this member's, its delivery counted: buffered, it goes out with the next
+      // fetch. Dropped, it was taken over again a lease later and counted a second time (redeliveries 2, not 1).
+      if (records.length > 0) this.buffered.unshift({ delivery: { stream: this.opts.stream, partition, records, redeliveries: delivered }, deliveredAtMs: claimedAtMs });
       throw redisUnavailable(err, 'take over abandoned deliveries');
     }
     this.abandonedLeft.add(partition); // more may wait: looked at again before the next new entries
