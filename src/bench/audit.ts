@@ -8,7 +8,7 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { eventId, ID_SEQ_DIGITS } from './body-factory.js';
 import { EventBitmap } from './event-bitmap.js';
-import type { StoredBodySource } from './stored-body-source.js';
+import type { StoredBodySource, StreamMark } from './stored-body-source.js';
 
 /** Ids named one by one in a report (all are counted). */
 export const AUDIT_LISTED_IDS_MAX = 1000;
@@ -22,8 +22,8 @@ export interface AuditInput {
   stream: string;
   /** Per load thread: the acknowledged events and one past the highest sequence number sent. */
   threads: { bitmap: EventBitmap; seqLimit: number }[];
-  /** Bodies received before this (µs since the epoch) cannot hold this run's ids. */
-  sinceUs: number;
+  /** Where the stream's partitions ended before the run (source.mark): bodies before it cannot hold this run's ids. */
+  mark: StreamMark;
   /**
    * Keep re-reading this long while acknowledged ids are missing: a server acknowledging
    * `fast` or `written` may still be writing what it acknowledged.
@@ -139,7 +139,7 @@ async function scanOnce(source: StoredBodySource, input: AuditInput): Promise<{ 
     corruptedIds: [],
     records: 0,
   };
-  const exists = await source.scan(input.stream, input.sinceUs, (raw, encoding) => {
+  const exists = await source.scan(input.stream, input.mark, (raw, encoding) => {
     tally.records++;
     const body = decode(raw, encoding);
     if (body === null) {

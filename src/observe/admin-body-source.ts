@@ -3,11 +3,14 @@
 // opening the server's log. So a remote server can be audited with no access to
 // its data directory or its Redis/NATS credentials.
 
-import { formatTimeUs } from '../cli/parse-duration.js';
 import { isHopperError } from '../errors.js';
-import type { StoredBodySource } from '../bench/stored-body-source.js';
-import { adminJson, type AdminTarget } from './admin-client.js';
+import type { StoredBodySource, StreamMark } from '../bench/stored-body-source.js';
+import { adminGet, adminJson, type AdminTarget } from './admin-client.js';
 import { adminRecordPages } from './admin-record-pages.js';
+import { NEXT_OFFSETS_HEADER } from './records-api.js';
+
+/** A time past every record: a page from there is empty, and its Hopper-Next-Offsets is where each partition ends. */
+const AFTER_EVERY_RECORD = '9999-12-31T23:59:59Z';
 
 interface RecordLine {
   contentEncoding: string;
@@ -22,7 +25,24 @@ export class AdminBodySource implements StoredBodySource {
     this.description = `the admin API at ${target.url}`;
   }
 
-  async scan(stream: string, sinceUs: number, visit: (body: Buffer, contentEncoding: string) => void): Promise<boolean> {
+  async mark(stream: string): Promise<StreamMark> {
+    const mark: StreamMark = new Map();
+    let res: Response;
+    try {
+      res = await adminGet(this.target, `/api/streams/${encodeURIComponent(stream)}/records?limit=1&from=${AFTER_EVERY_RECORD}`);
+    } catch (err) {
+      if (isHopperError(err, 'HOPPER_STREAM_UNKNOWN')) return mark; // created by the run: read whole
+      throw err;
+    }
+    await res.arrayBuffer();
+    for (const pair of (res.headers.get(NEXT_OFFSETS_HEADER) ?? '').split(',')) {
+      const [p, offset] = pair.split(':').map(Number);
+      if (Number.isSafeInteger(p) && Number.isSafeInteger(offset)) mark.set(p!, offset!);
+    }
+    return mark;
+  }
+
+  async scan(stream: string, mark: StreamMark, visit: (body: Buffer, contentEncoding: string) => void): Promise<boolean> {
     const path = `/api/streams/${encodeURIComponent(stream)}`;
     let partitions: number[];
     try {
@@ -32,7 +52,7 @@ export class AdminBodySource implements StoredBodySource {
       throw err;
     }
     for (const p of partitions) {
-      for await (const lines of adminRecordPages(this.target, stream, p, formatTimeUs(sinceUs))) {
+      for await (const lines of adminRecordPages(this.target, stream, p, String(mark.get(p) ?? 0))) {
         for (const line of lines) {
           const r = JSON.parse(line) as RecordLine;
           visit(r.body !== undefined ? Buffer.from(r.body, 'utf8') : Buffer.from(r.bodyBase64 ?? '', 'base64'), r.contentEncoding);

@@ -19,8 +19,6 @@ import { AdminBodySource } from '../../observe/admin-body-source.js';
 import { adminJson, adminTarget } from '../../observe/admin-client.js';
 import { auditLines, comparisonJson, comparisonLines, loadLines, progressLine, resultJson, showsProgress } from '../../bench/report.js';
 
-/** The audit reads records received from this long before the run started (clock steps, slow first requests). */
-const AUDIT_SINCE_MARGIN_MS = 60_000;
 /** A run stopped by one of these still reports, then exits 128 + the signal's number (130, 143), as a shell does. */
 const INTERRUPT_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 const interruptExit = (signal: NodeJS.Signals): number => 128 + constants.signals[signal];
@@ -181,7 +179,7 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
       const ackedB = checkAcknowledged(both.b, ctx.stderr);
       return ackedA && ackedB ? 0 : 1;
     }
-    const sinceUs = (Date.now() - AUDIT_SINCE_MARGIN_MS) * 1000;
+    const mark = source ? await source.mark(opts.plan.target.stream!) : new Map<number, number>();
     const result = await runLoad(opts.plan, hooks);
     clearProgress();
     let verdict: AuditResult | null = null;
@@ -192,7 +190,7 @@ async function runBench(ctx: CommandContext, opts: BenchOptions, output: { print
         runId: result.runId,
         stream: opts.plan.target.stream!,
         threads: result.acknowledged.map((a) => ({ bitmap: a.bitmap!, seqLimit: a.seqLimit })),
-        sinceUs,
+        mark,
         waitMs: opts.auditWaitMs,
         // Ctrl-C while acknowledged ids are still missing ends the --audit-wait. Not one that stopped the load: the
         // server may still be writing what it acknowledged last, and a read at once would call that lost.
