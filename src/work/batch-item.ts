@@ -24,6 +24,8 @@ export class RecordItem implements BatchItem {
   lastError = '';
   /** The item that took this one's place after a call on it timed out (see fork). */
   private successor: RecordItem | null = null;
+  /** The processor's copy of the body (see body). */
+  private bodyCopy: Buffer | null = null;
 
   constructor(
     readonly record: LogRecord,
@@ -60,8 +62,13 @@ export class RecordItem implements BatchItem {
   get idempotencyKey(): string {
     return this.record.idempotencyKey;
   }
+  /**
+   * The processor's copy of the body, made at its first use: a processor that changed the bytes in place (a
+   * decryption, a fill) changed the record itself, and its dead letter then carried the changed bytes, not those
+   * received. Decoding and dead letters read record.body. Most processors read events() and never pay the copy.
+   */
   get body(): Buffer {
-    return this.record.body;
+    return (this.bodyCopy ??= Buffer.from(this.record.body));
   }
 
   /** Events this record decoded to (0 while events() was never called, or failed); its successor's once forked. */

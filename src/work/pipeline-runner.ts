@@ -297,7 +297,7 @@ export class PipelineRunner {
   private async writeDeadLetters(stream: string, letters: SettledDeadLetter[]): Promise<boolean> {
     if (letters.length === 0) return true;
     const nowUs = this.deps.clock.nowMs() * 1000;
-    const records = letters.map((d) => encodeDeadLetter(this.deadLetterInfo(d), d.item.body, nowUs));
+    const records = letters.map((d) => encodeDeadLetter(this.deadLetterInfo(d), d.item.record.body, nowUs));
     const omitted = new Set<number>();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -311,7 +311,7 @@ export class PipelineRunner {
           if (largest >= 0) {
             records[largest] = withoutBody(records[largest]!);
             omitted.add(largest);
-            this.logger.warn({ offset: letters[largest]!.item.offset, bytes: letters[largest]!.item.body.length }, 'a dead letter is too large for the dead-letter stream: stored without the original body');
+            this.logger.warn({ offset: letters[largest]!.item.offset, bytes: letters[largest]!.item.record.body.length }, 'a dead letter is too large for the dead-letter stream: stored without the original body');
             continue;
           }
         }

@@ -20,7 +20,7 @@ export interface BatchItem {
   requestId: string;
   /** Empty string when the client sent none. */
   idempotencyKey: string;
-  /** The raw body bytes exactly as received. */
+  /** The raw body bytes exactly as received: this item's own copy (changing it changes neither the record nor its dead letter). */
   body: Buffer;
   /**
    * The decoded events (decoded on first call, then cached for this processor call; a retry decodes
