@@ -77,7 +77,11 @@ export function isValidSource(source: string): boolean {
   return source.length > 0 && source.split('.').every((part) => part.length > 0);
 }
 
-function pathSource(path: string): FieldSource {
+/**
+ * A field path's value. Into a json or jsonb column (`json`) a string goes as a JSON string: its bare text
+ * was parsed as JSON by the column, so "red" failed as a bad row, "123" became a number and "{...}" an object.
+ */
+function pathSource(path: string, json: boolean): FieldSource {
   const parts = path.split('.');
   return (_item, event) => {
     let at: unknown = event;
@@ -85,13 +89,21 @@ function pathSource(path: string): FieldSource {
       if (typeof at !== 'object' || at === null || !Object.hasOwn(at, part)) return '\\N';
       at = (at as Record<string, unknown>)[part];
     }
-    return copyField(at);
+    return json && typeof at === 'string' ? copyText(JSON.stringify(at)) : copyField(at);
   };
 }
 
-/** Builds the COPY text of one record's events: one line per event, fields in `sources` order. */
-export function rowEncoder(sources: string[]): (item: BatchItem, events: unknown[]) => string {
-  const fields = sources.map((s) => (s.startsWith('$') ? METADATA_SOURCES[s]! : pathSource(s)));
+/** Whether a source is a dotted event field path (its text depends on the column's type), not a metadata name. */
+export function isPathSource(source: string): boolean {
+  return !source.startsWith('$');
+}
+
+/**
+ * Builds the COPY text of one record's events: one line per event, fields in `sources` order. `jsonColumns[i]`
+ * says the i-th column is of type json or jsonb (or a domain over one).
+ */
+export function rowEncoder(sources: string[], jsonColumns: readonly boolean[] = []): (item: BatchItem, events: unknown[]) => string {
+  const fields = sources.map((s, i) => (isPathSource(s) ? pathSource(s, jsonColumns[i] === true) : METADATA_SOURCES[s]!));
   return (item, events) => {
     let out = '';
     for (let i = 0; i < events.length; i++) {

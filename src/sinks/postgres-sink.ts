@@ -57,7 +57,7 @@ import { HopperError } from '../errors.js';
 import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
 import { classifyPgError, copyLineOf, pgReason, sqlState } from './postgres-errors.js';
 import { copyIn, quoteIdent } from './postgres-copy.js';
-import { DEFAULT_COLUMNS, defaultTableDdl, isValidSource, redeliveryKey, rowEncoder } from './postgres-columns.js';
+import { DEFAULT_COLUMNS, defaultTableDdl, isPathSource, isValidSource, redeliveryKey, rowEncoder } from './postgres-columns.js';
 import { optionError, optionsChecker } from './sink-options.js';
 import { SinkMetrics } from './sink-metrics.js';
 
@@ -102,9 +102,15 @@ const checkOptions = optionsChecker<PostgresSinkOptions>(SINK, {
 /** Text of one record's rows, and where its lines start in the batch's COPY data. */
 interface RecordRows {
   item: BatchItem;
+  events: unknown[];
   text: string;
+  /** The json columns `text` was encoded for (jsonKey): encoded again when the table's types differ. */
+  encodedFor: string;
   rows: number;
 }
+
+/** The encoder key of a table without json or jsonb columns among the mapped ones (or of no table yet). */
+const NO_JSON_COLUMNS = '';
 
 type Failed = NonNullable<ProcessResult['failed']>;
 
@@ -162,7 +168,15 @@ export class PostgresWriter {
   private readonly stage: string;
   /** Quoted column list of the table's redelivery key once found; undefined: none found yet (or the table may have changed). */
   private conflictKey: string | undefined = undefined;
-  private readonly encode: (item: BatchItem, events: unknown[]) => string;
+  private readonly sources: string[];
+  /** Whether a column is fed by an event field, whose text depends on the column's type (json or not). */
+  private readonly hasPathSources: boolean;
+  /** Row encoders by jsonKey (at most a few: the types change only by ALTER TABLE). */
+  private readonly encoders = new Map<string, (item: BatchItem, events: unknown[]) => string>();
+  /** The json columns the table had at the last write: a batch is encoded for them first. */
+  private jsonKey = NO_JSON_COLUMNS;
+  /** The SELECT of the target's mapped json and jsonb columns (domains over them too), sent with BEGIN. */
+  private readonly jsonColumnsSql: string;
   /** The CREATE of the default table once started, and the signal of the call that runs it. */
   private tableReady: { done: Promise<void>; signal: AbortSignal } | null = null;
   /** Sessions on loan, each destroyed when its call's ctx.signal fires (the shutdown deadline, or processTimeoutMs). */
@@ -179,7 +193,14 @@ export class PostgresWriter {
     this.mapping = mapping;
     this.table = quoteIdent(opts.table);
     this.columns = Object.keys(mapping).map(quoteIdent).join(', ');
-    this.encode = rowEncoder(Object.values(mapping));
+    this.sources = Object.values(mapping);
+    this.hasPathSources = this.sources.some(isPathSource);
+    // A literal, not a parameter, so that it goes with BEGIN in one round trip (a simple query takes no parameters);
+    // the name is checked by the options schema, and its quotes are doubled anyway.
+    this.jsonColumnsSql =
+      `SELECT a.attname::text AS name FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid ` +
+      `WHERE a.attrelid = to_regclass('${this.table.replace(/'/g, "''")}') AND a.attnum > 0 AND NOT a.attisdropped ` +
+      `AND (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('json'::regtype, 'jsonb'::regtype)`;
     // One stage per target table and column list, so two sinks sharing a session could not mix rows.
     const tag = createHash('sha1').update(`${opts.table}\0${this.columns}`).digest('hex').slice(0, 12);
     this.stage = `hopper_stage_${tag}`;
@@ -214,7 +235,8 @@ export class PostgresWriter {
         continue;
       }
       if (decoded.length === 0) continue;
-      records.push({ item, text: this.encode(item, decoded), rows: decoded.length });
+      const encodedFor = this.jsonKey;
+      records.push({ item, events: decoded, text: this.encoderFor(encodedFor)(item, decoded), encodedFor, rows: decoded.length });
       events += decoded.length;
     }
     let failedEvents = 0;
@@ -236,6 +258,37 @@ export class PostgresWriter {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  private encoderFor(jsonKey: string): (item: BatchItem, events: unknown[]) => string {
+    let encode = this.encoders.get(jsonKey);
+    if (encode === undefined) {
+      const json = Object.keys(this.mapping).map((_, i) => jsonKey[i] === '1');
+      encode = rowEncoder(this.sources, json);
+      this.encoders.set(jsonKey, encode);
+    }
+    return encode;
+  }
+
+  /**
+   * BEGIN, and with event fields mapped, the table's json columns read in the same round trip: a string goes
+   * into such a column as a JSON string, into any other as its text. Read in the transaction that writes, not
+   * kept: a column altered from jsonb to text would otherwise get quoted strings, in silence.
+   */
+  private async begin(client: PoolClient, part: RecordRows[]): Promise<void> {
+    if (!this.hasPathSources) {
+      await client.query('BEGIN');
+      return;
+    }
+    const results = (await client.query(`BEGIN; ${this.jsonColumnsSql}`)) as unknown as pg.QueryResult<{ name: string }>[];
+    const json = new Set(results[1]!.rows.map((r) => r.name));
+    const key = Object.keys(this.mapping).some((c) => json.has(c)) ? Object.keys(this.mapping).map((c) => (json.has(c) ? '1' : '0')).join('') : NO_JSON_COLUMNS;
+    this.jsonKey = key;
+    for (const r of part) {
+      if (r.encodedFor === key) continue;
+      r.text = this.encoderFor(key)(r.item, r.events);
+      r.encodedFor = key;
+    }
   }
 
   private async ensureTable(signal: AbortSignal): Promise<void> {
@@ -402,7 +455,7 @@ export class PostgresWriter {
     let destroy = false;
     let inTransaction = false;
     try {
-      await client.query('BEGIN');
+      await this.begin(client, part);
       inTransaction = true;
       let violation: unknown;
       try {
