@@ -10,6 +10,7 @@
 //          GET      /v1/streams/{stream}/pixel.gif?QUERY  store QUERY -> 200 GIF (HEAD: its headers, nothing stored)
 //          GET|HEAD /healthz, /readyz
 
+import { isUtf8 } from 'node:buffer';
 import type { IngestRequest as IncomingMessage, IngestResponse as ServerResponse } from './http-exchange.js';
 import { HopperError, type ErrorCode } from '../errors.js';
 import { MAX_METADATA_BYTES, type AckLevel, type RecordInput } from '../log/types.js';
@@ -94,12 +95,16 @@ const NON_ASCII_BYTE = /[\x80-\xff]/;
 /**
  * A stored header value (content type and encoding, idempotency key) as the text the client sent. Both engines read
  * header bytes as latin1, one character per byte; clients send UTF-8, so `é` stored as it was read became `Ã©`
- * (four bytes in the record, and an idempotency key that matched no key the client holds). Bytes that are not
- * UTF-8 become U+FFFD. ASCII values (nearly all) are returned as they are, after one regular-expression test.
+ * (four bytes in the record, and an idempotency key that matched no key the client holds). A value that is not
+ * UTF-8 keeps its latin1 reading: decoded, its stray bytes all became U+FFFD, and two keys differing only there were
+ * stored as one (a sink deduplicating by $idempotencyKey dropped the second event). ASCII values (nearly all) are
+ * returned as they are, after one regular-expression test.
  */
 function storedHeader(value: string | undefined): string {
   if (value === undefined) return '';
-  return NON_ASCII_BYTE.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+  if (!NON_ASCII_BYTE.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : value;
 }
 
 export class RequestHandler {

@@ -33,14 +33,17 @@ for (const engine of ['node', 'hopper']) {
     assert.equal(records[0]!.idempotencyKey, 'clé-ü-😀');
     assert.equal(records[0]!.contentType, 'text/plain; name="résumé"');
 
-    // Not UTF-8: a lone 0xff byte is stored as U+FFFD, not as "ÿ".
-    const bad = Buffer.concat([
-      Buffer.from('POST /v1/streams/utf8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nIdempotency-Key: k-'),
-      Buffer.from([0xff]),
-      Buffer.from(`\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
-    ]);
-    assert.match(await exchange(f.port, bad), /^HTTP\/1\.1 202 /);
+    // Not UTF-8 (a latin1 client): kept as its latin1 reading, so two keys that differ stay apart. Read as UTF-8, both
+    // became "k-\ufffd", one key: a sink deduplicating by Idempotency-Key (postgres, $idempotencyKey) dropped the second.
+    for (const byte of [0xff, 0xfe]) {
+      const bad = Buffer.concat([
+        Buffer.from('POST /v1/streams/utf8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nIdempotency-Key: k-'),
+        Buffer.from([byte]),
+        Buffer.from(`\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+      ]);
+      assert.match(await exchange(f.port, bad), /^HTTP\/1\.1 202 /);
+    }
     const again = await readAll(f.log, 'utf8');
-    assert.equal(again[1]!.idempotencyKey, 'k-\ufffd');
+    assert.deepEqual(again.slice(1).map((r) => r.idempotencyKey), ['k-ÿ', 'k-þ']);
   });
 }
