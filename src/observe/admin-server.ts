@@ -8,7 +8,9 @@
 //   /api/streams[/{s}[/records]]  streams and stored records (records-api.ts)
 // Every data route needs the bearer token when one is configured; it must be
 // configured when admin.host is not loopback (admin-auth.ts). Bounded: at most
-// ADMIN_MAX_CONNECTIONS connections and MAX_CONCURRENT_RECORD_READS record reads.
+// ADMIN_MAX_CONNECTIONS connections and MAX_CONCURRENT_RECORD_READS record reads,
+// each counted until its page has left, so pages held for clients that do not
+// read are bounded too.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -26,6 +28,11 @@ export const ADMIN_MAX_CONNECTIONS = 64;
 export const MAX_CONCURRENT_RECORD_READS = 4;
 const ADMIN_HEADERS_TIMEOUT_MS = 10_000;
 const ADMIN_REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * A page of records whose sending made no progress for this long (its client reads nothing) is dropped with its
+ * connection, and its read slot freed (node:http notices between one and two such periods).
+ */
+export const RECORDS_SEND_IDLE_TIMEOUT_MS = 15_000;
 const DEFAULT_SERIES_POINTS = 300;
 const STREAMS_PREFIX = '/api/streams/';
 
@@ -43,6 +50,8 @@ export interface AdminServerOptions {
   observer: Observer;
   metrics: MetricsRegistry;
   logger: Logger;
+  /** RECORDS_SEND_IDLE_TIMEOUT_MS unless given (tests). */
+  recordsSendIdleTimeoutMs?: number;
 }
 
 export class AdminServer {
@@ -146,13 +155,27 @@ export class AdminServer {
   private async records(res: ServerResponse, stream: string, query: URLSearchParams): Promise<void> {
     if (this.recordReads >= MAX_CONCURRENT_RECORD_READS) return this.error(res, new HopperError('HOPPER_ADMIN_BUSY'), { 'Retry-After': '1' });
     this.recordReads++;
+    // The slot is given back once the page has left (or its connection is gone), not once it is queued: a
+    // client that reads nothing would otherwise have a page of up to MAX_PAGE_BYTES held per request it sends.
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.recordReads--;
+    };
+    let sending = false;
     try {
       const page = await readRecords(this.opts.observer.log, stream, query);
       const headers: Record<string, string> = { 'Cache-Control': 'no-store', [NEXT_OFFSETS_HEADER]: page.nextOffsets };
       if (page.nextOffset !== null) headers[NEXT_OFFSET_HEADER] = String(page.nextOffset);
+      if (res.destroyed) return;
+      res.once('finish', release);
+      res.once('close', release);
+      res.setTimeout(this.opts.recordsSendIdleTimeoutMs ?? RECORDS_SEND_IDLE_TIMEOUT_MS, () => res.destroy());
+      sending = true;
       this.send(res, 200, 'application/x-ndjson; charset=utf-8', page.body, headers);
     } finally {
-      this.recordReads--;
+      if (!sending) release();
     }
   }
 

@@ -11,7 +11,8 @@
 //       partition's next page starts: pass it back as `from` to go on. It is the
 //       end when a page is empty and its Hopper-Next-Offsets equals the `from` sent.
 //       A partition the P:OFFSET form leaves out starts at its beginning.
-// Pages are bounded (MAX_PAGE_RECORDS records, about MAX_PAGE_BYTES of bodies).
+// Pages are bounded: MAX_PAGE_RECORDS records, MAX_PAGE_BYTES of JSON lines (one
+// record more when a single one is larger).
 
 import { assertStreamName, HopperError } from '../errors.js';
 import type { Log } from '../log/types.js';
@@ -20,6 +21,10 @@ import { recordToJson } from './record-json.js';
 
 export const DEFAULT_PAGE_RECORDS = 1000;
 export const MAX_PAGE_RECORDS = 10_000;
+/**
+ * Bytes of JSON lines a page holds at most (unless its first record alone is larger). Counted on the lines, not
+ * the stored bodies: a body's JSON may be 6 times its size (each control byte is written \u0001), base64 4/3.
+ */
 export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 export const NEXT_OFFSET_HEADER = 'Hopper-Next-Offset';
 export const NEXT_OFFSETS_HEADER = 'Hopper-Next-Offsets';
@@ -92,13 +97,22 @@ export async function readRecords(log: Log, stream: string, query: URLSearchPara
   for (const p of partitions) {
     let offset = perPartition !== null ? (perPartition.get(p) ?? 0) : 'offset' in from ? from.offset : await log.offsetForTime(stream, p, from.timeUs);
     nextOffset = offset;
-    while (records < limit && bytes < MAX_PAGE_BYTES) {
+    read: while (records < limit && bytes < MAX_PAGE_BYTES) {
+      // A body's line is at least as long as the body: no more bodies are read than the page has room for.
       const r = await log.read(stream, p, offset, { maxRecords: limit - records, maxBytes: MAX_PAGE_BYTES - bytes });
       for (const rec of r.records) {
-        body += JSON.stringify(recordToJson(rec)) + '\n';
-        bytes += rec.body.length;
+        const line = JSON.stringify(recordToJson(rec)) + '\n';
+        const lineBytes = Buffer.byteLength(line);
+        if (records > 0 && bytes + lineBytes > MAX_PAGE_BYTES) {
+          // The page is full: this record starts the next one, and later partitions wait for it too.
+          nextOffset = rec.offset;
+          bytes = MAX_PAGE_BYTES;
+          break read;
+        }
+        body += line;
+        bytes += lineBytes;
+        records++;
       }
-      records += r.records.length;
       nextOffset = r.nextOffset;
       // An empty read that moves on skipped a damaged range; one that does not is the end.
       if (r.nextOffset <= offset || (r.records.length === 0 && partitions.length === 1)) break;
