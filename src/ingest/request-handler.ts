@@ -142,6 +142,12 @@ export class RequestHandler {
       return this.refuse(res, 'HOPPER_BAD_REQUEST', 'HTTP/1.1 requests need a Host header (RFC 9112 section 3.2).', requestId, { close: true });
     }
     const te = header(req, 'transfer-encoding');
+    if (te !== undefined && req.httpVersionMinor === 0) {
+      // RFC 9112 section 6.1: faulty framing, as an HTTP/1.0 hop before us reads no chunked coding and may have taken
+      // these bytes as something else. Hopper's engine refuses it while parsing; node:http decodes it and stores the body.
+      const message = 'Transfer-Encoding in an HTTP/1.0 request is faulty framing (RFC 9112 section 6.1): send Content-Length, or use HTTP/1.1.';
+      return this.refuse(res, 'HOPPER_BAD_REQUEST', message, requestId, { close: true });
+    }
     if (te !== undefined && te !== 'chunked') {
       // Hopper's engine refuses a coding under chunked while parsing; node:http (ingest.httpEngine "node") hands on
       // the bytes still coded ("gzip, chunked"), which, stored without a Content-Encoding, no worker could decode.

@@ -33,3 +33,18 @@ for (const engine of ['node', 'hopper']) {
     assert.match(plain, /^HTTP\/1\.1 202 /, plain);
   });
 }
+
+// RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing. An HTTP/1.0 hop (a proxy, a
+// cache) reads no chunked coding: where it took the bytes as something else, storing what node:http decoded from
+// them is a request smuggled past it. Hopper's engine refused it from the start; node:http stored the body.
+for (const engine of ['node', 'hopper']) {
+  test(`${engine} engine: Transfer-Encoding in an HTTP/1.0 request gets 400, closes, and is not stored`, async (t) => {
+    const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine } });
+    const answer = await exchange(f.port, 'POST /v1/streams/te10 HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', Buffer.from('3\r\nabc\r\n0\r\n\r\n'));
+    assert.match(answer, /^HTTP\/1\.1 400 /, answer);
+    assert.match(answer, /HOPPER_BAD_REQUEST/);
+    assert.match(answer, /\r\nConnection: close\r\n/i);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await readAll(f.log, 'te10').catch(() => []), []);
+  });
+}
