@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, promises as fsp, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -255,4 +255,32 @@ test('a lock still its holder’s after a pause keeps the partition writable', a
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LOCK_CONFIRM_MAX_AGE_MS + 300);
   const r = await log.append('resumed', 0, [makeRecord(2)], 'durable');
   assert.equal(r.firstOffset, 1);
+});
+
+test('a close while a touch is slowed (a stalled disk) is no lost lock: no warning, the lock goes', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const warnings: string[] = [];
+  const log = openEmbedded(dir, { warn: (_fields, msg) => warnings.push(msg) });
+  t.after(() => log.close());
+  await log.ensureStream('closing', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('closing', 0, [makeRecord(1)], 'durable');
+  // The next touch takes 300 ms, and the close (which removes the lock) comes meanwhile: the touch then found no
+  // lock file and reported it lost to another process, a false alarm in the log of every such shutdown.
+  const utimes = fsp.utimes;
+  let slowed = 0;
+  fsp.utimes = async (...args: Parameters<typeof utimes>) => {
+    slowed++;
+    await new Promise((r) => setTimeout(r, 300));
+    return utimes(...args);
+  };
+  t.after(() => {
+    fsp.utimes = utimes;
+  });
+  await new Promise((r) => setTimeout(r, LOCK_TOUCH_MS + 100));
+  assert.ok(slowed > 0, 'a touch is under way');
+  await log.close();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(warnings, []);
+  assert.ok(!existsSync(join(log.partitionDir('closing', 0), 'writer.lock')));
 });

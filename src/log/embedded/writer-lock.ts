@@ -176,6 +176,8 @@ export class WriterLock {
   private confirmedAtMs = performance.now();
   private touchStartedAtMs = performance.now();
   private lost = false;
+  /** Set by release(): a touch still under way then finds the lock gone (removed by us), not taken. */
+  private released = false;
   /** Called once, when the lock is found to belong to another process (or to be gone). */
   onLost: (() => void) | null = null;
 
@@ -239,7 +241,7 @@ export class WriterLock {
   }
 
   private markLost(): void {
-    if (this.lost) return;
+    if (this.lost || this.released) return;
     this.lost = true;
     clearInterval(this.touching); // touches would keep another holder's lock fresh after it died
     this.onLost?.();
@@ -276,6 +278,7 @@ export class WriterLock {
   }
 
   async release(): Promise<void> {
+    this.released = true;
     clearInterval(this.touching);
     // Only our own lock: a lock file that is not ours (never expected) belongs to a writer that is alive.
     const found = await readLockFile(this.path).catch(() => null);
