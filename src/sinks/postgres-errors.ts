@@ -52,6 +52,14 @@ export function classifyPgError(err: unknown): PgFailure {
   return 'unknown';
 }
 
+/**
+ * 57014 query_canceled raised by statement_timeout (not by pg_cancel_backend, which says "due to user request"): the
+ * statement ran too long, maybe because the batch is too large for the limit (slow triggers, a slow disk).
+ */
+export function isStatementTimeout(err: unknown): boolean {
+  return sqlState(err) === '57014' && /statement timeout/i.test((err as { message?: unknown }).message as string);
+}
+
 /** "COPY stage, line 12, column data: ..." => 12 (1-based line of the COPY data), or 0 when absent. */
 export function copyLineOf(err: unknown): number {
   const where = (err as { where?: unknown } | null)?.where;

@@ -34,7 +34,8 @@
 //
 // Failures: connection lost, serialization failure, deadlock, server shutting down
 // (SQLSTATE classes 08, 53, 57, 58, 40001, 40P01) are thrown as HOPPER_SINK_UNAVAILABLE
-// and retried by the runtime with backoff; so is any failure to connect, a missing sslrootcert
+// and retried by the runtime with backoff (a write past statementTimeoutMs is first tried in halves, as the
+// runtime does past processTimeoutMs: a batch too large for the limit); so is any failure to connect, a missing sslrootcert
 // file included: the pipeline waits, logging the cause, rather than dead-letter every record for
 // a configuration error. A row at fault (class 22 data exception,
 // 23 constraint) is found (the COPY error names its line; otherwise bisection, each
@@ -55,7 +56,7 @@ import type { Pool, PoolClient } from 'pg';
 import { createHash } from 'node:crypto';
 import { HopperError } from '../errors.js';
 import { defineProcessor, rethrowBatchSplit, type BatchItem, type ProcessContext, type ProcessResult, type SinkFactory } from '../work/types.js';
-import { classifyPgError, copyLineOf, pgReason, sqlState } from './postgres-errors.js';
+import { classifyPgError, copyLineOf, isStatementTimeout, pgReason, sqlState } from './postgres-errors.js';
 import { copyIn, quoteIdent } from './postgres-copy.js';
 import { DEFAULT_COLUMNS, defaultTableDdl, isPathSource, isValidSource, redeliveryKey, rowEncoder } from './postgres-columns.js';
 import { optionError, optionsChecker } from './sink-options.js';
@@ -413,6 +414,15 @@ export class PostgresWriter {
       }
       if (signal.aborted) throw err;
       const kind = classifyPgError(err);
+      // Past statementTimeoutMs: retried whole, a batch too large for the limit failed the same way for ever and its
+      // partition stopped, nothing written. Halves are tried at once, as the runtime does past processTimeoutMs; a
+      // record alone is retried (the server may only be slow for now), never a dead letter for it.
+      if (isStatementTimeout(err) && part.length > 1) {
+        this.logger?.warn({ records: part.length, statementTimeoutMs: this.opts.statementTimeoutMs }, 'postgres sink: a write ran past statementTimeoutMs: splitting it in halves');
+        const mid = part.length >>> 1;
+        work.push(part.slice(mid), part.slice(0, mid));
+        continue;
+      }
       if (kind === 'transient') throw unavailable(err);
       if (kind === 'statement') {
         // The redelivery key may predate an ALTER TABLE (42P10): writeOnce forgot it and dropped that connection, so try once more.
