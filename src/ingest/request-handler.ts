@@ -170,7 +170,7 @@ export class RequestHandler {
       }
       if (rest.slice(slash + 1) === PIXEL_SUFFIX) {
         if (method === 'GET') return this.write(req, res, rest.slice(0, slash), query, requestId, true);
-        if (method === 'HEAD') return this.pixelHead(res, requestId);
+        if (method === 'HEAD') return this.pixelHead(req, res, rest.slice(0, slash), query, requestId);
         return this.refuse(res, 'HOPPER_METHOD_NOT_ALLOWED', `${method} is not allowed on the pixel: use GET.`, requestId, { allow: PIXEL_ALLOW });
       }
     } else if (path === '/healthz' || path === '/readyz') {
@@ -206,10 +206,31 @@ export class RequestHandler {
   /**
    * HEAD of the pixel: the GIF's headers, and nothing stored. Link checkers and uptime monitors send HEAD to see the
    * pixel is there (a 405 looked like a broken page); a page view is a GET, and a HEAD must not count as one.
+   * Refused as its GET would be for the stream's name, origin or write key (RFC 9110 section 9.3.2): a 200 for a
+   * pixel whose every GET is refused showed a monitor a working pixel. Limits of a write (rate, room for a new
+   * stream, backpressure) are not checked: a HEAD writes nothing.
    */
-  private pixelHead(res: ServerResponse, requestId: string): void {
+  private pixelHead(req: IncomingMessage, res: ServerResponse, name: string, query: string, requestId: string): void {
+    let s: StreamSettings;
+    try {
+      s = this.opts.registry.settingsFor(name);
+    } catch (err) {
+      return this.refuseWith(res, err, requestId);
+    }
+    let cors: string[] | null = null;
+    const origin = header(req, 'origin');
+    if (origin !== undefined && s.cors !== null) {
+      if (!s.cors.allows(origin)) return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId);
+      cors = s.cors.responseHeaders(origin);
+    }
+    if (s.writeKeys !== null) {
+      const key = presentedKey(header(req, 'authorization'), query);
+      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { cors });
+      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { cors });
+    }
     const headers = PIXEL_HEADERS.slice();
     headers.push('X-Request-Id', requestId);
+    if (cors !== null) for (const h of cors) headers.push(h);
     if (this.stopping) headers.push('Connection', 'close');
     this.opts.stats.countStatus(200);
     res.writeHead(200, headers);

@@ -40,3 +40,23 @@ for (const engine of ['node', 'hopper']) {
     );
   });
 }
+
+for (const engine of ['node', 'hopper']) {
+  test(`${engine} engine: HEAD on the pixel answers the status its GET would (invalid, reserved, keyed streams), storing nothing`, async (t) => {
+    const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine, streams: { locked: { writeKeys: ['secret-key-1'] } } } });
+    // It answered 200 to all of these, whose GET is refused: a link checker or uptime monitor sending HEAD saw a
+    // working pixel where every page view was refused (RFC 9110 section 9.3.2: HEAD is GET without the content).
+    const status = async (target: string): Promise<string> => {
+      const answer = await exchange(f.port, `HEAD ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      return answer.slice(9, 12);
+    };
+    assert.equal(await status('/v1/streams/views.dlq/pixel.gif?page=1'), '403');
+    assert.equal(await status('/v1/streams/bad%20name/pixel.gif?page=1'), '400');
+    assert.equal(await status('/v1/streams/locked/pixel.gif?page=1'), '401');
+    assert.equal(await status('/v1/streams/locked/pixel.gif?page=1&key=wrong'), '403');
+    assert.equal(await status('/v1/streams/locked/pixel.gif?page=1&key=secret-key-1'), '200');
+    assert.equal(await status('/v1/streams/views/pixel.gif?page=1'), '200');
+    assert.deepEqual(await f.log.listStreams(), ['locked'], 'no stream created (locked is configured)');
+    assert.deepEqual(await readAll(f.log, 'locked'), [], 'nothing stored');
+  });
+}
