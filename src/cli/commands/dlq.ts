@@ -13,6 +13,7 @@ import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, typ
 import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
 import { choosePartitions, unknownStream } from '../select-partitions.js';
 import { addBody } from '../../observe/record-json.js';
+import { printable } from '../terminal-text.js';
 
 
 const STREAM_FLAG: FlagSpec = { type: 'string', description: 'the stream whose dead letters (S.dlq) to use', valueName: 'S' };
@@ -65,7 +66,8 @@ async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Pr
 }
 
 const iso = (ms: number): string => (ms > 0 ? new Date(ms).toISOString() : '-');
-const oneLine = (s: string): string => s.replace(/\s+/g, ' ');
+/** A reason on one line, its control characters escaped: it may quote the failed body, which a client chose. */
+const oneLine = (s: string): string => printable(s.replace(/\s+/g, ' '));
 
 function summaryLine(e: DeadLetterEntry): string {
   const where = `${e.partition}:${e.offset}`;

@@ -9,6 +9,7 @@ import { adminJson, adminTarget } from '../../observe/admin-client.js';
 import { formatBytes, formatCount, formatDuration, formatLatency } from '../../observe/format-units.js';
 import type { AdminStatus } from '../../observe/status-api.js';
 import { statusWarnings } from '../../observe/status-warnings.js';
+import { printable } from '../terminal-text.js';
 
 /** Rows of the stream and group tables; the rest is summed up in one line. */
 const MAX_TABLE_ROWS = 8;
@@ -23,8 +24,15 @@ function clipped<T>(items: T[], what: string): { shown: T[]; more: string[] } {
   return { shown: items.slice(0, MAX_TABLE_ROWS), more: [`  ... and ${items.length - MAX_TABLE_ROWS} more ${what} (see --json)`] };
 }
 
-/** The summary, as printed (exported for tests). */
+/**
+ * The summary, as printed (exported for tests); control characters escaped: a pipeline's last failure or a
+ * warning may quote what a client sent.
+ */
 export function statusLines(s: AdminStatus): string[] {
+  return summaryLines(s).map(printable);
+}
+
+function summaryLines(s: AdminStatus): string[] {
   const out: string[] = [];
   const procs = s.ingestProcesses ? ` · ${s.ingestProcesses.reporting}/${s.ingestProcesses.expected} ingest processes` : '';
   out.push(`hopper ${s.version} · ${s.role} · ${s.backend} log · up ${formatDuration(s.uptimeSeconds)}${procs}`);
