@@ -2,8 +2,8 @@
 // (https://www.postgresql.org/docs/current/errcodes-appendix.html):
 //   transient  the server or the connection is at fault; retry the batch later
 //   data       a row is at fault (bad value, constraint); find it, dead-letter it
-//   statement  the statement itself cannot work (missing column or table, bad
-//              type): every row of the batch fails the same way
+//   statement  the statement itself cannot work (missing column, table or schema,
+//              bad type): every row of the batch fails the same way
 //   unknown    anything else: thrown as is (the runtime retries, then bisects)
 
 export type PgFailure = 'transient' | 'data' | 'statement' | 'unknown';
@@ -42,7 +42,8 @@ export function classifyPgError(err: unknown): PgFailure {
     if (TRANSIENT_CODES.has(state) || TRANSIENT_CLASSES.has(state.slice(0, 2))) return 'transient';
     const cls = state.slice(0, 2);
     if (cls === '22' || cls === '23') return 'data';
-    if (cls === '42') return 'statement';
+    // 3F invalid_schema_name: a table in a schema that does not exist, as much the statement's as 42P01 is.
+    if (cls === '42' || cls === '3F') return 'statement';
     return 'unknown';
   }
   const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };

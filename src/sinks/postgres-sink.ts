@@ -242,7 +242,17 @@ export class PostgresWriter {
     }
     let failedEvents = 0;
     try {
-      await this.ensureTable(ctx.signal);
+      try {
+        await this.ensureTable(ctx.signal);
+      } catch (err) {
+        if (ctx.signal.aborted || err instanceof HopperError || classifyPgError(err) !== 'statement') throw err;
+        // The default table cannot be made (its schema missing, no CREATE privilege there): as with a missing table of
+        // `columns`, the batch's records fail at once. Thrown, each got maxAttempts calls alone before its dead letter.
+        for (const r of records.splice(0)) {
+          failed.push({ item: r.item, reason: pgReason(err) });
+          failedEvents += r.rows;
+        }
+      }
       for (const f of await this.writeIsolating(records, ctx.signal)) {
         failed.push(f.failure);
         failedEvents += f.rows;
