@@ -432,6 +432,8 @@ function onClose(this: WriteRequest): void {
  * 150 bytes of heap each), far beyond the body bytes that backpressure counts.
  */
 const MAX_BODY_SLICES = 16;
+/** A body kept as a slice may keep a buffer up to this many times its size; a smaller share of it is copied out. */
+const MAX_VIEW_OVERHEAD = 2;
 
 /** One accepted write, from its first body byte to its answer. */
 class PendingWrite implements AppendWaiter {
@@ -518,7 +520,16 @@ class PendingWrite implements AppendWaiter {
   body(): Buffer {
     if (this.copied !== null) return this.copied.subarray(0, this.bytes);
     if (this.chunks !== null) return Buffer.concat(this.chunks, this.bytes);
-    return this.first ?? EMPTY;
+    const first = this.first;
+    if (first === null) return EMPTY;
+    // A slice keeps its whole buffer: on Hopper's engine, the socket read it came in, with the request head (up to
+    // maxHeaderBytes) and whatever was pipelined behind it (up to 64 KiB). The record waits in the log's queue
+    // counted by its body's length, so a body much smaller than its buffer gets a buffer of its own (not a pooled
+    // slice, which would keep an 8 KiB slab). A body read alone, or nearly, is kept as it came (no copy).
+    if (first.buffer.byteLength <= MAX_VIEW_OVERHEAD * first.length) return first;
+    const own = Buffer.allocUnsafeSlow(first.length);
+    first.copy(own);
+    return own;
   }
 
   complete(body: Buffer): void {
