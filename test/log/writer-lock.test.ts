@@ -284,3 +284,33 @@ test('a close while a touch is slowed (a stalled disk) is no lost lock: no warni
   assert.deepEqual(warnings, []);
   assert.ok(!existsSync(join(log.partitionDir('closing', 0), 'writer.lock')));
 });
+
+test('touches of a lock on a stalled disk do not pile up: one at a time, and the partition stays writable', async (t) => {
+  const dir = tempDir();
+  t.after(() => removeDir(dir));
+  const log = openEmbedded(dir);
+  t.after(() => log.close());
+  await log.ensureStream('stalled', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
+  await log.append('stalled', 0, [makeRecord(1)], 'durable');
+  // Each touch takes 3.5 touch intervals: before, the timer started one more every interval, all of them waiting.
+  const utimes = fsp.utimes;
+  let running = 0;
+  let most = 0;
+  fsp.utimes = async (...args: Parameters<typeof utimes>) => {
+    most = Math.max(most, ++running);
+    try {
+      await new Promise((r) => setTimeout(r, LOCK_TOUCH_MS * 3.5));
+      return await utimes(...args);
+    } finally {
+      running--;
+    }
+  };
+  t.after(() => {
+    fsp.utimes = utimes;
+  });
+  await new Promise((r) => setTimeout(r, LOCK_TOUCH_MS * 5));
+  assert.equal(most, 1, 'one touch under way at a time');
+  const r = await log.append('stalled', 0, [makeRecord(2)], 'durable');
+  assert.equal(r.firstOffset, 1, 'a slow touch is no pause: writes go on');
+  fsp.utimes = utimes;
+});

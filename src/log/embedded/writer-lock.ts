@@ -174,7 +174,9 @@ export class WriterLock {
   private readonly touching: NodeJS.Timeout;
   /** performance.now() before the last touch that found the lock still ours, and when the last touch began. */
   private confirmedAtMs = performance.now();
+  /** When the timer last found the lock to touch: it ran (no pause), whether it began a touch or found one under way. */
   private touchStartedAtMs = performance.now();
+  private touchInFlight = false;
   private lost = false;
   /** Set by release(): a touch still under way then finds the lock gone (removed by us), not taken. */
   private released = false;
@@ -187,13 +189,17 @@ export class WriterLock {
   ) {
     this.touching = setInterval(() => {
       // A touch due long ago: this process was paused. Checked at once, before the writes it resumes with.
-      if (this.isHeld()) void this.touch();
+      if (!this.isHeld()) return;
+      // One at a time: on a stalled disk they would pile up, one more each second.
+      if (this.touchInFlight) this.touchStartedAtMs = performance.now();
+      else void this.touch().finally(() => (this.touchInFlight = false));
     }, LOCK_TOUCH_MS);
     this.touching.unref();
   }
 
   /** Touches the lock (processes in other pid namespaces judge it by its age), then checks it is still ours. */
   private async touch(): Promise<void> {
+    this.touchInFlight = true;
     const startedMs = performance.now();
     this.touchStartedAtMs = startedMs;
     const now = new Date();
