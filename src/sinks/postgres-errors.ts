@@ -11,6 +11,13 @@ export type PgFailure = 'transient' | 'data' | 'statement' | 'unknown';
 /** SQLSTATE classes and codes that say "try again", whatever the rows hold. */
 const TRANSIENT_CLASSES = new Set(['08', '53', '57', '58']);
 const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006', '25006']);
+/**
+ * A row refused for its own content outside classes 22 and 23: a validating trigger's RAISE EXCEPTION (P0001) or
+ * ASSERT (P0004), a value past a limit such as btree's index row size (54000), a view's WITH CHECK OPTION (44000).
+ * Taken for unknown failures, each became a dead letter only after the batch's retries and bisection and
+ * maxAttempts calls of its own; the COPY error names its line as for a bad value.
+ */
+const DATA_CODES = new Set(['P0001', 'P0004', '54000', '44000']);
 /** Class 57 holds 57014 query_canceled: statement_timeout, so it is transient too (the server was slow). */
 /**
  * 25006 read_only_sql_transaction: a server that takes no writes for now (a primary demoted to a hot standby
@@ -41,7 +48,7 @@ export function classifyPgError(err: unknown): PgFailure {
   if (state !== '') {
     if (TRANSIENT_CODES.has(state) || TRANSIENT_CLASSES.has(state.slice(0, 2))) return 'transient';
     const cls = state.slice(0, 2);
-    if (cls === '22' || cls === '23') return 'data';
+    if (cls === '22' || cls === '23' || DATA_CODES.has(state)) return 'data';
     // 3F invalid_schema_name: a table in a schema that does not exist, as much the statement's as 42P01 is.
     if (cls === '42' || cls === '3F') return 'statement';
     return 'unknown';
