@@ -385,7 +385,12 @@ export class RequestHandler {
     const newStream = known === undefined ? ownCopy(name) : null;
     const w = new PendingWrite(this, res, known ?? null, newStream, refusedIn, rank, requestId, cors, contentType, contentEncoding, idempotencyKey, remote, declared, headBytes, pixel);
     this.inFlight++;
-    if (pixelBody !== null) return w.complete(pixelBody);
+    if (pixelBody !== null) {
+      if (!carriesBody(req)) return w.complete(pixelBody);
+      // Its query is stored once the request was read whole (its body is dropped): a body that turns out malformed,
+      // stalls or is cut off gets an error or no answer, and a write answered so must not be in the log.
+      w.pixelBody = pixelBody;
+    }
     (req as WriteRequest)[kWrite] = w;
     // 100 Continue only to an HTTP/1.1 client that asked for it (RFC 9110 sections 10.1.1 and 15.2); node:http
     // would send it to HTTP/1.0 too. Another expectation is ignored, as on Hopper's engine.
@@ -407,6 +412,11 @@ export class RequestHandler {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
+}
+
+/** The request has body bytes to read (RFC 9112 section 6.3): chunked, or a Content-Length over 0. */
+function carriesBody(req: IncomingMessage): boolean {
+  return header(req, 'transfer-encoding') !== undefined || Number(header(req, 'content-length') ?? 0) > 0;
 }
 
 function onData(this: WriteRequest, chunk: Buffer): void {
@@ -438,6 +448,8 @@ const MAX_VIEW_OVERHEAD = 2;
 /** One accepted write, from its first body byte to its answer. */
 class PendingWrite implements AppendWaiter {
   phase = READING;
+  /** A pixel's record body (its query), stored once the request's own body was read to its end and dropped. */
+  pixelBody: Buffer | null = null;
   private bytes = 0;
   private first: Buffer | null = null;
   private chunks: Buffer[] | null = null;
@@ -469,7 +481,7 @@ class PendingWrite implements AppendWaiter {
   ) {}
 
   chunk(chunk: Buffer): void {
-    if (this.phase !== READING) return;
+    if (this.phase !== READING || this.pixelBody !== null) return;
     const n = this.bytes + chunk.length;
     const { backpressure, stats } = this.h.opts;
     if (n > this.h.bodyLimitBytes) {
@@ -518,6 +530,7 @@ class PendingWrite implements AppendWaiter {
   }
 
   body(): Buffer {
+    if (this.pixelBody !== null) return this.pixelBody;
     if (this.copied !== null) return this.copied.subarray(0, this.bytes);
     if (this.chunks !== null) return Buffer.concat(this.chunks, this.bytes);
     const first = this.first;
