@@ -12,7 +12,8 @@
 // waiting out what the last Retry-After asked for (capped at maxRetryDelayMs).
 // 413 splits the request in two; 303 See Other is delivered. Any other status (4xx, 3xx) is permanent: the
 // records of that request are returned in `failed` with the status and the start
-// of the response body.
+// of the response body. A 400 or 422 (the content refused) of several events is first narrowed down by halves
+// to the events refused alone (see NARROWED_STATUSES).
 //
 // Delivery guarantee: at least once. A request whose response is lost (timeout,
 // connection reset) is sent again, and a batch redelivered after a crash is sent
@@ -89,7 +90,31 @@ interface Unit {
   text: string;
 }
 
-type Outcome = { kind: 'ok' } | { kind: 'split' } | { kind: 'permanent'; reason: string } | { kind: 'unavailable'; reason: string; cause?: unknown };
+type Outcome = { kind: 'ok' } | { kind: 'split' } | { kind: 'permanent'; status: number; reason: string } | { kind: 'unavailable'; reason: string; cause?: unknown };
+
+/**
+ * Answers that refuse a request's content: one bad event made every record of its request (500 events by default) a
+ * dead letter, the good ones too. Such a request is split in halves, and a half refused again is split further only
+ * while its sibling half was accepted: one bad event costs about 2 log2(n) requests and is the only dead letter, and
+ * an endpoint refusing everything (a bad token it answers with 400) at most 3 per request, not 2n.
+ */
+const NARROWED_STATUSES = new Set([400, 422]);
+
+/** A request to send: a half of a refused one has its sibling's pair, which decides whether it is split further. */
+interface Pending {
+  units: Unit[];
+  pair?: Pair;
+}
+
+/** Two halves of a refused request, sent one after the other. */
+interface Pair {
+  /** The first half was sent (whatever came of it). */
+  firstDone: boolean;
+  /** The first half was refused (a 4xx or 3xx). */
+  firstRefused: boolean;
+  /** The first half, refused, waiting for the second's answer: split if that one is accepted, else a dead letter. */
+  refused: { units: Unit[]; reason: string } | null;
+}
 
 type Failed = NonNullable<ProcessResult['failed']>;
 
@@ -198,32 +223,71 @@ export class HttpForwarder {
       }
       for (let i = 0; i < events.length; i++) units.push({ item, index: i, text: this.serialize(item, i, events[i]) });
     }
-    const requests = this.chunk(units);
+    const requests: Pending[] = this.chunk(units).map((r) => ({ units: r }));
     const waitMs = this.notBeforeMs - Date.now();
     if (requests.length > 0 && waitMs > 0) await sleep(waitMs, undefined, { signal: ctx.signal });
     const badItems = new Map<BatchItem, string>();
     let sent = 0;
     // An undecodable record counts as one failed event (how many it held is unknown), as in every sink.
     let failedEvents = failed.length;
+    const refuse = (request: Unit[], reason: string): void => {
+      failedEvents += request.length;
+      for (const u of request) if (!badItems.has(u.item)) badItems.set(u.item, reason);
+    };
+    const halves = (request: Unit[], pair?: Pair): Pending[] => {
+      const mid = request.length >>> 1;
+      return [
+        { units: request.slice(0, mid), ...(pair ? { pair } : {}) },
+        { units: request.slice(mid), ...(pair ? { pair } : {}) },
+      ];
+    };
+    const narrow = (request: Unit[]): void => {
+      requests.unshift(...halves(request, { firstDone: false, firstRefused: false, refused: null }));
+    };
+    // Refused first halves waiting for their sibling's answer: not delivered, should the batch be thrown back.
+    const waiting = new Set<Unit[]>();
     // A work list, not recursion: a 413 puts two halves back, and a request of one event cannot split.
     while (requests.length > 0) {
-      const request = requests.shift()!;
+      const { units: request, pair } = requests.shift()!;
       const outcome = await this.send(request, ctx);
+      const refused = outcome.kind === 'permanent';
+      const narrowable = refused && NARROWED_STATUSES.has(outcome.status) && request.length > 1;
+      // The second half of a pair whose first was refused too: more than one bad event, or not the events' doing at
+      // all; neither is split further.
+      let bothRefused = false;
+      if (pair !== undefined && !pair.firstDone) {
+        pair.firstDone = true;
+        pair.firstRefused = refused;
+        if (narrowable) {
+          // Split or not depends on its sibling, sent next.
+          pair.refused = { units: request, reason: outcome.reason };
+          waiting.add(request);
+          continue;
+        }
+      } else if (pair !== undefined) {
+        bothRefused = refused && pair.firstRefused;
+        const first = pair.refused;
+        pair.refused = null;
+        if (first !== null) {
+          waiting.delete(first.units);
+          if (refused) refuse(first.units, first.reason);
+          else narrow(first.units);
+        }
+      }
       if (outcome.kind === 'ok') {
         sent += request.length;
         continue;
       }
       if (outcome.kind === 'split') {
-        const mid = request.length >>> 1;
-        requests.unshift(request.slice(0, mid), request.slice(mid));
+        requests.unshift(...halves(request));
         continue;
       }
       if (outcome.kind === 'permanent') {
-        failedEvents += request.length;
-        for (const u of request) if (!badItems.has(u.item)) badItems.set(u.item, outcome.reason);
+        if (narrowable && !bothRefused) narrow(request);
+        else refuse(request, outcome.reason);
         continue;
       }
-      this.rememberDelivered(units, requests, request, badItems);
+      this.rememberDelivered(units, [...requests.map((r) => r.units), ...waiting], request, badItems);
       this.metrics.transientError(ctx.metrics);
       throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.shownUrl}: ${outcome.reason}; retrying later`, { cause: outcome.cause });
     }
@@ -303,7 +367,7 @@ export class HttpForwarder {
           reason += ` (redirected to ${maskCredentials(location.slice(0, RESPONSE_SNIPPET_BYTES))}: redirects are not followed, set options.url to it)`;
         }
         if (res.statusCode === 413 && request.length > 1) return { kind: 'split' };
-        if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', reason };
+        if (!isRetriableStatus(res.statusCode)) return { kind: 'permanent', status: res.statusCode, reason };
         last = { kind: 'unavailable', reason };
         waitMs = retryAfterMs(res.headers['retry-after'], Date.now());
         if (waitMs !== null) this.notBeforeMs = Math.max(this.notBeforeMs, Date.now() + Math.min(waitMs, this.opts.maxRetryDelayMs));

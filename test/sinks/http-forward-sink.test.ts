@@ -86,20 +86,46 @@ test('the Idempotency-Key differs for the same positions received at another tim
 });
 
 test('a 4xx answer sends the records of that request to dead letters with the status and the response start', async (t) => {
-  const srv = await server(t, (r) => (r.body.includes('"bad"') ? { status: 422, body: `{"error":"field bad is not allowed"}${' pad'.repeat(200)}` } : { status: 204 }));
+  const srv = await server(t, (r) => (r.body.includes('"bad"') ? { status: 403, body: `{"error":"field bad is not allowed"}${' pad'.repeat(200)}` } : { status: 204 }));
   const s = sink(t, { url: srv.url, format: 'ndjson', maxEventsPerRequest: 2 });
   const ctx = makeCtx();
   const items = [makeItem(0, '{"n":0}'), makeItem(1, '{"n":1}'), makeItem(2, '{"bad":true}'), makeItem(3, '{"n":3}'), makeItem(4, '{"n":4}')];
   const result = await s.process(makeBatch(items), ctx);
-  // Requests: [0,1] [2,3] [4]; the second is refused, so records 2 and 3 are dead letters.
+  // Requests: [0,1] [2,3] [4]; the second is refused (403: not a refusal of its content), so records 2 and 3 are dead letters.
   const failed = result?.failed ?? [];
   assert.deepEqual(failed.map((f) => f.item.offset), [2, 3]);
-  assert.match(failed[0]!.reason, /^HTTP 422 from POST http:\/\/127\.0\.0\.1:\d+\/hook\?x=1: \{"error":"field bad is not allowed"\} pad pad/);
+  assert.match(failed[0]!.reason, /^HTTP 403 from POST http:\/\/127\.0\.0\.1:\d+\/hook\?x=1: \{"error":"field bad is not allowed"\} pad pad/);
   assert.ok(failed[0]!.reason.length < 500, 'the reason holds a snippet, not the whole response');
   assert.equal(srv.requests.length, 3, '4xx is not retried');
   assert.equal(srv.requests[0]!.body, '{"n":0}\n{"n":1}\n');
   assert.equal(srv.requests[0]!.headers['content-type'], 'application/x-ndjson');
   assert.equal(ctx.metrics.counter('sink_failed_events_total', 'http'), 2);
+});
+
+test('a 400 or 422 refusing a request for one bad event makes that record the only dead letter, in about 2 log2(n) requests', async (t) => {
+  for (const status of [400, 422]) {
+    const srv = await server(t, (r) => (r.body.includes('"bad"') ? { status, body: '{"error":"event bad is not allowed"}' } : { status: 200 }));
+    const s = sink(t, { url: srv.url });
+    const ctx = makeCtx();
+    const items = Array.from({ length: 16 }, (_, i) => makeItem(i, JSON.stringify(i === 11 ? { n: i, bad: true } : { n: i })));
+    const result = await s.process(makeBatch(items), ctx);
+    const failed = result?.failed ?? [];
+    assert.deepEqual(failed.map((f) => f.item.offset), [11], `status ${status}`);
+    assert.match(failed[0]!.reason, new RegExp(`^HTTP ${status} from POST .*event bad is not allowed`));
+    const accepted = srv.requests.filter((r) => !r.body.includes('"bad"')).flatMap((r) => JSON.parse(r.body) as { n: number }[]);
+    assert.deepEqual(accepted.map((e) => e.n).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15]);
+    assert.ok(srv.requests.length <= 1 + 2 * 4, `${srv.requests.length} requests`);
+    assert.equal(ctx.metrics.counter('sink_failed_events_total', 'http'), 1);
+  }
+});
+
+test('an endpoint refusing every request with 400 (not the events: a bad token, say) costs at most 3 requests per request', async (t) => {
+  const srv = await server(t, () => ({ status: 400, body: 'missing api key' }));
+  const s = sink(t, { url: srv.url, maxEventsPerRequest: 64 });
+  const items = Array.from({ length: 128 }, (_, i) => makeItem(i, JSON.stringify({ n: i })));
+  const result = await s.process(makeBatch(items), makeCtx());
+  assert.equal((result?.failed ?? []).length, 128);
+  assert.equal(srv.requests.length, 2 * 3);
 });
 
 test('an endpoint down past the retry budget is a retriable error; after recovery only undelivered records are sent', async (t) => {
@@ -238,4 +264,24 @@ test('an undecodable record is a dead letter counted in sink_failed_events_total
   assert.deepEqual((result?.failed ?? []).map((f) => f.item.offset), [1]);
   assert.equal(ctx.metrics.counter('sink_events_written_total', 'http'), 1);
   assert.equal(ctx.metrics.counter('sink_failed_events_total', 'http'), 1);
+});
+
+test('an endpoint going down while a refused request is narrowed: the retry sends every record not delivered', async (t) => {
+  let down = false;
+  const delivered: { n: number }[] = [];
+  const srv = await server(t, (r) => {
+    if (r.body.includes('"bad"')) return { status: 422, body: 'bad event' };
+    if (down) return { status: 503 };
+    delivered.push(...(JSON.parse(r.body) as { n: number }[]));
+    return { status: 200 };
+  });
+  const s = sink(t, { url: srv.url, maxAttempts: 1 });
+  const items = Array.from({ length: 8 }, (_, i) => makeItem(i, JSON.stringify(i === 1 ? { n: i, bad: true } : { n: i })));
+  down = true;
+  // [0..7] refused, [0..3] refused (waits for its sibling), [4..7] 503: thrown back, nothing delivered.
+  await assert.rejects(Promise.resolve(s.process(makeBatch(items), makeCtx())), (err: unknown) => isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'));
+  down = false;
+  const result = await s.process(makeBatch(items), makeCtx());
+  assert.deepEqual((result?.failed ?? []).map((f) => f.item.offset), [1]);
+  assert.deepEqual(delivered.map((e) => e.n).sort((a, b) => a - b), [0, 2, 3, 4, 5, 6, 7]);
 });
