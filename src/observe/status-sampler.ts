@@ -135,6 +135,8 @@ export class StatusSampler {
   private readonly lagPoints: LagPoint[] = [];
   /** The lag of every group at the latest sample. */
   private latestLag: LagPoint | null = null;
+  /** One string per "stream/group", shared by every lag point (a fresh one per point: 3 times the memory). */
+  private readonly lagKeys = new Map<string, string>();
   private own: ProcessReport;
   disk: DiskSpace | null = null;
   private readonly tickErrors: ThrottledErrorLog;
@@ -190,7 +192,7 @@ export class StatusSampler {
     if (stats) {
       for (const g of groupLags(stats, src.config ? declaredGroups(src.config, stats) : [])) {
         if (allLag.size >= MAX_LAG_HISTORY_SERIES) break;
-        const key = `${g.stream}/${g.group}`;
+        const key = this.lagKey(`${g.stream}/${g.group}`);
         allLag.set(key, g.lag);
         if (lag.size < MAX_LAG_SERIES) lag.set(key, g.lag);
         else truncated = true;
@@ -216,6 +218,15 @@ export class StatusSampler {
     });
     // One sample more than the points served: a point is the difference of two samples.
     if (this.samples.length > HISTORY_SAMPLES + 1) this.samples.splice(0, this.samples.length - HISTORY_SAMPLES - 1);
+  }
+
+  private lagKey(key: string): string {
+    const known = this.lagKeys.get(key);
+    if (known !== undefined) return known;
+    // Groups come and go (streams deleted): start over rather than keep every name ever seen.
+    if (this.lagKeys.size >= 2 * MAX_LAG_HISTORY_SERIES) this.lagKeys.clear();
+    this.lagKeys.set(key, key);
+    return key;
   }
 
   /** Keeps the latest lag of every group, and one every LAG_POINT_INTERVAL_MS for lagHistory. */
