@@ -10,7 +10,7 @@
 // with jitter; past that the batch is thrown back as HOPPER_SINK_UNAVAILABLE and the
 // runtime retries it later, skipping the records this process already delivered, after
 // waiting out what the last Retry-After asked for (capped at maxRetryDelayMs).
-// 413 splits the request in two; 303 See Other is delivered. Any other status (4xx, 3xx) is permanent: the
+// 413, and no answer within timeoutMs to a request of several events, split the request in two; 303 See Other is delivered. Any other status (4xx, 3xx) is permanent: the
 // records of that request are returned in `failed` with the status and the start
 // of the response body. A 400 or 422 (the content refused) of several events is first narrowed down by halves
 // to the events refused alone (see NARROWED_STATUSES).
@@ -59,6 +59,8 @@ export interface HttpForwardSinkOptions {
 const SINK = 'http';
 /** Bytes of an error response kept in a dead letter's reason. */
 export const RESPONSE_SNIPPET_BYTES = 300;
+/** undici's error when the answer's head did not come within timeoutMs. */
+const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
 /** A response body past this is not read to the end: the connection is closed instead. */
 const MAX_DRAIN_BYTES = 64 * 1024;
 
@@ -375,6 +377,10 @@ export class HttpForwarder {
         if (ctx.signal.aborted) throw err;
         ctx.metrics.increment('sink_http_responses_total', 1, { sink: SINK, status: 'error' });
         const code = (err as { code?: string }).code;
+        // No answer within timeoutMs to a request of several events: an endpoint that handles them before it answers
+        // may need longer for this many. Sent whole again, it timed out every time and nothing was ever delivered
+        // (while the endpoint may have processed each copy); its halves are sent instead, as a 413's are.
+        if (code === HEADERS_TIMEOUT && request.length > 1) return { kind: 'split' };
         last = { kind: 'unavailable', reason: `${code ?? (err as Error).name}: ${(err as Error).message}`, cause: err };
       }
       if (attempt === this.opts.maxAttempts) break;
