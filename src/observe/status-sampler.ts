@@ -137,6 +137,8 @@ export class StatusSampler {
   private latestLag: LagPoint | null = null;
   /** One string per "stream/group", shared by every lag point (a fresh one per point: 3 times the memory). */
   private readonly lagKeys = new Map<string, string>();
+  /** performance.now() at the latest sample: how much time really passed when the wall clock went back. */
+  private lastSampleMono = 0;
   private own: ProcessReport;
   disk: DiskSpace | null = null;
   private readonly tickErrors: ThrottledErrorLog;
@@ -199,7 +201,7 @@ export class StatusSampler {
       }
     }
     this.lagTruncated = truncated;
-    const tMs = Date.now();
+    const tMs = this.sampleTime();
     this.addLagPoint({ tMs, lag: allLag });
     const processes = this.processes();
     this.samples.push({
@@ -218,6 +220,27 @@ export class StatusSampler {
     });
     // One sample more than the points served: a point is the difference of two samples.
     if (this.samples.length > HISTORY_SAMPLES + 1) this.samples.splice(0, this.samples.length - HISTORY_SAMPLES - 1);
+  }
+
+  /**
+   * Date.now() for a new sample. When the wall clock went back (an NTP step, a VM resumed), the times of the
+   * samples and lag points kept move back with it, by the step, so that their differences stay the time that
+   * passed: a negative interval was read as 1 ms, which made the rates of the next ten minutes a thousand
+   * times too high (and the backpressure warning fire), and stopped the lag history.
+   */
+  private sampleTime(): number {
+    const now = Date.now();
+    const mono = performance.now();
+    const elapsed = mono - this.lastSampleMono;
+    this.lastSampleMono = mono;
+    const last = this.samples[this.samples.length - 1];
+    if (last === undefined || now >= last.tMs) return now;
+    const step = now - (last.tMs + elapsed);
+    for (const s of this.samples) s.tMs += step;
+    const points = new Set(this.lagPoints);
+    if (this.latestLag !== null) points.add(this.latestLag);
+    for (const p of points) p.tMs += step;
+    return now;
   }
 
   private lagKey(key: string): string {
