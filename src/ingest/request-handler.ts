@@ -346,7 +346,7 @@ export class RequestHandler {
     let declared = 0;
     let pixelBody: Buffer | null = null;
     if (pixel) {
-      pixelBody = Buffer.from(s.writeKeys !== null ? withoutQueryParam(query, 'key') : query, 'latin1');
+      pixelBody = latin1Bytes(s.writeKeys !== null ? withoutQueryParam(query, 'key') : query);
       declared = pixelBody.length;
     } else {
       const cl = req.headers['content-length'];
@@ -412,6 +412,23 @@ export class RequestHandler {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
+}
+
+/** `chunks` copied one after another into `into` (which has room for them all); returns `into`. */
+function joinInto(into: Buffer, chunks: Buffer[]): Buffer {
+  let at = 0;
+  for (let i = 0; i < chunks.length; i++) at += chunks[i]!.copy(into, at);
+  return into;
+}
+
+/**
+ * A pixel's query as the bytes stored (one per character), in a buffer of its own: Buffer.from would take it from
+ * the shared 8 KiB pool, and the record, waiting in the log's queue, would keep the whole slab.
+ */
+function latin1Bytes(text: string): Buffer {
+  const out = Buffer.allocUnsafeSlow(text.length);
+  out.write(text, 0, 'latin1');
+  return out;
 }
 
 /** The request has body bytes to read (RFC 9112 section 6.3): chunked, or a Content-Length over 0. */
@@ -519,9 +536,10 @@ class PendingWrite implements AppendWaiter {
       // The announced length when there is one (reserved from Content-Length, never grown past it), else
       // doubling, never past the limit: a chunked body may hold up to twice the bytes backpressure counts.
       const capacity = this.reserved > n ? this.reserved : Math.max(n, 2 * (copied?.length ?? this.bytes));
-      const grown = Buffer.allocUnsafe(Math.min(this.h.bodyLimitBytes, capacity));
+      // Not from the shared pool (nor below): a record waiting in the log's queue would keep a whole 8 KiB slab.
+      const grown = Buffer.allocUnsafeSlow(Math.min(this.h.bodyLimitBytes, capacity));
       if (copied !== null) copied.copy(grown, 0, 0, this.bytes);
-      else Buffer.concat(this.chunks!, this.bytes).copy(grown);
+      else joinInto(grown, this.chunks!);
       copied = this.copied = grown;
       this.first = null;
       this.chunks = null;
@@ -532,7 +550,7 @@ class PendingWrite implements AppendWaiter {
   body(): Buffer {
     if (this.pixelBody !== null) return this.pixelBody;
     if (this.copied !== null) return this.copied.subarray(0, this.bytes);
-    if (this.chunks !== null) return Buffer.concat(this.chunks, this.bytes);
+    if (this.chunks !== null) return joinInto(Buffer.allocUnsafeSlow(this.bytes), this.chunks);
     const first = this.first;
     if (first === null) return EMPTY;
     // A slice keeps its whole buffer: on Hopper's engine, the socket read it came in, with the request head (up to
