@@ -40,6 +40,15 @@ export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: 
   } catch {
     throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)} is not a URL (e.g. http://127.0.0.1:8081).`);
   }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // fetch refuses such a URL, and the message ("cannot reach") would print the password with it.
+    parsed.username = '';
+    parsed.password = '';
+    throw new HopperError(
+      'HOPPER_USAGE',
+      `--admin ${parsed.href.replace(/\/$/, '')} with a user or password in it: fetch sends none from a URL; the admin API takes its token from ${tokenFlag} T (or HOPPER_ADMIN_TOKEN).`,
+    );
+  }
   if (FETCH_BLOCKED_PORTS.has(Number(parsed.port))) {
     throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)}: port ${parsed.port} is one that fetch refuses to connect to; run the admin server on another port (admin.port).`);
   }
