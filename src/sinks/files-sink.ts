@@ -3,7 +3,8 @@
 // rolled to {hour}.1.ndjson, {hour}.2.ndjson, ... past maxFileBytes. The default
 // pipeline of `npm start`. Each batch is one O_APPEND write per file, so two
 // worker processes appending to the same file never interleave inside a line;
-// with `sync` (default) the file is fdatasync'd before the batch is committed.
+// with `sync` (default) the file is fdatasync'd before the batch is committed, and the
+// directories whose entries it changed (a file or a directory made) are fsync'd.
 // Delivery is at least once: after a crash a batch may be written twice.
 // Reports the sink_* metrics of every built-in sink (src/sinks/sink-metrics.ts).
 //
@@ -18,7 +19,7 @@
 
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { Ajv } from 'ajv';
 import { HopperError } from '../errors.js';
@@ -91,6 +92,11 @@ class FilesWriter {
   /** Written since their last fdatasync. */
   private readonly dirty = new Set<FileHandle>();
   /**
+   * Directories whose entries changed (a file or a directory made in them) since their last fsync. fdatasync of a
+   * file does not write its name: after a power cut a file made for a committed batch could be gone, its lines too.
+   */
+  private readonly dirtyDirs = new Set<string>();
+  /**
    * Batches numbered in write order (writes go one at a time): `started` were begun, `written` finished. A sync
    * that succeeds makes durable the batches finished before it began; one that fails fails every batch that
    * had begun (a batch spanning files may have had its first file in it), and each batch learns which.
@@ -123,7 +129,7 @@ class FilesWriter {
   private async writeNow(chunks: Map<string, string[]>, logger: Logger): Promise<number> {
     const batch = ++this.started;
     if (!this.madeDir) {
-      await fsp.mkdir(this.dir, { recursive: true });
+      await this.makeDir();
       this.madeDir = true;
     }
     for (const [hour, parts] of chunks) {
@@ -181,17 +187,31 @@ class FilesWriter {
     const touched = this.started;
     const files = [...this.dirty];
     this.dirty.clear();
-    return Promise.all(files.map((fh) => fh.datasync())).then(
+    const dirs = [...this.dirtyDirs];
+    this.dirtyDirs.clear();
+    return Promise.all([...files.map((fh) => fh.datasync()), ...dirs.map(fsyncDir)]).then(
       () => {
         this.syncing = null;
         this.durableUpTo = Math.max(this.durableUpTo, covered);
       },
       (err: unknown) => {
         this.syncing = null;
+        // Their entries are still to be written: the next sync tries them again.
+        for (const d of dirs) this.dirtyDirs.add(d);
         this.noteFailedSync(from, touched, err);
         throw err;
       },
     );
+  }
+
+  /** Makes the stream's directory (and those above it); each one made is an entry of its parent to fsync. */
+  private async makeDir(): Promise<void> {
+    const first = await fsp.mkdir(this.dir, { recursive: true });
+    if (first === undefined || !this.sync) return;
+    for (let made = this.dir; ; made = dirname(made)) {
+      this.dirtyDirs.add(dirname(made));
+      if (made === first || dirname(made) === made) break;
+    }
   }
 
   private noteFailedSync(from: number, upTo: number, err: unknown): void {
@@ -224,9 +244,11 @@ class FilesWriter {
       fh = await fsp.open(path, 'a+');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fsp.mkdir(this.dir, { recursive: true });
+      await this.makeDir();
       fh = await fsp.open(path, 'a+');
     }
+    // Empty: made now (or by another worker, not yet written): its name goes to disk with the next sync.
+    if (this.sync && (await fh.stat()).size === 0) this.dirtyDirs.add(this.dir);
     return { fh, index, path, aligned: false, end: 0 };
   }
 
@@ -301,6 +323,26 @@ class FilesWriter {
     await this.syncing?.catch(() => undefined);
     for (const f of this.open.values()) await this.closeFile(f.fh).catch(() => undefined);
     this.open.clear();
+  }
+}
+
+/**
+ * fsync of a directory, which writes its entries. A directory gone meanwhile (removed under the sink) has no entry
+ * left to write: the sink makes it again, with its files, when it next writes there. Windows cannot open one.
+ */
+async function fsyncDir(path: string): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || (process.platform === 'win32' && (code === 'EISDIR' || code === 'EPERM'))) return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
