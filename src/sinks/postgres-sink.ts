@@ -475,8 +475,10 @@ export class PostgresWriter {
     let destroy = false;
     let inTransaction = false;
     try {
-      await this.begin(client, part);
+      // Before: with the json columns' SELECT, a failure of that SELECT leaves the BEGIN's transaction open (ROLLBACK
+      // outside one is only a warning).
       inTransaction = true;
+      await this.begin(client, part);
       let violation: unknown;
       try {
         await copyIn(client, `COPY ${this.table} (${this.columns}) FROM STDIN`, chunks(part));
