@@ -72,7 +72,10 @@ type Failed = NonNullable<ProcessResult['failed']>;
 
 export class StatsdWriter {
   private socket: dgram.Socket | null = null;
+  private socketFamily: 4 | 6 = 4;
   private address: { host: string; family: 4 | 6; resolvedAtMs: number } | null = null;
+  /** The lookup under way, if any: one at a time. */
+  private lookingUp: Promise<{ host: string; family: 4 | 6 }> | null = null;
   private readonly format: FormatOptions;
   private readonly metrics = new SinkMetrics(SINK);
 
@@ -142,9 +145,21 @@ export class StatsdWriter {
     return { failed };
   }
 
+  /**
+   * The address to send to. Past DNS_REFRESH_MS, the address found last is used at once while one lookup (shared by
+   * every batch) refreshes it: each batch due waited for a lookup of its own, so a slow or unreachable resolver
+   * stalled every batch in flight (seconds each minute), their lookups taking the libuv threads file I/O runs on.
+   */
   private async resolve(): Promise<{ host: string; family: 4 | 6 }> {
+    if (this.address && Date.now() - this.address.resolvedAtMs < DNS_REFRESH_MS) return this.address;
+    const refresh = (this.lookingUp ??= this.lookUp().finally(() => (this.lookingUp = null)));
+    if (this.address === null) return refresh;
+    refresh.catch(() => undefined); // kept as it is on failure (see lookUp)
+    return this.address;
+  }
+
+  private async lookUp(): Promise<{ host: string; family: 4 | 6 }> {
     const now = Date.now();
-    if (this.address && now - this.address.resolvedAtMs < DNS_REFRESH_MS) return this.address;
     const literal = isIP(this.opts.host);
     let found: { address: string; family: number };
     try {
@@ -158,10 +173,6 @@ export class StatsdWriter {
       return this.address;
     }
     const family = found.family === 6 ? 6 : 4;
-    if (this.socket && this.address && this.address.family !== family) {
-      this.socket.close();
-      this.socket = null;
-    }
     this.address = { host: found.address, family, resolvedAtMs: now };
     return this.address;
   }
@@ -197,11 +208,17 @@ export class StatsdWriter {
   /** Hands every datagram to the kernel; resolves when the last send completed, rejects on the first error. */
   private async send(datagrams: Buffer[]): Promise<void> {
     const { host, family } = await this.resolve();
-    if (!this.socket) {
-      const socket = await this.open(family);
+    // A socket of the address's family: a refresh may have found the daemon at an address of the other one.
+    if (this.socket === null || this.socketFamily !== family) {
+      const opened = await this.open(family);
       // Another batch may have opened one meanwhile (concurrency > 1): keep one socket.
-      if (this.socket) socket.close();
-      else this.socket = socket;
+      if (this.socket !== null && this.socketFamily === family) {
+        opened.close();
+      } else {
+        this.socket?.close();
+        this.socket = opened;
+        this.socketFamily = family;
+      }
     }
     const socket = this.socket;
     await new Promise<void>((resolve, reject) => {
