@@ -49,8 +49,9 @@ export function classifyPgError(err: unknown): PgFailure {
     if (TRANSIENT_CODES.has(state) || TRANSIENT_CLASSES.has(state.slice(0, 2))) return 'transient';
     const cls = state.slice(0, 2);
     if (cls === '22' || cls === '23' || DATA_CODES.has(state)) return 'data';
-    // 3F invalid_schema_name: a table in a schema that does not exist, as much the statement's as 42P01 is.
-    if (cls === '42' || cls === '3F') return 'statement';
+    // 3F invalid_schema_name: a table in a schema that does not exist, as much the statement's as 42P01 is. 0A
+    // feature_not_supported: what the server cannot do for any row (COPY FROM into a table with row-level security).
+    if (cls === '42' || cls === '3F' || cls === '0A') return 'statement';
     return 'unknown';
   }
   const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
