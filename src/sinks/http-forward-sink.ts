@@ -96,26 +96,22 @@ type Outcome = { kind: 'ok' } | { kind: 'split' } | { kind: 'permanent'; status:
 
 /**
  * Answers that refuse a request's content: one bad event made every record of its request (500 events by default) a
- * dead letter, the good ones too. Such a request is split in halves, and a half refused again is split further only
- * while its sibling half was accepted: one bad event costs about 2 log2(n) requests and is the only dead letter, and
- * an endpoint refusing everything (a bad token it answers with 400) at most 3 per request, not 2n.
+ * dead letter, the good ones too. Such a request is narrowed by halves down to the events refused alone. An endpoint
+ * that refuses everything (a bad token it answers with 400) is told apart by accepting nothing: the halves and
+ * quarters of a refused request are tried (NARROW_PROBE_DEPTH), and a smaller part is split further only once some
+ * request of the batch was accepted; until then it waits, and is a dead letter if none ever is. So at most 7 requests
+ * per request for an endpoint refusing everything, about 2 log2(n) per bad event otherwise, at most 2n - 1 per
+ * request of n events. (Splitting only a refused half whose sibling was accepted, two bad events in sibling halves
+ * made both halves dead letters, every good event in them too.)
  */
 const NARROWED_STATUSES = new Set([400, 422]);
+/** Halvings of a refused request tried before anything of the batch was accepted (1: halves, 2: quarters too). */
+const NARROW_PROBE_DEPTH = 2;
 
-/** A request to send: a half of a refused one has its sibling's pair, which decides whether it is split further. */
+/** A request to send, `depth` halvings (for a 400 or 422) below a request as first chunked. */
 interface Pending {
   units: Unit[];
-  pair?: Pair;
-}
-
-/** Two halves of a refused request, sent one after the other. */
-interface Pair {
-  /** The first half was sent (whatever came of it). */
-  firstDone: boolean;
-  /** The first half was refused (a 4xx or 3xx). */
-  firstRefused: boolean;
-  /** The first half, refused, waiting for the second's answer: split if that one is accepted, else a dead letter. */
-  refused: { units: Unit[]; reason: string } | null;
+  depth: number;
 }
 
 type Failed = NonNullable<ProcessResult['failed']>;
@@ -225,7 +221,7 @@ export class HttpForwarder {
       }
       for (let i = 0; i < events.length; i++) units.push({ item, index: i, text: this.serialize(item, i, events[i]) });
     }
-    const requests: Pending[] = this.chunk(units).map((r) => ({ units: r }));
+    const requests: Pending[] = this.chunk(units).map((r) => ({ units: r, depth: 0 }));
     const waitMs = this.notBeforeMs - Date.now();
     if (requests.length > 0 && waitMs > 0) await sleep(waitMs, undefined, { signal: ctx.signal });
     const badItems = new Map<BatchItem, string>();
@@ -236,63 +232,45 @@ export class HttpForwarder {
       failedEvents += request.length;
       for (const u of request) if (!badItems.has(u.item)) badItems.set(u.item, reason);
     };
-    const halves = (request: Unit[], pair?: Pair): Pending[] => {
+    const halves = (request: Unit[], depth: number): Pending[] => {
       const mid = request.length >>> 1;
       return [
-        { units: request.slice(0, mid), ...(pair ? { pair } : {}) },
-        { units: request.slice(mid), ...(pair ? { pair } : {}) },
+        { units: request.slice(0, mid), depth },
+        { units: request.slice(mid), depth },
       ];
     };
-    const narrow = (request: Unit[]): void => {
-      requests.unshift(...halves(request, { firstDone: false, firstRefused: false, refused: null }));
-    };
-    // Refused first halves waiting for their sibling's answer: not delivered, should the batch be thrown back.
-    const waiting = new Set<Unit[]>();
+    // Some request of this batch was accepted: the endpoint takes events, so a refusal is about the events refused.
+    let acceptedAny = false;
+    // Refused parts past NARROW_PROBE_DEPTH while nothing was accepted: split once something is, else dead letters.
+    const waiting: { units: Unit[]; depth: number; reason: string }[] = [];
     // A work list, not recursion: a 413 puts two halves back, and a request of one event cannot split.
     while (requests.length > 0) {
-      const { units: request, pair } = requests.shift()!;
+      const { units: request, depth } = requests.shift()!;
       const outcome = await this.send(request, ctx);
-      const refused = outcome.kind === 'permanent';
-      const narrowable = refused && NARROWED_STATUSES.has(outcome.status) && request.length > 1;
-      // The second half of a pair whose first was refused too: more than one bad event, or not the events' doing at
-      // all; neither is split further.
-      let bothRefused = false;
-      if (pair !== undefined && !pair.firstDone) {
-        pair.firstDone = true;
-        pair.firstRefused = refused;
-        if (narrowable) {
-          // Split or not depends on its sibling, sent next.
-          pair.refused = { units: request, reason: outcome.reason };
-          waiting.add(request);
-          continue;
-        }
-      } else if (pair !== undefined) {
-        bothRefused = refused && pair.firstRefused;
-        const first = pair.refused;
-        pair.refused = null;
-        if (first !== null) {
-          waiting.delete(first.units);
-          if (refused) refuse(first.units, first.reason);
-          else narrow(first.units);
-        }
-      }
       if (outcome.kind === 'ok') {
         sent += request.length;
+        if (!acceptedAny) {
+          acceptedAny = true;
+          for (const w of waiting.splice(0)) requests.unshift(...halves(w.units, w.depth + 1));
+        }
         continue;
       }
       if (outcome.kind === 'split') {
-        requests.unshift(...halves(request));
+        requests.unshift(...halves(request, depth));
         continue;
       }
       if (outcome.kind === 'permanent') {
-        if (narrowable && !bothRefused) narrow(request);
-        else refuse(request, outcome.reason);
+        if (!NARROWED_STATUSES.has(outcome.status) || request.length === 1) refuse(request, outcome.reason);
+        else if (acceptedAny || depth < NARROW_PROBE_DEPTH) requests.unshift(...halves(request, depth + 1));
+        else waiting.push({ units: request, depth, reason: outcome.reason });
         continue;
       }
-      this.rememberDelivered(units, [...requests.map((r) => r.units), ...waiting], request, badItems);
+      this.rememberDelivered(units, [...requests.map((r) => r.units), ...waiting.map((w) => w.units)], request, badItems);
       this.metrics.transientError(ctx.metrics);
       throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.shownUrl}: ${outcome.reason}; retrying later`, { cause: outcome.cause });
     }
+    // Nothing of the batch accepted: the endpoint refuses everything, not these events.
+    for (const w of waiting) refuse(w.units, w.reason);
     for (const [item, reason] of badItems) failed.push({ item, reason });
     for (const u of units) if (!badItems.has(u.item)) this.delivered.add(u.item);
     this.metrics.written(ctx.metrics, sent, failedEvents, started);

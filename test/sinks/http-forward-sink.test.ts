@@ -119,13 +119,30 @@ test('a 400 or 422 refusing a request for one bad event makes that record the on
   }
 });
 
-test('an endpoint refusing every request with 400 (not the events: a bad token, say) costs at most 3 requests per request', async (t) => {
+test('an endpoint refusing every request with 400 (not the events: a bad token, say) costs at most 7 requests per request', async (t) => {
   const srv = await server(t, () => ({ status: 400, body: 'missing api key' }));
   const s = sink(t, { url: srv.url, maxEventsPerRequest: 64 });
   const items = Array.from({ length: 128 }, (_, i) => makeItem(i, JSON.stringify({ n: i })));
   const result = await s.process(makeBatch(items), makeCtx());
   assert.equal((result?.failed ?? []).length, 128);
-  assert.equal(srv.requests.length, 2 * 3);
+  assert.equal(srv.requests.length, 2 * 7);
+});
+
+test('several bad events in a refused request: only their records are dead letters, whichever halves they fall in', async (t) => {
+  // [2, 13]: one in each half of the request; [0, 3]: both halves of a quarter refused, the rest accepted; [1, 6, 9]:
+  // three of the four quarters refused.
+  for (const badAt of [[2, 13], [0, 3], [1, 6, 9]]) {
+    const srv = await server(t, (r) => (r.body.includes('"bad"') ? { status: 422, body: 'bad event' } : { status: 200 }));
+    const s = sink(t, { url: srv.url });
+    const ctx = makeCtx();
+    const items = Array.from({ length: 16 }, (_, i) => makeItem(i, JSON.stringify(badAt.includes(i) ? { n: i, bad: true } : { n: i })));
+    const result = await s.process(makeBatch(items), ctx);
+    assert.deepEqual((result?.failed ?? []).map((f) => f.item.offset).sort((a, b) => a - b), badAt, `bad at ${badAt.join(',')}`);
+    const accepted = srv.requests.filter((r) => !r.body.includes('"bad"')).flatMap((r) => JSON.parse(r.body) as { n: number }[]);
+    assert.deepEqual(accepted.map((e) => e.n).sort((a, b) => a - b), Array.from({ length: 16 }, (_, i) => i).filter((i) => !badAt.includes(i)));
+    assert.ok(srv.requests.length <= 2 * 16 - 1, `${srv.requests.length} requests`);
+    assert.equal(ctx.metrics.counter('sink_failed_events_total', 'http'), badAt.length);
+  }
 });
 
 test('an endpoint down past the retry budget is a retriable error; after recovery only undelivered records are sent', async (t) => {
@@ -278,7 +295,7 @@ test('an endpoint going down while a refused request is narrowed: the retry send
   const s = sink(t, { url: srv.url, maxAttempts: 1 });
   const items = Array.from({ length: 8 }, (_, i) => makeItem(i, JSON.stringify(i === 1 ? { n: i, bad: true } : { n: i })));
   down = true;
-  // [0..7] refused, [0..3] refused (waits for its sibling), [4..7] 503: thrown back, nothing delivered.
+  // [0..7] refused, [0..3] refused, [0, 1] refused (waits: nothing accepted yet), [2, 3] 503: thrown back, nothing delivered.
   await assert.rejects(Promise.resolve(s.process(makeBatch(items), makeCtx())), (err: unknown) => isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'));
   down = false;
   const result = await s.process(makeBatch(items), makeCtx());
