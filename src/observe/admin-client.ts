@@ -38,7 +38,10 @@ export function adminTarget(config: HopperConfig, flagUrl?: string, flagToken?: 
   try {
     parsed = new URL(url);
   } catch {
-    throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(url)} is not a URL (e.g. http://127.0.0.1:8081).`);
+    // Shown without what may be a user and password (up to the last @): a typo elsewhere, a port out of range,
+    // must not print them.
+    const shown = url.replace(/^(https?:\/\/).*@/s, '$1...@');
+    throw new HopperError('HOPPER_USAGE', `--admin ${JSON.stringify(shown)} is not a URL (e.g. http://127.0.0.1:8081).`);
   }
   if (parsed.username !== '' || parsed.password !== '') {
     // fetch refuses such a URL, and the message ("cannot reach") would print the password with it.

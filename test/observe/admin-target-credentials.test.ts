@@ -17,3 +17,16 @@ test('an --admin URL with a user or password is refused without printing the pas
   }
   assert.equal(adminTarget(config, 'http://127.0.0.1:8081/').url, 'http://127.0.0.1:8081', 'a URL without credentials is used');
 });
+
+test('an --admin with credentials that is not a URL at all (a bad port, a broken host) does not print the password either', () => {
+  const config = loadConfig({ env: {}, cwd: '/nonexistent' });
+  for (const url of ['http://admin:s3cret@127.0.0.1:99999', 'admin:s3cret@[::1', 'http://admin:s3/cret@bad host:8081', 'http://a@b:s3cret@127.0.0.1:x']) {
+    assert.throws(
+      () => adminTarget(config, url),
+      (err: unknown) => isHopperError(err, 'HOPPER_USAGE') && /is not a URL/.test(err.message) && !/s3|cret/.test(err.message),
+      url,
+    );
+  }
+  // Without an @ the text shown is the one given, to find the typo in.
+  assert.throws(() => adminTarget(config, 'http://127.0.0.1:99999'), (err: unknown) => isHopperError(err, 'HOPPER_USAGE') && err.message.includes('"http://127.0.0.1:99999"'));
+});
