@@ -10,7 +10,7 @@
 // with jitter; past that the batch is thrown back as HOPPER_SINK_UNAVAILABLE and the
 // runtime retries it later, skipping the records this process already delivered, after
 // waiting out what the last Retry-After asked for (capped at maxRetryDelayMs).
-// 413, and no answer within timeoutMs to a request of several events, split the request in two; 303 See Other is delivered. Any other status (4xx, 3xx) is permanent: the
+// 413, and no answer within timeoutMs to a request of several events twice, split the request in two; 303 See Other is delivered. Any other status (4xx, 3xx) is permanent: the
 // records of that request are returned in `failed` with the status and the start
 // of the response body. A 400 or 422 (the content refused) of several events is first narrowed down by halves
 // to the events refused alone (see NARROWED_STATUSES).
@@ -61,6 +61,8 @@ const SINK = 'http';
 export const RESPONSE_SNIPPET_BYTES = 300;
 /** undici's error when the answer's head did not come within timeoutMs. */
 const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
+/** Times a request of several events goes without an answer within timeoutMs before its halves are sent instead. */
+const TIMEOUTS_BEFORE_SPLIT = 2;
 /** A response body past this is not read to the end: the connection is closed instead. */
 const MAX_DRAIN_BYTES = 64 * 1024;
 
@@ -328,6 +330,7 @@ export class HttpForwarder {
     const headers = { ...this.headers, 'idempotency-key': this.idempotencyKey(request, ctx.pipeline) };
     const startedMs = Date.now();
     let last: Outcome = { kind: 'unavailable', reason: 'not sent' };
+    let timeouts = 0;
     for (let attempt = 1; attempt <= this.opts.maxAttempts; attempt++) {
       let waitMs: number | null = null;
       try {
@@ -355,11 +358,17 @@ export class HttpForwarder {
         if (ctx.signal.aborted) throw err;
         ctx.metrics.increment('sink_http_responses_total', 1, { sink: SINK, status: 'error' });
         const code = (err as { code?: string }).code;
-        // No answer within timeoutMs to a request of several events: an endpoint that handles them before it answers
-        // may need longer for this many. Sent whole again, it timed out every time and nothing was ever delivered
-        // (while the endpoint may have processed each copy); its halves are sent instead, as a 413's are.
-        if (code === HEADERS_TIMEOUT && request.length > 1) return { kind: 'split' };
         last = { kind: 'unavailable', reason: `${code ?? (err as Error).name}: ${(err as Error).message}`, cause: err };
+        // No answer within timeoutMs to a request of several events: an endpoint that handles them before it answers
+        // may need longer for this many. Sent whole again and again, it timed out every time and nothing was ever
+        // delivered (while the endpoint may have processed each copy), so its halves are sent instead, as a 413's
+        // are: but only once it timed out TIMEOUTS_BEFORE_SPLIT times (or has no try left). A late answer is often a
+        // pause of the endpoint's, the request processed: split at the first, its events went again under new
+        // Idempotency-Keys, duplicates the receiver cannot drop; sent again whole, it carries the same key.
+        if (code === HEADERS_TIMEOUT && request.length > 1) {
+          if (++timeouts >= TIMEOUTS_BEFORE_SPLIT) return { kind: 'split' };
+          last = { kind: 'split' };
+        }
       }
       if (attempt === this.opts.maxAttempts) break;
       const asked = waitMs ?? backoffMs(attempt, { initialBackoffMs: this.opts.initialBackoffMs, maxBackoffMs: this.opts.maxRetryDelayMs });

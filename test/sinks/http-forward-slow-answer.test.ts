@@ -38,3 +38,38 @@ test('a request too slow to answer for its size is sent in halves until the endp
     items.map((_, n) => n),
   );
 });
+
+test('a request answered late once is sent again whole, with its Idempotency-Key, not in halves under new keys', { timeout: 30_000 }, async (t) => {
+  // A receiver that drops a request whose Idempotency-Key it has seen, as the key is meant for. It processes each
+  // request on arrival; its first answer comes late (a pause), well after timeoutMs (undici's timers tick about once a
+  // second).
+  const seenKeys = new Set<string>();
+  const processed: number[] = [];
+  let requests = 0;
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const key = String(req.headers['idempotency-key']);
+      if (!seenKeys.has(key)) {
+        seenKeys.add(key);
+        processed.push(...(JSON.parse(Buffer.concat(chunks).toString()) as { n: number }[]).map((e) => e.n));
+      }
+      const delayMs = ++requests === 1 ? 3000 : 0;
+      setTimeout(() => {
+        if (!res.destroyed) res.writeHead(200).end();
+      }, delayMs);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => srv.close(() => r())));
+  t.after(() => srv.closeAllConnections());
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`;
+  const s = httpForwardSink({ url, timeoutMs: 300, initialBackoffMs: 10 }, sinkContext('alerts'));
+  t.after(() => s.stop?.(makeCtx()));
+
+  const items = Array.from({ length: 16 }, (_, n) => makeItem(n, JSON.stringify({ n })));
+  const result = await s.process(makeBatch(items), makeCtx());
+  assert.deepEqual(result?.failed ?? [], []);
+  assert.deepEqual(processed, items.map((_, n) => n), 'each event processed once');
+});
