@@ -40,6 +40,11 @@ export const MAX_LAG_HISTORY_SERIES = 2_000;
 const LAG_POINT_INTERVAL_MS = 5_000;
 /** Lag points kept: the ten minutes of HISTORY_SAMPLES, both ends included. */
 const LAG_POINTS_KEPT = (HISTORY_SAMPLES * SAMPLE_INTERVAL_MS) / LAG_POINT_INTERVAL_MS + 1;
+/**
+ * The wall clock showing this much less time between two samples than the monotonic clock is a step back (which
+ * the samples kept follow); less is slewing (at most 0.5 ms a second) or the two clocks read a moment apart.
+ */
+const CLOCK_STEP_TOLERANCE_MS = 50;
 /** A tick that keeps failing logs at most one line per this interval (each line counts the failures it stands for). */
 export const TICK_ERROR_LINE_INTERVAL_MS = 60_000;
 
@@ -58,6 +63,8 @@ export interface SamplerSources {
 
 interface Sample {
   tMs: number;
+  /** performance.now() when taken: the time that really passed since another sample, whatever the wall clock did. */
+  monoMs: number;
   requests: number;
   records: number;
   bytesIn: number;
@@ -137,8 +144,6 @@ export class StatusSampler {
   private latestLag: LagPoint | null = null;
   /** One string per "stream/group", shared by every lag point (a fresh one per point: 3 times the memory). */
   private readonly lagKeys = new Map<string, string>();
-  /** performance.now() at the latest sample: how much time really passed when the wall clock went back. */
-  private lastSampleMono = 0;
   private own: ProcessReport;
   disk: DiskSpace | null = null;
   private readonly tickErrors: ThrottledErrorLog;
@@ -201,11 +206,12 @@ export class StatusSampler {
       }
     }
     this.lagTruncated = truncated;
-    const tMs = this.sampleTime();
+    const { tMs, monoMs } = this.sampleTime();
     this.addLagPoint({ tMs, lag: allLag });
     const processes = this.processes();
     this.samples.push({
       tMs,
+      monoMs,
       requests: ingest ? sum(Object.values(ingest.requestsByStatus)) : 0,
       records: ingest?.recordsAppended ?? 0,
       bytesIn: ingest?.bytesIn ?? 0,
@@ -228,19 +234,21 @@ export class StatusSampler {
    * passed: a negative interval was read as 1 ms, which made the rates of the next ten minutes a thousand
    * times too high (and the backpressure warning fire), and stopped the lag history.
    */
-  private sampleTime(): number {
+  private sampleTime(): { tMs: number; monoMs: number } {
     const now = Date.now();
-    const mono = performance.now();
-    const elapsed = mono - this.lastSampleMono;
-    this.lastSampleMono = mono;
+    const monoMs = performance.now();
     const last = this.samples[this.samples.length - 1];
-    if (last === undefined || now >= last.tMs) return now;
-    const step = now - (last.tMs + elapsed);
+    if (last === undefined) return { tMs: now, monoMs };
+    // A step back is seen by the wall clock showing less time than passed, not only by it showing a time before
+    // the latest sample: a step smaller than the interval (ntpd steps from 128 ms) left an interval of 100 ms
+    // for a second's counts, a chart point ten times too high for a 900 ms step.
+    const step = now - last.tMs - (monoMs - last.monoMs);
+    if (step >= -CLOCK_STEP_TOLERANCE_MS) return { tMs: now, monoMs };
     for (const s of this.samples) s.tMs += step;
     const points = new Set(this.lagPoints);
     if (this.latestLag !== null) points.add(this.latestLag);
     for (const p of points) p.tMs += step;
-    return now;
+    return { tMs: now, monoMs };
   }
 
   private lagKey(key: string): string {

@@ -72,3 +72,39 @@ test('a wall clock that goes back an hour leaves the rates and the lag history r
   const warnings = statusWarnings({ lagHistory, disk: null, ack: { default: 'written', streams: {} }, durableIsFsync: true, deadLetters: { streams: [] }, rates: null, totals: null, ingestProcesses: null, processes: [], logStats: { ageSeconds: 0, error: null } } as unknown as AdminStatus);
   assert.ok(warnings.some((w) => /lag of group files on stream orders has grown for 5 minutes/.test(w)), warnings.join('\n'));
 });
+
+test('a wall clock that goes back less than a sample interval (ntpd steps from 128 ms) leaves the chart and the rates right', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: START });
+  // The monotonic clock too, so that the time that really passed is known: a second between samples.
+  let mono = 1_000_000;
+  t.mock.method(performance, 'now', () => mono);
+  const ingest = emptyIngestSnapshot();
+  const stats = (): LogStats => ({ streams: [] }) as unknown as LogStats;
+  const logStats = { get stats() { return stats(); }, refresh: async () => undefined } as unknown as LogStatsCache;
+  const sampler = new StatusSampler({
+    logStats,
+    ingest: { ingest: () => ingest, processes: () => [] },
+    probe: new ProcessProbe('primary'),
+    workers: () => null,
+    dataDir: tmpdir(),
+    logger: pino({ level: 'silent' }),
+    config: { pipelines: [] } as unknown as HopperConfig,
+  });
+  t.after(() => sampler.stop());
+  const second = async (wallStepMs = 0): Promise<void> => {
+    ingest.requestsByStatus['202'] = (ingest.requestsByStatus['202'] ?? 0) + 100;
+    ingest.recordsAppended += 100;
+    t.mock.timers.setTime(Date.now() + 1000 + wallStepMs);
+    mono += 1000;
+    await sampler.tick();
+  };
+  await sampler.tick();
+  for (let i = 0; i < 20; i++) await second();
+  await second(-900); // 100 ms later on the wall clock, a second later in fact
+  for (let i = 0; i < 3; i++) await second();
+  const series = sampler.series(10);
+  for (const r of series.requestsPerSecond) assert.ok(r !== null && Math.round(r) === 100, `a point of ${r} requests/s: ${series.requestsPerSecond.join(', ')}`);
+  for (let i = 1; i < series.t.length; i++) assert.equal(Math.round(series.t[i]! - series.t[i - 1]!), 1, 'points a second apart');
+  assert.equal(Math.round(sampler.rates()!.requestsPerSecond), 100);
+  assert.equal(sampler.rates()!.windowSeconds, 10);
+});
