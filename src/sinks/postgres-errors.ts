@@ -15,7 +15,8 @@ const TRANSIENT_CODES = new Set(['40001', '40P01', '55P03', '55006', '25006']);
  * A row refused for its own content outside classes 22 and 23: a validating trigger's RAISE EXCEPTION (P0001) or
  * ASSERT (P0004), a value past a limit such as btree's index row size (54000), a view's WITH CHECK OPTION (44000).
  * Taken for unknown failures, each became a dead letter only after the batch's retries and bisection and
- * maxAttempts calls of its own; the COPY error names its line as for a bad value.
+ * maxAttempts calls of its own; the COPY error names its line as for a bad value. Without that line (raised by a
+ * statement-level or AFTER trigger) they stay unknown failures.
  */
 const DATA_CODES = new Set(['P0001', 'P0004', '54000', '44000']);
 /** Class 57 holds 57014 query_canceled: statement_timeout, so it is transient too (the server was slow). */
@@ -48,7 +49,10 @@ export function classifyPgError(err: unknown): PgFailure {
   if (state !== '') {
     if (TRANSIENT_CODES.has(state) || TRANSIENT_CLASSES.has(state.slice(0, 2))) return 'transient';
     const cls = state.slice(0, 2);
-    if (cls === '22' || cls === '23' || DATA_CODES.has(state)) return 'data';
+    if (cls === '22' || cls === '23') return 'data';
+    // Only with its COPY line: one raised for no row (a statement-level trigger's RAISE EXCEPTION 'writes paused',
+    // an AFTER trigger's) may be no row's fault at all; taken for one, bisection made every record a dead letter at once.
+    if (DATA_CODES.has(state)) return copyLineOf(err) > 0 ? 'data' : 'unknown';
     // 3F invalid_schema_name: a table in a schema that does not exist, as much the statement's as 42P01 is. 0A
     // feature_not_supported: what the server cannot do for any row (COPY FROM into a table with row-level security).
     if (cls === '42' || cls === '3F' || cls === '0A') return 'statement';

@@ -44,3 +44,29 @@ test("a trigger's RAISE EXCEPTION and a value too large for its index make that 
     [0, 2, 4],
   );
 });
+
+test('a RAISE EXCEPTION naming no row (a statement trigger pausing writes) is no dead letter: the batch is thrown back', { skip }, async (t) => {
+  const { db, table } = await scratchTable(t, url, 'hopper_rp');
+  t.after(async () => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DROP FUNCTION IF EXISTS ${table}_paused() CASCADE`).finally(() => admin.end());
+  });
+  await db.query(`CREATE TABLE ${table} (n int)`);
+  await db.query(`CREATE FUNCTION ${table}_paused() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'writes paused for maintenance'; END $$`);
+  await db.query(`CREATE TRIGGER paused BEFORE INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${table}_paused()`);
+  const sink = postgresSink({ url, table, columns: { n: 'n' } }, { ...sinkContext('events'), pipeline: uniqueName('pipe') });
+  t.after(() => sink.stop?.(makeCtx()));
+
+  const items = [0, 1, 2, 3].map((n) => makeItem(n, JSON.stringify({ n })));
+  // Not a row's fault: bisected as one, every record of the batch was a dead letter at once.
+  await assert.rejects(Promise.resolve(sink.process(makeBatch(items), makeCtx())), /writes paused for maintenance/);
+  await db.query(`DROP TRIGGER paused ON ${table}`);
+  const result = await sink.process(makeBatch(items), makeCtx());
+  assert.deepEqual(result?.failed ?? [], []);
+  const { rows } = await db.query<{ n: number }>(`SELECT n FROM ${table} ORDER BY n`);
+  assert.deepEqual(
+    rows.map((r) => r.n),
+    [0, 1, 2, 3],
+  );
+});
