@@ -7,7 +7,7 @@
 // gracefully: stop accepting, finish in-flight writes, then close what is left.
 
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
 import { connect, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { promises as fsp } from 'node:fs';
@@ -32,6 +32,28 @@ interface EngineServer {
   listening: NetServer;
   close(done: () => void): void;
   closeAllConnections(): void;
+}
+
+/** Set on a node:http connection once an answer on it closes it (IngestServerResponse). */
+const kClosing = Symbol('hopper.closing');
+
+interface ClosingSocket {
+  [kClosing]?: true;
+}
+
+/**
+ * node:http's answer, marking its connection as closing once its head says so (node's `_last`: Connection: close,
+ * set by a refusal that leaves its body unread, or by node for a client that asked to close). node parses and hands
+ * on every request of a read, answered or not: a write pipelined behind such an answer would be stored, and never
+ * answered (the connection ends after the closing answer, RFC 9112 section 9.6), so a client retrying it stored it
+ * twice. Requests arriving on a closing connection are not handled (nodeRequest); Hopper's engine reads none.
+ */
+class IngestServerResponse extends ServerResponse {
+  override writeHead(...args: unknown[]): this {
+    (ServerResponse.prototype.writeHead as (...a: unknown[]) => this).apply(this, args);
+    if ((this as unknown as { _last: boolean })._last) (this.req.socket as ClosingSocket)[kClosing] = true;
+    return this;
+  }
 }
 
 /** How long a socket that got a raw parser-error answer may linger before it is destroyed. */
@@ -152,9 +174,15 @@ export class IngestServer {
       // We answer a missing Host ourselves, as JSON like every other error.
       requireHostHeader: false,
       noDelay: true,
+      ServerResponse: IngestServerResponse,
     });
     server.maxConnections = ingest.maxConnections;
-    server.on('request', this.handler.handle);
+    // A request read behind an answer that closes the connection gets no answer: it must not be stored either.
+    const handle = this.handler.handle;
+    const nodeRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      if ((req.socket as ClosingSocket)[kClosing] !== true) handle(req, res);
+    };
+    server.on('request', nodeRequest);
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
       // A request pipelined behind one not yet answered: node would write its 100 into the middle of its own
       // answer (between head and body) once the body came along. The 100 waits for the answers before it, and
@@ -169,10 +197,10 @@ export class IngestServer {
           });
         };
       }
-      this.handler.handle(req, res);
+      nodeRequest(req, res);
     });
     // An expectation other than 100-continue: node would answer a bare 417 (not JSON); it is ignored, as on Hopper's engine.
-    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => this.handler.handle(req, res));
+    server.on('checkExpectation', nodeRequest);
     server.on('clientError', (err: HttpParserError, socket: Duplex) => this.onClientError(err, socket));
     return { listening: server, close: (done) => server.close(() => done()), closeAllConnections: () => server.closeAllConnections() };
   }
