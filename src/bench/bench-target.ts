@@ -39,7 +39,9 @@ export function parseBenchTarget(url: string, streamFlag: string | undefined, fl
   try {
     u = new URL(url);
   } catch {
-    throw new HopperError('HOPPER_USAGE', `${flag} ${JSON.stringify(url)} is not a URL: use e.g. http://127.0.0.1:8080.`);
+    // Shown without what may be a user and password (up to the last @): stderr goes to logs.
+    const shown = url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, '$1...@');
+    throw new HopperError('HOPPER_USAGE', `${flag} ${JSON.stringify(shown)} is not a URL: use e.g. http://127.0.0.1:8080.`);
   }
   if (u.protocol !== 'http:') {
     throw new HopperError('HOPPER_USAGE', `${flag} must be an http:// URL (got ${u.protocol}): hopper bench speaks plain HTTP/1.1.`);
