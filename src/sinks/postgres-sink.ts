@@ -30,7 +30,8 @@
 // event's index within its record (an NDJSON record or a JSON array gives several
 // events; decoding is deterministic, so idx is stable across redeliveries). With a
 // user column mapping the same holds when the table has a redelivery key; without
-// one it is at least once (a redelivered event breaking a unique constraint is a dead letter).
+// one it is at least once (a redelivered event breaking a unique constraint is a dead letter). A call that throws
+// after committing some parts (halves written, then a record too slow alone) has its retry skip those records.
 //
 // Failures: connection lost, serialization failure, deadlock, server shutting down
 // (SQLSTATE classes 08, 53, 57, 58, 40001, 40P01) are thrown as HOPPER_SINK_UNAVAILABLE
@@ -185,6 +186,13 @@ export class PostgresWriter {
   private readonly watched = new WeakSet<AbortSignal>();
   private logger: ProcessContext['logger'] | null = null;
   private readonly metrics = new SinkMetrics(SINK);
+  /**
+   * Records of a call that threw after committing them (its halves written, then a record too slow alone past
+   * statementTimeoutMs, or a connection lost): the runtime's retry of the batch, with the same records, skips them.
+   * Written again, a table without a redelivery key got another copy of them on every retry, for as long as the
+   * batch failed.
+   */
+  private readonly written = new WeakSet<BatchItem>();
 
   constructor(
     private readonly opts: PostgresSinkOptions,
@@ -226,7 +234,14 @@ export class PostgresWriter {
     const failed: Failed = [];
     const records: RecordRows[] = [];
     let events = 0;
+    // Taken out of `written` while this call runs: put back should it throw too.
+    const skipped: BatchItem[] = [];
+    const committed: BatchItem[] = [];
     for (const item of items) {
+      if (this.written.delete(item)) {
+        skipped.push(item);
+        continue;
+      }
       let decoded: unknown[];
       try {
         decoded = item.events();
@@ -253,11 +268,13 @@ export class PostgresWriter {
           failedEvents += r.rows;
         }
       }
-      for (const f of await this.writeIsolating(records, ctx.signal)) {
+      for (const f of await this.writeIsolating(records, ctx.signal, committed)) {
         failed.push(f.failure);
         failedEvents += f.rows;
       }
     } catch (err) {
+      for (const item of skipped) this.written.add(item);
+      for (const item of committed) this.written.add(item);
       // The connection was destroyed on purpose: not the database's fault, nor the records'.
       if (ctx.signal.aborted) throw abandoned(err);
       if (err instanceof HopperError && err.code === 'HOPPER_SINK_UNAVAILABLE') this.metrics.transientError(ctx.metrics);
@@ -407,9 +424,9 @@ export class PostgresWriter {
    * recursion) keeps it bounded: each failed try either removes one record (the
    * COPY error named its line) or splits a list in two, so a batch of n records
    * costs at most 3n tries (each one or two transactions: a try that meets a stored key
-   * is redone through the stage), and usually one.
+   * is redone through the stage), and usually one. The records of each part committed are added to `committed`.
    */
-  private async writeIsolating(records: RecordRows[], signal: AbortSignal): Promise<{ failure: Failed[number]; rows: number }[]> {
+  private async writeIsolating(records: RecordRows[], signal: AbortSignal, committed: BatchItem[]): Promise<{ failure: Failed[number]; rows: number }[]> {
     const out: { failure: Failed[number]; rows: number }[] = [];
     const work: RecordRows[][] = records.length > 0 ? [records] : [];
     let statementRetried = false;
@@ -418,6 +435,7 @@ export class PostgresWriter {
       let err: unknown;
       try {
         await this.writeOnce(part, signal);
+        for (const r of part) committed.push(r.item);
         continue;
       } catch (e) {
         err = e;

@@ -44,3 +44,40 @@ test('a batch too slow for statementTimeoutMs is written in halves; a record too
     (err: unknown) => isHopperError(err, 'HOPPER_SINK_UNAVAILABLE') && isRetriable(err) && /57014/.test((err as Error).message),
   );
 });
+
+test('a record too slow alone: the retries of its batch do not write again the records its halves wrote', { skip, timeout: 60_000 }, async (t) => {
+  const { db, table } = await scratchTable(t, url, 'hopper_sd');
+  // No unique key: nothing tells a row written twice.
+  await db.query(`CREATE TABLE ${table} (n int)`);
+  await db.query(
+    `CREATE FUNCTION ${table}_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(CASE WHEN NEW.n = 99 THEN 1 ELSE 0 END); RETURN NEW; END $$`,
+  );
+  t.after(async () => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DROP FUNCTION IF EXISTS ${table}_slow() CASCADE`).finally(() => admin.end());
+  });
+  await db.query(`CREATE TRIGGER slow BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_slow()`);
+  const sink = postgresSink({ url, table, columns: { n: 'n' }, statementTimeoutMs: 150 }, { ...sinkContext('events'), pipeline: uniqueName('pipe') });
+  t.after(() => sink.stop?.(makeCtx()));
+
+  // The runtime retries a batch thrown back as unavailable with the same records, for as long as it fails.
+  const items = [0, 1, 2, 99, 4, 5, 6, 7].map((n) => makeItem(n, JSON.stringify({ n })));
+  for (let retry = 0; retry < 3; retry++) {
+    await assert.rejects(Promise.resolve(sink.process(makeBatch(items), makeCtx())), (err: unknown) => isHopperError(err, 'HOPPER_SINK_UNAVAILABLE'));
+  }
+  const { rows } = await db.query<{ n: number }>(`SELECT n FROM ${table} ORDER BY n`);
+  // Halves depth first: [0, 1], [2], then 99 alone throws the batch back (4 to 7 wait for it).
+  assert.deepEqual(
+    rows.map((r) => r.n),
+    [0, 1, 2],
+    'each record written once over three retries',
+  );
+  await db.query(`DROP TRIGGER slow ON ${table}`);
+  assert.deepEqual((await sink.process(makeBatch(items), makeCtx()))?.failed ?? [], []);
+  const after = await db.query<{ n: number }>(`SELECT n FROM ${table} ORDER BY n`);
+  assert.deepEqual(
+    after.rows.map((r) => r.n),
+    [0, 1, 2, 4, 5, 6, 7, 99],
+  );
+});
