@@ -101,19 +101,28 @@ type Outcome = { kind: 'ok' } | { kind: 'split' } | { kind: 'permanent'; status:
  * dead letter, the good ones too. Such a request is narrowed by halves down to the events refused alone. An endpoint
  * that refuses everything (a bad token it answers with 400) is told apart by accepting nothing: the halves and
  * quarters of a refused request are tried (NARROW_PROBE_DEPTH), and a smaller part is split further only once some
- * request of the batch was accepted; until then it waits, and is a dead letter if none ever is. So at most 7 requests
- * per request for an endpoint refusing everything, about 2 log2(n) per bad event otherwise, at most 2n - 1 per
- * request of n events. (Splitting only a refused half whose sibling was accepted, two bad events in sibling halves
- * made both halves dead letters, every good event in them too.)
+ * part of that request was accepted; until then it waits, and is a dead letter if none ever is. So at most 7 requests
+ * per request for an endpoint refusing everything (from the start or from any point of a batch), about 2 log2(n)
+ * per bad event otherwise, at most 2n - 1 per request of n events. (Splitting only a refused half whose sibling was
+ * accepted, two bad events in sibling halves made both halves dead letters, every good event in them too.)
  */
 const NARROWED_STATUSES = new Set([400, 422]);
 /** Halvings of a refused request tried before anything of the batch was accepted (1: halves, 2: quarters too). */
 const NARROW_PROBE_DEPTH = 2;
 
-/** A request to send, `depth` halvings (for a 400 or 422) below a request as first chunked. */
+/** A request to send, `depth` halvings (for a 400 or 422) below a request as first chunked, its `narrowing`. */
 interface Pending {
   units: Unit[];
   depth: number;
+  narrowing?: Narrowing;
+}
+
+/** The parts of one refused request. */
+interface Narrowing {
+  /** One of them was accepted: the endpoint takes such events, the refusals are about the events refused. */
+  accepted: boolean;
+  /** Refused past NARROW_PROBE_DEPTH while none was accepted: split once one is, else dead letters. */
+  waiting: { units: Unit[]; depth: number; reason: string }[];
 }
 
 type Failed = NonNullable<ProcessResult['failed']>;
@@ -234,45 +243,51 @@ export class HttpForwarder {
       failedEvents += request.length;
       for (const u of request) if (!badItems.has(u.item)) badItems.set(u.item, reason);
     };
-    const halves = (request: Unit[], depth: number): Pending[] => {
+    const halves = (request: Unit[], depth: number, narrowing: Narrowing | undefined): Pending[] => {
       const mid = request.length >>> 1;
       return [
-        { units: request.slice(0, mid), depth },
-        { units: request.slice(mid), depth },
+        { units: request.slice(0, mid), depth, ...(narrowing ? { narrowing } : {}) },
+        { units: request.slice(mid), depth, ...(narrowing ? { narrowing } : {}) },
       ];
     };
-    // Some request of this batch was accepted: the endpoint takes events, so a refusal is about the events refused.
-    let acceptedAny = false;
-    // Refused parts past NARROW_PROBE_DEPTH while nothing was accepted: split once something is, else dead letters.
-    const waiting: { units: Unit[]; depth: number; reason: string }[] = [];
+    const narrowings: Narrowing[] = [];
     // A work list, not recursion: a 413 puts two halves back, and a request of one event cannot split.
     while (requests.length > 0) {
-      const { units: request, depth } = requests.shift()!;
+      const { units: request, depth, narrowing } = requests.shift()!;
       const outcome = await this.send(request, ctx);
       if (outcome.kind === 'ok') {
         sent += request.length;
-        if (!acceptedAny) {
-          acceptedAny = true;
-          for (const w of waiting.splice(0)) requests.unshift(...halves(w.units, w.depth + 1));
+        if (narrowing !== undefined && !narrowing.accepted) {
+          narrowing.accepted = true;
+          for (const w of narrowing.waiting.splice(0)) requests.unshift(...halves(w.units, w.depth + 1, narrowing));
         }
         continue;
       }
       if (outcome.kind === 'split') {
-        requests.unshift(...halves(request, depth));
+        requests.unshift(...halves(request, depth, narrowing));
         continue;
       }
       if (outcome.kind === 'permanent') {
-        if (!NARROWED_STATUSES.has(outcome.status) || request.length === 1) refuse(request, outcome.reason);
-        else if (acceptedAny || depth < NARROW_PROBE_DEPTH) requests.unshift(...halves(request, depth + 1));
-        else waiting.push({ units: request, depth, reason: outcome.reason });
+        if (!NARROWED_STATUSES.has(outcome.status) || request.length === 1) {
+          refuse(request, outcome.reason);
+        } else if (narrowing === undefined) {
+          const started: Narrowing = { accepted: false, waiting: [] };
+          narrowings.push(started);
+          requests.unshift(...halves(request, 1, started));
+        } else if (narrowing.accepted || depth < NARROW_PROBE_DEPTH) {
+          requests.unshift(...halves(request, depth + 1, narrowing));
+        } else {
+          narrowing.waiting.push({ units: request, depth, reason: outcome.reason });
+        }
         continue;
       }
-      this.rememberDelivered(units, [...requests.map((r) => r.units), ...waiting.map((w) => w.units)], request, badItems);
+      const waiting = narrowings.flatMap((n) => n.waiting.map((w) => w.units));
+      this.rememberDelivered(units, [...requests.map((r) => r.units), ...waiting], request, badItems);
       this.metrics.transientError(ctx.metrics);
       throw new HopperError('HOPPER_SINK_UNAVAILABLE', `http sink: ${this.opts.method} ${this.shownUrl}: ${outcome.reason}; retrying later`, { cause: outcome.cause });
     }
-    // Nothing of the batch accepted: the endpoint refuses everything, not these events.
-    for (const w of waiting) refuse(w.units, w.reason);
+    // Nothing of their request accepted: the endpoint refuses everything, not these events.
+    for (const n of narrowings) for (const w of n.waiting) refuse(w.units, w.reason);
     for (const [item, reason] of badItems) failed.push({ item, reason });
     for (const u of units) if (!badItems.has(u.item)) this.delivered.add(u.item);
     this.metrics.written(ctx.metrics, sent, failedEvents, started);

@@ -128,6 +128,15 @@ test('an endpoint refusing every request with 400 (not the events: a bad token, 
   assert.equal(srv.requests.length, 2 * 7);
 });
 
+test('an endpoint that starts refusing every request with 400 within a batch costs at most 7 requests per request after', async (t) => {
+  const srv = await server(t, (_r, n) => (n === 1 ? { status: 200 } : { status: 400, body: 'token expired' }));
+  const s = sink(t, { url: srv.url, maxEventsPerRequest: 64 });
+  const items = Array.from({ length: 192 }, (_, i) => makeItem(i, JSON.stringify({ n: i })));
+  const result = await s.process(makeBatch(items), makeCtx());
+  assert.equal((result?.failed ?? []).length, 128);
+  assert.equal(srv.requests.length, 1 + 2 * 7);
+});
+
 test('several bad events in a refused request: only their records are dead letters, whichever halves they fall in', async (t) => {
   // [2, 13]: one in each half of the request; [0, 3]: both halves of a quarter refused, the rest accepted; [1, 6, 9]:
   // three of the four quarters refused.
