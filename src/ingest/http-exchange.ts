@@ -15,8 +15,13 @@ export interface IngestRequest {
    * (Hopper's engine; node:http gives each header its own string: absent).
    */
   readonly headBytes?: number;
+  /**
+   * Hopper's engine, at 'end': bytes of the bodies kept as one slice each of the socket read this request's body
+   * came in as one slice (its own among them), else 0. node:http copies each body chunk: absent.
+   */
+  readonly readBodyBytes?: number;
   /** Body chunks ('data'), its end ('end'), or the connection closing first ('close'); `this` is the request. */
-  on(event: 'data', listener: (this: never, chunk: Buffer) => void): unknown;
+  on(event: 'data', listener: (this: never, chunk: Buffer) => boolean | void): unknown;
   on(event: 'end' | 'close', listener: (this: never) => void): unknown;
 }
 

@@ -436,14 +436,15 @@ function carriesBody(req: IncomingMessage): boolean {
   return header(req, 'transfer-encoding') !== undefined || Number(header(req, 'content-length') ?? 0) > 0;
 }
 
-function onData(this: WriteRequest, chunk: Buffer): void {
-  this[kWrite]?.chunk(chunk);
+/** Returns true when the chunk was kept as it came (a view of the socket read), for Hopper's engine. */
+function onData(this: WriteRequest, chunk: Buffer): boolean {
+  return this[kWrite]?.chunk(chunk) ?? false;
 }
 
 function onEnd(this: WriteRequest): void {
   const w = this[kWrite];
   if (w === undefined || w.phase !== READING) return;
-  w.complete(w.body());
+  w.complete(w.body(this.readBodyBytes ?? 0));
 }
 
 function onClose(this: WriteRequest): void {
@@ -497,13 +498,15 @@ class PendingWrite implements AppendWaiter {
     private readonly pixel: boolean,
   ) {}
 
-  chunk(chunk: Buffer): void {
-    if (this.phase !== READING || this.pixelBody !== null) return;
+  /** Takes a body chunk; true when it is kept as it came (a view), not copied or dropped. */
+  chunk(chunk: Buffer): boolean {
+    if (this.phase !== READING || this.pixelBody !== null) return false;
     const n = this.bytes + chunk.length;
     const { backpressure, stats } = this.h.opts;
     if (n > this.h.bodyLimitBytes) {
       // A chunked body (no Content-Length) ran past the limit: cut it off here.
-      return this.cutOff('HOPPER_BODY_TOO_LARGE', `The body is larger than ${this.h.bodyLimitKey} (${this.h.bodyLimitBytes}).`, undefined);
+      this.cutOff('HOPPER_BODY_TOO_LARGE', `The body is larger than ${this.h.bodyLimitKey} (${this.h.bodyLimitBytes}).`, undefined);
+      return false;
     }
     if (n > this.reserved) {
       // The head is counted only as far as the budget has room beside the body (as at admission with a
@@ -517,16 +520,21 @@ class PendingWrite implements AppendWaiter {
       if (!backpressure.grow(n - this.reserved)) {
         stats.backpressureRefusals++;
         if (this.sc !== undefined) this.sc.backpressureRefusals++;
-        return this.cutOff('HOPPER_BACKPRESSURE', null, backpressure.retryAfterSeconds());
+        this.cutOff('HOPPER_BACKPRESSURE', null, backpressure.retryAfterSeconds());
+        return false;
       }
       this.reserved = n;
     }
     if (this.copied !== null || (this.chunks !== null && this.chunks.length >= MAX_BODY_SLICES)) {
       this.copyIn(chunk, n);
-    } else if (this.first === null) this.first = chunk;
+      this.bytes = n;
+      return false;
+    }
+    if (this.first === null) this.first = chunk;
     else if (this.chunks === null) this.chunks = [this.first, chunk];
     else this.chunks.push(chunk);
     this.bytes = n;
+    return true;
   }
 
   /** Appends `chunk` to the copied body (starting it from the slices), growing it to hold `n` bytes. */
@@ -547,7 +555,8 @@ class PendingWrite implements AppendWaiter {
     chunk.copy(copied, this.bytes);
   }
 
-  body(): Buffer {
+  /** `readBodyBytes`: on Hopper's engine, the bytes of the bodies kept as slices of the read this one came in (its own among them). */
+  body(readBodyBytes: number): Buffer {
     if (this.pixelBody !== null) return this.pixelBody;
     if (this.copied !== null) return this.copied.subarray(0, this.bytes);
     if (this.chunks !== null) return joinInto(Buffer.allocUnsafeSlow(this.bytes), this.chunks);
@@ -556,8 +565,9 @@ class PendingWrite implements AppendWaiter {
     // A slice keeps its whole buffer: on Hopper's engine, the socket read it came in, with the request head (up to
     // maxHeaderBytes) and whatever was pipelined behind it (up to 64 KiB). The record waits in the log's queue
     // counted by its body's length, so a body much smaller than its buffer gets a buffer of its own (not a pooled
-    // slice, which would keep an 8 KiB slab). A body read alone, or nearly, is kept as it came (no copy).
-    if (first.buffer.byteLength <= MAX_VIEW_OVERHEAD * first.length) return first;
+    // slice, which would keep an 8 KiB slab). A body read alone, or nearly, is kept as it came (no copy), as are the
+    // bodies of a read made mostly of them (pipelined writes): together they keep at most twice their bytes.
+    if (first.buffer.byteLength <= MAX_VIEW_OVERHEAD * Math.max(first.length, readBodyBytes)) return first;
     const own = Buffer.allocUnsafeSlow(first.length);
     first.copy(own);
     return own;
