@@ -7,55 +7,20 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import type { AckLevel, AppendResult, Log, RecordInput } from '../../src/log/types.js';
-import { startIngest } from './ingest-fixture.js';
+import type { RecordInput } from '../../src/log/types.js';
+import { exchangeAnswers, queueingLog, startIngest } from './ingest-fixture.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
 const PAD = 'p'.repeat(60 * 1024);
 
-/** As the embedded log's queue in fast mode: answered at once, the records kept (here: for ever). */
-function queueingLog(inner: Log, queued: RecordInput[]): Log {
-  let offset = 0;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'append') {
-        return (_s: string, _p: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> => {
-          queued.push(...records);
-          const firstOffset = offset;
-          offset += records.length;
-          return Promise.resolve({ partition: 0, firstOffset, ack });
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
-
-/** Sends `wire` in one write on a new connection and waits for `answers` answers (then closes it). */
-function exchange(port: number, wire: string, answers: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(wire));
-    let text = '';
-    s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      if ((text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length >= answers) {
-        s.destroy();
-        resolve(text);
-      }
-    });
-    s.on('error', reject);
-  });
-}
-
 test('a queued record does not keep the read buffer its small body came in (the head, pipelined bytes)', async (t) => {
   const queued: RecordInput[] = [];
   const f = await startIngest(t, { overrides: { 'ingest.maxHeaderBytes': 128 * 1024 }, wrapLog: (inner) => queueingLog(inner, queued) });
   const writes = 200;
   const junk = 'j'.repeat(60 * 1024);
-  await exchange(f.port, 'POST /v1/streams/bm HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}', 1);
+  await exchangeAnswers(f.port, 'POST /v1/streams/bm HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}', 1);
   gc();
   const before = process.memoryUsage().arrayBuffers;
   for (let i = 0; i < writes; i++) {
@@ -66,7 +31,7 @@ test('a queued record does not keep the read buffer its small body came in (the 
         ? `POST /v1/streams/bm HTTP/1.1\r\nHost: x\r\nX-Pad: ${PAD}\r\nContent-Length: ${body.length}\r\n\r\n${body}`
         : `POST /v1/streams/bm HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
           `GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: ${junk.length}\r\n\r\n${junk}`;
-    const answer = await exchange(f.port, wire, i % 2 === 0 ? 1 : 2);
+    const answer = await exchangeAnswers(f.port, wire, i % 2 === 0 ? 1 : 2);
     assert.match(answer, /^HTTP\/1\.1 202 /);
   }
   await new Promise((r) => setTimeout(r, 200)); // connections closed
@@ -89,13 +54,13 @@ test('a queued pixel record, or a small body that came in several reads, does no
   const queued: RecordInput[] = [];
   const f = await startIngest(t, { wrapLog: (inner) => queueingLog(inner, queued) });
   const probes = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(30);
-  await exchange(f.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 1);
+  await exchangeAnswers(f.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 1);
   gc();
   const before = process.memoryUsage().arrayBuffers;
   const writes = 300;
   for (let i = 0; i < writes; i++) {
     if (i % 2 === 0) {
-      assert.match(await exchange(f.port, `GET /v1/streams/bm/pixel.gif?i=${i} HTTP/1.1\r\nHost: x\r\n\r\n${probes}`, 31), /^HTTP\/1\.1 200 /);
+      assert.match(await exchangeAnswers(f.port, `GET /v1/streams/bm/pixel.gif?i=${i} HTTP/1.1\r\nHost: x\r\n\r\n${probes}`, 31), /^HTTP\/1\.1 200 /);
     } else {
       // The body in two reads: two slices, joined when it ends.
       const answer = await new Promise<string>((resolve, reject) => {

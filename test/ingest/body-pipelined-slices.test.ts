@@ -5,44 +5,8 @@
 // other bytes (a long head, a body that is dropped or copied anyway) is still not kept by a small body.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import type { AckLevel, AppendResult, Log, RecordInput } from '../../src/log/types.js';
-import { startIngest } from './ingest-fixture.js';
-
-/** As the embedded log's queue in fast mode: answered at once, the records kept. */
-function queueingLog(inner: Log, queued: RecordInput[]): Log {
-  let offset = 0;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'append') {
-        return (_s: string, _p: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> => {
-          queued.push(...records);
-          const firstOffset = offset;
-          offset += records.length;
-          return Promise.resolve({ partition: 0, firstOffset, ack });
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
-
-/** Sends `wire` in one write and waits for `answers` answers. */
-function exchange(port: number, wire: string, answers: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(wire));
-    let text = '';
-    s.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      if ((text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length >= answers) {
-        s.destroy();
-        resolve(text);
-      }
-    });
-    s.on('error', reject);
-  });
-}
+import type { RecordInput } from '../../src/log/types.js';
+import { exchangeAnswers, queueingLog, startIngest } from './ingest-fixture.js';
 
 const post = (body: string): string => `POST /v1/streams/ps HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
@@ -52,7 +16,7 @@ test('pipelined writes keep the read their bodies came in, instead of a copy eac
   const n = 40;
   let wire = '';
   for (let i = 0; i < n; i++) wire += post(`{"i":${i},"pad":"${'x'.repeat(240 - String(i).length)}"}`);
-  const answer = await exchange(f.port, wire, n);
+  const answer = await exchangeAnswers(f.port, wire, n);
   assert.equal((answer.match(/HTTP\/1\.1 202 /g) ?? []).length, n, answer.slice(0, 300));
   assert.equal(queued.length, n);
   queued.forEach((r, i) => assert.equal(JSON.parse(r.body.toString()).i, i));
@@ -66,7 +30,7 @@ test('pipelined writes keep the read their bodies came in, instead of a copy eac
   // A pixel's query is stored from its head: the writes read before it in the same read are still stored first.
   queued.length = 0;
   const mixed = post('{"n":1}') + 'GET /v1/streams/ps/pixel.gif?n=2 HTTP/1.1\r\nHost: x\r\n\r\n' + post('{"n":3}');
-  assert.match(await exchange(f.port, mixed, 3), /^HTTP\/1\.1 202 /);
+  assert.match(await exchangeAnswers(f.port, mixed, 3), /^HTTP\/1\.1 202 /);
   assert.deepEqual(queued.map((r) => r.body.toString()), ['{"n":1}', 'n=2', '{"n":3}']);
 });
 
@@ -82,7 +46,7 @@ test('a small body is still copied out of a read made mostly of bodies that are 
     // A refused write's body is read and dropped.
     post('{"a":3}') + `POST /v1/streams/ps HTTP/1.1\r\nHost: x\r\nHopper-Ack: bogus\r\nContent-Length: ${big.length}\r\n\r\n${big}`,
   ];
-  for (const wire of cases) assert.match(await exchange(f.port, wire, 2), /^HTTP\/1\.1 202 /);
+  for (const wire of cases) assert.match(await exchangeAnswers(f.port, wire, 2), /^HTTP\/1\.1 202 /);
   const small = queued.filter((r) => r.body.toString().startsWith('{"a"'));
   assert.deepEqual(small.map((r) => r.body.toString()), ['{"a":1}', '{"a":2}', '{"a":3}']);
   for (const r of small) assert.ok(r.body.buffer.byteLength <= 128, `a ${r.body.length}-byte body keeps ${r.body.buffer.byteLength} bytes`);

@@ -6,7 +6,8 @@ import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { HopperConfig } from '../../src/config/schema.js';
 import { IngestServer } from '../../src/ingest/http-server.js';
-import type { Log, LogRecord } from '../../src/log/types.js';
+import { connect } from 'node:net';
+import type { AckLevel, AppendResult, Log, LogRecord, RecordInput } from '../../src/log/types.js';
 import { openEmbedded, removeDir, tempDir } from '../helpers/embedded.js';
 
 export interface Fixture {
@@ -102,4 +103,50 @@ export async function readAll(log: Log, stream: string): Promise<LogRecord[]> {
 /** The error code of a JSON error reply. */
 export function errorCode(r: Reply): string {
   return (r.json() as { error: { code: string } }).error.code;
+}
+
+/** Writes `wire` at once on a new connection and collects the answers (latin1) until the server closes it. */
+export function exchangeUntilClose(port: number, wire: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(wire));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+/** Writes `wire` at once on a new connection and waits for `answers` answers (then closes it). */
+export function exchangeAnswers(port: number, wire: string, answers: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(wire));
+    let text = '';
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if ((text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length >= answers) {
+        s.destroy();
+        resolve(text);
+      }
+    });
+    s.on('error', reject);
+  });
+}
+
+/** As the embedded log's queue in fast mode: appends answered at once, their records kept in `queued`. */
+export function queueingLog(inner: Log, queued: RecordInput[]): Log {
+  let offset = 0;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'append') {
+        return (_s: string, _p: number, records: RecordInput[], ack: AckLevel): Promise<AppendResult> => {
+          queued.push(...records);
+          const firstOffset = offset;
+          offset += records.length;
+          return Promise.resolve({ partition: 0, firstOffset, ack });
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

@@ -4,32 +4,20 @@
 // record could never be decoded (a dead letter its requeue could not fix).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { readAll, startIngest } from './ingest-fixture.js';
-
-function exchange(port: number, head: string, body: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // Not half-closed: node:http drops the answers owed to a client that half-closed. Both answers close.
-    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(head), body])));
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('close', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
+import { exchangeUntilClose, readAll, startIngest } from './ingest-fixture.js';
 
 for (const engine of ['node', 'hopper']) {
   test(`${engine} engine: Transfer-Encoding gzip, chunked gets 501 and is not stored`, async (t) => {
     const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine } });
     const coded = gzipSync('{"a":1}');
     const chunked = Buffer.concat([Buffer.from(`${coded.length.toString(16)}\r\n`), coded, Buffer.from('\r\n0\r\n\r\n')]);
-    const answer = await exchange(f.port, 'POST /v1/streams/te HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', chunked);
+    const answer = await exchangeUntilClose(f.port, Buffer.concat([Buffer.from('POST /v1/streams/te HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'), chunked]));
     assert.match(answer, /^HTTP\/1\.1 501 /, answer);
     assert.match(answer, /HOPPER_TRANSFER_CODING_UNSUPPORTED/);
     assert.match(answer, /transfer coding \\"gzip\\"/);
     assert.deepEqual(await readAll(f.log, 'te').catch(() => []), []);
-    const plain = await exchange(f.port, 'POST /v1/streams/te HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n', Buffer.from('2\r\n{}\r\n0\r\n\r\n'));
+    const plain = await exchangeUntilClose(f.port, 'POST /v1/streams/te HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n');
     assert.match(plain, /^HTTP\/1\.1 202 /, plain);
   });
 }
@@ -40,7 +28,7 @@ for (const engine of ['node', 'hopper']) {
 for (const engine of ['node', 'hopper']) {
   test(`${engine} engine: Transfer-Encoding in an HTTP/1.0 request gets 400, closes, and is not stored`, async (t) => {
     const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine } });
-    const answer = await exchange(f.port, 'POST /v1/streams/te10 HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', Buffer.from('3\r\nabc\r\n0\r\n\r\n'));
+    const answer = await exchangeUntilClose(f.port, 'POST /v1/streams/te10 HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
     assert.match(answer, /^HTTP\/1\.1 400 /, answer);
     assert.match(answer, /HOPPER_BAD_REQUEST/);
     assert.match(answer, /\r\nConnection: close\r\n/i);

@@ -5,19 +5,7 @@
 // past the closing request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import { readAll, startIngest } from './ingest-fixture.js';
-
-/** Writes `wire` at once and collects the answers until the server closes the connection. */
-function exchange(port: number, wire: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(wire));
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('close', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
+import { exchangeUntilClose, readAll, startIngest } from './ingest-fixture.js';
 
 const statuses = (text: string): string[] => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]!);
 
@@ -31,13 +19,13 @@ for (const engine of ['node', 'hopper']) {
       ['http10-te', '400', 'POST /v1/streams/a HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
     ];
     for (const [stream, status, first] of cases) {
-      const answer = await exchange(f.port, first + behind(stream));
+      const answer = await exchangeUntilClose(f.port, first + behind(stream));
       assert.deepEqual(statuses(answer), [status], answer);
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(await readAll(f.log, stream).catch(() => []), [], `${stream}: the unanswered write behind it was stored`);
     }
     // A refusal that keeps the connection (its body read and dropped) still lets the write behind it through.
-    const kept = await exchange(f.port, 'POST /v1/streams/a HTTP/1.1\r\nHost: x\r\nHopper-Ack: bogus\r\nContent-Length: 2\r\n\r\n{}' + behind('kept').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+    const kept = await exchangeUntilClose(f.port, 'POST /v1/streams/a HTTP/1.1\r\nHost: x\r\nHopper-Ack: bogus\r\nContent-Length: 2\r\n\r\n{}' + behind('kept').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
     assert.deepEqual(statuses(kept), ['400', '202'], kept);
     assert.deepEqual((await readAll(f.log, 'kept')).map((r) => r.body.toString()), ['xyz']);
   });

@@ -3,23 +3,12 @@
 // Its Content-Length announces the GIF without sending it: the next request on the connection must still be read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import { readAll, startIngest } from './ingest-fixture.js';
-
-function exchange(port: number, request: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(request));
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('close', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
+import { exchangeUntilClose, readAll, startIngest } from './ingest-fixture.js';
 
 for (const engine of ['node', 'hopper']) {
   test(`${engine} engine: HEAD on the pixel answers its headers, stores nothing, and keeps the connection usable`, async (t) => {
     const f = await startIngest(t, { overrides: { 'ingest.httpEngine': engine } });
-    const answer = await exchange(
+    const answer = await exchangeUntilClose(
       f.port,
       'HEAD /v1/streams/views/pixel.gif?page=1 HTTP/1.1\r\nHost: x\r\n\r\n' +
         'GET /v1/streams/views/pixel.gif?page=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
@@ -47,7 +36,7 @@ for (const engine of ['node', 'hopper']) {
     // It answered 200 to all of these, whose GET is refused: a link checker or uptime monitor sending HEAD saw a
     // working pixel where every page view was refused (RFC 9110 section 9.3.2: HEAD is GET without the content).
     const status = async (target: string): Promise<string> => {
-      const answer = await exchange(f.port, `HEAD ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const answer = await exchangeUntilClose(f.port, `HEAD ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       return answer.slice(9, 12);
     };
     assert.equal(await status('/v1/streams/views.dlq/pixel.gif?page=1'), '403');

@@ -3,19 +3,7 @@
 // so the key the record carried matched none the client held.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import { readAll, startIngest } from './ingest-fixture.js';
-
-/** Sends raw bytes (headers in UTF-8, as clients send them) and resolves with the answer once the server closes. */
-function exchange(port: number, request: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(request));
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('close', () => resolve(text));
-    socket.on('error', reject);
-  });
-}
+import { exchangeUntilClose, readAll, startIngest } from './ingest-fixture.js';
 
 for (const engine of ['node', 'hopper']) {
   test(`${engine} engine: non-ASCII Idempotency-Key and Content-Type are stored as the text sent`, async (t) => {
@@ -26,7 +14,7 @@ for (const engine of ['node', 'hopper']) {
       'Content-Type: text/plain; name="résumé"\r\nIdempotency-Key: clé-ü-😀\r\n' +
       `Content-Encoding: x\r\nContent-Length: ${body.length}\r\n\r\n`;
     const request = Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from(body)]);
-    const answer = await exchange(f.port, request);
+    const answer = await exchangeUntilClose(f.port, request);
     assert.match(answer, /^HTTP\/1\.1 202 /, answer);
     const records = await readAll(f.log, 'utf8');
     assert.equal(records.length, 1);
@@ -41,7 +29,7 @@ for (const engine of ['node', 'hopper']) {
         Buffer.from([byte]),
         Buffer.from(`\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
       ]);
-      assert.match(await exchange(f.port, bad), /^HTTP\/1\.1 202 /);
+      assert.match(await exchangeUntilClose(f.port, bad), /^HTTP\/1\.1 202 /);
     }
     const again = await readAll(f.log, 'utf8');
     assert.deepEqual(again.slice(1).map((r) => r.idempotencyKey), ['k-ÿ', 'k-þ']);
