@@ -129,7 +129,17 @@ export class AdminServer {
     }
     const o = this.opts.observer;
     if (path === '/metrics') return this.send(res, 200, this.opts.metrics.contentType, await this.opts.metrics.metrics());
-    if (path === '/api/status') return this.json(res, buildStatus(o));
+    if (path === '/api/status') {
+      // lagHistory=0: without the lag history (up to 2,000 groups of ten points: hundreds of KB), for the dashboard,
+      // which polls every second and shows only the warnings computed from it.
+      const history = url.searchParams.get('lagHistory');
+      if (history !== null && history !== '0' && history !== '1') {
+        throw new HopperError('HOPPER_USAGE', `lagHistory ${JSON.stringify(history.slice(0, 40))} is neither 0 (leave the lag history out) nor 1.`);
+      }
+      const status = buildStatus(o);
+      if (history === '0') status.lagHistory = [];
+      return this.json(res, status);
+    }
     if (path === '/api/series') {
       const asked = url.searchParams.get('points');
       // Refused like a bad `limit` of the records route: answering 300 points to points=0 or points=abc is a wrong answer.

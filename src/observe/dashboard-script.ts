@@ -204,7 +204,7 @@ export const DASHBOARD_JS = String.raw`(function () {
   }
 
   function refresh() {
-    return Promise.all([api('/api/series?points=' + POINTS), api('/api/status')]).then(function (res) {
+    return Promise.all([api('/api/series?points=' + POINTS), api('/api/status?lagHistory=0')]).then(function (res) {
       var s = res[0], st = res[1];
       state.series = s;
       state.status = st;

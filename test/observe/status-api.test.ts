@@ -83,6 +83,13 @@ test('/api/status describes the running server, and hopper status summarizes it'
   assert.equal(history.stream, 'orders');
   assert.ok(history.points.length >= 1 && history.points.every(([tMs, lag]) => tMs > 0 && lag >= 0));
   assert.ok(status.warnings.some((w) => w.includes('dead letter pending for stream orders')), status.warnings.join('\n'));
+  // The dashboard's poll: the same status without the lag history (hundreds of KB at many groups), its warnings kept.
+  const lean = await getJson<AdminStatus>(`${srv.admin}/api/status?lagHistory=0`);
+  assert.deepEqual(lean.lagHistory, []);
+  assert.ok(lean.warnings.some((w) => w.includes('dead letter pending for stream orders')), lean.warnings.join('\n'));
+  const badHistory = await httpRequest(`${srv.admin}/api/status?lagHistory=no`);
+  assert.equal(badHistory.status, 400);
+  assert.match(badHistory.body, /HOPPER_USAGE/);
 
   const cli = spawnSync(process.execPath, [CLI, 'status', '--admin', srv.admin], { encoding: 'utf8', env: cliEnv(), timeout: 30_000 });
   assert.equal(cli.status, 0, cli.stderr);
