@@ -42,7 +42,8 @@ export const lagCommand: Command = {
     'Columns: stream, group, partition, position (next offset the group processes), end (next offset written), lag.\n' +
     'Groups of the configured pipelines (or of the default files pipeline), and dlq-handled on each .dlq stream\n' +
     '(its lag: the dead letters not yet requeued or dropped), are listed before their first commit,\n' +
-    'marked "(no commit yet)" (JSON: "committed": false), with the whole stored partition as their lag.\n' +
+    'marked "(no commit yet)" (JSON: "committed": false), with the whole stored partition as their lag;\n' +
+    'so is a group on the partitions of a stream where it has not committed while it has on others.\n' +
     'A position that cannot be read shows as ? "(position unreadable)" (JSON: null, "unreadable": true), its error on stderr.',
   async run(ctx) {
     const onlyStream = ctx.values.stream as string | undefined;
@@ -62,6 +63,13 @@ export const lagCommand: Command = {
         // The dead letters nobody requeued or dropped yet are that group's lag from the first letter on, not only
         // on a partition where a requeue or drop has committed once.
         if (isDeadLetterStream(s.stream)) groupsOfStream.add(DLQ_HANDLED_GROUP);
+        // A group that committed on some partitions of the stream reads the others from their first stored record
+        // too (a partition added later: more ingest processes, a requeue beside a running server): left out there,
+        // its lag missed those records, and lag --group G showed the group caught up while they waited.
+        for (const p of s.partitions) {
+          for (const g of p.groups) groupsOfStream.add(g.group);
+          for (const u of (p as EmbeddedPartitionStats).unreadableGroups ?? []) groupsOfStream.add(u.group);
+        }
         for (const p of s.partitions) {
           const uncommitted = new Set(groupsOfStream);
           // The embedded log lists these apart: such a group committed (it is neither "no commit yet" nor absent).
