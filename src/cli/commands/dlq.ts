@@ -65,6 +65,9 @@ async function withLog<T>(ctx: CommandContext, fn: (log: Log) => Promise<T>): Pr
   }
 }
 
+/** dlq show writes its lines once they make this many characters (fewer, larger writes; bounded memory). */
+const SHOW_WRITE_CHARS = 1024 * 1024;
+
 const iso = (ms: number): string => (ms > 0 ? new Date(ms).toISOString() : '-');
 /** A reason on one line, its control characters escaped: it may quote the failed body, which a client chose. */
 const oneLine = (s: string): string => printable(s.replace(/\s+/g, ' '));
@@ -199,9 +202,18 @@ export const dlqShowCommand: Command = {
       await scanDeadLetters(log, stream, options, async (chunk) => {
         const picked = offset === undefined ? chunk : chunk.filter((e) => e.offset === offset);
         count += picked.length;
+        // Written as they are made, not a chunk at a time: a chunk of letters stored without their bodies (NATS
+        // max_payload) holds up to READ_BATCH originals read back from the stream, and 1000 of 700 KB made one
+        // string past V8's limit ("unexpected error: Invalid string length", not one letter shown).
         let lines = '';
-        for (const e of picked) lines += JSON.stringify(detail(e, await omittedBody(log, e))) + '\n';
-        await writeOut(ctx.stdout, lines);
+        for (const e of picked) {
+          lines += JSON.stringify(detail(e, await omittedBody(log, e))) + '\n';
+          if (lines.length >= SHOW_WRITE_CHARS) {
+            await writeOut(ctx.stdout, lines);
+            lines = '';
+          }
+        }
+        if (lines !== '') await writeOut(ctx.stdout, lines);
         return offset === undefined || chunk[chunk.length - 1]!.offset < offset;
       });
       if (count === 0) {
