@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeRecord, type DecodeSettings } from '../../src/work/decode/decode-record.js';
-import { decodeForm } from '../../src/work/decode/form-decoder.js';
+import { decodeForm, MAX_FORM_FIELDS } from '../../src/work/decode/form-decoder.js';
+import { brotliCompressSync, constants } from 'node:zlib';
 import { isHopperError } from '../../src/errors.js';
 import type { LogRecord } from '../../src/log/types.js';
 
@@ -78,4 +79,21 @@ test("field names of Object.prototype's members are plain fields", () => {
   assert.equal(event.toString, 'a');
   assert.deepEqual(Object.getOwnPropertyDescriptor(event, '__proto__')?.value, ['p', 'q']);
   assert.equal(JSON.stringify(event), '{"constructor":"x","toString":"a","__proto__":["p","q"],"hasOwnProperty":"h"}');
+});
+
+test('a form body of more than MAX_FORM_FIELDS fields is a dead letter, not seconds of the event loop', () => {
+  const fields = (n: number, name: (i: number) => string): string => Array.from({ length: n }, (_, i) => `${name(i)}=`).join('&');
+  const big = { maxDecodedBytes: 64 << 20, validate: null };
+  // At the limit it still decodes, repeated names included.
+  const atLimit = decodeRecord(rec(fields(MAX_FORM_FIELDS, (i) => i.toString(36)), 'application/x-www-form-urlencoded'), big);
+  assert.equal(Object.keys(atLimit[0] as object).length, MAX_FORM_FIELDS);
+  assert.equal((decodeForm(fields(MAX_FORM_FIELDS, () => 'a'))[0] as { a: string[] }).a.length, MAX_FORM_FIELDS);
+  assert.deepEqual(decodeForm('&&a=1&&b=2&&'), [{ a: '1', b: '2' }]);
+  // 1.3 MB of brotli made 8 million distinct fields: 17 s of decoding before the limit. A million is enough here.
+  const body = brotliCompressSync(Buffer.from(fields(1_000_000, (i) => i.toString(36))), { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } });
+  const r = { ...rec(body, 'application/x-www-form-urlencoded'), contentEncoding: 'br' };
+  const started = Date.now();
+  assert.throws(() => decodeRecord(r, big), (e) => isHopperError(e, 'HOPPER_DECODE_FAILED') && /more than 100000 fields \(MAX_FORM_FIELDS\)/.test(e.message));
+  assert.ok(Date.now() - started < 1000, `refused in ${Date.now() - started} ms`);
+  assert.throws(() => decodeForm(fields(MAX_FORM_FIELDS + 1, () => 'a')), (e) => isHopperError(e, 'HOPPER_DECODE_FAILED'));
 });
