@@ -259,9 +259,18 @@ export class NatsGroupConsumer implements LogConsumer {
     return state.pullOne || Date.now() < state.pullOneUntilMs ? 1 : maxRecords;
   }
 
-  /** A pull whose end was never seen (lost with a reconnect) is given up after its expiry plus a grace period. */
+  /**
+   * A pull whose end was never seen is given up after its expiry plus a grace period. It was lost with a
+   * reconnect, or sent to a consumer that no longer exists: nats-server answers a pull for a deleted consumer
+   * (`nats consumer rm`, its stream deleted and created again) with nothing at all, not a 409 or 503, so the
+   * consumer is checked (and created again) before the next pull; else every fetch waited for ever.
+   */
   private dropLostPull(state: PartitionState): void {
-    if (state.pull && Date.now() > state.pull.expiresAtMs + this.log.opts.requestTimeoutMs) state.pull = null;
+    if (state.pull && Date.now() > state.pull.expiresAtMs + this.log.opts.requestTimeoutMs) {
+      state.pull = null;
+      this.recheck.add(state.partition);
+      this.nextRefreshMs = 0;
+    }
   }
 
   /**
