@@ -3,6 +3,7 @@
 // them back into S, or drop them (public interface). Requeue and drop handle
 // pending letters oldest first and move the `dlq-handled` watermark past them.
 
+import { constants as osConstants } from 'node:os';
 import type { Command, CommandContext, FlagSpec } from '../command.js';
 import { CONFIG_FLAGS, writeOut } from '../command.js';
 import { openExistingLog } from '../cli-log.js';
@@ -253,14 +254,14 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
 }
 
 /**
- * A stop signal (Ctrl-C, SIGTERM) during a requeue or drop ends it between chunks: killed by the signal's default
- * action, it stopped after appending letters and before moving the watermark past them, so the next run requeued
- * them again, and on Redis and NATS its lock stayed held for its 30 s lease ("another ... is running"). A second
- * signal ends the process at once.
+ * A stop signal (Ctrl-C, SIGTERM, SIGHUP) during a requeue or drop ends it between chunks: killed by the signal's
+ * default action, it stopped after appending letters and before moving the watermark past them, so the next run
+ * requeued them again, and on Redis and NATS its lock stayed held for its 30 s lease ("another ... is running").
+ * SIGHUP is what a run gets when its terminal or SSH session closes. A second signal ends the process at once.
  */
 function stopAtChunkBoundary(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (!controller.signal.aborted) {
       controller.abort(signal);
@@ -291,7 +292,7 @@ async function handle(ctx: CommandContext, action: 'requeue' | 'drop', stop: Abo
     const foreign = r.foreign > 0 ? ` (${r.foreign} records that were not dead letters were skipped)` : '';
     const stopped = r.stopped ? ` (stopped by ${String(stop.reason)}: run it again for the rest)` : '';
     await writeOut(ctx.stdout, `${action === 'requeue' ? 'requeued' : 'dropped'} ${n} dead letters of ${stream}${foreign}${stopped}\n`);
-    return r.stopped ? 128 + (stop.reason === 'SIGINT' ? 2 : 15) : 0;
+    return r.stopped ? 128 + osConstants.signals[stop.reason as NodeJS.Signals] : 0;
   });
 }
 
