@@ -137,7 +137,8 @@ export class ClusterSupervisor {
           this.everReady.add(worker);
           const port = m.addresses.find((a) => a.port !== undefined)?.port;
           if (this.boundPort === null) this.boundPort = port ?? null;
-          else if (port !== undefined && port !== this.boundPort && !this.starting) {
+          else if (port !== undefined && port !== this.boundPort && !this.starting && !this.stopping) {
+            // (Not while stopping: the last children gone, one still starting gets a new port, and is stopped anyway.)
             // Forked while the last children were dying (their socket not yet closed, so not pinned): it got a
             // new random port. Replaced by a child listening on the announced one.
             this.pinBoundPort = true;
