@@ -35,6 +35,14 @@ export const logReadCommand: Command = {
     const stream = ctx.values.stream as string | undefined;
     if (!stream) throw new HopperError('HOPPER_USAGE', 'log read needs --stream S.');
     assertStreamName(stream);
+    // The usage line makes them alternatives: with both, the records came from the server and --data-dir was
+    // ignored without a word (an operator comparing a copied data directory read the live server's records).
+    if (ctx.values.admin !== undefined && ctx.values['data-dir'] !== undefined) {
+      throw new HopperError('HOPPER_USAGE', 'log read: --admin and --data-dir exclude each other: --admin reads a running server\'s records, --data-dir a log on disk.');
+    }
+    if (ctx.values.token !== undefined && ctx.values.admin === undefined) {
+      throw new HopperError('HOPPER_USAGE', 'log read: --token is the admin token of --admin URL; without --admin the log is read from disk.');
+    }
     const limit = ctx.values.limit === undefined ? Infinity : parseNonNegativeInt(ctx.values.limit as string, '--limit');
     const from = ctx.values.from === undefined ? { offset: 0 } : parseOffsetOrTime(ctx.values.from as string, '--from');
     if (ctx.values.admin !== undefined) {
