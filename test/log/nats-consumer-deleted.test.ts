@@ -52,3 +52,25 @@ for (const what of ['its consumer', 'its stream'] as const) {
     assert.ok(seen.includes(rec.requestId!), `record at offset ${acked.firstOffset} never delivered (got ${JSON.stringify(seen)})`);
   });
 }
+
+// A partition whose stream is gone for good (no append created it again) is checked and found missing: the
+// member's other partitions are still read, and fetch does not fail for it.
+test('nats: a group member goes on reading its other partitions while one partition stream is gone', { timeout: 60_000 }, async (t) => {
+  const log = await openNatsTestLog(t, { requestTimeoutMs: 1000 });
+  if (!log) return;
+  await log.ensureStream('events', { ...STREAM_OPTIONS, partitions: 2 });
+  const consumer = await log.openConsumer({ group: 'g', stream: 'events', consumerName: 'w1', leaseTimeoutMs: 5000 });
+  t.after(() => consumer.close());
+  await log.jsm.streams.delete(log.streamName('events', 1));
+  const started = Date.now();
+  for (let i = 0; i < 6; i++) {
+    const rec = makeRecord(i);
+    await log.append('events', 0, [rec], 'durable');
+    const d = await fetchUntil(() => consumer.fetch(10, 500), 5000);
+    assert.ok(d, `record ${i} delivered`);
+    assert.deepEqual(d.records.map((r) => r.requestId), [rec.requestId]);
+    await consumer.commit(d);
+  }
+  // One pull to the missing partition goes unanswered (requestTimeoutMs), then it is checked and left alone.
+  assert.ok(Date.now() - started < 3000, `six records took ${Date.now() - started} ms`);
+});

@@ -25,7 +25,7 @@ import { createInbox, nanos, type Msg, type Subscription } from '@nats-io/transp
 import type { ConsumerOptions, Delivery, LogConsumer, LogRecord } from '../types.js';
 import type { WarnFn } from '../embedded/partition-recovery.js';
 import { groupConsumerConfig, type NatsLog } from './nats-log.js';
-import { JS_CONSUMER_NOT_FOUND, isJsApiError, natsUnavailable, withinMs } from './nats-connection.js';
+import { JS_CONSUMER_NOT_FOUND, JS_STREAM_NOT_FOUND, isJsApiError, natsUnavailable, withinMs } from './nats-connection.js';
 import { durableName } from './nats-names.js';
 import { decodeMessage } from './nats-record-codec.js';
 
@@ -97,7 +97,10 @@ export class NatsGroupConsumer implements LogConsumer {
   readonly commitsInOrder = false;
   private readonly parts = new Map<number, PartitionState>();
   private readonly byStreamName = new Map<string, PartitionState>();
-  /** Partitions whose pulls ended with 409/503: their consumer is checked (recreated if deleted) before the next pull. */
+  /**
+   * Partitions whose pulls ended with 409/503 or went unanswered: their consumer is checked (recreated if deleted)
+   * before the next pull; one whose stream is gone stays here, not pulled, until a refresh finds it again.
+   */
   private readonly recheck = new Set<number>();
   private readonly held = new Map<Delivery, Held>();
   private readonly inbox = createInbox();
@@ -141,7 +144,17 @@ export class NatsGroupConsumer implements LogConsumer {
     this.nextRefreshMs = Date.now() + PARTITION_REFRESH_MS;
     for (const p of this.recheck) {
       const state = this.parts.get(p);
-      if (state) await this.ensureConsumer(state.stream);
+      if (state) {
+        try {
+          await this.ensureConsumer(state.stream);
+        } catch (err) {
+          // Its stream is gone (deleted; recreated by the next append after NATS lost its data): the other
+          // partitions go on, this one is not pulled and is looked at again at the next refresh.
+          if (!isJsApiError((err as Error).cause, JS_STREAM_NOT_FOUND)) throw err;
+          this.warn({ group: this.opts.group, stream: this.opts.stream, partition: p }, 'the JetStream stream of a partition is gone: not reading it until it is there again');
+          continue;
+        }
+      }
       this.recheck.delete(p);
     }
     for (const p of await this.log.listPartitions(this.opts.stream)) {
@@ -234,7 +247,7 @@ export class NatsGroupConsumer implements LogConsumer {
       for (let k = 0; k < states.length; k++) {
         const state = states[(this.rr + k) % states.length]!;
         this.dropLostPull(state);
-        if (state.pull) continue; // a waiting pull is open: its messages land in the buffer
+        if (state.pull || this.recheck.has(state.partition)) continue; // a waiting pull is open, or its consumer is to be checked first
         this.pull(state, this.pullSize(state, maxRecords), 0, PULL_MAX_BYTES);
         await this.waitUntil(() => state.pull === null || state.buffer.length > 0, this.log.opts.requestTimeoutMs, signal);
         const got = this.takeBuffered(maxRecords);
@@ -245,7 +258,7 @@ export class NatsGroupConsumer implements LogConsumer {
       if (remainingMs <= 0) return null;
       for (const state of states) {
         this.dropLostPull(state);
-        if (!state.pull) this.pull(state, this.pullSize(state, maxRecords), Math.min(MAX_PULL_EXPIRES_MS, remainingMs), Math.floor(PULL_MAX_BYTES / states.length));
+        if (!state.pull && !this.recheck.has(state.partition)) this.pull(state, this.pullSize(state, maxRecords), Math.min(MAX_PULL_EXPIRES_MS, remainingMs), Math.floor(PULL_MAX_BYTES / states.length));
       }
       await this.waitUntil(() => states.some((st) => st.buffer.length > 0), remainingMs, signal);
       const got = this.takeBuffered(maxRecords);
