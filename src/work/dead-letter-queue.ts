@@ -7,7 +7,7 @@
 
 import type { Log, LogRecord, RecordInput, StreamOptions } from '../log/types.js';
 import { HopperError } from '../errors.js';
-import { DLQ_HANDLED_GROUP, deadLetterStream, originalRecord, parseDeadLetter, type DeadLetterInfo } from './dead-letter.js';
+import { DLQ_HANDLED_GROUP, deadLetterStream, isOmittedOriginal, originalRecord, parseDeadLetter, type DeadLetterInfo } from './dead-letter.js';
 import { appendWithFallback } from './append-with-fallback.js';
 
 /** Records read from the .dlq stream per call. */
@@ -83,14 +83,14 @@ async function originalOf(log: Log, stream: string, entry: DeadLetterEntry, pend
   if (info.bodyOmittedBytes === undefined) return originalRecord(info, body);
   const { records } = await log.read(info.stream, info.partition, info.offset, { maxRecords: 1 });
   const original = records[0];
-  if (original?.offset !== info.offset) {
+  if (!isOmittedOriginal(info, original)) {
     // dlq drop takes the oldest pending letters (it has no --offset): `drop --stream S` alone would drop every
     // pending letter, requeueable ones too, and the old hint's --offset was refused as a usage error.
     const where = `--stream ${stream} --partition ${entry.partition}`;
     const first = pendingBefore > 0 ? `requeue the ${pendingBefore} pending before it (hopper dlq requeue ${where} --limit ${pendingBefore}), then ` : '';
     throw new HopperError(
       'HOPPER_DLQ_BODY_GONE',
-      `The dead letter at ${entry.partition}:${entry.offset} of ${deadLetterStream(stream)} (of ${info.stream}/${info.partition}/${info.offset}) was stored without its body (${info.bodyOmittedBytes} bytes, too large for the dead-letter stream) and the stream no longer holds the original (retention): ${first}drop it alone: hopper dlq drop ${where} --limit 1.`,
+      `The dead letter at ${entry.partition}:${entry.offset} of ${deadLetterStream(stream)} (of ${info.stream}/${info.partition}/${info.offset}) was stored without its body (${info.bodyOmittedBytes} bytes, too large for the dead-letter stream) and the stream no longer holds the original (retention, or the stream was created again): ${first}drop it alone: hopper dlq drop ${where} --limit 1.`,
     );
   }
   return originalRecord(info, original.body);

@@ -96,6 +96,16 @@ export function parseDeadLetter(record: LogRecord): { info: DeadLetterInfo; body
   }
 }
 
+/**
+ * Whether `record`, read at the place in its stream a letter stored without its body names, is that body's record.
+ * Offsets start again in a stream deleted and created again (or on a backend restarted without its data): the
+ * record found there then is another client's, and was requeued and shown as the letter's own. Its size and request
+ * id must match the letter's.
+ */
+export function isOmittedOriginal(info: DeadLetterInfo, record: LogRecord | undefined): record is LogRecord {
+  return record !== undefined && record.offset === info.offset && record.body.length === info.bodyOmittedBytes && record.requestId === info.requestId;
+}
+
 /** The original record, ready to be appended back to its stream (`hopper dlq requeue`). */
 export function originalRecord(info: DeadLetterInfo, body: Buffer): RecordInput {
   return {

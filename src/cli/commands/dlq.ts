@@ -11,7 +11,7 @@ import { assertStreamName, HopperError, isHopperError } from '../../errors.js';
 import { formatTimeUs, parseNonNegativeInt } from '../parse-duration.js';
 import type { Log, LogLock } from '../../log/types.js';
 import { handleDeadLetters, scanDeadLetters, dlqPartitions, handledPosition, type DeadLetterEntry, type ScanOptions } from '../../work/dead-letter-queue.js';
-import { DEAD_LETTER_SUFFIX } from '../../work/dead-letter.js';
+import { DEAD_LETTER_SUFFIX, isOmittedOriginal } from '../../work/dead-letter.js';
 import { choosePartitions, unknownStream } from '../select-partitions.js';
 import { addBody } from '../../observe/record-json.js';
 import { printable } from '../terminal-text.js';
@@ -127,7 +127,7 @@ async function omittedBody(log: Log, e: DeadLetterEntry): Promise<Buffer | null 
   if (info?.bodyOmittedBytes === undefined) return undefined;
   try {
     const { records } = await log.read(info.stream, info.partition, info.offset, { maxRecords: 1 });
-    return records[0]?.offset === info.offset ? records[0].body : null;
+    return isOmittedOriginal(info, records[0]) ? records[0].body : null;
   } catch (err) {
     if (isHopperError(err, 'HOPPER_STREAM_UNKNOWN') || isHopperError(err, 'HOPPER_PARTITION_UNKNOWN')) return null;
     throw err;
