@@ -280,15 +280,31 @@ function checkPortsApart(config: HopperConfig): void {
 async function runPrimary(ctx: CommandContext): Promise<number> {
   const config = ctx.loadConfig();
   const logger = createLogger(config.logLevel);
-  const unlock = await lockDataDir(config, logger);
+  // Until servePrimary handles SIGHUP (after the data directory is locked: on Redis or NATS up to a connect
+  // timeout), one is noted here, before the first await, and the rolling restart follows the start: its default
+  // action ended the server (exit 129) when a reload came right after a start.
+  let hangupBefore = false;
+  const noteHangup = (): void => {
+    hangupBefore = true;
+  };
+  process.on('SIGHUP', noteHangup);
+  const takeEarlyHangup = (): boolean => {
+    process.off('SIGHUP', noteHangup);
+    return hangupBefore;
+  };
   try {
-    return await servePrimary(ctx, config, logger);
+    const unlock = await lockDataDir(config, logger);
+    try {
+      return await servePrimary(ctx, config, logger, takeEarlyHangup);
+    } finally {
+      await unlock?.();
+    }
   } finally {
-    await unlock?.();
+    process.off('SIGHUP', noteHangup);
   }
 }
 
-async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: Logger): Promise<number> {
+async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: Logger, takeEarlyHangup: () => boolean): Promise<number> {
   const processes = config.ingest.workers > 0 ? config.ingest.workers : availableParallelism();
   if (config.ingest.socket !== '') await removeStaleSocket(resolve(config.ingest.socket));
   // The admin server (metrics, status, dashboard) runs here, fed by the children's reports. A missing admin
@@ -352,6 +368,10 @@ async function servePrimary(ctx: CommandContext, config: HopperConfig, logger: L
     warnKeptByPrimary(ctx, config, logger);
     void supervisor.rollingRestart();
   });
+  if (takeEarlyHangup()) {
+    reloadWhenStarted = true;
+    logger.info('SIGHUP while starting: the rolling restart follows the start');
+  }
   /** The stop after a stop signal that came during the start: not a start failure. */
   const stoppedWhileStarting = async (): Promise<number> => {
     const clean = await supervisor.stop();
