@@ -257,7 +257,9 @@ function handleCommand(action: 'requeue' | 'drop'): Command {
  * A stop signal (Ctrl-C, SIGTERM, SIGHUP) during a requeue or drop ends it between chunks: killed by the signal's
  * default action, it stopped after appending letters and before moving the watermark past them, so the next run
  * requeued them again, and on Redis and NATS its lock stayed held for its 30 s lease ("another ... is running").
- * SIGHUP is what a run gets when its terminal or SSH session closes. A second signal ends the process at once.
+ * SIGHUP is what a run gets when its terminal or SSH session closes. A second SIGINT or SIGTERM ends the process at
+ * once; a second SIGHUP does not: a closing terminal sends two a millisecond apart (the interactive shell hangs up
+ * its jobs, then the kernel the foreground process group as the shell exits), and the second killed the run mid-chunk.
  */
 function stopAtChunkBoundary(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
@@ -267,6 +269,7 @@ function stopAtChunkBoundary(): { signal: AbortSignal; dispose(): void } {
       controller.abort(signal);
       return;
     }
+    if (signal === 'SIGHUP') return; // nobody is asking to hurry: the same hang-up again
     for (const s of signals) process.off(s, onSignal);
     process.kill(process.pid, signal);
   };
