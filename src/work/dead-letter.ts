@@ -99,11 +99,19 @@ export function parseDeadLetter(record: LogRecord): { info: DeadLetterInfo; body
 /**
  * Whether `record`, read at the place in its stream a letter stored without its body names, is that body's record.
  * Offsets start again in a stream deleted and created again (or on a backend restarted without its data): the
- * record found there then is another client's, and was requeued and shown as the letter's own. Its size and request
- * id must match the letter's.
+ * record found there then is another client's, and was requeued and shown as the letter's own. Its size, request id
+ * and time received must match the letter's: the request id is the client's X-Request-Id when it sends one (the same
+ * one on every request, or on a retry), events of one form often have one size, but the time is the server's, in
+ * microseconds, and kept by a requeue.
  */
 export function isOmittedOriginal(info: DeadLetterInfo, record: LogRecord | undefined): record is LogRecord {
-  return record !== undefined && record.offset === info.offset && record.body.length === info.bodyOmittedBytes && record.requestId === info.requestId;
+  return (
+    record !== undefined &&
+    record.offset === info.offset &&
+    record.body.length === info.bodyOmittedBytes &&
+    record.requestId === info.requestId &&
+    record.receivedAtUs === info.receivedAtUs
+  );
 }
 
 /** The original record, ready to be appended back to its stream (`hopper dlq requeue`). */

@@ -20,7 +20,7 @@ test('dlq show of a letter stored without its body says so and shows the origina
   const log = openEmbedded(dir);
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.ensureStream('s.dlq', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
-  await log.append('s', 0, [record('{"big":1}', { requestId: 'r0' })], 'durable');
+  await log.append('s', 0, [record('{"big":1}', { requestId: 'r0', receivedAtUs: 1 })], 'durable');
   // Offset 0 is still in s; offset 7 is not (as after retention).
   await log.append('s.dlq', 0, [withoutBody(encodeDeadLetter(info(0), Buffer.from('{"big":1}'), 1)), withoutBody(encodeDeadLetter(info(7), Buffer.from('{"gone":1}'), 1))], 'durable');
   await log.close();

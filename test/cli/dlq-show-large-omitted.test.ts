@@ -22,7 +22,7 @@ test('dlq show prints 1000 letters whose 600 KB originals are read back from the
   await log.ensureStream('s', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   await log.ensureStream('s.dlq', { partitions: 1, retentionMaxAgeMs: 0, retentionMaxBytes: 0 });
   const body = Buffer.alloc(BODY_BYTES, 'x');
-  await log.append('s', 0, [record(body, { requestId: 'r' })], 'durable');
+  await log.append('s', 0, [record(body, { requestId: 'r', receivedAtUs: 1 })], 'durable');
   const info = {
     v: 1 as const, stream: 's', partition: 0, offset: 0, receivedAtUs: 1, contentType: 'text/plain', contentEncoding: '', remoteAddress: '', requestId: 'r',
     idempotencyKey: '', pipeline: 's.p', group: 'g', kind: 'processor' as const, reason: 'down', attempts: 5, firstFailureAtMs: 1, lastFailureAtMs: 2,
