@@ -61,6 +61,57 @@ function unescapeUtf8Bytes(raw: string): string | null {
   }
 }
 
+/**
+ * The WHATWG single-byte encodings (TextDecoder's canonical names): one byte is one character, whatever the bytes
+ * around it, so a run of escapes decodes byte by byte through a table. A client picks the charset: without this,
+ * "; charset=iso-8859-1" put a long value of "%41b" back on the per-run path and its seconds of event loop.
+ */
+const SINGLE_BYTE_ENCODINGS = new Set([
+  'ibm866', 'iso-8859-2', 'iso-8859-3', 'iso-8859-4', 'iso-8859-5', 'iso-8859-6', 'iso-8859-7', 'iso-8859-8', 'iso-8859-8-i',
+  'iso-8859-10', 'iso-8859-13', 'iso-8859-14', 'iso-8859-15', 'iso-8859-16', 'koi8-r', 'koi8-u', 'macintosh', 'windows-874',
+  'windows-1250', 'windows-1251', 'windows-1252', 'windows-1253', 'windows-1254', 'windows-1255', 'windows-1256',
+  'windows-1257', 'windows-1258', 'x-mac-cyrillic',
+]);
+
+const byteTables = new Map<string, Int32Array>();
+
+/** The UTF-16 code unit of each byte in a single-byte encoding, -1 where the byte is not valid in it. */
+function byteTable(decoder: TextDecoder): Int32Array {
+  let table = byteTables.get(decoder.encoding);
+  if (table !== undefined) return table;
+  table = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    try {
+      const c = decoder.decode(Uint8Array.of(b));
+      table[b] = c.length === 1 ? c.charCodeAt(0) : -1;
+    } catch {
+      table[b] = -1;
+    }
+  }
+  byteTables.set(decoder.encoding, table);
+  return table;
+}
+
+/** `raw` with "+" as a space and %XX as the character of that byte in `table`'s encoding; null for a byte not in it. */
+function unescapeSingleBytes(raw: string, table: Int32Array): string | null {
+  const units = new Uint16Array(raw.length);
+  let out = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 0x2b) {
+      units[out++] = 0x20;
+    } else if (c === 0x25 && i + 2 < raw.length && hexValue(raw.charCodeAt(i + 1)) >= 0 && hexValue(raw.charCodeAt(i + 2)) >= 0) {
+      const unit = table[hexValue(raw.charCodeAt(i + 1)) * 16 + hexValue(raw.charCodeAt(i + 2))]!;
+      if (unit < 0) return null;
+      units[out++] = unit;
+      i += 2;
+    } else {
+      units[out++] = c;
+    }
+  }
+  return Buffer.from(units.buffer, 0, out * 2).toString('utf16le');
+}
+
 /** `raw` with every "+" as a space, in one pass over its UTF-16 code units (see BYTE_LEVEL_MIN_CHARS). */
 function plusToSpace(raw: string): string {
   if (raw.length < BYTE_LEVEL_MIN_CHARS) return raw.replaceAll('+', ' ');
@@ -74,10 +125,16 @@ function plusToSpace(raw: string): string {
 /** Runs of %XX escapes: the bytes of one run are decoded together, so a multi-byte character may span escapes. */
 const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
 
+/** The encodings with a byte order mark, the only ones TextDecoder's ignoreBOM is about. */
+const BOM_ENCODINGS = new Set(['utf-8', 'utf-16le', 'utf-16be']);
+
 function percentDecoder(charset: string): TextDecoder {
   try {
-    // ignoreBOM: a leading EF BB BF stays part of the value, as in URLSearchParams.
-    return new TextDecoder(charset, { fatal: true, ignoreBOM: true });
+    // ignoreBOM: a leading EF BB BF stays part of the value, as in URLSearchParams. Only where there is a BOM:
+    // Node 20's windows-1252 decoder (iso-8859-1, latin1, ascii) with ignoreBOM drops a leading byte FF, so "%FF"
+    // ("ÿ") came out as nothing.
+    const decoder = new TextDecoder(charset, { fatal: true, ignoreBOM: true });
+    return BOM_ENCODINGS.has(decoder.encoding) ? decoder : new TextDecoder(charset, { fatal: true });
   } catch (err) {
     throw new DecodeError('HOPPER_DECODE_UNSUPPORTED', `charset ${JSON.stringify(charset)} is not supported`, { cause: err });
   }
@@ -138,13 +195,22 @@ export function decodeForm(text: string, charset = 'utf-8'): unknown[] {
       }
     });
   };
-  const utf8 = charset === 'utf-8' || charset === 'utf8';
   const unescape = (raw: string, field: number, part: 'name' | 'value'): string => {
-    if (!utf8 || raw.length < BYTE_LEVEL_MIN_CHARS || (!raw.includes('%') && !raw.includes('+'))) return unescapeRuns(raw, field, part);
-    // In UTF-8 a run of escapes is valid alone exactly when it is valid among the literal characters around it
-    // (those are whole characters), so the whole value decodes at once. Its reason does not quote the bad run:
-    // finding it would take the per-run path, as slow here as before on millions of valid runs ahead of it.
-    const decoded = unescapeUtf8Bytes(raw);
+    if (raw.length < BYTE_LEVEL_MIN_CHARS || !raw.includes('%')) return unescapeRuns(raw, field, part);
+    decoder ??= percentDecoder(charset);
+    // By its canonical name: "utf8", "unicode-1-1-utf-8" and "latin1" are labels of the same encodings.
+    const encoding = decoder.encoding;
+    let decoded: string | null;
+    if (encoding === 'utf-8') {
+      // In UTF-8 a run of escapes is valid alone exactly when it is valid among the literal characters around it
+      // (those are whole characters), so the whole value decodes at once. Its reason does not quote the bad run:
+      // finding it would take the per-run path, as slow here as before on millions of valid runs ahead of it.
+      decoded = unescapeUtf8Bytes(raw);
+    } else if (SINGLE_BYTE_ENCODINGS.has(encoding)) {
+      decoded = unescapeSingleBytes(raw, byteTable(decoder));
+    } else {
+      return unescapeRuns(raw, field, part);
+    }
     if (decoded === null) {
       throw new DecodeError('HOPPER_DECODE_FAILED', `form field ${field} ${part}: a run of %XX escapes in it is not valid ${charset} (send the charset in the content type)`);
     }
