@@ -217,17 +217,9 @@ export class RequestHandler {
     } catch (err) {
       return this.refuseWith(res, err, requestId);
     }
-    let cors: string[] | null = null;
-    const origin = header(req, 'origin');
-    if (origin !== undefined && s.cors !== null) {
-      if (!s.cors.allows(origin)) return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId);
-      cors = s.cors.responseHeaders(origin);
-    }
-    if (s.writeKeys !== null) {
-      const key = presentedKey(header(req, 'authorization'), query);
-      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { cors });
-      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { cors });
-    }
+    const access = this.access(req, res, s, name, query, requestId, false, undefined);
+    if (access === null) return;
+    const cors = access.cors;
     const headers = PIXEL_HEADERS.slice();
     headers.push('X-Request-Id', requestId);
     if (cors !== null) for (const h of cors) headers.push(h);
@@ -235,6 +227,40 @@ export class RequestHandler {
     this.opts.stats.countStatus(200);
     res.writeHead(200, headers);
     res.end();
+  }
+
+  /**
+   * The origin and write-key checks of a write to a stream with settings `s`, shared by writes and a pixel's HEAD
+   * (refused as its GET would be): the answer's CORS headers and the key presented, or null once a refusal is sent.
+   */
+  private access(
+    req: IncomingMessage,
+    res: ServerResponse,
+    s: StreamSettings,
+    name: string,
+    query: string,
+    requestId: string,
+    close: boolean,
+    stream: StreamCounters | undefined,
+  ): { cors: string[] | null; key: string | null } | null {
+    let cors: string[] | null = null;
+    const origin = header(req, 'origin');
+    if (origin !== undefined && s.cors !== null) {
+      if (!s.cors.allows(origin)) {
+        this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { close, stream });
+        return null;
+      }
+      cors = s.cors.responseHeaders(origin);
+    }
+    let key: string | null = null;
+    if (s.writeKeys !== null) {
+      key = presentedKey(header(req, 'authorization'), query);
+      if (key === null || !s.writeKeys.matches(key)) {
+        this.refuse(res, key === null ? 'HOPPER_AUTH_MISSING' : 'HOPPER_AUTH_INVALID', null, requestId, { close, cors, stream });
+        return null;
+      }
+    }
+    return { cors, key };
   }
 
   private preflight(req: IncomingMessage, res: ServerResponse, name: string, requestId: string): void {
@@ -287,21 +313,9 @@ export class RequestHandler {
     // The entry's own name: the counters keep it for the life of the process, and `name` is a view into the head.
     const refusedIn = known === undefined ? undefined : stats.stream(known.name);
 
-    let cors: string[] | null = null;
-    const origin = header(req, 'origin');
-    if (origin !== undefined && s.cors !== null) {
-      if (!s.cors.allows(origin)) {
-        return this.refuse(res, 'HOPPER_CORS_FORBIDDEN', `Origin ${origin.slice(0, 200)} may not write to stream ${name}.`, requestId, { close, stream: refusedIn });
-      }
-      cors = s.cors.responseHeaders(origin);
-    }
-
-    let key: string | null = null;
-    if (s.writeKeys !== null) {
-      key = presentedKey(header(req, 'authorization'), query);
-      if (key === null) return this.refuse(res, 'HOPPER_AUTH_MISSING', null, requestId, { close, cors, stream: refusedIn });
-      if (!s.writeKeys.matches(key)) return this.refuse(res, 'HOPPER_AUTH_INVALID', null, requestId, { close, cors, stream: refusedIn });
-    }
+    const access = this.access(req, res, s, name, query, requestId, close, refusedIn);
+    if (access === null) return;
+    const { cors, key } = access;
 
     let rank = s.ackRank;
     const ackHeader = header(req, 'hopper-ack');
